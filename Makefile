@@ -1,0 +1,28 @@
+# opsnb: run `make help` for the targets.
+.DEFAULT_GOAL := help
+VENV := .venv
+PY := $(VENV)/bin/python
+OPSNB := $(VENV)/bin/opsnb
+
+.PHONY: help setup demo test lab clean bench
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
+
+setup: ## create .venv, install opsnb, register the 'opsnb' Jupyter kernel
+	@bash scripts/setup.sh
+
+demo: setup ## set up, generate the demo shop, run every notebook on params/demo*.yaml into outputs/
+	$(OPSNB) demo
+
+test: setup ## set up, then run the whole test suite (what CI runs)
+	$(PY) -m pytest -q -p no:cacheprovider
+
+lab: setup ## open JupyterLab on notebooks/ with the project's kernel
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+bench: setup ## run the benchmarks in benchmarks/ (slow; on demand)
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean: ## remove generated outputs and the demo store (keeps .venv)
+	rm -rf outputs/*/ outputs/index.html data/

@@ -1,0 +1,148 @@
+"""The one plot theme of opsnb: palette, sizes and a CJK font so Chinese labels render.
+
+Every plot function in opsnb takes ``ax=None`` and returns the Axes; none calls ``plt.show()``.
+Call :func:`use_theme` once (the notebooks' first opsnb call does it) or let any plot function
+do it lazily.
+
+Font order: the pinned PyPI package ``noto-cjk-sans-otc`` (works with no system font, e.g. on a
+laptop or conda), then a system Noto/Source Han/WenQuanYi font. If none is found a
+:class:`~opsnb.errors.OpsnbWarning` says how to install one.
+"""
+from __future__ import annotations
+
+import warnings
+from functools import lru_cache
+from pathlib import Path
+
+from .errors import OpsnbWarning
+
+__all__ = [
+    "use_theme",
+    "cjk_font_name",
+    "new_axes",
+    "PALETTE",
+    "STATUS_COLORS",
+    "RISK_COLORS",
+    "format_money",
+    "format_pct",
+]
+
+PALETTE = ["#2F6FB7", "#E4572E", "#29A36A", "#F3A712", "#8E6BBF", "#5AA9C9", "#B5651D", "#7F7F7F"]
+"""Categorical colours (colour-blind aware order; blue first for 'actual', orange for alerts)."""
+
+STATUS_COLORS = {"未开始": "#BFBFBF", "进行中": "#5AA9C9", "已完成": "#29A36A", "延期": "#E4572E"}
+RISK_COLORS = {"无": "#D9D9D9", "低": "#A8D5BA", "中": "#F3C969", "高": "#E4572E"}
+
+_SYSTEM_FONT_CANDIDATES = (
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/System/Library/Fonts/PingFang.ttc",
+    "C:/Windows/Fonts/msyh.ttc",
+)
+_PREFERRED_NAMES = ("Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei",
+                    "WenQuanYi Zen Hei", "PingFang SC", "Microsoft YaHei")
+
+
+@lru_cache(maxsize=1)
+def cjk_font_name() -> str | None:
+    """Register a CJK font with matplotlib and return its family name (None if none found)."""
+    from matplotlib import font_manager as fm
+
+    paths: list[str] = []
+    try:
+        import noto_cjk_sans_otc  # type: ignore[import-not-found]
+
+        paths.append(str(noto_cjk_sans_otc.FONT_PATH))
+    except Exception:  # pragma: no cover - the package is a declared dependency
+        pass
+    paths += [p for p in _SYSTEM_FONT_CANDIDATES if Path(p).is_file()]
+    for p in paths:
+        try:
+            fm.fontManager.addfont(p)
+        except Exception:  # a broken font file should not stop a report
+            continue
+    known = {f.name for f in fm.fontManager.ttflist}
+    for name in _PREFERRED_NAMES:
+        if name in known:
+            return name
+    return None
+
+
+_THEMED = False
+
+
+def use_theme(force: bool = False) -> None:
+    """Apply the opsnb look (seaborn whitegrid, palette, CJK font). Idempotent."""
+    global _THEMED
+    if _THEMED and not force:
+        return
+    import matplotlib as mpl
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", palette=PALETTE, context="notebook")
+    font = cjk_font_name()
+    if font is None:
+        warnings.warn(
+            "No CJK font found: Chinese labels will show as boxes. Reinstall opsnb "
+            "(pip install -e .) to get the bundled 'noto-cjk-sans-otc' font, or install the "
+            "system package fonts-noto-cjk.",
+            OpsnbWarning,
+            stacklevel=2,
+        )
+        families = ["DejaVu Sans"]
+    else:
+        families = [font, "DejaVu Sans"]
+    mpl.rcParams.update(
+        {
+            "font.family": "sans-serif",
+            "font.sans-serif": families + list(mpl.rcParams["font.sans-serif"]),
+            "axes.unicode_minus": False,  # CJK fonts lack U+2212
+            "figure.figsize": (9, 4.2),
+            "figure.dpi": 100,
+            "savefig.dpi": 120,
+            "savefig.bbox": "tight",
+            "axes.titleweight": "bold",
+            "axes.titlesize": 13,
+            "legend.frameon": False,
+        }
+    )
+    _THEMED = True
+
+
+def new_axes(ax=None, figsize=None):
+    """Return ``ax`` or a fresh themed Axes (the pattern every plot function starts with)."""
+    use_theme()
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def format_money(x: float, lang: str = "zh") -> str:
+    """¥1.23万 / ¥1,234 in Chinese, ¥12.3k in English; NaN as '—'."""
+    if x != x:  # NaN
+        return "—"
+    sign = "-" if x < 0 else ""
+    a = abs(x)
+    if lang == "zh":
+        if a >= 1e8:
+            return f"{sign}¥{a / 1e8:.2f}亿"
+        if a >= 1e4:
+            return f"{sign}¥{a / 1e4:.2f}万"
+        return f"{sign}¥{a:,.0f}"
+    if a >= 1e6:
+        return f"{sign}¥{a / 1e6:.2f}M"
+    if a >= 1e3:
+        return f"{sign}¥{a / 1e3:.1f}k"
+    return f"{sign}¥{a:,.0f}"
+
+
+def format_pct(x: float, digits: int = 1) -> str:
+    """0.0312 → '3.1%'; NaN as '—'."""
+    if x != x:
+        return "—"
+    return f"{x * 100:.{digits}f}%"
