@@ -45,6 +45,125 @@ def _handle(exc: Exception) -> "typer.Exit":
 
 # (filled in by the foundation)
 
+
+@app.command()
+def demo(
+    data_only: bool = typer.Option(False, "--data-only", help="Only generate the demo store."),
+    workers: int = typer.Option(0, help="Parallel runs (0 = one per core)."),
+    params_glob: str = typer.Option("demo*.yaml", "--params", help="Params files in params/."),
+    seed: int = typer.Option(20240101, help="Random seed of the demo shop."),
+) -> None:
+    """Generate the demo shop, run every notebook on params/demo*.yaml, write outputs/index.html."""
+    import time
+
+    from . import config, demo as demo_mod
+
+    t0 = time.perf_counter()
+    typer.echo(f"==> generating the demo shop into {config.default_db_path()}")
+    try:
+        demo_mod.write_demo(seed=seed)
+    except Exception as exc:
+        raise _handle(exc)
+    typer.echo(f"    done in {time.perf_counter() - t0:.1f} s; files in {config.demo_dir()}")
+    if data_only:
+        return
+    files = sorted(config.params_dir().glob(params_glob))
+    if not files:
+        raise _fail(f"no params files matching {params_glob!r} in {config.params_dir()}")
+    results = _run_many(files, workers=workers)
+    from .render import write_index
+
+    index = write_index()
+    bad = [r for r in results if r.status != "ok"]
+    typer.echo(f"==> {len(results) - len(bad)}/{len(results)} reports ok in "
+               f"{time.perf_counter() - t0:.0f} s; open {index}")
+    if bad:
+        for r in bad:
+            typer.echo(f"    FAILED {r.notebook}/{r.slug}: {r.error} (partial: {r.partial_path})", err=True)
+        raise typer.Exit(1)
+
+
+def _run_many(files, workers: int = 0):
+    """Every applicable notebook × params file (uses opsnb.batch when present)."""
+    try:
+        from . import batch
+    except ImportError:
+        batch = None
+    if batch is not None and hasattr(batch, "run_batch"):
+        summary = batch.run_batch([str(f) for f in files], workers=workers or None)
+        return list(getattr(summary, "results", summary))
+    from .params import list_notebooks, notebooks_for_file, read_yaml
+    from .runner import run_notebook
+
+    out = []
+    for f in files:
+        only = notebooks_for_file(read_yaml(f))
+        for nb in list_notebooks():
+            if "live" in nb.stem or (only is not None and nb.stem not in only):
+                continue
+            typer.echo(f"    running {nb.stem} with {f.name} ...")
+            r = run_notebook(nb, params_file=f)
+            typer.echo(f"      {r.status} in {r.duration_s:.1f} s -> {r.html_path or r.partial_path}")
+            out.append(r)
+    return out
+
+
+@app.command()
+def run(
+    notebook: str = typer.Argument(..., help="Notebook name, number (03) or path."),
+    params: Optional[Path] = typer.Option(None, "--params", "-f", help="Params YAML file."),
+    param: list[str] = typer.Option([], "--param", "-p", help="Override: key=value (repeatable)."),
+    output_dir: Optional[Path] = typer.Option(None, help="Outputs folder (default outputs/)."),
+    timeout: Optional[float] = typer.Option(None, help="Per-cell timeout in seconds."),
+    slug: Optional[str] = typer.Option(None, help="Output name (default: from the parameters)."),
+    no_render: bool = typer.Option(False, "--no-render", help="Skip the HTML report."),
+) -> None:
+    """Run one notebook with papermill and render its HTML report."""
+    from .runner import run_notebook
+
+    try:
+        r = run_notebook(notebook, params_file=params, overrides=list(param), output_dir=output_dir,
+                         timeout=timeout, slug=slug, render=not no_render)
+    except Exception as exc:
+        raise _handle(exc)
+    if r.ok:
+        from .render import write_index
+
+        write_index(output_dir)
+        typer.echo(f"ok in {r.duration_s:.1f} s: {r.html_path or r.ipynb_path}")
+        return
+    typer.echo(f"FAILED {r.notebook}/{r.slug}: {r.error}", err=True)
+    if r.failed_cell:
+        typer.echo("failing cell:\n" + "\n".join("    " + ln for ln in r.failed_cell.splitlines()), err=True)
+    typer.echo(f"partial notebook kept at {r.partial_path}", err=True)
+    raise typer.Exit(1)
+
+
+@app.command("params")
+def params_cmd(
+    notebook: Optional[str] = typer.Argument(None, help="Notebook (omit to list notebooks)."),
+    check: Optional[Path] = typer.Option(None, "--check", help="Validate this params file for the notebook."),
+) -> None:
+    """Print a notebook's parameters (name, type, default, help), or list the notebooks."""
+    from .params import list_notebooks, load_params, notebook_parameters
+
+    try:
+        if notebook is None:
+            for nb in list_notebooks():
+                typer.echo(f"{nb.stem}")
+            return
+        ps = notebook_parameters(notebook)
+        if check is not None:
+            vals = load_params(notebook, check)
+            typer.echo(f"OK: {check} gives {notebook}: {vals}")
+            return
+    except Exception as exc:
+        raise _handle(exc)
+    w = max(len(p.name) for p in ps)
+    tw = max(len(p.type) for p in ps)
+    for p in ps:
+        typer.echo(f"{p.name:<{w}}  {p.type:<{tw}}  {p.default!r:<18}  {p.help}")
+
 # ---------------------------------------------------------------------------------------------
 # monitoring: detect
 # ---------------------------------------------------------------------------------------------

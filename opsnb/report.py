@@ -1,0 +1,239 @@
+"""What a notebook calls: one context with the language, period, store and output helpers.
+
+Examples
+--------
+In a notebook, right after the ``parameters`` cell::
+
+    from opsnb import report
+    ctx = report.setup(lang=lang, period=period, db_path=db_path, shop=shop, as_of=as_of,
+                       title_zh="每日监控", title_en="Daily monitoring")
+    daily = ctx.read("daily_metrics")
+    ctx.h2("一、整体表现", "1. Overview")
+    ctx.say(f"成交金额 {ctx.money(daily.gmv.sum())}", f"GMV {ctx.money(daily.gmv.sum())}")
+
+Everything shown goes through IPython's ``display`` so the rendered HTML speaks the chosen
+language. :meth:`Context.record` stores key figures in the executed notebook (MIME type
+``application/vnd.opsnb.record+json``); the runner collects them for ``outputs/index.html``
+and the ledger.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from . import config, plots
+from .errors import ParameterError
+from .i18n import Labels, check_lang
+from .params import Period, parse_date, parse_period
+
+__all__ = ["Context", "setup", "RECORD_MIME", "jsonable"]
+
+RECORD_MIME = "application/vnd.opsnb.record+json"
+
+
+def jsonable(value: Any) -> Any:
+    """Convert numpy/pandas scalars, dates and NaN into JSON-safe Python values."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        try:
+            value = value.item()
+        except (ValueError, AttributeError):
+            pass
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def _display(obj: Any, **kw) -> None:
+    from IPython.display import display
+
+    display(obj, **kw)
+
+
+@dataclass
+class Context:
+    """Per-notebook state: language, period, store connection and output helpers."""
+
+    lang: str
+    period: Period
+    db_path: Path
+    shop: str
+    as_of: dt.date
+    title: str
+    _con: Any = field(default=None, repr=False)
+    records: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def L(self) -> Labels:
+        return Labels(self.lang)
+
+    @property
+    def con(self):
+        """Read-only DuckDB connection to the store (opened on first use)."""
+        if self._con is None:
+            from . import data
+
+            if not self.db_path.exists():
+                raise ParameterError(
+                    f"no data store at {self.db_path}: run `opsnb demo` for the demo shop, or "
+                    "`opsnb load TABLE FILE` to import your own data"
+                )
+            self._con = data.open_store(self.db_path, read_only=True)
+        return self._con
+
+    def read(self, table: str, *, start=None, end=None, channels=None, columns=None):
+        """Rows of ``table`` within ``start..end`` (default: the report period)."""
+        from . import data
+
+        start = self.period.start if start is None else start
+        end = self.period.end if end is None else end
+        return data.read_table(self.con, table, start=start, end=end, channels=channels,
+                               columns=columns)
+
+    def read_all(self, table: str, *, channels=None, columns=None):
+        """Every row of ``table`` (for history-based baselines)."""
+        from . import data
+
+        return data.read_table(self.con, table, channels=channels, columns=columns)
+
+    # ------------------------------------------------------------------ text
+    def md(self, zh: str, en: str | None = None) -> None:
+        from IPython.display import Markdown
+
+        _display(Markdown(self.L(zh, en if en is not None else zh)))
+
+    def h2(self, zh: str, en: str) -> None:
+        self.md(f"## {zh}", f"## {en}")
+
+    def h3(self, zh: str, en: str) -> None:
+        self.md(f"### {zh}", f"### {en}")
+
+    def say(self, zh: str, en: str) -> None:
+        self.md(zh, en)
+
+    def note(self, zh: str, en: str, kind: str = "info") -> None:
+        """A highlighted box: kind is info, warn or alert."""
+        from IPython.display import HTML
+
+        colors = {"info": "#2F6FB7", "warn": "#F3A712", "alert": "#E4572E"}
+        c = colors.get(kind, colors["info"])
+        _display(HTML(
+            f'<div class="opsnb-note opsnb-{kind}" style="border-left:4px solid {c};'
+            f'padding:8px 12px;margin:8px 0;background:#f7f9fc">{self.L(zh, en)}</div>'
+        ))
+
+    def money(self, x: float) -> str:
+        return plots.format_money(float(x), self.lang)
+
+    def pct(self, x: float, digits: int = 1) -> str:
+        return plots.format_pct(float(x), digits)
+
+    # ------------------------------------------------------------------ tables and figures
+    def table(self, df, *, money: Iterable[str] = (), pct: Iterable[str] = (),
+              int_cols: Iterable[str] = (), caption: tuple[str, str] | None = None,
+              highlight: dict | None = None, max_rows: int = 200, translate: bool = True):
+        """Display ``df`` as a styled table; canonical column names are translated.
+
+        ``highlight`` maps a column to ``{value: css-colour}`` for cell backgrounds.
+        Returns the Styler (not displayed twice: the call displays it).
+        """
+        import pandas as pd
+
+        df = df.head(max_rows).copy()
+        fmt: dict[str, Any] = {}
+        for c in money:
+            fmt[c] = lambda v: "—" if pd.isna(v) else self.money(v)
+        for c in pct:
+            fmt[c] = lambda v: "—" if pd.isna(v) else self.pct(v)
+        for c in int_cols:
+            fmt[c] = lambda v: "—" if pd.isna(v) else f"{int(v):,}"
+        for c in df.columns:
+            if c not in fmt and pd.api.types.is_float_dtype(df[c]):
+                fmt[c] = lambda v: "—" if pd.isna(v) else f"{v:,.2f}"
+            if pd.api.types.is_datetime64_any_dtype(df[c]):
+                df[c] = df[c].dt.strftime("%Y-%m-%d")
+        names = {c: (self.L.col(c) if translate else c) for c in df.columns}
+        df = df.rename(columns=names)
+        fmt = {names[k]: v for k, v in fmt.items() if k in names}
+        sty = df.style.format(fmt, na_rep="—").hide(axis="index")
+        sty = sty.set_table_attributes('class="opsnb-table"')
+        if highlight:
+            for col, cmap in highlight.items():
+                if names.get(col, col) in df.columns:
+                    sty = sty.map(lambda v, cmap=cmap: f"background-color:{cmap[v]}" if v in cmap
+                                  else "", subset=[names.get(col, col)])
+        if caption:
+            sty = sty.set_caption(self.L(*caption))
+        _display(sty)
+        return sty
+
+    def show(self, obj) -> None:
+        """Display a matplotlib Figure or Axes and close it (so it is not shown twice)."""
+        import matplotlib.pyplot as plt
+
+        fig = obj.figure if hasattr(obj, "figure") and not hasattr(obj, "savefig") else obj
+        if hasattr(fig, "get_figure") and not hasattr(fig, "savefig"):
+            fig = fig.get_figure()
+        _display(fig)
+        plt.close(fig)
+
+    # ------------------------------------------------------------------ key figures
+    def record(self, **values: Any) -> None:
+        """Record key figures (numbers, short strings) for the index page and the ledger."""
+        clean = jsonable(values)
+        self.records.update(clean)
+        _display({RECORD_MIME: clean}, raw=True)
+
+
+def _resolve_as_of(as_of: str, db_path: Path) -> dt.date:
+    if not as_of:
+        return dt.date.today()
+    if as_of == "latest":
+        from . import data
+
+        if not db_path.exists():
+            raise ParameterError(f"as_of='latest' needs a data store, none at {db_path}")
+        con = data.open_store(db_path, read_only=True)
+        try:
+            row = con.execute("select max(date) from daily_metrics").fetchone()
+        finally:
+            con.close()
+        if row is None or row[0] is None:
+            raise ParameterError("as_of='latest': the store's daily_metrics table is empty")
+        d = row[0]
+        return d.date() if isinstance(d, dt.datetime) else d
+    return parse_date(as_of)
+
+
+def setup(*, lang: str = "zh", period: str = "last-30-days", db_path: str = "", shop: str = "",
+          as_of: str = "", title_zh: str = "运营报告", title_en: str = "Operations report",
+          **_ignored: Any) -> Context:
+    """Start a report: theme, language, period, store. Call once, right after the parameters.
+
+    Also records ``_title``, ``_period``, ``_lang`` and ``_shop`` for the HTML title and footer.
+    """
+    check_lang(lang)
+    plots.use_theme()
+    path = Path(db_path).expanduser() if db_path else config.default_db_path()
+    if not path.is_absolute():
+        path = (config.project_root() / path).resolve()
+    as_of_date = _resolve_as_of(as_of, path)
+    per = parse_period(period, as_of=as_of_date)
+    title = title_zh if lang == "zh" else title_en
+    ctx = Context(lang=lang, period=per, db_path=path, shop=shop, as_of=as_of_date, title=title)
+    ctx.record(_title=title, _period=str(per), _period_label=per.label, _lang=lang, _shop=shop)
+    return ctx
+
+
