@@ -1,0 +1,200 @@
+"""RFM, cohorts and the invoice-line cleaning: hand-sized examples and independent computations."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from opsnb import customers as cu
+from opsnb.errors import DataContractError
+
+UCI = Path(__file__).resolve().parents[2] / "shared" / "data" / "retail" / "online_retail_sample.csv"
+
+
+@pytest.fixture()
+def tx() -> pd.DataFrame:
+    # a: 3 purchase days (two orders on 06-01), b: 1 day, c: 2 days, d: 1 day, e: 4 days
+    rows = [
+        ("a", "2024-06-01 10:00", 100.0), ("a", "2024-06-01 20:00", 50.0),
+        ("a", "2024-06-10 09:00", 30.0), ("a", "2024-06-28 09:00", 20.0),
+        ("b", "2024-05-01 12:00", 500.0),
+        ("c", "2024-06-15 12:00", 10.0), ("c", "2024-06-20 12:00", 15.0),
+        ("d", "2024-04-01 12:00", 5.0),
+        ("e", "2024-06-02 12:00", 40.0), ("e", "2024-06-05 12:00", 40.0),
+        ("e", "2024-06-08 12:00", 40.0), ("e", "2024-06-29 12:00", 40.0),
+    ]
+    return pd.DataFrame(rows, columns=["customer_id", "order_time", "amount"]).assign(
+        order_time=lambda d: pd.to_datetime(d["order_time"]))
+
+
+def test_rfm_hand_example(tx):
+    r = cu.rfm(tx).set_index("customer_id")
+    # as_of defaults to the day after the last date: 2024-06-30
+    assert r["recency_days"].to_dict() == {"a": 2, "b": 60, "c": 10, "d": 90, "e": 1}
+    assert r["frequency"].to_dict() == {"a": 3, "b": 1, "c": 2, "d": 1, "e": 4}
+    assert r["monetary"].to_dict() == {"a": 200.0, "b": 500.0, "c": 25.0, "d": 5.0, "e": 160.0}
+    # five customers, no ties in R and M: one customer per quintile
+    assert r["r_score"].to_dict() == {"e": 5, "a": 4, "c": 3, "b": 2, "d": 1}
+    assert r["m_score"].to_dict() == {"b": 5, "a": 4, "e": 3, "c": 2, "d": 1}
+    # frequency ties b = d = 1 share the lower score
+    assert r["f_score"].to_dict() == {"e": 5, "a": 4, "c": 3, "b": 1, "d": 1}
+    assert r.loc["a", "rfm_score"] == "444"
+    # means: R 3, F 2.8, M 3 → a: R高F高M高, b: R低F低M高, c: R低F高M低, e: R高F高M低
+    assert r["segment"].to_dict() == {"a": "重要价值客户", "b": "重要挽留客户", "c": "一般保持客户",
+                                      "d": "一般挽留客户", "e": "一般价值客户"}
+
+
+def test_rfm_as_of_and_order_frequency(tx):
+    r = cu.rfm(tx, as_of="2024-07-10", frequency="orders").set_index("customer_id")
+    assert r.loc["a", "recency_days"] == 12 and r.loc["a", "frequency"] == 4
+    with pytest.raises(ValueError, match="before the last purchase"):
+        cu.rfm(tx, as_of="2024-06-01")
+    with pytest.raises(ValueError, match="'days' or 'orders'"):
+        cu.rfm(tx, frequency="weeks")
+
+
+def test_rfm_matches_independent_pandas_computation():
+    rng = np.random.default_rng(3)
+    n = 4000
+    tx = pd.DataFrame({
+        "customer_id": np.r_[np.arange(700), rng.integers(0, 700, n - 700)].astype(str),
+        "order_time": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, n), "D"),
+        "amount": rng.gamma(2.0, 50.0, n),
+    })
+    got = cu.rfm(tx, as_of="2025-01-01").set_index("customer_id")
+    # independent: plain python per customer
+    ref = {}
+    for cid, g in tx.groupby("customer_id"):
+        ref[cid] = ((pd.Timestamp("2025-01-01") - g["order_time"].max()).days,
+                    g["order_time"].dt.date.nunique(), g["amount"].sum())
+    ref = pd.DataFrame.from_dict(ref, orient="index", columns=["r", "f", "m"])
+    assert (got["recency_days"] == ref["r"].reindex(got.index)).all()
+    assert (got["frequency"] == ref["f"].reindex(got.index)).all()
+    np.testing.assert_allclose(got["monetary"], ref["m"].reindex(got.index))
+    # monetary has no ties and n = 700 is a multiple of 5: the score is exactly pd.qcut
+    q = pd.qcut(ref["m"], 5, labels=False) + 1
+    assert (got["m_score"] == q.reindex(got.index)).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 20), min_size=5, max_size=60))
+def test_scores_are_monotone_tie_consistent_and_in_range(values):
+    s = cu.rfm_scores(values)
+    v = np.asarray(values)
+    assert s.min() >= 1 and s.max() <= 5
+    for i in range(len(v)):
+        for j in range(len(v)):
+            if v[i] == v[j]:
+                assert s[i] == s[j]
+            elif v[i] < v[j]:
+                assert s[i] <= s[j]
+    rev = cu.rfm_scores(values, higher_is_better=False)
+    assert rev[np.argmin(v)] >= rev[np.argmax(v)]
+
+
+def test_segment_summary_has_all_eight_segments_and_shares_sum_to_one(tx):
+    s = cu.rfm_segments(cu.rfm(tx))
+    assert list(s["segment"]) == [v[0] for v in cu.SEGMENTS.values()]
+    assert s["customers"].sum() == 5
+    assert s["customer_share"].sum() == pytest.approx(1)
+    assert s["revenue_share"].sum() == pytest.approx(1)
+    assert s.set_index("segment").loc["重要挽留客户", "revenue_share"] == pytest.approx(500 / 890)
+    en = cu.rfm_segments(cu.rfm(tx, lang="en"), lang="en")
+    assert en["segment"].iloc[0] == "Important value" and en["customers"].sum() == 5
+
+
+def test_cohorts_hand_example(tx):
+    c = cu.cohorts(tx)
+    # cohorts: 2024-04 (d), 2024-05 (b), 2024-06 (a, c, e); observed up to 2024-06
+    assert c.groupby("cohort").size().to_dict() == {"2024-04": 3, "2024-05": 2, "2024-06": 1}
+    jun = c[c["cohort"] == "2024-06"].iloc[0]
+    assert jun["cohort_size"] == 3 and jun["active_customers"] == 3
+    assert jun["gmv"] == pytest.approx(200 + 25 + 160)
+    apr = c[c["cohort"] == "2024-04"].set_index("months_since_first")
+    assert apr["active_customers"].tolist() == [1, 0, 0]
+    assert apr["retention_rate"].tolist() == [1.0, 0.0, 0.0]
+    assert apr["cum_gmv_per_customer"].tolist() == [5.0, 5.0, 5.0]
+
+
+def test_cohorts_match_independent_crosstab():
+    rng = np.random.default_rng(5)
+    n = 3000
+    tx = pd.DataFrame({
+        "customer_id": rng.integers(0, 400, n).astype(str),
+        "order_time": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 300, n), "D"),
+        "amount": rng.uniform(10, 100, n),
+    })
+    got = cu.cohorts(tx)
+    m = tx["order_time"].dt.year * 12 + tx["order_time"].dt.month
+    first = m.groupby(tx["customer_id"]).transform("min")
+    ref = pd.crosstab(first, m - first, values=tx["customer_id"], aggfunc="nunique").fillna(0)
+    size = tx.groupby("customer_id").apply(lambda g: 0).groupby(
+        first.groupby(tx["customer_id"]).first()).size()
+    mat = cu.cohort_matrix(got, "active_customers")
+    assert mat.to_numpy()[~np.isnan(mat.to_numpy())].sum() == ref.to_numpy().sum()
+    np.testing.assert_array_equal(mat.fillna(0).to_numpy(), ref.to_numpy())
+    assert (got.groupby("cohort")["cohort_size"].first().to_numpy() == size.to_numpy()).all()
+    rr = cu.cohort_matrix(got, "retention_rate")
+    assert (rr[0] == 1.0).all()
+
+
+def test_repurchase_rate(tx):
+    assert cu.repurchase_rate(tx) == pytest.approx(3 / 5)
+    by = cu.repurchase_rate(tx, by_cohort=True).set_index("cohort")
+    assert by.loc["2024-06", "repurchase_rate"] == 1.0 and by.loc["2024-04", "customers"] == 1
+
+
+def test_read_transactions_csv_and_whitespace_with_compact_dates(tmp_path):
+    a = tmp_path / "t.csv"
+    a.write_text("cust,day,paid\nx,2024-06-18,12.5\ny,20240619,\"1,000\"\n", encoding="utf-8")
+    t = cu.read_transactions(a, customer_col="cust", date_col="day", amount_col="paid")
+    assert t["order_time"].dt.strftime("%Y-%m-%d").tolist() == ["2024-06-18", "2024-06-19"]
+    assert t["amount"].tolist() == [12.5, 1000.0]
+    b = tmp_path / "t.txt"
+    b.write_text("cust  day       paid\nx     20240618  12.5\ny     20240619  3\n")
+    t2 = cu.read_transactions(b, customer_col="cust", date_col="day", amount_col="paid")
+    assert t2["customer_id"].tolist() == ["x", "y"] and t2["amount"].sum() == 15.5
+
+
+def test_read_transactions_names_file_row_column_of_every_problem(tmp_path):
+    p = tmp_path / "bad.csv"
+    p.write_text("cust,day,paid\nx,2024-06-18,1\ny,2024-13-40,2\n,2024-06-18,abc\n")
+    with pytest.raises(DataContractError) as e:
+        cu.read_transactions(p, customer_col="cust", date_col="day", amount_col="paid")
+    probs = {(pr.row, pr.column) for pr in e.value.problems}
+    assert probs == {(3, "day"), (4, "cust"), (4, "paid")}
+    assert "bad.csv, row 3, column 'day'" in str(e.value)
+    with pytest.raises(DataContractError, match="missing column"):
+        cu.read_transactions(p, customer_col="buyer", date_col="day", amount_col="paid")
+
+
+def test_clean_invoice_lines_reports_every_exclusion():
+    df = pd.DataFrame({
+        "InvoiceNo": ["1", "1", "C2", "3", "4", "5"],
+        "StockCode": ["A", "B", "A", "A", "B", "C"],
+        "Quantity": [2, 1, -1, -5, 3, 1],
+        "InvoiceDate": ["2011-01-01 10:00"] * 6,
+        "UnitPrice": [1.5, 2.0, 1.5, 1.0, 0.0, 4.0],
+        "CustomerID": [10.0, 10.0, 10.0, np.nan, 11.0, np.nan],
+    })
+    orders, items, excl = cu.clean_invoice_lines(df)
+    assert excl.set_index("reason")["rows"].to_dict() == {
+        "cancellation": 1, "non_positive_quantity": 1, "non_positive_price": 1,
+        "missing_customer": 1}
+    assert orders.to_dict("list")["amount"] == [5.0]
+    assert orders["customer_id"].tolist() == ["10"]
+    assert sorted(items["order_id"]) == ["1", "1", "5"]  # the guest's line stays for baskets
+
+
+@pytest.mark.skipif(not UCI.is_file(), reason="shared UCI retail sample not present")
+def test_uci_sample_exclusions_add_up():
+    df = pd.read_csv(UCI, dtype={"InvoiceNo": str, "StockCode": str})
+    orders, items, excl = cu.clean_invoice_lines(df)
+    assert excl.set_index("reason").loc["cancellation", "rows"] == 350  # README: 350 C rows
+    kept_lines = len(df) - excl["rows"].sum()
+    assert kept_lines + excl.set_index("reason").loc["missing_customer", "rows"] == len(items)
+    assert orders["customer_id"].str.fullmatch(r"\d{5}").all()
