@@ -1,0 +1,228 @@
+"""What to do with an A/B readout: the decision rule, segment breakdown, cumulative lift over time.
+
+:func:`decide` turns a :class:`~opsnb.abtest_readout.Readout` into ship / dont_ship /
+keep_running / inconclusive with a one-sentence reason in Chinese and English:
+
+1. sample-ratio mismatch → inconclusive (the split is broken; fix it before reading results);
+2. a guardrail (refund rate by default) significantly worse → dont_ship;
+3. the primary metric significantly better (corrected p < α; Bayesian: chance to win ≥ 1 - α/2)
+   → ship the best such arm; significantly worse in every arm → dont_ship;
+4. otherwise keep_running while the sample is below what the minimum detectable effect needs
+   (with the days still to go from real daily traffic), else inconclusive.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .abtest_readout import (Readout, arm_stats_from_frame, parse_metrics,
+                             readout)
+from .abtest import correct_pvalues
+
+__all__ = ["Decision", "DECISIONS", "decide", "segment_breakdown", "cumulative_lift_from_frame"]
+
+DECISIONS = ("ship", "dont_ship", "keep_running", "inconclusive")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The verdict on one experiment; ``reason(lang)`` is one sentence."""
+
+    decision: str
+    variant: str
+    metric: str
+    reason_zh: str
+    reason_en: str
+    n_needed_per_arm: float = math.nan
+    days_left: float = math.nan
+
+    def reason(self, lang: str = "zh") -> str:
+        return self.reason_zh if lang == "zh" else self.reason_en
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([self.to_dict()])
+
+
+def _sig(row, alpha: float) -> int:
+    """+1 significantly up, -1 significantly down, 0 neither."""
+    if row["method"].startswith("bayes"):
+        ctw = row["chance_to_win"]
+        return 1 if ctw >= 1 - alpha / 2 else (-1 if ctw <= alpha / 2 else 0)
+    p = row["p_adjusted"] if row["p_adjusted"] == row["p_adjusted"] else row["p_value"]
+    if not p < alpha:
+        return 0
+    return 1 if row["abs_lift"] > 0 else -1
+
+
+def _harm(row) -> bool:
+    """Guardrail interval entirely on the harmful side of zero."""
+    if row["lower_is_better"]:
+        return bool(row["ci_low"] > 0)
+    return bool(row["ci_high"] < 0)
+
+
+def _pct(x: float) -> str:
+    return "—" if x != x else f"{x * 100:+.1f}%"
+
+
+def decide(ro: Readout, *, primary: str | None = None, guardrails: Sequence[str] | None = None,
+           mde: float = 0.05, power: float = 0.8, daily_units=None) -> Decision:
+    """Decision and reason for ``ro`` (see the module docstring for the rule).
+
+    ``primary``: the metric that decides (default the first non-guardrail metric); ``mde``: the
+    smallest relative lift worth detecting (0.05 = 5 %); ``daily_units``: units entering the test
+    per day (a number or real daily traffic, see :func:`opsnb.power.daily_traffic`) to say how
+    many days are left.
+    """
+    from scipy import stats
+
+    from .power import daily_traffic
+
+    res = ro.results
+    if guardrails is not None:
+        res = res.assign(guardrail=res["metric"].isin(guardrails))
+    main = res[~res["guardrail"]]
+    if main.empty:
+        raise ValueError("the readout has no primary metric (every metric is a guardrail)")
+    primary = primary or main["metric"].iloc[0]
+    if primary not in set(main["metric"]):
+        raise ValueError(f"primary {primary!r} is not a metric of the readout: {sorted(set(main['metric']))}")
+    if ro.srm.flagged:
+        c = {k: int(v) for k, v in ro.srm.counts.items()}
+        return Decision("inconclusive", "", primary,
+                        f"样本比例失衡（SRM 检验 p = {ro.srm.p_value:.2g}，各组人数 {c}）：分流有问题，结果不可信，先排查分流再看结论。",
+                        f"Sample ratio mismatch (SRM p = {ro.srm.p_value:.2g}, counts {c}): the "
+                        "split is broken, so the results cannot be trusted; fix the assignment first.")
+    prim = main[main["metric"] == primary]
+    guards = res[res["guardrail"]]
+    a = ro.alpha
+    winners, losers = [], []
+    for _, r in prim.iterrows():
+        s = _sig(r, a) * (-1 if r["lower_is_better"] else 1)
+        (winners if s > 0 else losers if s < 0 else []).append(r)
+    harmed = {r["variant"]: r for _, r in guards.iterrows() if _harm(r)}
+    ok_winners = [w for w in winners if w["variant"] not in harmed]
+    if ok_winners:
+        best = max(ok_winners, key=lambda r: r["rel_lift"] * (-1 if r["lower_is_better"] else 1))
+        ci = f"[{_pct(best['rel_ci_low'])}, {_pct(best['rel_ci_high'])}]"
+        return Decision("ship", best["variant"], primary,
+                        f"建议上线 {best['variant']}：{primary} 相对提升 {_pct(best['rel_lift'])}（区间 {ci}），统计显著，且护栏指标未变差。",
+                        f"Ship {best['variant']}: {primary} changed by {_pct(best['rel_lift'])} "
+                        f"(interval {ci}), significant, with no guardrail getting worse.")
+    if harmed:
+        v, g = next(iter(harmed.items()))
+        return Decision("dont_ship", v, g["metric"],
+                        f"不建议上线 {v}：护栏指标 {g['metric']} 显著变差（{_pct(g['rel_lift'])}，区间 [{_pct(g['rel_ci_low'])}, {_pct(g['rel_ci_high'])}]）。",
+                        f"Don't ship {v}: guardrail {g['metric']} got significantly worse "
+                        f"({_pct(g['rel_lift'])}, interval [{_pct(g['rel_ci_low'])}, {_pct(g['rel_ci_high'])}]).")
+    if losers and len(losers) == len(prim):
+        w = losers[0]
+        return Decision("dont_ship", w["variant"], primary,
+                        f"不建议上线：{primary} 显著变差（{w['variant']} {_pct(w['rel_lift'])}）。",
+                        f"Don't ship: {primary} got significantly worse ({w['variant']} {_pct(w['rel_lift'])}).")
+    # not significant: is the sample big enough to have seen an effect of size mde?
+    r = prim.iloc[0]
+    z = float(stats.norm.ppf(1 - a / 2) + stats.norm.ppf(power))
+    se = float(r["se"]) if "se" in r and r["se"] == r["se"] else math.nan
+    target = abs(mde * r["control_mean"])
+    n_now = float(r["n_control"])
+    n_needed = n_now * (se * z / target) ** 2 if target > 0 and se == se else math.nan
+    if n_needed == n_needed and n_needed > n_now:
+        arms = 1 + prim["variant"].nunique()
+        per_day = daily_traffic(daily_units) if daily_units is not None else math.nan
+        days = (n_needed - n_now) * arms / per_day if per_day == per_day and per_day > 0 else math.nan
+        dz = f"，按每天约 {per_day:,.0f} 个样本还需约 {math.ceil(days)} 天" if days == days else ""
+        de = f"; at about {per_day:,.0f} units a day that is about {math.ceil(days)} more days" if days == days else ""
+        return Decision("keep_running", "", primary,
+                        f"继续实验：{primary} 的差异尚不显著，要以 {power:.0%} 把握发现 {mde:.0%} 的相对变化，每组需约 {n_needed:,.0f} 个样本（现有 {n_now:,.0f}）{dz}。",
+                        f"Keep running: {primary} shows no significant difference yet; detecting a "
+                        f"{mde:.0%} relative change with {power:.0%} power needs about "
+                        f"{n_needed:,.0f} units per arm (now {n_now:,.0f}){de}.",
+                        n_needed, days)
+    return Decision("inconclusive", "", primary,
+                    f"无明确结论：样本量已足以发现 {mde:.0%} 的相对变化，但 {primary} 没有显著差异（{_pct(r['rel_lift'])}），真实效果可能很小，可按成本和体验决定。",
+                    f"Inconclusive: the sample was large enough to detect a {mde:.0%} relative "
+                    f"change but {primary} shows no significant difference ({_pct(r['rel_lift'])}); "
+                    "any true effect is probably small, so decide on cost and experience.",
+                    n_needed, 0.0)
+
+
+def segment_breakdown(df: pd.DataFrame, segment_col: str, *, correction: str = "holm",
+                      **readout_kwargs) -> pd.DataFrame:
+    """Readout per segment (channel, device, ...); ``p_adjusted`` corrects over every segment ×
+    metric × arm (guardrails separately), so a lucky segment does not look significant.
+
+    Columns: ``segment`` then those of :func:`opsnb.abtest_readout.compare_arm_stats`; the
+    scope sentence is in ``.attrs["scope"]``.
+    """
+    parts = []
+    for seg, sub in df.groupby(segment_col, sort=True):
+        r = readout(sub, correction="none", **readout_kwargs)
+        parts.append(r.results.assign(segment=seg))
+    out = pd.concat(parts, ignore_index=True)
+    out.insert(0, "segment", out.pop("segment"))
+    for g in (False, True):
+        m = out["guardrail"] == g
+        if m.any():
+            out.loc[m, "p_adjusted"] = correct_pvalues(out.loc[m, "p_value"], correction)
+    n_main = int((~out["guardrail"]).sum())
+    out.attrs["scope"] = (f"{correction} over {out['segment'].nunique()} segment(s) x metrics x "
+                          f"arms = {n_main} test(s)")
+    return out
+
+
+def cumulative_lift_from_frame(df: pd.DataFrame, *, variant_col: str = "variant",
+                               control: str = "control", metric="converted:proportion",
+                               time_col: str = "assigned_at", alpha: float = 0.05,
+                               covariates: Mapping[str, str] | None = None,
+                               planned_n: float | None = None) -> pd.DataFrame:
+    """Daily looks at the cumulative data: fixed-horizon and always-valid (sequential) intervals.
+
+    ``planned_n`` (total units) fixes the mixing variance; default: the final total.
+    Columns: date, variant, look, n_control, n_treatment, abs_lift, ci_low, ci_high, rel_lift,
+    seq_ci_low, seq_ci_high, seq_p_value (running minimum), p_value (fixed-horizon, naive).
+    """
+    from .abtest_readout import _compare_one
+    from .abtest_sequential import mixing_variance, sequential_from_result
+
+    spec = parse_metrics([metric], covariates)[0]
+    day = pd.to_datetime(df[time_col]).dt.normalize()
+    days = sorted(day.dropna().unique())
+    stats_by_day = [arm_stats_from_frame(df[day <= d], variant_col, [spec]) for d in days]
+    total = stats_by_day[-1]["units"].groupby(stats_by_day[-1]["variant"]).first()
+    variants = [v for v in total.index if v != str(control)]
+    rows = []
+    for v in variants:
+        final = _compare_one(spec, stats_by_day[-1].set_index("variant").loc[str(control)],
+                             stats_by_day[-1].set_index("variant").loc[v], "frequentist", alpha,
+                             "two-sided", math.inf, None)
+        n_final = final.n_control + final.n_treatment
+        planned = planned_n or n_final
+        tau2 = float(mixing_variance(final.se ** 2 * n_final / planned, alpha)) \
+            if final.se == final.se else math.nan
+        best_p = 1.0
+        for k, (d, st) in enumerate(zip(days, stats_by_day), start=1):
+            s = st.set_index("variant")
+            if str(control) not in s.index or v not in s.index:
+                continue
+            r = _compare_one(spec, s.loc[str(control)], s.loc[v], "frequentist", alpha,
+                             "two-sided", math.inf, None)
+            q = sequential_from_result(r, tau2=tau2, looks=k, previous_p=best_p) \
+                if tau2 == tau2 and r.se == r.se and r.se > 0 else r
+            best_p = q.p_value if q.p_value == q.p_value else best_p
+            rows.append(dict(date=pd.Timestamp(d), variant=v, look=k, n_control=r.n_control,
+                             n_treatment=r.n_treatment, abs_lift=r.estimate, ci_low=r.ci_low,
+                             ci_high=r.ci_high, rel_lift=r.rel_estimate, p_value=r.p_value,
+                             seq_ci_low=q.ci_low if q is not r else np.nan,
+                             seq_ci_high=q.ci_high if q is not r else np.nan,
+                             seq_p_value=q.p_value if q is not r else np.nan))
+    return pd.DataFrame(rows)
+
+

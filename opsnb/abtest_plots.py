@@ -1,0 +1,73 @@
+"""Plots of an A/B readout: a forest plot of lifts and the cumulative lift with sequential bounds.
+
+Both take ``ax=None`` and return the Axes; labels follow ``lang`` ("zh" or "en").
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import plots
+from .i18n import Labels
+
+__all__ = ["plot_forest", "plot_cumulative_lift"]
+
+
+def plot_forest(results: pd.DataFrame, *, lang: str = "zh", ax=None, relative: bool = True):
+    """Relative (or absolute) lift of every metric × arm with its interval; guardrails in grey,
+    significant rows in colour. ``results``: the table of a readout."""
+    L = Labels(lang)
+    ax = plots.new_axes(ax, figsize=(8, 0.5 * len(results) + 1.6))
+    est, lo, hi = (("rel_lift", "rel_ci_low", "rel_ci_high") if relative
+                   else ("abs_lift", "ci_low", "ci_high"))
+    r = results.reset_index(drop=True)
+    y = np.arange(len(r))[::-1]
+    labels = [f"{m} · {v}" if r["variant"].nunique() > 1 else str(m)
+              for m, v in zip(r["metric"], r["variant"])]
+    for yi, (_, row) in zip(y, r.iterrows()):
+        sig = row[lo] > 0 or row[hi] < 0
+        good = (row[est] > 0) != bool(row.get("lower_is_better", False))
+        color = (plots.PALETTE[2] if good else plots.PALETTE[1]) if sig else plots.PALETTE[7]
+        lo_v = row[lo] if np.isfinite(row[lo]) else row[est]
+        hi_v = row[hi] if np.isfinite(row[hi]) else row[est]
+        ax.plot([lo_v, hi_v], [yi, yi], color=color, lw=2.5, solid_capstyle="round")
+        ax.plot(row[est], yi, "o", color=color, ms=7)
+        text = plots.format_pct(row[est]) if relative else f"{row[est]:,.3g}"
+        ax.annotate(text, (row[est], yi), textcoords="offset points", xytext=(0, 7),
+                    ha="center", fontsize=9, color=color)
+    ax.axvline(0, color="black", lw=1)
+    ax.set_yticks(y, labels)
+    ax.set_ylim(-0.8, len(r) - 0.2)
+    if relative:
+        ax.xaxis.set_major_formatter(lambda x, _: f"{x * 100:.0f}%")
+    ax.set_xlabel(L("相对提升（实验组 / 对照组 − 1）及区间", "Relative lift (treatment / control − 1) and interval")
+                  if relative else L("绝对差异及区间", "Absolute difference and interval"))
+    ax.set_title(L("各指标提升（绿色 = 显著变好，红色 = 显著变差）",
+                   "Lift by metric (green = significantly better, red = significantly worse)"))
+    return ax
+
+
+def plot_cumulative_lift(cum: pd.DataFrame, *, lang: str = "zh", ax=None, variant=None):
+    """Cumulative absolute lift per daily look with the naive fixed-horizon interval and the
+    always-valid sequential interval. ``cum``: from
+    :func:`opsnb.abtest_decision.cumulative_lift_from_frame`."""
+    L = Labels(lang)
+    ax = plots.new_axes(ax)
+    if variant is None and len(cum):
+        variant = cum["variant"].iloc[0]
+    c = cum[cum["variant"] == variant].sort_values("date")
+    ax.fill_between(c["date"], c["seq_ci_low"], c["seq_ci_high"], color=plots.PALETTE[0],
+                    alpha=0.15, label=L("序贯区间（可随时查看）", "Always-valid interval (peek any time)"))
+    ax.plot(c["date"], c["ci_low"], "--", color=plots.PALETTE[7], lw=1,
+            label=L("固定样本区间（每天看会虚高显著）", "Fixed-horizon interval (inflates under daily peeking)"))
+    ax.plot(c["date"], c["ci_high"], "--", color=plots.PALETTE[7], lw=1)
+    ax.plot(c["date"], c["abs_lift"], color=plots.PALETTE[0], lw=2,
+            label=L("累计差异", "Cumulative difference"))
+    ax.axhline(0, color="black", lw=1)
+    ax.set_xlabel(L("日期", "Date"))
+    ax.set_ylabel(L("实验组 − 对照组", "Treatment − control"))
+    ax.set_title(L(f"累计提升（{variant}，共 {len(c)} 次查看）",
+                   f"Cumulative lift ({variant}, {len(c)} looks)"))
+    ax.legend(loc="best", fontsize=9)
+    ax.figure.autofmt_xdate()
+    return ax
