@@ -39,9 +39,9 @@ Examples
 ...                        "orders": [10], "gmv": [1000.0]})
 >>> after = before.assign(visitors=[200], buyers=[20], orders=[20], gmv=[2000.0])
 >>> d = decompose_gmv(before, after)
->>> round(d["contribution"].sum(), 6)
+>>> round(float(d["contribution"].sum()), 6)
 1000.0
->>> d.set_index("factor")["contribution"].round(6).to_dict()["visitors"]
+>>> float(d.set_index("factor")["contribution"].round(6)["visitors"])
 1000.0
 """
 from __future__ import annotations
