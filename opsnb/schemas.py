@@ -55,6 +55,8 @@ class Column:
     ``min``/``max`` bound numeric values (inclusive); ``allowed`` lists the permitted values of a
     text column; ``required`` columns must be present in a file, optional ones are added as
     missing when absent; ``nullable`` says whether a present column may have empty cells.
+    ``percent`` lets a number column accept '3.2%' (stored as the fraction 0.032); elsewhere a
+    percentage is an error (rates are derived from counts, never stored).
     """
 
     name: str
@@ -66,6 +68,7 @@ class Column:
     min: float | None = None
     max: float | None = None
     allowed: tuple[str, ...] | None = None
+    percent: bool = False
 
 
 @dataclass(frozen=True)
@@ -266,10 +269,13 @@ TARGETS = Table(
         _C("metric", "str", "Metric name (canonical, snake_case).", ("指标",)),
         _C("channel", "str", "Channel or 全部.", ("渠道", "流量来源")),
         _C("target", "float", "Target value (rates as fractions: 0.15 for 15%).",
-           ("目标值", "目标")),
+           ("目标值", "目标"), percent=True),
         _C("owner", "str", "Owner (负责人).", ("负责人",), required=False, nullable=True),
     ),
     unique=("period", "metric", "channel"),
+    rules=(("rate_target_within_0_1",
+            "target >= 0 and target <= 1 or not metric.str.contains('rate|conversion')",
+            "a rate target (metric *_rate / *conversion) between 0 and 1 (0%–100%)"),),
 )
 
 MARKET = Table(

@@ -1,0 +1,596 @@
+"""Load, validate and store the canonical tables of :mod:`opsnb.schemas`.
+
+* :func:`read_file` reads a CSV/TXT (UTF-8, UTF-8 with BOM, GBK/GB18030), Excel or Parquet
+  file, maps Chinese or English headers to canonical names, parses values such as ``3.2%``,
+  ``¥1,234.50``, ``1.2万``, ``2024年6月18日`` or Excel serial dates, and validates the result
+  against the table contract with pandera (lazily: every problem at once).
+* :func:`validate` does the same on a DataFrame.
+* :func:`open_store`, :func:`write_table`, :func:`read_table`, :func:`store_summary` keep the
+  tables in one embedded DuckDB file.
+* :func:`add_rates` derives conversion rate, AOV and refund rate from summed counts.
+
+Problems raise :class:`~opsnb.errors.DataContractError` whose ``problems`` name the file, the
+row *as numbered in the file* (CSV header = row 1, so the first data row is row 2; Excel: the
+sheet row; Parquet: record 1, 2, ...), the column, the value and what was expected. Rows are
+never dropped; unknown columns are dropped with a :class:`~opsnb.errors.DataQualityWarning`
+unless the table keeps extra columns (``experiments``).
+
+Concurrency: any number of processes may read the store at once through
+``open_store(read_only=True)`` (papermill workers do); writing needs a single writer and no open
+readers, because DuckDB locks the file for a read-write connection. Close writers promptly.
+
+Example
+-------
+>>> df = read_file("生意参谋_流量来源.csv", "daily_metrics")   # doctest: +SKIP
+>>> con = open_store(); write_table(con, "daily_metrics", df, mode="append")  # doctest: +SKIP
+>>> add_rates(read_table(con, "daily_metrics", start="2025-11-01", end="2025-11-11"))  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import re
+import warnings
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Literal
+
+import numpy as np
+import pandas as pd
+
+from . import parsing
+from .errors import DataContractError, DataProblem, DataQualityWarning
+from .schemas import Column, Table, get_table
+
+if TYPE_CHECKING:  # pragma: no cover
+    import duckdb
+
+__all__ = [
+    "read_file",
+    "validate",
+    "add_rates",
+    "open_store",
+    "write_table",
+    "read_table",
+    "store_summary",
+    "canonical_dtypes",
+    "pandera_schema",
+]
+
+_NOT_NULL = "a value (this column may not be empty)"
+
+
+# --------------------------------------------------------------------------------------------
+# headers and values
+# --------------------------------------------------------------------------------------------
+
+def _known_headers(table: Table) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for c in table.columns:
+        for a in (c.name, *c.aliases):
+            out.setdefault(parsing.norm_header(a), c.name)
+    return out
+
+
+def _accepted(col: Column) -> str:
+    return ", ".join(dict.fromkeys((col.name, *col.aliases)))
+
+
+def _map_headers(frame: pd.DataFrame, table: Table, source: str
+                 ) -> tuple[dict[object, str], list[str], list[DataProblem]]:
+    """(raw header → canonical name, unknown headers, problems) for the frame's columns."""
+    known = _known_headers(table)
+    mapping: dict[object, str] = {}
+    seen: dict[str, object] = {}
+    unknown: list[str] = []
+    problems: list[DataProblem] = []
+    for h in frame.columns:
+        name = next((known[c] for c in parsing.header_candidates(h) if c in known), None)
+        if name is None:
+            unknown.append(h)
+        elif name in seen:
+            problems.append(DataProblem(source, None, str(h), None,
+                                        f"one column for {name!r}, but {seen[name]!r} and {h!r} "
+                                        "both name it; remove one"))
+        else:
+            seen[name] = h
+            mapping[h] = name
+    for col in table.columns:
+        if col.required and col.name not in seen:
+            problems.append(DataProblem(source, None, col.name, None,
+                                        f"a column {col.name!r} (accepted headers: "
+                                        f"{_accepted(col)})"))
+    return mapping, unknown, problems
+
+
+def _parse_column(raw: pd.Series, col: Column) -> tuple[pd.Series, dict[int, str]]:
+    if col.dtype in ("int", "float"):
+        return parsing.parse_numbers(raw, integer=col.dtype == "int",
+                                     percent_ok=getattr(col, "percent", False))
+    if col.dtype in ("date", "datetime"):
+        return parsing.parse_dates(raw, with_time=col.dtype == "datetime",
+                                   month=col.name == "month")
+    if col.dtype == "bool":
+        return parsing.parse_bools(raw)
+    return parsing.parse_strings(raw), {}
+
+
+def _parse_extra(raw: pd.Series) -> pd.Series:
+    """Free-form extra column: numbers when every cell is a number, else text."""
+    if raw.dtype.kind in "biufmM" or str(raw.dtype) == "boolean":
+        return raw
+    values, bad = parsing.parse_numbers(raw, integer=False, percent_ok=True)
+    if bad or values.isna().all():
+        return parsing.parse_strings(raw)
+    if (values.dropna() == values.dropna().round()).all():
+        return values.astype("Int64") if values.isna().any() else values.astype("int64")
+    return values
+
+
+def canonical_dtypes(df: pd.DataFrame, table: str | Table) -> pd.DataFrame:
+    """Cast the contract columns of ``df`` to their canonical dtypes (in place; returns df).
+
+    date/datetime → ``datetime64[us]`` (dates at midnight); int → ``int64`` (``Int64`` when a
+    value is missing); float → ``float64``; str → ``str``; bool → ``bool`` (``boolean`` with
+    missing values).
+    """
+    t = get_table(table) if isinstance(table, str) else table
+    for col in t.columns:
+        if col.name not in df.columns:
+            continue
+        s = df[col.name]
+        if col.dtype in ("date", "datetime"):
+            s = pd.to_datetime(s).astype("datetime64[us]")
+            df[col.name] = s.dt.normalize() if col.dtype == "date" else s
+        elif col.dtype == "int":
+            df[col.name] = s.astype("Int64" if s.isna().any() else "int64")
+        elif col.dtype == "float":
+            df[col.name] = s.astype("float64")
+        elif col.dtype == "bool":
+            df[col.name] = s.astype("boolean" if s.isna().any() else "bool")
+        else:
+            df[col.name] = s.astype("str")
+    return df
+
+
+# --------------------------------------------------------------------------------------------
+# pandera
+# --------------------------------------------------------------------------------------------
+
+def _rule_columns(expr: str, table: Table) -> list[str]:
+    names = re.findall(r"[A-Za-z_][A-Za-z0-9_]*", expr)
+    return [n for n in dict.fromkeys(names) if n in table.column_names]
+
+
+def _rule_check(expr: str, cols: list[str]):
+    def check(df: pd.DataFrame) -> pd.Series:
+        judged = df[cols].notna().all(axis=1)
+        ok = pd.Series(True, index=df.index)
+        if judged.any():
+            sub = df.loc[judged, cols].astype(
+                {c: "float64" for c in cols if df[c].dtype.kind in "iu" or str(df[c].dtype) == "Int64"})
+            ok.loc[judged] = sub.eval(expr, engine="python").astype(bool)
+        return ok
+    return check
+
+
+def pandera_schema(table: str | Table, columns: Iterable[str] | None = None):
+    """The pandera ``DataFrameSchema`` of a table contract (for the given present columns).
+
+    Column checks: nullability, ``min``/``max`` and ``allowed``; frame checks: every rule whose
+    columns are present and the unique key (later duplicates reported).
+    """
+    import pandera.pandas as pa
+
+    t = get_table(table) if isinstance(table, str) else table
+    present = list(t.column_names if columns is None else columns)
+    cols = {}
+    for c in t.columns:
+        if c.name not in present:
+            continue
+        checks = []
+        if c.min is not None and c.max is not None:
+            checks.append(pa.Check.in_range(c.min, c.max, error=f"a number between {c.min:g} "
+                                            f"and {c.max:g}"))
+        elif c.min is not None:
+            checks.append(pa.Check.ge(c.min, error=f"a number ≥ {c.min:g}"))
+        elif c.max is not None:
+            checks.append(pa.Check.le(c.max, error=f"a number ≤ {c.max:g}"))
+        if c.allowed:
+            checks.append(pa.Check.isin(list(c.allowed),
+                                        error=f"one of {' / '.join(c.allowed)}"))
+        cols[c.name] = pa.Column(None, checks=checks, nullable=c.nullable, required=True)
+    rules = []
+    for name, expr, message in t.rules:
+        rcols = _rule_columns(expr, t)
+        if rcols and all(c in present for c in rcols):
+            rules.append(pa.Check(_rule_check(expr, rcols), name=name, error=message))
+    unique = list(t.unique) if t.unique and all(c in present for c in t.unique) else None
+    return pa.DataFrameSchema(cols, checks=rules, unique=unique,
+                              report_duplicates="exclude_first", strict=False,
+                              name=t.name)
+
+
+def _show(v: object) -> object:
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA or v is pd.NaT:
+        return ""
+    if isinstance(v, (pd.Timestamp, datetime)):
+        return v.strftime("%Y-%m-%d") if v == pd.Timestamp(v).normalize() else str(v)
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating,)):
+        return float(v)
+    return v
+
+
+def _pandera_problems(typed: pd.DataFrame, raw: pd.DataFrame, table: Table, source: str,
+                      skip: set[tuple[int, str]]) -> list[DataProblem]:
+    import pandera.pandas as pa
+
+    schema = pandera_schema(table, typed.columns)
+    try:
+        schema.validate(typed, lazy=True)
+        return []
+    except pa.errors.SchemaErrors as exc:
+        fc = exc.failure_cases
+    problems: list[DataProblem] = []
+    rules = {message: (name, _rule_columns(expr, table)) for name, expr, message in table.rules}
+    done: set[tuple] = set()
+    first_of: pd.Series | None = None
+    fc = fc.assign(_frame=fc["schema_context"].astype(str) == "DataFrameSchema")
+    for r in fc.sort_values("_frame", kind="stable").itertuples(index=False):
+        row = None if pd.isna(r.index) else int(r.index)
+        check = str(r.check)
+        if check == "multiple_fields_uniqueness":
+            if (row, check) in done:
+                continue
+            done.add((row, check))
+            if first_of is None:
+                first_of = pd.Series(typed.index, index=typed.index).groupby(
+                    [typed[k] for k in table.unique], dropna=False).transform("min")
+            value = ", ".join(str(_show(typed.at[row, k])) for k in table.unique)
+            problems.append(DataProblem(
+                source, row, ", ".join(table.unique), value,
+                f"a unique ({', '.join(table.unique)}); duplicates row {int(first_of[row])}"))
+        elif check in rules:
+            _, rcols = rules[check]
+            if (row, check) in done or any((row, c) in skip for c in rcols):
+                continue  # a value already reported as bad is not judged again by a rule
+            done.add((row, check))
+            value = ", ".join(f"{c}={_show(raw.at[row, c])}" for c in rcols)
+            problems.append(DataProblem(source, row, rcols[0], value, check))
+        elif r.column is not None and row is not None:
+            col = str(r.column)
+            if (row, col) in skip:
+                continue
+            skip.add((row, col))
+            expected = _NOT_NULL if check == "not_nullable" else check
+            problems.append(DataProblem(source, row, col, _show(raw.at[row, col]), expected))
+        else:  # a failure without a row (should not happen after parsing)
+            problems.append(DataProblem(source, None, None if r.column is None else str(r.column),
+                                        _show(r.failure_case), check))
+    return problems
+
+
+# --------------------------------------------------------------------------------------------
+# validate / read_file
+# --------------------------------------------------------------------------------------------
+
+def _conform(frame: pd.DataFrame, table: Table, source: str, rows: np.ndarray,
+             stacklevel: int = 3) -> pd.DataFrame:
+    problems: list[DataProblem] = []
+    mapping, unknown, header_problems = _map_headers(frame, table, source)
+    problems += header_problems
+    raw = frame.copy()
+    raw.index = pd.Index(rows, name="row")
+    raw = raw.rename(columns={h: n for h, n in mapping.items()})
+    keep_extra = [h for h in unknown if str(h).strip()]
+    if keep_extra and not table.extra_columns:
+        warnings.warn(f"{source}: columns not in table {table.name!r} were dropped: "
+                      f"{', '.join(map(str, keep_extra))}", DataQualityWarning, stacklevel=stacklevel)
+    typed = pd.DataFrame(index=raw.index)
+    skip: set[tuple[int, str]] = set()
+    for col in table.columns:
+        if col.name not in mapping.values():
+            if not col.required:
+                typed[col.name] = _parse_column(pd.Series(np.nan, index=raw.index,
+                                                          dtype=object), col)[0]
+            continue
+        values, bad = _parse_column(raw[col.name], col)
+        typed[col.name] = values
+        for pos, expected in bad.items():
+            row = int(rows[pos])
+            skip.add((row, col.name))
+            problems.append(DataProblem(source, row, col.name, _show(raw[col.name].iat[pos]),
+                                        expected))
+    for h in keep_extra if table.extra_columns else []:
+        typed[str(h).strip()] = _parse_extra(raw[h])
+    if len(typed):
+        problems += _pandera_problems(typed, raw, table, source, skip)
+    if problems:
+        order = {c: i for i, c in enumerate(table.column_names)}
+        problems.sort(key=lambda p: (-1 if p.row is None else p.row,
+                                     order.get(p.column or "", len(order))))
+        raise DataContractError(
+            f"{source} does not match table {table.name!r} ({table.zh_name}): "
+            f"{len(problems)} problem(s)", problems)
+    typed = typed.reset_index(drop=True)
+    return canonical_dtypes(typed, table)
+
+
+def validate(df: pd.DataFrame, table: str, *, source: str = "<frame>",
+             first_row: int = 2) -> pd.DataFrame:
+    """Check ``df`` against table ``table`` and return it with canonical names and dtypes.
+
+    Headers may be aliases; cells may be raw text ('1,234', '3.2%', '2024/6/18'). Row ``i``
+    (0-based) of the frame is reported as row ``first_row + i``. Raises DataContractError
+    listing every problem.
+    """
+    t = get_table(table)
+    return _conform(df, t, source, np.arange(first_row, first_row + len(df)))
+
+
+def read_file(path: str | Path, table: str, *, sheet: str | int | None = None) -> pd.DataFrame:
+    """Read a CSV/TXT/XLSX/Parquet file as table ``table``: aliases mapped, values parsed,
+    contract validated, canonical dtypes. Excel: ``sheet`` name or 0-based index (default: a
+    sheet named like the table, else the first). Raises DataContractError listing every problem.
+    """
+    return _read(path, table, sheet)[0]
+
+
+def _read(path: str | Path, table: str, sheet=None) -> tuple[pd.DataFrame, str, np.ndarray]:
+    """read_file, also returning the source name and the file row of each returned row."""
+    t = get_table(table)
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    source = path.name
+    try:
+        raw = parsing.read_raw(path, _known_headers(t), sheet=sheet,
+                               sheet_names=(t.name, t.zh_name, t.zh_name.split()[-1]))
+    except parsing._BadLine as exc:
+        raise DataContractError(f"{source} cannot be read as a table", [DataProblem(
+            source, exc.line, None, f"{exc.got} fields",
+            f"{exc.expected} fields like the header (quote cells that contain the separator)")]
+        ) from None
+    if not len(raw.frame.columns):
+        raise DataContractError(f"{source} is empty", [DataProblem(
+            source, 1, None, None, "a header row naming the columns: "
+            + ", ".join(c.name for c in t.columns if c.required))])
+    return _conform(raw.frame, t, source, raw.rows, stacklevel=5), source, raw.rows
+
+
+# --------------------------------------------------------------------------------------------
+# derived rates
+# --------------------------------------------------------------------------------------------
+
+_RATES = (("conversion_rate", "buyers", "visitors"), ("aov", "gmv", "orders"),
+          ("refund_rate", "refund_orders", "orders"))
+
+
+def add_rates(df: pd.DataFrame) -> pd.DataFrame:
+    """Return a copy of ``df`` with ``conversion_rate = buyers / visitors``, ``aov = gmv /
+    orders`` and ``refund_rate = refund_orders / orders`` (each when its columns are present;
+    NaN when the denominator is 0 or missing).
+
+    Rates are ratios of sums: aggregate the counts first (per week, per channel...), then call
+    this; never average daily rates.
+
+    >>> add_rates(pd.DataFrame({"visitors": [100, 0], "buyers": [5, 0]}))["conversion_rate"].tolist()
+    [0.05, nan]
+    """
+    out = df.copy()
+    for name, num, den in _RATES:
+        if num in out.columns and den in out.columns:
+            n = pd.to_numeric(out[num]).astype("float64")
+            d = pd.to_numeric(out[den]).astype("float64")
+            out[name] = (n / d.where(d != 0)).astype("float64")
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# DuckDB store
+# --------------------------------------------------------------------------------------------
+
+def open_store(path: str | Path | None = None, *, read_only: bool = False
+               ) -> "duckdb.DuckDBPyConnection":
+    """Connect to the DuckDB store (default :func:`opsnb.config.default_db_path`).
+
+    ``read_only=True`` for readers (many processes at once); a read-write connection creates the
+    file and its folder and must be the only connection to the file while it is open.
+    """
+    import duckdb
+
+    from .config import default_db_path
+
+    p = Path(path) if path else default_db_path()
+    if read_only:
+        if not p.is_file():
+            raise FileNotFoundError(f"no store at {p}: run `opsnb demo` or `opsnb load TABLE FILE`")
+        return duckdb.connect(str(p), read_only=True)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(str(p))
+
+
+def _q(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _tables(con) -> list[str]:
+    return [r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+        "AND table_catalog = current_database() ORDER BY table_name").fetchall()]
+
+
+def _columns(con, table: str) -> list[str]:
+    return [r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' "
+        "AND table_catalog = current_database() AND table_name = ? ORDER BY ordinal_position",
+        [table]).fetchall()]
+
+
+def _select_list(df: pd.DataFrame, t: Table | None) -> str:
+    parts = []
+    for c in df.columns:
+        col = None
+        if t is not None and c in t.column_names:
+            col = t.column(c)
+        if col is not None and col.dtype == "date":
+            parts.append(f"CAST({_q(c)} AS DATE) AS {_q(c)}")
+        else:
+            parts.append(_q(c))
+    return ", ".join(parts)
+
+
+def _check_store_duplicates(con, t: Table, df: pd.DataFrame, source: str,
+                            rows: np.ndarray) -> None:
+    key = list(t.unique)
+    keys = df[key].copy()
+    keys["__row"] = rows
+    con.register("__opsnb_keys", keys)
+    try:
+        cond = " AND ".join(
+            f"s.{_q(k)} = " + (f"CAST(n.{_q(k)} AS DATE)" if t.column(k).dtype == "date"
+                               else f"n.{_q(k)}") for k in key)
+        hits = con.execute(
+            f"SELECT n.* FROM __opsnb_keys n WHERE EXISTS "
+            f"(SELECT 1 FROM {_q(t.name)} s WHERE {cond}) ORDER BY n.__row").df()
+    finally:
+        con.unregister("__opsnb_keys")
+    if len(hits):
+        problems = [DataProblem(source, int(h["__row"]), ", ".join(key),
+                                ", ".join(str(_show(h[k])) for k in key),
+                                f"a ({', '.join(key)}) not already in the store table "
+                                f"{t.name!r} (use replace to overwrite)")
+                    for _, h in hits.iterrows()]
+        raise DataContractError(f"{source}: {len(problems)} row(s) already in the store "
+                                f"table {t.name!r}", problems)
+
+
+def write_table(con, table: str, df: pd.DataFrame, *,
+                mode: Literal["replace", "append"] = "replace", validate: bool = True,
+                source: str = "<frame>", first_row: int = 2,
+                rows: Iterable[int] | None = None) -> int:
+    """Write ``df`` as store table ``table``; return the number of rows written.
+
+    Contract tables are validated first (``validate=False`` for other tables such as
+    ``ledger`` or ``demo_anomalies``). ``mode="append"`` adds rows (creating the table if
+    needed) and refuses rows whose unique key is already in the store; ``"replace"`` replaces
+    the whole table. Runs in one transaction; needs a read-write connection (single writer).
+    ``source`` and ``first_row`` (or ``rows``, one file row per frame row) name the rows in
+    error messages, as in :func:`validate`.
+    """
+    if mode not in ("replace", "append"):
+        raise ValueError(f"mode must be 'replace' or 'append', got {mode!r}")
+    from .schemas import TABLES
+
+    t = TABLES.get(table)
+    rows = np.arange(first_row, first_row + len(df)) if rows is None else np.asarray(rows)
+    if len(rows) != len(df):
+        raise ValueError(f"rows has {len(rows)} numbers for {len(df)} rows")
+    if validate:
+        if t is None:
+            raise ValueError(f"{table!r} is not a contract table ({', '.join(TABLES)}); "
+                             "pass validate=False to store it as is")
+        df = _conform(df, t, source, rows, stacklevel=4)
+    exists = table in _tables(con)
+    con.register("__opsnb_new", df)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if mode == "append" and exists:
+                if t is not None and t.unique and all(k in df.columns for k in t.unique):
+                    _check_store_duplicates(con, t, df, source, rows)
+                have = set(_columns(con, table))
+                types = {r[0]: r[1] for r in con.execute(
+                    f"DESCRIBE SELECT {_select_list(df, t)} FROM __opsnb_new").fetchall()}
+                for c in df.columns:
+                    if c not in have:
+                        con.execute(f"ALTER TABLE {_q(table)} ADD COLUMN {_q(c)} {types[c]}")
+                con.execute(f"INSERT INTO {_q(table)} BY NAME SELECT {_select_list(df, t)} "
+                            "FROM __opsnb_new")
+            else:
+                con.execute(f"CREATE OR REPLACE TABLE {_q(table)} AS SELECT "
+                            f"{_select_list(df, t)} FROM __opsnb_new")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    finally:
+        con.unregister("__opsnb_new")
+    return len(df)
+
+
+def _as_date(x) -> date:
+    try:
+        return pd.Timestamp(x).date()
+    except (ValueError, TypeError):
+        raise ValueError(f"not a date: {x!r} (write 2025-11-01)") from None
+
+
+def read_table(con, table: str, *, start=None, end=None, channels: Iterable[str] | str | None = None,
+               columns: Iterable[str] | None = None) -> pd.DataFrame:
+    """Rows of store table ``table`` with ``start <= time column <= end`` (inclusive dates; a
+    date-time column takes the whole end day) and ``channel`` in ``channels``.
+
+    ``columns`` selects columns (default all). Contract tables come back with canonical dtypes,
+    sorted by their time column and key. Raises ValueError for an unknown table or column.
+    """
+    from .schemas import TABLES
+
+    have = _columns(con, table)
+    if not have:
+        raise ValueError(f"no table {table!r} in the store; tables: "
+                         f"{', '.join(_tables(con)) or '(none: run `opsnb demo` or `opsnb load`)'}")
+    t = TABLES.get(table)
+    cols = list(columns) if columns is not None else have
+    missing = [c for c in cols if c not in have]
+    if missing:
+        raise ValueError(f"table {table!r} has no column(s) {missing}; columns: {have}")
+    time_col = t.time_column if t is not None else ("date" if "date" in have else None)
+    where, params = [], []
+    if start is not None or end is not None:
+        if time_col is None or time_col not in have:
+            raise ValueError(f"table {table!r} has no time column to filter by date")
+        if start is not None:
+            where.append(f"{_q(time_col)} >= ?")
+            params.append(_as_date(start))
+        if end is not None:
+            where.append(f"{_q(time_col)} < ?")
+            params.append(_as_date(end) + timedelta(days=1))
+    if channels is not None:
+        if "channel" not in have:
+            raise ValueError(f"table {table!r} has no channel column")
+        chans = [channels] if isinstance(channels, str) else list(channels)
+        if not chans:
+            return read_table(con, table, columns=cols).iloc[0:0]
+        where.append(f"channel IN ({', '.join('?' * len(chans))})")
+        params.extend(chans)
+    order = [c for c in ([time_col] if time_col else []) + list(t.unique if t else ())
+             if c in have]
+    sql = (f"SELECT {', '.join(_q(c) for c in cols)} FROM {_q(table)}"
+           + (f" WHERE {' AND '.join(where)}" if where else "")
+           + (f" ORDER BY {', '.join(_q(c) for c in dict.fromkeys(order))}" if order else ""))
+    df = con.execute(sql, params).df()
+    return canonical_dtypes(df, t) if t is not None else df
+
+
+def store_summary(con) -> pd.DataFrame:
+    """One row per store table: ``table, rows, first_date, last_date`` (dates of its time
+    column, NaT when it has none)."""
+    from .schemas import TABLES
+
+    out = []
+    for name in _tables(con):
+        have = _columns(con, name)
+        t = TABLES.get(name)
+        tc = t.time_column if t is not None else next(
+            (c for c in ("date", "start", "month") if c in have), None)
+        if tc in have:
+            n, lo, hi = con.execute(f"SELECT count(*), CAST(min({_q(tc)}) AS DATE), "
+                                    f"CAST(max({_q(tc)}) AS DATE) FROM {_q(name)}").fetchone()
+        else:
+            n, lo, hi = con.execute(f"SELECT count(*) FROM {_q(name)}").fetchone()[0], None, None
+        out.append({"table": name, "rows": int(n), "first_date": lo, "last_date": hi})
+    df = pd.DataFrame(out, columns=["table", "rows", "first_date", "last_date"])
+    for c in ("first_date", "last_date"):
+        df[c] = pd.to_datetime(df[c]).astype("datetime64[us]")
+    return df
