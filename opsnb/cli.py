@@ -247,6 +247,70 @@ def params_cmd(
 # ---------------------------------------------------------------------------------------------
 
 
+@app.command("batch")
+def batch_cmd(
+    sources: list[Path] = typer.Argument(..., help="Params YAML files or folders of them."),
+    notebooks: list[str] = typer.Option([], "--notebooks", "-n",
+                                        help="Only these notebooks (repeatable)."),
+    workers: int = typer.Option(0, "--workers", "-w", help="Parallel runs (0 = one per core)."),
+    timeout: Optional[float] = typer.Option(
+        None, "--timeout", "-t", help="Seconds per run (per cell and wall clock); killed after."),
+    force: bool = typer.Option(False, "--force", help="Rerun even if outputs are up to date."),
+    scheduler: Optional[str] = typer.Option(
+        None, "--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786."),
+    period: Optional[str] = typer.Option(
+        None, "--period", help="Override the period: yesterday, last-week, 2025-11, ..."),
+    email: bool = typer.Option(False, "--email", help="Mail reports to their params' recipients "
+                               "(SMTP from OPSNB_SMTP_* variables) and a digest of failures."),
+    output_dir: Optional[Path] = typer.Option(None, help="Outputs folder (default outputs/)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Run every notebook × params file in parallel; resume skips up-to-date reports.
+
+    Exits 1 if any run failed or timed out (the summary table says which and why).
+    Nightly: `15 6 * * * cd /srv/opsnb && .venv/bin/opsnb batch params/daily --period yesterday --email`
+    """
+    from . import batch
+
+    try:
+        jobs = batch.plan_batch(sources, notebooks=notebooks or None, period=period,
+                                timeout=timeout, output_dir=output_dir)
+        summary = batch.execute_batch(jobs, workers=workers or None, force=force,
+                                      scheduler=scheduler, progress=progress)
+        if email:
+            batch.deliver(summary)
+    except Exception as exc:
+        raise _handle(exc)
+    typer.echo(summary.table())
+    for s in summary.sends:
+        typer.echo(f"mail {s.status}: {s.report} -> {', '.join(s.recipients)}")
+    for err in summary.delivery_errors:
+        typer.echo(f"mail FAILED: {err}", err=True)
+    raise typer.Exit(summary.exit_code)
+
+
+@app.command("send")
+def send_cmd(
+    report: Path = typer.Argument(..., help="An HTML report, e.g. outputs/03_daily_monitoring/2025-11.html."),
+    to: list[str] = typer.Option(..., "--to", help="Recipient, 'Name <user@domain>' (repeatable)."),
+    cc: list[str] = typer.Option([], "--cc", help="Copy recipient (repeatable)."),
+    subject: Optional[str] = typer.Option(None, "--subject", help="Default: the report's title."),
+    force: bool = typer.Option(False, "--force", help="Send even if already sent to them."),
+) -> None:
+    """Mail an email-safe copy of a report (SMTP settings from OPSNB_SMTP_* variables)."""
+    from .delivery import send_report
+
+    try:
+        result = send_report(report, to=to, cc=cc, subject=subject, force=force)
+    except Exception as exc:
+        raise _handle(exc)
+    if result.status == "skipped":
+        typer.echo(f"already sent to {', '.join(result.recipients)} (use --force to resend)")
+    else:
+        typer.echo(f"sent {report} to {', '.join(result.recipients)} "
+                   f"({result.size_bytes / 1e3:.0f} kB, {result.attempts} attempt(s))")
+
+
 def main() -> None:  # console-script entry point
     app()
 
