@@ -51,6 +51,7 @@ __all__ = [
     "monthly_driver_table",
     "goal_total",
     "decompose_goal",
+    "historical_changes",
     "feasibility",
     "solve_driver",
     "acquisition_budget",
@@ -382,6 +383,40 @@ def _rolling_drivers(monthly: pd.DataFrame, window: int) -> pd.DataFrame:
     return _add_drivers(r)
 
 
+def historical_changes(history: pd.DataFrame, *, window: int, lag: int,
+                       before=None) -> pd.DataFrame:
+    """Every past change of each driver over ``lag`` months, on ``window``-month sums.
+
+    Counts are summed over ``window`` consecutive months ending at each month (rates derived
+    from the sums), then compared with the window ``lag`` months earlier. Only data before
+    ``before`` are used. Returns tidy columns: channel, month (end of the later window), driver
+    (gmv | visitors | conversion_rate | aov), change (relative, 0.1 = +10 %).
+    """
+    h = history.copy()
+    h["date"] = pd.to_datetime(h["date"])
+    if before is not None:
+        h = h[h["date"] < pd.Timestamp(before)]
+    if h.empty:
+        return pd.DataFrame(columns=["channel", "month", "driver", "change"])
+    roll = _rolling_drivers(monthly_driver_table(h), window)
+    out = []
+    for ch, r in roll.groupby("channel", sort=False):
+        r = r.set_index("month").sort_index()
+        for drv in ("gmv",) + DRIVERS:
+            x = r[drv]
+            c = (x / x.shift(lag) - 1.0).replace([np.inf, -np.inf], np.nan).dropna()
+            out.append(pd.DataFrame({"channel": ch, "month": c.index.astype(str),
+                                     "driver": drv, "change": c.to_numpy(float)}))
+    return pd.concat(out, ignore_index=True)
+
+
+def _horizon(decomposition: Decomposition) -> tuple[int, int]:
+    t = decomposition.targets
+    window = int(t["month"].nunique())
+    lag = int((pd.Period(t["month"].iloc[0], "M") - pd.Period(t["ref_month"].iloc[0], "M")).n)
+    return window, lag
+
+
 def feasibility(
     history: pd.DataFrame,
     decomposition: Decomposition,
@@ -394,36 +429,31 @@ def feasibility(
 
     The required change is target (whole target period) over reference. The history is every
     window of the same length (months) in the data before the target period, compared with the
-    window as many months earlier as the reference is (12 for year-on-year).
+    window as many months earlier as the reference is (12 for year-on-year), see
+    :func:`historical_changes`.
 
     Returns columns: channel, driver, base, target, required_change, n_hist, hist_median,
     hist_p90, hist_max, percentile (0-100: share of historical changes below the required one),
     flag ("ok" | "stretch" | "unrealistic" | "no_history"), error_code.
     A required change at or below the historical median is "ok"; above ``unrealistic_pct`` (or
-    above every historical change) it is "unrealistic"; in between, "stretch".
+    above every historical change) it is "unrealistic"; in between, "stretch" when above
+    ``stretch_pct``, else "ok".
     """
     from scipy import stats
 
     d = decomposition
-    t = d.targets
-    window = t["month"].nunique()
-    lag = int((pd.Period(t["month"].iloc[0], "M") - pd.Period(t["ref_month"].iloc[0], "M")).n)
-    h = history.copy()
-    h["date"] = pd.to_datetime(h["date"])
-    h = h[h["date"] < pd.Timestamp(d.target_start)]
-    roll = _rolling_drivers(monthly_driver_table(h), window)
+    window, lag = _horizon(d)
+    hist = historical_changes(history, window=window, lag=lag, before=d.target_start)
     bc = d.by_channel()
     rows = []
     for _, c in bc.iterrows():
-        r = roll[roll["channel"] == c["channel"]].set_index("month").sort_index()
         for drv in ("gmv",) + DRIVERS:
             base = c["base_gmv"] if drv == "gmv" else c[f"base_{drv}"]
             target = c[drv]
             req = target / base - 1.0 if base > 0 else np.nan
-            x = r[drv] if drv in r else pd.Series(dtype=float)
-            prev = x.shift(lag)
-            ch = (x / prev - 1.0).replace([np.inf, -np.inf], np.nan).dropna()
-            n = len(ch)
+            vals = hist.loc[(hist["channel"] == c["channel"]) & (hist["driver"] == drv),
+                            "change"].to_numpy(float)
+            n = len(vals)
             row = {"channel": c["channel"], "driver": drv, "base": base, "target": target,
                    "required_change": req, "n_hist": n}
             if n < min_obs or not np.isfinite(req):
@@ -432,7 +462,6 @@ def feasibility(
                            error_code=ErrorCode.TOO_FEW_OBSERVATIONS if n < min_obs
                            else ErrorCode.ZERO_DENOMINATOR)
             else:
-                vals = ch.to_numpy(float)
                 pct = float(stats.percentileofscore(vals, req, kind="mean"))
                 med = float(np.median(vals))
                 if req <= med:
