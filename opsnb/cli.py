@@ -242,6 +242,54 @@ def params_cmd(
 # retrospective: ledger
 # ---------------------------------------------------------------------------------------------
 
+
+@app.command("ledger")
+def ledger_cmd(
+    notebook: Optional[str] = typer.Option(None, "--notebook", "-n",
+                                           help="Only runs of this notebook (stem)."),
+    campaign: Optional[str] = typer.Option(None, "--campaign", "-c", help="Only this campaign."),
+    db_path: Optional[Path] = typer.Option(None, "--db", help="DuckDB store (default: project)."),
+    last: int = typer.Option(20, "--last", help="Show the last N runs (0 = all)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o",
+                                          help="Write the entries to CSV/XLSX instead."),
+) -> None:
+    """List the lessons ledger (运营知识库): runs, key results, decisions and lessons."""
+    import json
+
+    from . import ledger as _ledger
+
+    try:
+        df = _ledger.read(db_path=db_path, notebook=notebook, campaign=campaign)
+    except Exception as exc:  # noqa: BLE001
+        raise _handle(exc)
+    if last > 0:
+        df = df.tail(last)
+    flat = df.assign(
+        params=[json.dumps(d, ensure_ascii=False) for d in df["params"]],
+        key_results=[json.dumps(d, ensure_ascii=False) for d in df["key_results"]],
+        lessons=["; ".join(x) for x in df["lessons"]],
+    )
+    if output is not None:
+        if output.suffix.lower() == ".xlsx":
+            flat.to_excel(output, index=False)
+        else:
+            flat.to_csv(output, index=False, encoding="utf-8-sig")
+        typer.echo(f"{len(flat)} ledger entries → {output}")
+        return
+    if flat.empty:
+        typer.echo("ledger is empty")
+        return
+    for _, r in flat.iterrows():
+        head = f"{r['recorded_at']:%Y-%m-%d %H:%M}  {r['run_id']}  [{r['period']}"
+        head += f" · {r['campaign']}]" if r["campaign"] else "]"
+        typer.echo(head)
+        typer.echo(f"    results: {r['key_results']}")
+        if r["decision"]:
+            typer.echo(f"    decision: {r['decision']}")
+        if r["lessons"]:
+            typer.echo(f"    lessons: {r['lessons']}")
+
+
 # ---------------------------------------------------------------------------------------------
 # batch and delivery: batch, send
 # ---------------------------------------------------------------------------------------------
