@@ -79,6 +79,9 @@ def collect_records(nb) -> dict:
 
 
 def _strip_records(nb) -> None:
+    """Drop record outputs and the notebook's own '# Title' cell (the page header replaces it)."""
+    nb.cells = [c for c in nb.cells
+                if not (c.get("cell_type") == "markdown" and str(c.get("source", "")).lstrip().startswith("# "))]
     for cell in nb.cells:
         if cell.get("cell_type") != "code":
             continue

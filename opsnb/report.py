@@ -180,14 +180,21 @@ class Context:
         return sty
 
     def show(self, obj) -> None:
-        """Display a matplotlib Figure or Axes and close it (so it is not shown twice)."""
-        import matplotlib.pyplot as plt
+        """Display a matplotlib Figure or Axes as a PNG and close it.
 
-        fig = obj.figure if hasattr(obj, "figure") and not hasattr(obj, "savefig") else obj
-        if hasattr(fig, "get_figure") and not hasattr(fig, "savefig"):
-            fig = fig.get_figure()
-        _display(fig)
+        The PNG is rendered here rather than by the inline backend, so charts reach the report
+        whatever ``MPLBACKEND`` the kernel was started with (cron jobs often set Agg).
+        """
+        import io
+
+        import matplotlib.pyplot as plt
+        from IPython.display import Image
+
+        fig = obj if hasattr(obj, "savefig") else obj.get_figure()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
         plt.close(fig)
+        _display(Image(data=buf.getvalue(), format="png"))
 
     # ------------------------------------------------------------------ key figures
     def record(self, **values: Any) -> None:

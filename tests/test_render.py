@@ -1,0 +1,39 @@
+import re
+from pathlib import Path
+
+from opsnb.render import write_index
+from opsnb.runner import run_notebook
+
+NB = Path(__file__).parent / "fixtures" / "nb" / "report_ok.ipynb"
+
+
+def test_html_report_has_no_code_has_chinese_and_embedded_images(outputs):
+    r = run_notebook(NB, {"lang": "zh"})
+    html = Path(r.html_path).read_text(encoding="utf-8")
+    assert "SECRET_CODE_MARKER" not in html and "report.setup" not in html  # no input cells
+    assert "fail_at" not in html.split("<footer")[0]  # parameters cell hidden from the body
+    assert "一、销售概览" in html and "测试报告" in html
+    imgs = re.findall(r'<img[^>]+src="([^"]+)"', html)
+    assert imgs and all(s.startswith("data:image/png;base64,") for s in imgs)
+    assert not re.search(r"(src|href)=\"https?://", html)  # nothing loaded from the network
+    assert "<script src" not in html.lower()
+    footer = html.split('<footer class="opsnb-footer">')[1]
+    assert "opsnb" in footer and "2025-11" in footer and "n_points" not in footer  # only given params
+    assert "application/vnd.opsnb.record+json" not in html
+
+
+def test_english_report_speaks_english(outputs):
+    r = run_notebook(NB, {"lang": "en"})
+    html = Path(r.html_path).read_text(encoding="utf-8")
+    assert "1. Sales overview" in html and "一、销售概览" not in html
+    assert '<html lang="en">' in html
+
+
+def test_index_lists_every_run_with_status(outputs):
+    run_notebook(NB, {"lang": "zh"}, slug="good")
+    run_notebook(NB, {"fail_at": "middle"}, slug="bad")
+    page = write_index().read_text(encoding="utf-8")
+    assert "good" in page and "bad" in page
+    assert "opsnb-status-ok" in page and "opsnb-status-failed" in page
+    assert 'href="report_ok/good.html"' in page and 'href="report_ok/bad.failed.ipynb"' in page
+    assert "gmv: 123,456" in page
