@@ -93,11 +93,13 @@ def _map_headers(frame: pd.DataFrame, table: Table, source: str
         else:
             seen[name] = h
             mapping[h] = name
+    others = [str(h) for h in unknown if str(h).strip()]
+    hint = f"; unrecognised headers in the file: {', '.join(others)}" if others else ""
     for col in table.columns:
         if col.required and col.name not in seen:
             problems.append(DataProblem(source, None, col.name, None,
                                         f"a column {col.name!r} (accepted headers: "
-                                        f"{_accepted(col)})"))
+                                        f"{_accepted(col)}{hint})"))
     return mapping, unknown, problems
 
 

@@ -58,3 +58,245 @@ def test_add_rates_divides_counts_and_gives_nan_for_zero_denominators():
     assert df["refund_rate"].iloc[3] == pytest.approx(3 / 66)
     assert np.isnan(df["aov"].iloc[4]) and np.isnan(df["refund_rate"].iloc[4])
     assert df["conversion_rate"].iloc[4] == 0.0
+
+
+# ------------------------------------------------------------------------------------------
+# encodings and formats
+# ------------------------------------------------------------------------------------------
+
+def _zh_text() -> str:
+    return (GOOD / "daily_metrics_zh.csv").read_text(encoding="utf-8-sig")
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
+def test_csv_encodings_are_detected(tmp_path, encoding):
+    path = tmp_path / f"daily_{encoding}.csv"
+    path.write_text(_zh_text().replace("¥", "￥"), encoding=encoding)  # ¥ (U+00A5) is not in GBK
+    pd.testing.assert_frame_equal(data.read_file(path, "daily_metrics"), EXPECTED_DAILY)
+
+
+def _write_xlsx(path: Path, rows: list[list], *, title: str | None = None, sheet="数据",
+                merge: str | None = None) -> None:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "说明"
+    ws["A1"] = "this sheet is notes"
+    ws = wb.create_sheet(sheet)
+    if title:
+        ws.append([title])
+    for r in rows:
+        ws.append(r)
+    if merge:
+        ws.merge_cells(merge)
+    wb.save(path)
+
+
+def test_xlsx_with_title_row_real_dates_and_percent_cells(tmp_path):
+    from datetime import datetime
+
+    rows = [["日期", "渠道", "访客数", "买家数", "订单数", "成交金额", "退款订单数", "退款金额",
+             "推广花费"],
+            [datetime(2024, 6, 18), "自然搜索", 1234, 50, 55, 12345.5, 2, 100, None],
+            ["2024/6/19", "抖音", "1.2万", 20, 22, "¥3,000", 0, 0, 500],
+            [20240620, "直播", 800.0, 40, 41, 4100.5, 1, 10.5, "-"],
+            ["2024年6月21日", "付费推广", 2000, 60, 66, 6600, 3, 300, "1,200.00"],
+            [45465, "小红书", 300, 0, 0, 0, 0, 0, None]]
+    path = tmp_path / "daily.xlsx"
+    _write_xlsx(path, rows, title="生意参谋 流量来源 2024-06-18 至 2024-06-22")
+    df = data.read_file(path, "daily_metrics", sheet="数据")
+    pd.testing.assert_frame_equal(df, EXPECTED_DAILY)
+    # problems carry the sheet row: title = row 1, header = row 2, first data row = row 3
+    rows[3][3] = 900
+    _write_xlsx(path, rows, title="生意参谋")
+    with pytest.raises(DataContractError) as err:
+        data.read_file(path, "daily_metrics", sheet=1)
+    assert [str(p) for p in err.value.problems] == [
+        "daily.xlsx, row 5, column 'buyers': got 'buyers=900, visitors=800'; "
+        "expected buyers (买家数) ≤ visitors (访客数)",
+        "daily.xlsx, row 5, column 'buyers': got 'buyers=900, orders=41'; "
+        "expected buyers (买家数) ≤ orders (订单数)"]
+
+
+def test_xlsx_unknown_sheet_names_the_sheets(tmp_path):
+    path = tmp_path / "d.xlsx"
+    _write_xlsx(path, [["日期"]])
+    with pytest.raises(ValueError, match=r"no sheet 'x' in d.xlsx; sheets: \['说明', '数据'\]"):
+        data.read_file(path, "daily_metrics", sheet="x")
+
+
+def test_xlsx_plan_sheet_found_by_table_name_and_merged_cycle_cells_filled(tmp_path):
+    rows = [["周期", "目标", "策略", "具体任务", "负责人", "开始时间", "截止时间", "预算", "状态"],
+            ["预热期", "蓄水", "种草", "达人笔记", "王敏", "2024-05-20", "2024-05-31", 20000, "进行中"],
+            [None, "蓄水", "召回", "短信召回", "李强", "2024-05-25", "2024-06-01", None, "已完成"],
+            ["爆发期", "成交", "直播", "618直播", "张伟", "2024-06-18", "2024-06-18", "5千", "未开始"]]
+    path = tmp_path / "plan.xlsx"
+    _write_xlsx(path, rows, sheet="表1 全周期计划表", merge="A2:A3")
+    with pytest.raises(DataContractError) as err:  # sheet chosen by name, not the first sheet
+        data.read_file(path, "plan")
+    assert [str(p) for p in err.value.problems] == [
+        "plan.xlsx, row 4, column 'budget': got '5千'; expected a number "
+        "(write 1234.5, 1,234.5, ¥1,234.50 or 1.2万)"]
+    rows[3][7] = 5000
+    _write_xlsx(path, rows, sheet="表1 全周期计划表", merge="A2:A3")
+    df = data.read_file(path, "plan")
+    assert df["cycle"].tolist() == ["预热期", "预热期", "爆发期"]
+    assert df["budget"].tolist()[0] == 20000.0 and np.isnan(df["budget"].iloc[1])
+    assert df["updated"].isna().all() and str(df["updated"].dtype) == "datetime64[us]"
+
+
+def test_parquet_round_trip(tmp_path):
+    path = tmp_path / "d.parquet"
+    EXPECTED_DAILY.to_parquet(path)
+    pd.testing.assert_frame_equal(data.read_file(path, "daily_metrics"), EXPECTED_DAILY)
+
+
+def test_unsupported_extension_names_the_accepted_ones(tmp_path):
+    path = tmp_path / "d.json"
+    path.write_text("{}")
+    with pytest.raises(ValueError, match=r"unsupported file type '\.json'; use one of \.csv"):
+        data.read_file(path, "daily_metrics")
+
+
+# ------------------------------------------------------------------------------------------
+# the bad-input corpus: every problem of a file at once, with the file's row numbers
+# ------------------------------------------------------------------------------------------
+
+from reference.data_messages import EXPECTED as BAD_MESSAGES  # noqa: E402
+
+
+@pytest.mark.parametrize("name", sorted(BAD_MESSAGES))
+def test_bad_file_reports_every_problem(name):
+    table, expected = BAD_MESSAGES[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        with pytest.raises(DataContractError) as err:
+            data.read_file(BAD / name, table)
+    assert [str(p) for p in err.value.problems] == expected
+    assert all(p.file == name for p in err.value.problems)
+
+
+def test_every_bad_fixture_has_expected_messages():
+    assert sorted(p.name for p in BAD.iterdir()) == sorted(BAD_MESSAGES)
+
+
+def test_blank_lines_keep_file_row_numbers(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("日期,渠道,访客数,买家数,订单数,成交金额,退款订单数,退款金额\n"
+                    "2024-06-18,a,10,1,1,10,0,0\n\n\n"
+                    "2024-06-19,a,10,1,1,10,0,0\n"
+                    "2024-06-20,a,10,-,1,10,0,0\n", encoding="utf-8")
+    with pytest.raises(DataContractError) as err:
+        data.read_file(path, "daily_metrics")
+    assert [(p.row, p.column, p.value) for p in err.value.problems] == [(6, "buyers", "-")]
+
+
+def test_notes_above_the_header_are_skipped(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("# 生意参谋导出\n统计时间：2024-06-18\n"
+                    "日期,渠道,访客数,买家数,订单数,成交金额,退款订单数,退款金额\n"
+                    "2024-06-18,a,10,11,11,10,0,0\n", encoding="utf-8")
+    with pytest.raises(DataContractError) as err:
+        data.read_file(path, "daily_metrics")
+    assert [(p.row, p.column) for p in err.value.problems] == [(4, "buyers")]
+
+
+def test_unknown_columns_warn_and_are_dropped_but_experiments_keep_them(tmp_path):
+    path = GOOD / "daily_metrics_zh.csv"
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame["支付转化率"] = "3%"
+    with pytest.warns(DataQualityWarning, match="dropped: 支付转化率"):
+        df = data.validate(frame, "daily_metrics", source="x.csv")
+    assert list(df.columns) == list(EXPECTED_DAILY.columns)
+    exp = pd.DataFrame({"用户ID": ["u1", "u2", "u3"], "实验名称": ["e1"] * 3,
+                        "组别": ["control", "treatment", "treatment"],
+                        "converted": ["1", "0", "1"], "gmv": ["¥1,200", "0", "35.5"],
+                        "segment": ["新客", "老客", "-"]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataQualityWarning)
+        out = data.validate(exp, "experiments")
+    assert list(out.columns) == ["unit_id", "experiment", "variant", "assigned_at", "converted",
+                                 "gmv", "segment"]
+    assert out["converted"].dtype == "int64" and out["gmv"].tolist() == [1200.0, 0.0, 35.5]
+    assert out["segment"].isna().tolist() == [False, False, True]
+
+
+def test_two_headers_for_one_column_is_an_error():
+    frame = pd.DataFrame({"日期": ["2024-06-18"], "渠道": ["a"], "访客数": ["1"], "访客": ["1"],
+                          "买家数": ["1"], "订单数": ["1"], "成交金额": ["1"], "退款订单数": ["0"],
+                          "退款金额": ["0"]})
+    with pytest.raises(DataContractError) as err:
+        data.validate(frame, "daily_metrics")
+    assert str(err.value.problems[0]) == ("<frame>, column '访客'; expected one column for "
+                                          "'visitors', but '访客数' and '访客' both name it; "
+                                          "remove one")
+
+
+# ------------------------------------------------------------------------------------------
+# value spellings
+# ------------------------------------------------------------------------------------------
+
+def _targets(values: list[str], metric="gmv") -> pd.DataFrame:
+    return pd.DataFrame({"周期": [f"2024-{i + 1:02d}" for i in range(len(values))],
+                         "指标": [metric] * len(values), "渠道": ["全部"] * len(values),
+                         "目标值": values})
+
+
+@pytest.mark.parametrize("text, value", [
+    ("1234", 1234.0), ("1,234", 1234.0), ("¥1,234.50", 1234.5), ("￥1,234.50", 1234.5),
+    (" 1 234 ", 1234.0), ("1.2万", 12000.0), ("1.2万元", 12000.0), ("3亿", 3e8),
+    ("1234元", 1234.0), ("-12.5", -12.5), ("(1,234.50)", -1234.5), ("１２３４", 1234.0),
+    ("3.2%", 0.032), ("25‰", 0.025), ("1e3", 1000.0)])
+def test_number_spellings(text, value):
+    assert data.validate(_targets([text]), "targets")["target"].iloc[0] == pytest.approx(value)
+
+
+@pytest.mark.parametrize("text", ["", "-", "--", "NA", "n/a", "null", "None", "#N/A", "nan"])
+def test_missing_spellings_in_optional_column(text):
+    frame = _targets(["1"])
+    frame["负责人"] = text
+    assert data.validate(frame, "targets")["owner"].isna().all()
+
+
+@pytest.mark.parametrize("text", ["2024-06-18", "2024/6/18", "2024.6.18", "20240618",
+                                  "2024年6月18日", "18/06/2024", "45461", "45461.75",
+                                  "2024-06-18 15:30:00", "2024-06-18T08:00"])
+def test_date_spellings_normalise_to_midnight(text):
+    frame = pd.DataFrame({"关键节点": ["m"], "时间": [text], "完成标准": ["s"], "负责人": ["o"],
+                          "风险等级": ["低"]})
+    out = data.validate(frame, "milestones")
+    assert out["date"].iloc[0] == pd.Timestamp("2024-06-18")
+    assert out["date"].dtype == "datetime64[us]"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2024-06-18 10:02:11", "2024-06-18 10:02:11"), ("2024/6/18 10:05", "2024-06-18 10:05:00"),
+    ("2024年6月18日 10:05:30", "2024-06-18 10:05:30"), ("45461.5", "2024-06-18 12:00:00"),
+    ("2024-06-18", "2024-06-18 00:00:00")])
+def test_datetime_spellings(text, expected):
+    frame = pd.DataFrame({"订单号": ["1"], "买家ID": ["c"], "支付时间": [text], "实付金额": ["1"]})
+    out = data.validate(frame, "orders")
+    assert out["order_time"].iloc[0] == pd.Timestamp(expected)
+
+
+def test_market_month_accepts_year_month():
+    frame = pd.DataFrame({"月份": ["2024-06", "2024年7月", "2024-08-15"], "类目": ["c"] * 3,
+                          "竞品": ["a", "a", "a"], "是否本店": ["是", "否", "TRUE"],
+                          "价格带": ["100-200"] * 3, "均价": ["150"] * 3, "交易指数": ["1,000"] * 3})
+    out = data.validate(frame, "market")
+    assert out["month"].dt.strftime("%Y-%m-%d").tolist() == ["2024-06-01", "2024-07-01",
+                                                            "2024-08-01"]
+    assert out["is_own"].tolist() == [True, False, True] and out["is_own"].dtype == bool
+
+
+def test_validate_numbers_rows_from_first_row():
+    frame = _targets(["1", "x"])
+    with pytest.raises(DataContractError) as err:
+        data.validate(frame, "targets", source="t.xlsx", first_row=10)
+    assert [(p.file, p.row) for p in err.value.problems] == [("t.xlsx", 11)]
+
+
+def test_typed_frames_pass_through_unchanged():
+    again = data.validate(EXPECTED_DAILY, "daily_metrics")
+    pd.testing.assert_frame_equal(again, EXPECTED_DAILY)
