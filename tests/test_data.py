@@ -300,3 +300,180 @@ def test_validate_numbers_rows_from_first_row():
 def test_typed_frames_pass_through_unchanged():
     again = data.validate(EXPECTED_DAILY, "daily_metrics")
     pd.testing.assert_frame_equal(again, EXPECTED_DAILY)
+
+
+# ------------------------------------------------------------------------------------------
+# DuckDB store
+# ------------------------------------------------------------------------------------------
+
+@pytest.fixture()
+def store(tmp_path):
+    con = data.open_store(tmp_path / "store" / "opsnb.duckdb")
+    yield con
+    con.close()
+
+
+def test_store_filters_dates_inclusively_and_by_channel(store):
+    data.write_table(store, "daily_metrics", EXPECTED_DAILY)
+    got = data.read_table(store, "daily_metrics", start="2024-06-19", end="2024-06-21")
+    assert got["date"].dt.day.tolist() == [19, 20, 21]
+    got = data.read_table(store, "daily_metrics", end=pd.Timestamp("2024-06-19"),
+                          channels="自然搜索", columns=["date", "channel", "visitors"])
+    assert list(got.columns) == ["date", "channel", "visitors"]
+    assert got["visitors"].tolist() == [1234]
+    assert data.read_table(store, "daily_metrics", channels=[]).empty
+
+
+def test_datetime_time_column_takes_the_whole_end_day(store):
+    orders = pd.DataFrame({"order_id": ["a", "b", "c"], "customer_id": ["x", "y", "z"],
+                           "order_time": ["2024-06-17 23:59:59", "2024-06-18 23:59:59",
+                                          "2024-06-19 00:00:00"], "amount": [1.0, 2.0, 3.0]})
+    data.write_table(store, "orders", orders)
+    got = data.read_table(store, "orders", start="2024-06-18", end="2024-06-18")
+    assert got["order_id"].tolist() == ["b"]
+    assert got["order_time"].dtype == "datetime64[us]"
+
+
+def test_append_adds_rows_and_refuses_keys_already_stored(store):
+    data.write_table(store, "daily_metrics", EXPECTED_DAILY.iloc[:3])
+    assert data.write_table(store, "daily_metrics", EXPECTED_DAILY.iloc[3:], mode="append") == 2
+    pd.testing.assert_frame_equal(data.read_table(store, "daily_metrics"), EXPECTED_DAILY)
+    with pytest.raises(DataContractError) as err:
+        data.write_table(store, "daily_metrics", EXPECTED_DAILY.iloc[[1, 4]], mode="append",
+                         source="again.csv", rows=[3, 9])
+    assert [str(p) for p in err.value.problems] == [
+        "again.csv, row 3, column 'date, channel': got '2024-06-19, 抖音'; expected a (date, "
+        "channel) not already in the store table 'daily_metrics' (use replace to overwrite)",
+        "again.csv, row 9, column 'date, channel': got '2024-06-22, 小红书'; expected a (date, "
+        "channel) not already in the store table 'daily_metrics' (use replace to overwrite)"]
+    assert data.store_summary(store)["rows"].tolist() == [5]  # nothing written
+    assert data.write_table(store, "daily_metrics", EXPECTED_DAILY.iloc[:1]) == 1  # replace
+
+
+def test_write_validates_contract_tables(store):
+    bad = EXPECTED_DAILY.copy()
+    bad.loc[2, "buyers"] = 10_000
+    with pytest.raises(DataContractError, match="row 4, column 'buyers'"):
+        data.write_table(store, "daily_metrics", bad)
+    assert "daily_metrics" not in data.store_summary(store)["table"].tolist()
+
+
+def test_non_contract_tables_need_validate_false(store):
+    ledger = pd.DataFrame({"run": ["r1"], "date": pd.to_datetime(["2024-06-18"]), "gmv": [1.0]})
+    with pytest.raises(ValueError, match="pass validate=False"):
+        data.write_table(store, "ledger", ledger)
+    assert data.write_table(store, "ledger", ledger, validate=False) == 1
+    more = ledger.assign(run="r2", note="new column")
+    data.write_table(store, "ledger", more, mode="append", validate=False)
+    got = data.read_table(store, "ledger", start="2024-06-18", end="2024-06-18")
+    assert got["run"].tolist() == ["r1", "r2"] and got["note"].isna().tolist() == [True, False]
+
+
+def test_store_summary_and_errors_for_unknown_names(store):
+    data.write_table(store, "daily_metrics", EXPECTED_DAILY)
+    data.write_table(store, "demo_anomalies", pd.DataFrame({"anomaly_id": [1]}), validate=False)
+    s = data.store_summary(store)
+    assert s.to_dict("records") == [
+        {"table": "daily_metrics", "rows": 5, "first_date": pd.Timestamp("2024-06-18"),
+         "last_date": pd.Timestamp("2024-06-22")},
+        {"table": "demo_anomalies", "rows": 1, "first_date": pd.NaT, "last_date": pd.NaT}]
+    with pytest.raises(ValueError, match="no table 'plan' in the store; tables: daily_metrics"):
+        data.read_table(store, "plan")
+    with pytest.raises(ValueError, match=r"has no column\(s\) \['uv'\]"):
+        data.read_table(store, "daily_metrics", columns=["uv"])
+    with pytest.raises(ValueError, match="mode must be 'replace' or 'append'"):
+        data.write_table(store, "daily_metrics", EXPECTED_DAILY, mode="upsert")
+
+
+def test_read_only_store_must_exist(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no store at"):
+        data.open_store(tmp_path / "none.duckdb", read_only=True)
+
+
+def test_several_processes_read_the_store_at_once(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "s.duckdb"
+    con = data.open_store(path)
+    data.write_table(con, "daily_metrics", EXPECTED_DAILY)
+    con.close()
+    code = ("import sys, time; from opsnb import data; "
+            "con = data.open_store(sys.argv[1], read_only=True); time.sleep(1); "
+            "print(len(data.read_table(con, 'daily_metrics')))")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert [o[0].strip() for o in outs] == ["5", "5"], outs
+
+
+# ------------------------------------------------------------------------------------------
+# rates
+# ------------------------------------------------------------------------------------------
+
+def test_rates_of_aggregates_are_ratios_of_sums_not_means_of_rates():
+    weekly = EXPECTED_DAILY[["visitors", "buyers", "orders", "gmv", "refund_orders"]].sum()
+    rates = data.add_rates(weekly.to_frame().T)
+    assert rates["conversion_rate"].iloc[0] == pytest.approx(170 / 16334)
+    assert rates["conversion_rate"].iloc[0] != pytest.approx(
+        data.add_rates(EXPECTED_DAILY)["conversion_rate"].mean())
+
+
+def test_add_rates_handles_missing_counts_and_skips_absent_columns():
+    df = pd.DataFrame({"visitors": pd.array([10, pd.NA], dtype="Int64"),
+                       "buyers": pd.array([1, 1], dtype="Int64")})
+    out = data.add_rates(df)
+    assert out["conversion_rate"].tolist()[0] == 0.1 and np.isnan(out["conversion_rate"].iloc[1])
+    assert "aov" not in out.columns and "conversion_rate" not in df.columns
+
+
+# ------------------------------------------------------------------------------------------
+# command line
+# ------------------------------------------------------------------------------------------
+
+def _cli(*args):
+    from typer.testing import CliRunner
+
+    from opsnb.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def test_cli_validate_ok_and_problems():
+    ok = _cli("validate", "daily_metrics", GOOD / "daily_metrics_zh.csv")
+    assert ok.exit_code == 0 and ok.stdout.strip() == "OK: 5 rows"
+    bad = _cli("validate", "daily_metrics", BAD / "daily_duplicates.csv")
+    assert bad.exit_code == 2
+    lines = BAD_MESSAGES["daily_duplicates.csv"][1]
+    assert all(f"  - {line}" in bad.stderr for line in lines)
+    unknown = _cli("validate", "nosuch", BAD / "daily_duplicates.csv")
+    assert unknown.exit_code == 1 and "known tables: daily_metrics" in unknown.stderr
+
+
+def test_cli_validate_prints_dropped_column_warning(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text(_zh_text().replace("推广花费", "推广花费,备注").replace("\n2", ",x\n2"),
+                    encoding="utf-8")
+    res = _cli("validate", "daily_metrics", path)
+    assert res.exit_code == 0, res.output
+    assert "warning: d.csv: columns not in table 'daily_metrics' were dropped: 备注" in res.stderr
+
+
+def test_cli_load_appends_refuses_duplicates_and_replaces(tmp_path):
+    db = tmp_path / "db" / "s.duckdb"
+    first = _cli("load", "daily_metrics", GOOD / "daily_metrics_zh.csv", "--db", db)
+    assert first.exit_code == 0, first.output
+    assert first.stdout.strip() == "loaded 5 rows into daily_metrics (5 rows in the store)"
+    again = _cli("load", "daily_metrics", GOOD / "daily_metrics_en.txt", "--db", db)
+    assert again.exit_code == 2
+    assert ("daily_metrics_en.txt, row 6, column 'date, channel': got '2024-06-22, 小红书'; "
+            "expected a (date, channel) not already in the store") in again.stderr
+    replaced = _cli("load", "daily_metrics", GOOD / "daily_metrics_en.txt", "--db", db,
+                    "--replace")
+    assert replaced.exit_code == 0
+    assert "(5 rows in the store)" in replaced.stdout
+    bad = _cli("load", "daily_metrics", BAD / "daily_negative_counts.csv", "--db", db)
+    assert bad.exit_code == 2 and "row 2, column 'visitors': got '-1000'" in bad.stderr
+    con = data.open_store(db, read_only=True)
+    assert data.store_summary(con)["rows"].tolist() == [5]
+    con.close()
