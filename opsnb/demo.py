@@ -1,0 +1,891 @@
+"""The deterministic demo shop (演示店铺): a 美妆护肤 shop on Tmall/Douyin, with ground truth.
+
+Every notebook of opsnb runs on it out of the box, and every method can be checked against it
+because the shop's truth is known: injected anomalies (``anomalies``), the true effects of two
+A/B tests (``experiment_truth``), the index → GMV transform of the market data.
+
+How the numbers are made (all draws from ``numpy.random.default_rng(seed)``):
+
+* **Traffic** per channel (:data:`CHANNELS`): a 2024 level × yearly growth (25-50 %) × weekday
+  pattern × mild winter season × the promotion calendar (:mod:`opsnb.calendar`: 双11 peak about
+  5× a normal day, 618 about 3.5×, 双12 / 年货节 / 38 / 99 moderate, 春节 a dip) × noise.
+* **Funnel**: buyers ~ Binomial(visitors, conversion) with conversion 2-8 % by channel, higher on
+  promotion days; orders = buyers + Binomial(buyers, 7 %); cart users ≥ buyers; new buyers are
+  first-time customers (≈ 80 % of buyers in acquisition channels, 10 % in 老客/私域).
+* **Ad spend** (付费推广, 抖音, 小红书, 直播) = true visitors × cost per visitor, with
+  cost per visitor = CAC × base conversion, so CAC = ad_spend / buyers ≈ ¥50 for 小红书
+  (conversion ≈ 8 %) and ≈ ¥80 for 抖音 (≈ 5 %), the seeds of :mod:`opsnb.goals`.
+* **Orders**: one row per daily-metrics order, so ``daily_metrics`` counts ARE the order counts
+  and ``gmv`` is the sum of order amounts (to the cent; the data-health notebook checks it). An
+  order's amount is the sum of its lines (``order_items``: 1-4 lines over 60 SKUs, unit price =
+  list price × the order's discount), so items add up to the order exactly. Discounts are deeper
+  on promotion days, so AOV is lower there. Refunds are drawn per order (3-8 % by channel, more
+  for promotion orders), ``refund_amount`` sums to the daily figure.
+* **Customers**: a pool with heterogeneous repeat propensity (Gamma) and lifetimes, plus a
+  legacy pool of customers acquired before ``start``; returning buyers are drawn from the
+  customers alive at the time, weighted by propensity — so RFM, cohorts, a 20-30 % repurchase
+  rate and BG/NBD make sense.
+* ``scale`` multiplies every traffic level (default 1.0 ≈ 1 M orders over two years);
+  counts stay consistent at any scale.
+
+Ground truth frames: ``anomalies`` (anomaly_id, start, end, channel, metric, kind, magnitude,
+description_zh, description_en) and ``experiment_truth`` (experiment, metric, control_mean,
+treatment_mean, true_abs_effect, true_rel_effect).
+
+Examples
+--------
+>>> shop = generate(start="2025-11-01", end="2025-11-30", scale=0.1)
+>>> sorted(shop.daily_metrics["channel"].unique()) == sorted(CHANNELS)
+True
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import calendar as _cal
+from .schemas import DEMO_CHANNELS
+
+__all__ = [
+    "CHANNELS",
+    "CHANNEL_PROFILE",
+    "DemoShop",
+    "generate",
+    "write_demo",
+    "sku_catalog",
+    "anomaly_plan",
+]
+
+CHANNELS = DEMO_CHANNELS
+
+# visitors: 2024 mid-year level per day; growth: yearly; conv: base visitor→buyer rate;
+# new: share of buyers who buy for the first time; refund: base refund rate;
+# cac: yuan per buyer for paid channels (0: no spend); tilt: price preference exponent;
+# sens: promotion sensitivity (traffic uplift = 1 + sens × (calendar uplift − 1));
+# weekend: amplitude of the weekday pattern.
+CHANNEL_PROFILE: dict[str, dict[str, float]] = {
+    "自然搜索": dict(visitors=8000, growth=0.26, conv=0.030, new=0.80, refund=0.042, cac=0.0,
+                 tilt=0.0, sens=1.0, weekend=1.0),
+    "付费推广": dict(visitors=5000, growth=0.28, conv=0.020, new=0.85, refund=0.046, cac=110.0,
+                 tilt=0.05, sens=1.1, weekend=0.6),
+    "抖音": dict(visitors=6000, growth=0.45, conv=0.047, new=0.88, refund=0.062, cac=80.0,
+               tilt=-1.0, sens=0.9, weekend=2.0),
+    "小红书": dict(visitors=2500, growth=0.50, conv=0.076, new=0.85, refund=0.045, cac=50.0,
+                tilt=0.25, sens=0.6, weekend=1.6),
+    "直播": dict(visitors=3000, growth=0.35, conv=0.045, new=0.75, refund=0.065, cac=65.0,
+               tilt=-0.8, sens=1.3, weekend=2.0),
+    "老客/私域": dict(visitors=1500, growth=0.30, conv=0.070, new=0.10, refund=0.030, cac=0.0,
+                  tilt=0.6, sens=1.1, weekend=0.8),
+}
+
+_WEEKDAY = np.array([1.00, 0.98, 0.97, 0.98, 1.01, 1.04, 1.03])  # Mon..Sun, scaled per channel
+_REFERENCE_DAY = pd.Timestamp("2024-07-01")  # visitor levels hold here; growth around it
+
+# Calendar uplift per event: (visitors, conversion) on pre-sale days, on ramp days
+# (by days to peak) and on the peak day. Refund multiplier for orders placed in the event.
+_EVENT_EFFECT: dict[str, dict] = {
+    "double11": dict(pre=(1.35, 1.12), ramp={1: (2.2, 1.35), 21: (1.9, 1.25), 22: (1.9, 1.25),
+                                           10: (1.6, 1.2), 11: (1.6, 1.2)},
+                     peak=(5.0, 1.75), refund=1.6, after=(0.8, 3)),
+    "618": dict(pre=(1.25, 1.08), ramp={1: (1.8, 1.3), 17: (1.7, 1.22), 18: (1.7, 1.22)},
+                peak=(3.5, 1.55), refund=1.5, after=(0.85, 3)),
+    "double12": dict(pre=(1.25, 1.08), ramp={}, peak=(1.9, 1.3), refund=1.2, after=None),
+    "new_year_festival": dict(pre=(1.25, 1.08), ramp={}, peak=(1.5, 1.2), refund=1.1, after=None),
+    "womens_day": dict(pre=(1.15, 1.05), ramp={}, peak=(1.8, 1.3), refund=1.1, after=None),
+    "99": dict(pre=(1.15, 1.05), ramp={}, peak=(1.6, 1.25), refund=1.1, after=None),
+    "spring_festival": dict(pre=(0.62, 0.72), ramp={}, peak=(0.5, 0.6), refund=1.0, after=None),
+}
+_OTHER_EFFECT = dict(pre=(1.2, 1.08), ramp={}, peak=(1.5, 1.2), refund=1.1, after=None)
+
+_LINES_P_NORMAL = np.array([0.72, 0.18, 0.07, 0.03])
+_LINES_P_PROMO = np.array([0.68, 0.20, 0.08, 0.04])
+_QTY_P = np.array([0.82, 0.14, 0.04])
+_DISCOUNT_NORMAL = (0.88, 1.00)
+_DISCOUNT_PROMO = (0.70, 0.85)
+_MULTI_ORDER_P = 0.07
+_CATEGORIES = ("面部精华", "面霜", "防晒")
+_PRICE_EXPONENT = -2.0
+
+
+@dataclass(frozen=True)
+class DemoShop:
+    """The demo shop's tables (each a DataFrame satisfying its contract in :mod:`opsnb.schemas`)
+    and its ground truth (``anomalies``, ``experiment_truth``)."""
+
+    daily_metrics: pd.DataFrame
+    orders: pd.DataFrame
+    order_items: pd.DataFrame
+    experiments: pd.DataFrame
+    experiment_truth: pd.DataFrame
+    plan: pd.DataFrame
+    milestones: pd.DataFrame
+    targets: pd.DataFrame
+    market: pd.DataFrame
+    anomalies: pd.DataFrame
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every frame by name (contract tables first, then the ground truth)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+# ---------------------------------------------------------------------------------------------
+# catalogue
+# ---------------------------------------------------------------------------------------------
+
+def sku_catalog() -> pd.DataFrame:
+    """The shop's 60 SKUs (20 per category): sku, category, name_zh, list_price, popularity.
+
+    Fixed (independent of the seed) so that SKU codes mean the same in every demo.
+    """
+    rng = np.random.default_rng(7)
+    grids = {
+        "面部精华": ("JH", "精华", (129, 159, 189, 219, 239, 259, 279, 299, 329, 349, 369, 399,
+                                 429, 459, 499, 529, 569, 599, 649, 699)),
+        "面霜": ("MS", "面霜", (99, 119, 139, 159, 179, 199, 219, 239, 259, 279, 299, 319, 349,
+                             379, 399, 429, 469, 499, 559, 629)),
+        "防晒": ("FS", "防晒", (59, 69, 79, 89, 99, 109, 119, 129, 139, 149, 159, 169, 189, 199,
+                             229, 259, 299, 349, 459, 559)),
+    }
+    rows = []
+    for cat, (code, word, prices) in grids.items():
+        ranks = rng.permutation(len(prices)) + 1
+        for i, (price, rank) in enumerate(zip(prices, ranks), start=1):
+            kind = "礼盒" if price >= 450 else ("小样装" if price < 90 else "")
+            rows.append(dict(sku=f"{code}-{i:03d}", category=cat, name_zh=f"{word}{kind}{i:02d}",
+                             list_price=float(price), popularity=1.0 / rank ** 0.9))
+    return pd.DataFrame(rows)
+
+
+def _sku_weights(cat: pd.DataFrame) -> np.ndarray:
+    """(channel, sku) sampling weights: popularity × (price/200)^(tilt − 2): cheap SKUs sell
+    more units; channels differ in how much they lean to premium SKUs."""
+    price = cat["list_price"].to_numpy()
+    pop = cat["popularity"].to_numpy()
+    w = np.array([pop * (price / 200.0) ** (CHANNEL_PROFILE[c]["tilt"] + _PRICE_EXPONENT)
+                  for c in CHANNELS])
+    return w / w.sum(axis=1, keepdims=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# anomalies (ground truth)
+# ---------------------------------------------------------------------------------------------
+
+# (start, end, channel, metric, kind, magnitude, zh, en)
+_ANOMALIES = (
+    ("2024-03-19", "2024-03-19", "自然搜索", "visitors", "tracking_outage", 0.1,
+     "埋点故障：自然搜索访客数少记约90%，订单正常", "Tracking outage: 自然搜索 visitors under-recorded by ~90 %, orders normal"),
+    ("2024-04-23", "2024-04-23", "付费推广", "visitors", "traffic_spike", 3.0,
+     "机器人刷量：付费推广访客数约3倍，买家数不变", "Bot traffic: 付费推广 visitors ×3, buyers unchanged"),
+    ("2024-05-07", "2024-05-09", "抖音", "conversion_rate", "conversion_drop", 0.6,
+     "支付故障：抖音转化率下降约40%（3天）", "Payment bug: 抖音 conversion −40 % for 3 days"),
+    ("2024-06-19", "2024-06-24", "直播", "refund_rate", "refund_surge", 3.0,
+     "618后质量问题：直播退款率约3倍", "Quality issue after 618: 直播 refund rate ×3"),
+    ("2024-07-16", "2024-07-16", "小红书", "visitors", "tracking_outage", 0.1,
+     "埋点故障：小红书访客数少记约90%", "Tracking outage: 小红书 visitors under-recorded by ~90 %"),
+    ("2024-09-24", "2024-09-24", "抖音", "visitors", "traffic_spike", 3.0,
+     "机器人刷量：抖音访客数约3倍，买家数不变", "Bot traffic: 抖音 visitors ×3, buyers unchanged"),
+    ("2024-10-15", "2024-10-16", "付费推广", "aov", "aov_drop", 0.7,
+     "优惠券配置错误：付费推广客单价下降约30%", "Wrong coupon: 付费推广 AOV −30 %"),
+    ("2024-11-12", "2024-11-17", "抖音", "refund_rate", "refund_surge", 3.0,
+     "双11后批次质量问题：抖音退款率约3倍", "Batch quality issue after 双11: 抖音 refund rate ×3"),
+    ("2024-12-17", "2024-12-17", "老客/私域", "visitors", "tracking_outage", 0.1,
+     "埋点故障：老客/私域访客数少记约90%", "Tracking outage: 老客/私域 visitors under-recorded by ~90 %"),
+    ("2025-03-25", "2025-03-27", "小红书", "conversion_rate", "conversion_drop", 0.6,
+     "支付故障：小红书转化率下降约40%（3天）", "Payment bug: 小红书 conversion −40 % for 3 days"),
+    ("2025-04-15", "2025-04-15", "自然搜索", "visitors", "traffic_spike", 3.0,
+     "机器人刷量：自然搜索访客数约3倍，买家数不变", "Bot traffic: 自然搜索 visitors ×3, buyers unchanged"),
+    ("2025-06-10", "2025-06-11", "抖音", "conversion_rate", "conversion_drop", 0.6,
+     "618预售期支付故障：抖音转化率下降约40%", "Payment bug during 618 pre-sale: 抖音 conversion −40 %"),
+    ("2025-07-22", "2025-07-23", "老客/私域", "aov", "aov_drop", 0.7,
+     "优惠券配置错误：老客/私域客单价下降约30%", "Wrong coupon: 老客/私域 AOV −30 %"),
+    ("2025-08-19", "2025-08-19", "付费推广", "visitors", "tracking_outage", 0.1,
+     "埋点故障：付费推广访客数少记约90%，花费正常", "Tracking outage: 付费推广 visitors under-recorded by ~90 %, spend normal"),
+    ("2025-10-07", "2025-10-12", "小红书", "refund_rate", "refund_surge", 3.0,
+     "防晒批次质量问题：小红书退款率约3倍", "Sunscreen batch quality issue: 小红书 refund rate ×3"),
+    ("2025-11-11", "2025-11-11", "直播", "gmv", "weak_promo", 0.5,
+     "双11直播表现疲软：仅达预期的约50%", "Weak 双11 livestream: 直播 at ~50 % of its expected level"),
+)
+
+
+def anomaly_plan(start=None, end=None) -> pd.DataFrame:
+    """The injected anomalies overlapping ``start..end`` (all when omitted), as ground truth.
+
+    Columns: anomaly_id, start, end, channel, metric, kind, magnitude (multiplier applied to the
+    metric's driver), description_zh, description_en, in_promotion (event slug or "").
+    """
+    df = pd.DataFrame(list(_ANOMALIES), columns=["start", "end", "channel", "metric", "kind",
+                                                "magnitude", "description_zh", "description_en"])
+    df.insert(0, "anomaly_id", [f"A{i:02d}" for i in range(1, len(df) + 1)])
+    for c in ("start", "end"):
+        df[c] = pd.to_datetime(df[c])
+    ev = _cal.event_on(pd.concat([df["start"], df["end"]]).tolist())
+    ev_s, ev_e = ev.iloc[: len(df)].to_numpy(), ev.iloc[len(df):].to_numpy()
+    df["in_promotion"] = np.where(ev_s != "", ev_s, ev_e)
+    if start is not None:
+        df = df[df["end"] >= pd.Timestamp(start)]
+    if end is not None:
+        df = df[df["start"] <= pd.Timestamp(end)]
+    df["magnitude"] = df["magnitude"].astype(float)
+    return df.reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# daily means (noise-free) and daily metrics
+# ---------------------------------------------------------------------------------------------
+
+def _calendar_effects(dates: pd.DatetimeIndex) -> dict[str, np.ndarray]:
+    """Per-date calendar multipliers: visits, conv, refund, promo flag (deeper discounts)."""
+    n = len(dates)
+    visit = np.ones(n)
+    conv = np.ones(n)
+    refund = np.ones(n)
+    promo = np.zeros(n, dtype=bool)
+    ed = _cal.event_days(dates)
+    for i, r in enumerate(ed.itertuples(index=False)):
+        if not r.event:
+            continue
+        eff = _EVENT_EFFECT.get(r.event, _OTHER_EFFECT)
+        dtp = int(r.days_to_peak)
+        v, c = eff["peak"] if r.is_peak else eff["ramp"].get(dtp, eff["pre"])
+        visit[i], conv[i] = v, c
+        refund[i] = eff["refund"]
+        promo[i] = r.kind == "promo"
+    # hangover after the two big festivals: demand was pulled forward
+    cal = _cal.promotion_calendar(dates.min() - pd.Timedelta(days=5), dates.max())
+    for ev in cal.itertuples(index=False):
+        after = _EVENT_EFFECT.get(ev.event, _OTHER_EFFECT)["after"]
+        if after is None:
+            continue
+        mult, days = after
+        for k in range(1, days + 1):
+            hit = dates == ev.peak + pd.Timedelta(days=k)
+            visit[hit] *= mult
+            refund[hit] *= 1.25
+    return dict(visit=visit, conv=conv, refund=refund, promo=promo)
+
+
+def _expected(dates: pd.DatetimeIndex, scale: float = 1.0) -> dict[str, np.ndarray]:
+    """Noise-free (date × channel) means: visitors, conversion, refund rate, cost per visitor,
+    promotion flag (dates) — the model behind both the simulation and the targets."""
+    eff = _calendar_effects(dates)
+    t = ((dates - _REFERENCE_DAY).days.to_numpy() / 365.25)[:, None]
+    dow = _WEEKDAY[dates.day_of_week.to_numpy()][:, None]
+    doy = dates.day_of_year.to_numpy()[:, None]
+    season = 1.0 + 0.05 * np.cos(2 * np.pi * (doy - 340) / 365.25)
+    prof = {k: np.array([CHANNEL_PROFILE[c][k] for c in CHANNELS])[None, :]
+            for k in ("visitors", "growth", "conv", "refund", "cac", "sens", "weekend")}
+    up_v = eff["visit"][:, None]
+    up_c = eff["conv"][:, None]
+    visit_mult = np.where(up_v > 1, 1 + prof["sens"] * (up_v - 1), up_v)
+    conv_mult = np.where(up_c > 1, 1 + np.minimum(prof["sens"], 1.0) * (up_c - 1), up_c)
+    mu_v = (scale * prof["visitors"] * (1 + prof["growth"]) ** t * (1 + prof["weekend"] * (dow - 1))
+            * season * visit_mult)
+    conv = np.minimum(prof["conv"] * conv_mult, 0.5)
+    refund = np.minimum(prof["refund"] * eff["refund"][:, None], 0.5)
+    cpv = prof["cac"] * prof["conv"] * conv_mult  # cost per visitor follows the bidding heat
+    return dict(visitors=mu_v, conv=conv, refund=refund, cpv=cpv, promo=eff["promo"])
+
+
+def _expected_aov(promo: np.ndarray, catalog: pd.DataFrame) -> np.ndarray:
+    """Expected order amount (date × channel) implied by the basket model."""
+    mean_price = _sku_weights(catalog) @ catalog["list_price"].to_numpy()  # per channel
+    qty = (_QTY_P * np.arange(1, 4)).sum()
+    lines_n = (_LINES_P_NORMAL * np.arange(1, 5)).sum()
+    lines_p = (_LINES_P_PROMO * np.arange(1, 5)).sum()
+    d_n, d_p = np.mean(_DISCOUNT_NORMAL), np.mean(_DISCOUNT_PROMO)
+    per = np.where(promo[:, None], lines_p * d_p, lines_n * d_n)
+    return per * qty * mean_price[None, :]
+
+
+def _anomaly_factors(dates: pd.DatetimeIndex, anomalies: pd.DataFrame) -> dict[str, np.ndarray]:
+    shape = (len(dates), len(CHANNELS))
+    f = {k: np.ones(shape) for k in ("record", "bots", "conv", "refund", "discount", "true_visits")}
+    key = {"tracking_outage": "record", "traffic_spike": "bots", "conversion_drop": "conv",
+           "refund_surge": "refund", "aov_drop": "discount", "weak_promo": "true_visits"}
+    for a in anomalies.itertuples(index=False):
+        rows = (dates >= a.start) & (dates <= a.end)
+        f[key[a.kind]][rows, CHANNELS.index(a.channel)] *= a.magnitude
+    return f
+
+
+def _daily(dates, rng, scale, factors):
+    exp = _expected(dates, scale)
+    D, C = exp["visitors"].shape
+    day_noise = np.exp(rng.normal(0, 0.03, size=(D, 1)))
+    mu = exp["visitors"] * day_noise * np.exp(rng.normal(0, 0.06, size=(D, C)))
+    true_v = rng.poisson(mu * factors["true_visits"])
+    p = np.clip(exp["conv"] * factors["conv"] * np.exp(rng.normal(0, 0.05, size=(D, C))), 0, 0.6)
+    buyers = rng.binomial(true_v, p)
+    orders = buyers + rng.binomial(buyers, _MULTI_ORDER_P)
+    new_share = np.array([CHANNEL_PROFILE[c]["new"] for c in CHANNELS])[None, :]
+    new_buyers = rng.binomial(buyers, new_share)
+    q_cart = np.clip(1.6 * p / np.maximum(1 - p, 1e-9), 0, 1)
+    cart_true = buyers + rng.binomial(true_v - buyers, q_cart)
+    rec = factors["record"]
+    vis_rec = np.round(true_v * rec * factors["bots"]).astype(np.int64)
+    vis_rec = np.maximum(vis_rec, buyers)
+    cart_rec = np.minimum(np.round(cart_true * rec).astype(np.int64), vis_rec)
+    spend = true_v * exp["cpv"] * np.exp(rng.normal(0, 0.06, size=(D, C)))
+    spend = np.round(spend, 2)
+    return dict(visitors=vis_rec, buyers=buyers, orders=orders, new_buyers=new_buyers,
+                cart_users=cart_rec, ad_spend=spend, refund_p=exp["refund"] * factors["refund"],
+                promo=exp["promo"])
+
+
+# ---------------------------------------------------------------------------------------------
+# customers and orders
+# ---------------------------------------------------------------------------------------------
+
+def _customers(dates, day, new_buyers, ret_counts, rng):
+    """Customer index of every buyer slot.
+
+    ``new_buyers`` (D, C) new customers get fresh ids in date order; ``ret_counts`` (D,)
+    returning slots per day are drawn from alive, earlier customers weighted by propensity.
+    Returns (new_ids per slot in (d, c) order, returning ids per day concatenated, n_customers).
+    """
+    D = len(dates)
+    new_per_day = new_buyers.sum(axis=1)
+    first = max(1.0, new_per_day[: min(30, D)].mean())
+    n_legacy = int(first * 420)
+    n_new = int(new_per_day.sum())
+    n = n_legacy + n_new
+    # legacy customers: acquired during the two years before start, oldest first
+    legacy_first = -np.sort(rng.integers(1, 730, size=n_legacy))[::-1]
+    first_day = np.concatenate([legacy_first, np.repeat(np.arange(D), new_per_day)])
+    propensity = rng.gamma(0.55, 1 / 0.55, size=n)
+    lifetime = rng.exponential(420, size=n)
+    alive_until = first_day + lifetime
+    out = []
+    for w0 in range(0, D, 7):
+        w1 = min(D, w0 + 7)
+        n_elig = n_legacy + int(new_per_day[:w0].sum())
+        w = propensity[:n_elig] * (alive_until[:n_elig] >= w0)
+        cdf = np.cumsum(w)
+        for d in range(w0, w1):
+            k = int(ret_counts[d])
+            if k == 0:
+                out.append(np.empty(0, dtype=np.int64))
+                continue
+            got = np.empty(0, dtype=np.int64)
+            m = int(k * 1.3) + 20
+            while got.size < k:
+                draw = np.searchsorted(cdf, rng.random(m) * cdf[-1], side="right")
+                allv = np.concatenate([got, draw])
+                _, first_idx = np.unique(allv, return_index=True)
+                got = allv[np.sort(first_idx)]
+                m *= 2
+            out.append(got[:k])
+    new_ids = n_legacy + np.arange(n_new)
+    return new_ids, out, n_legacy
+
+
+def _orders_and_items(dates, daily, rng, catalog, factors):
+    D, C = daily["orders"].shape
+    buyers, orders, new_b = daily["buyers"], daily["orders"], daily["new_buyers"]
+    ret = buyers - new_b
+    new_ids, ret_by_day, n_legacy = _customers(dates, None, new_b, ret.sum(axis=1), rng)
+
+    # slot layout per group (d, c): [new buyers | returning buyers | extra orders]
+    g_orders = orders.ravel()
+    N = int(g_orders.sum())
+    grp = np.repeat(np.arange(D * C), g_orders)
+    g_start = np.concatenate([[0], np.cumsum(g_orders)[:-1]])
+    pos = np.arange(N) - g_start[grp]
+    nb, rb, bb = new_b.ravel()[grp], ret.ravel()[grp], buyers.ravel()[grp]
+    cust = np.empty(N, dtype=np.int64)
+    is_new = pos < nb
+    cust[is_new] = new_ids  # (d, c) order == date order of new ids
+    is_ret = (pos >= nb) & (pos < bb)
+    # returning ids: day d's list is split over its channels in channel order
+    cust[is_ret] = np.concatenate(ret_by_day) if ret_by_day else np.empty(0, dtype=np.int64)
+    extra = pos >= bb
+    src = g_start[grp[extra]] + (rng.random(int(extra.sum())) * bb[extra]).astype(np.int64)
+    cust[extra] = cust[src]
+
+    day_idx = grp // C
+    ch_idx = grp % C
+    promo = daily["promo"][day_idx]
+
+    # order lines
+    lines_p = np.where(promo[:, None], _LINES_P_PROMO[None, :], _LINES_P_NORMAL[None, :])
+    u = rng.random(N)
+    n_lines = 1 + (u[:, None] > np.cumsum(lines_p, axis=1)[:, :-1]).sum(axis=1)
+    disc_lo = np.where(promo, _DISCOUNT_PROMO[0], _DISCOUNT_NORMAL[0])
+    disc_hi = np.where(promo, _DISCOUNT_PROMO[1], _DISCOUNT_NORMAL[1])
+    discount = (disc_lo + rng.random(N) * (disc_hi - disc_lo)) * factors["discount"][day_idx, ch_idx]
+    M = int(n_lines.sum())
+    line_order = np.repeat(np.arange(N), n_lines)
+    w = _sku_weights(catalog)
+    cdfs = np.cumsum(w, axis=1)
+    cdfs[:, -1] = 1.0
+    line_ch = ch_idx[line_order]
+    r = rng.random(M)
+    sku_idx = np.empty(M, dtype=np.int64)
+    for c in range(C):
+        m = line_ch == c
+        sku_idx[m] = np.searchsorted(cdfs[c], r[m], side="right")
+    qty = 1 + (rng.random(M)[:, None] > np.cumsum(_QTY_P)[None, :-1]).sum(axis=1)
+    list_cents = np.round(catalog["list_price"].to_numpy() * 100).astype(np.int64)
+    price_cents = np.maximum(np.round(list_cents[sku_idx] * discount[line_order]), 1).astype(np.int64)
+    amount_cents = np.bincount(line_order, weights=qty * price_cents, minlength=N).astype(np.int64)
+
+    # refunds
+    refunded = rng.random(N) < daily["refund_p"][day_idx, ch_idx]
+    partial = rng.random(N) < 0.25
+    frac = 0.2 + 0.6 * rng.random(N)
+    refund_cents = np.where(refunded, np.where(partial, np.round(amount_cents * frac), amount_cents),
+                            0).astype(np.int64)
+
+    # payment time: hour profile (evening peak; 0-1 h and 20 h rush on peak days)
+    hours = np.array([2.0, 1.2, .6, .3, .2, .2, .4, 1, 2.2, 3.5, 4.6, 4.4, 3.6, 3.8, 4.2, 4.1,
+                      3.9, 3.8, 3.9, 4.8, 6.0, 6.6, 6.0, 3.8])
+    hours = hours / hours.sum()
+    hour = np.searchsorted(np.cumsum(hours), rng.random(N) * 0.999999, side="right")
+    peak_days = np.isin(dates.normalize(), _cal.promotion_calendar(dates.min(), dates.max())
+                        .query("kind == 'promo'")["peak"].to_numpy())
+    rush = peak_days[day_idx] & (rng.random(N) < 0.25)
+    hour = np.where(rush, np.where(rng.random(N) < 0.7, 0, 20), hour)
+    secs = hour * 3600 + rng.integers(0, 3600, size=N)
+
+    # sort within day by time, then number orders per day
+    order = np.lexsort((secs, day_idx))
+    inv = np.empty(N, dtype=np.int64)
+    inv[order] = np.arange(N)
+    day_s = day_idx[order]
+    day_first = np.searchsorted(day_s, np.arange(D))
+    seq = np.arange(N) - day_first[day_s]
+    ymd = (dates.year * 10000 + dates.month * 100 + dates.day).to_numpy().astype(np.int64)
+    order_num = ymd[day_s] * 1_000_000 + 100_000 + seq
+    times = (dates.to_numpy().astype("datetime64[s]")[day_s]
+             + secs[order].astype("timedelta64[s]"))
+    cust_s = cust[order]
+    orders_df = pd.DataFrame({
+        "order_id": pd.array(order_num.astype(str), dtype="str"),
+        "customer_id": "C" + pd.Series(10_000_000 + cust_s).astype("str"),
+        "order_time": pd.to_datetime(times).astype("datetime64[us]"),
+        "channel": pd.array(np.array(CHANNELS, dtype=object)[ch_idx[order]], dtype="str"),
+        "amount": amount_cents[order] / 100.0,
+        "refund_amount": refund_cents[order] / 100.0,
+    })
+    items = pd.DataFrame({
+        "order_id": orders_df["order_id"].to_numpy()[inv[line_order]],
+        "sku": pd.array(catalog["sku"].to_numpy()[sku_idx], dtype="str"),
+        "qty": qty.astype(np.int64),
+        "price": price_cents / 100.0,
+        "category": pd.array(catalog["category"].to_numpy()[sku_idx], dtype="str"),
+    })
+    items["order_id"] = items["order_id"].astype("str")
+    # items sorted like orders
+    items = items.iloc[np.argsort(inv[line_order], kind="stable")].reset_index(drop=True)
+
+    # aggregate back to (d, c)
+    gmv_cents = np.bincount(grp, weights=amount_cents, minlength=D * C).reshape(D, C)
+    ref_cents = np.bincount(grp, weights=refund_cents, minlength=D * C).reshape(D, C)
+    ref_orders = np.bincount(grp, weights=refunded, minlength=D * C).reshape(D, C)
+    return orders_df, items, gmv_cents, ref_cents, ref_orders.astype(np.int64)
+
+
+# ---------------------------------------------------------------------------------------------
+# generate
+# ---------------------------------------------------------------------------------------------
+
+def generate(*, seed: int = 20240101, start="2024-01-01", end="2025-12-31",
+             scale: float = 1.0) -> DemoShop:
+    """Build the demo shop for ``start..end`` (inclusive), deterministically from ``seed``.
+
+    ``scale`` multiplies all traffic (0.1 gives a tenth of the visitors and orders, for fast
+    tests); rates, CAC and AOV do not depend on it. The full default range takes a few seconds.
+    """
+    s, e = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
+    if e < s:
+        raise ValueError(f"end {e.date()} is before start {s.date()}")
+    if not scale > 0:
+        raise ValueError(f"scale must be > 0; got {scale!r}")
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range(s, e, freq="D")
+    catalog = sku_catalog()
+    anomalies = anomaly_plan(s, e)
+    factors = _anomaly_factors(dates, anomalies)
+    daily = _daily(dates, rng, scale, factors)
+    orders, items, gmv_c, ref_c, ref_o = _orders_and_items(dates, daily, rng, catalog, factors)
+    D, C = daily["orders"].shape
+    dm = pd.DataFrame({
+        "date": np.repeat(dates.to_numpy(), C),
+        "channel": pd.array(np.tile(np.array(CHANNELS, dtype=object), D), dtype="str"),
+        "visitors": daily["visitors"].ravel().astype(np.int64),
+        "buyers": daily["buyers"].ravel().astype(np.int64),
+        "orders": daily["orders"].ravel().astype(np.int64),
+        "gmv": np.round(gmv_c.ravel() / 100.0, 2),
+        "refund_orders": ref_o.ravel(),
+        "refund_amount": np.round(ref_c.ravel() / 100.0, 2),
+        "ad_spend": daily["ad_spend"].ravel(),
+        "new_buyers": daily["new_buyers"].ravel().astype(np.int64),
+        "cart_users": daily["cart_users"].ravel().astype(np.int64),
+    })
+    experiments, truth = _experiments(rng)
+    return DemoShop(
+        daily_metrics=dm,
+        orders=orders,
+        order_items=items,
+        experiments=experiments,
+        experiment_truth=truth,
+        plan=_plan(),
+        milestones=_milestones(),
+        targets=_targets(e.year, scale, catalog),
+        market=_market(dates, items, orders, catalog, rng),
+        anomalies=anomalies.drop(columns=["in_promotion"]),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# experiments
+# ---------------------------------------------------------------------------------------------
+
+_EXPERIMENTS = (
+    # name, start, days, units, control conv, treatment conv, aov control, aov treatment
+    ("detail_page_v2", "2025-09-01", 14, 40_000, 0.040, 0.044, 220.0, 220.0),
+    ("coupon_10off", "2025-10-06", 12, 60_000, 0.050, 0.050, 220.0, 228.0),
+)
+_EXP_EXTRA_ORDERS = 0.10  # converted units place 1 + Poisson(0.10) orders
+_EXP_REFUND = 0.06  # refunded / converted, same in both arms (guardrail without true effect)
+_AMOUNT_SIGMA = 0.45  # lognormal spread of one order's amount
+
+
+def _experiments(rng) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Unit-level A/B data and the true arm means.
+
+    Units carry a latent value z ~ Gamma(0.5) (mean 1): conversion p·z (capped at 0.9) and the
+    pre-period GMV both grow with it, so ``pre_gmv`` is a useful CUPED covariate. Metrics:
+    converted (0/1), orders, gmv, refunded (0/1; its rate among converters has no true effect).
+    Truth metrics: converted, orders, gmv (per unit), aov (gmv per order) and refund_rate
+    (refunded / converted).
+    """
+    frames, truth = [], []
+    devices = np.array(["app", "wap", "pc"], dtype=object)
+    for name, start, days, n, pc, pt, ac, at in _EXPERIMENTS:
+        treat = rng.random(n) < 0.5
+        z = rng.gamma(0.5, 2.0, size=n)
+        p = np.minimum(np.where(treat, pt, pc) * z, 0.9)
+        converted = rng.random(n) < p
+        n_orders = np.where(converted, 1 + rng.poisson(_EXP_EXTRA_ORDERS, size=n), 0)
+        aov = np.where(treat, at, ac)
+        mu_log = np.log(aov) - _AMOUNT_SIGMA ** 2 / 2
+        # sum of k lognormal amounts: draw each order (k ≤ a handful) via repeat
+        k_tot = int(n_orders.sum())
+        owner = np.repeat(np.arange(n), n_orders)
+        amounts = np.round(np.exp(mu_log[owner] + _AMOUNT_SIGMA * rng.normal(size=k_tot)), 2)
+        gmv = np.round(np.bincount(owner, weights=amounts, minlength=n), 2)
+        refunded = converted & (rng.random(n) < _EXP_REFUND)
+        pre_orders = rng.poisson(0.25 * z)
+        pre_gmv = np.round(pre_orders * 210.0 * np.exp(rng.normal(0, 0.35, size=n)), 2)
+        ch_w = np.array([CHANNEL_PROFILE[c]["visitors"] for c in CHANNELS], dtype=float)
+        channel = np.array(CHANNELS, dtype=object)[
+            np.searchsorted(np.cumsum(ch_w / ch_w.sum()), rng.random(n) * 0.999999)]
+        device = devices[np.searchsorted([0.70, 0.90], rng.random(n), side="right")]
+        t0 = pd.Timestamp(start).to_datetime64().astype("datetime64[s]")
+        assigned = t0 + rng.integers(0, days * 86400, size=n).astype("timedelta64[s]")
+        order = np.argsort(assigned, kind="stable")
+        tag = "DP" if name.startswith("detail") else "CP"
+        frames.append(pd.DataFrame({
+            "unit_id": [f"{tag}{i:07d}" for i in range(1, n + 1)],
+            "experiment": name,
+            "variant": np.where(treat, "treatment", "control")[order],
+            "assigned_at": pd.to_datetime(assigned[order]),
+            "channel": channel[order],
+            "device": device[order],
+            "pre_gmv": pre_gmv[order],
+            "converted": converted[order].astype(np.int64),
+            "orders": n_orders[order].astype(np.int64),
+            "gmv": gmv[order],
+            "refunded": refunded[order].astype(np.int64),
+        }))
+        # exact arm means under the model (E[min(p z, .9)] by numerical integration)
+        zz = np.random.default_rng(0).gamma(0.5, 2.0, size=400_000)
+        ec, et = np.minimum(pc * zz, 0.9).mean(), np.minimum(pt * zz, 0.9).mean()
+        eo = 1 + _EXP_EXTRA_ORDERS
+        for metric, mc, mt in (("converted", ec, et), ("orders", ec * eo, et * eo),
+                               ("gmv", ec * eo * ac, et * eo * at), ("aov", ac, at),
+                               ("refund_rate", _EXP_REFUND, _EXP_REFUND)):
+            truth.append(dict(experiment=name, metric=metric, control_mean=float(mc),
+                              treatment_mean=float(mt), true_abs_effect=float(mt - mc),
+                              true_rel_effect=float(mt / mc - 1)))
+    exp = pd.concat(frames, ignore_index=True)
+    for c in ("unit_id", "experiment", "variant", "channel", "device"):
+        exp[c] = exp[c].astype("str")
+    return exp, pd.DataFrame(truth)
+
+
+# ---------------------------------------------------------------------------------------------
+# plan (表1) and milestones (表2) for 2025 双11 and the 2025-Q4 cycle
+# ---------------------------------------------------------------------------------------------
+
+_PLAN_ROWS = (
+    # cycle, goal, strategy, task, owner, start, end, resources, budget, status, updated
+    ("预热期", "双11 GMV 1.3倍", "货品", "确定双11主推款与组合装（精华+面霜礼盒）", "张敏", "2025-09-22", "2025-10-05", "商品部、供应链", 0, "已完成", "2025-10-05"),
+    ("预热期", "双11 GMV 1.3倍", "货品", "主推款备货到仓（安全库存45天）", "赵强", "2025-09-25", "2025-10-15", "仓储、采购预付款", 300000, "已完成", "2025-10-14"),
+    ("预热期", "双11 GMV 1.3倍", "内容", "小红书达人种草50篇（腰部+素人）", "陈晨", "2025-09-28", "2025-10-25", "达人库、样品200份", 120000, "已完成", "2025-10-26"),
+    ("预热期", "双11 GMV 1.3倍", "内容", "抖音短视频预热20条", "陈晨", "2025-10-01", "2025-10-20", "拍摄团队", 60000, "已完成", "2025-10-20"),
+    ("预热期", "新客转化率15%", "流量", "付费推广人群包搭建与测试", "王磊", "2025-10-01", "2025-10-15", "DMP、测试预算", 50000, "已完成", "2025-10-15"),
+    ("预热期", "双11 GMV 1.3倍", "活动", "详情页与会场页面改版上线", "李娜", "2025-10-05", "2025-10-18", "设计2人", 20000, "延期", "2025-10-24"),
+    ("预热期", "复购率20%", "会员", "老客召回短信与企微社群预告", "李娜", "2025-10-10", "2025-10-19", "短信包、企微", 15000, "已完成", "2025-10-19"),
+    ("爆发期", "双11 GMV 1.3倍", "活动", "第一波定金预售开启（10/20）", "张敏", "2025-10-20", "2025-10-24", "店铺运营全员", 0, "已完成", "2025-10-24"),
+    ("爆发期", "双11 GMV 1.3倍", "流量", "付费推广加投（预售期）", "王磊", "2025-10-20", "2025-11-11", "推广预算", 600000, "进行中", "2025-11-04"),
+    ("爆发期", "双11 GMV 1.3倍", "直播", "品牌自播排期（每日两场）", "赵强", "2025-10-20", "2025-11-11", "主播2人、直播间", 180000, "进行中", "2025-11-05"),
+    ("爆发期", "双11 GMV 1.3倍", "直播", "头部主播专场谈判与签约", "赵强", "2025-10-08", "2025-10-30", "商务、坑位费", 250000, "进行中", "2025-10-28"),
+    ("爆发期", "新客转化率15%", "内容", "小红书搜索词卡位与笔记投流", "陈晨", "2025-10-20", "2025-11-03", "聚光预算", 80000, "进行中", "2025-10-31"),
+    ("爆发期", "退款率≤6%", "服务", "客服话术与售前FAQ更新", "李娜", "2025-10-15", "2025-11-01", "客服主管", 0, "延期", "2025-11-03"),
+    ("爆发期", "退款率≤6%", "物流", "仓配压测与发货SLA确认（48小时）", "赵强", "2025-10-25", "2025-11-08", "仓储、快递合同", 30000, "进行中", "2025-11-05"),
+    ("爆发期", "双11 GMV 1.3倍", "活动", "11/11 0点冲刺与实时作战室", "张敏", "2025-11-10", "2025-11-11", "全员", 10000, "未开始", None),
+    ("返场期", "复购率20%", "会员", "双11返场券发放与老客加购提醒", "李娜", "2025-11-12", "2025-11-15", "券预算", 40000, "未开始", None),
+    ("返场期", "退款率≤6%", "服务", "售后退款原因复盘与质检抽查", "李娜", "2025-11-12", "2025-11-20", "质检", 5000, "未开始", None),
+    ("返场期", "双11 GMV 1.3倍", "复盘", "双11复盘报告（目标、渠道、活动效果）", "张敏", "2025-11-14", "2025-11-21", "数据分析", 0, "未开始", None),
+    ("日常期", "Q4 GMV 目标", "会员", "会员日（每月18日）权益设计", "李娜", "2025-10-01", "2025-12-31", "会员预算", 60000, "进行中", "2025-11-01"),
+    ("日常期", "Q4 GMV 目标", "流量", "双12预热与年货节选品", "王磊", "2025-11-20", "2025-12-12", "推广预算", 200000, "未开始", None),
+    ("日常期", "新客转化率15%", "内容", "抖音达人矩阵拓展（每月20位）", "陈晨", "2025-10-01", "2025-12-31", "达人库", 150000, "进行中", "2025-11-02"),
+)
+
+_MILESTONE_ROWS = (
+    # milestone, date, standard, owner, risk, response, done
+    ("主推款备货到仓", "2025-10-15", "主推10款库存≥45天销量", "赵强", "低", "与供应商约定48小时补货", True),
+    ("种草内容上线", "2025-10-25", "小红书笔记≥50篇，互动≥5万", "陈晨", "中", "追加素人笔记30篇", True),
+    ("详情页改版上线", "2025-10-18", "新版详情页全量上线，转化率不低于旧版", "李娜", "中", "保留旧版快速回滚", False),
+    ("第一波预售开启", "2025-10-20", "定金人数≥8000", "张敏", "低", "加推定金膨胀券", True),
+    ("头部主播专场确认", "2025-10-30", "签约并确认坑位与排期", "赵强", "高", None, False),
+    ("客服话术更新", "2025-11-01", "FAQ覆盖前20个售前问题", "李娜", "中", "临时增派2名客服", False),
+    ("仓配压测完成", "2025-11-08", "日发货能力≥3万单", "赵强", "高", "启用第二仓与备用快递", False),
+    ("11/11 0点冲刺", "2025-11-11", "首小时GMV≥全天20%", "张敏", "中", "作战室每小时复盘", False),
+    ("返场券发放", "2025-11-12", "老客触达率≥60%", "李娜", "低", "短信+企微双通道", False),
+    ("双11复盘", "2025-11-21", "复盘报告发布并确认改进项", "张敏", "无", None, False),
+)
+
+
+def _plan() -> pd.DataFrame:
+    cols = ["cycle", "goal", "strategy", "task", "owner", "start", "end", "resources", "budget",
+            "status", "updated"]
+    df = pd.DataFrame(list(_PLAN_ROWS), columns=cols)
+    for c in ("start", "end", "updated"):
+        df[c] = pd.to_datetime(df[c])
+    df["budget"] = df["budget"].astype(float)
+    for c in ("cycle", "goal", "strategy", "task", "owner", "resources", "status"):
+        df[c] = df[c].astype("str")
+    return df
+
+
+def _milestones() -> pd.DataFrame:
+    df = pd.DataFrame(list(_MILESTONE_ROWS),
+                      columns=["milestone", "date", "standard", "owner", "risk", "response", "done"])
+    df["date"] = pd.to_datetime(df["date"])
+    df["done"] = df["done"].astype(bool)
+    for c in ("milestone", "standard", "owner", "risk"):
+        df[c] = df[c].astype("str")
+    df["response"] = df["response"].astype("str")  # missing stays missing
+    return df
+
+
+# ---------------------------------------------------------------------------------------------
+# targets
+# ---------------------------------------------------------------------------------------------
+
+_OWNERS = {"全部": "张敏", "自然搜索": "李娜", "付费推广": "王磊", "抖音": "陈晨", "小红书": "陈晨",
+           "直播": "赵强", "老客/私域": "李娜"}
+
+
+def _targets(year: int, scale: float, catalog: pd.DataFrame) -> pd.DataFrame:
+    """GMV targets = 1.3 × the model's expected GMV of the same period a year before.
+
+    Expected (noise-free) GMV, so targets do not depend on the generated range or seed.
+    Periods: the year, its quarters and months (whole shop), and per channel for Q4.
+    Sub-goals for the year and each quarter: new_user_conversion 0.15, repurchase_rate 0.20,
+    refund_rate 0.06 (a ceiling).
+    """
+    prev = pd.date_range(f"{year - 1}-01-01", f"{year - 1}-12-31", freq="D")
+    ex = _expected(prev, scale)
+    gmv = ex["visitors"] * ex["conv"] * (1 + _MULTI_ORDER_P) * _expected_aov(ex["promo"], catalog)
+    g = pd.DataFrame(gmv, columns=list(CHANNELS))
+    g["month"] = prev.month
+    g["quarter"] = prev.quarter
+    rows = []
+
+    def add(period, metric, channel, value):
+        rows.append(dict(period=period, metric=metric, channel=channel, target=float(value),
+                         owner=_OWNERS.get(channel, "张敏")))
+
+    tot = g[list(CHANNELS)].sum(axis=1)
+    add(str(year), "gmv", "全部", round(1.3 * tot.sum(), -4))
+    for q in range(1, 5):
+        add(f"{year}-Q{q}", "gmv", "全部", round(1.3 * tot[g["quarter"] == q].sum(), -4))
+    for m in range(1, 13):
+        add(f"{year}-{m:02d}", "gmv", "全部", round(1.3 * tot[g["month"] == m].sum(), -4))
+    for c in CHANNELS:
+        add(f"{year}-Q4", "gmv", c, round(1.3 * g.loc[g["quarter"] == 4, c].sum(), -3))
+    for period in [str(year)] + [f"{year}-Q{q}" for q in range(1, 5)]:
+        add(period, "new_user_conversion", "全部", 0.15)
+        add(period, "repurchase_rate", "全部", 0.20)
+        add(period, "refund_rate", "全部", 0.06)
+    df = pd.DataFrame(rows)
+    for c in ("period", "metric", "channel", "owner"):
+        df[c] = df[c].astype("str")
+    return df
+
+
+# ---------------------------------------------------------------------------------------------
+# market (生意参谋-style indices)
+# ---------------------------------------------------------------------------------------------
+
+_BANDS = ("0-100", "100-200", "200-400", "400+")
+_BAND_EDGES = np.array([100.0, 200.0, 400.0])
+_COMPETITORS = ("水漾研究所旗舰店", "青禾之源官方旗舰店", "雪域肌研旗舰店", "初晴美妆专营店",
+                "澄光护肤旗舰店")
+INDEX_A, INDEX_POWER = 6.0, 0.7
+"""Market index = INDEX_A × gmv^INDEX_POWER × small noise (the truth a calibration recovers)."""
+
+
+def _market(dates, items, orders, catalog, rng) -> pd.DataFrame:
+    """24 months (the last ones of the range) × 3 categories × 6 shops × 4 price bands."""
+    months = pd.date_range(dates.min().to_period("M").to_timestamp(), dates.max(), freq="MS")[-24:]
+    order_month = pd.Series(orders["order_time"].dt.to_period("M").dt.to_timestamp().to_numpy(),
+                            index=orders["order_id"].to_numpy())
+    it = pd.DataFrame({
+        "month": order_month.reindex(items["order_id"].to_numpy()).to_numpy(),
+        "category": items["category"].to_numpy(),
+        "band": np.array(_BANDS, dtype=object)[np.searchsorted(_BAND_EDGES, items["price"].to_numpy(),
+                                                                side="right")],
+        "rev": items["qty"].to_numpy() * items["price"].to_numpy(),
+        "qty": items["qty"].to_numpy(),
+    })
+    own = it.groupby(["month", "category", "band"], observed=True).agg(rev=("rev", "sum"),
+                                                                        qty=("qty", "sum"))
+    grid = pd.MultiIndex.from_product([months, _CATEGORIES, _BANDS],
+                                      names=["month", "category", "band"])
+    own = own.reindex(grid, fill_value=0.0)
+    own_total = own["rev"].groupby(level="month").sum()
+    lp = catalog["list_price"].to_numpy()
+    own_listings = {(c, b): int(((catalog["category"] == c)
+                                 & (np.searchsorted(_BAND_EDGES, lp, side="right") == i)).sum())
+                    for c in _CATEGORIES for i, b in enumerate(_BANDS)}
+    band_mid = {"0-100": 75.0, "100-200": 150.0, "200-400": 280.0, "400+": 520.0}
+    cat_share = {"面部精华": 0.45, "面霜": 0.33, "防晒": 0.22}
+    band_share = {"0-100": 0.22, "100-200": 0.38, "200-400": 0.28, "400+": 0.12}
+    # competitor size relative to the own shop and price positioning (tilt toward high bands)
+    size = np.array([1.8, 1.2, 0.9, 0.6, 0.5])
+    tilt = np.array([0.3, -0.4, 0.8, -0.8, 0.0])
+    band_pos = np.array([-1.5, -0.5, 0.5, 1.5])
+    rows = []
+    for m in months:
+        base_total = own_total.get(m, 0.0)
+        if base_total <= 0:
+            continue
+        for c in _CATEGORIES:
+            for bi, b in enumerate(_BANDS):
+                o = own.loc[(m, c, b)]
+                own_gmv = float(o["rev"])
+                own_price = float(own_gmv / o["qty"]) if o["qty"] > 0 else band_mid[b]
+                rows.append(dict(month=m, category=c, competitor="本店", is_own=True,
+                                 price_band=b, avg_price=round(own_price, 2), gmv=own_gmv,
+                                 listings=own_listings[(c, b)], own_gmv=round(own_gmv, 2)))
+                for k, name in enumerate(_COMPETITORS):
+                    share = cat_share[c] * band_share[b] * np.exp(tilt[k] * band_pos[bi] * 0.4)
+                    g = base_total * size[k] * share * np.exp(rng.normal(0, 0.12))
+                    rows.append(dict(month=m, category=c, competitor=name, is_own=False,
+                                     price_band=b,
+                                     avg_price=round(band_mid[b] * rng.uniform(0.85, 1.15), 2),
+                                     gmv=g, listings=int(rng.poisson(25 * size[k] + 5)),
+                                     own_gmv=np.nan))
+    df = pd.DataFrame(rows)
+    gmv = df["gmv"].to_numpy()
+    df["sales_index"] = np.round(INDEX_A * gmv ** INDEX_POWER
+                                 * np.exp(rng.normal(0, 0.02, size=len(df))), 0)
+    visitors = gmv / (df["avg_price"].to_numpy() * 0.04)
+    df["visitor_index"] = np.round(9.0 * visitors ** INDEX_POWER
+                                   * np.exp(rng.normal(0, 0.03, size=len(df))), 0)
+    df = df.drop(columns=["gmv"])
+    df["listings"] = df["listings"].astype(np.int64)
+    df["is_own"] = df["is_own"].astype(bool)
+    for c in ("category", "competitor", "price_band"):
+        df[c] = df[c].astype("str")
+    return df[["month", "category", "competitor", "is_own", "price_band", "avg_price",
+               "sales_index", "visitor_index", "listings", "own_gmv"]]
+
+
+# ---------------------------------------------------------------------------------------------
+# write
+# ---------------------------------------------------------------------------------------------
+
+_STORE_TABLES = ("daily_metrics", "orders", "order_items", "experiments", "plan", "milestones",
+                 "targets", "market")
+
+
+def _zh_headers(table: str) -> dict[str, str]:
+    from .schemas import get_table
+
+    return {c.name: (c.aliases[0] if c.aliases else c.name) for c in get_table(table).columns}
+
+
+def _write_store(db_path, shop: DemoShop) -> None:
+    try:
+        from . import data as _data
+    except ImportError:  # pragma: no cover - before opsnb.data lands
+        _data = None
+    if _data is not None and hasattr(_data, "write_table"):
+        con = _data.open_store(db_path)
+        try:
+            for t in _STORE_TABLES:
+                _data.write_table(con, t, getattr(shop, t))
+            _data.write_table(con, "demo_anomalies", shop.anomalies, validate=False)
+            _data.write_table(con, "demo_experiment_truth", shop.experiment_truth, validate=False)
+        finally:
+            con.close()
+        return
+    import duckdb  # pragma: no cover
+
+    Path(db_path).parent.mkdir(parents=True, exist_ok=True)  # pragma: no cover
+    con = duckdb.connect(str(db_path))  # pragma: no cover
+    try:  # pragma: no cover
+        frames = {t: getattr(shop, t) for t in _STORE_TABLES}
+        frames["demo_anomalies"] = shop.anomalies
+        frames["demo_experiment_truth"] = shop.experiment_truth
+        for name, df in frames.items():
+            con.register("_df", df)
+            con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _df')
+            con.unregister("_df")
+    finally:  # pragma: no cover
+        con.close()
+
+
+def write_demo(db_path=None, out_dir=None, **generate_kwargs) -> DemoShop:
+    """Generate the demo shop, write it into the DuckDB store and its files; return it.
+
+    Store tables: the eight contract tables plus ``demo_anomalies`` and
+    ``demo_experiment_truth``. Files in ``out_dir`` (default :func:`opsnb.config.demo_dir`):
+    ``daily_metrics.csv`` (UTF-8 with BOM, Chinese headers), ``orders_sample_gbk.csv`` (first
+    5 000 orders, GBK, Chinese headers), ``plan.xlsx`` and ``milestones.xlsx`` (Chinese headers),
+    ``ground_truth_anomalies.csv`` and ``experiment_truth.csv``.
+    """
+    from . import config
+
+    db = Path(db_path) if db_path else config.default_db_path()
+    out = Path(out_dir) if out_dir else config.demo_dir()
+    shop = generate(**generate_kwargs)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    _write_store(db, shop)
+    out.mkdir(parents=True, exist_ok=True)
+    dm = shop.daily_metrics.copy()
+    dm["date"] = dm["date"].dt.strftime("%Y-%m-%d")
+    dm.rename(columns=_zh_headers("daily_metrics")).to_csv(
+        out / "daily_metrics.csv", index=False, encoding="utf-8-sig")
+    od = shop.orders.head(5000).copy()
+    od["order_time"] = od["order_time"].dt.strftime("%Y-%m-%d %H:%M:%S")
+    od.rename(columns=_zh_headers("orders")).to_csv(out / "orders_sample_gbk.csv", index=False,
+                                                    encoding="gbk")
+    for t in ("plan", "milestones"):
+        df = getattr(shop, t).copy()
+        for c in df.columns:
+            if str(df[c].dtype).startswith("datetime64"):
+                df[c] = df[c].dt.date
+        df.rename(columns=_zh_headers(t)).to_excel(out / f"{t}.xlsx", index=False)
+    shop.anomalies.to_csv(out / "ground_truth_anomalies.csv", index=False, encoding="utf-8")
+    shop.experiment_truth.to_csv(out / "experiment_truth.csv", index=False, encoding="utf-8")
+    return shop
