@@ -238,6 +238,89 @@ def params_cmd(
 # market and customers: rfm, cohorts
 # ---------------------------------------------------------------------------------------------
 
+def _read_purchases(input_file: Path, customer_col: str, date_col: str, amount_col: str,
+                    order_col: Optional[str] = None):
+    """Read and check transactions; rows with amount ≤ 0 are excluded and counted on stderr."""
+    from .customers import read_transactions
+
+    tx = read_transactions(input_file, customer_col=customer_col, date_col=date_col,
+                           amount_col=amount_col, order_col=order_col)
+    bad = tx["amount"] <= 0
+    if bad.any():
+        typer.echo(f"note: excluded {int(bad.sum())} of {len(tx)} rows with {amount_col} ≤ 0 "
+                   "(refunds, cancellations, free items) from the purchases", err=True)
+        tx = tx[~bad]
+    if tx.empty:
+        from .errors import DataContractError, DataProblem
+
+        raise DataContractError(f"{input_file}: no purchases with a positive amount",
+                                [DataProblem(str(input_file), None, amount_col, None,
+                                             "at least one row with a positive amount")])
+    return tx
+
+
+@app.command("rfm")
+def rfm_cmd(
+    input_file: Path = typer.Argument(..., help="Transactions: CSV or whitespace-separated text."),
+    customer_col: str = typer.Option(..., "--customer-col", help="Customer id column."),
+    date_col: str = typer.Option(..., "--date-col", help="Date column (2024-06-18 or 20240618)."),
+    amount_col: str = typer.Option(..., "--amount-col", help="Amount column."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output CSV."),
+    as_of: Optional[str] = typer.Option(None, "--as-of",
+                                        help="Reference date (default: day after the last date)."),
+    frequency: str = typer.Option("days", "--frequency",
+                                  help="days: distinct purchase days; orders: distinct orders."),
+    order_col: Optional[str] = typer.Option(None, "--order-col",
+                                            help="Order id column (for --frequency orders)."),
+    lang: str = typer.Option("zh", "--lang", help="Segment names: zh or en."),
+) -> None:
+    """RFM scores (quintiles, 5 = best) and the eight segments per customer (客户RFM分层)."""
+    from .customers import _parse_dates, rfm
+
+    try:
+        if frequency not in ("days", "orders"):
+            raise ValueError(f"--frequency must be 'days' or 'orders', got {frequency!r}")
+        if lang not in ("zh", "en"):
+            raise ValueError(f"--lang must be 'zh' or 'en', got {lang!r}")
+        as_of_ts = None
+        if as_of:
+            import pandas as pd
+
+            as_of_ts = _parse_dates(pd.Series([as_of])).iloc[0]
+            if as_of_ts != as_of_ts:  # NaT
+                raise ValueError(f"--as-of {as_of!r} is not a date like 2024-06-18 or 20240618")
+        tx = _read_purchases(input_file, customer_col, date_col, amount_col, order_col)
+        table = rfm(tx, as_of=as_of_ts, frequency=frequency,
+                    order_col="order_id" if order_col else None, lang=lang)
+    except Exception as exc:
+        raise _handle(exc)
+    cols = ["customer_id", "recency_days", "frequency", "monetary", "r_score", "f_score",
+            "m_score", "segment"]
+    table[cols].to_csv(output, index=False)
+    typer.echo(f"wrote {len(table)} customers to {output}")
+
+
+@app.command("cohorts")
+def cohorts_cmd(
+    input_file: Path = typer.Argument(..., help="Transactions: CSV or whitespace-separated text."),
+    customer_col: str = typer.Option(..., "--customer-col", help="Customer id column."),
+    date_col: str = typer.Option(..., "--date-col", help="Date column (2024-06-18 or 20240618)."),
+    amount_col: str = typer.Option(..., "--amount-col", help="Amount column."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output CSV."),
+) -> None:
+    """Monthly acquisition cohorts: active customers, retention and GMV by months since first purchase."""
+    from .customers import cohorts
+
+    try:
+        tx = _read_purchases(input_file, customer_col, date_col, amount_col)
+        table = cohorts(tx)
+    except Exception as exc:
+        raise _handle(exc)
+    cols = ["cohort", "months_since_first", "active_customers", "retention_rate", "gmv"]
+    table[cols].to_csv(output, index=False)
+    typer.echo(f"wrote {len(table)} rows ({table['cohort'].nunique()} cohorts) to {output}")
+
+
 # ---------------------------------------------------------------------------------------------
 # retrospective: ledger
 # ---------------------------------------------------------------------------------------------

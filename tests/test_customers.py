@@ -198,3 +198,73 @@ def test_uci_sample_exclusions_add_up():
     kept_lines = len(df) - excl["rows"].sum()
     assert kept_lines + excl.set_index("reason").loc["missing_customer", "rows"] == len(items)
     assert orders["customer_id"].str.fullmatch(r"\d{5}").all()
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI: opsnb rfm / opsnb cohorts
+# ---------------------------------------------------------------------------------------------
+
+def _cli(args):
+    from typer.testing import CliRunner
+
+    from opsnb.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def test_cli_rfm_contract_on_whitespace_file_with_compact_dates(tmp_path):
+    src = tmp_path / "tx.txt"
+    src.write_text("buyer day paid\n"
+                   "a 20240601 100\na 20240610 30\na 20240628 20\nb 20240501 500\n"
+                   "c 20240615 10\nc 20240620 15\nd 20240401 5\n"
+                   "e 20240602 40\ne 20240605 40\ne 20240608 40\ne 20240629 40\n")
+    out = tmp_path / "rfm.csv"
+    res = _cli(["rfm", src, "--customer-col", "buyer", "--date-col", "day", "--amount-col", "paid",
+                "--output", out])
+    assert res.exit_code == 0, res.output
+    got = pd.read_csv(out, dtype={"customer_id": str})
+    assert list(got.columns) == ["customer_id", "recency_days", "frequency", "monetary", "r_score",
+                                 "f_score", "m_score", "segment"]
+    g = got.set_index("customer_id")
+    assert g.loc["a", "recency_days"] == 2 and g.loc["e", "frequency"] == 4
+    assert g.loc["b", "segment"] == "重要挽留客户"
+    res = _cli(["rfm", src, "--customer-col", "buyer", "--date-col", "day", "--amount-col", "paid",
+                "--as-of", "2024-07-10", "--output", out])
+    assert res.exit_code == 0
+    assert pd.read_csv(out).set_index("customer_id").loc["a", "recency_days"] == 12
+
+
+def test_cli_cohorts_contract_on_csv(tmp_path, tx):
+    src = tmp_path / "tx.csv"
+    tx.assign(order_time=tx["order_time"].dt.strftime("%Y-%m-%d")).to_csv(src, index=False)
+    out = tmp_path / "coh.csv"
+    res = _cli(["cohorts", src, "--customer-col", "customer_id", "--date-col", "order_time",
+                "--amount-col", "amount", "--output", out])
+    assert res.exit_code == 0, res.output
+    got = pd.read_csv(out)
+    assert list(got.columns) == ["cohort", "months_since_first", "active_customers",
+                                 "retention_rate", "gmv"]
+    assert got["gmv"].sum() == pytest.approx(tx["amount"].sum())
+
+
+def test_cli_bad_input_exits_2_naming_file_row_and_column(tmp_path):
+    src = tmp_path / "bad.csv"
+    src.write_text("buyer,day,paid\na,2024-06-01,10\nb,2024-02-30,5\n")
+    res = _cli(["rfm", src, "--customer-col", "buyer", "--date-col", "day", "--amount-col", "paid",
+                "--output", tmp_path / "o.csv"])
+    assert res.exit_code == 2
+    assert "bad.csv, row 3, column 'day'" in res.output
+    res = _cli(["cohorts", src, "--customer-col", "user", "--date-col", "day", "--amount-col",
+                "paid", "--output", tmp_path / "o.csv"])
+    assert res.exit_code == 2 and "'user'" in res.output
+    res = _cli(["rfm", src, "--customer-col", "buyer", "--date-col", "day", "--amount-col", "paid",
+                "--as-of", "soon", "--output", tmp_path / "o.csv"])
+    assert res.exit_code == 1 and "--as-of" in res.output
+
+
+def test_cli_reports_excluded_non_positive_amounts(tmp_path):
+    src = tmp_path / "r.csv"
+    src.write_text("buyer,day,paid\na,2024-06-01,10\na,2024-06-02,-10\nb,2024-06-03,0\n")
+    res = _cli(["rfm", src, "--customer-col", "buyer", "--date-col", "day", "--amount-col", "paid",
+                "--output", tmp_path / "o.csv"])
+    assert res.exit_code == 0 and "excluded 2 of 3 rows" in res.output
