@@ -39,6 +39,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -199,17 +200,48 @@ def resolve_period(period: str, as_of: str = "", *, today: dt.date | None = None
     return f"{p.start.isoformat()}..{p.end.isoformat()}"
 
 
+_RUN_WRITTEN_TABLES = ("ledger",)
+"""Tables that runs write themselves (the lessons ledger): not part of the data version."""
+
+
 def data_version(params: dict) -> str:
-    """``$OPSNB_DATA_VERSION`` if set, else size and mtime of the store the run reads."""
+    """What the run's data are: ``$OPSNB_DATA_VERSION`` if set, else a digest of the store.
+
+    The digest covers every table of the DuckDB store (row count and a hash of all rows),
+    except the ones runs write themselves (the ledger), so that a batch's own runs do not
+    make each other stale. If the store cannot be opened (locked by a loader), its size
+    and mtime stand in.
+    """
     env = os.environ.get("OPSNB_DATA_VERSION")
     if env:
         return f"env:{env}"
-    db = Path(params.get("db_path") or config.default_db_path())
+    db = Path(params.get("db_path") or config.default_db_path()).resolve()
     try:
         st = db.stat()
     except OSError:
         return "no-store"
-    return f"{db.resolve()}:{st.st_size}:{st.st_mtime_ns}"
+    return _store_digest(str(db), st.st_size, st.st_mtime_ns)
+
+
+@lru_cache(maxsize=16)
+def _store_digest(db: str, size: int, mtime_ns: int) -> str:
+    import duckdb
+
+    try:
+        con = duckdb.connect(db, read_only=True)
+    except Exception:  # noqa: BLE001 - locked or not a DuckDB file
+        return f"{db}:{size}:{mtime_ns}"
+    try:
+        tables = [t for (t,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'main' "
+            "order by table_name").fetchall() if t not in _RUN_WRITTEN_TABLES]
+        parts = [(t, *con.execute(f'select count(*), sum(hash(t)) from "{t}" as t').fetchone())
+                 for t in tables]
+    finally:
+        con.close()
+    if not parts:
+        return "no-store"  # e.g. only the ledger: the same data as no store at all
+    return "store:" + hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
 def _fingerprint(notebook: Path, params: dict) -> str:
