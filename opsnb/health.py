@@ -173,12 +173,16 @@ def consistency_checks(con, start: dt.date, end: dt.date, tolerance: float = 0.0
                                        "violations", "status", "example"])
 
 
-def outlier_summary(daily: pd.DataFrame, metrics=("visitors", "gmv"), z: float = 5.0) -> pd.DataFrame:
+def outlier_summary(daily: pd.DataFrame, metrics=("visitors", "gmv"), z: float = 5.0,
+                    include_events: bool = False) -> pd.DataFrame:
     """Days far from their channel's typical level (robust z of log values vs a 28-day median).
 
     A screening for data-entry problems, not the anomaly engine of the monitoring notebook.
-    Columns: date, channel, metric, value, typical, robust_z.
+    Days of the promotion calendar (双11, 618, 春节 …) are expected to be extreme and are left
+    out unless ``include_events``; ``attrs["excluded_event_days"]`` says how many were left out.
+    Columns: date, channel, metric, value, typical, robust_z, event.
     """
+    from .calendar import event_on
     out = []
     for metric in metrics:
         d = daily[["date", "channel", metric]].sort_values(["channel", "date"]).copy()
@@ -193,8 +197,16 @@ def outlier_summary(daily: pd.DataFrame, metrics=("visitors", "gmv"), z: float =
         bad = d[rz.abs() > z].rename(columns={metric: "value"})
         bad["metric"] = metric
         out.append(bad[["date", "channel", "metric", "value", "typical", "robust_z"]])
-    res = pd.concat(out, ignore_index=True) if out else pd.DataFrame()
-    return res.sort_values(["date", "channel"]).reset_index(drop=True)
+    res = pd.concat(out, ignore_index=True)
+    res["event"] = event_on(pd.to_datetime(res["date"])).to_numpy() if len(res) else []
+    excluded = 0
+    if not include_events:
+        on_event = res["event"].astype(str) != ""
+        excluded = int(pd.to_datetime(res.loc[on_event, "date"]).nunique())
+        res = res[~on_event]
+    res = res.sort_values(["date", "channel"]).reset_index(drop=True)
+    res.attrs["excluded_event_days"] = excluded
+    return res
 
 
 def plot_coverage(daily: pd.DataFrame, *, lang: str = "zh", ax=None):

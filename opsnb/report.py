@@ -143,11 +143,11 @@ class Context:
     # ------------------------------------------------------------------ tables and figures
     def table(self, df, *, money: Iterable[str] = (), pct: Iterable[str] = (),
               int_cols: Iterable[str] = (), caption: tuple[str, str] | None = None,
-              highlight: dict | None = None, max_rows: int = 200, translate: bool = True):
+              highlight: dict | None = None, max_rows: int = 200, translate: bool = True) -> None:
         """Display ``df`` as a styled table; canonical column names are translated.
 
         ``highlight`` maps a column to ``{value: css-colour}`` for cell backgrounds.
-        Returns the Styler (not displayed twice: the call displays it).
+        Displays the table and returns None (so a trailing call does not show it twice).
         """
         import pandas as pd
 
@@ -168,6 +168,9 @@ class Context:
         df = df.rename(columns=names)
         fmt = {names[k]: v for k, v in fmt.items() if k in names}
         sty = df.style.format(fmt, na_rep="—").hide(axis="index")
+        text_cols = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
+        if text_cols:
+            sty = sty.set_properties(subset=text_cols, **{"text-align": "left"})
         sty = sty.set_table_attributes('class="opsnb-table"')
         if highlight:
             for col, cmap in highlight.items():
@@ -177,7 +180,6 @@ class Context:
         if caption:
             sty = sty.set_caption(self.L(*caption))
         _display(sty)
-        return sty
 
     def show(self, obj) -> None:
         """Display a matplotlib Figure or Axes as a PNG and close it.

@@ -139,8 +139,12 @@ def run_notebook(
     A failing notebook returns a result with ``status="failed"`` (or raises
     :class:`NotebookRunError` with ``raise_on_error=True``) and keeps ``<slug>.failed.ipynb``.
     """
+    import logging
+
     import papermill as pm
 
+    # papermill's own parser of the parameters cell warns on quotes in help comments; ours reads them
+    logging.getLogger("papermill.translators").setLevel(logging.ERROR)
     nb_path = find_notebook(notebook)
     stem = nb_path.stem
     merged_over: dict[str, Any] = dict(params or {})
