@@ -197,6 +197,19 @@ def run(
     raise typer.Exit(1)
 
 
+@app.command()
+def tables(table: Optional[str] = typer.Argument(None, help="One table (default: all).")) -> None:
+    """Print the data contracts: columns, accepted (Chinese) headers and rules, as Markdown."""
+    from .schemas import contracts_markdown, get_table
+
+    try:
+        if table:
+            get_table(table)
+    except Exception as exc:
+        raise _handle(exc)
+    typer.echo(contracts_markdown([table] if table else None))
+
+
 @app.command("params")
 def params_cmd(
     notebook: Optional[str] = typer.Argument(None, help="Notebook (omit to list notebooks)."),

@@ -106,3 +106,11 @@ def test_every_params_file_in_the_repo_is_valid_for_its_notebooks():
         for nb in list_notebooks():
             if only is None or nb.stem in only:
                 load_params(nb, f)  # raises on any problem
+
+
+def test_data_contracts_doc_is_in_sync_with_the_schemas():
+    from opsnb import config
+    from opsnb.schemas import contracts_markdown
+
+    doc = (config.project_root() / "docs" / "data-contracts.md").read_text(encoding="utf-8")
+    assert doc.strip() == contracts_markdown().strip(), "run: opsnb tables > docs/data-contracts.md"
