@@ -165,9 +165,17 @@ def test_detect_handles_hourly_gaps_and_returns_one_row_per_input_row():
     assert (out.score.dropna() >= 0).all()
 
 
-def test_duplicate_timestamps_raise_a_data_contract_error_naming_the_row():
-    df = pd.DataFrame({"t": ["2024-01-01", "2024-01-02", "2024-01-02"], "v": [1, 2, 3]})
-    df["t"] = pd.to_datetime(df["t"])
-    with pytest.raises(A.DataContractError) as e:
-        A.detect(df, time_col="t", value_col="v", source="x.csv")
-    assert "x.csv, row 3" in str(e.value)
+def test_duplicated_timestamps_warn_and_are_scored_against_the_same_baseline():
+    from opsnb.errors import DataQualityWarning
+
+    t = pd.date_range("2024-01-01", periods=120)
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"t": t, "v": rng.poisson(1000, 120).astype(float)})
+    df = pd.concat([df.iloc[:100], pd.DataFrame({"t": [t[99]], "v": [3000.0]}), df.iloc[100:]],
+                   ignore_index=True)
+    with pytest.warns(DataQualityWarning, match="rows 101"):
+        out = A.detect(df, time_col="t", value_col="v")
+    assert len(out) == len(df)
+    assert out.is_anomaly.iloc[100] == 1 and out.value.iloc[100] == 3000.0
+    assert out.expected.iloc[99] == out.expected.iloc[100]
+    assert out.is_anomaly.iloc[99] == 0
