@@ -52,6 +52,7 @@ __all__ = [
     "goal_total",
     "decompose_goal",
     "historical_changes",
+    "history_mix",
     "feasibility",
     "solve_driver",
     "acquisition_budget",
@@ -177,7 +178,10 @@ class Decomposition:
 
     ``targets`` columns: month (str, 2025-11), ref_month, channel, base_visitors,
     base_conversion_rate, base_aov, base_gmv, growth (cell factor − 1), visitors,
-    conversion_rate, aov, gmv (= visitors × conversion_rate × aov), buyers.
+    conversion_rate, aov, gmv (= visitors × conversion_rate × aov), buyers, mix_visitors,
+    mix_conversion_rate, mix_aov (the exponents used) and, with new buyers in the data,
+    new_conversion and returning_conversion. ``mix`` is the driver mix, or with
+    ``mix="history"`` a mix per channel.
     """
 
     goal: Goal
@@ -258,7 +262,7 @@ def decompose_goal(
     base,
     target,
     channels: Iterable[str] | None = None,
-    mix: Mapping[str, float] = DEFAULT_MIX,
+    mix: Mapping[str, float] | str = DEFAULT_MIX,
     channel_growth: Mapping[str, float] | None = None,
 ) -> Decomposition:
     """Split a GMV goal into monthly × channel targets for visitors, conversion and AOV.
@@ -270,7 +274,9 @@ def decompose_goal(
     goal : :class:`Goal` or a float (growth versus the base period, 0.30 = +30 %).
     base, target : periods as ``(start, end)``, a ``Period`` or a string such as "2024-Q4".
     channels : restrict to these channels (default: every channel with base GMV).
-    mix : exponents splitting each cell's growth factor over the drivers (sum to one).
+    mix : exponents splitting each cell's growth factor over the drivers (sum to one), or
+        "history": per channel, the shares of each driver in the channel's median past change
+        over the same horizon (only growing drivers count; :data:`DEFAULT_MIX` without history).
     channel_growth : fixed growth for some channels ({"抖音": 0.6}); the others share the rest.
 
     Returns
@@ -278,7 +284,10 @@ def decompose_goal(
     Decomposition whose ``targets`` add up to ``goal_total(base_gmv, goal)``.
     """
     goal = goal if isinstance(goal, Goal) else Goal(float(goal))
-    mix = _check_mix(mix)
+    mix_mode = mix if isinstance(mix, str) else None
+    if mix_mode is not None and mix_mode != "history":
+        raise ParameterError(f"mix must be a dict of driver shares or 'history', got {mix!r}")
+    mix = None if mix_mode else _check_mix(mix)
     b0, b1 = _span(base)
     t0, t1 = _span(target)
     h = history.copy()
@@ -350,8 +359,16 @@ def decompose_goal(
     # spread rounding so that the cells add back to the goal exactly
     t["gmv"] = t["gmv"] * (total / t["gmv"].sum())
     g = (t["gmv"] / t["base_gmv"]).to_numpy()
-    t["conversion_rate"] = t["base_conversion_rate"] * g ** mix["conversion_rate"]
-    t["aov"] = t["base_aov"] * g ** mix["aov"]
+    if mix is None:
+        lag = int((pd.Period(t["month"].iloc[0], "M") - pd.Period(t["ref_month"].iloc[0], "M")).n)
+        mix = history_mix(h, window=len(tmonths), lag=lag, before=t0)
+        per = {c: mix.get(c, DEFAULT_MIX) for c in t["channel"].unique()}
+    else:
+        per = {c: mix for c in t["channel"].unique()}
+    for d_ in DRIVERS:
+        t[f"mix_{d_}"] = t["channel"].map(lambda c: per[c][d_]).astype(float)
+    t["conversion_rate"] = t["base_conversion_rate"] * g ** t["mix_conversion_rate"].to_numpy()
+    t["aov"] = t["base_aov"] * g ** t["mix_aov"].to_numpy()
     # visitors close the product exactly: V = GMV / (C × A)
     t["visitors"] = t["gmv"] / (t["conversion_rate"] * t["aov"])
     t["buyers"] = t["visitors"] * t["conversion_rate"]
@@ -410,6 +427,26 @@ def historical_changes(history: pd.DataFrame, *, window: int, lag: int,
     return pd.concat(out, ignore_index=True)
 
 
+def history_mix(history: pd.DataFrame, *, window: int, lag: int, before=None,
+                min_obs: int = 5) -> dict[str, dict[str, float]]:
+    """Per channel, how past growth split over the drivers (shares of median log changes).
+
+    Only drivers whose median change is positive count, so a falling conversion is not planned
+    to fall further; a channel with no growing driver or fewer than ``min_obs`` past changes
+    gets :data:`DEFAULT_MIX`.
+    """
+    hist = historical_changes(history, window=window, lag=lag, before=before)
+    out: dict[str, dict[str, float]] = {}
+    for ch, g in hist.groupby("channel", sort=False):
+        pos = {}
+        for d in DRIVERS:
+            v = g.loc[g["driver"] == d, "change"].to_numpy(float)
+            pos[d] = max(float(np.median(np.log1p(v))), 0.0) if len(v) >= min_obs else np.nan
+        tot = sum(pos.values())
+        out[ch] = dict(DEFAULT_MIX) if not tot > 1e-12 else {d: pos[d] / tot for d in DRIVERS}
+    return out
+
+
 def _horizon(decomposition: Decomposition) -> tuple[int, int]:
     t = decomposition.targets
     window = int(t["month"].nunique())
@@ -424,6 +461,7 @@ def feasibility(
     stretch_pct: float = 75.0,
     unrealistic_pct: float = 90.0,
     min_obs: int = 5,
+    tolerance: float = 0.01,
 ) -> pd.DataFrame:
     """Place each channel's required driver change against its own history.
 
@@ -435,7 +473,8 @@ def feasibility(
     Returns columns: channel, driver, base, target, required_change, n_hist, hist_median,
     hist_p90, hist_max, percentile (0-100: share of historical changes below the required one),
     flag ("ok" | "stretch" | "unrealistic" | "no_history"), error_code.
-    A required change at or below the historical median is "ok"; above ``unrealistic_pct`` (or
+    A required change at or below the historical median (or below ``tolerance``, +1 %) is
+    "ok"; above ``unrealistic_pct`` (or
     above every historical change) it is "unrealistic"; in between, "stretch" when above
     ``stretch_pct``, else "ok".
     """
@@ -464,7 +503,7 @@ def feasibility(
             else:
                 pct = float(stats.percentileofscore(vals, req, kind="mean"))
                 med = float(np.median(vals))
-                if req <= med:
+                if req <= med or req <= tolerance:
                     flag = "ok"
                 elif pct > unrealistic_pct or req > vals.max():
                     flag = "unrealistic"

@@ -179,3 +179,48 @@ def test_driver_tree_renders_chinese_without_missing_glyphs():
     texts = [t.get_text() for t in ax.texts]
     assert any("访客" in t for t in texts)
     plt.close(ax.figure)
+
+
+def test_history_mix_follows_how_the_channel_grew():
+    # the synthetic shop grows through visitors only: the history mix puts growth there
+    mix = goals.history_mix(HIST, window=3, lag=12, before="2025-07-01")
+    for ch, m in mix.items():
+        assert sum(m.values()) == pytest.approx(1.0)
+        assert m["visitors"] > 0.7, (ch, m)
+    d = goals.decompose_goal(HIST, goal=0.3, base="2024-Q3", target="2025-Q3", mix="history")
+    assert d.targets.gmv.sum() == pytest.approx(d.total, rel=1e-9)
+    np.testing.assert_allclose(d.targets.visitors * d.targets.conversion_rate * d.targets.aov,
+                               d.targets.gmv, rtol=1e-12)
+    with pytest.raises(ParameterError, match="history"):
+        goals.decompose_goal(HIST, goal=0.3, base="2024-Q3", target="2025-Q3", mix="hist")
+
+
+@pytest.fixture(scope="module")
+def demo_daily(demo_db):
+    from opsnb import data
+
+    con = data.open_store(demo_db, read_only=True)
+    try:
+        return data.read_table(con, "daily_metrics")
+    finally:
+        con.close()
+
+
+def test_feasibility_flags_on_the_demo_shop(demo_daily):
+    d = goals.decompose_goal(demo_daily, goal=0.30, base="2024-Q4", target="2025-Q4",
+                             mix="history")
+    f = goals.feasibility(demo_daily, d)
+    g = f[f.driver == "gmv"].set_index("channel")
+    assert set(g.flag) <= {"ok", "stretch", "unrealistic"}
+    assert (g.n_hist >= 5).all()
+    # the flag follows the channel's own history: above every past change → unrealistic,
+    # at or below the median → ok
+    above = g.required_change > g.hist_max
+    assert (g.flag[above] == "unrealistic").all()
+    assert (g.flag[g.required_change <= g.hist_median] == "ok").all()
+    # the demo shop: +30 % on every channel is beyond some channel's record and within others'
+    assert above.any() and (~above).any(), g[["required_change", "hist_median", "hist_max"]]
+    # holding last year's level needs no change anywhere: nothing is flagged
+    med = goals.decompose_goal(demo_daily, goal=0.0, base="2024-Q4", target="2025-Q4",
+                               mix="history")
+    assert (goals.feasibility(demo_daily, med).query("driver == 'gmv'").flag == "ok").all()
