@@ -16,7 +16,7 @@ demo: setup ## set up, generate the demo shop, run every notebook on params/demo
 	$(OPSNB) demo
 
 test: setup ## set up, then run the whole test suite (what CI runs)
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider tests notebooks --nbval-lax
 
 lab: setup ## open JupyterLab on notebooks/ with the project's kernel
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks

@@ -128,42 +128,21 @@ def demo(
     files = sorted(config.params_dir().glob(params_glob))
     if not files:
         raise _fail(f"no params files matching {params_glob!r} in {config.params_dir()}")
-    results = _run_many(files, workers=workers)
+    from .batch import run_batch
     from .render import write_index
 
+    summary = run_batch([str(f) for f in files], workers=workers or None, progress=True)
+    typer.echo(summary.table())
     index = write_index()
-    bad = [r for r in results if r.status != "ok"]
-    typer.echo(f"==> {len(results) - len(bad)}/{len(results)} reports ok in "
-               f"{time.perf_counter() - t0:.0f} s; open {index}")
+    bad = summary.failed
+    n = len(summary.results)
+    typer.echo(f"==> {n - len(bad)}/{n} reports ok in {time.perf_counter() - t0:.0f} s; "
+               f"open {index}")
     if bad:
         for r in bad:
-            typer.echo(f"    FAILED {r.notebook}/{r.slug}: {r.error} (partial: {r.partial_path})", err=True)
+            typer.echo(f"    FAILED {r.name}: {r.error.strip().splitlines()[-1] if r.error.strip() else ''}"
+                       f" (partial notebook: {r.partial_path})", err=True)
         raise typer.Exit(1)
-
-
-def _run_many(files, workers: int = 0):
-    """Every applicable notebook × params file (uses opsnb.batch when present)."""
-    try:
-        from . import batch
-    except ImportError:
-        batch = None
-    if batch is not None and hasattr(batch, "run_batch"):
-        summary = batch.run_batch([str(f) for f in files], workers=workers or None)
-        return list(getattr(summary, "results", summary))
-    from .params import list_notebooks, notebooks_for_file, read_yaml
-    from .runner import run_notebook
-
-    out = []
-    for f in files:
-        only = notebooks_for_file(read_yaml(f))
-        for nb in list_notebooks():
-            if "live" in nb.stem or (only is not None and nb.stem not in only):
-                continue
-            typer.echo(f"    running {nb.stem} with {f.name} ...")
-            r = run_notebook(nb, params_file=f)
-            typer.echo(f"      {r.status} in {r.duration_s:.1f} s -> {r.html_path or r.partial_path}")
-            out.append(r)
-    return out
 
 
 @app.command()
