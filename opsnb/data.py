@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from . import parsing
-from .errors import DataContractError, DataProblem, DataQualityWarning
+from .errors import DataContractError, DataProblem, DataQualityWarning, OpsnbError
 from .schemas import Column, Table, get_table
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -242,8 +242,9 @@ def _pandera_problems(typed: pd.DataFrame, raw: pd.DataFrame, table: Table, sour
         row = None if pd.isna(r.index) else int(r.index)
         check = str(r.check)
         if check == "multiple_fields_uniqueness":
-            if (row, check) in done:
-                continue
+            if (row, check) in done or any(
+                    (row, k) in skip or pd.isna(typed.at[row, k]) for k in table.unique):
+                continue  # a missing or bad key cell is reported on its own
             done.add((row, check))
             if first_of is None:
                 first_of = pd.Series(typed.index, index=typed.index).groupby(
@@ -404,12 +405,18 @@ def open_store(path: str | Path | None = None, *, read_only: bool = False
     from .config import default_db_path
 
     p = Path(path) if path else default_db_path()
-    if read_only:
-        if not p.is_file():
-            raise FileNotFoundError(f"no store at {p}: run `opsnb demo` or `opsnb load TABLE FILE`")
-        return duckdb.connect(str(p), read_only=True)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(str(p))
+    if read_only and not p.is_file():
+        raise FileNotFoundError(f"no store at {p}: run `opsnb demo` or `opsnb load TABLE FILE`")
+    if not read_only:
+        p.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return duckdb.connect(str(p), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        raise OpsnbError(f"the store {p} is locked by another process that is writing to it; "
+                         "retry when it has finished (DuckDB allows one writer, or many "
+                         f"read-only readers): {exc}") from None
 
 
 def _q(name: str) -> str:

@@ -261,7 +261,9 @@ def _as_text(s: pd.Series) -> pd.Series:
         return str(v)
     out = s.map(one).astype("str") if s.dtype == object or s.dtype.kind == "f" else \
         s.astype("str")
-    return out.str.replace("\u3000", " ").str.strip()
+    out = out.str.replace("\u3000", " ").str.strip()
+    # exports that protect long numbers from Excel write them as ="1234567890123"
+    return out.str.replace(r'^="(.*)"$', r"\1", regex=True)
 
 
 def is_missing(s: pd.Series) -> pd.Series:
@@ -284,6 +286,7 @@ _NUM = re.compile(
     r"^(?P<s1>[-+−])?(?:¥|￥|\$|rmb|cny)?(?P<s2>[-+−])?"
     r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?P<exp>e[-+]?\d+)?"
     r"(?P<unit>%|‰|万元|亿元|万|亿|元|w)?$")
+_MONEY = r"[-+]?[¥￥$]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
 _MULT = {"万": 10_000, "万元": 10_000, "w": 10_000, "亿": 100_000_000, "亿元": 100_000_000,
          "元": 1}
 
@@ -333,6 +336,14 @@ def parse_numbers(s: pd.Series, *, integer: bool, percent_ok: bool
         objs = s.to_numpy()
         values = pd.to_numeric(text.where(~missing), errors="coerce").to_numpy(
             dtype="float64", na_value=np.nan, copy=True)
+        rest = np.isnan(values) & ~missing
+        if rest.any():  # vectorised pass for the common '¥1,234.50' / '1,234'
+            sub = text[rest]
+            plain = sub.str.fullmatch(_MONEY, na=False)
+            if plain.any():
+                cleaned = sub[plain].str.replace(r"[¥￥$,]", "", regex=True)
+                idx = np.flatnonzero(rest)[plain.to_numpy()]
+                values[idx] = pd.to_numeric(cleaned, errors="coerce").to_numpy(dtype="float64")
         for i in np.flatnonzero(np.isnan(values) & ~missing):
             v = objs[i]
             if isinstance(v, bool):
@@ -359,6 +370,7 @@ def parse_numbers(s: pd.Series, *, integer: bool, percent_ok: bool
 _YMD = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ tT]*(\d{1,2})[:：时](\d{1,2})"
                   r"(?:[:：分](\d{1,2})(?:\.(\d{1,6}))?秒?)?)?$")
 _ISO = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$"
+_VECTOR_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d", "%Y年%m月%d日")
 _DMY = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})(?:[ tT]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
 _YM = re.compile(r"^(\d{4})[-/.年](\d{1,2})月?$")
 
@@ -431,6 +443,13 @@ def parse_dates(s: pd.Series, *, with_time: bool, month: bool = False
             iso = text.where(~missing & text.str.match(_ISO, na=False).to_numpy())
             values = pd.to_datetime(iso, format="ISO8601", errors="coerce").to_numpy(
                 dtype="datetime64[us]", copy=True)
+            for fmt in _VECTOR_FORMATS:  # vectorised passes for the common Chinese spellings
+                rest = np.isnat(values) & ~missing
+                if not rest.any():
+                    break
+                got = pd.to_datetime(text[rest], format=fmt, errors="coerce").to_numpy(
+                    dtype="datetime64[us]")
+                values[np.flatnonzero(rest)] = got
         todo = np.flatnonzero(np.isnat(values) & ~missing)
         objs = s.to_numpy()
         cache: dict[object, object] = {}

@@ -477,3 +477,38 @@ def test_cli_load_appends_refuses_duplicates_and_replaces(tmp_path):
     con = data.open_store(db, read_only=True)
     assert data.store_summary(con)["rows"].tolist() == [5]
     con.close()
+
+
+def test_excel_protected_ids_and_missing_keys_are_reported_once(tmp_path):
+    path = tmp_path / "o.csv"
+    path.write_text('订单号,买家ID,支付时间,实付金额\n="4012345678901234",c1,2024-06-18,10\n'
+                    ',c2,2024-06-18,10\n-,c3,2024-06-18,10\n', encoding="utf-8")
+    with pytest.raises(DataContractError) as err:
+        data.read_file(path, "orders")
+    assert [(p.row, p.column, p.expected) for p in err.value.problems] == [
+        (3, "order_id", "a value (this column may not be empty)"),
+        (4, "order_id", "a value (this column may not be empty)")]
+    path.write_text('订单号,买家ID,支付时间,实付金额\n="4012345678901234",c1,2024-06-18,10\n',
+                    encoding="utf-8")
+    assert data.read_file(path, "orders")["order_id"].tolist() == ["4012345678901234"]
+
+
+def test_writer_lock_gives_a_clear_error(tmp_path):
+    import subprocess
+    import sys
+
+    from opsnb.errors import OpsnbError
+
+    path = tmp_path / "s.duckdb"
+    data.open_store(path).close()
+    code = ("import sys, time; from opsnb import data; con = data.open_store(sys.argv[1]); "
+            "print('open', flush=True); time.sleep(30)")
+    writer = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert writer.stdout.readline().strip() == "open"
+        with pytest.raises(OpsnbError, match="locked by another process"):
+            data.open_store(path, read_only=True)
+    finally:
+        writer.kill()
+        writer.wait()
