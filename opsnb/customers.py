@@ -31,6 +31,7 @@ __all__ = [
     "SEGMENTS",
     "read_transactions",
     "clean_invoice_lines",
+    "load_orders_file",
     "rfm",
     "rfm_scores",
     "rfm_segments",
@@ -187,6 +188,49 @@ def clean_invoice_lines(df: pd.DataFrame, *, invoice_col: str = "InvoiceNo",
               .agg(customer_id=("customer_id", "first"), order_time=("order_time", "min"),
                    amount=("amount", "sum")))
     return orders, items.reset_index(drop=True), excluded
+
+
+def load_orders_file(path, columns: str = "") -> tuple[pd.DataFrame, pd.DataFrame | None,
+                                                       pd.DataFrame]:
+    """Orders (and items) from a file, with the exclusions said out loud.
+
+    ``columns`` maps roles to the file's headers, e.g.
+    ``"invoice=InvoiceNo,customer=CustomerID,date=InvoiceDate,qty=Quantity,price=UnitPrice,sku=StockCode"``
+    (invoice lines, cleaned by :func:`clean_invoice_lines`) or
+    ``"customer=buyer,date=day,amount=paid[,order=order_no]"`` (one row per purchase; rows with
+    amount ≤ 0 excluded). Returns ``(orders, items or None, excluded)``.
+    """
+    roles = dict(kv.split("=", 1) for kv in (c.strip() for c in columns.split(",")) if kv)
+    roles = {k.strip(): v.strip() for k, v in roles.items()}
+    if {"qty", "price"} <= roles.keys():
+        need = ("invoice", "customer", "date", "qty", "price", "sku")
+        missing = [r for r in need if r not in roles]
+        if missing:
+            raise ValueError(f"columns mapping lacks {missing}; invoice-line files need {need}")
+        raw = pd.read_csv(path, dtype={roles["invoice"]: str, roles["sku"]: str})
+        absent = [c for c in (roles[r] for r in need) if c not in raw.columns]
+        if absent:
+            raise DataContractError(f"{path}: missing column(s) {absent}",
+                                    [DataProblem(str(path), None, c, None, "a column named "
+                                                 f"{c!r}") for c in absent])
+        return clean_invoice_lines(raw, invoice_col=roles["invoice"],
+                                   customer_col=roles["customer"], date_col=roles["date"],
+                                   qty_col=roles["qty"], price_col=roles["price"],
+                                   sku_col=roles["sku"])
+    for r in ("customer", "date", "amount"):
+        if r not in roles:
+            raise ValueError(f"columns mapping lacks {r!r}: give customer=, date=, amount= "
+                             "(or invoice=, customer=, date=, qty=, price=, sku=)")
+    tx = read_transactions(path, customer_col=roles["customer"], date_col=roles["date"],
+                           amount_col=roles["amount"], order_col=roles.get("order"))
+    bad = tx["amount"] <= 0
+    excluded = pd.DataFrame([{"reason": "non_positive_amount", "rows": int(bad.sum()),
+                              "amount": float(tx.loc[bad, "amount"].sum()),
+                              "note": "amount ≤ 0: refunds or cancellations, not purchases"}])
+    tx = tx[~bad].reset_index(drop=True)
+    if "order_id" not in tx:
+        tx.insert(0, "order_id", [f"row{i}" for i in range(len(tx))])
+    return tx, None, excluded
 
 
 # ---------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ import pandas as pd
 from .errors import ErrorCode
 
 __all__ = [
+    "previous_period",
     "category_trend",
     "price_band_table",
     "IndexCalibration",
@@ -53,6 +54,12 @@ def _band_key(band: str) -> float:
 
     m = re.search(r"[\d.]+", str(band))
     return float(m.group()) if m else np.inf
+
+
+def previous_period(start, end) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The period of the same length just before ``start..end`` (inclusive dates)."""
+    s, e = pd.Timestamp(start), pd.Timestamp(end)
+    return s - (e - s) - pd.Timedelta(days=1), s - pd.Timedelta(days=1)
 
 
 # ---------------------------------------------------------------------------------------------
