@@ -393,12 +393,13 @@ def add_rates(df: pd.DataFrame) -> pd.DataFrame:
 # DuckDB store
 # --------------------------------------------------------------------------------------------
 
-def open_store(path: str | Path | None = None, *, read_only: bool = False
+def open_store(path: str | Path | None = None, *, read_only: bool = False, wait: float = 60.0
                ) -> "duckdb.DuckDBPyConnection":
     """Connect to the DuckDB store (default :func:`opsnb.config.default_db_path`).
 
     ``read_only=True`` for readers (many processes at once); a read-write connection creates the
-    file and its folder and must be the only connection to the file while it is open.
+    file and its folder and must be the only connection to the file while it is open. While
+    another process holds a conflicting lock, retries with back-off for up to ``wait`` seconds.
     """
     import duckdb
 
@@ -409,14 +410,25 @@ def open_store(path: str | Path | None = None, *, read_only: bool = False
         raise FileNotFoundError(f"no store at {p}: run `opsnb demo` or `opsnb load TABLE FILE`")
     if not read_only:
         p.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        return duckdb.connect(str(p), read_only=read_only)
-    except duckdb.IOException as exc:
-        if "lock" not in str(exc).lower():
-            raise
-        raise OpsnbError(f"the store {p} is locked by another process that is writing to it; "
-                         "retry when it has finished (DuckDB allows one writer, or many "
-                         f"read-only readers): {exc}") from None
+    import random
+    import time
+
+    deadline = time.monotonic() + wait
+    pause = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(p), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            if time.monotonic() + pause > deadline:
+                raise OpsnbError(
+                    f"the store {p} stayed locked for {wait:g} s by another process (DuckDB allows "
+                    "one writer, or many read-only readers); retry when it has finished: "
+                    f"{exc}") from None
+            # another process is writing (e.g. a run appending to the ledger): wait, then retry
+            time.sleep(pause * (0.5 + random.random()))
+            pause = min(pause * 2, 1.0)
 
 
 def _q(name: str) -> str:

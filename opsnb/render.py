@@ -92,7 +92,7 @@ def _footer(params: dict, records: dict, meta: dict, lang: str) -> str:
     zh = lang == "zh"
     rows = [
         ("周期" if zh else "Period", records.get("_period", params.get("period", ""))),
-        ("数据范围" if zh else "Data range", meta.get("data_range", "")),
+        ("数据范围" if zh else "Data range", records.get("_data_range") or meta.get("data_range", "")),
         ("运行时间" if zh else "Run at", meta.get("run_at", dt.datetime.now().isoformat(timespec="seconds"))),
         ("耗时" if zh else "Duration", f"{meta['duration_s']:.1f} s" if "duration_s" in meta else ""),
         ("opsnb 版本" if zh else "opsnb version", __version__),

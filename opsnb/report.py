@@ -242,7 +242,29 @@ def setup(*, lang: str = "zh", period: str = "last-30-days", db_path: str = "", 
     per = parse_period(period, as_of=as_of_date)
     title = title_zh if lang == "zh" else title_en
     ctx = Context(lang=lang, period=per, db_path=path, shop=shop, as_of=as_of_date, title=title)
-    ctx.record(_title=title, _period=str(per), _period_label=per.label, _lang=lang, _shop=shop)
+    ctx.record(_title=title, _period=str(per), _period_label=per.label, _lang=lang, _shop=shop,
+               _data_range=_data_range(path))
     return ctx
+
+
+def _data_range(path: Path) -> str:
+    """First..last day of daily_metrics in the store ('' when there is none yet)."""
+    if not path.exists():
+        return ""
+    try:
+        from . import data
+
+        con = data.open_store(path, read_only=True)
+        try:
+            first, last = con.execute("select min(date), max(date) from daily_metrics").fetchone()
+        finally:
+            con.close()
+    except Exception:  # no daily_metrics table: nothing to show, not an error
+        return ""
+    if first is None:
+        return ""
+    f = first.date() if isinstance(first, dt.datetime) else first
+    la = last.date() if isinstance(last, dt.datetime) else last
+    return f"{f.isoformat()}..{la.isoformat()}"
 
 

@@ -507,8 +507,64 @@ def test_writer_lock_gives_a_clear_error(tmp_path):
                               text=True)
     try:
         assert writer.stdout.readline().strip() == "open"
-        with pytest.raises(OpsnbError, match="locked by another process"):
-            data.open_store(path, read_only=True)
+        with pytest.raises(OpsnbError, match="stayed locked for 0.5 s by another process"):
+            data.open_store(path, read_only=True, wait=0.5)
     finally:
         writer.kill()
         writer.wait()
+
+
+def test_reader_waits_for_a_short_writer_to_finish(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "s.duckdb"
+    data.open_store(path).close()
+    code = ("import sys, time; from opsnb import data; con = data.open_store(sys.argv[1]); "
+            "print('open', flush=True); time.sleep(1.0); con.close()")
+    writer = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert writer.stdout.readline().strip() == "open"
+        con = data.open_store(path, read_only=True, wait=30)  # a ledger append, say, then done
+        con.close()
+    finally:
+        writer.kill()
+        writer.wait()
+
+
+# ------------------------------------------------------------------------------------------
+# every good fixture loads, and keeps its rows
+# ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", sorted(GOOD.iterdir()), ids=lambda p: p.name)
+def test_good_fixtures_load_every_row(path):
+    table = path.stem.rsplit("_", 1)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataQualityWarning)
+        df = data.read_file(path, table)
+    n_lines = sum(1 for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip())
+    assert len(df) == n_lines - 1
+
+
+def test_chinese_plan_and_targets_values():
+    plan = data.read_file(GOOD / "plan_zh.csv", "plan")
+    assert plan["budget"].tolist()[:3] == [20000.0, 5000.0, 15000.0]
+    assert np.isnan(plan["budget"].iloc[3]) and plan["status"].iloc[2] == "进行中"
+    targets = data.read_file(GOOD / "targets_zh.csv", "targets")
+    assert targets["target"].tolist() == pytest.approx([1.5e7, 0.032, 0.08, 1.2e6])
+    ms = data.read_file(GOOD / "milestones_zh.csv", "milestones")
+    assert ms["done"].tolist() == [True, False, True] and ms["response"].isna().tolist()[2]
+    orders = data.read_file(GOOD / "orders_zh.csv", "orders")
+    assert orders["order_id"].tolist()[0] == "202406180001"
+    assert orders["order_time"].tolist()[2] == pd.Timestamp("2024-06-18 21:30")
+
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+
+@given(st.integers(min_value=0, max_value=10**12))
+def test_thousands_separators_and_yuan_sign_read_back_exactly(n):
+    frame = _targets([f"{n:,}", f"¥{n:,}.50", f"{n / 10000}万"])
+    got = data.validate(frame, "targets")["target"].tolist()
+    assert got[0] == n and got[1] == n + 0.5 and got[2] == pytest.approx(n, rel=1e-12)
