@@ -300,7 +300,7 @@ def plan_batch(sources: Sequence[str | Path], *, notebooks: Sequence[str] | None
     if notebooks:
         wanted = {find_notebook(n).stem for n in notebooks}
         every = [nb for nb in every if nb.stem in wanted]
-    env = {k: os.environ[k] for k in _ENV_KEYS if k in os.environ}
+    env = {k: os.environ.get(k) for k in _ENV_KEYS}  # None: unset it in the worker
     env["OPSNB_OUTPUTS"] = str(out_root)
     jobs: list[BatchJob] = []
     seen: dict[str, str] = {}
@@ -396,7 +396,11 @@ class _Watchdog:
 
 def _execute(job: BatchJob) -> BatchRun:
     """Run one job in a worker (process pool or Dask): never raises for a notebook failure."""
-    os.environ.update(job.env)
+    for key, value in job.env.items():  # workers may outlive the environment they began with
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
     from .runner import run_notebook
 
     t0 = time.perf_counter()
@@ -573,7 +577,7 @@ def execute_batch(jobs: Sequence[BatchJob], *, workers: int | None = None, force
 
 
 def deliver(summary: BatchSummary, *, settings=None, digest_to: Sequence[str] | None = None,
-            lang: str = "zh") -> BatchSummary:
+            lang: str = "zh", retries: int = 3) -> BatchSummary:
     """Mail every ok report to its params' recipients (once) and a digest of failures.
 
     The digest goes to ``digest_to``, else ``$OPSNB_DIGEST_TO``, else the recipients of the
@@ -587,13 +591,18 @@ def deliver(summary: BatchSummary, *, settings=None, digest_to: Sequence[str] | 
     except Exception as exc:  # noqa: BLE001
         summary.delivery_errors.append(str(exc))
         return summary
-    for r in summary.results:
-        if r.ok and r.recipients and r.html_path and Path(r.html_path).is_file():
-            try:
-                summary.sends.append(send_report(r.html_path, to=r.recipients, cc=r.cc,
-                                                 settings=settings))
-            except (DeliveryError, OSError) as exc:
-                summary.delivery_errors.append(f"{r.name}: {exc}")
+    todo = [r for r in summary.results
+            if r.ok and r.recipients and r.html_path and Path(r.html_path).is_file()]
+    for k, r in enumerate(todo):
+        try:
+            summary.sends.append(send_report(r.html_path, to=r.recipients, cc=r.cc,
+                                             settings=settings, retries=retries))
+        except (DeliveryError, OSError) as exc:
+            summary.delivery_errors.append(f"{r.name}: {exc}")
+            if _unreachable(exc):  # no point waiting through the back-off for every report
+                summary.delivery_errors.extend(f"{q.name}: not sent (SMTP server unreachable)"
+                                               for q in todo[k + 1:])
+                return summary
     if summary.failed:
         to = list(digest_to or [])
         if not to and os.environ.get("OPSNB_DIGEST_TO"):
@@ -602,10 +611,19 @@ def deliver(summary: BatchSummary, *, settings=None, digest_to: Sequence[str] | 
             to = sorted({a for r in summary.failed for a in r.recipients})
         if to:
             try:
-                send_failure_digest(summary.failed, to=to, settings=settings, lang=lang)
+                send_failure_digest(summary.failed, to=to, settings=settings, lang=lang,
+                                    retries=retries)
             except DeliveryError as exc:
                 summary.delivery_errors.append(f"failure digest: {exc}")
     return summary
+
+
+def _unreachable(exc: BaseException) -> bool:
+    import smtplib
+
+    cause = exc.__cause__ or exc
+    return isinstance(cause, (ConnectionError, TimeoutError, smtplib.SMTPConnectError,
+                              smtplib.SMTPServerDisconnected, smtplib.SMTPAuthenticationError))
 
 
 def run_batch(sources: Sequence[str | Path], *, notebooks: Sequence[str] | None = None,

@@ -419,12 +419,15 @@ def send_cmd(
     cc: list[str] = typer.Option([], "--cc", help="Copy recipient (repeatable)."),
     subject: Optional[str] = typer.Option(None, "--subject", help="Default: the report's title."),
     force: bool = typer.Option(False, "--force", help="Send even if already sent to them."),
+    retries: int = typer.Option(3, "--retries", help="Retries after transient SMTP errors "
+                                "(waits 2, 4, 8... s)."),
 ) -> None:
     """Mail an email-safe copy of a report (SMTP settings from OPSNB_SMTP_* variables)."""
     from .delivery import send_report
 
     try:
-        result = send_report(report, to=to, cc=cc, subject=subject, force=force)
+        result = send_report(report, to=to, cc=cc, subject=subject, force=force,
+                             retries=retries)
     except Exception as exc:
         raise _handle(exc)
     if result.status == "skipped":

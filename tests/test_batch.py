@@ -267,3 +267,23 @@ def test_dask_local_cluster_gives_the_same_outputs_as_the_process_pool(ran, tmp_
         assert cell_outputs(dask_dir / f"{stem}.ipynb") == cell_outputs(pool_dir / f"{stem}.ipynb")
         record = json.loads((dask_dir / f"{stem}.json").read_text(encoding="utf-8"))
         assert record["status"] == "ok"
+
+
+@pytest.mark.slow
+def test_batch_email_with_smtp_down_reports_errors_and_marks_nothing_sent(ran):
+    root, summary, mp = ran
+    log = root / "outputs" / ".sends.jsonl"
+    before = log.read_text() if log.exists() else ""
+    mp.setenv("OPSNB_SMTP_HOST", "127.0.0.1")
+    mp.setenv("OPSNB_SMTP_PORT", str(_free_port()))
+    mp.setenv("OPSNB_SMTP_SECURITY", "none")
+    mp.setenv("OPSNB_SMTP_FROM", "reports@example.com")
+    mp.setenv("OPSNB_DIGEST_TO", "oncall@example.com")
+    # a re-sent report would be skipped by the send record, so use content never sent before
+    fresh = batch.BatchSummary([r for r in summary.results if r.recipients], 0.0, 2)
+    html = Path(fresh.results[0].html_path)
+    html.write_text(html.read_text(encoding="utf-8") + "<!-- v2 -->", encoding="utf-8")
+    out = batch.deliver(fresh, retries=0)
+    assert out.sends == [] and out.exit_code == 1
+    assert "could not send" in out.delivery_errors[0]
+    assert (log.read_text() if log.exists() else "") == before

@@ -269,3 +269,21 @@ def test_email_html_renders_with_its_charts_in_chromium(report, tmp_path):
     # the chart's red line (#c0392b) is on screen: the cid: images resolved and displayed
     reds = ((px[..., 0] > 170) & (px[..., 1] < 80) & (px[..., 2] < 70)).sum()
     assert reds > 200
+
+
+def test_cli_send_mails_once_and_names_the_server_when_it_is_down(smtp, report, monkeypatch):
+    from typer.testing import CliRunner
+
+    from opsnb.cli import app
+
+    args = ["send", str(report), "--to", "张三 <zhang@example.com>", "--subject", "周报"]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "sent" in first.output and _received(smtp)["Subject"] == "周报"
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0 and "already sent" in again.output
+    assert len(smtp.envelopes) == 1
+    monkeypatch.setenv("OPSNB_SMTP_PORT", str(_free_port()))
+    down = CliRunner().invoke(app, args + ["--force", "--retries", "0"])
+    assert down.exit_code == 1
+    assert "could not send" in down.output and "127.0.0.1" in down.output
