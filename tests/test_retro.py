@@ -1,0 +1,228 @@
+"""Retrospective (opsnb.retro): achievement, pace, attribution identity, lift, execution."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from opsnb import drivers, retro
+
+
+def daily_frame(days, channels=("a", "b"), **per_channel):
+    rows = []
+    for d in pd.date_range(days[0], days[1]):
+        for c in channels:
+            v = per_channel.get(c, {})
+            rows.append(dict(date=d, channel=c, visitors=v.get("visitors", 1000),
+                             buyers=v.get("buyers", 50), orders=v.get("orders", 55),
+                             gmv=v.get("gmv", 5500.0), refund_orders=v.get("refund_orders", 3),
+                             new_buyers=v.get("new_buyers", 40), ad_spend=v.get("ad_spend", 0.0)))
+    return pd.DataFrame(rows)
+
+
+TARGETS = pd.DataFrame({
+    "period": ["2025-11"] * 4,
+    "metric": ["gmv", "refund_rate", "repurchase_rate", "gmv"],
+    "channel": ["全部", "全部", "全部", "a"],
+    "target": [300_000.0, 0.05, 0.25, 150_000.0],
+    "owner": ["张敏", "李娜", "李娜", "王磊"],
+})
+
+
+# --- achievement -----------------------------------------------------------------------------
+
+def test_achievement_matches_hand_computation_including_lower_is_better():
+    d = daily_frame(("2025-11-01", "2025-11-30"))  # 30 days × 2 channels
+    t = retro.achievement(d, TARGETS, "2025-11").set_index(["metric", "channel"])
+    gmv = t.loc[("gmv", "全部")]
+    assert gmv["actual"] == 30 * 2 * 5500.0  # 330 000
+    assert gmv["achievement"] == pytest.approx(330_000 / 300_000)
+    assert gmv["gap"] == 30_000 and gmv["status"] == "achieved"
+    rr = t.loc[("refund_rate", "全部")]
+    assert rr["actual"] == pytest.approx(3 / 55)  # 0.0545 > 0.05 ceiling
+    assert rr["achievement"] == pytest.approx(0.05 / (3 / 55))  # target / actual
+    assert rr["status"] == "missed" and not rr["higher_is_better"]
+    rep = t.loc[("repurchase_rate", "全部")]
+    assert rep["actual"] == pytest.approx(10 / 50) and rep["status"] == "missed"
+    a = t.loc[("gmv", "a")]
+    assert a["actual"] == 165_000 and a["owner"] == "王磊"
+
+
+def test_running_period_compares_sums_with_the_share_due_by_last_years_shape():
+    # last year: the 11th carries half the month's GMV, so by the 10th only 9/(29+29)... is due
+    ly = daily_frame(("2024-11-01", "2024-11-30"), channels=("a",))
+    ly.loc[ly["date"] == "2024-11-11", "gmv"] = 29 * 5500.0  # = the other 29 days together
+    now = daily_frame(("2025-11-01", "2025-11-10"), channels=("a",))
+    targets = TARGETS[TARGETS.channel == "a"].assign(channel="全部")
+    t = retro.achievement(now, targets, "2025-11", history=ly, start="2025-11-01",
+                          end="2025-11-30", as_of="2025-11-10").iloc[0]
+    due = 150_000 * (10 * 5500) / (58 * 5500)
+    assert t["expected_to_date"] == pytest.approx(due)
+    assert t["status"] == "on_track"  # 55 000 ≥ 25 862
+    shape = retro.daily_target_shape(ly, "2025-11-01", "2025-11-30")
+    assert shape.sum() == pytest.approx(1) and shape["2025-11-11"] == pytest.approx(0.5)
+
+
+def test_projection_of_a_steady_run_rate_is_exact_and_finished_period_is_closed():
+    t = pd.DataFrame({"date": pd.date_range("2025-11-01", periods=30),
+                      "target": np.linspace(100, 200, 30)})
+    t["actual"] = np.where(np.arange(30) < 20, 1.1 * t["target"], np.nan)
+    p = retro.project(t)
+    assert p.estimate == pytest.approx(1.1 * t["target"].sum())
+    assert p.ci_low == pytest.approx(p.estimate) and p.ci_high == pytest.approx(p.estimate)
+    assert p.prob_reach_target == 1.0 and p.days_left == 10
+    noisy = t.assign(actual=t["actual"] * np.where(np.arange(30) % 2, 1.05, 0.95))
+    q = retro.project(noisy)
+    assert q.ci_low < q.estimate < q.ci_high
+    done = retro.project(t.assign(actual=t["target"]))
+    assert done.days_left == 0 and done.estimate == done.ci_low == pytest.approx(t.target.sum())
+
+
+# --- attribution -----------------------------------------------------------------------------
+
+@st.composite
+def channel_rows(draw, names=("自然搜索", "抖音", "小红书", "直播")):
+    rows = []
+    for ch in names:
+        if draw(st.booleans()):
+            v = draw(st.integers(0, 50_000))
+            b = draw(st.integers(0, v))
+            o = draw(st.integers(b, 2 * b)) if b else 0
+            g = draw(st.floats(1, 1e6)) if o else 0.0
+            rows.append(dict(channel=ch, visitors=v, buyers=b, orders=o, gmv=g))
+    return pd.DataFrame(rows, columns=["channel", "visitors", "buyers", "orders", "gmv"]).astype(
+        {"channel": str, "visitors": "int64", "buyers": "int64", "orders": "int64", "gmv": float})
+
+
+@settings(max_examples=80, deadline=None)
+@given(channel_rows(), channel_rows(),
+       st.dictionaries(st.sampled_from(["自然搜索", "抖音", "小红书", "直播"]),
+                       st.floats(0, 2e6), min_size=1))
+def test_attribution_versus_period_and_target_sums_exactly(before, after, channel_targets):
+    out = retro.attribution(before, after)
+    change = after["gmv"].sum() - before["gmv"].sum()
+    scale = max(1.0, before["gmv"].sum(), after["gmv"].sum())
+    for k in ("factors", "mix"):
+        assert abs(out[k]["contribution"].sum() - change) <= 1e-9 * scale
+    assert abs(out["summary"]["contribution"].sum() - change) <= 1e-9 * scale
+    tf = retro.target_frame(channel_targets, before if len(before) else after)
+    assert tf["gmv"].sum() == pytest.approx(sum(channel_targets.values()))
+    gap = drivers.decompose_gmv(tf, after)
+    scale = max(scale, tf["gmv"].sum())
+    assert abs(gap["contribution"].sum() - (after["gmv"].sum() - tf["gmv"].sum())) <= 1e-9 * scale
+
+
+def test_target_frame_keeps_reference_rates():
+    ref = pd.DataFrame({"channel": ["a"], "visitors": [1000], "buyers": [50], "orders": [60],
+                        "gmv": [6000.0]})
+    tf = retro.target_frame({"a": 12000.0}, ref).iloc[0]
+    assert (tf["visitors"], tf["buyers"], tf["orders"], tf["gmv"]) == (2000, 100, 120, 12000)
+
+
+# --- promotion lift --------------------------------------------------------------------------
+
+def _simulated_shop(rng, n_pre=56, n_win=14, n_post=7, effect=0.4, dip=0.0):
+    """Log GMV = random-walk level + fixed weekly pattern + noise; effect × GMV in the window."""
+    n = n_pre + n_win + n_post
+    week = np.array([0.0, -0.05, -0.08, -0.04, 0.02, 0.12, 0.10])
+    level = np.log(100_000) + np.cumsum(rng.normal(0, 0.01, n))
+    y0 = np.exp(level + week[np.arange(n) % 7] + rng.normal(0, 0.05, n))
+    y = y0.copy()
+    y[n_pre:n_pre + n_win] *= 1 + effect
+    y[n_pre + n_win:] *= 1 - dip
+    dates = pd.date_range("2025-09-01", periods=n)
+    daily = pd.DataFrame({"date": dates, "channel": "all", "gmv": y,
+                          "ad_spend": np.where((np.arange(n) >= n_pre) &
+                                               (np.arange(n) < n_pre + n_win), 10_000.0, 0.0)})
+    start, end = dates[n_pre], dates[n_pre + n_win - 1]
+    true_lift = float((y - y0)[n_pre:n_pre + n_win].sum())
+    return daily, start, end, true_lift
+
+
+def test_lift_recovers_an_injected_effect_and_reports_roi_and_dip():
+    rng = np.random.default_rng(7)
+    daily, start, end, truth = _simulated_shop(rng, effect=0.4, dip=0.2)
+    r = retro.promotion_lift(daily, start, end, reps=1000, seed=1)
+    assert r.error_code == ""
+    assert r.ci_low <= truth <= r.ci_high
+    assert r.estimate == pytest.approx(truth, rel=0.25)
+    assert r.relative == pytest.approx(0.4, abs=0.12)
+    assert r.post_estimate < 0 and r.post_ci_high < 0  # the 20 % pull-forward dip is seen
+    assert r.spend == 140_000.0
+    assert r.roi == pytest.approx(r.net_estimate / 140_000.0)
+
+
+@pytest.mark.slow
+def test_lift_interval_covers_the_injected_effect_near_the_nominal_rate():
+    rng = np.random.default_rng(20251111)
+    hits, n = 0, 60
+    for i in range(n):
+        daily, start, end, truth = _simulated_shop(rng, effect=0.3, n_post=0)
+        r = retro.promotion_lift(daily, start, end, reps=400, seed=i, post_days=0)
+        hits += r.ci_low <= truth <= r.ci_high
+    # 95 % nominal; with 60 runs, 51 hits (85 %) is about 3.5 binomial s.d. below 95 %
+    assert hits / n >= 0.85
+
+
+def test_short_pre_period_returns_an_error_code_not_numbers():
+    rng = np.random.default_rng(3)
+    daily, start, end, _ = _simulated_shop(rng, n_pre=10)
+    r = retro.promotion_lift(daily, start, end)
+    assert r.error_code == "too_few_observations" and np.isnan(r.estimate)
+
+
+def test_did_recovers_the_lift_against_an_unpromoted_channel():
+    rng = np.random.default_rng(11)
+    n_pre, n_win = 56, 14
+    dates = pd.date_range("2025-09-01", periods=n_pre + n_win)
+    common = np.cumsum(rng.normal(0, 0.02, len(dates)))
+    rows = []
+    for ch, base, eff in (("promoted", 50_000, 0.5), ("control", 20_000, 0.0)):
+        g = base * np.exp(common + rng.normal(0, 0.04, len(dates)))
+        g[n_pre:] *= 1 + eff
+        rows.append(pd.DataFrame({"date": dates, "channel": ch, "gmv": g}))
+    daily = pd.concat(rows)
+    r = retro.did_lift(daily, dates[n_pre], dates[-1], ["control"])
+    assert r.effect_ci_low <= np.log(1.5) <= r.effect_ci_high
+    actual = daily[(daily.channel == "promoted") & (daily.date >= dates[n_pre])]["gmv"].sum()
+    assert r.ci_low <= actual / 3 <= r.ci_high  # 1.5× → a third of actual is incremental
+    assert r.treated_channels == ("promoted",) and r.p_value < 0.001
+
+
+# --- execution review ------------------------------------------------------------------------
+
+def test_execution_review_counts_on_time_late_and_materialised_risks():
+    plan = pd.DataFrame({
+        "cycle": ["预热期"] * 4, "task": ["t1", "t2", "t3", "t4"],
+        "owner": ["张敏", "张敏", "李娜", "李娜"],
+        "start": pd.to_datetime(["2025-10-01"] * 4),
+        "end": pd.to_datetime(["2025-10-10", "2025-10-10", "2025-10-20", "2025-11-30"]),
+        "status": ["已完成", "已完成", "延期", "进行中"],
+        "updated": pd.to_datetime(["2025-10-09", "2025-10-13", "2025-10-25", "2025-10-25"]),
+    })
+    ms = pd.DataFrame({"milestone": ["m1", "m2", "m3"],
+                       "date": pd.to_datetime(["2025-10-05", "2025-10-15", "2025-11-20"]),
+                       "owner": ["张敏", "李娜", "李娜"], "risk": ["高", "低", "高"],
+                       "response": ["备用仓", None, None], "done": [False, True, False]})
+    r = retro.execution_review(plan, ms, as_of="2025-10-30")
+    s = r["summary"]
+    assert s["as_of"] == "2025-10-25"  # judged at the plan's last update
+    assert (s["due"], s["on_time"], s["late"]) == (3, 1, 2)
+    assert s["on_time_rate"] == pytest.approx(1 / 3)
+    by = r["by_owner"].set_index("owner")
+    assert by.loc["张敏", "days_late"] == 3 and by.loc["李娜", "days_late"] == 5
+    assert s["milestones_missed"] == 1 and s["high_risk_materialised"] == 1
+    assert s["high_risk_without_response"] == 1
+
+
+def test_campaign_summary_and_window():
+    d = daily_frame(("2025-10-01", "2025-11-30"))
+    d.loc[d.date.between("2025-11-01", "2025-11-11"), "gmv"] *= 3
+    s = retro.campaign_summary(d, "2025-11-01", "2025-11-11")
+    assert s["uplift"] == pytest.approx(3.0) and s["days"] == 11
+    start, end, zh, _ = retro.campaign_window("double11", 2025)
+    assert (start, end, zh) == (pd.Timestamp("2025-10-20"), pd.Timestamp("2025-11-11"), "双11")
+    with pytest.raises(ValueError, match="double11"):
+        retro.campaign_window("double13", 2025)
