@@ -35,6 +35,7 @@ import smtplib
 import ssl
 import struct
 import time
+import unicodedata
 import warnings
 from dataclasses import asdict, dataclass, field
 from email.headerregistry import Address
@@ -334,7 +335,9 @@ def html_to_text(html_or_soup) -> str:
                 flush()
                 title = re.sub(r"\s+", " ", child.get_text(" ")).strip()
                 if title:
-                    lines.extend(["", title, ("=" if name == "h1" else "-") * max(4, len(title))])
+                    width = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1
+                                for ch in title)
+                    lines.extend(["", title, ("=" if name == "h1" else "-") * max(4, width)])
             elif name == "a" and child.get("href", "").startswith("http"):
                 walk(child)
                 current.append(f" ({child['href']})")
@@ -371,6 +374,12 @@ def email_safe_html(html: str, *, base_dir: str | Path | None = None) -> EmailCo
         title = h1.get_text(" ").strip() if h1 else ""
     for tag in soup.find_all(_DROP_TAGS):
         tag.decompose()
+    for a in soup.find_all("a", class_="anchor-link"):  # nbconvert's heading permalinks (¶)
+        a.decompose()
+    for img in soup.find_all("img"):
+        if not img.get("alt") or img["alt"].startswith("No description has been provided"):
+            img["alt"] = "图表" if (soup.html and soup.html.get("lang", "").startswith("zh")) \
+                else "chart"
     for svg in soup.find_all("svg"):
         svg.replace_with(soup.new_string("[chart]"))
     for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):

@@ -235,6 +235,9 @@ def test_batch_email_sends_each_report_once_and_a_failure_digest(ran, tmp_path):
     reports = [m for m in got if m["To"].addresses[0].addr_spec == "zhang@example.com"]
     digests = [m for m in got if m["To"].addresses[0].addr_spec == "oncall@example.com"]
     assert len(reports) == 1 and len(digests) == 2  # a digest per batch with failures
+    html = reports[0].get_body(("html",)).get_content()  # a real rendered report, made safe
+    assert "<style" not in html and "<script" not in html and "data:" not in html
+    assert "店铺B" in html and 'style="' in html
     assert "2 个报表运行失败" in digests[0]["Subject"]
     text = digests[0].get_body(("plain",)).get_content()
     assert "failing/2025-11-zh" in text and "sleeping/2025-11-zh" in text
