@@ -190,10 +190,12 @@ def to_grid(df: pd.DataFrame, *, time_col: str, value_cols: list[str] | tuple[st
     return g
 
 
-def event_keys(times, calendar: pd.DataFrame | None) -> np.ndarray:
+def event_keys(times, calendar: pd.DataFrame | None, *, after_days: int = 0) -> np.ndarray:
     """Key ``"<event>:<days from peak>"`` (plus ``@HH:MM`` for sub-daily grids) per timestamp, "" if none.
 
-    ``calendar`` has columns event, start, end and optionally peak (default: end).
+    ``calendar`` has columns event, start, end and optionally peak (default: end) and kind; the
+    ``after_days`` days after a promotion's end (kind "promo" or no kind column) belong to it too
+    (the post-promotion hangover: demand pulled forward, returns).
     """
     times = pd.DatetimeIndex(times)
     keys = np.full(len(times), "", dtype=object)
@@ -203,6 +205,8 @@ def event_keys(times, calendar: pd.DataFrame | None) -> np.ndarray:
     sub_daily = len(times) > 1 and (times != days).any()
     for row in calendar.itertuples(index=False):
         start, end = pd.Timestamp(row.start), pd.Timestamp(row.end)
+        if getattr(row, "kind", "promo") == "promo":
+            end = end + pd.Timedelta(days=after_days)
         peak = pd.Timestamp(getattr(row, "peak", None) if pd.notna(getattr(row, "peak", None)) else end)
         on = (days >= start) & (days <= end) & (keys == "")
         if not on.any():
@@ -300,16 +304,24 @@ def _event_shift(resid_raw: np.ndarray, keys: np.ndarray | None, times) -> tuple
 # counts
 # ------------------------------------------------------------------------------------------
 
+def _fill(a: np.ndarray, fallback) -> np.ndarray:
+    """``a`` with NaN replaced by ``fallback()`` (computed only when needed)."""
+    miss = np.isnan(a)
+    return np.where(miss, fallback(), a) if miss.any() else a
+
+
 def _count_pass(Y: np.ndarray, period: int, cfg: EngineConfig, use: np.ndarray,
                 poisson: np.ndarray, log: np.ndarray):
     W, M = _windows(period, cfg)
     Yc = np.where(use, Y, np.nan)
-    level = _past(Yc, W, max(3, W // 2))
-    season = _past_same_phase(Yc - level, period, cfg.season_cycles, 2)
-    mu = level + season
+    level = _fill(_past(Yc, W, max(3, W // 2)), lambda: _past(Yc, 3 * W, max(3, W // 2)))
+    season = _past_same_phase(Yc - level, period, cfg.season_cycles, 3)
+    mu = level + np.where(np.isnan(season) & np.isfinite(level), 0.0, season)
     r = Y - mu
     absr = np.abs(np.where(use, r, np.nan))
     scale = 1.4826 * _past(absr, M, max(5, min(M, 2 * period) // 2))
+    # warm-up / after long masked spells: spread of the raw values around the level (conservative)
+    scale = _fill(scale, lambda: 1.4826 * _past(np.abs(Yc - level), W, max(3, W // 2)))
     if period >= 24:  # intraday cycles are heteroscedastic (night vs day): shrink to the phase scale
         phase = 1.4826 * _past_same_phase(absr, period, cfg.scale_cycles, 4)
         scale = np.where(np.isfinite(phase) & (phase > 0), np.sqrt(scale * phase), scale)
@@ -361,8 +373,9 @@ def score_counts(values: np.ndarray, period: int, *, times=None, keys: np.ndarra
     back = lambda a: np.where(logs[:, None], np.sign(a) * np.expm1(np.abs(a)), a)  # noqa: E731
     lower = back(mu - zc * sc)
     lower = np.where(nonneg, np.fmax(lower, 0.0), lower)
-    shifts, _ = cusum(np.where(is_event[None, :], np.nan, z), k=config.cusum_k, h=config.cusum_h,
-                      clip=config.cusum_clip)
+    z_eq = np.sign(z) * _score_from_p(p)  # normal-equivalent z: heavy tails tamed for CUSUM
+    shifts, _ = cusum(np.where(is_event[None, :], np.nan, z_eq), k=config.cusum_k,
+                      h=config.cusum_h, clip=config.cusum_clip)
     return {"expected": back(mu), "lower": lower, "upper": back(mu + zc * sc), "z": z,
             "p_value": p, "level_shift": shifts, "center": mu, "scale": sc,
             "log": np.broadcast_to(logs[:, None], mu.shape)}
@@ -386,15 +399,16 @@ def _binom_two_sided(x: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
 def _rate_pass(X, N, period, cfg, use):
     W, M = _windows(period, cfg)
     Xc, Nc = np.where(use, X, np.nan), np.where(use, N, np.nan)
-    sx = _past(Xc, W, max(3, W // 4), "sum")
-    sn = _past(Nc, W, max(3, W // 4), "sum")
+    sx = _fill(_past(Xc, W, max(3, W // 4), "sum"), lambda: _past(Xc, 3 * W, max(3, W // 4), "sum"))
+    sn = _fill(_past(Nc, W, max(3, W // 4), "sum"), lambda: _past(Nc, 3 * W, max(3, W // 4), "sum"))
     with np.errstate(invalid="ignore", divide="ignore"):
         p0 = sx / sn
         p0 = np.clip(p0, 0.5 / np.fmax(sn, 1), 1 - 0.5 / np.fmax(sn, 1))
         pear2 = (X - N * p0) ** 2 / (N * p0 * (1 - p0))
     ok = use & np.isfinite(pear2) & (N > 1)
-    num = _past(np.where(ok, np.fmin(pear2, 25.0) - 1.0, np.nan), M, max(5, M // 4), "sum")
-    den = _past(np.where(ok, N - 1.0, np.nan), M, max(5, M // 4), "sum")
+    e1, e2 = np.where(ok, np.fmin(pear2, 25.0) - 1.0, np.nan), np.where(ok, N - 1.0, np.nan)
+    num = _fill(_past(e1, M, max(5, M // 4), "sum"), lambda: _past(e1, 3 * M, 5, "sum"))
+    den = _fill(_past(e2, M, max(5, M // 4), "sum"), lambda: _past(e2, 3 * M, 5, "sum"))
     with np.errstate(invalid="ignore", divide="ignore"):
         rho = np.clip(num / den, 0.0, 0.5)
     return p0, rho, pear2
@@ -425,7 +439,7 @@ def score_rates(numerator: np.ndarray, denominator: np.ndarray, period: int, *, 
     extra = np.zeros_like(p0)
     if keys is not None and is_event.any():
         with np.errstate(invalid="ignore", divide="ignore"):
-            obs = np.clip(X / N, 1e-6, 1 - 1e-6)
+            obs = (X + 0.5) / (N + 1.0)
             ev_shift, _ = _event_shift(logit(obs) - logit(p0), keys, times)
         p0 = np.where(is_event[None, :], expit(logit(p0) + ev_shift), p0)
         extra = np.where(is_event[None, :], config.event_spread ** 2, 0.0)
