@@ -42,6 +42,7 @@ __all__ = [
     "monthly_schedule",
     "plot_gantt",
     "to_excel",
+    "display_table",
 ]
 
 DONE = "已完成"
@@ -406,3 +407,23 @@ def to_excel(path, plan: pd.DataFrame, milestones: pd.DataFrame | None = None, *
     wb.save(tmp)
     tmp.replace(path)
     return path
+
+
+_OWNER_HEADERS = {
+    "tasks": ("任务数", "Tasks"), "open_tasks": ("未完成", "Open"), "overdue": ("逾期", "Overdue"),
+    "slipping": ("延误风险", "Slipping"), "open_budget": ("未完成预算", "Open budget"),
+    "task_days": ("任务天数", "Task days"), "peak_parallel": ("最多并行", "Peak parallel"),
+}
+
+
+def display_table(df: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
+    """Any plan-derived table with column names (and flags) in the report language."""
+    L = Labels(lang)
+    t = df.copy()
+    if "flag" in t:
+        t["flag"] = t["flag"].map(lambda f: L(*FLAG_LABELS[f]) if f in FLAG_LABELS else f)
+    names = {**MILESTONE_HEADERS, **PLAN_HEADERS, **_OWNER_HEADERS}
+    if "milestone" in t:
+        names["date"] = MILESTONE_HEADERS["date"]
+    names["budget"] = PLAN_HEADERS["budget"]
+    return t.rename(columns={c: L(*names[c]) for c in t.columns if c in names})

@@ -44,6 +44,7 @@ __all__ = [
     "named_scenarios",
     "slider_keys",
     "live_panel",
+    "scenarios_table",
 ]
 
 ALL = "*"
@@ -408,3 +409,17 @@ def live_panel(model: ScenarioModel, *, lang: str = "zh", step: int = 1,
     box.sliders = sliders  # type: ignore[attr-defined]  # for tests in a kernel
     box.refresh = refresh  # type: ignore[attr-defined]
     return box
+
+
+_SCEN_NAMES = {"label": ("情景", "Scenario"), "visitors_change": ("访客数变化", "Visitors"),
+               "conversion_rate_change": ("转化率变化", "Conversion"),
+               "aov_change": ("客单价变化", "AOV"), "gmv": ("成交金额", "GMV"),
+               "growth": ("较参考期", "vs reference"), "achievement": ("目标达成率", "Achievement"),
+               "budget": ("推广预算", "Ad budget"), "extra_budget": ("新增预算", "Extra budget")}
+
+
+def scenarios_table(scen: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
+    """:func:`named_scenarios` with display names in the report language."""
+    L = Labels(lang)
+    t = scen[[c for c in _SCEN_NAMES if c in scen]]
+    return t.rename(columns={c: L(*_SCEN_NAMES[c]) for c in t.columns})
