@@ -16,6 +16,11 @@ scheduler address) with a progress bar and returns a :class:`BatchSummary` whose
   resolved to dates), the data version (``$OPSNB_DATA_VERSION`` or the store file's size and
   mtime) and the opsnb version. A rerun skips runs whose fingerprint matches and whose report
   exists, unless ``force=True``; so a batch resumes after a crash.
+- **Dask.** With ``scheduler="tcp://host:8786"`` the same jobs go to a Dask cluster. Workers
+  need opsnb installed, the ``opsnb`` kernel, and the same paths for the project, the store and
+  the outputs (a shared filesystem); start them with ``--nthreads 1`` (one run per process, so
+  the time-limit watchdog kills only its own kernel), e.g.
+  ``dask worker tcp://host:8786 --nworkers 4 --nthreads 1``.
 - **Overhead.** Workers are started once and import papermill, nbconvert and opsnb and build
   the HTML exporter before the first run; each run then pays only its kernel.
 
