@@ -198,8 +198,14 @@ def load_orders_file(path, columns: str = "") -> tuple[pd.DataFrame, pd.DataFram
     ``"invoice=InvoiceNo,customer=CustomerID,date=InvoiceDate,qty=Quantity,price=UnitPrice,sku=StockCode"``
     (invoice lines, cleaned by :func:`clean_invoice_lines`) or
     ``"customer=buyer,date=day,amount=paid[,order=order_no]"`` (one row per purchase; rows with
-    amount ≤ 0 excluded). Returns ``(orders, items or None, excluded)``.
+    amount ≤ 0 excluded). A relative ``path`` not found from the working directory is taken
+    from the project root. Returns ``(orders, items or None, excluded)``.
     """
+    path = Path(path)
+    if not path.is_absolute() and not path.exists():
+        from . import config
+
+        path = config.project_root() / path  # params files give paths from the project root
     roles = dict(kv.split("=", 1) for kv in (c.strip() for c in columns.split(",")) if kv)
     roles = {k.strip(): v.strip() for k, v in roles.items()}
     if {"qty", "price"} <= roles.keys():
@@ -398,6 +404,7 @@ def plot_cohort_heatmap(table: pd.DataFrame, *, value: str = "retention_rate", l
     sns.heatmap(m, ax=ax, cmap="Blues", annot=m.shape[1] <= 14 and len(m) <= 30,
                 fmt=".0%" if pct else ".0f", cbar=False, linewidths=0.3,
                 annot_kws={"fontsize": 7})
+    ax.grid(False)
     zh = {"retention_rate": "留存率", "active_customers": "活跃客户数", "gmv": "成交金额",
           "cum_gmv_per_customer": "人均累计成交额"}.get(value, value)
     en = {"retention_rate": "Retention rate", "active_customers": "Active customers",
