@@ -365,6 +365,10 @@ def _warm_worker(log_path: str | None = None) -> None:
 
     from . import render, runner  # noqa: F401
 
+    try:  # the run record goes to the ledger (pandas, duckdb): import them now, not in run 1
+        from . import ledger  # noqa: F401
+    except ImportError:
+        pass
     render._exporter()
     render._css()
 

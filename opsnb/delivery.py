@@ -70,7 +70,8 @@ __all__ = [
 
 SECURITY_MODES = ("starttls", "ssl", "none")
 DEFAULT_SIZE_BUDGET = 8 * 1024 * 1024
-"""Bytes above which a mail triggers :class:`EmailSizeWarning` (many corporate servers cap at 10 MB)."""
+"""Bytes above which a mail triggers :class:`EmailSizeWarning` (corporate servers often cap
+at 10 MB; ``$OPSNB_EMAIL_MAX_BYTES`` overrides it)."""
 MAX_IMAGE_WIDTH = 680
 """Charts wider than this get a ``width`` attribute so that Outlook does not overflow."""
 
