@@ -372,7 +372,7 @@ def score_counts(values: np.ndarray, period: int, *, times=None, keys: np.ndarra
     zc = -ndtri(config.alpha / 2) if config.tail_df is None else -stdtrit(config.tail_df, config.alpha / 2)
     back = lambda a: np.where(logs[:, None], np.sign(a) * np.expm1(np.abs(a)), a)  # noqa: E731
     lower = back(mu - zc * sc)
-    lower = np.where(nonneg, np.fmax(lower, 0.0), lower)
+    lower = np.where(nonneg, np.maximum(lower, 0.0), lower)
     z_eq = np.sign(z) * _score_from_p(p)  # normal-equivalent z: heavy tails tamed for CUSUM
     shifts, _ = cusum(np.where(is_event[None, :], np.nan, z_eq), k=config.cusum_k,
                       h=config.cusum_h, clip=config.cusum_clip)
@@ -452,7 +452,7 @@ def score_rates(numerator: np.ndarray, denominator: np.ndarray, period: int, *, 
     zc = -ndtri(config.alpha / 2)
     shifts, _ = cusum(np.where(is_event[None, :], np.nan, z), k=config.cusum_k, h=config.cusum_h,
                       clip=config.cusum_clip)
-    return {"expected": p0, "lower": np.fmax(p0 - zc * sd, 0), "upper": np.fmin(p0 + zc * sd, 1),
+    return {"expected": p0, "lower": np.maximum(p0 - zc * sd, 0), "upper": np.minimum(p0 + zc * sd, 1),
             "z": z, "p_value": p_val, "rho": rho, "level_shift": shifts, "extra": extra}
 
 

@@ -10,8 +10,8 @@ metrics × channels each day. Promotion days get last year's event multiplier
 Severity (GMV at risk, if the move is real, as a share of the shop's expected GMV that day)
 ---------------------------------------------------------------------------------------------
 ``高`` ≥ 10 %, ``中`` ≥ 3 %, ``低`` otherwise (:data:`SEVERITY_THRESHOLDS`). GMV at risk is
-``|actual − expected|`` for GMV, ``|actual/expected − 1| × expected channel GMV`` for visitors,
-conversion and AOV, and ``|Δ refund rate| × orders × AOV`` for refunds.
+``|actual − expected|`` for GMV, ``min(|actual/expected − 1|, 1) × expected channel GMV`` for
+visitors, conversion and AOV, and ``|Δ refund rate| × orders × AOV`` for refunds.
 Deadlines (the morning after the data day is the detection day): 高 → response plan due
 24 h after detection; every anomaly → 异常数据整改报告 due 48 h after detection.
 
@@ -40,6 +40,7 @@ __all__ = [
     "draft_rectification",
     "plot_monitor",
     "evaluate_against_truth",
+    "read_series_file",
 ]
 
 METRICS = ("visitors", "conversion_rate", "aov", "gmv", "refund_rate")
@@ -198,7 +199,7 @@ def _money(sc: pd.DataFrame, gmv_res, g: A.Grid, V, aov) -> pd.DataFrame:
     eg = np.where(np.isfinite(m["exp_gmv"].to_numpy()), m["exp_gmv"].to_numpy(), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         rel = sc["actual"].to_numpy(float) / sc["expected"].to_numpy(float) - 1
-    risk = np.abs(rel) * eg
+    risk = np.fmin(np.abs(rel), 1.0) * eg  # at most the channel's whole expected GMV
     risk = np.where(sc["metric"] == "gmv", np.abs(sc["actual"] - sc["expected"]), risk)
     risk = np.where(sc["metric"] == "refund_rate",
                     np.abs(sc["actual"] - sc["expected"]) * m["orders"].to_numpy() * m["aov"].to_numpy(), risk)
@@ -314,7 +315,10 @@ def daily_report(result: MonitorResult, date=None, *, lang: str = "zh") -> pd.Da
     wide = sc.pivot_table(index="channel", columns="metric", values="actual", aggfunc="first")
     rows = []
     for ch in [c for c in wide.index if c != TOTAL] + ([TOTAL] if TOTAL in wide.index else []):
-        fl = sc[(sc["channel"] == ch) & sc["is_anomaly"]].sort_values("gmv_at_risk", ascending=False)
+        fl = sc[(sc["channel"] == ch) & sc["is_anomaly"]]
+        # a collapse of recorded visitors (tracking) explains the rest: list it first
+        tracking = (fl["metric"] == "visitors") & (fl["rel_change"] <= -0.5)
+        fl = fl.assign(_k=tracking).sort_values(["_k", "gmv_at_risk"], ascending=False)
         top = fl.iloc[0] if len(fl) else None
         fix = owner = ""
         if top is not None:
@@ -421,3 +425,55 @@ def evaluate_against_truth(daily: pd.DataFrame, truth: pd.DataFrame, *, sensitiv
     return {"anomalies": len(truth), "recall": found / max(len(truth), 1),
             "recall_metric": found_m / max(len(truth), 1), "alerted_channel_days": len(cd),
             "precision": tp / max(len(cd), 1), "sensitivity": sensitivity}
+
+
+# ------------------------------------------------------------------------------------------
+# any CSV (the ``opsnb detect`` command)
+# ------------------------------------------------------------------------------------------
+
+def read_series_file(path, *, time_col: str, value_cols: list[str], series_col: str | None = None) -> pd.DataFrame:
+    """Read a CSV (UTF-8 or GBK) with a time column and numeric columns for :func:`opsnb.anomaly.detect`.
+
+    Raises :class:`~opsnb.errors.DataContractError` listing every problem (file, row as numbered
+    in the file, column, value, expected): missing columns, unparseable timestamps or numbers.
+    """
+    import io
+    from pathlib import Path
+
+    from .errors import DataContractError, DataProblem
+    from .parsing import decode_text, parse_dates, parse_numbers
+
+    path = Path(path)
+    src = str(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{src}: no such file")
+    text, _ = decode_text(path.read_bytes())
+    try:
+        raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except Exception as exc:  # parser errors name the line
+        raise DataContractError(f"{src}: not a readable CSV ({exc})",
+                                [DataProblem(src, None, None, None, "a comma-separated file with a header row")]) from None
+    need = [time_col, *value_cols] + ([series_col] if series_col else [])
+    missing = [c for c in need if c not in raw.columns]
+    if missing:
+        raise DataContractError(f"{src}: missing column(s) {missing}",
+                                [DataProblem(src, 1, c, None, f"a column named {c!r}; found {list(raw.columns)}")
+                                 for c in missing])
+    problems = []
+    out = pd.DataFrame(index=raw.index)
+    t, bad = parse_dates(raw[time_col], with_time=True)
+    problems += [DataProblem(src, int(i) + 2, time_col, raw[time_col].iloc[i], e) for i, e in bad.items()]
+    problems += [DataProblem(src, int(i) + 2, time_col, "", "a timestamp")
+                 for i in np.flatnonzero(t.isna().to_numpy()) if int(i) not in bad]
+    out[time_col] = t.to_numpy()
+    for c in value_cols:
+        v, bad = parse_numbers(raw[c], integer=False, percent_ok=True)
+        problems += [DataProblem(src, int(i) + 2, c, raw[c].iloc[i], e) for i, e in bad.items()]
+        out[c] = v.to_numpy()
+    if series_col:
+        out[series_col] = raw[series_col].to_numpy()
+    if len(out) == 0:
+        problems.append(DataProblem(src, None, None, None, "at least one data row"))
+    if problems:
+        raise DataContractError(f"{src}: {len(problems)} problem(s) in the input", problems)
+    return out
