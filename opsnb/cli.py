@@ -218,6 +218,56 @@ def params_cmd(
 # monitoring: detect
 # ---------------------------------------------------------------------------------------------
 
+@app.command("detect")
+def detect_cmd(
+    input_file: Path = typer.Argument(..., help="CSV with a time column and a value column (any frequency)."),
+    time_col: str = typer.Option("timestamp", "--time-col", help="Time column."),
+    value_col: Optional[str] = typer.Option("value", "--value-col", help="Value column (count kind)."),
+    series_col: Optional[str] = typer.Option(None, "--series-col", help="Series id column (many series)."),
+    kind: str = typer.Option("count", "--kind", help="count | rate (rate = numerator / denominator)."),
+    numerator_col: Optional[str] = typer.Option(None, "--numerator-col", help="Rate numerator, e.g. buyers."),
+    denominator_col: Optional[str] = typer.Option(None, "--denominator-col", help="Rate denominator, e.g. visitors."),
+    events: Optional[Path] = typer.Option(None, "--events", help="CSV of events: event,start,end[,peak]."),
+    sensitivity: str = typer.Option("medium", "--sensitivity", help="low | medium | high (BH alpha 0.001/0.01/0.05)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output CSV, one row per input row."),
+) -> None:
+    """Flag anomalies in any time series CSV, causally (每日监控 / 异常检测).
+
+    Writes series, timestamp, value, expected, lower, upper, score (≥ 0), is_anomaly (0/1),
+    direction (up/down), severity (low/medium/high by deviation from expected).
+    """
+    import warnings
+
+    try:
+        from .anomaly import detect
+        from .monitoring import read_series_file
+
+        if kind not in ("count", "rate"):
+            raise ValueError(f"--kind must be one of count, rate; got {kind!r}")
+        cols = [numerator_col, denominator_col] if kind == "rate" else [value_col]
+        if any(c is None for c in cols):
+            raise ValueError("--kind rate needs --numerator-col and --denominator-col")
+        df = read_series_file(input_file, time_col=time_col, value_cols=cols, series_col=series_col)
+        cal = None
+        if events is not None:
+            cal = read_series_file(events, time_col="start", value_cols=[], series_col="event")
+            cal["end"] = read_series_file(events, time_col="end", value_cols=[])["end"].to_numpy()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = detect(df, time_col=time_col, value_col=value_col if kind == "count" else None,
+                         series_col=series_col, kind=kind, numerator_col=numerator_col,
+                         denominator_col=denominator_col, events=cal, sensitivity=sensitivity,
+                         source=str(input_file))
+        _echo_warnings(caught)
+        cols_out = ["series", "timestamp", "value", "expected", "lower", "upper", "score",
+                    "is_anomaly", "direction", "severity"]
+        output.parent.mkdir(parents=True, exist_ok=True)
+        out[cols_out].to_csv(output, index=False)
+        typer.echo(f"{int(out['is_anomaly'].sum())} anomalous row(s) of {len(out)} → {output}")
+    except Exception as exc:  # noqa: BLE001 - mapped to exit codes
+        raise _handle(exc) from None
+
+
 # ---------------------------------------------------------------------------------------------
 # A/B tests: ab
 # ---------------------------------------------------------------------------------------------
