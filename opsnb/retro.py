@@ -725,3 +725,163 @@ def past_campaigns(daily: pd.DataFrame, *, before, n: int = 3, kinds=("promo",),
                          start=r["start"], end=r["end"],
                          **campaign_summary(daily, r["start"], r["end"])))
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# drafted 复盘报告 summary and tables for display / Excel
+# ---------------------------------------------------------------------------------------------
+
+
+def draft_summary(*, achievement_table: pd.DataFrame | None = None, lift: LiftResult | None = None,
+                  attribution_summary: pd.DataFrame | None = None,
+                  execution: dict | None = None, projection: Projection | None = None,
+                  campaign_name: tuple[str, str] = ("活动", "the campaign"),
+                  comparison_label: str = "", lang: str = "zh") -> list[str]:
+    """Sentences of the 复盘报告 summary, each built from the numbers passed in."""
+    L = Labels(lang)
+    m = lambda x: plots.format_money(x, lang)  # noqa: E731
+    p = plots.format_pct
+    out: list[str] = []
+    a = achievement_table if achievement_table is not None else achievement(
+        pd.DataFrame(columns=["channel"]), pd.DataFrame(columns=["period"]), "")
+    tot = a[(a["metric"] == "gmv") & (a["channel"] == "全部")]
+    if len(tot):
+        r = tot.iloc[0]
+        out.append(L(f"成交金额 {m(r.actual)}，目标 {m(r.target)}，达成率 {p(r.achievement)}（{r.status_name}）。",
+                     f"GMV was {m(r.actual)} against a target of {m(r.target)}: "
+                     f"{p(r.achievement)} achieved ({r.status_name.lower()})."))
+    if projection is not None and projection.days_left > 0 and np.isfinite(projection.estimate):
+        out.append(L(f"按当前进度，期末预计 {m(projection.estimate)}（{int(projection.level * 100)}% 区间 "
+                     f"{m(projection.ci_low)} – {m(projection.ci_high)}），达成目标的概率约 {p(projection.prob_reach_target, 0)}。",
+                     f"At the current pace the period should end at {m(projection.estimate)} "
+                     f"({int(projection.level * 100)}% interval {m(projection.ci_low)} – "
+                     f"{m(projection.ci_high)}); chance of reaching the target ≈ {p(projection.prob_reach_target, 0)}."))
+    missed = a[(a["status"].isin(["missed", "behind"]))]
+    if len(missed):
+        names = "、".join(f"{r.metric_name}（{r.channel}）" if r.channel != "全部" else r.metric_name
+                         for r in missed.itertuples())
+        names_en = ", ".join(f"{r.metric_name} ({r.channel})" if r.channel != "全部"
+                             else r.metric_name for r in missed.itertuples())
+        out.append(L(f"未达成或落后的目标：{names}。", f"Targets missed or behind: {names_en}."))
+    if attribution_summary is not None and len(attribution_summary):
+        s = attribution_summary.sort_values("contribution", key=np.abs, ascending=False)
+        top = s.iloc[0]
+        zh, en = FACTOR_NAMES.get(top["factor"], (top["factor"], top["factor"]))
+        change = s["contribution"].sum()
+        out.append(L(f"与{comparison_label}相比成交金额变化 {'+' if change >= 0 else ''}{m(change)}，"
+                     f"其中{zh}贡献最大（{'+' if top.contribution >= 0 else ''}{m(top.contribution)}）。",
+                     f"Versus {comparison_label}, GMV changed by {'+' if change >= 0 else ''}{m(change)}; "
+                     f"{en.lower()} contributed most ({'+' if top.contribution >= 0 else ''}{m(top.contribution)})."))
+    if lift is not None and not lift.error_code:
+        nz, ne = campaign_name
+        out.append(L(f"{nz}期间成交 {m(lift.actual)}，无活动基线约 {m(lift.counterfactual)}，增量 {m(lift.estimate)}"
+                     f"（{int(lift.level * 100)}% 区间 {m(lift.ci_low)} – {m(lift.ci_high)}，相对提升 {p(lift.relative)}）。",
+                     f"During {ne} GMV was {m(lift.actual)} against a counterfactual of about "
+                     f"{m(lift.counterfactual)}: {m(lift.estimate)} incremental ({int(lift.level * 100)}% interval "
+                     f"{m(lift.ci_low)} – {m(lift.ci_high)}, {p(lift.relative)} lift)."))
+        if lift.n_post:
+            dip = lift.post_ci_high < 0
+            out.append(L(f"活动后 {lift.n_post} 天{'出现透支回落' if dip else '未见显著透支'}（{m(lift.post_estimate)}），"
+                         f"净增量 {m(lift.net_estimate)}，推广花费 {m(lift.spend)}，增量 ROI {lift.roi:.2f}。",
+                         f"The {lift.n_post} days after {'show a pull-forward dip' if dip else 'show no significant dip'} "
+                         f"({m(lift.post_estimate)}); net incremental {m(lift.net_estimate)} for "
+                         f"{m(lift.spend)} spend, incremental ROI {lift.roi:.2f}."))
+    if execution is not None:
+        s = execution["summary"]
+        out.append(L(f"计划执行：到期任务 {s['due']} 项，按时完成 {s['on_time']} 项（{p(s['on_time_rate'])}），"
+                     f"延误 {s['late']} 项；关键节点未达成 {s.get('milestones_missed', 0)} 个。",
+                     f"Execution: {s['on_time']} of {s['due']} due tasks finished on time "
+                     f"({p(s['on_time_rate'])}), {s['late']} late; {s.get('milestones_missed', 0)} milestones missed."))
+        by = execution["by_owner"]
+        if len(by) and by.iloc[0]["late"] > 0:
+            r = by.iloc[0]
+            out.append(L(f"延误最多的负责人：{r.owner}（{int(r.late)} 项，累计 {int(r.days_late)} 天）。",
+                         f"Most delays: {r.owner} ({int(r.late)} tasks, {int(r.days_late)} days in all)."))
+    return out
+
+
+FACTOR_NAMES = drivers.FACTOR_LABELS
+
+
+def achievement_display(table: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
+    """运营效果汇总表 with display column names; target and actual formatted per metric
+    (money, %, counts), achievement as a fraction."""
+    L = Labels(lang)
+
+    def fmt(metric, x):
+        if x != x:
+            return "—"
+        if metric in ("gmv", "ad_spend", "aov"):
+            return plots.format_money(x, lang)
+        if metric in METRICS and METRICS[metric][1] is not None:
+            return plots.format_pct(x)
+        return f"{x:,.0f}"
+
+    return pd.DataFrame({
+        L("目标", "Goal"): table["metric_name"],
+        L("流量来源", "Channel"): table["channel"].replace({"全部": L("全部", "All")}),
+        L("负责人", "Owner"): table["owner"],
+        L("目标值", "Target"): [fmt(m, x) for m, x in zip(table["metric"], table["target"])],
+        L("实际值", "Actual"): [fmt(m, x) for m, x in zip(table["metric"], table["actual"])],
+        L("达成率", "Achievement"): table["achievement"],
+        L("状态", "Status"): table["status_name"],
+    })
+
+
+__all__ += ["draft_summary", "achievement_display", "FACTOR_NAMES"]
+
+
+def compare_campaigns(daily: pd.DataFrame, campaign: str, year: int, *, n: int = 3,
+                      lang: str = "zh") -> pd.DataFrame:
+    """This campaign beside the last ``n`` promotions and the same campaign a year before.
+
+    Columns: name, start, end, days, gmv, uplift, conversion_rate, aov, refund_rate, roas;
+    the last row is this campaign.
+    """
+    L = Labels(lang)
+    start, end, zh, en = campaign_window(campaign, year)
+    past = past_campaigns(daily, before=start, n=n, same_event=campaign)
+    rows = [dict(name=f"{L(r.name_zh, r.name_en)} {r.start.year}", start=r.start, end=r.end,
+                 **{k: getattr(r, k) for k in ("days", "gmv", "uplift", "conversion_rate", "aov",
+                                               "refund_rate", "roas")})
+            for r in past.itertuples()]
+    now = campaign_summary(daily, start, end)
+    rows.append(dict(name=L(f"{zh} {year}（本次）", f"{en} {year} (this one)"), start=start, end=end,
+                     **{k: now[k] for k in ("days", "gmv", "uplift", "conversion_rate", "aov",
+                                            "refund_rate", "roas")}))
+    return pd.DataFrame(rows)
+
+
+def export_excel(path, *, achievement: pd.DataFrame, attribution: pd.DataFrame | None = None,
+                 mix: pd.DataFrame | None = None, lift: LiftResult | None = None,
+                 execution: dict | None = None, past: pd.DataFrame | None = None,
+                 lang: str = "zh"):
+    """Write the retrospective's tables to one workbook (one sheet each); returns the path."""
+    from pathlib import Path
+
+    L = Labels(lang)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheets = {L("运营效果汇总表", "Results"): achievement_display(achievement, lang).assign(
+        **{L("达成率", "Achievement"): achievement["achievement"].to_numpy()})}
+    if attribution is not None:
+        sheets[L("归因", "Attribution")] = attribution
+    if mix is not None:
+        sheets[L("结构效应", "Mix")] = mix
+    if lift is not None:
+        sheets[L("活动增量", "Lift")] = lift.to_frame()
+    if execution is not None:
+        sheets[L("执行复盘", "Execution")] = execution["by_owner"]
+        if len(execution["risks"]):
+            sheets[L("风险", "Risks")] = execution["risks"]
+    if past is not None:
+        sheets[L("往期对比", "Past campaigns")] = past
+    tmp = path.with_suffix(".tmp.xlsx")
+    with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
+        for name, df in sheets.items():
+            df.to_excel(xw, sheet_name=name[:31], index=False)
+    tmp.replace(path)
+    return path
+
+
+__all__ += ["compare_campaigns", "export_excel"]
