@@ -122,23 +122,23 @@ def new_axes(ax=None, figsize=None):
     return ax
 
 
-def format_money(x: float, lang: str = "zh") -> str:
-    """¥1.23万 / ¥1,234 in Chinese, ¥12.3k in English; NaN as '—'."""
+def format_money(x: float, lang: str = "zh", symbol: str = "¥") -> str:
+    """¥1.23万 / ¥1,234 in Chinese, ¥12.3k in English; NaN as '—'. ``symbol``: £, $, HK$ …"""
     if x != x:  # NaN
         return "—"
     sign = "-" if x < 0 else ""
     a = abs(x)
     if lang == "zh":
         if a >= 1e8:
-            return f"{sign}¥{a / 1e8:.2f}亿"
+            return f"{sign}{symbol}{a / 1e8:.2f}亿"
         if a >= 1e4:
-            return f"{sign}¥{a / 1e4:.2f}万"
-        return f"{sign}¥{a:,.0f}"
+            return f"{sign}{symbol}{a / 1e4:.2f}万"
+        return f"{sign}{symbol}{a:,.0f}"
     if a >= 1e6:
-        return f"{sign}¥{a / 1e6:.2f}M"
+        return f"{sign}{symbol}{a / 1e6:.2f}M"
     if a >= 1e3:
-        return f"{sign}¥{a / 1e3:.1f}k"
-    return f"{sign}¥{a:,.0f}"
+        return f"{sign}{symbol}{a / 1e3:.1f}k"
+    return f"{sign}{symbol}{a:,.0f}"
 
 
 def format_pct(x: float, digits: int = 1) -> str:

@@ -72,6 +72,7 @@ class Context:
     shop: str
     as_of: dt.date
     title: str
+    currency: str = "¥"
     _con: Any = field(default=None, repr=False)
     records: dict = field(default_factory=dict, repr=False)
 
@@ -135,7 +136,7 @@ class Context:
         ))
 
     def money(self, x: float) -> str:
-        return plots.format_money(float(x), self.lang)
+        return plots.format_money(float(x), self.lang, self.currency)
 
     def pct(self, x: float, digits: int = 1) -> str:
         return plots.format_pct(float(x), digits)
@@ -228,7 +229,7 @@ def _resolve_as_of(as_of: str, db_path: Path) -> dt.date:
 
 def setup(*, lang: str = "zh", period: str = "last-30-days", db_path: str = "", shop: str = "",
           as_of: str = "", title_zh: str = "运营报告", title_en: str = "Operations report",
-          **_ignored: Any) -> Context:
+          currency: str = "¥", **_ignored: Any) -> Context:
     """Start a report: theme, language, period, store. Call once, right after the parameters.
 
     Also records ``_title``, ``_period``, ``_lang`` and ``_shop`` for the HTML title and footer.
@@ -241,7 +242,8 @@ def setup(*, lang: str = "zh", period: str = "last-30-days", db_path: str = "", 
     as_of_date = _resolve_as_of(as_of, path)
     per = parse_period(period, as_of=as_of_date)
     title = title_zh if lang == "zh" else title_en
-    ctx = Context(lang=lang, period=per, db_path=path, shop=shop, as_of=as_of_date, title=title)
+    ctx = Context(lang=lang, period=per, db_path=path, shop=shop, as_of=as_of_date, title=title,
+                  currency=currency or "¥")
     ctx.record(_title=title, _period=str(per), _period_label=per.label, _lang=lang, _shop=shop,
                _data_range=_data_range(path))
     return ctx

@@ -143,8 +143,10 @@ def run_notebook(
 
     import papermill as pm
 
-    # papermill's own parser of the parameters cell warns on quotes in help comments; ours reads them
-    logging.getLogger("papermill.translators").setLevel(logging.ERROR)
+    # papermill's own parser of the parameters cell trips on quotes in help comments and then
+    # calls declared parameters "unknown"; opsnb.params already validated them, so quiet it
+    for name in ("papermill.translators", "papermill.parameterize"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     nb_path = find_notebook(notebook)
     stem = nb_path.stem
     merged_over: dict[str, Any] = dict(params or {})
