@@ -23,7 +23,8 @@ Example
 -------
 >>> df = read_file("生意参谋_流量来源.csv", "daily_metrics")   # doctest: +SKIP
 >>> con = open_store(); write_table(con, "daily_metrics", df, mode="append")  # doctest: +SKIP
->>> add_rates(read_table(con, "daily_metrics", start="2025-11-01", end="2025-11-11"))  # doctest: +SKIP
+>>> week = read_table(con, "daily_metrics", start="2025-11-01", end="2025-11-07")  # doctest: +SKIP
+>>> add_rates(week.groupby("channel")[["visitors", "buyers"]].sum())  # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -167,8 +168,8 @@ def _rule_check(expr: str, cols: list[str]):
         judged = df[cols].notna().all(axis=1)
         ok = pd.Series(True, index=df.index)
         if judged.any():
-            sub = df.loc[judged, cols].astype(
-                {c: "float64" for c in cols if df[c].dtype.kind in "iu" or str(df[c].dtype) == "Int64"})
+            ints = [c for c in cols if df[c].dtype.kind in "iu" or str(df[c].dtype) == "Int64"]
+            sub = df.loc[judged, cols].astype({c: "float64" for c in ints})
             ok.loc[judged] = sub.eval(expr, engine="python").astype(bool)
         return ok
     return check
@@ -288,7 +289,8 @@ def _conform(frame: pd.DataFrame, table: Table, source: str, rows: np.ndarray,
     keep_extra = [h for h in unknown if str(h).strip()]
     if keep_extra and not table.extra_columns:
         warnings.warn(f"{source}: columns not in table {table.name!r} were dropped: "
-                      f"{', '.join(map(str, keep_extra))}", DataQualityWarning, stacklevel=stacklevel)
+                      f"{', '.join(map(str, keep_extra))}", DataQualityWarning,
+                      stacklevel=stacklevel)
     typed = pd.DataFrame(index=raw.index)
     skip: set[tuple[int, str]] = set()
     for col in table.columns:
@@ -377,7 +379,8 @@ def add_rates(df: pd.DataFrame) -> pd.DataFrame:
     Rates are ratios of sums: aggregate the counts first (per week, per channel...), then call
     this; never average daily rates.
 
-    >>> add_rates(pd.DataFrame({"visitors": [100, 0], "buyers": [5, 0]}))["conversion_rate"].tolist()
+    >>> rates = add_rates(pd.DataFrame({"visitors": [100, 0], "buyers": [5, 0]}))
+    >>> rates["conversion_rate"].tolist()
     [0.05, nan]
     """
     out = df.copy()
@@ -547,7 +550,8 @@ def _as_date(x) -> date:
         raise ValueError(f"not a date: {x!r} (write 2025-11-01)") from None
 
 
-def read_table(con, table: str, *, start=None, end=None, channels: Iterable[str] | str | None = None,
+def read_table(con, table: str, *, start=None, end=None,
+               channels: Iterable[str] | str | None = None,
                columns: Iterable[str] | None = None) -> pd.DataFrame:
     """Rows of store table ``table`` with ``start <= time column <= end`` (inclusive dates; a
     date-time column takes the whole end day) and ``channel`` in ``channels``.
