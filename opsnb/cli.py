@@ -276,6 +276,54 @@ def detect_cmd(
 # goals, plans, what-if: whatif
 # ---------------------------------------------------------------------------------------------
 
+@app.command("whatif")
+def whatif_cmd(
+    params: Optional[Path] = typer.Option(None, "--params", "-f", help="Params YAML file."),
+    param: list[str] = typer.Option([], "--param", "-p",
+                                    help="Override: key=value, e.g. -p goal=0.3 -p period=2025-Q4."),
+    port: int = typer.Option(8866, help="Port to serve on."),
+    ip: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0 for the office LAN)."),
+    open_browser: bool = typer.Option(False, "--open/--no-open", help="Open a browser tab."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Prepare and print the command only."),
+) -> None:
+    """Serve the live what-if sliders (notebook 02b) with Voila for managers (情景试算)."""
+    import subprocess
+    import tempfile
+
+    import nbformat
+    from papermill.parameterize import parameterize_notebook
+
+    from .params import find_notebook, load_params
+
+    try:
+        nb_path = find_notebook("02b_whatif_live")
+        values = load_params(nb_path, params, overrides=list(param))
+    except Exception as exc:
+        raise _handle(exc)
+    if values.get("db_path"):
+        values["db_path"] = str(Path(values["db_path"]).expanduser().resolve())
+    nb = nbformat.read(nb_path, as_version=4)
+    for cell in nb.cells:  # papermill expects every cell to have a tags list
+        cell.metadata.setdefault("tags", [])
+    nb.metadata.setdefault("papermill", {})
+    if values:
+        nb = parameterize_notebook(nb, values)
+    out = Path(tempfile.mkdtemp(prefix="opsnb-whatif-")) / nb_path.name
+    nbformat.write(nb, out)
+    cmd = [sys.executable, "-m", "voila", str(out), f"--port={port}", f"--Voila.ip={ip}"]
+    if not open_browser:
+        cmd.append("--no-browser")
+    typer.echo(f"what-if app: http://{ip}:{port}/  (parameters: {values or 'notebook defaults'})")
+    if dry_run:
+        typer.echo(" ".join(cmd))
+        return
+    typer.echo("press Ctrl-C to stop")
+    try:
+        raise typer.Exit(subprocess.call(cmd))
+    except KeyboardInterrupt:
+        raise typer.Exit(0)
+
+
 # ---------------------------------------------------------------------------------------------
 # market and customers: rfm, cohorts
 # ---------------------------------------------------------------------------------------------

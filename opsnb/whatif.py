@@ -329,7 +329,8 @@ def _summary_html(model: ScenarioModel, r: ScenarioResult, lang: str) -> str:
         f'{r.achievement:.1%}</span> ({L("目标", "goal")} {format_money(r.goal, lang)})'
         f' &nbsp;|&nbsp; <b>{L("推广预算", "Ad budget")}</b>: '
         f'<span class="opsnb-budget" data-value="{r.budget!r}">¥{r.budget:,.0f}</span>'
-        f' ({L("较参考期", "vs reference")} {r.extra_budget:+,.0f})</div>'
+        f' ({L("较参考期", "vs reference")} {"+" if r.extra_budget >= 0 else ""}'
+        f'{format_money(r.extra_budget, lang)})</div>'
     )
 
 

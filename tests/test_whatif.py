@@ -133,3 +133,23 @@ def test_live_panel_shows_what_the_model_computes():
     expect = m.evaluate({"抖音": {"visitors": 0.07}, "小红书": {"conversion_rate": -0.03}})
     assert shown == expect.gmv
     assert f"¥{expect.gmv:,.0f}" in html
+
+
+def test_whatif_command_serves_the_live_notebook_with_the_given_parameters():
+    import json as _json
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from opsnb.cli import app
+
+    r = CliRunner().invoke(app, ["whatif", "--dry-run", "--port", "8999", "-p", "goal=0.25",
+                                 "-p", "lang=en"])
+    assert r.exit_code == 0, r.output
+    cmd = r.output.strip().splitlines()[-1].split()
+    assert cmd[1:3] == ["-m", "voila"] and "--port=8999" in cmd and "--no-browser" in cmd
+    nb = _json.loads(Path(cmd[3]).read_text(encoding="utf-8"))
+    injected = [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
+    assert injected and "goal = 0.25" in "".join(injected[0]["source"])
+    bad = CliRunner().invoke(app, ["whatif", "--dry-run", "-p", "gaol=0.2"])
+    assert bad.exit_code == 1 and "Did you mean 'goal'" in bad.output
