@@ -10,8 +10,7 @@ How the numbers are made (all draws from ``numpy.random.default_rng(seed)``):
   pattern × mild winter season × the promotion calendar (:mod:`opsnb.calendar`: 双11 peak about
   5× a normal day, 618 about 3.5×, 双12 / 年货节 / 38 / 99 moderate, 春节 a dip) × noise.
 * **Funnel**: buyers ~ Binomial(visitors, conversion) with conversion 2-8 % by channel, higher on
-  promotion days; orders = buyers + Binomial(buyers, 7 %); cart users ≥ buyers; new buyers are
-  first-time customers (≈ 80 % of buyers in acquisition channels, 10 % in 老客/私域).
+  promotion days; orders = buyers + Binomial(buyers, 7 %); cart users ≥ buyers.
 * **Ad spend** (付费推广, 抖音, 小红书, 直播) = true visitors × cost per visitor, with
   cost per visitor = CAC × base conversion, so CAC = ad_spend / buyers ≈ ¥50 for 小红书
   (conversion ≈ 8 %) and ≈ ¥80 for 抖音 (≈ 5 %), the seeds of :mod:`opsnb.goals`.
@@ -21,10 +20,13 @@ How the numbers are made (all draws from ``numpy.random.default_rng(seed)``):
   list price × the order's discount), so items add up to the order exactly. Discounts are deeper
   on promotion days, so AOV is lower there. Refunds are drawn per order (3-8 % by channel, more
   for promotion orders), ``refund_amount`` sums to the daily figure.
-* **Customers**: a pool with heterogeneous repeat propensity (Gamma) and lifetimes, plus a
-  legacy pool of customers acquired before ``start``; returning buyers are drawn from the
-  customers alive at the time, weighted by propensity — so RFM, cohorts, a 20-30 % repurchase
-  rate and BG/NBD make sense.
+* **Customers** (BG/NBD-like): each customer buys again at a Gamma-distributed rate while
+  alive (× weekday, season and promotion) and drops out after a repeat purchase with a
+  Beta-distributed probability. Customers acquired since :data:`SHOP_OPENED` form the pool,
+  so a short range starts with the same history as the full one. A day's returning buyers
+  are spread over channels (mostly 老客/私域); the rest of a channel's buyers are new
+  customers (``new_buyers``, first-time ids). About 30 % of buyers return, 24 % of the
+  customers seen in two years buy more than once, and a BG/NBD fit converges.
 * ``scale`` multiplies every traffic level (default 1.0 ≈ 1 M orders over two years);
   counts stay consistent at any scale.
 
@@ -62,7 +64,8 @@ __all__ = [
 CHANNELS = DEMO_CHANNELS
 
 # visitors: 2024 mid-year level per day; growth: yearly; conv: base visitor→buyer rate;
-# new: share of buyers who buy for the first time; refund: base refund rate;
+# new: 1 − the channel's weight in taking returning buyers (老客/私域 takes most of them);
+# refund: base refund rate;
 # cac: yuan per buyer for paid channels (0: no spend); tilt: price preference exponent;
 # sens: promotion sensitivity (traffic uplift = 1 + sens × (calendar uplift − 1));
 # weekend: amplitude of the weekday pattern.

@@ -346,3 +346,31 @@ def test_write_demo_fills_store_and_files(tmp_path):
     assert (out / "milestones.xlsx").exists()
     gt = pd.read_csv(out / "ground_truth_anomalies.csv")
     assert list(gt["anomaly_id"]) == list(shop.anomalies["anomaly_id"])
+
+
+@pytest.mark.skipif(not HAS_DATA, reason="opsnb.data not available")
+def test_demo_files_load_back_through_the_loaders(tmp_path):
+    from opsnb import data
+
+    shop = demo.write_demo(tmp_path / "s.duckdb", tmp_path, start="2025-11-01",
+                           end="2025-11-14", scale=0.1)
+    dm = data.read_file(tmp_path / "daily_metrics.csv", "daily_metrics")
+    pd.testing.assert_frame_equal(dm[["visitors", "orders"]],
+                                  shop.daily_metrics[["visitors", "orders"]])
+    assert np.abs(dm["gmv"] - shop.daily_metrics["gmv"]).max() < 0.005
+    od = data.read_file(tmp_path / "orders_sample_gbk.csv", "orders")
+    assert od["order_id"].tolist() == shop.orders["order_id"].head(5000).tolist()
+    assert od["channel"].tolist() == shop.orders["channel"].head(5000).tolist()
+    plan = data.read_file(tmp_path / "plan.xlsx", "plan")
+    assert plan["status"].tolist() == shop.plan["status"].tolist()
+    ms = data.read_file(tmp_path / "milestones.xlsx", "milestones")
+    assert ms["risk"].tolist() == shop.milestones["risk"].tolist()
+    assert ms["response"].isna().sum() == shop.milestones["response"].isna().sum()
+    con = data.open_store(tmp_path / "s.duckdb", read_only=True)
+    try:
+        back = data.read_table(con, "daily_metrics")
+        assert len(back) == len(shop.daily_metrics)
+        truth = con.execute("select * from demo_experiment_truth").df()
+        assert len(truth) == len(shop.experiment_truth)
+    finally:
+        con.close()
