@@ -200,22 +200,29 @@ def _check_alpha(alpha: float) -> float:
     return float(alpha)
 
 
-def _p_from_stat(stat: float, alternative: str, df: float | None = None) -> float:
-    from scipy import stats
+def _sf(stat: float, df: float | None) -> float:
+    from scipy import special
 
-    dist = stats.norm if df is None or not np.isfinite(df) else stats.t(df)
+    if df is None or not np.isfinite(df):
+        return float(special.ndtr(-stat))
+    return float(special.stdtr(df, -stat))
+
+
+def _p_from_stat(stat: float, alternative: str, df: float | None = None) -> float:
     if alternative == "two-sided":
-        return float(2 * dist.sf(abs(stat)))
+        return 2 * _sf(abs(stat), df)
     if alternative == "larger":
-        return float(dist.sf(stat))
-    return float(dist.cdf(stat))
+        return _sf(stat, df)
+    return _sf(-stat, df)
 
 
 def _quantile(alpha: float, alternative: str, df: float | None = None) -> float:
-    from scipy import stats
+    from scipy import special
 
-    dist = stats.norm if df is None or not np.isfinite(df) else stats.t(df)
-    return float(dist.ppf(1 - alpha / 2 if alternative == "two-sided" else 1 - alpha))
+    q = 1 - alpha / 2 if alternative == "two-sided" else 1 - alpha
+    if df is None or not np.isfinite(df):
+        return float(special.ndtri(q))
+    return float(special.stdtrit(df, q))
 
 
 def _interval(est: float, se: float, q: float, alternative: str) -> tuple[float, float]:
