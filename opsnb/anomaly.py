@@ -244,10 +244,27 @@ def _shift1(a: np.ndarray) -> np.ndarray:
     return out
 
 
+def _rolling_rows(X: np.ndarray, window: int, min_periods: int, how: str) -> np.ndarray:
+    """Trailing rolling statistic along each row, in one C pass: rows are laid end to end with
+    ``window`` NaN between them, so no window mixes two rows (pandas' per-column loop is slow)."""
+    S, T = X.shape
+    if how == "sum":  # per-row cumulative sums: bitwise independent of later data and other rows
+        ok = np.isfinite(X)
+        cs = np.cumsum(np.where(ok, X, 0.0), axis=1)
+        cn = np.cumsum(ok, axis=1)
+        lag = lambda a: np.concatenate([np.zeros((S, window)), a[:, :-window]], axis=1) if T > window \
+            else np.zeros_like(a, dtype=float)  # noqa: E731
+        tot, n = cs - lag(cs), cn - lag(cn.astype(float))
+        return np.where(n >= min(min_periods, window), tot, np.nan)
+    pad = np.full((S, T + window), np.nan)
+    pad[:, window:] = X
+    roll = pd.Series(pad.ravel()).rolling(window, min_periods=min(min_periods, window))
+    return getattr(roll, how)().to_numpy().reshape(S, T + window)[:, window:]
+
+
 def _past(X: np.ndarray, window: int, min_periods: int, how: str = "median") -> np.ndarray:
     """``out[:, t]`` = statistic of ``X[:, t-window:t]`` ignoring NaN (needs min_periods values)."""
-    roll = pd.DataFrame(X.T).rolling(window, min_periods=min(min_periods, window))
-    return _shift1(getattr(roll, how)().to_numpy().T)
+    return _shift1(_rolling_rows(X, window, min_periods, how))
 
 
 def _past_same_phase(X: np.ndarray, period: int, cycles: int, min_periods: int) -> np.ndarray:
@@ -258,10 +275,9 @@ def _past_same_phase(X: np.ndarray, period: int, cycles: int, min_periods: int) 
     n_c = -(-T // period)
     pad = np.full((S, n_c * period), np.nan)
     pad[:, :T] = X
-    A = pad.reshape(S, n_c, period).transpose(1, 0, 2).reshape(n_c, S * period)
-    R = pd.DataFrame(A).rolling(cycles, min_periods=min_periods).median().to_numpy()
-    R = np.vstack([np.full((1, S * period), np.nan), R[:-1]])
-    return R.reshape(n_c, S, period).transpose(1, 0, 2).reshape(S, n_c * period)[:, :T]
+    A = pad.reshape(S, n_c, period).transpose(0, 2, 1).reshape(S * period, n_c)
+    R = _past(A, cycles, min_periods)
+    return R.reshape(S, period, n_c).transpose(0, 2, 1).reshape(S, n_c * period)[:, :T]
 
 
 def _windows(period: int, cfg: EngineConfig) -> tuple[int, int]:
