@@ -768,8 +768,8 @@ def _targets(year: int, scale: float, catalog: pd.DataFrame) -> pd.DataFrame:
 
     Expected (noise-free) GMV, so targets do not depend on the generated range or seed.
     Periods: the year, its quarters and months (whole shop), and per channel for Q4.
-    Sub-goals for the year and each quarter: new_user_conversion 0.15, repurchase_rate 0.20,
-    refund_rate 0.06 (a ceiling).
+    Sub-goals for the year and each quarter: new_user_conversion 0.036 (new buyers per visitor,
+    +15 % on last year's ≈3.2 %), repurchase_rate 0.20, refund_rate 0.06 (a ceiling).
     """
     prev = pd.date_range(f"{year - 1}-01-01", f"{year - 1}-12-31", freq="D")
     ex = _expected(prev, scale)
@@ -792,7 +792,7 @@ def _targets(year: int, scale: float, catalog: pd.DataFrame) -> pd.DataFrame:
     for c in CHANNELS:
         add(f"{year}-Q4", "gmv", c, round(1.3 * g.loc[g["quarter"] == 4, c].sum(), -3))
     for period in [str(year)] + [f"{year}-Q{q}" for q in range(1, 5)]:
-        add(period, "new_user_conversion", "全部", 0.15)
+        add(period, "new_user_conversion", "全部", 0.036)
         add(period, "repurchase_rate", "全部", 0.20)
         add(period, "refund_rate", "全部", 0.06)
     df = pd.DataFrame(rows)
