@@ -225,7 +225,8 @@ def arm_stats_from_frame(df: pd.DataFrame, variant_col: str, metrics, *,
                           "sum_y2": y[ok] ** 2, "sum_x": x[ok], "sum_x2": x[ok] ** 2,
                           "sum_xy": x[ok] * y[ok]})
         g = t.groupby("variant", sort=True)[_STAT_COLS].sum().reindex(units.index, fill_value=0.0)
-        g = g.reset_index().rename(columns={"index": "variant"})
+        g.index.name = "variant"
+        g = g.reset_index()
         g.insert(1, "metric", m.name)
         g.insert(2, "units", units.reindex(g["variant"]).to_numpy(dtype=float))
         frames.append(g)

@@ -272,6 +272,76 @@ def detect_cmd(
 # A/B tests: ab
 # ---------------------------------------------------------------------------------------------
 
+
+@app.command("ab")
+def ab_cmd(
+    input: Path = typer.Argument(..., help="Unit-level file: CSV (UTF-8/GBK), XLSX or Parquet."),
+    variant_col: str = typer.Option("variant", "--variant-col", help="Column naming the arm."),
+    control: str = typer.Option(..., "--control", help="Value of the control arm."),
+    metric: list[str] = typer.Option(..., "--metric",
+                                     help="NAME:proportion | NAME:mean | NAME:mean:NUM/DEN "
+                                          "(ratio, e.g. aov:mean:gmv/orders); repeat for more."),
+    unit_col: Optional[str] = typer.Option(None, "--unit-col",
+                                           help="Randomisation unit: rows are summed per unit."),
+    covariate: list[str] = typer.Option([], "--covariate",
+                                        help="CUPED covariate METRIC=COLUMN (e.g. gmv=pre_gmv)."),
+    method: str = typer.Option("frequentist", "--method",
+                               help="frequentist | bayesian | sequential"),
+    fmt: str = typer.Option("json", "--format", help="json | csv"),
+    alpha: float = typer.Option(0.05, "--alpha", help="Significance level."),
+    correction: str = typer.Option("holm", "--correction", help="holm | bh | none"),
+    cap: Optional[float] = typer.Option(None, "--cap",
+                                        help="Winsorise mean metrics at this quantile (0.99)."),
+    experiment: Optional[str] = typer.Option(None, "--experiment",
+                                             help="Keep rows whose 'experiment' column equals this."),
+) -> None:
+    """A/B readout of a unit-level file: SRM check, then every metric × treatment arm (JSON/CSV).
+
+    Boolean metric columns may be TRUE/FALSE, true/false, 1/0 or 是/否.
+    """
+    import json
+
+    from .abtest_readout import load_units, readout
+    from .errors import DataContractError, DataProblem, ParameterError
+
+    try:
+        if fmt not in ("json", "csv"):
+            raise ParameterError(f"--format must be one of ('json', 'csv'), got {fmt!r}")
+        covs = {}
+        for c in covariate:
+            if "=" not in c:
+                raise ParameterError(f"--covariate must be METRIC=COLUMN, got {c!r}")
+            k, v = c.split("=", 1)
+            covs[k.strip()] = v.strip()
+        src = str(input)
+        if not input.is_file():
+            raise DataContractError(f"{src}: file not found",
+                                    [DataProblem(src, None, None, None, "an existing file")])
+        df = load_units(input)
+        if experiment is not None:
+            if "experiment" not in df.columns:
+                raise DataContractError(f"{src}: --experiment given but no 'experiment' column", [
+                    DataProblem(src, None, "experiment", None, "a column named 'experiment'")])
+            df = df[df["experiment"].astype(str) == experiment]
+        if variant_col not in df.columns:
+            raise DataContractError(f"{src}: no variant column", [DataProblem(
+                src, None, variant_col, None, f"a column named {variant_col!r} (columns: {list(df.columns)})")])
+        variants = sorted(df[variant_col].astype(str).unique())
+        if control not in variants:
+            raise DataContractError(f"{src}: control arm not found", [DataProblem(
+                src, None, variant_col, control, f"one of {variants}")])
+        ro = readout(df, variant_col=variant_col, control=control, metrics=list(metric),
+                     unit_col=unit_col, covariates=covs, method=method, alpha=alpha,
+                     correction=correction, cap=cap, source=src)
+    except Exception as exc:  # noqa: BLE001 - mapped to exit codes by _handle
+        raise _handle(exc)
+    if fmt == "json":
+        typer.echo(json.dumps(ro.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        out = ro.to_frame().assign(srm_p_value=ro.srm.p_value, srm_flagged=ro.srm.flagged)
+        sys.stdout.write(out.to_csv(index=False))
+
+
 # ---------------------------------------------------------------------------------------------
 # goals, plans, what-if: whatif
 # ---------------------------------------------------------------------------------------------

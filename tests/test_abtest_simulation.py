@@ -139,3 +139,27 @@ def test_delta_method_interval_agrees_with_a_bootstrap():
     width = res.ci_high - res.ci_low
     assert res.ci_low == pytest.approx(lo, abs=0.06 * width)
     assert res.ci_high == pytest.approx(hi, abs=0.06 * width)
+
+
+@pytest.fixture(scope="module")
+def demo_shop():
+    demo = pytest.importorskip("opsnb.demo")
+    return demo.generate()
+
+
+@pytest.mark.parametrize("experiment", ["detail_page_v2", "coupon_10off"])
+def test_demo_experiment_true_effect_is_inside_the_interval(demo_shop, experiment):
+    from opsnb.abtest_readout import readout
+
+    units = demo_shop.experiments[demo_shop.experiments["experiment"] == experiment]
+    truth = demo_shop.experiment_truth.set_index(["experiment", "metric"]).loc[experiment]
+    ro = readout(units, control="control", alpha=0.01, correction="none",
+                 metrics=["converted:proportion", "orders:mean", "gmv:mean",
+                          "aov:mean:gmv/orders", "refund_rate:mean:refunded/converted"],
+                 covariates={"gmv": "pre_gmv"})
+    assert not ro.srm.flagged
+    res = ro.results.set_index("metric")
+    for metric, row in res.iterrows():
+        true = truth.loc[metric, "true_abs_effect"]
+        assert row["ci_low"] <= true <= row["ci_high"], (experiment, metric, true, row["ci_low"], row["ci_high"])
+    assert res.loc["gmv", "variance_reduction"] > 0.02
