@@ -41,6 +41,12 @@ __all__ = [
     "plot_monitor",
     "evaluate_against_truth",
     "read_series_file",
+    "parse_list",
+    "day_summary",
+    "alert_list",
+    "rectification_drafts",
+    "plot_day",
+    "export_excel",
 ]
 
 METRICS = ("visitors", "conversion_rate", "aov", "gmv", "refund_rate")
@@ -233,10 +239,15 @@ def typical_day(daily: pd.DataFrame, date, *, weeks: int = 4) -> pd.DataFrame:
             .assign(**{c: lambda t, c=c: t[c] / weeks for c in cols}))
 
 
-def root_cause(daily: pd.DataFrame, date, *, weeks: int = 4) -> pd.DataFrame:
+_FACTOR_LABELS = {"visitors": ("访客数", "visitors"), "conversion": ("转化率", "conversion"),
+                  "orders_per_buyer": ("人均订单数", "orders per buyer"), "aov": ("客单价", "AOV")}
+
+
+def root_cause(daily: pd.DataFrame, date, *, weeks: int = 4, lang: str = "zh") -> pd.DataFrame:
     """Exact channel × factor decomposition of the day's GMV change versus the typical same
     weekday (:func:`typical_day`), ranked by absolute contribution
-    (:func:`opsnb.drivers.decompose_gmv`; contributions sum to the change)."""
+    (:func:`opsnb.drivers.decompose_gmv`; contributions sum to the change); ``label`` is
+    "channel · factor" in ``lang``."""
     from .drivers import decompose_gmv
 
     d = pd.Timestamp(date)
@@ -244,6 +255,8 @@ def root_cause(daily: pd.DataFrame, date, *, weeks: int = 4) -> pd.DataFrame:
     dec = decompose_gmv(typical_day(daily, d, weeks=weeks), after, by="channel")
     attrs = dict(dec.attrs)
     dec = dec.reindex(dec["contribution"].abs().sort_values(ascending=False).index).reset_index(drop=True)
+    i = 0 if lang == "zh" else 1
+    dec["label"] = [f"{c} · {_FACTOR_LABELS.get(f, (f, f))[i]}" for c, f in zip(dec["channel"], dec["factor"])]
     dec.attrs.update(attrs)
     return dec
 
@@ -477,3 +490,106 @@ def read_series_file(path, *, time_col: str, value_cols: list[str], series_col: 
     if problems:
         raise DataContractError(f"{src}: {len(problems)} problem(s) in the input", problems)
     return out
+
+
+# ------------------------------------------------------------------------------------------
+# what notebook 03 calls (one call per cell)
+# ------------------------------------------------------------------------------------------
+
+def parse_list(text: str | None, allowed=None, what: str = "value") -> list[str] | None:
+    """"a, b" → ["a", "b"]; "" → None (all). Unknown names raise ValueError listing ``allowed``."""
+    items = [x.strip() for x in str(text or "").replace("，", ",").split(",") if x.strip()]
+    if allowed is not None:
+        bad = [x for x in items if x not in allowed]
+        if bad:
+            raise ValueError(f"unknown {what}(s) {bad}; allowed: {list(allowed)}")
+    return items or None
+
+
+def day_summary(result: MonitorResult, date) -> dict:
+    """Key figures of one day: tests, alerts, high-severity alerts, GMV at risk, alpha."""
+    d = pd.Timestamp(date)
+    al = result.alerts[result.alerts["date"] == d]
+    return {"date": str(d.date()), "tests": int(result.tests.get(d, 0)), "alerts": int(len(al)),
+            "high": int((al["severity"] == "高").sum()), "gmv_at_risk": float(al["gmv_at_risk"].sum()),
+            "alpha": result.alpha}
+
+
+def alert_list(result: MonitorResult, date, *, lang: str = "zh", days: int = 1) -> pd.DataFrame:
+    """Alerts of the ``days`` days ending ``date``: date, channel, metric (translated), actual,
+    expected, change, gmv_at_risk, severity, owner, response_due, report_due."""
+    from .i18n import Labels
+
+    L = Labels(lang)
+    d = pd.Timestamp(date)
+    al = result.alerts[(result.alerts["date"] > d - pd.Timedelta(days=days)) & (result.alerts["date"] <= d)]
+    sev_rank = {"高": 0, "中": 1, "低": 2}
+    al = al.assign(_r=al["severity"].map(sev_rank)).sort_values(["_r", "gmv_at_risk"], ascending=[True, False])
+    return pd.DataFrame({
+        L("日期", "Date"): al["date"].dt.strftime("%Y-%m-%d"),
+        L("流量来源", "Traffic source"): al["channel"],
+        L("指标", "Metric"): [L.col(m) for m in al["metric"]],
+        L("实际", "Actual"): [_fmt(m, v) for m, v in zip(al["metric"], al["actual"])],
+        L("预期", "Expected"): [_fmt(m, v) for m, v in zip(al["metric"], al["expected"])],
+        L("变化", "Change"): [f"{v * 100:+.0f}%" for v in al["rel_change"]],
+        L("影响金额", "GMV at risk"): al["gmv_at_risk"].round(0),
+        L("严重程度", "Severity"): al["severity"] if lang == "zh" else al["severity"].map(_SEV_EN),
+        L("负责人", "Owner"): [_owner(c, m, dr, r, lang) for c, m, dr, r in
+                               zip(al["channel"], al["metric"], al["direction"], al["rel_change"])],
+        L("应对方案截止", "Response plan due"): al["response_due"].dt.strftime("%Y-%m-%d").fillna("—"),
+        L("整改报告截止", "Report due"): al["report_due"].dt.strftime("%Y-%m-%d"),
+    })
+
+
+def rectification_drafts(result: MonitorResult, daily: pd.DataFrame, date, *, lang: str = "zh") -> str:
+    """Markdown drafts of 异常数据整改报告 for every high-severity alert of ``date`` (one per
+    channel: its largest alert), or a sentence saying there is none."""
+    d = pd.Timestamp(date)
+    hi = result.alerts[(result.alerts["date"] == d) & (result.alerts["severity"] == "高")]
+    tracking = (hi["metric"] == "visitors") & (hi["rel_change"] <= -0.5)
+    hi = hi.assign(_k=tracking).sort_values(["_k", "gmv_at_risk"], ascending=False).drop_duplicates("channel")
+    if hi.empty:
+        return "今日无高风险异常，无需整改报告。" if lang == "zh" else "No high-severity anomaly today: no report needed."
+    return "\n\n---\n\n".join(draft_rectification(result, r, daily, lang=lang) for _, r in hi.iterrows())
+
+
+def plot_day(result: MonitorResult, date, *, lang: str = "zh", days: int = 56, max_panels: int = 6):
+    """Trend charts (actual, expected band, flagged points) for the channel × metric series
+    flagged on ``date`` (the shop's GMV when none); returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    from .plots import use_theme
+
+    use_theme()
+    d = pd.Timestamp(date)
+    al = result.alerts[result.alerts["date"] == d].drop_duplicates(["channel", "metric"]).head(max_panels)
+    pairs = list(zip(al["channel"], al["metric"])) or [(TOTAL, "gmv")]
+    n = len(pairs)
+    cols = 2 if n > 1 else 1
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(6.5 * cols, 3.4 * rows), squeeze=False)
+    sub = MonitorResult(result.scores[result.scores["date"] <= d], result.alerts, result.tests,
+                        result.discoveries, result.alpha, result.sensitivity, d)
+    for ax, (ch, m) in zip(axes.ravel(), pairs):
+        plot_monitor(sub, ch, m, lang=lang, ax=ax, days=days)
+    for ax in axes.ravel()[n:]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def export_excel(table: pd.DataFrame, date, *, lang: str = "zh", out_dir=None) -> "Path":
+    """Write 表3 to ``<outputs>/03_daily_monitoring/表3_<date>.xlsx`` (translated headers)."""
+    from pathlib import Path
+
+    from . import config
+    from .i18n import Labels
+
+    L = Labels(lang)
+    out = Path(out_dir) if out_dir else config.outputs_dir() / "03_daily_monitoring"
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{L('表3_每日数据监控', 'table3_daily_monitoring')}_{pd.Timestamp(date).date()}.xlsx"
+    names = {"note": L("异常说明", "Anomaly note"), "fix": L("整改建议", "Suggested fix"),
+             "owner": L("负责人", "Owner")}
+    table.rename(columns=names).pipe(L.rename).to_excel(path, index=False, sheet_name=L("表3", "Table 3"))
+    return path
