@@ -14,8 +14,9 @@ __all__ = ["plot_forest", "plot_cumulative_lift"]
 
 
 def plot_forest(results: pd.DataFrame, *, lang: str = "zh", ax=None, relative: bool = True):
-    """Relative (or absolute) lift of every metric × arm with its interval; guardrails in grey,
-    significant rows in colour. ``results``: the table of a readout."""
+    """Relative (or absolute) lift of every metric × arm with its interval; rows significant
+    after the multiple-testing correction in colour (green better, red worse), others grey.
+    ``results``: the table of a readout."""
     L = Labels(lang)
     ax = plots.new_axes(ax, figsize=(8, 0.5 * len(results) + 1.6))
     est, lo, hi = (("rel_lift", "rel_ci_low", "rel_ci_high") if relative
@@ -25,7 +26,11 @@ def plot_forest(results: pd.DataFrame, *, lang: str = "zh", ax=None, relative: b
     labels = [f"{m} · {v}" if r["variant"].nunique() > 1 else str(m)
               for m, v in zip(r["metric"], r["variant"])]
     for yi, (_, row) in zip(y, r.iterrows()):
-        sig = row[lo] > 0 or row[hi] < 0
+        p_adj = row.get("p_adjusted", np.nan)
+        if p_adj == p_adj and not str(row.get("method", "")).startswith("bayes"):
+            sig = p_adj < row.get("alpha", 0.05)  # same rule as the decision (corrected)
+        else:
+            sig = row[lo] > 0 or row[hi] < 0
         good = (row[est] > 0) != bool(row.get("lower_is_better", False))
         color = (plots.PALETTE[2] if good else plots.PALETTE[1]) if sig else plots.PALETTE[7]
         lo_v = row[lo] if np.isfinite(row[lo]) else row[est]

@@ -175,9 +175,10 @@ def _check_columns(df: pd.DataFrame, cols: Sequence[str], source: str) -> None:
 
 
 # --------------------------------------------------------------------------- sufficient statistics
-def _units(df, variant_col, metrics, unit_col, source):
-    """Aggregate rows to randomisation units: sums for mean/ratio columns, max for 0/1
-    proportions and pre-period covariates. A unit seen in two arms is a data problem."""
+def _units(df, variant_col, metrics, unit_col, source, unit_agg="sum"):
+    """Aggregate rows to randomisation units: sums (or means, ``unit_agg="mean"``) for mean and
+    ratio columns, max for 0/1 proportions and pre-period covariates. A unit seen in two arms
+    is a data problem."""
     nv = df.groupby(unit_col)[variant_col].nunique()
     bad = nv[nv > 1]
     if len(bad):
@@ -187,7 +188,7 @@ def _units(df, variant_col, metrics, unit_col, source):
     agg: dict[str, str] = {variant_col: "first"}
     for m in metrics:
         for c in m.columns:
-            agg[c] = "sum"
+            agg[c] = unit_agg
         if m.kind == "proportion":
             agg[m.column] = "max"
         if m.covariate:
@@ -197,20 +198,24 @@ def _units(df, variant_col, metrics, unit_col, source):
 
 def arm_stats_from_frame(df: pd.DataFrame, variant_col: str, metrics, *,
                          unit_col: str | None = None, cap: float | None = None,
-                         source: str = "<frame>") -> pd.DataFrame:
+                         source: str = "<frame>", unit_agg: str = "sum") -> pd.DataFrame:
     """Per-arm sufficient statistics, one row per (variant, metric).
 
     Columns: variant, metric, units (rows/units in the arm), n (units with the metric),
     sum_y, sum_y2, sum_x, sum_x2, sum_xy (x = denominator or covariate, else 0).
     ``cap``: winsorise mean and ratio numerators at that pooled quantile (e.g. 0.99).
+    ``unit_agg``: "sum" or "mean" of a unit's rows when ``unit_col`` is given (store-weeks →
+    a store's weekly mean).
     """
+    if unit_agg not in ("sum", "mean"):
+        raise ParameterError(f"unit_agg must be one of ('sum', 'mean'), got {unit_agg!r}")
     metrics = parse_metrics(metrics)
     _check_columns(df, [variant_col] + ([unit_col] if unit_col else [])
                    + [c for m in metrics for c in m.columns], source)
     df = coerce_numeric(df, list(dict.fromkeys(c for m in metrics for c in m.columns)),
                         source=source)
     if unit_col:
-        df = _units(df, variant_col, metrics, unit_col, source)
+        df = _units(df, variant_col, metrics, unit_col, source, unit_agg)
     variant = df[variant_col].astype(str)
     units = variant.value_counts().sort_index()
     frames = []
@@ -437,11 +442,11 @@ def readout(df: pd.DataFrame, *, variant_col: str = "variant", control: str = "c
             alpha: float = 0.05, alternative: str = "two-sided", correction: str = "holm",
             cap: float | None = None, expected_ratio=None, prior_sd: float = math.inf,
             planned_n: float | None = None, guardrails: Sequence[str] = DEFAULT_GUARDRAILS,
-            source: str = "<frame>") -> Readout:
+            source: str = "<frame>", unit_agg: str = "sum") -> Readout:
     """Full readout of a unit-level frame: SRM check, then every metric × treatment arm."""
     specs = parse_metrics(metrics, covariates, guardrails)
     stats = arm_stats_from_frame(df, variant_col, specs, unit_col=unit_col, cap=cap,
-                                 source=source)
+                                 source=source, unit_agg=unit_agg)
     return _make_readout(stats, control, specs, method=method, alpha=alpha,
                          alternative=alternative, correction=correction,
                          expected_ratio=expected_ratio, prior_sd=prior_sd, planned_n=planned_n,

@@ -95,3 +95,18 @@ def test_missing_columns_or_arms_exit_2(units_csv, args, needle):
 def test_missing_file_exits_2(tmp_path):
     r = _run(tmp_path / "nope.csv", "--control", "a", "--metric", "x:mean")
     assert r.exit_code == 2 and "nope.csv" in r.output
+
+
+def test_ab_params_files_only_use_parameters_of_notebook_04():
+    import yaml
+    from pathlib import Path
+
+    from opsnb.params import notebook_parameters
+
+    root = Path(__file__).parents[1]
+    names = {p.name for p in notebook_parameters(root / "notebooks" / "04_ab_test.ipynb")}
+    files = sorted((root / "params").glob("ab-*.yaml"))
+    assert files
+    for f in files:
+        keys = set(yaml.safe_load(f.read_text(encoding="utf-8"))) - {"notebooks"}
+        assert keys <= names, (f.name, keys - names)

@@ -1,0 +1,178 @@
+"""Sections of the A/B readout notebook (04): each call displays one part through a report context.
+
+The notebook stays thin: load the units, run the readout, then ``show_srm``, ``show_results``,
+``show_forest``, ``show_cumulative``, ``show_decision`` and ``show_power`` in that order.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from .abtest_decision import Decision, cumulative_lift_from_frame, decide
+from .abtest_plots import plot_cumulative_lift, plot_forest
+from .abtest_readout import Readout, load_units
+from .errors import ParameterError
+
+__all__ = ["load_experiment", "split_list", "parse_covariates", "show_srm", "show_results", "show_forest",
+           "show_cumulative", "show_decision", "show_power", "daily_units"]
+
+
+def split_list(text: str) -> list[str]:
+    """``"a, b,c"`` → ``["a", "b", "c"]`` (notebook parameters are strings)."""
+    return [t.strip() for t in str(text).split(",") if t.strip()]
+
+
+def parse_covariates(text: str) -> dict[str, str]:
+    """``"gmv:pre_gmv, orders=pre_orders"`` → ``{"gmv": "pre_gmv", "orders": "pre_orders"}``."""
+    out = {}
+    for item in split_list(text):
+        sep = "=" if "=" in item else ":"
+        if sep not in item:
+            raise ParameterError(f"covariate {item!r}: expected METRIC:COLUMN")
+        k, v = item.split(sep, 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def load_experiment(ctx, experiment: str, data_file: str = "") -> pd.DataFrame:
+    """Units of ``experiment`` from the store's ``experiments`` table, or every row of
+    ``data_file`` (CSV/XLSX/Parquet; a relative path is relative to the project root)."""
+    from . import config
+
+    if data_file:
+        p = Path(data_file).expanduser()
+        if not p.is_absolute():
+            p = (config.project_root() / p).resolve()
+        if not p.is_file():
+            raise ParameterError(
+                f"data_file {data_file!r} not found (looked at {p}). Put the file there (for the "
+                "example parameters: the public WA_Marketing-Campaign.csv in ../shared/data/ab/) "
+                "or set data_file to '' to use the store's experiments table.")
+        return load_units(p)
+    df = ctx.con.execute("select * from experiments where experiment = ?", [experiment]).df()
+    if df.empty:
+        known = [r[0] for r in ctx.con.execute(
+            "select distinct experiment from experiments order by 1").fetchall()]
+        raise ParameterError(f"experiment {experiment!r} has no units in the store; known: {known}")
+    return df
+
+
+def show_srm(ctx, ro: Readout) -> None:
+    """Sample-ratio check first: a broken split invalidates everything below."""
+    s = ro.srm
+    counts = "，".join(f"{k}: {int(v):,}" for k, v in s.counts.items())
+    counts_en = ", ".join(f"{k}: {int(v):,}" for k, v in s.counts.items())
+    if s.flagged:
+        ctx.note(f"⚠️ 样本比例失衡（SRM）：各组人数 {counts}，卡方检验 p = {s.p_value:.2g} < 0.001。分流可能有问题，下面的结果不可信。",
+                 f"⚠️ Sample ratio mismatch: arm sizes {counts_en}, χ² p = {s.p_value:.2g} < 0.001. "
+                 "The split is probably broken; do not trust the results below.", "alert")
+    else:
+        ctx.say(f"分流检查通过：各组人数 {counts}（SRM 卡方检验 p = {s.p_value:.2f}）。",
+                f"The split looks fine: arm sizes {counts_en} (SRM χ² p = {s.p_value:.2f}).")
+
+
+def show_results(ctx, ro: Readout) -> None:
+    """The results table and the scope of the multiple-testing correction."""
+    L = ctx.L
+    r = ro.results
+    t = pd.DataFrame({
+        L("指标", "Metric"): r["metric"] + r["guardrail"].map({True: L("（护栏）", " (guardrail)"), False: ""}),
+        L("实验组", "Variant"): r["variant"],
+        L("对照组样本", "Control n"): r["n_control"],
+        L("实验组样本", "Treatment n"): r["n_treatment"],
+        L("对照组均值", "Control mean"): r["control_mean"],
+        L("实验组均值", "Treatment mean"): r["treatment_mean"],
+        L("相对提升", "Relative lift"): r["rel_lift"],
+        L("区间下限", "Interval low"): r["rel_ci_low"],
+        L("区间上限", "Interval high"): r["rel_ci_high"],
+    })
+    if ro.method == "bayesian":
+        t[L("获胜概率", "Chance to win")] = r["chance_to_win"]
+        t[L("风险（预期损失）", "Risk (expected loss)")] = r["risk"]
+    else:
+        t[L("p 值（校正后）", "p-value (adjusted)")] = r["p_adjusted"]
+    if r["variance_reduction"].notna().any():
+        t[L("CUPED 方差降低", "CUPED variance reduction")] = r["variance_reduction"]
+    pct = [L("相对提升", "Relative lift"), L("区间下限", "Interval low"), L("区间上限", "Interval high"),
+           L("获胜概率", "Chance to win"), L("CUPED 方差降低", "CUPED variance reduction")]
+    ctx.table(t, pct=[c for c in pct if c in t.columns],
+              int_cols=[L("对照组样本", "Control n"), L("实验组样本", "Treatment n")], translate=False,
+              caption=(f"方法：{ro.method}；区间为 {1 - ro.alpha:.0%}；多重比较：{ro.scope}",
+                       f"Method: {ro.method}; {1 - ro.alpha:.0%} intervals; multiple testing: {ro.scope}"))
+
+
+def show_forest(ctx, ro: Readout) -> None:
+    ctx.show(plot_forest(ro.results, lang=ctx.lang))
+
+
+def show_cumulative(ctx, units: pd.DataFrame, ro: Readout, *, variant_col: str, metric: str,
+                    time_col: str = "assigned_at", covariates=None) -> pd.DataFrame | None:
+    """Cumulative lift per day with always-valid bounds; says how many looks were taken."""
+    if not time_col or time_col not in units.columns:
+        ctx.say("数据没有进组时间列，无法画累计提升曲线。",
+                "The data have no assignment-time column, so there is no cumulative lift chart.")
+        return None
+    cum = cumulative_lift_from_frame(units, variant_col=variant_col, control=ro.control,
+                                     metric=metric, time_col=time_col, alpha=ro.alpha,
+                                     covariates=covariates)
+    for v in cum["variant"].unique():
+        ctx.show(plot_cumulative_lift(cum, lang=ctx.lang, variant=v))
+    last = cum.groupby("variant").tail(1)
+    n_looks = int(cum["look"].max())
+    naive = int((cum["p_value"] < ro.alpha).sum())
+    ctx.say(f"共查看 {n_looks} 次（每天一次）。序贯区间在任何一次查看时都有效，所以每天看不会抬高误报率；"
+            f"固定样本检验在这些查看中有 {naive} 次“显著”，每天看它会虚高。最新序贯 p 值 "
+            f"{last['seq_p_value'].min():.3f}。",
+            f"{n_looks} looks were taken (one a day). The always-valid interval holds at every look, "
+            f"so daily peeking does not inflate false positives; the fixed-horizon test was "
+            f"'significant' at {naive} of these looks and would mislead. Latest sequential p-value "
+            f"{last['seq_p_value'].min():.3f}.")
+    return cum
+
+
+def show_decision(ctx, ro: Readout, **decide_kwargs) -> Decision:
+    d = decide(ro, **decide_kwargs)
+    kind = {"ship": "info", "dont_ship": "alert", "keep_running": "warn",
+            "inconclusive": "warn"}[d.decision]
+    label = {"ship": ("上线", "Ship"), "dont_ship": ("不上线", "Don't ship"),
+             "keep_running": ("继续实验", "Keep running"),
+             "inconclusive": ("无明确结论", "Inconclusive")}[d.decision]
+    ctx.note(f"<b>结论：{label[0]}</b>。{d.reason_zh}", f"<b>Decision: {label[1]}</b>. {d.reason_en}", kind)
+    return d
+
+
+def show_power(ctx, ro: Readout, d: Decision, *, mde: float = 0.05, daily_units=None) -> None:
+    """Minimum detectable effect now, and how much longer to run if inconclusive."""
+    from scipy import stats
+
+    r = ro.results[ro.results["metric"] == d.metric].iloc[0]
+    z = stats.norm.ppf(1 - ro.alpha / 2) + stats.norm.ppf(0.8)
+    mde_now = z * r["se"] / abs(r["control_mean"]) if r["control_mean"] else math.nan
+    ctx.say(f"以现有样本，{d.metric} 能以 80% 把握发现的最小相对变化（MDE）约为 {ctx.pct(mde_now)}；目标是 {ctx.pct(mde)}。",
+            f"With the current sample, the smallest relative change in {d.metric} detectable with "
+            f"80% power (MDE) is about {ctx.pct(mde_now)}; the target is {ctx.pct(mde)}.")
+    if d.decision == "keep_running" and d.days_left == d.days_left:
+        ctx.say(f"按近期每天的流量，还需约 {math.ceil(d.days_left)} 天（每组共约 {d.n_needed_per_arm:,.0f} 个样本）。",
+                f"At recent daily traffic that is about {math.ceil(d.days_left)} more days "
+                f"(about {d.n_needed_per_arm:,.0f} units per arm in total).")
+    ctx.record(ab_mde_now=float(mde_now), ab_days_left=float(d.days_left))
+
+
+def daily_units(ctx, units: pd.DataFrame, time_col: str = "assigned_at",
+                data_file: str = "") -> float:
+    """Units entering the test per day: from the assignment times when present (the test's own
+    enrolment rate over its last 28 days), else the shop's real daily visitors in the store
+    (NaN for an outside ``data_file`` without times: its traffic is unknown)."""
+    from .power import daily_traffic
+
+    if time_col and time_col in units.columns:
+        per_day = pd.to_datetime(units[time_col]).dt.normalize().value_counts().sort_index()
+        return daily_traffic(per_day)
+    if data_file:
+        return math.nan
+    try:
+        return daily_traffic(ctx.read_all("daily_metrics", columns=["date", "visitors"]))
+    except Exception:  # no store: duration cannot be estimated
+        return math.nan
