@@ -416,8 +416,10 @@ def _execute(job: BatchJob) -> BatchRun:
     limit = job.timeout
     watchdog = _Watchdog(limit)
     try:
+        # the ledger is written by the parent once every run has ended: a worker appending
+        # while another worker's kernel holds the store open for reading would have to wait
         res = run_notebook(job.notebook, job.params, params_file=job.params_file,
-                           output_dir=job.output_dir, slug=job.slug, timeout=limit)
+                           output_dir=job.output_dir, slug=job.slug, timeout=limit, ledger=False)
     except Exception as exc:  # parameters or I/O: still only this run fails
         watchdog.cancel()
         return BatchRun(job.stem, job.slug, "failed", time.perf_counter() - t0,
@@ -574,6 +576,11 @@ def execute_batch(jobs: Sequence[BatchJob], *, workers: int | None = None, force
             got = {}
     for k, i in enumerate(todo):
         results[i] = got[k]
+    from .runner import append_ledger, record_path
+
+    for i in todo:
+        if results[i].status == "ok":
+            append_ledger(record_path(jobs[i].stem, jobs[i].slug, jobs[i].output_dir))
     if jobs:
         from .render import write_index
 

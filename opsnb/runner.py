@@ -26,7 +26,7 @@ from .errors import NotebookRunError, OpsnbWarning
 from .params import load_params, notebook_parameters, find_notebook, read_yaml
 from .render import atomic_write_text, collect_records, render_html
 
-__all__ = ["RunResult", "run_notebook", "output_slug", "kernel_name", "record_path"]
+__all__ = ["RunResult", "run_notebook", "output_slug", "kernel_name", "record_path", "append_ledger"]
 
 _SLUG_KEYS = ("shop_slug", "campaign", "experiment", "period", "lang")
 
@@ -102,8 +102,9 @@ def kernel_name() -> str:
         return "python3"
 
 
-def record_path(notebook_stem: str, slug: str, output_dir: Path | None = None) -> Path:
-    return (output_dir or config.outputs_dir()) / notebook_stem / f"{slug}.json"
+def record_path(notebook_stem: str, slug: str, output_dir: str | Path | None = None) -> Path:
+    """Where the run record (status, parameters, key figures) of a run is written."""
+    return Path(output_dir or config.outputs_dir()) / notebook_stem / f"{slug}.json"
 
 
 def _error_details(exc: BaseException) -> tuple[str, str]:
@@ -209,10 +210,10 @@ def run_notebook(
         finished_at=finished.isoformat(timespec="seconds"), results=results,
         failed_cell=failed_src,
     )
-    rec = result.to_dict()
+    atomic_write_text(result.results_path,
+                      json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str))
     if status == "ok" and ledger:
-        rec["ledger_error"] = _append_ledger(result, values, params_file)
-    atomic_write_text(result.results_path, json.dumps(rec, ensure_ascii=False, indent=2, default=str))
+        append_ledger(result.results_path)
     if status == "failed" and raise_on_error:
         raise NotebookRunError(
             f"{stem} failed: {error}\nfailing cell:\n{failed_src}\npartial notebook: {partial_path}",
@@ -221,25 +222,33 @@ def run_notebook(
     return result
 
 
-def _append_ledger(result: RunResult, values: dict, params_file) -> str:
-    """Append the run to the lessons ledger (opsnb.ledger); return an error text or ''."""
-    try:
-        from . import ledger
-    except ImportError:
-        return ""
-    res = result.results
+def append_ledger(results_path: str | Path) -> str:
+    """Append the run recorded in ``results_path`` to the lessons ledger (:mod:`opsnb.ledger`).
+
+    Idempotent (run id = ``<notebook>/<slug>``, a rerun replaces its row). A ledger failure
+    does not fail the run: it is warned about, written into the run record as
+    ``ledger_error`` and returned ('' when all went well).
+    """
+    from . import ledger
+
+    path = Path(results_path)
+    rec = json.loads(path.read_text(encoding="utf-8"))
+    res, values = rec.get("results") or {}, rec.get("params") or {}
     try:
         ledger.append(
-            run_id=f"{result.notebook}/{result.slug}", notebook=result.notebook,
-            params={**values, **({"params_file": str(params_file)} if params_file else {})},
+            run_id=f"{rec['notebook']}/{rec['slug']}", notebook=rec["notebook"], params=values,
             period=res.get("_period", values.get("period", "")),
             campaign=values.get("campaign") or None,
             key_results={k: v for k, v in res.items() if not k.startswith("_")},
             decision=str(res.get("decision", "")), lessons=values.get("lessons", "") or "",
             db_path=values.get("db_path") or None,
         )
-        return ""
+        err = ""
     except Exception as exc:  # the report exists; say the ledger failed, do not lose the run
-        warnings.warn(f"ledger not updated for {result.notebook}/{result.slug}: {exc}", OpsnbWarning,
-                      stacklevel=3)
-        return f"{type(exc).__name__}: {exc}"
+        warnings.warn(f"ledger not updated for {rec['notebook']}/{rec['slug']}: {exc}",
+                      OpsnbWarning, stacklevel=2)
+        err = f"{type(exc).__name__}: {exc}"
+    if err or "ledger_error" in rec:
+        rec["ledger_error"] = err
+        atomic_write_text(path, json.dumps(rec, ensure_ascii=False, indent=2, default=str))
+    return err

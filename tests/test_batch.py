@@ -160,6 +160,15 @@ def test_failing_and_timed_out_runs_do_not_stop_the_others(ran):
 
 
 @pytest.mark.slow
+def test_the_parent_writes_each_successful_run_into_the_ledger_once(ran):
+    from opsnb import ledger
+
+    root, summary, _ = ran
+    rows = ledger.read(root / "store.duckdb")
+    ok_runs = sorted(f"{r.notebook}/{r.slug}" for r in summary.results if r.status == "ok")
+    assert sorted(rows["run_id"]) == ok_runs and len(ok_runs) == 2
+
+
 def test_rerun_skips_up_to_date_reports_unless_forced_or_data_changed(ran):
     root, summary, mp = ran
     params = [root / "params"]

@@ -79,3 +79,17 @@ def test_cli_run_exit_codes_and_messages(outputs):
     assert "boom" in bad.output and "partial notebook kept at" in bad.output
     typo = runner.invoke(app, ["run", str(NB), "-p", "n_pts=3"])
     assert typo.exit_code == 1 and "Did you mean 'n_points'" in typo.output
+
+
+def test_successful_runs_land_in_the_ledger_once_per_run_id(outputs, tmp_path, monkeypatch):
+    from opsnb import ledger
+
+    db = tmp_path / "store.duckdb"
+    monkeypatch.setenv("OPSNB_DB", str(db))
+    run_notebook(NB, {"lang": "zh"}, slug="ledgered")
+    r = run_notebook(NB, {"lang": "zh"}, slug="ledgered")  # a rerun replaces, never duplicates
+    run_notebook(NB, {"fail_at": "middle"}, slug="broken")  # failures are not lessons
+    rows = ledger.read(db)
+    assert list(rows["run_id"]) == ["report_ok/ledgered"]
+    assert rows.iloc[0]["key_results"]["gmv"] == 123456.0
+    assert json.loads(Path(r.results_path).read_text()).get("ledger_error", "") == ""
