@@ -176,36 +176,43 @@ def write_index(outputs_dir: str | Path | None = None) -> Path:
         rec["_dir"] = p.parent.name
         records.append(rec)
     rows = []
+    records.sort(key=lambda r: (r["notebook"], r.get("slug", "")))
     for r in records:
         st = r.get("status", "")
-        links = []
-        for key, label in (("html_path", "报告 report"), ("ipynb_path", "notebook"),
-                           ("partial_path", "partial notebook")):
-            if r.get(key) and (out / r["_dir"] / Path(r[key]).name).exists():
-                links.append(f'<a href="{html.escape(r["_dir"])}/{html.escape(Path(r[key]).name)}">{label}</a>')
-        figs = {k: v for k, v in (r.get("results") or {}).items() if not k.startswith("_")}
-        fig_txt = "; ".join(f"{html.escape(str(k))}: {html.escape(_fmt_figure(v))}"
-                            for k, v in list(figs.items())[:4])
-        err = html.escape((r.get("error") or "")[:160])
-        title = (r.get("results") or {}).get("_title") or r["notebook"]
+        res = r.get("results") or {}
+        d = html.escape(r["_dir"])
+
+        def link(key: str) -> str | None:
+            name = Path(r[key]).name if r.get(key) else None
+            return f"{d}/{html.escape(name)}" if name and (out / r["_dir"] / name).exists() else None
+
+        title = html.escape(res.get("_title") or r["notebook"])
+        main = link("html_path")
+        head = f'<a href="{main}">{title}</a>' if main else title
+        extra = [f'<a href="{u}">{lab}</a>' for u, lab in
+                 ((link("ipynb_path"), "notebook"), (link("partial_path"), "partial notebook 失败现场")) if u]
+        figs = [(k, v) for k, v in res.items() if not k.startswith("_") and v not in (None, "")]
+        fig_txt = " · ".join(f"{html.escape(str(k))} <b>{html.escape(_fmt_figure(v))}</b>"
+                             for k, v in figs[:8])
+        err = html.escape((r.get("error") or "")[:200])
         rows.append(
-            f"<tr><td>{html.escape(r['notebook'])}</td><td>{html.escape(title)}</td>"
-            f"<td>{html.escape(r.get('slug', ''))}</td>"
-            f"<td>{html.escape(str((r.get('results') or {}).get('_period', '')))}</td>"
-            f'<td class="opsnb-status-{html.escape(st)}">{html.escape(_STATUS_ZH.get(st, st))} {html.escape(st)}</td>'
-            f"<td>{html.escape(str(r.get('finished_at', ''))[:19])}</td>"
-            f"<td>{r.get('duration_s', 0):.1f} s</td><td style='text-align:left;white-space:normal'>{fig_txt}{('<br><small>' + err + '</small>') if err else ''}</td>"
-            f"<td>{' · '.join(links)}</td></tr>"
+            f'<tr><td class="l">{head}<br><small>{html.escape(r["notebook"])} · '
+            f'{html.escape(r.get("slug", ""))}{" · " + " · ".join(extra) if extra else ""}</small></td>'
+            f'<td class="l">{html.escape(str(res.get("_period", "")))}</td>'
+            f'<td class="l opsnb-status-{html.escape(st)}">{html.escape(_STATUS_ZH.get(st, st))}<br><small>{html.escape(st)}</small></td>'
+            f"<td>{html.escape(str(r.get('finished_at', ''))[:16].replace('T', ' '))}<br><small>{r.get('duration_s', 0):.1f} s</small></td>"
+            f'<td class="l figs">{fig_txt}{("<br><span class=err>" + err + "</span>") if err else ""}</td></tr>'
         )
     n_ok = sum(r.get("status") == "ok" for r in records)
     n_bad = sum(r.get("status") == "failed" for r in records)
     page = f"""<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">
-<title>opsnb 报告索引 · Report index</title><style>{_css()}</style></head>
+<title>opsnb 报告索引 · Report index</title><style>{_css()}
+.opsnb-page{{max-width:1280px}} td.l{{text-align:left;white-space:normal}} td.figs{{font-size:12px;color:#334e68;max-width:520px}}
+.err{{color:#c0392b}} td small{{color:#7b8794}} td a{{color:#2F6FB7;font-weight:600;text-decoration:none}}</style></head>
 <body><div class="opsnb-page"><header class="opsnb-header"><h1>opsnb 报告索引 · Report index</h1>
-<div class="sub">{len(records)} runs · {n_ok} ok · {n_bad} failed · {dt.datetime.now().isoformat(timespec='seconds')} · opsnb {__version__}</div></header>
-<table><thead><tr><th>笔记本 Notebook</th><th>标题 Title</th><th>运行 Run</th><th>周期 Period</th><th>状态 Status</th>
-<th>完成时间 Finished</th><th>耗时 Duration</th><th>关键指标 Key figures</th><th>链接 Links</th></tr></thead>
-<tbody>{''.join(rows) or '<tr><td colspan="9">No runs yet: run `make demo` or `opsnb run NOTEBOOK`.</td></tr>'}</tbody></table>
+<div class="sub">{len(records)} runs · {n_ok} ok · {n_bad} failed · {dt.datetime.now().isoformat(timespec='minutes').replace('T', ' ')} · opsnb {__version__}</div></header>
+<table><thead><tr><th>报告 Report</th><th>周期 Period</th><th>状态 Status</th><th>完成 Finished</th><th>关键指标 Key figures</th></tr></thead>
+<tbody>{''.join(rows) or '<tr><td colspan="5">No runs yet: run `make demo` or `opsnb run NOTEBOOK`.</td></tr>'}</tbody></table>
 </div></body></html>
 """
     return atomic_write_text(out / "index.html", page)

@@ -36,4 +36,4 @@ def test_index_lists_every_run_with_status(outputs):
     assert "good" in page and "bad" in page
     assert "opsnb-status-ok" in page and "opsnb-status-failed" in page
     assert 'href="report_ok/good.html"' in page and 'href="report_ok/bad.failed.ipynb"' in page
-    assert "gmv: 123,456" in page
+    assert "gmv <b>123,456</b>" in page
