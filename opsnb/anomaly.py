@@ -474,8 +474,8 @@ def score_counts(values: np.ndarray, period: int, *, times=None, keys: np.ndarra
     lower = back(mu - zc * sc)
     lower = np.where(nonneg, np.maximum(lower, 0.0), lower)
     z_eq = np.sign(z) * _score_from_p(p)  # normal-equivalent z: heavy tails tamed for CUSUM
-    shifts, _ = cusum(np.where(is_event[None, :], np.nan, z_eq), k=config.cusum_k,
-                      h=config.cusum_h, clip=config.cusum_clip)
+    shifts, _ = cusum(_ar1_whiten(np.where(is_event[None, :], np.nan, z_eq), config, period),
+                      k=config.cusum_k, h=config.cusum_h, clip=config.cusum_clip)
     return {"expected": back(mu), "lower": lower, "upper": back(mu + zc * sc), "z": z,
             "p_value": p, "level_shift": shifts, "center": mu, "scale": sc,
             "log": np.broadcast_to(logs[:, None], mu.shape)}
@@ -550,8 +550,8 @@ def score_rates(numerator: np.ndarray, denominator: np.ndarray, period: int, *, 
     p_val = np.where(finite, p_val, np.nan)
     z = np.sign(X - N * p0) * _score_from_p(p_val)
     zc = -ndtri(config.alpha / 2)
-    shifts, _ = cusum(np.where(is_event[None, :], np.nan, z), k=config.cusum_k, h=config.cusum_h,
-                      clip=config.cusum_clip)
+    shifts, _ = cusum(_ar1_whiten(np.where(is_event[None, :], np.nan, z), config, period),
+                      k=config.cusum_k, h=config.cusum_h, clip=config.cusum_clip)
     return {"expected": p0, "lower": np.maximum(p0 - zc * sd, 0), "upper": np.minimum(p0 + zc * sd, 1),
             "z": z, "p_value": p_val, "rho": rho, "level_shift": shifts, "extra": extra}
 
@@ -559,6 +559,25 @@ def score_rates(numerator: np.ndarray, denominator: np.ndarray, period: int, *, 
 # ------------------------------------------------------------------------------------------
 # multiple testing and level shifts
 # ------------------------------------------------------------------------------------------
+
+def _ar1_whiten(z: np.ndarray, cfg: EngineConfig, period: int) -> np.ndarray:
+    """``z`` rescaled for CUSUM by its causal lag-1 autocorrelation ``φ`` (strictly-past window).
+
+    Residuals of real series are autocorrelated; the variance of a sum of ``n`` of them is about
+    ``n σ² (1 + φ)/(1 − φ)``, so CUSUM on raw ``z`` drifts past ``h`` far more often than its
+    nominal run length. Dividing by ``√((1 + φ)/(1 − φ))`` restores the effective variance.
+    ``φ`` = ratio of the past means of ``z_t z_{t-1}`` and ``z_t²`` over the scale window
+    (``|z| ≤ clean_z`` only), clipped to [0, 0.9]; 0 until enough history."""
+    _, M = _windows(period, cfg)
+    zc = np.where(np.abs(z) <= cfg.clean_z, z, np.nan)
+    lag = np.full_like(zc, np.nan)
+    lag[:, 1:] = zc[:, :-1]
+    num = _past(zc * lag, M, max(10, M // 4), "mean")
+    den = _past(np.where(np.isfinite(lag), zc * zc, np.nan), M, max(10, M // 4), "mean")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        phi = np.clip(np.nan_to_num(num / den, nan=0.0), 0.0, 0.9)
+    return z * np.sqrt((1.0 - phi) / (1.0 + phi))
+
 
 def bh_adjust(p: np.ndarray) -> np.ndarray:
     """Benjamini–Hochberg adjusted p-values (q-values) down each column of an (S × T) array.
