@@ -435,7 +435,7 @@ def rfm_cmd(
     lang: str = typer.Option("zh", "--lang", help="Segment names: zh or en."),
 ) -> None:
     """RFM scores (quintiles, 5 = best) and the eight segments per customer (客户RFM分层)."""
-    from .customers import _parse_dates, rfm
+    from .customers import rfm
 
     try:
         if frequency not in ("days", "orders"):
@@ -446,9 +446,12 @@ def rfm_cmd(
         if as_of:
             import pandas as pd
 
-            as_of_ts = _parse_dates(pd.Series([as_of])).iloc[0]
-            if as_of_ts != as_of_ts:  # NaT
-                raise ValueError(f"--as-of {as_of!r} is not a date like 2024-06-18 or 20240618")
+            from .params import parse_date
+
+            try:
+                as_of_ts = pd.Timestamp(parse_date(as_of))
+            except ValueError as exc:
+                raise ValueError(f"--as-of: {exc}") from None
         tx = _read_purchases(input_file, customer_col, date_col, amount_col, order_col)
         table = rfm(tx, as_of=as_of_ts, frequency=frequency,
                     order_col="order_id" if order_col else None, lang=lang)

@@ -54,22 +54,6 @@ SEGMENTS: dict[tuple[bool, bool, bool], tuple[str, str]] = {
 }
 """(R high, F high, M high) → (Chinese name, English name), in the conventional order."""
 
-_DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M",
-                 "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
-
-
-def _parse_dates(values: pd.Series) -> pd.Series:
-    """Parse 2024-06-18, 20240618, 2024/6/18 (optionally with a time); NaT where none fits."""
-    s = values.astype(str).str.strip()
-    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[us]")
-    for fmt in _DATE_FORMATS:
-        todo = out.isna()
-        if not todo.any():
-            break
-        out[todo] = pd.to_datetime(s[todo], format=fmt, errors="coerce")
-    return out
-
-
 def read_transactions(path, *, customer_col: str, date_col: str, amount_col: str,
                       order_col: str | None = None) -> pd.DataFrame:
     """Read a CSV or whitespace-separated text file of transactions and check it.
@@ -79,61 +63,14 @@ def read_transactions(path, *, customer_col: str, date_col: str, amount_col: str
     or without a time). Raises :class:`DataContractError` naming the file, row (as numbered in
     the file, header = row 1), column, value and what was expected, for every problem found.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"input file not found: {path}")
-    raw = path.read_bytes()
-    for enc in ("utf-8-sig", "gb18030"):
-        try:
-            text = raw.decode(enc)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:  # pragma: no cover - gb18030 decodes any byte string
-        raise DataContractError(f"{path}: cannot decode as UTF-8 or GB18030")
-    first = next((ln for ln in text.splitlines() if ln.strip()), "")
-    import io
+    from .data import read_columns
 
-    if "," in first:
-        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    elif "\t" in first:
-        df = pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=False)
-    else:
-        df = pd.read_csv(io.StringIO(text), sep=r"\s+", dtype=str, keep_default_na=False)
-    df.columns = [str(c).strip() for c in df.columns]
-    name = str(path)
-    wanted = {"customer": customer_col, "date": date_col, "amount": amount_col}
+    spec = {"customer_id": (customer_col, "str"), "order_time": (date_col, "datetime"),
+            "amount": (amount_col, "float")}
     if order_col:
-        wanted["order"] = order_col
-    missing = [c for c in wanted.values() if c not in df.columns]
-    if missing:
-        raise DataContractError(
-            f"{name}: missing column(s) {', '.join(map(repr, missing))}",
-            [DataProblem(name, None, c, None, f"a column named {c!r}; the file has "
-                         f"{', '.join(map(repr, df.columns))}") for c in missing])
-    problems: list[DataProblem] = []
-    rows = pd.Series(np.arange(len(df)) + 2, index=df.index)
-    cust = df[customer_col].str.strip()
-    for i in df.index[cust.eq("") | cust.str.upper().isin(["NA", "NAN", "NULL"])]:
-        problems.append(DataProblem(name, int(rows[i]), customer_col, df.at[i, customer_col],
-                                    "a customer id"))
-    dates = _parse_dates(df[date_col])
-    for i in df.index[dates.isna()]:
-        problems.append(DataProblem(name, int(rows[i]), date_col, df.at[i, date_col],
-                                    "a date like 2024-06-18 or 20240618"))
-    amt_text = df[amount_col].str.strip().str.replace(r"[,¥￥$ ]", "", regex=True)
-    amount = pd.to_numeric(amt_text, errors="coerce")
-    for i in df.index[amount.isna()]:
-        problems.append(DataProblem(name, int(rows[i]), amount_col, df.at[i, amount_col],
-                                    "a number (amount)"))
-    if problems:
-        problems.sort(key=lambda p: (p.row or 0))
-        raise DataContractError(f"{name}: {len(problems)} problem(s) in the transactions",
-                                problems)
-    out = pd.DataFrame({"customer_id": cust, "order_time": dates, "amount": amount.astype(float)})
-    if order_col:
-        out["order_id"] = df[order_col].str.strip()
-    return out
+        spec["order_id"] = (order_col, "str")
+    out = read_columns(path, spec)
+    return out.drop(columns="_row")
 
 
 def clean_invoice_lines(df: pd.DataFrame, *, invoice_col: str = "InvoiceNo",

@@ -46,6 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "read_file",
+    "read_columns",
     "validate",
     "add_rates",
     "open_store",
@@ -361,6 +362,85 @@ def _read(path: str | Path, table: str, sheet=None) -> tuple[pd.DataFrame, str, 
             source, 1, None, None, "a header row naming the columns: "
             + ", ".join(c.name for c in t.columns if c.required))])
     return _conform(raw.frame, t, source, raw.rows, stacklevel=5), source, raw.rows
+
+
+def read_columns(path: str | Path, columns: dict[str, tuple[str, str]], *,
+                 optional: tuple[str, ...] = (), nullable: tuple[str, ...] = (),
+                 sheet: str | int | None = None) -> pd.DataFrame:
+    """Read any file :func:`read_file` reads and type the columns a command names.
+
+    For commands that work on *any* CSV (``opsnb detect --time-col``, ``opsnb rfm
+    --customer-col``, ``opsnb ab --variant-col``): the same encodings, separators, value
+    spellings and error reports as the table contracts, without a contract.
+
+    ``columns`` maps an output name to ``(header in the file, kind)``, kind being ``str``,
+    ``int``, ``float``, ``rate`` (a number that may be written 3.2%), ``date``, ``datetime`` or
+    ``bool`` (true/false, 1/0, 是/否). Names in ``optional`` may be absent from the file; names
+    in ``nullable`` may have empty cells (others may not). Returns the typed columns plus ``_row``, each row's number in the file. Raises
+    :class:`DataContractError` listing every missing header and every unreadable cell.
+
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "x.csv"
+    >>> _ = f.write_text("日期,金额\n20240618,\"¥1,234.50\"\n", encoding="utf-8")
+    >>> read_columns(f, {"day": ("日期", "date"), "amount": ("金额", "float")})["amount"].tolist()
+    [1234.5]
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    source = str(path)
+    known = {parsing.norm_header(h): h for h, _ in columns.values()}
+    try:
+        raw = parsing.read_raw(path, known, sheet=sheet)
+    except parsing._BadLine as exc:
+        raise DataContractError(f"{source} cannot be read as a table", [DataProblem(
+            source, exc.line, None, f"{exc.got} fields",
+            f"{exc.expected} fields like the header (quote cells that contain the separator)")]
+        ) from None
+    frame = raw.frame
+    by_norm = {parsing.norm_header(c): c for c in frame.columns}
+    problems: list[DataProblem] = []
+    out = pd.DataFrame(index=range(len(frame)))
+    found = {name: header if header in frame.columns
+             else by_norm.get(parsing.norm_header(header))
+             for name, (header, _) in columns.items()}
+    absent = [columns[n][0] for n, c in found.items() if c is None and n not in optional]
+    if absent:
+        have = ", ".join(map(repr, map(str, frame.columns)))
+        raise DataContractError(
+            f"{source}: missing column(s) {', '.join(map(repr, absent))}",
+            [DataProblem(source, None, h, None, f"a column with this header; the file has {have}")
+             for h in absent])
+    for name, (header, kind) in columns.items():
+        col = found[name]
+        if col is None:
+            continue
+        cells = frame[col].reset_index(drop=True)
+        if name not in nullable:
+            empty = parsing.is_missing(cells).to_numpy()
+            problems += [DataProblem(source, int(raw.rows[i]), str(col), None, _NOT_NULL)
+                         for i in np.flatnonzero(empty)]
+        if kind == "str":
+            out[name] = parsing.parse_strings(cells)
+            continue
+        if kind in ("int", "float", "rate"):
+            values, bad = parsing.parse_numbers(cells, integer=kind == "int",
+                                                percent_ok=kind == "rate")
+        elif kind in ("date", "datetime"):
+            values, bad = parsing.parse_dates(cells, with_time=kind == "datetime")
+        elif kind == "bool":
+            values, bad = parsing.parse_bools(cells)
+        else:
+            raise ValueError(f"kind of column {name!r} must be one of str, int, float, rate, "
+                             f"date, datetime, bool; got {kind!r}")
+        out[name] = pd.Series(values).reset_index(drop=True)
+        problems += [DataProblem(source, int(raw.rows[i]), str(col), cells.iloc[i], exp)
+                     for i, exp in bad.items()]
+    if problems:
+        problems.sort(key=lambda p: (p.row or 0, str(p.column)))
+        raise DataContractError(f"{source}: {len(problems)} problem(s)", problems)
+    out["_row"] = np.asarray(raw.rows, dtype="int64")
+    return out
 
 
 # --------------------------------------------------------------------------------------------

@@ -568,3 +568,27 @@ def test_thousands_separators_and_yuan_sign_read_back_exactly(n):
     frame = _targets([f"{n:,}", f"¥{n:,}.50", f"{n / 10000}万"])
     got = data.validate(frame, "targets")["target"].tolist()
     assert got[0] == n and got[1] == n + 0.5 and got[2] == pytest.approx(n, rel=1e-12)
+
+
+# ------------------------------------------------------------------------------------------
+# read_columns: the one reader behind the commands that take any CSV
+# ------------------------------------------------------------------------------------------
+
+def test_read_columns_types_named_columns_and_reports_every_bad_cell(tmp_path):
+    f = tmp_path / "x.csv"
+    f.write_bytes("日期,客户,金额,是否新客\n20240618,c1,\"¥1,234.50\",是\n2024/6/19,c2,abc,否\n"
+                  "2024-06-20,,3.5,1\n".encode("gb18030"))
+    spec = {"day": ("日期", "date"), "cust": ("客户", "str"), "amt": ("金额", "float"),
+            "new": ("是否新客", "bool")}
+    with pytest.raises(DataContractError) as e:
+        data.read_columns(f, spec)
+    got = {(p.row, p.column) for p in e.value.problems}
+    assert got == {(3, "金额"), (4, "客户")}
+    f.write_text("日期,客户,金额\n20240618,c1,\"¥1,234.50\"\n45462,c2,1.2万\n", encoding="utf-8")
+    df = data.read_columns(f, {"day": ("日期", "date"), "cust": ("客户", "str"),
+                               "amt": ("金额", "float"), "flag": ("标记", "bool")},
+                           optional=("flag",))
+    assert df["amt"].tolist() == [1234.5, 12000.0] and df["_row"].tolist() == [2, 3]
+    assert df["day"].dt.strftime("%Y-%m-%d").tolist() == ["2024-06-18", "2024-06-19"]
+    with pytest.raises(DataContractError, match="missing column"):
+        data.read_columns(f, {"day": ("date", "date")})
