@@ -182,16 +182,26 @@ def cumulative_lift_from_frame(df: pd.DataFrame, *, variant_col: str = "variant"
                                control: str = "control", metric="converted:proportion",
                                time_col: str = "assigned_at", alpha: float = 0.05,
                                covariates: Mapping[str, str] | None = None,
-                               planned_n: float | None = None) -> pd.DataFrame:
-    """Daily looks at the cumulative data: fixed-horizon and always-valid (sequential) intervals.
+                               planned_n: float | None = None,
+                               design: str = "group_sequential",
+                               spending: str = "obf") -> pd.DataFrame:
+    """Daily looks at the cumulative data: fixed-horizon and sequential intervals.
 
-    ``planned_n`` (total units) fixes the mixing variance; default: the final total.
+    ``design``: "group_sequential" (Lan–DeMets ``spending`` boundaries computed for these looks,
+    repeated confidence intervals; :mod:`opsnb.abtest_groupseq`) or "msprt" (always-valid
+    mixture SPRT). ``planned_n`` (total units) sets the planned information / mixing variance;
+    default the final total (the experiment ends at the last look and spends all of α).
     Columns: date, variant, look, n_control, n_treatment, abs_lift, ci_low, ci_high, rel_lift,
-    seq_ci_low, seq_ci_high, seq_p_value (running minimum), p_value (fixed-horizon, naive).
+    p_value (fixed-horizon, naive), z, info_fraction, z_bound (group-sequential; NaN for
+    msprt), seq_ci_low, seq_ci_high, seq_p_value (msprt: running minimum; group-sequential:
+    repeated p-value of the last look only), crossed (the sequential interval excludes 0).
     """
+    from .abtest_groupseq import (information, repeated_p_value, spending_boundaries)
     from .abtest_readout import _compare_one
     from .abtest_sequential import mixing_variance, sequential_from_result
 
+    if design not in ("group_sequential", "msprt"):
+        raise ValueError(f"design must be one of ('group_sequential', 'msprt'), got {design!r}")
     spec = parse_metrics([metric], covariates)[0]
     day = pd.to_datetime(df[time_col]).dt.normalize()
     days = sorted(day.dropna().unique())
@@ -200,29 +210,48 @@ def cumulative_lift_from_frame(df: pd.DataFrame, *, variant_col: str = "variant"
     variants = [v for v in total.index if v != str(control)]
     rows = []
     for v in variants:
-        final = _compare_one(spec, stats_by_day[-1].set_index("variant").loc[str(control)],
-                             stats_by_day[-1].set_index("variant").loc[v], "frequentist", alpha,
-                             "two-sided", math.inf, None)
+        looks = []
+        for d, st in zip(days, stats_by_day):
+            s = st.set_index("variant")
+            if str(control) in s.index and v in s.index:
+                looks.append((d, _compare_one(spec, s.loc[str(control)], s.loc[v], "frequentist",
+                                              alpha, "two-sided", math.inf, None)))
+        if not looks:
+            continue
+        final = looks[-1][1]
         n_final = final.n_control + final.n_treatment
         planned = planned_n or n_final
-        tau2 = float(mixing_variance(final.se ** 2 * n_final / planned, alpha)) \
-            if final.se == final.se else math.nan
+        info = information([r.n_control for _, r in looks], [r.n_treatment for _, r in looks])
+        if design == "group_sequential":
+            gs = spending_boundaries(info, alpha=alpha, spending=spending,
+                                     planned=float(info[-1]) * planned / n_final)
+        else:
+            tau2 = float(mixing_variance(final.se ** 2 * n_final / planned, alpha)) \
+                if final.se == final.se else math.nan
         best_p = 1.0
-        for k, (d, st) in enumerate(zip(days, stats_by_day), start=1):
-            s = st.set_index("variant")
-            if str(control) not in s.index or v not in s.index:
-                continue
-            r = _compare_one(spec, s.loc[str(control)], s.loc[v], "frequentist", alpha,
-                             "two-sided", math.inf, None)
-            q = sequential_from_result(r, tau2=tau2, looks=k, previous_p=best_p) \
-                if tau2 == tau2 and r.se == r.se and r.se > 0 else r
-            best_p = q.p_value if q.p_value == q.p_value else best_p
-            rows.append(dict(date=pd.Timestamp(d), variant=v, look=k, n_control=r.n_control,
-                             n_treatment=r.n_treatment, abs_lift=r.estimate, ci_low=r.ci_low,
-                             ci_high=r.ci_high, rel_lift=r.rel_estimate, p_value=r.p_value,
-                             seq_ci_low=q.ci_low if q is not r else np.nan,
-                             seq_ci_high=q.ci_high if q is not r else np.nan,
-                             seq_p_value=q.p_value if q is not r else np.nan))
-    return pd.DataFrame(rows)
-
-
+        for k, (d, r) in enumerate(looks, start=1):
+            ok = r.se == r.se and r.se > 0
+            z = r.statistic if r.statistic == r.statistic else (r.estimate / r.se if ok else np.nan)
+            row = dict(date=pd.Timestamp(d), variant=v, look=k, n_control=r.n_control,
+                       n_treatment=r.n_treatment, abs_lift=r.estimate, ci_low=r.ci_low,
+                       ci_high=r.ci_high, rel_lift=r.rel_estimate, p_value=r.p_value, z=z,
+                       info_fraction=np.nan, z_bound=np.nan, seq_ci_low=np.nan,
+                       seq_ci_high=np.nan, seq_p_value=np.nan)
+            if design == "group_sequential":
+                c = gs.z_bounds[k - 1]
+                row.update(info_fraction=gs.info_fractions[k - 1], z_bound=c)
+                if ok and np.isfinite(c):
+                    row.update(seq_ci_low=r.estimate - c * r.se, seq_ci_high=r.estimate + c * r.se)
+            elif tau2 == tau2 and ok:
+                q = sequential_from_result(r, tau2=tau2, looks=k, previous_p=best_p)
+                best_p = q.p_value if q.p_value == q.p_value else best_p
+                row.update(seq_ci_low=q.ci_low, seq_ci_high=q.ci_high, seq_p_value=q.p_value)
+            rows.append(row)
+        if design == "group_sequential" and rows and np.isfinite(rows[-1]["z"]):
+            rows[-1]["seq_p_value"] = repeated_p_value(rows[-1]["z"], info, spending=spending,
+                                                       planned=float(info[-1]) * planned / n_final)
+    out = pd.DataFrame(rows)
+    if len(out):
+        out["crossed"] = (out["seq_ci_low"] > 0) | (out["seq_ci_high"] < 0)
+    out.attrs.update(design=design, spending=spending if design == "group_sequential" else "")
+    return out

@@ -36,10 +36,14 @@ __all__ = [
     "arm_stats_from_frame", "arm_stats_sql", "compare_arm_stats", "readout", "readout_duckdb",
     "compare_proportions_from_frame", "compare_means_from_frame", "compare_ratios_from_frame",
     "compare_means_cuped_from_frame", "srm_check_from_frame", "load_units", "coerce_numeric",
-    "BOOL_VALUES", "DEFAULT_GUARDRAILS",
+    "BOOL_VALUES", "DEFAULT_GUARDRAILS", "looks_from_frame",
 ]
 
-METHODS = ("frequentist", "bayesian", "sequential")
+METHODS = ("frequentist", "bayesian", "sequential", "group_sequential", "msprt")
+"""``sequential`` is the group-sequential design (Lan–DeMets O'Brien–Fleming-type spending over
+the daily looks, :mod:`opsnb.abtest_groupseq`: exactly α under daily peeking);
+``group_sequential`` the same with a choice of ``spending``; ``msprt`` the always-valid mixture
+SPRT (:mod:`opsnb.abtest_sequential`: peek at any moment, conservative)."""
 KINDS = ("proportion", "mean", "ratio")
 DEFAULT_GUARDRAILS = ("refund_rate",)
 LOWER_IS_BETTER = ("refund_rate", "refund", "refunded", "refund_orders", "refund_amount",
@@ -303,9 +307,12 @@ def arm_stats_sql(source: str, variant_col: str, metrics, *, con=None, cap: floa
 
 # --------------------------------------------------------------------------- comparison
 def _compare_one(m: MetricSpec, c: pd.Series, t: pd.Series, method: str, alpha: float,
-                 alternative: str, prior_sd: float, planned_n: float | None
-                 ) -> ComparisonResult:
+                 alternative: str, prior_sd: float, planned_n: float | None,
+                 looks: tuple | None = None, spending: str = "obf") -> ComparisonResult:
+    """``looks``: (control units, treatment units) cumulated at every look, for the
+    group-sequential methods (default: one look now)."""
     from .abtest_bayes import bayes_from_result, bayes_proportions
+    from .abtest_groupseq import group_sequential_from_result, information
     from .abtest_sequential import sequential_from_result
 
     if m.kind == "ratio" or m.covariate:
@@ -324,8 +331,15 @@ def _compare_one(m: MetricSpec, c: pd.Series, t: pd.Series, method: str, alpha: 
             res = compare_means(sc, st, alternative=alternative, alpha=alpha)
     if method == "bayesian":
         return bayes_from_result(res, prior_sd=prior_sd)
-    if method == "sequential":
+    if method == "msprt":
         return sequential_from_result(res, planned_n=planned_n)
+    if method in ("sequential", "group_sequential"):
+        nc, nt = looks if looks is not None else ([float(c["units"])], [float(t["units"])])
+        info = information(nc, nt)
+        planned = None
+        if planned_n is not None:
+            planned = float(info[-1]) * float(planned_n) / (float(nc[-1]) + float(nt[-1]))
+        return group_sequential_from_result(res, info, spending=spending, planned=planned)
     return res
 
 
@@ -333,8 +347,13 @@ def compare_arm_stats(stats: pd.DataFrame, control: str, metrics, *,
                       method: str = "frequentist", alpha: float = 0.05,
                       alternative: str = "two-sided", correction: str = "holm",
                       prior_sd: float = math.inf, planned_n: float | None = None,
-                      guardrails: Sequence[str] = DEFAULT_GUARDRAILS) -> pd.DataFrame:
+                      guardrails: Sequence[str] = DEFAULT_GUARDRAILS,
+                      looks: pd.DataFrame | None = None, spending: str = "obf") -> pd.DataFrame:
     """Compare every treatment arm with ``control`` on every metric.
+
+    Group-sequential methods: ``looks`` holds the cumulative units per arm (columns) at every
+    look (rows, the current one last; see :func:`looks_from_frame`); without it the data are
+    one look. ``planned_n``: total units planned (default: now, so α is fully spent).
 
     Returns one row per (metric, variant): metric, variant, kind, guardrail, lower_is_better,
     n_control, n_treatment, control_mean, treatment_mean, abs_lift, ci_low, ci_high, rel_lift,
@@ -354,8 +373,10 @@ def compare_arm_stats(stats: pd.DataFrame, control: str, metrics, *,
         for v in variants:
             if v == str(control):
                 continue
+            lk = None if looks is None else (looks[str(control)].to_numpy(float),
+                                             looks[v].to_numpy(float))
             r = _compare_one(m, sub.loc[str(control)], sub.loc[v], method, alpha, alternative,
-                             prior_sd, planned_n).with_names(m.name, v)
+                             prior_sd, planned_n, lk, spending).with_names(m.name, v)
             d = r.to_dict()
             d.update(kind=m.kind, guardrail=m.name in guardrails, lower_is_better=m.lower_is_better)
             rows.append(d)
@@ -424,14 +445,32 @@ def _scope(results: pd.DataFrame, correction: str) -> str:
     return s
 
 
+def looks_from_frame(df: pd.DataFrame, variant_col: str, time_col: str,
+                     unit_col: str | None = None) -> pd.DataFrame:
+    """Cumulative units per arm (columns) at the end of every day with data (rows, index the
+    date): one look a day. A unit counts from its first row."""
+    if time_col not in df.columns:
+        raise ParameterError(f"time_col {time_col!r} is not a column: {list(df.columns)}")
+    d = df[[variant_col, time_col] + ([unit_col] if unit_col else [])].copy()
+    d["_day"] = pd.to_datetime(d[time_col], errors="coerce").dt.normalize()
+    if d["_day"].isna().all():
+        raise ParameterError(f"time_col {time_col!r} holds no dates")
+    if unit_col:
+        d = d.sort_values("_day").drop_duplicates(unit_col)
+    d["_v"] = d[variant_col].astype(str)
+    return d.groupby(["_day", "_v"]).size().unstack(fill_value=0).sort_index().cumsum()
+
+
 def _make_readout(stats, control, metrics, *, method, alpha, alternative, correction,
-                  expected_ratio, prior_sd, planned_n, guardrails) -> Readout:
+                  expected_ratio, prior_sd, planned_n, guardrails, looks=None,
+                  spending="obf") -> Readout:
     units = stats.drop_duplicates("variant").set_index("variant")["units"]
     order = [str(control)] + [v for v in units.index if v != str(control)]
     srm = srm_check({v: units[v] for v in order if v in units.index}, expected_ratio)
     res = compare_arm_stats(stats, control, metrics, method=method, alpha=alpha,
                             alternative=alternative, correction=correction, prior_sd=prior_sd,
-                            planned_n=planned_n, guardrails=guardrails)
+                            planned_n=planned_n, guardrails=guardrails, looks=looks,
+                            spending=spending)
     return Readout(srm, res, str(control), method, alpha, correction, _scope(res, correction),
                    stats)
 
@@ -442,15 +481,26 @@ def readout(df: pd.DataFrame, *, variant_col: str = "variant", control: str = "c
             alpha: float = 0.05, alternative: str = "two-sided", correction: str = "holm",
             cap: float | None = None, expected_ratio=None, prior_sd: float = math.inf,
             planned_n: float | None = None, guardrails: Sequence[str] = DEFAULT_GUARDRAILS,
-            source: str = "<frame>", unit_agg: str = "sum") -> Readout:
-    """Full readout of a unit-level frame: SRM check, then every metric × treatment arm."""
+            source: str = "<frame>", unit_agg: str = "sum", time_col: str | None = None,
+            spending: str = "obf") -> Readout:
+    """Full readout of a unit-level frame: SRM check, then every metric × treatment arm.
+
+    Sequential methods (see :data:`METHODS`): with ``time_col`` there is one look a day (units by
+    their assignment time) and the boundary of the last look is used; without it the data are a
+    single look. ``spending``: "obf" or "pocock" (group-sequential).
+    """
+    if method not in METHODS:
+        raise ParameterError(f"method must be one of {METHODS}, got {method!r}")
     specs = parse_metrics(metrics, covariates, guardrails)
     stats = arm_stats_from_frame(df, variant_col, specs, unit_col=unit_col, cap=cap,
                                  source=source, unit_agg=unit_agg)
+    looks = None
+    if time_col and method in ("sequential", "group_sequential"):
+        looks = looks_from_frame(df, variant_col, time_col, unit_col)
     return _make_readout(stats, control, specs, method=method, alpha=alpha,
                          alternative=alternative, correction=correction,
                          expected_ratio=expected_ratio, prior_sd=prior_sd, planned_n=planned_n,
-                         guardrails=guardrails)
+                         guardrails=guardrails, looks=looks, spending=spending)
 
 
 def readout_duckdb(source: str, *, con=None, variant_col: str = "variant",
@@ -460,14 +510,16 @@ def readout_duckdb(source: str, *, con=None, variant_col: str = "variant",
                    alternative: str = "two-sided", correction: str = "holm",
                    cap: float | None = None, expected_ratio=None, prior_sd: float = math.inf,
                    planned_n: float | None = None,
-                   guardrails: Sequence[str] = DEFAULT_GUARDRAILS) -> Readout:
-    """Same as :func:`readout` for a large table or Parquet file: the sums are computed in SQL."""
+                   guardrails: Sequence[str] = DEFAULT_GUARDRAILS, spending: str = "obf"
+                   ) -> Readout:
+    """Same as :func:`readout` for a large table or Parquet file: the sums are computed in SQL
+    (sequential methods: the data are one look)."""
     specs = parse_metrics(metrics, covariates, guardrails)
     stats = arm_stats_sql(source, variant_col, specs, con=con, cap=cap, where=where)
     return _make_readout(stats, control, specs, method=method, alpha=alpha,
                          alternative=alternative, correction=correction,
                          expected_ratio=expected_ratio, prior_sd=prior_sd, planned_n=planned_n,
-                         guardrails=guardrails)
+                         guardrails=guardrails, spending=spending)
 
 
 # --------------------------------------------------------------------------- thin wrappers
