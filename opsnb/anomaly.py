@@ -61,6 +61,8 @@ __all__ = [
     "SENSITIVITY",
     "detect",
     "DETECT_COLUMNS",
+    "alert_onsets",
+    "quiet_steps",
 ]
 
 SENSITIVITY = {"low": 0.001, "medium": 0.01, "high": 0.05}
@@ -635,7 +637,25 @@ def cusum(z: np.ndarray, *, k: float = 0.5, h: float = 7.0, clip: float = 3.0) -
 # ------------------------------------------------------------------------------------------
 
 DETECT_COLUMNS = ["series", "timestamp", "value", "expected", "lower", "upper", "score",
-                  "p_value", "q_value", "is_anomaly", "direction", "severity"]
+                  "p_value", "q_value", "is_anomaly", "flagged", "direction", "severity"]
+
+
+def quiet_steps(step: pd.Timedelta, period: int) -> int:
+    """Steps without a flag after which a new flag is a new incident: one seasonal cycle,
+    at most a week (daily → 7, hourly → 24, 5-minute → 288, weekly → 1)."""
+    week = int(round(pd.Timedelta(days=7) / step)) if step > pd.Timedelta(0) else 1
+    return max(1, min(int(period), week))
+
+
+def alert_onsets(flags: np.ndarray, quiet: int) -> np.ndarray:
+    """Alert onsets of an (S × T) flag matrix: flagged points with no flag in the previous
+    ``quiet`` steps of the same series (later flags of the same incident are not re-alerted).
+    Causal: depends on flags up to t only."""
+    F = np.asarray(flags, dtype=bool)
+    if F.ndim == 1:
+        return alert_onsets(F[None, :], quiet)[0]
+    before = _past_sum(F.astype(float), int(quiet), 0)
+    return F & ~(before > 0)
 
 
 def _relative_severity(value, expected, is_anom) -> np.ndarray:
@@ -650,13 +670,20 @@ def detect(df: pd.DataFrame, *, time_col: str = "timestamp", value_col: str | No
            series_col: str | None = None, kind: str = "count", numerator_col: str | None = None,
            denominator_col: str | None = None, events: pd.DataFrame | None = None,
            alpha: float | None = None, sensitivity: str = "medium", period: int | None = None,
-           config: EngineConfig | None = None, source: str = "<frame>") -> pd.DataFrame:
+           config: EngineConfig | None = None, source: str = "<frame>",
+           alerts: str = "onset") -> pd.DataFrame:
     """Score every row of a long table; one output row per input row, in input order.
 
     Columns: series, timestamp, value, expected, lower, upper, score (≥ 0), p_value, q_value
-    (Benjamini–Hochberg across series at each timestamp), is_anomaly (0/1: q ≤ alpha or a CUSUM
-    level-shift alarm), direction (up/down/""), severity (low/medium/high by relative deviation:
-    ≥ 20 % medium, ≥ 50 % high; "" when not an anomaly).
+    (Benjamini–Hochberg across series at each timestamp), is_anomaly (0/1, the alert: see
+    ``alerts``), flagged (0/1: q ≤ alpha or a CUSUM level-shift alarm on this row), direction
+    (up/down, "" when not flagged), severity (low/medium/high by relative deviation: ≥ 20 %
+    medium, ≥ 50 % high; "" when not flagged).
+
+    ``alerts``: "onset" (default, as an on-call system pages): is_anomaly marks the first
+    flagged row of an incident — a flagged row with no flag in the same series during the
+    previous :func:`quiet_steps` steps (one seasonal cycle, at most a week); the rest of the
+    incident stays visible in ``flagged``. "all": is_anomaly = flagged.
     For ``kind="rate"`` value is numerator/denominator and expected the baseline rate.
 
     Examples
@@ -665,6 +692,8 @@ def detect(df: pd.DataFrame, *, time_col: str = "timestamp", value_col: str | No
     """
     if kind not in ("count", "rate"):
         raise ValueError(f"kind must be one of ('count', 'rate'), got {kind!r}")
+    if alerts not in ("onset", "all"):
+        raise ValueError(f"alerts must be one of ('onset', 'all'), got {alerts!r}")
     if sensitivity not in SENSITIVITY:
         raise ValueError(f"sensitivity must be one of {tuple(SENSITIVITY)}, got {sensitivity!r}")
     a = SENSITIVITY[sensitivity] if alpha is None else float(alpha)
@@ -687,11 +716,14 @@ def detect(df: pd.DataFrame, *, time_col: str = "timestamp", value_col: str | No
         with np.errstate(invalid="ignore", divide="ignore"):
             value_m = X / N
     q = bh_adjust(res["p_value"])
-    anom = (q <= a) | res["level_shift"]
+    flag = (q <= a) | res["level_shift"]
+    quiet = quiet_steps(g.step, g.period)
+    anom = alert_onsets(flag, quiet) if alerts == "onset" else flag
     i, j = g.row_series, g.row_time
     take = lambda m: m[i, j]  # noqa: E731
     value, expected = take(value_m), take(res["expected"])
     z, p_row, q_row, is_anom = take(res["z"]), take(res["p_value"]), take(q), take(anom)
+    flagged = take(flag)
     d = np.asarray(g.row_dup)
     if d.any():  # duplicated steps: own value against the step's baseline
         if kind == "count":
@@ -711,13 +743,17 @@ def detect(df: pd.DataFrame, *, time_col: str = "timestamp", value_col: str | No
         value[d], z[d], p_row[d] = v, zd, pd_
         with np.errstate(invalid="ignore"):
             q_row[d] = np.fmin(1.0, pd_ * np.nanmax(np.fmax(1, np.sum(np.isfinite(res["p_value"]), 0))))
-        is_anom[d] = q_row[d] <= a
-    direction = np.where(is_anom, np.where(z >= 0, "up", "down"), "")
+        flagged[d] = q_row[d] <= a
+        is_anom[d] = flagged[d]
+        if alerts == "onset":  # an onset when the series was quiet in the steps before
+            is_anom[d] &= ~(take(_past_sum(flag.astype(float), quiet, 0))[d] > 0)
+    direction = np.where(flagged, np.where(z >= 0, "up", "down"), "")
     return pd.DataFrame({
         "series": np.asarray(g.series)[i] if series_col else "value",
         "timestamp": pd.DatetimeIndex(df[time_col]),
         "value": value, "expected": expected, "lower": take(res["lower"]),
         "upper": take(res["upper"]), "score": _score_from_p(p_row),
         "p_value": p_row, "q_value": q_row, "is_anomaly": is_anom.astype(int),
-        "direction": direction, "severity": _relative_severity(value, expected, is_anom),
+        "flagged": flagged.astype(int), "direction": direction,
+        "severity": _relative_severity(value, expected, flagged),
     })

@@ -229,12 +229,14 @@ def detect_cmd(
     denominator_col: Optional[str] = typer.Option(None, "--denominator-col", help="Rate denominator, e.g. visitors."),
     events: Optional[Path] = typer.Option(None, "--events", help="CSV of events: event,start,end[,peak]."),
     sensitivity: str = typer.Option("medium", "--sensitivity", help="low | medium | high (BH alpha 0.001/0.01/0.05)."),
+    alerts: str = typer.Option("onset", "--alerts", help="onset: is_anomaly = first flagged row of an incident (default); all: every flagged row."),
     output: Path = typer.Option(..., "--output", "-o", help="Output CSV, one row per input row."),
 ) -> None:
     """Flag anomalies in any time series CSV, causally (每日监控 / 异常检测).
 
-    Writes series, timestamp, value, expected, lower, upper, score (≥ 0), is_anomaly (0/1),
-    direction (up/down), severity (low/medium/high by deviation from expected).
+    Writes series, timestamp, value, expected, lower, upper, score (≥ 0), is_anomaly (0/1: an
+    alert, by default only at the start of an incident; --alerts all marks every flagged row),
+    direction and severity (low/medium/high by deviation from expected) on every flagged row.
     """
     import warnings
 
@@ -257,13 +259,14 @@ def detect_cmd(
             out = detect(df, time_col=time_col, value_col=value_col if kind == "count" else None,
                          series_col=series_col, kind=kind, numerator_col=numerator_col,
                          denominator_col=denominator_col, events=cal, sensitivity=sensitivity,
-                         source=str(input_file))
+                         source=str(input_file), alerts=alerts)
         _echo_warnings(caught)
         cols_out = ["series", "timestamp", "value", "expected", "lower", "upper", "score",
                     "is_anomaly", "direction", "severity"]
         output.parent.mkdir(parents=True, exist_ok=True)
         out[cols_out].to_csv(output, index=False)
-        typer.echo(f"{int(out['is_anomaly'].sum())} anomalous row(s) of {len(out)} → {output}")
+        typer.echo(f"{int(out['is_anomaly'].sum())} alert(s), {int(out['flagged'].sum())} flagged row(s) "
+                   f"of {len(out)} → {output}")
     except Exception as exc:  # noqa: BLE001 - mapped to exit codes
         raise _handle(exc) from None
 
