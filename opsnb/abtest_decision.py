@@ -5,10 +5,17 @@ keep_running / inconclusive with a one-sentence reason in Chinese and English:
 
 1. sample-ratio mismatch → inconclusive (the split is broken; fix it before reading results);
 2. a guardrail (refund rate by default) significantly worse → dont_ship;
-3. the primary metric significantly better (corrected p < α; Bayesian: chance to win ≥ 1 - α/2)
-   → ship the best such arm; significantly worse in every arm → dont_ship;
+3. the primary metric significantly better (corrected p < α; Bayesian: chance to win ≥ 1 - α/2;
+   sequential methods: the boundary of the current look is crossed, the only case in which
+   stopping early is allowed) → ship the best such arm; significantly worse in every arm →
+   dont_ship;
 4. otherwise keep_running while the sample is below what the minimum detectable effect needs
-   (with the days still to go from real daily traffic), else inconclusive.
+   (with the days still to go from real daily traffic), else inconclusive. Arms that are
+   significantly worse are named in the sentence (drop them) whatever the verdict on the rest.
+
+``mde`` defaults to 10 % relative: the smallest lift an operator would act on for a detail page,
+coupon or price test (a 5 % target on a few-percent conversion rate needs months of a small
+shop's traffic); the sentence states it so the number of days can be read.
 """
 from __future__ import annotations
 
@@ -72,12 +79,31 @@ def _pct(x: float) -> str:
     return "—" if x != x else f"{x * 100:+.1f}%"
 
 
+def _is_seq(r) -> bool:
+    return str(r["method"]).startswith(("group-sequential", "sequential"))
+
+
+def _losers_note(losers, primary: str, alpha: float) -> tuple[str, str]:
+    """Sentence naming the arms whose primary metric is significantly worse."""
+    if not losers:
+        return "", ""
+    zh = "、".join(f"{w['variant']}（{_pct(w['rel_lift'])}，区间 [{_pct(w['rel_ci_low'])}, {_pct(w['rel_ci_high'])}]）"
+                  for w in losers)
+    en = ", ".join(f"{w['variant']} ({_pct(w['rel_lift'])}, interval [{_pct(w['rel_ci_low'])}, "
+                   f"{_pct(w['rel_ci_high'])}])" for w in losers)
+    one = len(losers) == 1
+    return (f"实验组 {zh} 的 {primary} 显著更差（多重比较校正后仍显著），不要上线，可以先停掉；",
+            f"arm {en} {'is' if one else 'are'} significantly worse on {primary} (after the "
+            f"multiple-testing correction): do not ship {'it' if one else 'them'}, it can be "
+            "stopped now; ")
+
+
 def decide(ro: Readout, *, primary: str | None = None, guardrails: Sequence[str] | None = None,
-           mde: float = 0.05, power: float = 0.8, daily_units=None) -> Decision:
+           mde: float = 0.10, power: float = 0.8, daily_units=None) -> Decision:
     """Decision and reason for ``ro`` (see the module docstring for the rule).
 
     ``primary``: the metric that decides (default the first non-guardrail metric); ``mde``: the
-    smallest relative lift worth detecting (0.05 = 5 %); ``daily_units``: units entering the test
+    smallest relative lift worth detecting (0.10 = 10 %); ``daily_units``: units entering the test
     per day (a number or real daily traffic, see :func:`opsnb.power.daily_traffic`) to say how
     many days are left.
     """
@@ -112,10 +138,17 @@ def decide(ro: Readout, *, primary: str | None = None, guardrails: Sequence[str]
     if ok_winners:
         best = max(ok_winners, key=lambda r: r["rel_lift"] * (-1 if r["lower_is_better"] else 1))
         ci = f"[{_pct(best['rel_ci_low'])}, {_pct(best['rel_ci_high'])}]"
+        sz = se_ = ""
+        if _is_seq(best):
+            k = int(best["looks"]) if best["looks"] == best["looks"] else 1
+            sz = f"序贯边界在第 {k} 次查看时已越过，可以提前结束；"
+            se_ = f" The sequential boundary is crossed at look {k}, so the test may stop now."
+        lz, le = _losers_note([w for w in losers if w["variant"] != best["variant"]], primary, a)
         return Decision("ship", best["variant"], primary,
-                        f"建议上线 {best['variant']}：{primary} 相对提升 {_pct(best['rel_lift'])}（区间 {ci}），统计显著，且护栏指标未变差。",
+                        f"建议上线 {best['variant']}：{primary} 相对提升 {_pct(best['rel_lift'])}（区间 {ci}），统计显著，且护栏指标未变差。{sz}{lz.rstrip('；')}",
                         f"Ship {best['variant']}: {primary} changed by {_pct(best['rel_lift'])} "
-                        f"(interval {ci}), significant, with no guardrail getting worse.")
+                        f"(interval {ci}), significant, with no guardrail getting worse.{se_}"
+                        f"{' Also, ' + le.rstrip('; ') + '.' if le else ''}")
     if harmed:
         v, g = next(iter(harmed.items()))
         return Decision("dont_ship", v, g["metric"],
@@ -128,7 +161,14 @@ def decide(ro: Readout, *, primary: str | None = None, guardrails: Sequence[str]
                         f"不建议上线：{primary} 显著变差（{w['variant']} {_pct(w['rel_lift'])}）。",
                         f"Don't ship: {primary} got significantly worse ({w['variant']} {_pct(w['rel_lift'])}).")
     # not significant: is the sample big enough to have seen an effect of size mde?
-    r = prim.iloc[0]
+    lz, le = _losers_note(losers, primary, a)
+    rest = prim[~prim["variant"].isin([w["variant"] for w in losers])]
+    r = (rest if len(rest) else prim).iloc[0]
+    others = f"其余组（{'、'.join(map(str, rest['variant']))}）" if losers and len(rest) else ""
+    others_en = f"the other arm(s) ({', '.join(map(str, rest['variant']))})" \
+        if losers and len(rest) else primary
+    seq_z = "（序贯边界尚未越过，不能提前下结论）" if _is_seq(r) else ""
+    seq_e = " (the sequential boundary has not been crossed, so no early stop)" if _is_seq(r) else ""
     z = float(stats.norm.ppf(1 - a / 2) + stats.norm.ppf(power))
     se = float(r["se"]) if "se" in r and r["se"] == r["se"] else math.nan
     target = abs(mde * r["control_mean"])
@@ -141,16 +181,21 @@ def decide(ro: Readout, *, primary: str | None = None, guardrails: Sequence[str]
         dz = f"，按每天约 {per_day:,.0f} 个样本还需约 {math.ceil(days)} 天" if days == days else ""
         de = f"; at about {per_day:,.0f} units a day that is about {math.ceil(days)} more days" if days == days else ""
         return Decision("keep_running", "", primary,
-                        f"继续实验：{primary} 的差异尚不显著，要以 {power:.0%} 把握发现 {mde:.0%} 的相对变化，每组需约 {n_needed:,.0f} 个样本（现有 {n_now:,.0f}）{dz}。",
-                        f"Keep running: {primary} shows no significant difference yet; detecting a "
-                        f"{mde:.0%} relative change with {power:.0%} power needs about "
+                        f"继续实验：{lz}{others}{primary} 的差异尚不显著{seq_z}（现为 {_pct(r['rel_lift'])}）；要以 {power:.0%} 把握发现 {mde:.0%} 的相对变化（参数 mde：值得上线的最小提升），每组需约 {n_needed:,.0f} 个样本（现有 {n_now:,.0f}）{dz}。",
+                        f"Keep running: {le}{others_en if losers else primary} "
+                        f"{'show' if losers else 'shows'} no significant difference on {primary} "
+                        f"yet{seq_e} (now {_pct(r['rel_lift'])}); detecting a "
+                        f"{mde:.0%} relative change (parameter mde: the smallest lift worth "
+                        f"shipping) with {power:.0%} power needs about "
                         f"{n_needed:,.0f} units per arm (now {n_now:,.0f}){de}.",
                         n_needed, days)
     return Decision("inconclusive", "", primary,
-                    f"无明确结论：样本量已足以发现 {mde:.0%} 的相对变化，但 {primary} 没有显著差异（{_pct(r['rel_lift'])}），真实效果可能很小，可按成本和体验决定。",
-                    f"Inconclusive: the sample was large enough to detect a {mde:.0%} relative "
-                    f"change but {primary} shows no significant difference ({_pct(r['rel_lift'])}); "
-                    "any true effect is probably small, so decide on cost and experience.",
+                    f"无明确结论：{lz}样本量已足以发现 {mde:.0%} 的相对变化，但{others}{primary} 没有显著差异（{_pct(r['rel_lift'])}），真实效果可能很小，可按成本和体验决定。",
+                    f"Inconclusive: {le}the sample was large enough to detect a {mde:.0%} relative "
+                    f"change but {others_en if losers else primary} "
+                    f"{'show' if losers else 'shows'} no significant difference on {primary} "
+                    f"({_pct(r['rel_lift'])}); any true effect is probably small, so decide on "
+                    "cost and experience.",
                     n_needed, 0.0)
 
 

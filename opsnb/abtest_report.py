@@ -143,7 +143,7 @@ def show_decision(ctx, ro: Readout, **decide_kwargs) -> Decision:
     return d
 
 
-def show_power(ctx, ro: Readout, d: Decision, *, mde: float = 0.05, daily_units=None) -> None:
+def show_power(ctx, ro: Readout, d: Decision, *, mde: float = 0.10, daily_units=None) -> None:
     """Minimum detectable effect now, and how much longer to run if inconclusive."""
     from scipy import stats
 

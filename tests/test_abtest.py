@@ -306,3 +306,39 @@ def test_segment_breakdown_corrects_over_all_segments():
     out = segment_breakdown(_units(), "channel", metrics=["converted:proportion"])
     assert set(out["segment"]) == {"抖音", "直播", "自然搜索"}
     assert (out["p_adjusted"] >= out["p_value"]).all() and "3 segment" in out.attrs["scope"]
+
+
+def test_decision_names_a_significantly_worse_arm_even_when_no_arm_wins():
+    rng = np.random.default_rng(3)
+    n = 3000
+    v = np.repeat(["A", "B", "C"], n)
+    p = np.where(v == "B", 0.06, 0.08)  # B is much worse, C equal to control
+    df = pd.DataFrame({"variant": v, "converted": rng.random(3 * n) < p})
+    d = decide(readout(df, control="A", metrics=["converted:proportion"]), mde=0.1)
+    assert d.decision in ("keep_running", "inconclusive")
+    assert "B" in d.reason("en") and "significantly worse" in d.reason("en")
+    assert "B" in d.reason("zh") and "显著更差" in d.reason("zh")
+    assert "(C)" in d.reason("en") and "C" not in d.reason("en").split("significantly worse")[0]
+
+
+def test_sequential_readout_ships_only_once_the_boundary_of_the_daily_looks_is_crossed():
+    """Same data, same final z: at look 14 of a design planned for 14 days the O'Brien–Fleming
+    boundary is ≈ 2.0; planned for 56 days (a quarter of the information) it is ≈ 4.3."""
+    rng = np.random.default_rng(8)
+    n = 14 * 1200
+    df = pd.DataFrame({"variant": rng.choice(["control", "treatment"], n),
+                       "assigned_at": pd.Timestamp("2025-09-01")
+                       + pd.to_timedelta(rng.integers(0, 14, n), unit="D")})
+    df["converted"] = rng.random(n) < np.where(df["variant"] == "treatment", 0.066, 0.055)
+    full = readout(df, metrics=["converted:proportion"], method="sequential", time_col="assigned_at")
+    early = readout(df, metrics=["converted:proportion"], method="sequential",
+                    time_col="assigned_at", planned_n=4 * n)
+    fixed = readout(df, metrics=["converted:proportion"])
+    r, e, f = full.results.iloc[0], early.results.iloc[0], fixed.results.iloc[0]
+    assert r["looks"] == 14 and r["method"].startswith("group-sequential-obf")
+    assert f["p_value"] < r["p_value"] < 0.05 < e["p_value"]
+    assert decide(full).decision == "ship" and "look 14" in decide(full).reason("en")
+    assert decide(early).decision == "keep_running"
+    assert "boundary has not been crossed" in decide(early).reason("en")
+    m = readout(df, metrics=["converted:proportion"], method="msprt").results.iloc[0]
+    assert m["method"].startswith("sequential-") and m["p_value"] > r["p_value"]
