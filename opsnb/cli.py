@@ -289,7 +289,19 @@ def ab_cmd(
     covariate: list[str] = typer.Option([], "--covariate",
                                         help="CUPED covariate METRIC=COLUMN (e.g. gmv=pre_gmv)."),
     method: str = typer.Option("frequentist", "--method",
-                               help="frequentist | bayesian | sequential"),
+                               help="frequentist | bayesian | sequential (group-sequential, "
+                                    "Lan-DeMets O'Brien-Fleming-type spending, one look a day "
+                                    "from --time-col: exactly alpha under daily peeking) | "
+                                    "group_sequential (choose --spending) | msprt (always-valid "
+                                    "mixture SPRT: peek any time, conservative)"),
+    time_col: Optional[str] = typer.Option(None, "--time-col",
+                                           help="Assignment time: one look per day for the "
+                                                "sequential methods (default: one look)."),
+    spending: str = typer.Option("obf", "--spending",
+                                 help="Group-sequential alpha spending: obf | pocock."),
+    planned_n: Optional[float] = typer.Option(None, "--planned-n",
+                                              help="Total units planned (sequential; default: "
+                                                   "the units so far, i.e. the final look)."),
     fmt: str = typer.Option("json", "--format", help="json | csv"),
     alpha: float = typer.Option(0.05, "--alpha", help="Significance level."),
     correction: str = typer.Option("holm", "--correction", help="holm | bh | none"),
@@ -335,7 +347,8 @@ def ab_cmd(
                 src, None, variant_col, control, f"one of {variants}")])
         ro = readout(df, variant_col=variant_col, control=control, metrics=list(metric),
                      unit_col=unit_col, covariates=covs, method=method, alpha=alpha,
-                     correction=correction, cap=cap, source=src)
+                     correction=correction, cap=cap, source=src, time_col=time_col,
+                     spending=spending, planned_n=planned_n)
     except Exception as exc:  # noqa: BLE001 - mapped to exit codes by _handle
         raise _handle(exc)
     if fmt == "json":

@@ -110,3 +110,29 @@ def test_ab_params_files_only_use_parameters_of_notebook_04():
     for f in files:
         keys = set(yaml.safe_load(f.read_text(encoding="utf-8"))) - {"notebooks"}
         assert keys <= names, (f.name, keys - names)
+
+
+def test_sequential_method_is_group_sequential_over_daily_looks_and_msprt_stays_available(tmp_path):
+    rng = np.random.default_rng(4)
+    n = 4000
+    df = pd.DataFrame({"variant": rng.choice(["A", "B"], n),
+                       "day": (pd.Timestamp("2025-09-01")
+                               + pd.to_timedelta(rng.integers(0, 10, n), unit="D")).astype(str)})
+    df["converted"] = (rng.random(n) < np.where(df["variant"] == "B", 0.12, 0.1)).astype(int)
+    path = tmp_path / "daily.csv"
+    df.to_csv(path, index=False)
+    out = {}
+    for method in ("frequentist", "sequential", "msprt"):
+        res = _run(path, "--control", "A", "--metric", "converted:proportion", "--method", method,
+                   "--time-col", "day")
+        assert res.exit_code == 0, res.output
+        out[method] = json.loads(res.output)["results"][0]
+    seq, fixed = out["sequential"], out["frequentist"]
+    assert seq["method"] == "group-sequential-obf-z-test" and seq["looks"] == 10
+    assert out["msprt"]["method"] == "sequential-z-test"
+    # repeated interval: wider than the fixed-horizon one, around the same estimate
+    assert seq["ci_high"] - seq["ci_low"] > fixed["ci_high"] - fixed["ci_low"]
+    assert seq["p_value"] >= fixed["p_value"]
+    res = _run(path, "--control", "A", "--metric", "converted:proportion", "--method",
+               "sequential", "--spending", "linear")
+    assert res.exit_code != 0 and "obf" in res.output
