@@ -371,9 +371,20 @@ def draft_rectification(result: MonitorResult, alert: pd.Series, daily: pd.DataF
     owner = _owner(alert.channel, alert.metric, alert.direction, alert.rel_change, lang)
     arrow = L("上升", "up") if alert.direction == "up" else L("下降", "down")
     resp = alert.response_due.date() if pd.notna(alert.response_due) else "—"
+    # a collapse of recorded visitors the same day makes rates jump: say so before anything else
+    al = result.alerts
+    trk = al[(al["date"] == alert.date) & (al["metric"] == "visitors") & (al["rel_change"] <= -0.5)
+             & ((al["channel"] == alert.channel) | (alert.channel == TOTAL))]
+    warn = []
+    if alert.metric in ("conversion_rate", "gmv", "aov") and len(trk) and alert.metric != "visitors":
+        who = ", ".join(f"{r.channel} {r.rel_change * 100:+.0f}%" for r in trk.itertuples(index=False))
+        warn = [f"- **{L('先查数据', 'Check the data first')}**: "
+                f"{L('同日访客数骤降', 'recorded visitors collapsed the same day')} ({who})"
+                f"{L('，很可能是埋点/数据回传丢失；此项变化多为口径假象，先修复访客统计。', ': most likely lost tracking, so this move is probably a counting artefact; fix visitor counting first.')}"]
     return "\n".join([
         f"**{L('异常数据整改报告', 'Anomaly rectification report')}: {alert.channel} · {L.col(alert.metric)}**",
         "",
+        *warn,
         f"- {L('异常内容', 'What')}: {L.col(alert.metric)} {arrow} {abs(alert.rel_change) * 100:.0f}% "
         f"({L('实际', 'actual')} {_fmt(alert.metric, alert.actual)}, {L('预期', 'expected')} "
         f"{_fmt(alert.metric, alert.expected)}, {L('区间', 'interval')} {_fmt(alert.metric, alert.lower)}–"
