@@ -180,6 +180,10 @@ def decide(ro: Readout, *, primary: str | None = None, guardrails: Sequence[str]
         days = (n_needed - n_now) * arms / per_day if per_day == per_day and per_day > 0 else math.nan
         dz = f"，按每天约 {per_day:,.0f} 个样本还需约 {math.ceil(days)} 天" if days == days else ""
         de = f"; at about {per_day:,.0f} units a day that is about {math.ceil(days)} more days" if days == days else ""
+        if days != days:
+            dz = "；数据没有每天进组的速度，无法估计天数——如果实验单位是固定的（如门店），需要扩大实验范围而不是延长时间"
+            de = ("; the data give no daily enrolment rate, so no number of days — if the units "
+                  "are fixed (stores), this needs a wider rollout rather than more time")
         return Decision("keep_running", "", primary,
                         f"继续实验：{lz}{others}{primary} 的差异尚不显著{seq_z}（现为 {_pct(r['rel_lift'])}）；要以 {power:.0%} 把握发现 {mde:.0%} 的相对变化（参数 mde：值得上线的最小提升），每组需约 {n_needed:,.0f} 个样本（现有 {n_now:,.0f}）{dz}。",
                         f"Keep running: {le}{others_en if losers else primary} "

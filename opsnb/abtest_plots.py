@@ -54,15 +54,26 @@ def plot_forest(results: pd.DataFrame, *, lang: str = "zh", ax=None, relative: b
 
 def plot_cumulative_lift(cum: pd.DataFrame, *, lang: str = "zh", ax=None, variant=None):
     """Cumulative absolute lift per daily look with the naive fixed-horizon interval and the
-    always-valid sequential interval. ``cum``: from
+    sequential interval (group-sequential repeated CI or mSPRT, per ``cum.attrs["design"]``),
+    marking the first boundary crossing. ``cum``: from
     :func:`opsnb.abtest_decision.cumulative_lift_from_frame`."""
     L = Labels(lang)
     ax = plots.new_axes(ax)
     if variant is None and len(cum):
         variant = cum["variant"].iloc[0]
     c = cum[cum["variant"] == variant].sort_values("date")
+    if cum.attrs.get("design", "group_sequential") == "msprt":
+        lab = L("序贯区间（mSPRT，可随时查看）", "Always-valid interval (mSPRT, peek any time)")
+    else:
+        sp = {"obf": "O'Brien–Fleming", "pocock": "Pocock"}.get(cum.attrs.get("spending"), "")
+        lab = L(f"序贯边界（{sp} 型 α 消耗，重复置信区间）",
+                f"Sequential bounds ({sp}-type α spending, repeated CI)")
     ax.fill_between(c["date"], c["seq_ci_low"], c["seq_ci_high"], color=plots.PALETTE[0],
-                    alpha=0.15, label=L("序贯区间（可随时查看）", "Always-valid interval (peek any time)"))
+                    alpha=0.15, label=lab)
+    if "crossed" in c and c["crossed"].any():
+        first = c[c["crossed"]].iloc[0]
+        ax.plot(first["date"], first["abs_lift"], "D", color=plots.PALETTE[2], ms=8,
+                label=L("首次越过边界", "First boundary crossing"))
     ax.plot(c["date"], c["ci_low"], "--", color=plots.PALETTE[7], lw=1,
             label=L("固定样本区间（每天看会虚高显著）", "Fixed-horizon interval (inflates under daily peeking)"))
     ax.plot(c["date"], c["ci_high"], "--", color=plots.PALETTE[7], lw=1)

@@ -108,27 +108,53 @@ def show_forest(ctx, ro: Readout) -> None:
 
 
 def show_cumulative(ctx, units: pd.DataFrame, ro: Readout, *, variant_col: str, metric: str,
-                    time_col: str = "assigned_at", covariates=None) -> pd.DataFrame | None:
-    """Cumulative lift per day with always-valid bounds; says how many looks were taken."""
+                    time_col: str = "assigned_at", covariates=None,
+                    spending: str = "obf") -> pd.DataFrame | None:
+    """Cumulative lift per day with sequential bounds; says how many looks were taken, which
+    design and spending function, and when a boundary was first crossed."""
     if not time_col or time_col not in units.columns:
-        ctx.say("数据没有进组时间列，无法画累计提升曲线。",
-                "The data have no assignment-time column, so there is no cumulative lift chart.")
+        ctx.say("数据没有进组时间列，无法画累计提升曲线，也无法按天做序贯监控。",
+                "The data have no assignment-time column, so there is no cumulative lift chart "
+                "and no daily sequential monitoring.")
         return None
+    design = "msprt" if ro.method == "msprt" else "group_sequential"
     cum = cumulative_lift_from_frame(units, variant_col=variant_col, control=ro.control,
                                      metric=metric, time_col=time_col, alpha=ro.alpha,
-                                     covariates=covariates)
+                                     covariates=covariates, design=design, spending=spending)
     for v in cum["variant"].unique():
         ctx.show(plot_cumulative_lift(cum, lang=ctx.lang, variant=v))
-    last = cum.groupby("variant").tail(1)
     n_looks = int(cum["look"].max())
-    naive = int((cum["p_value"] < ro.alpha).sum())
-    ctx.say(f"共查看 {n_looks} 次（每天一次）。序贯区间在任何一次查看时都有效，所以每天看不会抬高误报率；"
-            f"固定样本检验在这些查看中有 {naive} 次“显著”，每天看它会虚高。最新序贯 p 值 "
-            f"{last['seq_p_value'].min():.3f}。",
-            f"{n_looks} looks were taken (one a day). The always-valid interval holds at every look, "
-            f"so daily peeking does not inflate false positives; the fixed-horizon test was "
-            f"'significant' at {naive} of these looks and would mislead. Latest sequential p-value "
-            f"{last['seq_p_value'].min():.3f}.")
+    naive = cum[cum["p_value"] < ro.alpha].groupby("variant")["look"].min()
+    name = {"obf": ("O'Brien–Fleming 型", "O'Brien–Fleming-type"),
+            "pocock": ("Pocock 型", "Pocock-type")}[spending]
+    if design == "msprt":
+        ctx.say(f"共查看 {n_looks} 次（每天一次）。序贯区间为混合 SPRT 的“随时有效”区间：任何时刻看都不抬高误报率，但偏保守。",
+                f"{n_looks} looks were taken (one a day). The sequential band is the mixture-SPRT "
+                "always-valid interval: valid at any moment, but conservative.")
+    else:
+        ctx.say(f"共查看 {n_looks} 次（每天一次）。序贯边界采用 Lan–DeMets {name[0]} α 消耗函数：按每天实际进组人数计算信息比例，"
+                f"把总 α = {ro.alpha:.0%} 分配到这 {n_looks} 次查看上，所以每天看误报率仍是 {ro.alpha:.0%}；早期边界很宽，越到后面越接近固定样本区间。",
+                f"{n_looks} looks were taken (one a day). The sequential bounds use Lan–DeMets "
+                f"{name[1]} alpha spending: the information fraction of each look comes from the "
+                f"units actually enrolled, and the total α = {ro.alpha:.0%} is spread over these "
+                f"{n_looks} looks, so daily peeking keeps the false-positive rate at "
+                f"{ro.alpha:.0%}; early bounds are wide and approach the fixed-horizon interval "
+                "at the end.")
+    for v, g in cum.groupby("variant", sort=False):
+        hit = g[g["crossed"]]
+        nv = naive.get(v)
+        nz = f"；若每天用固定样本检验，第 {int(nv)} 次查看就会误以为“显著”" if nv is not None and (hit.empty or nv < hit["look"].iloc[0]) else ""
+        ne = (f"; a fixed-horizon test checked daily would have called it 'significant' "
+              f"already at look {int(nv)}") if nz else ""
+        if hit.empty:
+            ctx.say(f"{v}：边界没有被越过，不能提前下结论{nz}。",
+                    f"{v}: no boundary was crossed, so there is no early stop{ne}.")
+        else:
+            k, d = int(hit["look"].iloc[0]), hit["date"].iloc[0].strftime("%Y-%m-%d")
+            ctx.say(f"{v}：第 {k} 次查看（{d}）首次越过边界，从那天起就可以停止实验{nz}。",
+                    f"{v}: the boundary was first crossed at look {k} ({d}); the test could "
+                    f"have stopped that day{ne}.")
+    ctx.record(ab_looks=n_looks)
     return cum
 
 
@@ -153,6 +179,10 @@ def show_power(ctx, ro: Readout, d: Decision, *, mde: float = 0.10, daily_units=
     ctx.say(f"以现有样本，{d.metric} 能以 80% 把握发现的最小相对变化（MDE）约为 {ctx.pct(mde_now)}；目标是 {ctx.pct(mde)}。",
             f"With the current sample, the smallest relative change in {d.metric} detectable with "
             f"80% power (MDE) is about {ctx.pct(mde_now)}; the target is {ctx.pct(mde)}.")
+    if d.decision == "ship":
+        ctx.say(f"差异已显著，上面的 MDE 只说明现有样本的灵敏度，不影响上线结论。",
+                "The difference is already significant; the MDE above only describes the "
+                "sensitivity of the current sample and does not change the decision.")
     if d.decision == "keep_running" and d.days_left == d.days_left:
         ctx.say(f"按近期每天的流量，还需约 {math.ceil(d.days_left)} 天（每组共约 {d.n_needed_per_arm:,.0f} 个样本）。",
                 f"At recent daily traffic that is about {math.ceil(d.days_left)} more days "
