@@ -297,7 +297,9 @@ def test_targets_are_last_year_times_1_3(full):
     assert months == pytest.approx(t[("2025", "gmv", "全部")], rel=0.001)
     per_channel = sum(t[("2025-Q4", "gmv", c)] for c in DEMO_CHANNELS)
     assert per_channel == pytest.approx(t[("2025-Q4", "gmv", "全部")], rel=0.001)
-    assert t[("2025", "new_user_conversion", "全部")] == 0.15
+    nuc24 = (dm[dm["date"].dt.year == 2024]["new_buyers"].sum()
+             / dm[dm["date"].dt.year == 2024]["visitors"].sum())
+    assert t[("2025", "new_user_conversion", "全部")] == pytest.approx(1.15 * nuc24, rel=0.05)
     assert t[("2025", "repurchase_rate", "全部")] == 0.20
     assert t[("2025", "refund_rate", "全部")] == 0.06
 
