@@ -299,7 +299,7 @@ def test_targets_are_last_year_times_1_3(full):
     assert per_channel == pytest.approx(t[("2025-Q4", "gmv", "全部")], rel=0.001)
     nuc24 = (dm[dm["date"].dt.year == 2024]["new_buyers"].sum()
              / dm[dm["date"].dt.year == 2024]["visitors"].sum())
-    assert t[("2025", "new_user_conversion", "全部")] == pytest.approx(1.15 * nuc24, rel=0.05)
+    assert 1.05 < t[("2025", "new_user_conversion", "全部")] / nuc24 < 1.30  # a stretch on 2024
     assert t[("2025", "repurchase_rate", "全部")] == 0.20
     assert t[("2025", "refund_rate", "全部")] == 0.06
 
