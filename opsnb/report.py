@@ -172,6 +172,11 @@ class Context:
         text_cols = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
         if text_cols:
             sty = sty.set_properties(subset=text_cols, **{"text-align": "left"})
+            # long sentences (notes, suggested fixes) wrap; short labels and dates stay on one line
+            long_cols = [c for c in text_cols if df[c].astype(str).str.len().max() > 24]
+            if long_cols:
+                sty = sty.set_properties(subset=long_cols, **{"white-space": "normal",
+                                                              "min-width": "14em"})
         sty = sty.set_table_attributes('class="opsnb-table"')
         if highlight:
             for col, cmap in highlight.items():

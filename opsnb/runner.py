@@ -160,6 +160,8 @@ def run_notebook(
     values = load_params(nb_path, params_file, merged_over)
     if slug is None and params_file:
         slug = read_yaml(params_file).get("slug")
+        if slug and merged_over:  # -p overrides on a named params set: say so in the name
+            slug = "-".join([str(slug)] + [str(v) for v in merged_over.values()])
     the_slug = output_slug(nb_path, values, slug=slug)
     out_root = Path(output_dir) if output_dir else config.outputs_dir()
     out_dir = out_root / stem
