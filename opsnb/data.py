@@ -471,20 +471,7 @@ def add_rates(df: pd.DataFrame) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------------------
-# DuckDB store (opsnb.store builds on this module, so its names are exposed lazily here)
+# DuckDB store: lives in opsnb.store, re-exported here (store imports this module lazily)
 # --------------------------------------------------------------------------------------------
 
-_STORE_NAMES = ("open_store", "write_table", "read_table", "store_summary", "_tables", "_columns",
-                "_q")
-
-
-def __getattr__(name: str):
-    if name in _STORE_NAMES:
-        from . import store
-
-        return getattr(store, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_STORE_NAMES))
+from .store import _columns, _q, _tables, open_store, read_table, store_summary, write_table  # noqa: E402,F401

@@ -20,8 +20,8 @@ A goal (a level, or growth versus a base period) becomes targets per month and c
 Feasibility places each required driver change against the historical distribution of the same
 change (same horizon, same window length) for that channel, as a percentile.
 
-The driver-tree chart and the report tables live in :mod:`opsnb.goals_report` (reachable
-here too: ``goals.plot_driver_tree``, ``goals.targets_table``).
+The driver-tree chart and the report tables live in :mod:`opsnb.goals_report`, which builds
+on this module (``goals_report.plot_driver_tree``, ``goals_report.targets_table``).
 
 Examples
 --------
@@ -60,13 +60,6 @@ __all__ = [
     "acquisition_budget",
     "cac_table",
     "budget_needs",
-    "plot_driver_tree",
-    "FLAG_LABELS",
-    "targets_table",
-    "channel_targets_table",
-    "feasibility_table",
-    "budget_table",
-    "feasibility_summary",
 ]
 
 DRIVERS = ("visitors", "conversion_rate", "aov")
@@ -612,22 +605,3 @@ def budget_needs(decomposition: Decomposition, cac: pd.DataFrame) -> pd.DataFram
               "cost_per_visitor", "cac", "spend", "extra_spend", "gmv", "roi", "source"]]
 
 
-# ------------------------------------------------------------------------------------------
-# chart and report tables: in opsnb.goals_report, which builds on this module, so they are
-# exposed lazily here (goals.targets_table keeps working without an import cycle)
-# ------------------------------------------------------------------------------------------
-
-_REPORT_NAMES = ("plot_driver_tree", "FLAG_LABELS", "targets_table", "channel_targets_table",
-                 "feasibility_table", "budget_table", "feasibility_summary")
-
-
-def __getattr__(name: str):
-    if name in _REPORT_NAMES:
-        from . import goals_report
-
-        return getattr(goals_report, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_REPORT_NAMES))

@@ -16,8 +16,8 @@ lower-is-better ones, so 100 % always means "on target" and above is better.
 
 This module holds the metrics, achievement, pace and attribution. Promotion lift lives in
 :mod:`opsnb.lift` (re-exported here); the execution review, past campaigns, drafted summary and
-report tables live in :mod:`opsnb.retro_report`, which builds on this module and whose names are
-also reachable here (``retro.draft_summary``) without an import cycle.
+report tables live in :mod:`opsnb.retro_report`, which builds on this module
+(``retro_report.draft_summary``).
 """
 from __future__ import annotations
 
@@ -48,16 +48,6 @@ __all__ = [
     "DidResult",
     "did_lift",
     "plot_lift",
-    # execution review, campaigns, summary and tables: defined in opsnb.retro_report
-    "execution_review",
-    "campaign_window",
-    "campaign_summary",
-    "past_campaigns",
-    "draft_summary",
-    "achievement_display",
-    "FACTOR_NAMES",
-    "compare_campaigns",
-    "export_excel",
 ]
 
 # name: (numerator, denominator or None, higher_is_better, zh, en)
@@ -351,22 +341,3 @@ def attribution(before: pd.DataFrame, after: pd.DataFrame, *, method: str = "lmd
             "mix_summary": drivers.summarize_decomposition(m)}
 
 
-# ---------------------------------------------------------------------------------------------
-# report helpers (opsnb.retro_report builds on this module, so they are exposed lazily here)
-# ---------------------------------------------------------------------------------------------
-
-_REPORT_NAMES = ("execution_review", "campaign_window", "campaign_summary", "past_campaigns",
-                 "draft_summary", "achievement_display", "FACTOR_NAMES", "compare_campaigns",
-                 "export_excel")
-
-
-def __getattr__(name: str):
-    if name in _REPORT_NAMES:
-        from . import retro_report
-
-        return getattr(retro_report, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_REPORT_NAMES))

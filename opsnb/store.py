@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Iterable, Literal
 import numpy as np
 import pandas as pd
 
-from .data import _conform, _show, canonical_dtypes
 from .errors import DataContractError, DataProblem, OpsnbError
 from .schemas import Table
 
@@ -107,6 +106,7 @@ def _select_list(df: pd.DataFrame, t: Table | None) -> str:
 
 def _check_store_duplicates(con, t: Table, df: pd.DataFrame, source: str,
                             rows: np.ndarray) -> None:
+    from . import data  # imported here: opsnb.data re-exports this module
     key = list(t.unique)
     keys = df[key].copy()
     keys["__row"] = rows
@@ -122,7 +122,7 @@ def _check_store_duplicates(con, t: Table, df: pd.DataFrame, source: str,
         con.unregister("__opsnb_keys")
     if len(hits):
         problems = [DataProblem(source, int(h["__row"]), ", ".join(key),
-                                ", ".join(str(_show(h[k])) for k in key),
+                                ", ".join(str(data._show(h[k])) for k in key),
                                 f"a ({', '.join(key)}) not already in the store table "
                                 f"{t.name!r} (use replace to overwrite)")
                     for _, h in hits.iterrows()]
@@ -143,6 +143,7 @@ def write_table(con, table: str, df: pd.DataFrame, *,
     ``source`` and ``first_row`` (or ``rows``, one file row per frame row) name the rows in
     error messages, as in :func:`validate`.
     """
+    from . import data  # imported here: opsnb.data re-exports this module
     if mode not in ("replace", "append"):
         raise ValueError(f"mode must be 'replace' or 'append', got {mode!r}")
     from .schemas import TABLES
@@ -155,7 +156,7 @@ def write_table(con, table: str, df: pd.DataFrame, *,
         if t is None:
             raise ValueError(f"{table!r} is not a contract table ({', '.join(TABLES)}); "
                              "pass validate=False to store it as is")
-        df = _conform(df, t, source, rows, stacklevel=4)
+        df = data._conform(df, t, source, rows, stacklevel=4)
     exists = table in _tables(con)
     con.register("__opsnb_new", df)
     try:
@@ -200,6 +201,7 @@ def read_table(con, table: str, *, start=None, end=None,
     ``columns`` selects columns (default all). Contract tables come back with canonical dtypes,
     sorted by their time column and key. Raises ValueError for an unknown table or column.
     """
+    from . import data  # imported here: opsnb.data re-exports this module
     from .schemas import TABLES
 
     have = _columns(con, table)
@@ -236,7 +238,7 @@ def read_table(con, table: str, *, start=None, end=None,
            + (f" WHERE {' AND '.join(where)}" if where else "")
            + (f" ORDER BY {', '.join(_q(c) for c in dict.fromkeys(order))}" if order else ""))
     df = con.execute(sql, params).df()
-    return canonical_dtypes(df, t) if t is not None else df
+    return data.canonical_dtypes(df, t) if t is not None else df
 
 
 def store_summary(con) -> pd.DataFrame:

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from opsnb import goals
+from opsnb import goals_report
 from opsnb.errors import ParameterError
 
 
@@ -174,7 +175,7 @@ def test_driver_tree_renders_chinese_without_missing_glyphs():
     d = goals.decompose_goal(HIST, goal=0.3, base="2024-Q3", target="2025-Q3")
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=".*Glyph.*missing.*")
-        ax = goals.plot_driver_tree(d, lang="zh")
+        ax = goals_report.plot_driver_tree(d, lang="zh")
         ax.figure.canvas.draw()
     texts = [t.get_text() for t in ax.texts]
     assert any("访客" in t for t in texts)

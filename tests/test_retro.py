@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from opsnb import drivers, retro
+from opsnb import retro_report
 
 
 def daily_frame(days, channels=("a", "b"), **per_channel):
@@ -206,7 +207,7 @@ def test_execution_review_counts_on_time_late_and_materialised_risks():
                        "date": pd.to_datetime(["2025-10-05", "2025-10-15", "2025-11-20"]),
                        "owner": ["张敏", "李娜", "李娜"], "risk": ["高", "低", "高"],
                        "response": ["备用仓", None, None], "done": [False, True, False]})
-    r = retro.execution_review(plan, ms, as_of="2025-10-30")
+    r = retro_report.execution_review(plan, ms, as_of="2025-10-30")
     s = r["summary"]
     assert s["as_of"] == "2025-10-25"  # judged at the plan's last update
     assert (s["due"], s["on_time"], s["late"]) == (3, 1, 2)
@@ -220,9 +221,9 @@ def test_execution_review_counts_on_time_late_and_materialised_risks():
 def test_campaign_summary_and_window():
     d = daily_frame(("2025-10-01", "2025-11-30"))
     d.loc[d.date.between("2025-11-01", "2025-11-11"), "gmv"] *= 3
-    s = retro.campaign_summary(d, "2025-11-01", "2025-11-11")
+    s = retro_report.campaign_summary(d, "2025-11-01", "2025-11-11")
     assert s["uplift"] == pytest.approx(3.0) and s["days"] == 11
-    start, end, zh, _ = retro.campaign_window("double11", 2025)
+    start, end, zh, _ = retro_report.campaign_window("double11", 2025)
     assert (start, end, zh) == (pd.Timestamp("2025-10-20"), pd.Timestamp("2025-11-11"), "双11")
     with pytest.raises(ValueError, match="double11"):
-        retro.campaign_window("double13", 2025)
+        retro_report.campaign_window("double13", 2025)
