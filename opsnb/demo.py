@@ -432,6 +432,18 @@ def _customers(buyers, day_mult, legacy_days, rng):
     return new_b, ret_ids, n_legacy
 
 
+def _set_partner(catalog: pd.DataFrame) -> np.ndarray:
+    """Index of the SKU that completes a set with each SKU (精华 k ↔ 面霜 k), -1 if none."""
+    sku = catalog["sku"].tolist()
+    pos = {s: i for i, s in enumerate(sku)}
+    out = np.full(len(sku), -1, dtype=np.int64)
+    for i, s in enumerate(sku):
+        for a, b in (("JH-", "MS-"), ("MS-", "JH-")):
+            if s.startswith(a) and b + s[len(a):] in pos:
+                out[i] = pos[b + s[len(a):]]
+    return out
+
+
 def _orders_and_items(dates, daily, rng, catalog, factors):
     D, C = daily["orders"].shape
     buyers, orders = daily["buyers"], daily["orders"]
@@ -477,6 +489,13 @@ def _orders_and_items(dates, daily, rng, catalog, factors):
     for c in range(C):
         m = line_ch == c
         sku_idx[m] = np.searchsorted(cdfs[c], r[m], side="right")
+    # 套装: half of the second lines complete a serum + cream set of the same series (JH-k with
+    # MS-k), so basket analysis has real associations to find. Drawn from a spawned generator,
+    # so every other draw of the demo stays as it was.
+    first = np.concatenate([[0], np.cumsum(n_lines)[:-1]])[n_lines >= 2]
+    partner = _set_partner(catalog)[sku_idx[first]]
+    take = (partner >= 0) & (rng.spawn(1)[0].random(len(first)) < 0.5)
+    sku_idx[first[take] + 1] = partner[take]
     qty = 1 + (rng.random(M)[:, None] > np.cumsum(_QTY_P)[None, :-1]).sum(axis=1)
     list_cents = np.round(catalog["list_price"].to_numpy() * 100).astype(np.int64)
     price_cents = np.maximum(np.round(list_cents[sku_idx] * discount[line_order]), 1).astype(np.int64)

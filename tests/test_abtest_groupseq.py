@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from opsnb.errors import SmallSampleWarning
 from scipy import special, stats
 
 from opsnb import abtest as ab
@@ -94,6 +96,8 @@ def test_aa_false_positive_rate_under_28_daily_looks_is_five_percent(spending):
 
 
 def test_degenerate_result_gives_nan_and_an_error_code():
-    r = ab.compare_proportions(ab.SampleStats.from_counts(0, 100), ab.SampleStats.from_counts(0, 100))
+    with pytest.warns(SmallSampleWarning):
+        r = ab.compare_proportions(ab.SampleStats.from_counts(0, 100),
+                                   ab.SampleStats.from_counts(0, 100))
     g = group_sequential_from_result(r)
     assert np.isnan(g.p_value) and g.error_code
