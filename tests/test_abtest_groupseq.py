@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from opsnb.errors import SmallSampleWarning
 from scipy import special, stats
 
 from opsnb import abtest as ab
+from opsnb.errors import SmallSampleWarning
 from opsnb.abtest_groupseq import (constant_boundaries, exit_probabilities,
                                    group_sequential_from_result, information, repeated_p_value,
                                    spending_boundaries, spending_function)
