@@ -18,8 +18,9 @@ demo: setup ## set up, generate the demo shop, run every notebook on params/demo
 test: setup ## set up, then run the whole test suite (what CI runs)
 	$(PY) -m pytest -q -p no:cacheprovider tests notebooks --nbval-lax
 
-lab: setup ## open JupyterLab on notebooks/ with the project's kernel
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+lab: setup ## open JupyterLab on notebooks/ with the project's kernel (demo data generated if missing)
+	@test -f data/opsnb.duckdb || $(OPSNB) demo --data-only
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 bench: setup ## run the benchmarks in benchmarks/ (slow; on demand)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
