@@ -43,6 +43,9 @@ __all__ = [
     "plot_gantt",
     "to_excel",
     "display_table",
+    "STATUS_LABELS",
+    "RISK_LABELS",
+    "translate_values",
 ]
 
 DONE = "已完成"
@@ -66,6 +69,13 @@ MILESTONE_HEADERS = {
     "done": ("是否完成", "Done"), "action_deadline": ("预案截止", "Plan due by"),
     "days_to_milestone": ("距节点天数", "Days to milestone"),
 }
+STATUS_LABELS = {
+    "未开始": ("未开始", "Not started"), "进行中": ("进行中", "In progress"),
+    "已完成": ("已完成", "Done"), "延期": ("延期", "Delayed"),
+}
+"""Display names of the 表1 status values; the data (and the colours) stay keyed by the Chinese."""
+RISK_LABELS = {"无": ("无", "None"), "低": ("低", "Low"), "中": ("中", "Medium"), "高": ("高", "High")}
+"""Display names of the 表2 risk levels."""
 FLAG_LABELS = {
     "overdue": ("已逾期", "overdue"), "slipping": ("有延误风险", "slipping"),
     "done": ("已完成", "done"), "on_track": ("正常", "on track"),
@@ -289,11 +299,16 @@ def plot_gantt(plan: pd.DataFrame, *, milestones: pd.DataFrame | None = None, as
     ax.text(today, -0.9, f" {L('今天', 'Today')} {today:%m-%d}", color="#C0392B", fontsize=9,
             va="bottom")
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d"))
-    handles = [Patch(color=c, label=L(st, {"未开始": "Not started", "进行中": "In progress",
-                                           "已完成": "Done", "延期": "Delayed"}[st]))
-               for st, c in STATUS_COLORS.items()]
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=4,
-              fontsize=9)
+    from matplotlib.lines import Line2D
+
+    handles = [Patch(color=c, label=L(*STATUS_LABELS[st])) for st, c in STATUS_COLORS.items()]
+    if milestones is not None and len(milestones):
+        handles += [Line2D([], [], marker="D", ls="none", markersize=7, color=c,
+                           markeredgecolor="#333333",
+                           label=L(f"风险：{r}", f"Risk: {RISK_LABELS[r][1].lower()}"))
+                    for r, c in RISK_COLORS.items() if r in set(milestones["risk"].astype(str))]
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.06),
+              ncol=4, fontsize=9)
     ax.set_title(L("表1 全周期计划甘特图", "Plan (表1) Gantt chart"), pad=16)
     ax.grid(axis="y", visible=False)
     return ax
@@ -379,21 +394,24 @@ def to_excel(path, plan: pd.DataFrame, milestones: pd.DataFrame | None = None, *
                         "reason"] if c in s]
     s = s[keep].copy()
     s["flag"] = s["flag"].map(lambda f: L(*FLAG_LABELS[f]))
+    s = translate_values(s, lang=lang)
+    status_fill = {L(*STATUS_LABELS[k]): c for k, c in STATUS_COLORS.items()}
+    risk_fill = {L(*RISK_LABELS[k]): c for k, c in RISK_COLORS.items()}
     flag_colors = {L(*FLAG_LABELS["overdue"]): STATUS_COLORS[DELAYED],
                    L(*FLAG_LABELS["slipping"]): RISK_COLORS["中"]}
     _write_sheet(wb, L("表1 全周期计划表", "Plan (表1)"), s, PLAN_HEADERS, lang,
-                 {"status": STATUS_COLORS, "flag": flag_colors})
+                 {"status": status_fill, "flag": flag_colors})
     if milestones is not None:
         m = milestones.copy()
         if "done" in m:
             m["done"] = m["done"].map(lambda v: None if pd.isna(v) else L("是", "yes") if v
                                       else L("否", "no"))
-        _write_sheet(wb, L("表2 大促执行管控表", "Milestones (表2)"), m, MILESTONE_HEADERS, lang,
-                     {"risk": RISK_COLORS})
+        _write_sheet(wb, L("表2 大促执行管控表", "Milestones (表2)"), translate_values(m, lang=lang),
+                     MILESTONE_HEADERS, lang, {"risk": risk_fill})
     sched = monthly_schedule(plan, milestones, lang=lang)
-    ws = _write_sheet(wb, L("月度运营排期表", "Monthly schedule"), sched,
+    ws = _write_sheet(wb, L("月度运营排期表", "Monthly schedule"), translate_values(sched, lang=lang),
                       {**PLAN_HEADERS, "status": (L("状态/风险", "Status/risk"),) * 2}, lang,
-                      {"status": {**STATUS_COLORS, **RISK_COLORS}})
+                      {"status": {**status_fill, **risk_fill}})
     from openpyxl.styles import PatternFill
 
     for i, status in enumerate(sched["status"], start=2):
@@ -416,10 +434,28 @@ _OWNER_HEADERS = {
 }
 
 
-def display_table(df: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
-    """Any plan-derived table with column names (and flags) in the report language."""
+def translate_values(df: pd.DataFrame, *, lang: str = "zh",
+                     columns=("status", "risk")) -> pd.DataFrame:
+    """A copy of ``df`` whose status (未开始/进行中/已完成/延期) and risk (无/低/中/高) values read in
+    ``lang``; other values are kept. Display only: keep the original frame for logic and colours.
+
+    >>> translate_values(pd.DataFrame({"status": ["延期", "高"]}), lang="en")["status"].tolist()
+    ['Delayed', 'High']
+    """
     L = Labels(lang)
+    names = {k: L(*v) for k, v in {**STATUS_LABELS, **RISK_LABELS}.items()}
     t = df.copy()
+    for c in columns:
+        if c in t:
+            t[c] = t[c].map(lambda v: names.get(v, v) if isinstance(v, str) else v)
+    return t
+
+
+def display_table(df: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
+    """Any plan-derived table with column names, flags, statuses and risk levels in the report
+    language (English reports show "Delayed", "High", ... for 延期, 高, ...)."""
+    L = Labels(lang)
+    t = translate_values(df, lang=lang)
     if "flag" in t:
         t["flag"] = t["flag"].map(lambda f: L(*FLAG_LABELS[f]) if f in FLAG_LABELS else f)
     names = {**MILESTONE_HEADERS, **PLAN_HEADERS, **_OWNER_HEADERS}

@@ -174,3 +174,56 @@ def test_milestone_validation_rejects_unknown_risk():
     with pytest.raises(DataContractError) as e:
         plan.load_milestones(m)
     assert any(p.row == 3 and p.column == "risk" for p in e.value.problems)
+
+
+def test_english_tables_show_statuses_and_risks_in_english_but_keep_the_data():
+    tasks = make_plan()
+    late = plan.overdue_tasks(tasks, AS_OF, lang="en")
+    shown = plan.display_table(late, lang="en")
+    assert set(shown["Status"]) <= {"Not started", "In progress", "Done", "Delayed"}
+    assert "Delayed" in set(shown["Status"])
+    assert set(late["status"]) <= set(STATUS_COLORS)  # the data itself stays in Chinese
+    risks = plan.display_table(plan.risk_actions(make_milestones(), AS_OF), lang="en")
+    assert set(risks["Risk"]) == {"High"}
+    sched = plan.display_table(plan.monthly_schedule(tasks, make_milestones(), lang="en"),
+                               lang="en")
+    values = set(sched["Status"])
+    assert values <= {"Not started", "In progress", "Done", "Delayed", "None", "Low", "Medium",
+                      "High"}
+    assert not any(ch in "".join(values) for ch in "已完成进行中延期未开始无低中高")
+    zh = plan.display_table(late, lang="zh")
+    assert set(zh["状态"]) == set(late["status"])
+
+
+def test_gantt_legend_reads_in_english_with_risk_markers():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ax = plan.plot_gantt(make_plan(), milestones=make_milestones(), as_of=AS_OF, lang="en")
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend[:4] == ["Not started", "In progress", "Done", "Delayed"]
+    assert "Risk: high" in legend
+    assert not any(ch in "".join(legend) for ch in "已完成进行中延期未开始无低中高")
+    plt.close(ax.figure)
+
+
+def test_english_excel_translates_statuses_and_keeps_their_colours(tmp_path):
+    from openpyxl import load_workbook
+
+    path = plan.to_excel(tmp_path / "plan.xlsx", make_plan(), make_milestones(), as_of=AS_OF,
+                         lang="en")
+    wb = load_workbook(path)
+    ws = wb["Plan (表1)"]
+    header = [c.value for c in ws[1]]
+    j = header.index("Status") + 1
+    en_to_zh = {v[1]: k for k, v in plan.STATUS_LABELS.items()}
+    for i in range(2, ws.max_row + 1):
+        cell = ws.cell(row=i, column=j)
+        assert cell.value in en_to_zh, cell.value
+        assert cell.fill.fgColor.rgb[-6:] == STATUS_COLORS[en_to_zh[cell.value]][1:].upper()
+    ws2 = wb["Milestones (表2)"]
+    h2 = [c.value for c in ws2[1]]
+    risk = ws2.cell(row=3, column=h2.index("Risk") + 1)
+    assert risk.value == "High" and risk.fill.fgColor.rgb[-6:] == RISK_COLORS["高"][1:].upper()
