@@ -42,6 +42,7 @@ __all__ = [
     "plot_pace",
     "target_frame",
     "attribution",
+    "comparison_window",
     # promotion lift: defined in opsnb.lift
     "LiftResult",
     "promotion_lift",
@@ -340,4 +341,33 @@ def attribution(before: pd.DataFrame, after: pd.DataFrame, *, method: str = "lmd
     return {"factors": f, "mix": m, "summary": drivers.summarize_decomposition(f),
             "mix_summary": drivers.summarize_decomposition(m)}
 
+
+def comparison_window(comparison, period, as_of):
+    """The part of ``comparison`` that is compared with ``period`` as of ``as_of``.
+
+    While ``period`` is still running only its first days are known, so the comparison period is
+    cut to the same number of days (from its start). Returns a :class:`opsnb.params.Period`
+    whose ``str`` names the dates actually compared; its label is the comparison's own when
+    nothing was cut, else ``"<label> (first N days)"``.
+
+    >>> import datetime as dt
+    >>> from opsnb.params import Period
+    >>> now = Period(dt.date(2025, 11, 1), dt.date(2025, 11, 30), "2025-11")
+    >>> str(comparison_window(now.last_year(), now, dt.date(2025, 11, 20)))
+    '2024-11-01..2024-11-20'
+    """
+    import datetime as dt
+
+    from .params import Period
+
+    def day(x) -> dt.date:
+        return pd.Timestamp(x).date()
+
+    c0, c1 = day(comparison.start), day(comparison.end)
+    p0, p1 = day(period.start), day(period.end)
+    seen = (min(p1, day(as_of)) - p0).days  # days of the period known, minus one
+    end = min(c1, c0 + dt.timedelta(days=max(seen, 0)))
+    if end == c1:
+        return Period(c0, c1, comparison.label)
+    return Period(c0, end, f"{comparison.label} (first {(end - c0).days + 1} days)")
 

@@ -23,6 +23,7 @@ from .retro import METRICS, Projection, _dates, achievement, metric_value
 
 __all__ = [
     "execution_review",
+    "execution_display",
     "campaign_window",
     "campaign_summary",
     "past_campaigns",
@@ -107,6 +108,40 @@ def execution_review(plan: pd.DataFrame, milestones: pd.DataFrame | None = None,
     summary["as_of"] = as_of.date().isoformat()
     return {"summary": summary, "by_owner": by, "late_tasks": late.reset_index(drop=True),
             "risks": risks}
+
+
+def execution_display(execution: dict, lang: str = "zh") -> dict[str, pd.DataFrame]:
+    """The execution review's tables as a report shows them, in ``lang``.
+
+    ``by_owner``: owner, tasks, due, on_time, late, days_late, on_time_rate (display names).
+    ``risks``: the milestones whose risk materialised, with risk levels in ``lang`` (High, ...),
+    an empty response shown as "—" and no_response as 是/否 (Yes/No); the always-true
+    materialised column is left out. Display only: the review's own frames are not changed.
+    """
+    from .i18n import COLUMN_LABELS
+    from .plan import translate_values
+
+    L = Labels(lang)
+    names = {c: L(*COLUMN_LABELS[c]) for c in COLUMN_LABELS}
+    names["standard"] = L("完成标准", "Completion standard")
+    names["response"] = L("应对措施", "Response plan")
+    names["no_response"] = L("无应对措施", "No response plan")
+    names["on_time_rate"] = L("按时完成率", "On-time rate")
+    names["date"] = L("日期", "Date")
+    by = execution["by_owner"].rename(columns=names)
+    r = execution["risks"]
+    if len(r):
+        r = r[r["materialised"]].drop(columns="materialised")
+        r = translate_values(r, lang=lang, columns=("risk",))
+        if "response" in r:
+            r["response"] = r["response"].map(lambda v: "—" if v is None or v != v
+                                              or not str(v).strip() else v)
+        if "no_response" in r:
+            r["no_response"] = r["no_response"].map(lambda v: L("是", "Yes") if v
+                                                    else L("否", "No"))
+        if "date" in r:
+            r["date"] = pd.to_datetime(r["date"]).dt.strftime("%Y-%m-%d")
+    return {"by_owner": by, "risks": r.rename(columns=names).reset_index(drop=True)}
 
 
 # ---------------------------------------------------------------------------------------------

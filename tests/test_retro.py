@@ -194,7 +194,7 @@ def test_did_recovers_the_lift_against_an_unpromoted_channel():
 
 # --- execution review ------------------------------------------------------------------------
 
-def test_execution_review_counts_on_time_late_and_materialised_risks():
+def execution_inputs():
     plan = pd.DataFrame({
         "cycle": ["预热期"] * 4, "task": ["t1", "t2", "t3", "t4"],
         "owner": ["张敏", "张敏", "李娜", "李娜"],
@@ -207,6 +207,11 @@ def test_execution_review_counts_on_time_late_and_materialised_risks():
                        "date": pd.to_datetime(["2025-10-05", "2025-10-15", "2025-11-20"]),
                        "owner": ["张敏", "李娜", "李娜"], "risk": ["高", "低", "高"],
                        "response": ["备用仓", None, None], "done": [False, True, False]})
+    return plan, ms
+
+
+def test_execution_review_counts_on_time_late_and_materialised_risks():
+    plan, ms = execution_inputs()
     r = retro_report.execution_review(plan, ms, as_of="2025-10-30")
     s = r["summary"]
     assert s["as_of"] == "2025-10-25"  # judged at the plan's last update
@@ -216,6 +221,38 @@ def test_execution_review_counts_on_time_late_and_materialised_risks():
     assert by.loc["张敏", "days_late"] == 3 and by.loc["李娜", "days_late"] == 5
     assert s["milestones_missed"] == 1 and s["high_risk_materialised"] == 1
     assert s["high_risk_without_response"] == 1
+
+
+@pytest.mark.parametrize("lang, owner, rate, risk, no_response", [
+    ("zh", "负责人", "按时完成率", "风险等级", "无应对措施"),
+    ("en", "Owner", "On-time rate", "Risk", "No response plan"),
+])
+def test_execution_tables_read_in_the_report_language(lang, owner, rate, risk, no_response):
+    plan, ms = execution_inputs()
+    r = retro_report.execution_review(plan, ms, as_of="2025-10-30", lang=lang)
+    t = retro_report.execution_display(r, lang)
+    assert list(t["by_owner"].columns)[0] == owner and rate in t["by_owner"].columns
+    raw = {"tasks", "due", "on_time", "late", "days_late", "on_time_rate", "milestone", "risk",
+           "standard", "response", "materialised", "no_response"}
+    assert not raw & set(t["by_owner"].columns) and not raw & set(t["risks"].columns)
+    risks = t["risks"]
+    assert len(risks) == 1  # only m1 materialised (m2 met, m3 still ahead)
+    assert risks[risk].tolist() == [{"zh": "高", "en": "High"}[lang]]
+    assert risks[no_response].tolist() == [{"zh": "否", "en": "No"}[lang]]
+    assert r["risks"]["risk"].tolist() == ["高", "低", "高"]  # the review's data is untouched
+
+
+def test_running_period_is_compared_with_the_same_first_days_and_says_so():
+    import datetime as dt
+
+    from opsnb.params import Period
+
+    nov = Period(dt.date(2025, 11, 1), dt.date(2025, 11, 30), "2025-11")
+    cut = retro.comparison_window(nov.last_year(), nov, dt.date(2025, 11, 20))
+    assert (cut.start, cut.end) == (dt.date(2024, 11, 1), dt.date(2024, 11, 20))
+    assert str(cut) == "2024-11-01..2024-11-20" and "first 20 days" in cut.label
+    whole = retro.comparison_window(nov.last_year(), nov, dt.date(2026, 1, 5))
+    assert str(whole) == "2024-11-01..2024-11-30" and whole.label == nov.last_year().label
 
 
 def test_campaign_summary_and_window():
