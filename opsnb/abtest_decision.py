@@ -244,6 +244,8 @@ def cumulative_lift_from_frame(df: pd.DataFrame, *, variant_col: str = "variant"
     p_value (fixed-horizon, naive), z, info_fraction, z_bound (group-sequential; NaN for
     msprt), seq_ci_low, seq_ci_high, seq_p_value (msprt: running minimum; group-sequential:
     repeated p-value of the last look only), crossed (the sequential interval excludes 0).
+    ``attrs``: design, spending, metric (name) and kind (proportion | mean | ratio), so a plot
+    can say in which unit the lift is (percentage points for a proportion).
     """
     from .abtest_groupseq import (information, repeated_p_value, spending_boundaries)
     from .abtest_readout import _compare_one
@@ -302,5 +304,6 @@ def cumulative_lift_from_frame(df: pd.DataFrame, *, variant_col: str = "variant"
     out = pd.DataFrame(rows)
     if len(out):
         out["crossed"] = (out["seq_ci_low"] > 0) | (out["seq_ci_high"] < 0)
-    out.attrs.update(design=design, spending=spending if design == "group_sequential" else "")
+    out.attrs.update(design=design, spending=spending if design == "group_sequential" else "",
+                     metric=spec.name, kind=spec.kind)
     return out

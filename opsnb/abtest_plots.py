@@ -56,12 +56,21 @@ def plot_cumulative_lift(cum: pd.DataFrame, *, lang: str = "zh", ax=None, varian
     """Cumulative absolute lift per daily look with the naive fixed-horizon interval and the
     sequential interval (group-sequential repeated CI or mSPRT, per ``cum.attrs["design"]``),
     marking the first boundary crossing. ``cum``: from
-    :func:`opsnb.abtest_decision.cumulative_lift_from_frame`."""
+    :func:`opsnb.abtest_decision.cumulative_lift_from_frame`.
+
+    The lift is treatment − control: in percentage points for a proportion metric
+    (``cum.attrs["kind"]``), else in the metric's own unit; the title and the y axis say which.
+    """
     L = Labels(lang)
     ax = plots.new_axes(ax)
     if variant is None and len(cum):
         variant = cum["variant"].iloc[0]
-    c = cum[cum["variant"] == variant].sort_values("date")
+    c = cum[cum["variant"] == variant].sort_values("date").copy()
+    metric = cum.attrs.get("metric", "")
+    pp = cum.attrs.get("kind") == "proportion"
+    if pp:  # absolute difference of two proportions: percentage points
+        for col in ("abs_lift", "ci_low", "ci_high", "seq_ci_low", "seq_ci_high"):
+            c[col] = c[col] * 100
     if cum.attrs.get("design", "group_sequential") == "msprt":
         lab = L("序贯区间（mSPRT，可随时查看）", "Always-valid interval (mSPRT, peek any time)")
     else:
@@ -81,9 +90,17 @@ def plot_cumulative_lift(cum: pd.DataFrame, *, lang: str = "zh", ax=None, varian
             label=L("累计差异", "Cumulative difference"))
     ax.axhline(0, color="black", lw=1)
     ax.set_xlabel(L("日期", "Date"))
-    ax.set_ylabel(L("实验组 − 对照组", "Treatment − control"))
-    ax.set_title(L(f"累计提升（{variant}，共 {len(c)} 次查看）",
-                   f"Cumulative lift ({variant}, {len(c)} looks)"))
+    if pp:
+        ax.yaxis.set_major_formatter(lambda y, _: f"{y:+.1f}" if y else "0")
+        unit = L("百分点", "percentage points")
+    else:
+        unit = L(f"{metric} 的绝对差异", f"absolute difference in {metric}") if metric \
+            else L("绝对差异", "absolute difference")
+    ax.set_ylabel(L(f"实验组 − 对照组（{unit}）", f"Treatment − control ({unit})"))
+    what = f"{metric} " if metric else ""
+    ax.set_title(L(f"{what}累计提升（{unit}；{variant}，共 {len(c)} 次查看）",
+                   f"Cumulative lift{' in ' + metric if metric else ''} ({unit}; {variant}, "
+                   f"{len(c)} looks)"))
     ax.legend(loc="best", fontsize=9)
     ax.figure.autofmt_xdate()
     return ax

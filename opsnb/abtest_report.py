@@ -16,7 +16,39 @@ from .abtest_readout import Readout, load_units
 from .errors import ParameterError
 
 __all__ = ["load_experiment", "split_list", "parse_covariates", "show_srm", "show_results", "show_forest",
-           "show_cumulative", "show_decision", "show_power", "daily_units"]
+           "show_cumulative", "show_decision", "show_power", "daily_units", "format_p",
+           "correction_scope"]
+
+
+def format_p(p: float) -> str:
+    """A p-value for a report: "<0.001" below 0.001, else 3 significant digits ("0.0123",
+    "0.421", "1"); "—" when missing.
+
+    >>> [format_p(x) for x in (3e-9, 0.000999, 0.0123456, 0.4213, 1.0, float("nan"))]
+    ['<0.001', '<0.001', '0.0123', '0.421', '1', '—']
+    """
+    if p is None or p != p:
+        return "—"
+    if p < 0.001:
+        return "<0.001"
+    return f"{p:.3g}"
+
+
+def correction_scope(results: pd.DataFrame, correction: str, lang: str = "zh") -> str:
+    """What the multiple-testing correction covered, in ``lang`` (the readout's ``scope`` is
+    English only): e.g. "Holm，3 个指标 × 1 个实验组 = 3 次检验；护栏指标单独校正（1 次检验）"."""
+    main = results[~results["guardrail"].astype(bool)]
+    nm, na, nt = main["metric"].nunique(), main["variant"].nunique(), len(main)
+    ng = int(results["guardrail"].astype(bool).sum())
+    zh_name = {"holm": "Holm 校正", "bh": "Benjamini–Hochberg 校正", "none": "不校正"}[correction]
+    en_name = {"holm": "Holm", "bh": "Benjamini–Hochberg", "none": "no correction"}[correction]
+    if lang == "zh":
+        s = f"{zh_name}，{nm} 个指标 × {na} 个实验组 = {nt} 次检验"
+        return s + (f"；护栏指标单独校正（{ng} 次检验）" if ng else "")
+    plural = lambda n, w: f"{n} {w}" + ("" if n == 1 else "s")  # noqa: E731
+    s = (f"{en_name} over {plural(nm, 'metric')} × {plural(na, 'treatment arm')} = "
+         f"{plural(nt, 'test')}")
+    return s + (f"; guardrails corrected separately ({plural(ng, 'test')})" if ng else "")
 
 
 def split_list(text: str) -> list[str]:
@@ -82,8 +114,8 @@ def show_results(ctx, ro: Readout) -> None:
         L("实验组", "Variant"): r["variant"],
         L("对照组样本", "Control n"): r["n_control"],
         L("实验组样本", "Treatment n"): r["n_treatment"],
-        L("对照组均值", "Control mean"): r["control_mean"],
-        L("实验组均值", "Treatment mean"): r["treatment_mean"],
+        L("对照组均值", "Control mean"): _means(r, "control_mean"),
+        L("实验组均值", "Treatment mean"): _means(r, "treatment_mean"),
         L("相对提升", "Relative lift"): r["rel_lift"],
         L("区间下限", "Interval low"): r["rel_ci_low"],
         L("区间上限", "Interval high"): r["rel_ci_high"],
@@ -92,15 +124,40 @@ def show_results(ctx, ro: Readout) -> None:
         t[L("获胜概率", "Chance to win")] = r["chance_to_win"]
         t[L("风险（预期损失）", "Risk (expected loss)")] = r["risk"]
     else:
-        t[L("p 值（校正后）", "p-value (adjusted)")] = r["p_adjusted"]
+        t[L("p 值（校正后）", "p-value (adjusted)")] = r["p_adjusted"].map(format_p)
     if r["variance_reduction"].notna().any():
         t[L("CUPED 方差降低", "CUPED variance reduction")] = r["variance_reduction"]
     pct = [L("相对提升", "Relative lift"), L("区间下限", "Interval low"), L("区间上限", "Interval high"),
            L("获胜概率", "Chance to win"), L("CUPED 方差降低", "CUPED variance reduction")]
     ctx.table(t, pct=[c for c in pct if c in t.columns],
               int_cols=[L("对照组样本", "Control n"), L("实验组样本", "Treatment n")], translate=False,
-              caption=(f"方法：{ro.method}；区间为 {1 - ro.alpha:.0%}；多重比较：{ro.scope}",
-                       f"Method: {ro.method}; {1 - ro.alpha:.0%} intervals; multiple testing: {ro.scope}"))
+              caption=(f"方法：{_METHODS.get(ro.method, (ro.method,))[0]}；区间为 {1 - ro.alpha:.0%}；"
+                       f"多重比较：{correction_scope(r, ro.correction, 'zh')}",
+                       f"Method: {_METHODS.get(ro.method, (0, ro.method))[1]}; {1 - ro.alpha:.0%} "
+                       f"intervals; multiple testing: {correction_scope(r, ro.correction, 'en')}"))
+
+
+_METHODS = {"frequentist": ("频率学派（固定样本）", "frequentist (fixed horizon)"),
+            "bayesian": ("贝叶斯", "Bayesian"),
+            "sequential": ("序贯（成组序贯，α 消耗）", "sequential (group-sequential, alpha spending)"),
+            "group_sequential": ("序贯（成组序贯，α 消耗）",
+                                 "sequential (group-sequential, alpha spending)"),
+            "msprt": ("序贯（mSPRT，随时有效）", "sequential (mSPRT, always valid)")}
+
+
+def _means(r: pd.DataFrame, col: str) -> list[str]:
+    """Arm means as read: proportions in %, other metrics with 3 significant digits or more."""
+    from .plots import format_pct
+
+    out = []
+    for kind, v in zip(r["kind"], r[col]):
+        if v != v:
+            out.append("—")
+        elif kind == "proportion":
+            out.append(format_pct(v, 2))
+        else:
+            out.append(f"{v:,.2f}" if abs(v) >= 1 else f"{v:.3g}")
+    return out
 
 
 def show_forest(ctx, ro: Readout) -> None:
