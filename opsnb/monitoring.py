@@ -166,9 +166,12 @@ def monitor(daily: pd.DataFrame, *, as_of=None, channels=None, metrics=METRICS,
             res[m] = A.score_rates(V[num], V[den], 7, times=g.times, keys=keys, config=cfg)
             with np.errstate(invalid="ignore", divide="ignore"):
                 res[m]["actual"] = V[num] / V[den]
+        elif m == "aov":  # a mean per order: ratio metric with the day's own orders
+            res[m] = A.score_ratios(V["gmv"], V["orders"], 7, times=g.times, keys=keys, config=cfg)
+            res[m]["actual"] = aov
         else:
-            res[m] = A.score_counts(aov if m == "aov" else V[m], 7, times=g.times, keys=keys, config=cfg)
-            res[m]["actual"] = aov if m == "aov" else V[m]
+            res[m] = A.score_counts(V[m], 7, times=g.times, keys=keys, config=cfg)
+            res[m]["actual"] = V[m]
     S, T = len(g.series), len(g.times)
     P = np.vstack([res[m]["p_value"] for m in metrics])
     Q = A.bh_adjust(P)

@@ -216,3 +216,23 @@ def test_detect_alerts_once_per_incident_and_keeps_every_flagged_row():
     pd.testing.assert_frame_equal(part, out.iloc[:505])
     with pytest.raises(ValueError, match="alerts must be one of"):
         A.detect(df, time_col="ts", value_col="v", alerts="some")
+
+
+def test_aov_ratio_uses_the_days_orders_and_catches_a_30pct_drop_without_noise_alarms():
+    rng = np.random.default_rng(11)
+    T = 240
+    orders = np.vstack([rng.poisson(400, T), rng.poisson(20, T)]).astype(float)
+    # each order's value lognormal (CV ≈ 0.6): GMV = sum of the day's orders
+    gmv = np.array([[rng.lognormal(np.log(200), 0.55, int(n)).sum() for n in row] for row in orders])
+    gmv[0, 200:202] *= 0.7  # wrong coupon: AOV −30 % for two days on the big channel
+    r = A.score_ratios(gmv, orders, 7)
+    q = A.bh_adjust(r["p_value"])
+    assert (q[0, 200:202] <= 0.01).all()
+    quiet = np.ones(T, bool)
+    quiet[200:202] = False
+    assert (q[:, 60:][:, quiet[60:]] <= 0.01).mean() < 0.01  # noise: (almost) no alarm
+    # the interval scales with 1/√orders: the small channel's is much wider
+    width = np.log(r["upper"] / r["lower"])[:, 100:200].mean(axis=1)
+    assert width[1] / width[0] == pytest.approx(np.sqrt(400 / 20), rel=0.25)
+    # dispersion κ² ≈ per-order squared CV (lognormal σ=0.55 → e^{σ²}−1 ≈ 0.35)
+    assert np.nanmedian(r["kappa2"][0, 100:200]) == pytest.approx(np.expm1(0.55 ** 2), rel=0.3)
