@@ -12,6 +12,9 @@ Severity (GMV at risk, if the move is real, as a share of the shop's expected GM
 ``高`` ≥ 10 %, ``中`` ≥ 3 %, ``低`` otherwise (:data:`SEVERITY_THRESHOLDS`). GMV at risk is
 ``|actual − expected|`` for GMV, ``min(|actual/expected − 1|, 1) × expected channel GMV`` for
 visitors, conversion and AOV, and ``|Δ refund rate| × orders × AOV`` for refunds.
+Tracking outages: a collapse of recorded visitors (≤ −50 %) with a same-day conversion spike on
+the same channel is one data incident (``issue = "data"``, fix "修复访客统计"): the spike is an
+artefact, and the money at risk is the channel's real GMV deviation (0 when GMV is normal).
 Deadlines (the morning after the data day is the detection day): 高 → response plan due
 24 h after detection; every anomaly → 异常数据整改报告 due 48 h after detection.
 
@@ -79,9 +82,18 @@ _FIX = {
 }
 
 
-def _owner(channel: str, metric: str, direction: str, rel: float, lang: str) -> str:
+_DATA_FIX = ("修复访客统计", "Fix visitor counting")
+
+
+def _fix(metric: str, direction: str, issue: str = "") -> tuple[str, str]:
+    if issue == "data":
+        return _DATA_FIX
+    return _FIX.get((metric, direction), ("核查数据与业务动作", "Check data and actions"))
+
+
+def _owner(channel: str, metric: str, direction: str, rel: float, lang: str, issue: str = "") -> str:
     i = 0 if lang == "zh" else 1
-    if metric == "visitors" and direction == "down" and rel <= -0.5:
+    if issue == "data" or (metric == "visitors" and direction == "down" and rel <= -0.5):
         return ("数据分析", "Data analyst")[i]  # likely a tracking problem
     return _OWNERS.get(channel, ("渠道负责人", "Channel owner"))[i]
 
@@ -92,7 +104,9 @@ class MonitorResult:
 
     ``scores``: one row per (date, channel, metric) with columns date, channel, metric, actual,
     expected, lower, upper, z, p_value, q_value, is_anomaly, level_shift, direction, event,
-    gmv_at_risk, severity (高/中/低 or ""), detected_on, response_due, report_due.
+    gmv_at_risk, severity (高/中/低 or ""), issue ("data" for a recorded-visitors collapse and
+    the conversion spikes it causes, else ""), cause (the metric an artefact comes from, e.g.
+    "visitors"), detected_on, response_due, report_due.
     ``alerts``: the anomalous rows of ``scores`` sorted by date and GMV at risk.
     ``tests``/``discoveries``: per-date counts of tests and flags (the BH family); ``alpha``.
     """
@@ -198,6 +212,33 @@ def monitor(daily: pd.DataFrame, *, as_of=None, channels=None, metrics=METRICS,
     return MonitorResult(sc, alerts.reset_index(drop=True), tests, disc, alpha, sensitivity, as_of)
 
 
+def _data_issues(sc: pd.DataFrame) -> pd.DataFrame:
+    """Tracking outages (埋点/口径): recorded visitors collapse (≤ −50 %) while conversion jumps
+    the same day on the same channel — buyers were counted, visits were not. The visitors alert
+    and that conversion spike (plus the shop total's conversion spike that day, diluted by the
+    same missing visits) are one data incident: ``issue = "data"``, the conversion rows get
+    ``cause = "visitors"``, and the money at risk is the real one — the channel's (total's) own
+    flagged GMV deviation that day, 0 when GMV is normal."""
+    al = sc[sc["is_anomaly"]]
+    vis = al[(al["metric"] == "visitors") & (al["rel_change"] <= -0.5)]
+    conv = al[(al["metric"] == "conversion_rate") & (al["direction"] == "up")]
+    trk = set(zip(vis["date"], vis["channel"])) & set(zip(conv["date"], conv["channel"]))
+    days = {d for d, _ in trk}
+    pair = pd.MultiIndex.from_arrays([sc["date"], sc["channel"]])
+    on = pair.isin(list(trk)) if trk else np.zeros(len(sc), bool)
+    m = sc["metric"].to_numpy()
+    up_conv = (m == "conversion_rate") & (sc["direction"] == "up").to_numpy()
+    data = sc["is_anomaly"].to_numpy() & (
+        (on & ((m == "visitors") | up_conv))
+        | ((sc["channel"] == TOTAL).to_numpy() & sc["date"].isin(days).to_numpy() & up_conv))
+    g = al[al["metric"] == "gmv"].set_index(["date", "channel"])["gmv_at_risk"]
+    real = g.reindex(pair).to_numpy(dtype=float)
+    sc["issue"] = np.where(data, "data", "")
+    sc["cause"] = np.where(data & up_conv, "visitors", "")
+    sc["gmv_at_risk"] = np.where(data, np.nan_to_num(real), sc["gmv_at_risk"])
+    return sc
+
+
 def _money(sc: pd.DataFrame, gmv_res, g: A.Grid, V, aov) -> pd.DataFrame:
     """Add gmv_at_risk, severity and deadlines."""
     S, T = len(g.series), len(g.times)
@@ -214,6 +255,7 @@ def _money(sc: pd.DataFrame, gmv_res, g: A.Grid, V, aov) -> pd.DataFrame:
                     np.abs(sc["actual"] - sc["expected"]) * m["orders"].to_numpy() * m["aov"].to_numpy(), risk)
     sc["rel_change"] = rel
     sc["gmv_at_risk"] = np.where(sc["is_anomaly"], np.nan_to_num(risk), 0.0)
+    sc = _data_issues(sc)
     shop = lut.xs(TOTAL, level=1)["exp_gmv"] if TOTAL in g.series else \
         lut.groupby(level=0)["exp_gmv"].sum()
     share = sc["gmv_at_risk"] / shop.reindex(sc["date"]).to_numpy()
@@ -311,6 +353,8 @@ def _note(rows: pd.DataFrame, lang: str) -> str:
         arrow = "↑" if r.direction == "up" else "↓"
         sev = r.severity if lang == "zh" else _SEV_EN.get(r.severity, r.severity)
         ev = f" [{r.event}]" if r.event else ""
+        if getattr(r, "issue", "") == "data":
+            ev += L(" [埋点/口径问题]", " [tracking/data issue]")
         parts.append(f"{L.col(r.metric)}{arrow}{abs(r.rel_change) * 100:.0f}% "
                      f"({L('预期', 'expected')} {_fmt(r.metric, r.expected)}, {sev}){ev}")
     return "; ".join(parts)
@@ -338,9 +382,9 @@ def daily_report(result: MonitorResult, date=None, *, lang: str = "zh") -> pd.Da
         top = fl.iloc[0] if len(fl) else None
         fix = owner = ""
         if top is not None:
-            zh, en = _FIX.get((top.metric, top.direction), ("核查数据与业务动作", "Check data and actions"))
+            zh, en = _fix(top.metric, top.direction, top.issue)
             fix = zh if lang == "zh" else en
-            owner = _owner(ch, top.metric, top.direction, top.rel_change, lang)
+            owner = _owner(ch, top.metric, top.direction, top.rel_change, lang, top.issue)
         rec = {"date": d.date(), "channel": ch}
         for m in METRICS:
             rec[m] = wide.loc[ch, m] if m in wide.columns else np.nan
@@ -370,8 +414,8 @@ def draft_rectification(result: MonitorResult, alert: pd.Series, daily: pd.DataF
            "orders_per_buyer": L("人均订单数", "orders per buyer"), "aov": L("客单价", "AOV")}
     causes = "; ".join(f"{r.channel} {fac.get(r.factor, r.factor)} {format_money(r.contribution, lang)}"
                        for r in dec.head(3).itertuples(index=False))
-    fix = _FIX.get((alert.metric, alert.direction), ("核查数据与业务动作", "Check data and actions"))
-    owner = _owner(alert.channel, alert.metric, alert.direction, alert.rel_change, lang)
+    fix = _fix(alert.metric, alert.direction, alert.get("issue", ""))
+    owner = _owner(alert.channel, alert.metric, alert.direction, alert.rel_change, lang, alert.get("issue", ""))
     arrow = L("上升", "up") if alert.direction == "up" else L("下降", "down")
     resp = alert.response_due.date() if pd.notna(alert.response_due) else "—"
     # a collapse of recorded visitors the same day makes rates jump: say so before anything else
@@ -548,8 +592,8 @@ def alert_list(result: MonitorResult, date, *, lang: str = "zh", days: int = 1) 
         L("变化", "Change"): [f"{v * 100:+.0f}%" for v in al["rel_change"]],
         L("影响金额", "GMV at risk"): al["gmv_at_risk"].round(0),
         L("严重程度", "Severity"): al["severity"] if lang == "zh" else al["severity"].map(_SEV_EN),
-        L("负责人", "Owner"): [_owner(c, m, dr, r, lang) for c, m, dr, r in
-                               zip(al["channel"], al["metric"], al["direction"], al["rel_change"])],
+        L("负责人", "Owner"): [_owner(c, m, dr, r, lang, i) for c, m, dr, r, i in
+                               zip(al["channel"], al["metric"], al["direction"], al["rel_change"], al["issue"])],
         L("应对方案截止", "Response plan due"): al["response_due"].dt.strftime("%Y-%m-%d").fillna("—"),
         L("整改报告截止", "Report due"): al["report_due"].dt.strftime("%Y-%m-%d"),
     })

@@ -125,9 +125,37 @@ def test_daily_report_has_the_table3_columns_and_notes_flagged_rows():
     assert "访客数" in row["note"] and row["owner"] == "数据分析"
     en = M.daily_report(res, "2025-08-19", lang="en")
     assert "Visitors" in en.loc[en.channel == "付费推广", "note"].iloc[0]
-    al = res.alerts[(res.alerts.date == "2025-08-19") & (res.alerts.severity == "高")].iloc[0]
+    assert row["fix"] == "修复访客统计"
+    # the tracking outage is a data incident (no 高 item that day, so the draft is asked for
+    # the visitors alert itself): report due detection (08-20) + 48 h, no response plan
+    al = res.alerts[(res.alerts.date == "2025-08-19") & (res.alerts.channel == "付费推广")
+                    & (res.alerts.metric == "visitors")].iloc[0]
     draft = M.draft_rectification(res, al, _shop().daily_metrics, lang="zh")
-    assert "异常数据整改报告" in draft and "2025-08-21" in draft  # response plan: detection (08-20) + 24 h
+    assert "异常数据整改报告" in draft and "2025-08-22" in draft and "修复访客统计" in draft
+    hi = res.alerts[(res.alerts.severity == "高")].iloc[0]
+    draft = M.draft_rectification(res, hi, _shop().daily_metrics, lang="zh")
+    assert str((hi.date + pd.Timedelta(days=2)).date()) in draft  # response plan: detection + 24 h
+
+
+def test_tracking_outage_is_one_data_incident_rated_by_real_money():
+    res = _result()
+    al, sc = res.alerts, res.scores
+    for a in _shop().anomalies[_shop().anomalies["kind"] == "tracking_outage"].itertuples():
+        day = al[(al.date == a.start) & (al.channel == a.channel)]
+        vis = day[day.metric == "visitors"]
+        conv = day[day.metric == "conversion_rate"]
+        assert (vis.issue == "data").all() and len(vis) == 1, a.anomaly_id
+        # the conversion spike is an artefact of the missing visits, caused by the visitors alert
+        assert len(conv) == 1 and conv.issue.item() == "data" and conv.cause.item() == "visitors"
+        # orders and GMV were normal that day: no real money at risk, no 高
+        gmv = sc[(sc.date == a.start) & (sc.channel == a.channel) & (sc.metric == "gmv")]
+        assert not gmv.is_anomaly.item()
+        assert (day.loc[day.issue == "data", "gmv_at_risk"] == 0).all()
+        assert (day.loc[day.issue == "data", "severity"] == "低").all()
+    # real anomalies are untouched: e.g. the weak 双11 live stream keeps its money-based severity
+    weak = al[(al.date == "2025-11-11") & (al.channel == "直播") & (al.metric == "gmv")]
+    assert weak.issue.item() == ""
+    assert weak.gmv_at_risk.item() == pytest.approx(abs(weak.actual.item() - weak.expected.item()))
 
 
 def test_cli_detect_writes_one_row_per_input_row(tmp_path):
