@@ -517,7 +517,9 @@ def score_counts(values: np.ndarray, period: int, *, times=None, keys: np.ndarra
     z = (Y - mu) / sc
     # event days: a sum of three independent errors (today, the reference day, the yearly
     # spread) with an estimated variance → normal tail; ordinary days keep the heavy tail
-    p = np.where(ev_tail, _norm_p(z, None), _norm_p(z, config.tail_df))
+    p = _norm_p(z, config.tail_df)
+    if ev_tail.any():
+        p = np.where(ev_tail, _norm_p(z, None), p)
     from scipy.special import ndtri, stdtrit
 
     zc = -ndtri(config.alpha / 2) if config.tail_df is None else -stdtrit(config.tail_df, config.alpha / 2)
