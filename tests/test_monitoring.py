@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from opsnb import monitoring as M
+from opsnb import monitoring_report as MR
 from opsnb.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,22 +119,22 @@ def test_mix_shift_fires_when_shares_move_but_total_is_flat():
 
 def test_daily_report_has_the_table3_columns_and_notes_flagged_rows():
     res = _result()
-    t = M.daily_report(res, "2025-08-19", lang="zh")
+    t = MR.daily_report(res, "2025-08-19", lang="zh")
     assert list(t.columns) == ["date", "channel", "visitors", "conversion_rate", "aov", "gmv",
                                "refund_rate", "note", "fix", "owner"]
     row = t[t.channel == "付费推广"].iloc[0]
     assert "访客数" in row["note"] and row["owner"] == "数据分析"
-    en = M.daily_report(res, "2025-08-19", lang="en")
+    en = MR.daily_report(res, "2025-08-19", lang="en")
     assert "Visitors" in en.loc[en.channel == "付费推广", "note"].iloc[0]
     assert row["fix"] == "修复访客统计"
     # the tracking outage is a data incident (no 高 item that day, so the draft is asked for
     # the visitors alert itself): report due detection (08-20) + 48 h, no response plan
     al = res.alerts[(res.alerts.date == "2025-08-19") & (res.alerts.channel == "付费推广")
                     & (res.alerts.metric == "visitors")].iloc[0]
-    draft = M.draft_rectification(res, al, _shop().daily_metrics, lang="zh")
+    draft = MR.draft_rectification(res, al, _shop().daily_metrics, lang="zh")
     assert "异常数据整改报告" in draft and "2025-08-22" in draft and "修复访客统计" in draft
     hi = res.alerts[(res.alerts.severity == "高")].iloc[0]
-    draft = M.draft_rectification(res, hi, _shop().daily_metrics, lang="zh")
+    draft = MR.draft_rectification(res, hi, _shop().daily_metrics, lang="zh")
     assert str((hi.date + pd.Timedelta(days=2)).date()) in draft  # response plan: detection + 24 h
 
 
