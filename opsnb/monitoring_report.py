@@ -287,6 +287,8 @@ def export_excel(table: pd.DataFrame, date, *, lang: str = "zh", out_dir=None) -
     path = out / f"{L('表3_每日数据监控', 'table3_daily_monitoring')}_{pd.Timestamp(date).date()}.xlsx"
     names = {"note": L("异常说明", "Anomaly note"), "fix": L("整改建议", "Suggested fix"),
              "owner": L("负责人", "Owner")}
-    table.rename(columns=names).pipe(L.rename).to_excel(path, index=False, sheet_name=L("表3", "Table 3"))
+    tmp = path.with_suffix(".tmp.xlsx")  # written whole, then renamed: readers never see half a file
+    table.rename(columns=names).pipe(L.rename).to_excel(tmp, index=False, sheet_name=L("表3", "Table 3"))
+    tmp.replace(path)
     return path
 
