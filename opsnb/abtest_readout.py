@@ -117,23 +117,31 @@ def parse_metrics(texts, covariates=None, guardrails=()) -> list[MetricSpec]:
 
 # --------------------------------------------------------------------------- reading input
 def load_units(path: str | Path, *, sheet=None) -> pd.DataFrame:
-    """Read a unit-level experiment file (CSV in UTF-8/UTF-8-BOM/GBK, ``.xlsx``, ``.parquet``)
-    as text-preserving columns; :func:`coerce_numeric` converts the metric columns."""
+    """Read a unit-level experiment file as text-preserving columns; :func:`coerce_numeric`
+    converts the metric columns.
+
+    CSV/TXT go through the loaders' reader (UTF-8, UTF-8 with BOM, GBK/GB18030; comma, tab or
+    whitespace separated); ``.xlsx`` and ``.parquet`` are read as they are. The index holds each
+    row's number in the file (``file_row``), so errors name the right row even after filtering.
+    """
+    from . import parsing
+
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"experiment file not found: {p}")
     suf = p.suffix.lower()
     if suf == ".parquet":
-        return pd.read_parquet(p)
-    if suf in (".xlsx", ".xls"):
-        return pd.read_excel(p, sheet_name=sheet or 0, dtype=str)
-    for enc in ("utf-8-sig", "gb18030"):
-        try:
-            df = pd.read_csv(p, dtype=str, encoding=enc, keep_default_na=False)
-            break
-        except UnicodeDecodeError:
-            continue
+        df = pd.read_parquet(p)
+        rows = np.arange(1, len(df) + 1)
+    elif suf in (".xlsx", ".xls"):
+        df = pd.read_excel(p, sheet_name=sheet or 0, dtype=str)
+        rows = np.arange(2, len(df) + 2)
+    else:
+        raw = parsing.read_raw(p, {})
+        df, rows = raw.frame, raw.rows
+    df = df.reset_index(drop=True)
     df.columns = [str(c).strip() for c in df.columns]
+    df.index = pd.Index(np.asarray(rows, dtype=np.int64), name="file_row")
     return df
 
 
@@ -162,7 +170,8 @@ def coerce_numeric(df: pd.DataFrame, columns: Sequence[str], *, source: str = "<
         blank = text.isin(["", "nan", "NaN", "None", "<NA>"]) | s.isna()
         bad = val.isna() & ~blank
         for i in np.flatnonzero(bad.to_numpy())[:50]:
-            problems.append(DataProblem(source, first_row + int(i), col, s.iloc[i],
+            row = int(df.index[i]) if df.index.name == "file_row" else first_row + int(i)
+            problems.append(DataProblem(source, row, col, s.iloc[i],
                                         "a number or TRUE/FALSE, true/false, 1/0, 是/否"))
         out[col] = val.astype(float)
     if problems:

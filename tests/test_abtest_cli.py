@@ -81,6 +81,17 @@ def test_bad_cell_exits_2_naming_file_row_and_column(units_csv, tmp_path):
     assert "bad.csv, row 4, column 'converted'" in r.output and "maybe" in r.output
 
 
+def test_bad_cell_row_is_the_file_row_after_filtering_and_in_gbk_text(tmp_path):
+    rows = ["experiment 组别 converted"] + [f"x 对照 {i % 2}" for i in range(6)] + \
+        ["y 对照 1", "y 实验 0", "y 实验 maybe", "y 对照 0"]
+    bad = tmp_path / "units.txt"  # whitespace separated, GBK, two experiments
+    bad.write_bytes("\n".join(rows).encode("gb18030"))
+    r = _run(bad, "--experiment", "y", "--variant-col", "组别", "--control", "对照",
+             "--metric", "converted:proportion")
+    assert r.exit_code == 2
+    assert "units.txt, row 10, column 'converted'" in r.output and "maybe" in r.output
+
+
 @pytest.mark.parametrize("args, needle", [
     (["--variant-col", "group", "--control", "对照", "--metric", "converted:proportion"], "'group'"),
     (["--variant-col", "组别", "--control", "ctrl", "--metric", "converted:proportion"], "'ctrl'"),
