@@ -12,7 +12,7 @@ ESD test (Rosner 1983, alpha 0.01, at most 2 % of points) on the residuals — t
 recipe. It runs on a random subsample of ``--loop`` series; its time for all series is the
 subsample time × series / loop (stated in the output). Both timings are the best of
 ``--repeat`` runs (default 3), as ``timeit`` reports, since the machine is shared. opsnb scores all series at once
-(:func:`opsnb.anomaly.score_counts` + Benjamini–Hochberg, default configuration).
+(:func:`opsnb.anomaly_scoring.score_counts` + Benjamini–Hochberg, default configuration).
 
 Agreement is measured on the subsample: share of points both flag among points either flags
 (Jaccard), and each method's recall/precision of the injected points. Note the baseline is not
@@ -87,7 +87,8 @@ def main(argv=None) -> int:
     ap.add_argument("--loop", type=int, default=200)
     ap.add_argument("--repeat", type=int, default=3, help="timings are the best of this many runs")
     a = ap.parse_args(argv)
-    from opsnb import anomaly as A
+    from opsnb.anomaly_scoring import score_counts
+    from opsnb.anomaly_stats import bh_adjust
 
     Y, truth = simulate(a.series, a.days)
 
@@ -100,8 +101,8 @@ def main(argv=None) -> int:
         return out, min(times)
 
     def ours_all():
-        r = A.score_counts(Y, 7)
-        return (A.bh_adjust(r["p_value"]) <= 0.01) | r["level_shift"]
+        r = score_counts(Y, 7)
+        return (bh_adjust(r["p_value"]) <= 0.01) | r["level_shift"]
 
     flags, t_vec = best(ours_all)
     sub = np.random.default_rng(1).choice(a.series, size=min(a.loop, a.series), replace=False)

@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 
 from . import anomaly as A
+from .anomaly_scoring import EngineConfig, score_counts, score_rates, score_ratios
+from .anomaly_stats import bh_adjust
 
 __all__ = [
     "METRICS",
@@ -102,7 +104,7 @@ def _calendar(start, end):
 
 def monitor(daily: pd.DataFrame, *, as_of=None, channels=None, metrics=METRICS,
             sensitivity: str = "medium", calendar="auto", include_total: bool = True,
-            config: A.EngineConfig | None = None) -> MonitorResult:
+            config: EngineConfig | None = None) -> MonitorResult:
     """Score every (date, channel, metric) of ``daily`` (a ``daily_metrics`` frame) causally.
 
     ``as_of``: last date used (default: the last date in the data); later rows are ignored.
@@ -115,7 +117,7 @@ def monitor(daily: pd.DataFrame, *, as_of=None, channels=None, metrics=METRICS,
     if bad:
         raise ValueError(f"unknown metric(s) {bad}; allowed: {METRICS}")
     alpha = A.SENSITIVITY[sensitivity]
-    cfg = A.EngineConfig(**{**(config.__dict__ if config else {}), "alpha": alpha})
+    cfg = EngineConfig(**{**(config.__dict__ if config else {}), "alpha": alpha})
     w = _wide(daily, channels)
     as_of = pd.Timestamp(as_of) if as_of is not None else w["date"].max()
     w = w[w["date"] <= as_of]
@@ -131,18 +133,18 @@ def monitor(daily: pd.DataFrame, *, as_of=None, channels=None, metrics=METRICS,
     for m in metrics:
         if m in _RATES:
             num, den = _RATES[m]
-            res[m] = A.score_rates(V[num], V[den], 7, times=g.times, keys=keys, config=cfg)
+            res[m] = score_rates(V[num], V[den], 7, times=g.times, keys=keys, config=cfg)
             with np.errstate(invalid="ignore", divide="ignore"):
                 res[m]["actual"] = V[num] / V[den]
         elif m == "aov":  # a mean per order: ratio metric with the day's own orders
-            res[m] = A.score_ratios(V["gmv"], V["orders"], 7, times=g.times, keys=keys, config=cfg)
+            res[m] = score_ratios(V["gmv"], V["orders"], 7, times=g.times, keys=keys, config=cfg)
             res[m]["actual"] = aov
         else:
-            res[m] = A.score_counts(V[m], 7, times=g.times, keys=keys, config=cfg)
+            res[m] = score_counts(V[m], 7, times=g.times, keys=keys, config=cfg)
             res[m]["actual"] = V[m]
     S, T = len(g.series), len(g.times)
     P = np.vstack([res[m]["p_value"] for m in metrics])
-    Q = A.bh_adjust(P)
+    Q = bh_adjust(P)
     frames = []
     for i, m in enumerate(metrics):
         r = res[m]

@@ -7,6 +7,8 @@ import pytest
 from scipy import stats
 
 from opsnb import anomaly as A
+from opsnb.anomaly_scoring import score_counts, score_rates, score_ratios
+from opsnb.anomaly_stats import _binom_two_sided, bh_adjust, cusum
 
 WEEK = np.array([1.0, 0.95, 0.9, 0.92, 1.05, 1.25, 1.3])
 
@@ -24,8 +26,8 @@ def test_false_alarm_rate_on_anomaly_free_counts_is_within_target():
     # Target (documented in opsnb.monitoring): ≤ 0.5 % of series-days flagged and ≤ 10 % of days
     # with any alert among 30 series, at the default sensitivity (BH alpha 0.01).
     dates, Y = _null_counts()
-    r = A.score_counts(Y, 7)
-    flags = (A.bh_adjust(r["p_value"]) <= 0.01) | r["level_shift"]
+    r = score_counts(Y, 7)
+    flags = (bh_adjust(r["p_value"]) <= 0.01) | r["level_shift"]
     warm = flags[:, 60:]
     assert warm.mean() <= 0.005
     assert warm.any(axis=0).mean() <= 0.10
@@ -38,29 +40,29 @@ def test_injected_spike_and_drop_are_found_and_do_not_drag_the_baseline():
     Y2 = Y.copy()
     Y2[0, 120:127] *= 0.3  # a week-long tracking outage
     Y2[1, 150] *= 2.5
-    r = A.score_counts(Y2, 7)
-    flags = A.bh_adjust(r["p_value"]) <= 0.01
+    r = score_counts(Y2, 7)
+    flags = bh_adjust(r["p_value"]) <= 0.01
     assert flags[0, 120:127].all()
     assert flags[1, 150]
     # after the outage the expected value is back near the clean series' expectation
-    r0 = A.score_counts(Y, 7)
+    r0 = score_counts(Y, 7)
     assert np.allclose(r["expected"][0, 130:140], r0["expected"][0, 130:140], rtol=0.05)
 
 
 def test_appending_future_data_never_changes_past_decisions():
     dates, Y = _null_counts(S=8, T=300, seed=5)
     Y[2, 200:] *= 1.8
-    full = A.score_counts(Y, 7)
+    full = score_counts(Y, 7)
     for cut in (150, 205, 260):
-        part = A.score_counts(Y[:, :cut], 7)
+        part = score_counts(Y[:, :cut], 7)
         for k in ("expected", "z", "p_value", "lower", "upper"):
             np.testing.assert_array_equal(part[k], full[k][:, :cut])
         np.testing.assert_array_equal(part["level_shift"], full["level_shift"][:, :cut])
     rng = np.random.default_rng(2)
     N = rng.integers(100, 5000, (4, 300)).astype(float)
     X = rng.binomial(N.astype(int), 0.03).astype(float)
-    fr = A.score_rates(X, N, 7)
-    pr = A.score_rates(X[:, :180], N[:, :180], 7)
+    fr = score_rates(X, N, 7)
+    pr = score_rates(X[:, :180], N[:, :180], 7)
     np.testing.assert_array_equal(pr["p_value"], fr["p_value"][:, :180])
 
 
@@ -69,7 +71,7 @@ def test_small_channel_rate_does_not_alarm_on_noise_but_large_channel_catches_sh
     T = 200
     small_n = np.full((200, T), 50.0)
     small_x = rng.binomial(50, 0.02, (200, T)).astype(float)
-    r = A.score_rates(small_x, small_n, 7)
+    r = score_rates(small_x, small_n, 7)
     p = r["p_value"][:, 60:]
     # calibrated or conservative: P(p < 0.01) ≤ 0.01 (discreteness makes it conservative)
     assert np.nanmean(p < 0.01) <= 0.012
@@ -77,7 +79,7 @@ def test_small_channel_rate_does_not_alarm_on_noise_but_large_channel_catches_sh
     big_n = np.full((1, T), 50000.0)
     big_x = rng.binomial(50000, 0.02, (1, T)).astype(float)
     big_x[0, 150] = rng.binomial(50000, 0.016)
-    rb = A.score_rates(big_x, big_n, 7)
+    rb = score_rates(big_x, big_n, 7)
     assert rb["p_value"][0, 150] < 1e-6
     assert np.nanmedian(rb["p_value"][0, 60:150]) > 0.2
 
@@ -88,14 +90,14 @@ def test_rate_over_dispersion_is_estimated_and_widens_the_interval():
     n = np.full((1, T), 40000.0)
     p = np.clip(0.03 * np.exp(rng.normal(0, 0.08, T)), 0, 1)  # day-to-day extra variation
     x = rng.binomial(40000, p)[None, :].astype(float)
-    r = A.score_rates(x, n, 7)
+    r = score_rates(x, n, 7)
     # beta-binomial ρ ≈ var(p)/(p(1-p)) ≈ (0.03·0.08)²/0.0291 ≈ 2e-4
     assert 5e-5 < np.nanmedian(r["rho"][0, 100:]) < 6e-4
     assert np.nanmean(r["p_value"][0, 60:] < 0.01) < 0.03
 
 
 def test_rate_p_value_equals_binomial_test_without_dispersion():
-    p = A._binom_two_sided(np.array([3.0, 10.0, 0.0]), np.array([50.0, 100.0, 20.0]),
+    p = _binom_two_sided(np.array([3.0, 10.0, 0.0]), np.array([50.0, 100.0, 20.0]),
                            np.array([0.02, 0.05, 0.1]))
     for (x, n, p0), got in zip([(3, 50, 0.02), (10, 100, 0.05), (0, 20, 0.1)], p):
         ref = min(1.0, 2 * min(stats.binom.cdf(x, n, p0), stats.binom.sf(x - 1, n, p0)))
@@ -108,7 +110,7 @@ def test_bh_adjust_matches_statsmodels_per_column_with_nan():
     rng = np.random.default_rng(0)
     P = rng.uniform(0, 1, (12, 5)) ** 3
     P[3, 1] = np.nan
-    Q = A.bh_adjust(P)
+    Q = bh_adjust(P)
     for j in range(5):
         ok = ~np.isnan(P[:, j])
         ref = multipletests(P[ok, j], method="fdr_bh")[1]
@@ -131,15 +133,15 @@ def test_promotion_like_last_year_is_not_flagged_but_a_weak_one_is():
     mu = 3000 * WEEK[dates.day_of_week] * lift * np.exp(np.linspace(0, 0.2, T))
     Y = rng.poisson(np.vstack([mu, mu])).astype(float)
     Y[1, on & (dates.year == 2024)] *= 0.5  # a weak 双11 in the second series
-    r = A.score_counts(Y, 7, times=dates, keys=keys)
-    q = A.bh_adjust(r["p_value"])
+    r = score_counts(Y, 7, times=dates, keys=keys)
+    q = bh_adjust(r["p_value"])
     ev24 = on & (dates.year == 2024)
     assert (q[0, ev24] > 0.01).all()  # normal 双11: no alarm
     assert (q[1, ev24] <= 0.01).mean() >= 0.8  # weak 双11: flagged
     assert np.isnan(r["p_value"][0, on & (dates.year == 2023)]).all()  # no reference: not scored
     # without the calendar the normal 双11 would be flagged
-    r_nocal = A.score_counts(Y[:1], 7)
-    assert (A.bh_adjust(r_nocal["p_value"])[0, ev24] <= 0.01).sum() >= 5
+    r_nocal = score_counts(Y[:1], 7)
+    assert (bh_adjust(r_nocal["p_value"])[0, ev24] <= 0.01).sum() >= 5
 
 
 @pytest.mark.parametrize("freq,period", [("D", 7), ("h", 24), ("5min", 288), ("W-MON", 52), ("30s", 2880)])
@@ -192,9 +194,9 @@ def test_cusum_is_calibrated_to_autocorrelated_residuals():
         e[:, t] = 0.6 * e[:, t - 1] + eps[:, t]
     dates = pd.date_range("2024-01-01", periods=T)
     Y = np.round(20000 * WEEK[dates.day_of_week][None, :] * np.exp(e))
-    r = A.score_counts(Y, 7)
+    r = score_counts(Y, 7)
     assert r["level_shift"][:, 60:].any(axis=1).mean() <= 0.03
-    raw, _ = A.cusum(r["z"][:, 60:], k=0.75, h=8.0, clip=3.0)
+    raw, _ = cusum(r["z"][:, 60:], k=0.75, h=8.0, clip=3.0)
     assert raw.any(axis=1).mean() >= 0.05  # the unwhitened statistic does drift
 
 
@@ -225,8 +227,8 @@ def test_aov_ratio_uses_the_days_orders_and_catches_a_30pct_drop_without_noise_a
     # each order's value lognormal (CV ≈ 0.6): GMV = sum of the day's orders
     gmv = np.array([[rng.lognormal(np.log(200), 0.55, int(n)).sum() for n in row] for row in orders])
     gmv[0, 200:202] *= 0.7  # wrong coupon: AOV −30 % for two days on the big channel
-    r = A.score_ratios(gmv, orders, 7)
-    q = A.bh_adjust(r["p_value"])
+    r = score_ratios(gmv, orders, 7)
+    q = bh_adjust(r["p_value"])
     assert (q[0, 200:202] <= 0.01).all()
     quiet = np.ones(T, bool)
     quiet[200:202] = False
