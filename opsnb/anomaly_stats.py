@@ -25,12 +25,6 @@ __all__ = ["bh_adjust", "cusum"]
 # causal rolling statistics (strictly past) on (S × T) matrices
 # ------------------------------------------------------------------------------------------
 
-def _shift1(a: np.ndarray) -> np.ndarray:
-    out = np.full_like(a, np.nan)
-    out[:, 1:] = a[:, :-1]
-    return out
-
-
 def _windows_before(X: np.ndarray, window: int) -> np.ndarray:
     """(S, T, window) float32 view: ``[:, t]`` holds ``X[:, t-window:t]`` (NaN-padded at the start)."""
     from numpy.lib.stride_tricks import sliding_window_view
