@@ -25,6 +25,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from .errors import ErrorCode, SampleRatioMismatchWarning, SmallSampleWarning
+from .results import Result
 
 __all__ = [
     "SampleStats",
@@ -120,7 +121,7 @@ class PairStats:
 
 # --------------------------------------------------------------------------- results
 @dataclass(frozen=True)
-class ComparisonResult:
+class ComparisonResult(Result):
     """Treatment versus control on one metric.
 
     ``estimate``/``ci_low``/``ci_high``: absolute difference treatment - control and its interval;
@@ -152,14 +153,6 @@ class ComparisonResult:
     variance_reduction: float = NAN
     looks: int = 1
     error_code: str = ErrorCode.OK
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def to_frame(self):
-        import pandas as pd
-
-        return pd.DataFrame([self.to_dict()])
 
     def with_names(self, metric: str, variant: str) -> "ComparisonResult":
         return replace(self, metric=metric, variant=variant)

@@ -20,7 +20,7 @@ shop's traffic); the sentence states it so the number of days can be read.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -29,6 +29,7 @@ import pandas as pd
 from .abtest_readout import (Readout, arm_stats_from_frame, parse_metrics,
                              readout)
 from .abtest import correct_pvalues
+from .results import Result
 
 __all__ = ["Decision", "DECISIONS", "decide", "segment_breakdown", "cumulative_lift_from_frame"]
 
@@ -36,7 +37,7 @@ DECISIONS = ("ship", "dont_ship", "keep_running", "inconclusive")
 
 
 @dataclass(frozen=True)
-class Decision:
+class Decision(Result):
     """The verdict on one experiment; ``reason(lang)`` is one sentence."""
 
     decision: str
@@ -49,12 +50,6 @@ class Decision:
 
     def reason(self, lang: str = "zh") -> str:
         return self.reason_zh if lang == "zh" else self.reason_en
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([self.to_dict()])
 
 
 def _sig(row, alpha: float) -> int:

@@ -12,7 +12,7 @@ Split out of :mod:`opsnb.retro`, which re-exports every name here.
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Iterable
 
 import numpy as np
@@ -21,6 +21,7 @@ import pandas as pd
 from . import plots
 from .errors import ErrorCode
 from .i18n import Labels
+from .results import Result
 
 __all__ = ["LiftResult", "promotion_lift", "DidResult", "did_lift", "plot_lift"]
 
@@ -37,7 +38,7 @@ def _money_axis(ax, lang: str) -> None:
 
 
 @dataclass(frozen=True)
-class LiftResult:
+class LiftResult(Result):
     """Incremental value of a campaign versus a counterfactual from the pre-period.
 
     ``estimate`` = actual − counterfactual over the campaign window, with a ``level`` interval
@@ -63,12 +64,6 @@ class LiftResult:
     n_window: int
     n_post: int
     error_code: str = ErrorCode.OK
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([self.to_dict()])
 
 
 def _series(daily: pd.DataFrame, value: str, channels=None) -> pd.Series:
@@ -175,7 +170,7 @@ def promotion_lift(daily: pd.DataFrame, start, end, *, value: str = "gmv", pre_d
 
 
 @dataclass(frozen=True)
-class DidResult:
+class DidResult(Result):
     """Difference-in-differences of log daily values, promoted versus non-promoted channels.
 
     ``estimate`` is the incremental value in the window implied by the log effect ``effect``
@@ -194,12 +189,6 @@ class DidResult:
     method: str = "did_log_ratio_hac"
     level: float = 0.95
     error_code: str = ErrorCode.OK
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([self.to_dict()])
 
 
 def did_lift(daily: pd.DataFrame, start, end, control_channels: Iterable[str], *,

@@ -17,12 +17,13 @@ True
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
 from .abtest import check_alternative
 from .errors import ErrorCode
+from .results import Result
 
 __all__ = ["power_proportions", "power_means", "sample_size_proportions", "sample_size_means",
            "mde_proportions", "mde_means", "duration_days", "DurationEstimate", "daily_traffic"]
@@ -158,7 +159,7 @@ def mde_means(sd: float, n_per_arm: float, *, mean: float | None = None, power: 
 
 
 @dataclass(frozen=True)
-class DurationEstimate:
+class DurationEstimate(Result):
     """How long a test must run: ``days`` (fractional) for ``n_per_arm`` per arm."""
 
     n_per_arm: float
@@ -168,14 +169,6 @@ class DurationEstimate:
     total_units: float
     days: float
     error_code: str = ErrorCode.OK
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def to_frame(self):
-        import pandas as pd
-
-        return pd.DataFrame([self.to_dict()])
 
 
 def daily_traffic(daily, *, last_days: int = 28) -> float:

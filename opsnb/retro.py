@@ -21,7 +21,7 @@ report tables live in :mod:`opsnb.retro_report`, which builds on this module
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,7 @@ from . import drivers, plots
 from .errors import ErrorCode
 from .i18n import Labels
 from .lift import DidResult, LiftResult, did_lift, plot_lift, promotion_lift
+from .results import Result
 
 __all__ = [
     "METRICS",
@@ -155,7 +156,7 @@ def pace(daily: pd.DataFrame, target_total: float, start, end, *, history=None,
 
 
 @dataclass(frozen=True)
-class Projection:
+class Projection(Result):
     """Projection of a running period's total: ``estimate`` with a ``level`` interval."""
 
     estimate: float
@@ -169,12 +170,6 @@ class Projection:
     method: str = "ratio to last year's shape (log scale)"
     level: float = 0.95
     error_code: str = ErrorCode.OK
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([self.to_dict()])
 
 
 def project(pace_table: pd.DataFrame, *, level: float = 0.95) -> Projection:
