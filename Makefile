@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 OPSNB := $(VENV)/bin/opsnb
 
-.PHONY: help setup demo test lab clean bench
+.PHONY: help setup demo test lint lab clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
@@ -15,8 +15,14 @@ setup: ## create .venv, install opsnb, register the 'opsnb' Jupyter kernel
 demo: setup ## set up, generate the demo shop, run every notebook on params/demo*.yaml into outputs/
 	$(OPSNB) demo
 
-test: setup ## set up, then run the whole test suite (what CI runs)
-	$(PY) -m pytest -q -p no:cacheprovider tests notebooks --nbval-lax
+test: setup ## set up, lint, check the layers, then run the whole test suite (what CI runs)
+	@$(MAKE) --no-print-directory lint
+	$(PY) -m pytest -q -p no:cacheprovider tests notebooks/02b_whatif_live.ipynb --nbval-lax
+
+lint: setup ## ruff (rules and format) and the import-linter layer contracts
+	$(VENV)/bin/ruff check opsnb tests benchmarks
+	$(VENV)/bin/ruff format --check opsnb tests benchmarks
+	$(VENV)/bin/lint-imports --no-cache
 
 lab: setup ## open JupyterLab on notebooks/ with the project's kernel (demo data generated if missing)
 	@test -f data/opsnb.duckdb || $(OPSNB) demo --data-only

@@ -1,7 +1,7 @@
 """Benchmark: full A/B readout of 10 million units from Parquet vs a bare DuckDB query.
 
 Readout = SRM check + 3 metrics (conversion with CUPED, GMV per unit with CUPED, AOV as a
-delta-method ratio) computed by :func:`opsnb.abtest_readout.readout_duckdb`. Baseline = one hand-
+delta-method ratio) computed by :func:`opsnb.abtest.analysis.readout_duckdb`. Baseline = one hand-
 written DuckDB query computing the same per-arm sums (n, Σy, Σy², Σx, Σx², Σxy) and nothing else.
 Goal: readout within 3x of the baseline. Prints both times and the ratio.
 
@@ -9,6 +9,7 @@ Goal: readout within 3x of the baseline. Prints both times and the ratio.
 
 The Parquet file is generated once (about 30 s) and reused.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,10 +34,17 @@ def make_file(path: Path, rows: int, seed: int = 1) -> None:
         orders = converted * (1 + rng.poisson(0.1, n))
         gmv = np.round(orders * rng.lognormal(5.3, 0.45, n), 2)
         pre_gmv = np.round(rng.poisson(1.5 * z) * 210.0, 2)
-        pre_conv = (rng.poisson(0.3 * z) > 0)
-        t = pa.table({"variant": np.where(treat, "treatment", "control"),
-                      "converted": converted, "orders": orders.astype(np.int32), "gmv": gmv,
-                      "pre_gmv": pre_gmv, "pre_converted": pre_conv})
+        pre_conv = rng.poisson(0.3 * z) > 0
+        t = pa.table(
+            {
+                "variant": np.where(treat, "treatment", "control"),
+                "converted": converted,
+                "orders": orders.astype(np.int32),
+                "gmv": gmv,
+                "pre_gmv": pre_gmv,
+                "pre_converted": pre_conv,
+            }
+        )
         if writer is None:
             writer = pq.ParquetWriter(path, t.schema)
         writer.write_table(t)
@@ -78,7 +86,7 @@ def main() -> None:
 
     import duckdb
 
-    from opsnb.abtest_readout import readout_duckdb
+    from opsnb.abtest.analysis import readout_duckdb
 
     con = duckdb.connect()
     n = con.execute(f"select count(*) from read_parquet('{path}')").fetchone()[0]
@@ -87,19 +95,28 @@ def main() -> None:
         return con.execute(BARE.format(path=path)).fetchall()
 
     def full():
-        return readout_duckdb(str(path), con=con, control="control",
-                              metrics=["converted:proportion", "gmv:mean", "aov:mean:gmv/orders"],
-                              covariates={"converted": "pre_converted", "gmv": "pre_gmv"})
+        return readout_duckdb(
+            str(path),
+            con=con,
+            control="control",
+            metrics=["converted:proportion", "gmv:mean", "aov:mean:gmv/orders"],
+            covariates={"converted": "pre_converted", "gmv": "pre_gmv"},
+        )
 
     bare()  # warm the file cache
     ro = full()
     t_bare = best_of(bare, args.repeat)
     t_full = best_of(full, args.repeat)
-    print(ro.results[["metric", "abs_lift", "ci_low", "ci_high", "p_value",
-                      "variance_reduction"]].to_string(index=False))
+    print(
+        ro.results[
+            ["metric", "abs_lift", "ci_low", "ci_high", "p_value", "variance_reduction"]
+        ].to_string(index=False)
+    )
     print(f"SRM p = {ro.srm.p_value:.3g}")
-    print(f"units: {n:,}; best of {args.repeat}: bare DuckDB sums {t_bare:.3f}s, "
-          f"full readout {t_full:.3f}s, ratio {t_full / t_bare:.2f}x (goal <= 3x)")
+    print(
+        f"units: {n:,}; best of {args.repeat}: bare DuckDB sums {t_bare:.3f}s, "
+        f"full readout {t_full:.3f}s, ratio {t_full / t_bare:.2f}x (goal <= 3x)"
+    )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 Run: .venv/bin/python benchmarks/bench_basket.py  (prints seconds and the speed ratio)
 """
+
 from __future__ import annotations
 
 import time
@@ -11,7 +12,7 @@ from itertools import permutations
 import numpy as np
 import pandas as pd
 
-from opsnb.basket import association_rules
+from opsnb.market.basket import association_rules
 
 
 def make_items(n_orders=100_000, n_skus=2_000, seed=0):
@@ -41,4 +42,6 @@ if __name__ == "__main__":
     t_loop = time.perf_counter() - t0
     assert len(ref) == len(rules)
     print(f"orders=100000 lines={len(items)} rules={len(rules)}")
-    print(f"sparse XtX: {t_sparse:.2f}s  python pair loop: {t_loop:.2f}s  ratio {t_loop / t_sparse:.1f}x")
+    print(
+        f"sparse XtX: {t_sparse:.2f}s  python pair loop: {t_loop:.2f}s  ratio {t_loop / t_sparse:.1f}x"
+    )

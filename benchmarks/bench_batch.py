@@ -12,6 +12,7 @@ HTML export.
 
 Run: ``.venv/bin/python benchmarks/bench_batch.py [--n 24] [--workers 2]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,12 +30,12 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 VENV_BIN = Path(sys.executable).parent
 
-PARAMS = '''lang: str = "zh"  # report language: zh or en
+PARAMS = """lang: str = "zh"  # report language: zh or en
 period: str = "2025-11"  # period
 db_path: str = ""  # DuckDB store; empty = default
 shop: str = "店铺"  # shop name
 as_of: str = ""  # reference date; empty = today
-seed: int = 1  # random seed of the fake series'''
+seed: int = 1  # random seed of the fake series"""
 
 CELLS = [
     "import numpy as np, pandas as pd\nfrom IPython.display import Markdown, display\n"
@@ -51,23 +52,30 @@ CELLS = [
 def make_project(root: Path, n: int) -> tuple[Path, list[dict]]:
     (root / "notebooks").mkdir(parents=True)
     (root / "params").mkdir()
-    nb = new_notebook(cells=[new_markdown_cell("# 基准报表 · Benchmark report"),
-                             new_code_cell(PARAMS, metadata={"tags": ["parameters"]})]
-                      + [new_code_cell(c) for c in CELLS])
+    nb = new_notebook(
+        cells=[
+            new_markdown_cell("# 基准报表 · Benchmark report"),
+            new_code_cell(PARAMS, metadata={"tags": ["parameters"]}),
+        ]
+        + [new_code_cell(c) for c in CELLS]
+    )
     nb.metadata["kernelspec"] = {"name": "opsnb", "display_name": "opsnb", "language": "python"}
     path = root / "notebooks" / "bench_report.ipynb"
     nbformat.write(nb, path)
     sets = [{"shop": f"店铺{i:02d}", "seed": i, "slug": f"shop{i:02d}"} for i in range(n)]
     for p in sets:
         (root / "params" / f"{p['slug']}.yaml").write_text(
-            f"shop: {p['shop']}\nseed: {p['seed']}\nslug: {p['slug']}\n", encoding="utf-8")
+            f"shop: {p['shop']}\nseed: {p['seed']}\nslug: {p['slug']}\n", encoding="utf-8"
+        )
     return path, sets
 
 
 def cell_seconds(ipynb: Path) -> float:
     nb = json.loads(ipynb.read_text(encoding="utf-8"))
-    return sum((c.get("metadata", {}).get("papermill", {}) or {}).get("duration") or 0.0
-               for c in nb["cells"])
+    return sum(
+        (c.get("metadata", {}).get("papermill", {}) or {}).get("duration") or 0.0
+        for c in nb["cells"]
+    )
 
 
 def run(cmd: list[str], env: dict) -> None:
@@ -82,8 +90,11 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="opsnb-bench-"))
     try:
         nb_path, sets = make_project(tmp / "proj", args.n)
-        env = {**os.environ, "OPSNB_HOME": str(tmp / "proj"),
-               "OPSNB_DB": str(tmp / "proj" / "none.duckdb")}
+        env = {
+            **os.environ,
+            "OPSNB_HOME": str(tmp / "proj"),
+            "OPSNB_DB": str(tmp / "proj" / "none.duckdb"),
+        }
 
         # baseline: papermill CLI then nbconvert CLI, one report after the other
         base_out = tmp / "baseline"
@@ -91,10 +102,27 @@ def main() -> None:
         t0 = time.perf_counter()
         for p in sets:
             out = base_out / f"{p['slug']}.ipynb"
-            run([str(VENV_BIN / "papermill"), str(nb_path), str(out), "-k", "opsnb",
-                 "-p", "shop", p["shop"], "-p", "seed", str(p["seed"]), "--no-progress-bar"], env)
-            run([str(VENV_BIN / "jupyter"), "nbconvert", "--to", "html", "--no-input",
-                 str(out)], env)
+            run(
+                [
+                    str(VENV_BIN / "papermill"),
+                    str(nb_path),
+                    str(out),
+                    "-k",
+                    "opsnb",
+                    "-p",
+                    "shop",
+                    p["shop"],
+                    "-p",
+                    "seed",
+                    str(p["seed"]),
+                    "--no-progress-bar",
+                ],
+                env,
+            )
+            run(
+                [str(VENV_BIN / "jupyter"), "nbconvert", "--to", "html", "--no-input", str(out)],
+                env,
+            )
         base_s = time.perf_counter() - t0
         assert len(list(base_out.glob("*.html"))) == args.n
         base_cells = sum(cell_seconds(f) for f in base_out.glob("*.ipynb"))
@@ -102,9 +130,19 @@ def main() -> None:
         # candidate: opsnb batch
         env_b = {**env, "OPSNB_OUTPUTS": str(tmp / "batch")}
         t0 = time.perf_counter()
-        proc = subprocess.run([str(VENV_BIN / "opsnb"), "batch", str(tmp / "proj" / "params"),
-                               "--workers", str(args.workers), "--no-progress"],
-                              env=env_b, capture_output=True, text=True)
+        proc = subprocess.run(
+            [
+                str(VENV_BIN / "opsnb"),
+                "batch",
+                str(tmp / "proj" / "params"),
+                "--workers",
+                str(args.workers),
+                "--no-progress",
+            ],
+            env=env_b,
+            capture_output=True,
+            text=True,
+        )
         batch_s = time.perf_counter() - t0
         if proc.returncode != 0:
             print(proc.stdout[-3000:], proc.stderr[-3000:])
@@ -112,24 +150,36 @@ def main() -> None:
         htmls = list((tmp / "batch" / "bench_report").glob("*.html"))
         assert len(htmls) == args.n, len(htmls)
         batch_cells = sum(cell_seconds(f) for f in (tmp / "batch" / "bench_report").glob("*.ipynb"))
-        records = [json.loads(f.read_text(encoding="utf-8"))
-                   for f in (tmp / "batch" / "bench_report").glob("*.json")]
+        records = [
+            json.loads(f.read_text(encoding="utf-8"))
+            for f in (tmp / "batch" / "bench_report").glob("*.json")
+        ]
         kernel_s = sum(r["duration_s"] for r in records) / len(records)
 
         n, w = args.n, args.workers
         base_over = (base_s - base_cells) / n
         batch_over = (batch_s * w - batch_cells) / n
-        print(f"reports: {n}, cores: {os.cpu_count()}, workers: {w}, "
-              f"load average at end: {os.getloadavg()[0]:.1f}")
-        print(f"baseline papermill CLI + nbconvert CLI (sequential): {base_s:6.1f} s "
-              f"({base_s / n:.2f} s/report)")
-        print(f"opsnb batch --workers {w}:                             {batch_s:6.1f} s "
-              f"({batch_s / n:.2f} s/report)")
+        print(
+            f"reports: {n}, cores: {os.cpu_count()}, workers: {w}, "
+            f"load average at end: {os.getloadavg()[0]:.1f}"
+        )
+        print(
+            f"baseline papermill CLI + nbconvert CLI (sequential): {base_s:6.1f} s "
+            f"({base_s / n:.2f} s/report)"
+        )
+        print(
+            f"opsnb batch --workers {w}:                             {batch_s:6.1f} s "
+            f"({batch_s / n:.2f} s/report)"
+        )
         print(f"ratio baseline / opsnb batch: {base_s / batch_s:.2f}x  (goal >= 1.8x on 2 cores)")
-        print(f"cell execution per report: baseline {base_cells / n:.2f} s, batch "
-              f"{batch_cells / n:.2f} s")
-        print(f"per-run overhead (wall x workers / n - cells): baseline {base_over:.2f} s, "
-              f"batch {batch_over:.2f} s")
+        print(
+            f"cell execution per report: baseline {base_cells / n:.2f} s, batch "
+            f"{batch_cells / n:.2f} s"
+        )
+        print(
+            f"per-run overhead (wall x workers / n - cells): baseline {base_over:.2f} s, "
+            f"batch {batch_over:.2f} s"
+        )
         print(f"batch: mean papermill time per run (kernel start + cells) {kernel_s:.2f} s")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -12,12 +12,13 @@ ESD test (Rosner 1983, alpha 0.01, at most 2 % of points) on the residuals — t
 recipe. It runs on a random subsample of ``--loop`` series; its time for all series is the
 subsample time × series / loop (stated in the output). Both timings are the best of
 ``--repeat`` runs (default 3), as ``timeit`` reports, since the machine is shared. opsnb scores all series at once
-(:func:`opsnb.anomaly_scoring.score_counts` + Benjamini–Hochberg, default configuration).
+(:func:`opsnb.monitoring.scoring.score_counts` + Benjamini–Hochberg, default configuration).
 
 Agreement is measured on the subsample: share of points both flag among points either flags
 (Jaccard), and each method's recall/precision of the injected points. Note the baseline is not
 causal (STL sees the whole year), opsnb is.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,7 +35,12 @@ def simulate(S: int, T: int, seed: int = 0):
     week = np.array([1.0, 0.95, 0.9, 0.92, 1.05, 1.25, 1.3])
     base = rng.uniform(50, 20000, S)
     trend = np.exp(np.outer(rng.normal(0, 0.3, S), np.linspace(0, 1, T)))
-    mu = base[:, None] * week[dates.day_of_week][None, :] * trend * np.exp(rng.normal(0, 0.05, (S, T)))
+    mu = (
+        base[:, None]
+        * week[dates.day_of_week][None, :]
+        * trend
+        * np.exp(rng.normal(0, 0.05, (S, T)))
+    )
     truth = rng.random((S, T)) < 0.01
     truth[:, :35] = False  # after the warm-up of both methods
     mult = np.where(rng.random((S, T)) < 0.5, 3.0, 0.3)
@@ -63,7 +69,7 @@ def generalized_esd(x: np.ndarray, max_frac: float = 0.02, alpha: float = 0.01) 
         nn = n - i + 1
         p = 1 - alpha / (2 * nn)
         t = stats.t.ppf(p, nn - 2)
-        lam = (nn - 1) * t / np.sqrt((nn - 2 + t ** 2) * nn)
+        lam = (nn - 1) * t / np.sqrt((nn - 2 + t**2) * nn)
         removed.append(idx[j])
         alive[j] = False
         if r > lam:
@@ -87,8 +93,8 @@ def main(argv=None) -> int:
     ap.add_argument("--loop", type=int, default=200)
     ap.add_argument("--repeat", type=int, default=3, help="timings are the best of this many runs")
     a = ap.parse_args(argv)
-    from opsnb.anomaly_scoring import score_counts
-    from opsnb.anomaly_stats import bh_adjust
+    from opsnb.monitoring.kernels import bh_adjust
+    from opsnb.monitoring.scoring import score_counts
 
     Y, truth = simulate(a.series, a.days)
 
@@ -120,8 +126,10 @@ def main(argv=None) -> int:
     pb, rb = pr(base)
     print(f"data: {a.series} series x {a.days} days, {truth.sum()} injected anomalies")
     print(f"opsnb vectorised (all {a.series} series): {t_vec:.2f} s (best of {a.repeat})")
-    print(f"STL(robust)+ESD loop (best of {a.repeat}): {t_loop_sub:.2f} s on {len(sub)} series = "
-          f"{t_loop_sub / len(sub) * 1000:.1f} ms/series -> {t_loop:.0f} s extrapolated to {a.series}")
+    print(
+        f"STL(robust)+ESD loop (best of {a.repeat}): {t_loop_sub:.2f} s on {len(sub)} series = "
+        f"{t_loop_sub / len(sub) * 1000:.1f} ms/series -> {t_loop:.0f} s extrapolated to {a.series}"
+    )
     print(f"speed ratio (loop / vectorised): {t_loop / t_vec:.0f}x")
     print(f"agreement on the {len(sub)}-series subsample: Jaccard of flagged points {jac:.2f}")
     print(f"  opsnb      precision {po:.2f} recall {ro:.2f} ({ours.sum()} flags)")

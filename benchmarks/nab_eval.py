@@ -8,12 +8,12 @@ What it does
 ------------
 1. Checks the scorer: NAB's published numenta output for exchange-2_cpc at its published
    threshold must score 0.531958 (standard profile; README of the NAB folder).
-2. Runs :func:`opsnb.anomaly.detect` causally (one default configuration, no per-file tuning;
+2. Runs :func:`opsnb.monitoring.anomaly.detect` causally (one default configuration, no per-file tuning;
    ``sensitivity="medium"``) on each NAB file; a row is a detection when ``is_anomaly == 1``.
 3. Two readings of our output, both reported: ``opsnb`` = every flagged row (``flagged``) is a
    detection; ``opsnb_onsets`` = the engine's default alerts (``is_anomaly``): the first flagged
    row of an incident, i.e. after one quiet seasonal cycle (24 rows hourly, 288 rows 5-minute),
-   as an on-call system pages (:func:`opsnb.anomaly.alert_onsets`).
+   as an on-call system pages (:func:`opsnb.monitoring.anomaly.alert_onsets`).
 4. Scores with NAB's rule (windows, scaled sigmoid, probationary period, standard profile) and
    prints our raw per-file scores next to the published Twitter ADVec, windowed Gaussian and
    Numenta HTM scores (``nab_published_per_file_scores.csv``), plus the normalised score over the
@@ -26,6 +26,7 @@ NAB rule (nab/sweeper.py): rows before ``min(floor(0.15·N), 750)`` are not scor
 a detection outside windows costs ``fp·v`` with ``v = −1`` before the first window and
 ``σ(|e_prev − i|/(width_prev − 1))`` after one; ``σ(y) = 2/(1 + e^{5y}) − 1`` (``−1`` for y > 3).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,10 +44,16 @@ PROFILES = {
     "reward_low_FP_rate": {"tp": 1.0, "fn": 1.0, "fp": 0.22},
     "reward_low_FN_rate": {"tp": 1.0, "fn": 2.0, "fp": 0.11},
 }
-FILES = ["realAdExchange/exchange-2_cpc_results.csv", "realAdExchange/exchange-3_cpm_results.csv",
-         "realTweets/Twitter_volume_AMZN.csv"]
-PUBLISHED = {"twitterADVec": "Twitter ADVec", "windowedGaussian": "Windowed Gaussian",
-             "numenta": "Numenta HTM"}
+FILES = [
+    "realAdExchange/exchange-2_cpc_results.csv",
+    "realAdExchange/exchange-3_cpm_results.csv",
+    "realTweets/Twitter_volume_AMZN.csv",
+]
+PUBLISHED = {
+    "twitterADVec": "Twitter ADVec",
+    "windowedGaussian": "Windowed Gaussian",
+    "numenta": "Numenta HTM",
+}
 
 
 def default_nab_dir() -> Path:
@@ -121,26 +128,34 @@ def nab_score(timestamps, detections, windows, profile: str = "standard") -> dic
                 tn_rows += 1
     tp_part = sum(b for b in best if b is not None)
     fn_part = -w["fn"] * sum(1 for b in best if b is None)
-    return {"score": tp_part + fn_part + fp_total, "tp": tp_rows, "fp": fp_rows, "fn": fn_rows,
-            "tn": tn_rows, "windows": len(lims)}
+    return {
+        "score": tp_part + fn_part + fp_total,
+        "tp": tp_rows,
+        "fp": fp_rows,
+        "fn": fn_rows,
+        "tn": tn_rows,
+        "windows": len(lims),
+    }
 
 
 def alert_onsets(flags, period: int) -> np.ndarray:
     """Keep the first flagged row of each episode (no flag in the previous ``period`` rows)."""
-    from opsnb.anomaly import alert_onsets as onsets
+    from opsnb.monitoring.anomaly import alert_onsets as onsets
 
     return onsets(np.asarray(flags, dtype=bool), period)
 
 
 def check_published_numenta(nab_dir: Path) -> float:
-    out = pd.read_csv(nab_dir / "published_detector_output" / "numenta" / "numenta_exchange-2_cpc_results.csv")
+    out = pd.read_csv(
+        nab_dir / "published_detector_output" / "numenta" / "numenta_exchange-2_cpc_results.csv"
+    )
     wins = json.loads((nab_dir / "combined_windows.json").read_text())[FILES[0]]
     r = nab_score(out["timestamp"], out["anomaly_score"] >= 0.542187690735, wins, "standard")
     return r["score"]
 
 
 def run_ours(nab_dir: Path, rel: str) -> pd.DataFrame:
-    from opsnb.anomaly import detect
+    from opsnb.monitoring.anomaly import detect
 
     df = pd.read_csv(nab_dir / "data" / rel, parse_dates=["timestamp"])
     return detect(df, time_col="timestamp", value_col="value")
@@ -156,10 +171,16 @@ def nab_table(nab_dir: Path, profile: str = "standard") -> pd.DataFrame:
         out = run_ours(nab_dir, rel)
         r = nab_score(out["timestamp"], out["flagged"] == 1, wins[rel], profile)
         r2 = nab_score(out["timestamp"], out["is_anomaly"] == 1, wins[rel], profile)
-        row = {"file": rel, "rows": len(out), "windows": r["windows"], "opsnb": r["score"],
-               "opsnb_onsets": r2["score"], "flagged_rows": int(out["flagged"].sum()),
-               "alerts": int(out["is_anomaly"].sum()),
-               "seconds": time.perf_counter() - t0}
+        row = {
+            "file": rel,
+            "rows": len(out),
+            "windows": r["windows"],
+            "opsnb": r["score"],
+            "opsnb_onsets": r2["score"],
+            "flagged_rows": int(out["flagged"].sum()),
+            "alerts": int(out["is_anomaly"].sum()),
+            "seconds": time.perf_counter() - t0,
+        }
         for key, name in PUBLISHED.items():
             s = pub[(pub.Detector == key) & (pub.File == rel)]
             row[name] = float(s.Score.iloc[0]) if len(s) else float("nan")

@@ -31,10 +31,11 @@ Examples
 >>> event_on(["2025-11-11", "2025-07-01"]).tolist()
 ['double11', '']
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, timedelta
-from typing import Iterable
 
 import pandas as pd
 
@@ -97,18 +98,41 @@ def _lunar_events(year: int) -> list[dict]:
     lny = lunar_new_year(year)
     d = timedelta
     return [
-        dict(event="new_year_festival", name_zh="年货节", name_en="New Year shopping festival",
-             start=lny - d(22), end=lny - d(8), peak=lny - d(12), kind="promo"),
-        dict(event="spring_festival", name_zh="春节", name_en="Spring Festival (logistics stop)",
-             start=lny - d(4), end=lny + d(6), peak=lny, kind="holiday_dip"),
+        dict(
+            event="new_year_festival",
+            name_zh="年货节",
+            name_en="New Year shopping festival",
+            start=lny - d(22),
+            end=lny - d(8),
+            peak=lny - d(12),
+            kind="promo",
+        ),
+        dict(
+            event="spring_festival",
+            name_zh="春节",
+            name_en="Spring Festival (logistics stop)",
+            start=lny - d(4),
+            end=lny + d(6),
+            peak=lny,
+            kind="holiday_dip",
+        ),
     ]
 
 
 def _year_events(year: int) -> list[dict]:
     rows = _lunar_events(year)
     for slug, zh, en, s, e, p in _FIXED_EVENTS:
-        rows.append(dict(event=slug, name_zh=zh, name_en=en, start=date(year, *s),
-                         end=date(year, *e), peak=date(year, *p), kind="promo"))
+        rows.append(
+            dict(
+                event=slug,
+                name_zh=zh,
+                name_en=en,
+                start=date(year, *s),
+                end=date(year, *e),
+                peak=date(year, *p),
+                kind="promo",
+            )
+        )
     return rows
 
 
@@ -144,9 +168,7 @@ def _extra_frame(extra) -> pd.DataFrame:
         df[c] = [_as_date(v, f"extra campaign {c}") for v in df[c]]
     wrong = df[(df["end"] < df["start"]) | (df["peak"] < df["start"]) | (df["peak"] > df["end"])]
     if len(wrong):
-        raise ValueError(
-            f"extra campaign {wrong['event'].iloc[0]!r}: need start ≤ peak ≤ end"
-        )
+        raise ValueError(f"extra campaign {wrong['event'].iloc[0]!r}: need start ≤ peak ≤ end")
     df["event"] = df["event"].astype(str)
     return df[CALENDAR_COLUMNS]
 
@@ -194,13 +216,15 @@ def promotion_calendar(start, end, extra=None) -> pd.DataFrame:
 def _dates_index(dates) -> pd.DatetimeIndex:
     if isinstance(dates, (str, date, pd.Timestamp)):
         dates = [dates]
-    idx = pd.DatetimeIndex(pd.to_datetime(pd.Series(list(dates) if not isinstance(
-        dates, (pd.Series, pd.Index)) else dates)))
+    idx = pd.DatetimeIndex(
+        pd.to_datetime(
+            pd.Series(list(dates) if not isinstance(dates, (pd.Series, pd.Index)) else dates)
+        )
+    )
     return idx.normalize()
 
 
-def event_days(dates: Iterable, calendar: pd.DataFrame | None = None,
-               extra=None) -> pd.DataFrame:
+def event_days(dates: Iterable, calendar: pd.DataFrame | None = None, extra=None) -> pd.DataFrame:
     """One row per date: the event covering it and where the date sits in the event.
 
     When events overlap, an event whose peak is that day wins, then the shorter event (a

@@ -4,6 +4,7 @@ Each domain has a section below; heavy imports happen inside the commands so tha
 ``opsnb --help`` stays fast. Invalid input data exit with status 2 and a message naming the
 file, row and column; other opsnb errors exit with status 1.
 """
+
 from __future__ import annotations
 
 import sys
@@ -23,14 +24,14 @@ app = typer.Typer(
 )
 
 
-def _fail(message: str, code: int = 1) -> "typer.Exit":
+def _fail(message: str, code: int = 1) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code)
 
 
-def _handle(exc: Exception) -> "typer.Exit":
+def _handle(exc: Exception) -> typer.Exit:
     """Map opsnb errors to exit codes: data contract → 2, everything else of ours → 1."""
-    from .errors import DataContractError, OpsnbError
+    from opsnb.errors import DataContractError, OpsnbError
 
     if isinstance(exc, DataContractError):
         return _fail(str(exc), 2)
@@ -60,12 +61,12 @@ def validate_cmd(
     """Check a file against a table contract: prints 'OK: N rows' or every problem (exit 2)."""
     import warnings
 
-    from . import data
+    from opsnb.data import loaders
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            df = data.read_file(file, table, sheet=sheet)
+            df = loaders.read_file(file, table, sheet=sheet)
         except Exception as exc:
             _echo_warnings(caught)
             raise _handle(exc)
@@ -78,22 +79,31 @@ def load_cmd(
     table: str = typer.Argument(..., help="Contract table: daily_metrics, orders, plan, ..."),
     file: Path = typer.Argument(..., help="CSV / TXT / XLSX / Parquet file."),
     db: Optional[Path] = typer.Option(None, "--db", help="DuckDB store (default: the project's)."),
-    replace: bool = typer.Option(False, "--replace", help="Replace the table instead of appending."),
+    replace: bool = typer.Option(
+        False, "--replace", help="Replace the table instead of appending."
+    ),
     sheet: Optional[str] = typer.Option(None, help="Excel sheet name or 0-based index."),
 ) -> None:
     """Validate a file, then append it to (or --replace) a table of the store."""
     import warnings
 
-    from . import data
+    from opsnb.data.loaders import read_rows
+    from opsnb.data.store import open_store, write_table
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            df, source, rows = data._read(file, table, sheet)
-            con = data.open_store(db)
+            df, source, rows = read_rows(file, table, sheet)
+            con = open_store(db)
             try:
-                n = data.write_table(con, table, df, mode="replace" if replace else "append",
-                                     source=source, rows=rows)
+                n = write_table(
+                    con,
+                    table,
+                    df,
+                    mode="replace" if replace else "append",
+                    source=source,
+                    rows=rows,
+                )
                 total = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
             finally:
                 con.close()
@@ -114,7 +124,8 @@ def demo(
     """Generate the demo shop, run every notebook on params/demo*.yaml, write outputs/index.html."""
     import time
 
-    from . import config, demo as demo_mod
+    from opsnb import config
+    from opsnb.demo import shop as demo_mod
 
     t0 = time.perf_counter()
     typer.echo(f"==> generating the demo shop into {config.default_db_path()}")
@@ -128,20 +139,24 @@ def demo(
     files = sorted(config.params_dir().glob(params_glob))
     if not files:
         raise _fail(f"no params files matching {params_glob!r} in {config.params_dir()}")
-    from .batch import run_batch
-    from .render import write_index
+    from opsnb.run.batch import run_batch
+    from opsnb.run.render import write_index
 
     summary = run_batch([str(f) for f in files], workers=workers or None, progress=True)
     typer.echo(summary.table())
     index = write_index()
     bad = summary.failed
     n = len(summary.results)
-    typer.echo(f"==> {n - len(bad)}/{n} reports ok in {time.perf_counter() - t0:.0f} s; "
-               f"open {index}")
+    typer.echo(
+        f"==> {n - len(bad)}/{n} reports ok in {time.perf_counter() - t0:.0f} s; open {index}"
+    )
     if bad:
         for r in bad:
-            typer.echo(f"    FAILED {r.name}: {r.error.strip().splitlines()[-1] if r.error.strip() else ''}"
-                       f" (partial notebook: {r.partial_path})", err=True)
+            typer.echo(
+                f"    FAILED {r.name}: {r.error.strip().splitlines()[-1] if r.error.strip() else ''}"
+                f" (partial notebook: {r.partial_path})",
+                err=True,
+            )
         raise typer.Exit(1)
 
 
@@ -156,22 +171,32 @@ def run(
     no_render: bool = typer.Option(False, "--no-render", help="Skip the HTML report."),
 ) -> None:
     """Run one notebook with papermill and render its HTML report."""
-    from .runner import run_notebook
+    from opsnb.run.runner import run_notebook
 
     try:
-        r = run_notebook(notebook, params_file=params, overrides=list(param), output_dir=output_dir,
-                         timeout=timeout, slug=slug, render=not no_render)
+        r = run_notebook(
+            notebook,
+            params_file=params,
+            overrides=list(param),
+            output_dir=output_dir,
+            timeout=timeout,
+            slug=slug,
+            render=not no_render,
+        )
     except Exception as exc:
         raise _handle(exc)
     if r.ok:
-        from .render import write_index
+        from opsnb.run.render import write_index
 
         write_index(output_dir)
         typer.echo(f"ok in {r.duration_s:.1f} s: {r.html_path or r.ipynb_path}")
         return
     typer.echo(f"FAILED {r.notebook}/{r.slug}: {r.error}", err=True)
     if r.failed_cell:
-        typer.echo("failing cell:\n" + "\n".join("    " + ln for ln in r.failed_cell.splitlines()), err=True)
+        typer.echo(
+            "failing cell:\n" + "\n".join("    " + ln for ln in r.failed_cell.splitlines()),
+            err=True,
+        )
     typer.echo(f"partial notebook kept at {r.partial_path}", err=True)
     raise typer.Exit(1)
 
@@ -179,7 +204,7 @@ def run(
 @app.command()
 def tables(table: Optional[str] = typer.Argument(None, help="One table (default: all).")) -> None:
     """Print the data contracts: columns, accepted (Chinese) headers and rules, as Markdown."""
-    from .schemas import contracts_markdown, get_table
+    from opsnb.data.schemas import contracts_markdown, get_table
 
     try:
         if table:
@@ -192,10 +217,12 @@ def tables(table: Optional[str] = typer.Argument(None, help="One table (default:
 @app.command("params")
 def params_cmd(
     notebook: Optional[str] = typer.Argument(None, help="Notebook (omit to list notebooks)."),
-    check: Optional[Path] = typer.Option(None, "--check", help="Validate this params file for the notebook."),
+    check: Optional[Path] = typer.Option(
+        None, "--check", help="Validate this params file for the notebook."
+    ),
 ) -> None:
     """Print a notebook's parameters (name, type, default, help), or list the notebooks."""
-    from .params import list_notebooks, load_params, notebook_parameters
+    from opsnb.run.params import list_notebooks, load_params, notebook_parameters
 
     try:
         if notebook is None:
@@ -214,22 +241,44 @@ def params_cmd(
     for p in ps:
         typer.echo(f"{p.name:<{w}}  {p.type:<{tw}}  {p.default!r:<18}  {p.help}")
 
+
 # ---------------------------------------------------------------------------------------------
 # monitoring: detect
 # ---------------------------------------------------------------------------------------------
 
+
 @app.command("detect")
 def detect_cmd(
-    input_file: Path = typer.Argument(..., help="CSV with a time column and a value column (any frequency)."),
+    input_file: Path = typer.Argument(
+        ..., help="CSV with a time column and a value column (any frequency)."
+    ),
     time_col: str = typer.Option("timestamp", "--time-col", help="Time column."),
-    value_col: Optional[str] = typer.Option("value", "--value-col", help="Value column (count kind)."),
-    series_col: Optional[str] = typer.Option(None, "--series-col", help="Series id column (many series)."),
-    kind: str = typer.Option("count", "--kind", help="count | rate (rate = numerator / denominator)."),
-    numerator_col: Optional[str] = typer.Option(None, "--numerator-col", help="Rate numerator, e.g. buyers."),
-    denominator_col: Optional[str] = typer.Option(None, "--denominator-col", help="Rate denominator, e.g. visitors."),
-    events: Optional[Path] = typer.Option(None, "--events", help="CSV of events: event,start,end[,peak]."),
-    sensitivity: str = typer.Option("medium", "--sensitivity", help="low | medium | high (BH alpha 0.001/0.01/0.05)."),
-    alerts: str = typer.Option("onset", "--alerts", help="onset: is_anomaly = first flagged row of an incident (default); all: every flagged row."),
+    value_col: Optional[str] = typer.Option(
+        "value", "--value-col", help="Value column (count kind)."
+    ),
+    series_col: Optional[str] = typer.Option(
+        None, "--series-col", help="Series id column (many series)."
+    ),
+    kind: str = typer.Option(
+        "count", "--kind", help="count | rate (rate = numerator / denominator)."
+    ),
+    numerator_col: Optional[str] = typer.Option(
+        None, "--numerator-col", help="Rate numerator, e.g. buyers."
+    ),
+    denominator_col: Optional[str] = typer.Option(
+        None, "--denominator-col", help="Rate denominator, e.g. visitors."
+    ),
+    events: Optional[Path] = typer.Option(
+        None, "--events", help="CSV of events: event,start,end[,peak]."
+    ),
+    sensitivity: str = typer.Option(
+        "medium", "--sensitivity", help="low | medium | high (BH alpha 0.001/0.01/0.05)."
+    ),
+    alerts: str = typer.Option(
+        "onset",
+        "--alerts",
+        help="onset: is_anomaly = first flagged row of an incident (default); all: every flagged row.",
+    ),
     output: Path = typer.Option(..., "--output", "-o", help="Output CSV, one row per input row."),
 ) -> None:
     """Flag anomalies in any time series CSV, causally (每日监控 / 异常检测).
@@ -241,8 +290,8 @@ def detect_cmd(
     import warnings
 
     try:
-        from .anomaly import detect
-        from .monitoring import read_series_file
+        from opsnb.monitoring.anomaly import detect
+        from opsnb.monitoring.daily import read_series_file
 
         if kind not in ("count", "rate"):
             raise ValueError(f"--kind must be one of count, rate; got {kind!r}")
@@ -256,17 +305,38 @@ def detect_cmd(
             cal["end"] = read_series_file(events, time_col="end", value_cols=[])["end"].to_numpy()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            out = detect(df, time_col=time_col, value_col=value_col if kind == "count" else None,
-                         series_col=series_col, kind=kind, numerator_col=numerator_col,
-                         denominator_col=denominator_col, events=cal, sensitivity=sensitivity,
-                         source=str(input_file), alerts=alerts)
+            out = detect(
+                df,
+                time_col=time_col,
+                value_col=value_col if kind == "count" else None,
+                series_col=series_col,
+                kind=kind,
+                numerator_col=numerator_col,
+                denominator_col=denominator_col,
+                events=cal,
+                sensitivity=sensitivity,
+                source=str(input_file),
+                alerts=alerts,
+            )
         _echo_warnings(caught)
-        cols_out = ["series", "timestamp", "value", "expected", "lower", "upper", "score",
-                    "is_anomaly", "direction", "severity"]
+        cols_out = [
+            "series",
+            "timestamp",
+            "value",
+            "expected",
+            "lower",
+            "upper",
+            "score",
+            "is_anomaly",
+            "direction",
+            "severity",
+        ]
         output.parent.mkdir(parents=True, exist_ok=True)
         out[cols_out].to_csv(output, index=False)
-        typer.echo(f"{int(out['is_anomaly'].sum())} alert(s), {int(out['flagged'].sum())} flagged row(s) "
-                   f"of {len(out)} → {output}")
+        typer.echo(
+            f"{int(out['is_anomaly'].sum())} alert(s), {int(out['flagged'].sum())} flagged row(s) "
+            f"of {len(out)} → {output}"
+        )
     except Exception as exc:  # noqa: BLE001 - mapped to exit codes
         raise _handle(exc) from None
 
@@ -281,34 +351,49 @@ def ab_cmd(
     input: Path = typer.Argument(..., help="Unit-level file: CSV (UTF-8/GBK), XLSX or Parquet."),
     variant_col: str = typer.Option("variant", "--variant-col", help="Column naming the arm."),
     control: str = typer.Option(..., "--control", help="Value of the control arm."),
-    metric: list[str] = typer.Option(..., "--metric",
-                                     help="NAME:proportion | NAME:mean | NAME:mean:NUM/DEN "
-                                          "(ratio, e.g. aov:mean:gmv/orders); repeat for more."),
-    unit_col: Optional[str] = typer.Option(None, "--unit-col",
-                                           help="Randomisation unit: rows are summed per unit."),
-    covariate: list[str] = typer.Option([], "--covariate",
-                                        help="CUPED covariate METRIC=COLUMN (e.g. gmv=pre_gmv)."),
-    method: str = typer.Option("frequentist", "--method",
-                               help="frequentist | bayesian | sequential (group-sequential, "
-                                    "Lan-DeMets O'Brien-Fleming-type spending, one look a day "
-                                    "from --time-col: exactly alpha under daily peeking) | "
-                                    "group_sequential (choose --spending) | msprt (always-valid "
-                                    "mixture SPRT: peek any time, conservative)"),
-    time_col: Optional[str] = typer.Option(None, "--time-col",
-                                           help="Assignment time: one look per day for the "
-                                                "sequential methods (default: one look)."),
-    spending: str = typer.Option("obf", "--spending",
-                                 help="Group-sequential alpha spending: obf | pocock."),
-    planned_n: Optional[float] = typer.Option(None, "--planned-n",
-                                              help="Total units planned (sequential; default: "
-                                                   "the units so far, i.e. the final look)."),
+    metric: list[str] = typer.Option(
+        ...,
+        "--metric",
+        help="NAME:proportion | NAME:mean | NAME:mean:NUM/DEN "
+        "(ratio, e.g. aov:mean:gmv/orders); repeat for more.",
+    ),
+    unit_col: Optional[str] = typer.Option(
+        None, "--unit-col", help="Randomisation unit: rows are summed per unit."
+    ),
+    covariate: list[str] = typer.Option(
+        [], "--covariate", help="CUPED covariate METRIC=COLUMN (e.g. gmv=pre_gmv)."
+    ),
+    method: str = typer.Option(
+        "frequentist",
+        "--method",
+        help="frequentist | bayesian | sequential (group-sequential, "
+        "Lan-DeMets O'Brien-Fleming-type spending, one look a day "
+        "from --time-col: exactly alpha under daily peeking) | "
+        "group_sequential (choose --spending) | msprt (always-valid "
+        "mixture SPRT: peek any time, conservative)",
+    ),
+    time_col: Optional[str] = typer.Option(
+        None,
+        "--time-col",
+        help="Assignment time: one look per day for the sequential methods (default: one look).",
+    ),
+    spending: str = typer.Option(
+        "obf", "--spending", help="Group-sequential alpha spending: obf | pocock."
+    ),
+    planned_n: Optional[float] = typer.Option(
+        None,
+        "--planned-n",
+        help="Total units planned (sequential; default: the units so far, i.e. the final look).",
+    ),
     fmt: str = typer.Option("json", "--format", help="json | csv"),
     alpha: float = typer.Option(0.05, "--alpha", help="Significance level."),
     correction: str = typer.Option("holm", "--correction", help="holm | bh | none"),
-    cap: Optional[float] = typer.Option(None, "--cap",
-                                        help="Winsorise mean metrics at this quantile (0.99)."),
-    experiment: Optional[str] = typer.Option(None, "--experiment",
-                                             help="Keep rows whose 'experiment' column equals this."),
+    cap: Optional[float] = typer.Option(
+        None, "--cap", help="Winsorise mean metrics at this quantile (0.99)."
+    ),
+    experiment: Optional[str] = typer.Option(
+        None, "--experiment", help="Keep rows whose 'experiment' column equals this."
+    ),
 ) -> None:
     """A/B readout of a unit-level file: SRM check, then every metric × treatment arm (JSON/CSV).
 
@@ -316,8 +401,8 @@ def ab_cmd(
     """
     import json
 
-    from .abtest_readout import load_units, readout
-    from .errors import DataContractError, DataProblem, ParameterError
+    from opsnb.abtest.analysis import load_units, readout
+    from opsnb.errors import DataContractError, DataProblem, ParameterError
 
     try:
         if fmt not in ("json", "csv"):
@@ -330,25 +415,52 @@ def ab_cmd(
             covs[k.strip()] = v.strip()
         src = str(input)
         if not input.is_file():
-            raise DataContractError(f"{src}: file not found",
-                                    [DataProblem(src, None, None, None, "an existing file")])
+            raise DataContractError(
+                f"{src}: file not found", [DataProblem(src, None, None, None, "an existing file")]
+            )
         df = load_units(input)
         if experiment is not None:
             if "experiment" not in df.columns:
-                raise DataContractError(f"{src}: --experiment given but no 'experiment' column", [
-                    DataProblem(src, None, "experiment", None, "a column named 'experiment'")])
+                raise DataContractError(
+                    f"{src}: --experiment given but no 'experiment' column",
+                    [DataProblem(src, None, "experiment", None, "a column named 'experiment'")],
+                )
             df = df[df["experiment"].astype(str) == experiment]
         if variant_col not in df.columns:
-            raise DataContractError(f"{src}: no variant column", [DataProblem(
-                src, None, variant_col, None, f"a column named {variant_col!r} (columns: {list(df.columns)})")])
+            raise DataContractError(
+                f"{src}: no variant column",
+                [
+                    DataProblem(
+                        src,
+                        None,
+                        variant_col,
+                        None,
+                        f"a column named {variant_col!r} (columns: {list(df.columns)})",
+                    )
+                ],
+            )
         variants = sorted(df[variant_col].astype(str).unique())
         if control not in variants:
-            raise DataContractError(f"{src}: control arm not found", [DataProblem(
-                src, None, variant_col, control, f"one of {variants}")])
-        ro = readout(df, variant_col=variant_col, control=control, metrics=list(metric),
-                     unit_col=unit_col, covariates=covs, method=method, alpha=alpha,
-                     correction=correction, cap=cap, source=src, time_col=time_col,
-                     spending=spending, planned_n=planned_n)
+            raise DataContractError(
+                f"{src}: control arm not found",
+                [DataProblem(src, None, variant_col, control, f"one of {variants}")],
+            )
+        ro = readout(
+            df,
+            variant_col=variant_col,
+            control=control,
+            metrics=list(metric),
+            unit_col=unit_col,
+            covariates=covs,
+            method=method,
+            alpha=alpha,
+            correction=correction,
+            cap=cap,
+            source=src,
+            time_col=time_col,
+            spending=spending,
+            planned_n=planned_n,
+        )
     except Exception as exc:  # noqa: BLE001 - mapped to exit codes by _handle
         raise _handle(exc)
     if fmt == "json":
@@ -362,11 +474,13 @@ def ab_cmd(
 # goals, plans, what-if: whatif
 # ---------------------------------------------------------------------------------------------
 
+
 @app.command("whatif")
 def whatif_cmd(
     params: Optional[Path] = typer.Option(None, "--params", "-f", help="Params YAML file."),
-    param: list[str] = typer.Option([], "--param", "-p",
-                                    help="Override: key=value, e.g. -p goal=0.3 -p period=2025-Q4."),
+    param: list[str] = typer.Option(
+        [], "--param", "-p", help="Override: key=value, e.g. -p goal=0.3 -p period=2025-Q4."
+    ),
     port: int = typer.Option(8866, help="Port to serve on."),
     ip: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0 for the office LAN)."),
     open_browser: bool = typer.Option(False, "--open/--no-open", help="Open a browser tab."),
@@ -379,7 +493,7 @@ def whatif_cmd(
     import nbformat
     from papermill.parameterize import parameterize_notebook
 
-    from .params import find_notebook, load_params
+    from opsnb.run.params import find_notebook, load_params
 
     try:
         nb_path = find_notebook("02b_whatif_live")
@@ -414,24 +528,47 @@ def whatif_cmd(
 # market and customers: rfm, cohorts
 # ---------------------------------------------------------------------------------------------
 
-def _read_purchases(input_file: Path, customer_col: str, date_col: str, amount_col: str,
-                    order_col: Optional[str] = None):
-    """Read and check transactions; rows with amount ≤ 0 are excluded and counted on stderr."""
-    from .customers import read_transactions
 
-    tx = read_transactions(input_file, customer_col=customer_col, date_col=date_col,
-                           amount_col=amount_col, order_col=order_col)
+def _read_purchases(
+    input_file: Path,
+    customer_col: str,
+    date_col: str,
+    amount_col: str,
+    order_col: Optional[str] = None,
+):
+    """Read and check transactions; rows with amount ≤ 0 are excluded and counted on stderr."""
+    from opsnb.market.customers import read_transactions
+
+    tx = read_transactions(
+        input_file,
+        customer_col=customer_col,
+        date_col=date_col,
+        amount_col=amount_col,
+        order_col=order_col,
+    )
     bad = tx["amount"] <= 0
     if bad.any():
-        typer.echo(f"note: excluded {int(bad.sum())} of {len(tx)} rows with {amount_col} ≤ 0 "
-                   "(refunds, cancellations, free items) from the purchases", err=True)
+        typer.echo(
+            f"note: excluded {int(bad.sum())} of {len(tx)} rows with {amount_col} ≤ 0 "
+            "(refunds, cancellations, free items) from the purchases",
+            err=True,
+        )
         tx = tx[~bad]
     if tx.empty:
-        from .errors import DataContractError, DataProblem
+        from opsnb.errors import DataContractError, DataProblem
 
-        raise DataContractError(f"{input_file}: no purchases with a positive amount",
-                                [DataProblem(str(input_file), None, amount_col, None,
-                                             "at least one row with a positive amount")])
+        raise DataContractError(
+            f"{input_file}: no purchases with a positive amount",
+            [
+                DataProblem(
+                    str(input_file),
+                    None,
+                    amount_col,
+                    None,
+                    "at least one row with a positive amount",
+                )
+            ],
+        )
     return tx
 
 
@@ -442,16 +579,19 @@ def rfm_cmd(
     date_col: str = typer.Option(..., "--date-col", help="Date column (2024-06-18 or 20240618)."),
     amount_col: str = typer.Option(..., "--amount-col", help="Amount column."),
     output: Path = typer.Option(..., "--output", "-o", help="Output CSV."),
-    as_of: Optional[str] = typer.Option(None, "--as-of",
-                                        help="Reference date (default: day after the last date)."),
-    frequency: str = typer.Option("days", "--frequency",
-                                  help="days: distinct purchase days; orders: distinct orders."),
-    order_col: Optional[str] = typer.Option(None, "--order-col",
-                                            help="Order id column (for --frequency orders)."),
+    as_of: Optional[str] = typer.Option(
+        None, "--as-of", help="Reference date (default: day after the last date)."
+    ),
+    frequency: str = typer.Option(
+        "days", "--frequency", help="days: distinct purchase days; orders: distinct orders."
+    ),
+    order_col: Optional[str] = typer.Option(
+        None, "--order-col", help="Order id column (for --frequency orders)."
+    ),
     lang: str = typer.Option("zh", "--lang", help="Segment names: zh or en."),
 ) -> None:
     """RFM scores (quintiles, 5 = best) and the eight segments per customer (客户RFM分层)."""
-    from .customers import rfm
+    from opsnb.market.customers import rfm
 
     try:
         if frequency not in ("days", "orders"):
@@ -462,19 +602,32 @@ def rfm_cmd(
         if as_of:
             import pandas as pd
 
-            from .params import parse_date
+            from opsnb.periods import parse_date
 
             try:
                 as_of_ts = pd.Timestamp(parse_date(as_of))
             except ValueError as exc:
                 raise ValueError(f"--as-of: {exc}") from None
         tx = _read_purchases(input_file, customer_col, date_col, amount_col, order_col)
-        table = rfm(tx, as_of=as_of_ts, frequency=frequency,
-                    order_col="order_id" if order_col else None, lang=lang)
+        table = rfm(
+            tx,
+            as_of=as_of_ts,
+            frequency=frequency,
+            order_col="order_id" if order_col else None,
+            lang=lang,
+        )
     except Exception as exc:
         raise _handle(exc)
-    cols = ["customer_id", "recency_days", "frequency", "monetary", "r_score", "f_score",
-            "m_score", "segment"]
+    cols = [
+        "customer_id",
+        "recency_days",
+        "frequency",
+        "monetary",
+        "r_score",
+        "f_score",
+        "m_score",
+        "segment",
+    ]
     table[cols].to_csv(output, index=False)
     typer.echo(f"wrote {len(table)} customers to {output}")
 
@@ -488,7 +641,7 @@ def cohorts_cmd(
     output: Path = typer.Option(..., "--output", "-o", help="Output CSV."),
 ) -> None:
     """Monthly acquisition cohorts: active customers, retention and GMV by months since first purchase."""
-    from .customers import cohorts
+    from opsnb.market.customers import cohorts
 
     try:
         tx = _read_purchases(input_file, customer_col, date_col, amount_col)
@@ -507,18 +660,20 @@ def cohorts_cmd(
 
 @app.command("ledger")
 def ledger_cmd(
-    notebook: Optional[str] = typer.Option(None, "--notebook", "-n",
-                                           help="Only runs of this notebook (stem)."),
+    notebook: Optional[str] = typer.Option(
+        None, "--notebook", "-n", help="Only runs of this notebook (stem)."
+    ),
     campaign: Optional[str] = typer.Option(None, "--campaign", "-c", help="Only this campaign."),
     db_path: Optional[Path] = typer.Option(None, "--db", help="DuckDB store (default: project)."),
     last: int = typer.Option(20, "--last", help="Show the last N runs (0 = all)."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o",
-                                          help="Write the entries to CSV/XLSX instead."),
+    output: Optional[Path] = typer.Option(
+        None, "--output", "-o", help="Write the entries to CSV/XLSX instead."
+    ),
 ) -> None:
     """List the lessons ledger (运营知识库): runs, key results, decisions and lessons."""
     import json
 
-    from . import ledger as _ledger
+    from opsnb.run import ledger as _ledger
 
     try:
         df = _ledger.read(db_path=db_path, notebook=notebook, campaign=campaign)
@@ -560,18 +715,26 @@ def ledger_cmd(
 @app.command("batch")
 def batch_cmd(
     sources: list[Path] = typer.Argument(..., help="Params YAML files or folders of them."),
-    notebooks: list[str] = typer.Option([], "--notebooks", "-n",
-                                        help="Only these notebooks (repeatable)."),
+    notebooks: list[str] = typer.Option(
+        [], "--notebooks", "-n", help="Only these notebooks (repeatable)."
+    ),
     workers: int = typer.Option(0, "--workers", "-w", help="Parallel runs (0 = one per core)."),
     timeout: Optional[float] = typer.Option(
-        None, "--timeout", "-t", help="Seconds per run (per cell and wall clock); killed after."),
+        None, "--timeout", "-t", help="Seconds per run (per cell and wall clock); killed after."
+    ),
     force: bool = typer.Option(False, "--force", help="Rerun even if outputs are up to date."),
     scheduler: Optional[str] = typer.Option(
-        None, "--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786."),
+        None, "--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786."
+    ),
     period: Optional[str] = typer.Option(
-        None, "--period", help="Override the period: yesterday, last-week, 2025-11, ..."),
-    email: bool = typer.Option(False, "--email", help="Mail reports to their params' recipients "
-                               "(SMTP from OPSNB_SMTP_* variables) and a digest of failures."),
+        None, "--period", help="Override the period: yesterday, last-week, 2025-11, ..."
+    ),
+    email: bool = typer.Option(
+        False,
+        "--email",
+        help="Mail reports to their params' recipients "
+        "(SMTP from OPSNB_SMTP_* variables) and a digest of failures.",
+    ),
     output_dir: Optional[Path] = typer.Option(None, help="Outputs folder (default outputs/)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
@@ -580,13 +743,19 @@ def batch_cmd(
     Exits 1 if any run failed or timed out (the summary table says which and why).
     Nightly: `15 6 * * * cd /srv/opsnb && .venv/bin/opsnb batch params/daily --period yesterday --email`
     """
-    from . import batch
+    from opsnb.run import batch
 
     try:
-        jobs = batch.plan_batch(sources, notebooks=notebooks or None, period=period,
-                                timeout=timeout, output_dir=output_dir)
-        summary = batch.execute_batch(jobs, workers=workers or None, force=force,
-                                      scheduler=scheduler, progress=progress)
+        jobs = batch.plan_batch(
+            sources,
+            notebooks=notebooks or None,
+            period=period,
+            timeout=timeout,
+            output_dir=output_dir,
+        )
+        summary = batch.execute_batch(
+            jobs, workers=workers or None, force=force, scheduler=scheduler, progress=progress
+        )
         if email:
             batch.deliver(summary)
     except Exception as exc:
@@ -601,27 +770,31 @@ def batch_cmd(
 
 @app.command("send")
 def send_cmd(
-    report: Path = typer.Argument(..., help="An HTML report, e.g. outputs/03_daily_monitoring/2025-11.html."),
+    report: Path = typer.Argument(
+        ..., help="An HTML report, e.g. outputs/03_daily_monitoring/2025-11.html."
+    ),
     to: list[str] = typer.Option(..., "--to", help="Recipient, 'Name <user@domain>' (repeatable)."),
     cc: list[str] = typer.Option([], "--cc", help="Copy recipient (repeatable)."),
     subject: Optional[str] = typer.Option(None, "--subject", help="Default: the report's title."),
     force: bool = typer.Option(False, "--force", help="Send even if already sent to them."),
-    retries: int = typer.Option(3, "--retries", help="Retries after transient SMTP errors "
-                                "(waits 2, 4, 8... s)."),
+    retries: int = typer.Option(
+        3, "--retries", help="Retries after transient SMTP errors (waits 2, 4, 8... s)."
+    ),
 ) -> None:
     """Mail an email-safe copy of a report (SMTP settings from OPSNB_SMTP_* variables)."""
-    from .delivery import send_report
+    from opsnb.run.delivery import send_report
 
     try:
-        result = send_report(report, to=to, cc=cc, subject=subject, force=force,
-                             retries=retries)
+        result = send_report(report, to=to, cc=cc, subject=subject, force=force, retries=retries)
     except Exception as exc:
         raise _handle(exc)
     if result.status == "skipped":
         typer.echo(f"already sent to {', '.join(result.recipients)} (use --force to resend)")
     else:
-        typer.echo(f"sent {report} to {', '.join(result.recipients)} "
-                   f"({result.size_bytes / 1e3:.0f} kB, {result.attempts} attempt(s))")
+        typer.echo(
+            f"sent {report} to {', '.join(result.recipients)} "
+            f"({result.size_bytes / 1e3:.0f} kB, {result.attempts} attempt(s))"
+        )
 
 
 def main() -> None:  # console-script entry point

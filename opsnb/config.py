@@ -4,6 +4,7 @@ The project root is ``$OPSNB_HOME`` when set, else the checkout that holds the `
 (an editable install), else the current directory. Secrets (SMTP password) come from the
 environment only, never from files in git.
 """
+
 from __future__ import annotations
 
 import os

@@ -44,17 +44,18 @@ Examples
 >>> float(d.set_index("factor")["contribution"].round(6)["visitors"])
 1000.0
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from itertools import combinations
 from math import factorial
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
 
-from . import plots
-from .i18n import Labels
+from opsnb import plots
+from opsnb.i18n import Labels
 
 __all__ = [
     "FACTORS",
@@ -138,8 +139,9 @@ def _shapley(x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
     return out
 
 
-def _contributions(x0: np.ndarray, x1: np.ndarray, g0: np.ndarray, g1: np.ndarray,
-                   method: str) -> np.ndarray:
+def _contributions(
+    x0: np.ndarray, x1: np.ndarray, g0: np.ndarray, g1: np.ndarray, method: str
+) -> np.ndarray:
     """Contributions (n × k) of factor matrices whose row products are ``g0``/``g1``."""
     n, k = x0.shape
     z0, z1 = _first_zero(x0), _first_zero(x1)
@@ -180,15 +182,18 @@ def _aggregate(df: pd.DataFrame, by: list[str], name: str) -> pd.DataFrame:
         raise ValueError(f"{name} frame lacks columns {missing}; needs {[*by, *_COUNTS]}")
     num = df[list(_COUNTS)].apply(pd.to_numeric, errors="raise").astype(float)
     if (num < 0).any().any():
-        raise ValueError(f"{name} frame has negative counts; visitors, buyers, orders and gmv "
-                         "must be ≥ 0")
+        raise ValueError(
+            f"{name} frame has negative counts; visitors, buyers, orders and gmv must be ≥ 0"
+        )
     g = pd.concat([df[by].astype(str) if len(by) else df[by], num], axis=1)
     if not by:
         return num.sum().to_frame().T
     return g.groupby(by, sort=True, dropna=False)[list(_COUNTS)].sum()
 
 
-def _aligned(before: pd.DataFrame, after: pd.DataFrame, by) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+def _aligned(
+    before: pd.DataFrame, after: pd.DataFrame, by
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     keys = [by] if isinstance(by, str) else list(by or [])
     b = _aggregate(before, keys, "before")
     a = _aggregate(after, keys, "after")
@@ -211,16 +216,25 @@ def _gmv_factors(t: pd.DataFrame) -> np.ndarray:
     return np.column_stack([v, _ratio(bu, v), _ratio(o, bu), _ratio(g, o)])
 
 
-def _tidy(index: pd.Index, keys: list[str], names: Iterable[str], contrib: np.ndarray,
-          x0: np.ndarray, x1: np.ndarray, col: str) -> pd.DataFrame:
+def _tidy(
+    index: pd.Index,
+    keys: list[str],
+    names: Iterable[str],
+    contrib: np.ndarray,
+    x0: np.ndarray,
+    x1: np.ndarray,
+    col: str,
+) -> pd.DataFrame:
     names = list(names)
     n = len(index)
-    out = pd.DataFrame({
-        col: np.tile(names, n),
-        "contribution": contrib.reshape(-1),
-        "before": x0.reshape(-1),
-        "after": x1.reshape(-1),
-    })
+    out = pd.DataFrame(
+        {
+            col: np.tile(names, n),
+            "contribution": contrib.reshape(-1),
+            "before": x0.reshape(-1),
+            "after": x1.reshape(-1),
+        }
+    )
     if keys:
         if len(keys) == 1:
             out.insert(0, keys[0], np.repeat(index.to_numpy(), len(names)))
@@ -230,8 +244,12 @@ def _tidy(index: pd.Index, keys: list[str], names: Iterable[str], contrib: np.nd
     return out
 
 
-def decompose_gmv(before: pd.DataFrame, after: pd.DataFrame, by: str | list[str] | None = "channel",
-                  method: str = "lmdi") -> pd.DataFrame:
+def decompose_gmv(
+    before: pd.DataFrame,
+    after: pd.DataFrame,
+    by: str | list[str] | None = "channel",
+    method: str = "lmdi",
+) -> pd.DataFrame:
     """Split ``gmv_after − gmv_before`` exactly into channel × factor contributions.
 
     Parameters
@@ -260,13 +278,15 @@ def decompose_gmv(before: pd.DataFrame, after: pd.DataFrame, by: str | list[str]
     g0, g1 = b["gmv"].to_numpy(float), a["gmv"].to_numpy(float)
     c = _contributions(x0, x1, g0, g1, method)
     out = _tidy(b.index, keys, FACTORS, c, x0, x1, "factor")
-    out.attrs.update(gmv_before=float(g0.sum()), gmv_after=float(g1.sum()), method=method,
-                     kind="gmv")
+    out.attrs.update(
+        gmv_before=float(g0.sum()), gmv_after=float(g1.sum()), method=method, kind="gmv"
+    )
     return out
 
 
-def decompose_mix(before: pd.DataFrame, after: pd.DataFrame, by: str | list[str] = "channel",
-                  method: str = "lmdi") -> pd.DataFrame:
+def decompose_mix(
+    before: pd.DataFrame, after: pd.DataFrame, by: str | list[str] = "channel", method: str = "lmdi"
+) -> pd.DataFrame:
     """Split the total GMV change into total-traffic, channel-mix and within-channel rate effects.
 
     Per channel ``gmv_c = V × s_c × r_c`` with ``V`` the shop's total visitors, ``s_c`` the
@@ -295,8 +315,9 @@ def decompose_mix(before: pd.DataFrame, after: pd.DataFrame, by: str | list[str]
     g0, g1 = b["gmv"].to_numpy(float), a["gmv"].to_numpy(float)
     c = _contributions(x0, x1, g0, g1, method)
     out = _tidy(b.index, keys, MIX_EFFECTS, c, x0, x1, "effect")
-    out.attrs.update(gmv_before=float(g0.sum()), gmv_after=float(g1.sum()), method=method,
-                     kind="mix")
+    out.attrs.update(
+        gmv_before=float(g0.sum()), gmv_after=float(g1.sum()), method=method, kind="mix"
+    )
     return out
 
 
@@ -317,8 +338,9 @@ def summarize_decomposition(decomp: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 
 
-def plot_waterfall(decomp: pd.DataFrame, *, lang: str = "zh", ax=None, top: int = 8,
-                   title: str | None = None):
+def plot_waterfall(
+    decomp: pd.DataFrame, *, lang: str = "zh", ax=None, top: int = 8, title: str | None = None
+):
     """Waterfall from GMV before to GMV after through the largest contributions.
 
     ``decomp`` is a frame from :func:`decompose_gmv` or :func:`decompose_mix` (or any frame with
@@ -330,8 +352,9 @@ def plot_waterfall(decomp: pd.DataFrame, *, lang: str = "zh", ax=None, top: int 
     L = Labels(lang)
     ax = plots.new_axes(ax, figsize=(10, 4.6))
     col = "factor" if "factor" in decomp.columns else "effect"
-    key = next((c for c in decomp.columns if c not in (col, "contribution", "before", "after")),
-               None)
+    key = next(
+        (c for c in decomp.columns if c not in (col, "contribution", "before", "after")), None
+    )
 
     def label(row) -> str:
         f = L(*FACTOR_LABELS.get(row[col], (row[col], row[col])))
@@ -350,7 +373,9 @@ def plot_waterfall(decomp: pd.DataFrame, *, lang: str = "zh", ax=None, top: int 
     start = float(decomp.attrs["gmv_before"]) if has_ends else 0.0
     names, bottoms, heights, colors = [], [], [], []
     if has_ends:
-        names.append(L("基期", "Before")); bottoms.append(0.0); heights.append(start)
+        names.append(L("基期", "Before"))
+        bottoms.append(0.0)
+        heights.append(start)
         colors.append(plots.PALETTE[7])
     level = start
     for name, v in items:
@@ -360,11 +385,15 @@ def plot_waterfall(decomp: pd.DataFrame, *, lang: str = "zh", ax=None, top: int 
         colors.append(plots.PALETTE[2] if v >= 0 else plots.PALETTE[1])
         level += v
     if has_ends:
-        names.append(L("本期", "After")); bottoms.append(0.0)
-        heights.append(float(decomp.attrs["gmv_after"])); colors.append(plots.PALETTE[0])
+        names.append(L("本期", "After"))
+        bottoms.append(0.0)
+        heights.append(float(decomp.attrs["gmv_after"]))
+        colors.append(plots.PALETTE[0])
     else:
-        names.append(L("合计变化", "Total change")); bottoms.append(min(0.0, level))
-        heights.append(abs(level)); colors.append(plots.PALETTE[0])
+        names.append(L("合计变化", "Total change"))
+        bottoms.append(min(0.0, level))
+        heights.append(abs(level))
+        colors.append(plots.PALETTE[0])
 
     xs = np.arange(len(names))
     ax.bar(xs, heights, bottom=bottoms, color=colors, width=0.65)
@@ -380,13 +409,22 @@ def plot_waterfall(decomp: pd.DataFrame, *, lang: str = "zh", ax=None, top: int 
         else:
             v = items[i - (1 if has_ends else 0)][1]
             txt = ("+" if v >= 0 else "") + plots.format_money(v, lang)
-        ax.annotate(txt, (xs[i], b0 + h), ha="center", va="bottom", fontsize=8,
-                    xytext=(0, 2), textcoords="offset points")
+        ax.annotate(
+            txt,
+            (xs[i], b0 + h),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            xytext=(0, 2),
+            textcoords="offset points",
+        )
     ax.set_xticks(xs)
     ax.set_xticklabels(names, rotation=30, ha="right", fontsize=9)
     ax.yaxis.set_major_formatter(
         __import__("matplotlib").ticker.FuncFormatter(
-            lambda y, _: plots.format_money(y, lang).replace(".00", "")))
+            lambda y, _: plots.format_money(y, lang).replace(".00", "")
+        )
+    )
     if has_ends:
         lo = min(b for b in bottoms[1:-1]) if len(bottoms) > 2 else 0.0
         hi = max(b + h for b, h in zip(bottoms, heights))

@@ -3,6 +3,7 @@
 Misuse raises; degenerate data returns a result with an ``error_code``; problems that a report
 should show without stopping are warnings (subclasses of :class:`OpsnbWarning`).
 """
+
 from __future__ import annotations
 
 __all__ = [
@@ -71,8 +72,9 @@ class DataContractError(OpsnbError, ValueError):
 class NotebookRunError(OpsnbError, RuntimeError):
     """A notebook failed while executing; the partial notebook is kept at ``partial_path``."""
 
-    def __init__(self, message: str, partial_path: str | None = None, cell_source: str = "",
-                 error: str = ""):
+    def __init__(
+        self, message: str, partial_path: str | None = None, cell_source: str = "", error: str = ""
+    ):
         self.partial_path = partial_path
         self.cell_source = cell_source
         self.error = error

@@ -8,11 +8,24 @@ Examples
 >>> Labels("zh")("访客数", "Visitors")
 '访客数'
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-__all__ = ["Labels", "LANGS", "check_lang", "COLUMN_LABELS"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "Labels",
+    "LANGS",
+    "check_lang",
+    "COLUMN_LABELS",
+    "PLAN_STATUS_LABELS",
+    "RISK_LABELS",
+    "translate_plan_values",
+]
 
 LANGS = ("zh", "en")
 
@@ -181,3 +194,40 @@ class Labels:
     def rename(self, df):
         """Return ``df`` with canonical column names replaced by display names."""
         return df.rename(columns={c: self.col(c) for c in df.columns})
+
+
+# ------------------------------------------------------------------ plan vocabulary (表1/表2)
+
+PLAN_STATUS_LABELS = {
+    "未开始": ("未开始", "Not started"),
+    "进行中": ("进行中", "In progress"),
+    "已完成": ("已完成", "Done"),
+    "延期": ("延期", "Delayed"),
+}
+"""Display names of the 表1 status values; the data (and the colours) stay keyed by the Chinese."""
+RISK_LABELS = {
+    "无": ("无", "None"),
+    "低": ("低", "Low"),
+    "中": ("中", "Medium"),
+    "高": ("高", "High"),
+}
+"""Display names of the 表2 risk levels."""
+
+
+def translate_plan_values(
+    df: pd.DataFrame, *, lang: str = "zh", columns=("status", "risk")
+) -> pd.DataFrame:
+    """A copy of ``df`` whose status (未开始/进行中/已完成/延期) and risk (无/低/中/高) values read in
+    ``lang``; other values are kept. Display only: keep the original frame for logic and colours.
+
+    >>> import pandas as pd
+    >>> translate_plan_values(pd.DataFrame({"status": ["延期", "高"]}), lang="en")["status"].tolist()
+    ['Delayed', 'High']
+    """
+    L = Labels(lang)
+    names = {k: L(*v) for k, v in {**PLAN_STATUS_LABELS, **RISK_LABELS}.items()}
+    t = df.copy()
+    for c in columns:
+        if c in t:
+            t[c] = t[c].map(lambda v: names.get(v, v) if isinstance(v, str) else v)
+    return t

@@ -8,13 +8,14 @@ Font order: the pinned PyPI package ``noto-cjk-sans-otc`` (works with no system 
 laptop or conda), then a system Noto/Source Han/WenQuanYi font. If none is found a
 :class:`~opsnb.errors.OpsnbWarning` says how to install one.
 """
+
 from __future__ import annotations
 
 import warnings
 from functools import lru_cache
 from pathlib import Path
 
-from .errors import OpsnbWarning
+from opsnb.errors import OpsnbWarning
 
 __all__ = [
     "use_theme",
@@ -41,8 +42,14 @@ _SYSTEM_FONT_CANDIDATES = (
     "/System/Library/Fonts/PingFang.ttc",
     "C:/Windows/Fonts/msyh.ttc",
 )
-_PREFERRED_NAMES = ("Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei",
-                    "WenQuanYi Zen Hei", "PingFang SC", "Microsoft YaHei")
+_PREFERRED_NAMES = (
+    "Noto Sans CJK SC",
+    "Source Han Sans SC",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "PingFang SC",
+    "Microsoft YaHei",
+)
 
 
 @lru_cache(maxsize=1)

@@ -16,21 +16,26 @@ language. :meth:`Context.record` stores key figures in the executed notebook (MI
 ``application/vnd.opsnb.record+json``); the runner collects them for ``outputs/index.html``
 and the ledger.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import math
+import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-from . import config, plots
-from .errors import ParameterError
-from .i18n import Labels, check_lang
-from .params import Period, parse_date, parse_period
+from opsnb import config, plots
+from opsnb.errors import ParameterError
+from opsnb.i18n import Labels, check_lang
+from opsnb.periods import Period, parse_date, parse_period
 
-__all__ = ["Context", "setup", "RECORD_MIME", "jsonable"]
+__all__ = ["Context", "setup", "RECORD_MIME", "OUTPUT_DIR_ENV", "jsonable"]
 
+OUTPUT_DIR_ENV = "OPSNB_RUN_DIR"
+"""Environment variable through which the runner tells a kernel its output folder."""
 RECORD_MIME = "application/vnd.opsnb.record+json"
 
 
@@ -84,30 +89,31 @@ class Context:
     def con(self):
         """Read-only DuckDB connection to the store (opened on first use)."""
         if self._con is None:
-            from . import data
+            from opsnb.data import store
 
             if not self.db_path.exists():
                 raise ParameterError(
                     f"no data store at {self.db_path}: run `opsnb demo` for the demo shop, or "
                     "`opsnb load TABLE FILE` to import your own data"
                 )
-            self._con = data.open_store(self.db_path, read_only=True)
+            self._con = store.open_store(self.db_path, read_only=True)
         return self._con
 
     def read(self, table: str, *, start=None, end=None, channels=None, columns=None):
         """Rows of ``table`` within ``start..end`` (default: the report period)."""
-        from . import data
+        from opsnb.data import store
 
         start = self.period.start if start is None else start
         end = self.period.end if end is None else end
-        return data.read_table(self.con, table, start=start, end=end, channels=channels,
-                               columns=columns)
+        return store.read_table(
+            self.con, table, start=start, end=end, channels=channels, columns=columns
+        )
 
     def read_all(self, table: str, *, channels=None, columns=None):
         """Every row of ``table`` (for history-based baselines)."""
-        from . import data
+        from opsnb.data import store
 
-        return data.read_table(self.con, table, channels=channels, columns=columns)
+        return store.read_table(self.con, table, channels=channels, columns=columns)
 
     # ------------------------------------------------------------------ text
     def md(self, zh: str, en: str | None = None) -> None:
@@ -130,10 +136,12 @@ class Context:
 
         colors = {"info": "#2F6FB7", "warn": "#F3A712", "alert": "#E4572E"}
         c = colors.get(kind, colors["info"])
-        _display(HTML(
-            f'<div class="opsnb-note opsnb-{kind}" style="border-left:4px solid {c};'
-            f'padding:8px 12px;margin:8px 0;background:#f7f9fc">{self.L(zh, en)}</div>'
-        ))
+        _display(
+            HTML(
+                f'<div class="opsnb-note opsnb-{kind}" style="border-left:4px solid {c};'
+                f'padding:8px 12px;margin:8px 0;background:#f7f9fc">{self.L(zh, en)}</div>'
+            )
+        )
 
     def money(self, x: float) -> str:
         return plots.format_money(float(x), self.lang, self.currency)
@@ -142,9 +150,18 @@ class Context:
         return plots.format_pct(float(x), digits)
 
     # ------------------------------------------------------------------ tables and figures
-    def table(self, df, *, money: Iterable[str] = (), pct: Iterable[str] = (),
-              int_cols: Iterable[str] = (), caption: tuple[str, str] | None = None,
-              highlight: dict | None = None, max_rows: int = 200, translate: bool = True) -> None:
+    def table(
+        self,
+        df,
+        *,
+        money: Iterable[str] = (),
+        pct: Iterable[str] = (),
+        int_cols: Iterable[str] = (),
+        caption: tuple[str, str] | None = None,
+        highlight: dict | None = None,
+        max_rows: int = 200,
+        translate: bool = True,
+    ) -> None:
         """Display ``df`` as a styled table; canonical column names are translated.
 
         ``highlight`` maps a column to ``{value: css-colour}`` for cell backgrounds.
@@ -175,14 +192,17 @@ class Context:
             # long sentences (notes, suggested fixes) wrap; short labels and dates stay on one line
             long_cols = [c for c in text_cols if df[c].astype(str).str.len().max() > 24]
             if long_cols:
-                sty = sty.set_properties(subset=long_cols, **{"white-space": "normal",
-                                                              "min-width": "14em"})
+                sty = sty.set_properties(
+                    subset=long_cols, **{"white-space": "normal", "min-width": "14em"}
+                )
         sty = sty.set_table_attributes('class="opsnb-table"')
         if highlight:
             for col, cmap in highlight.items():
                 if names.get(col, col) in df.columns:
-                    sty = sty.map(lambda v, cmap=cmap: f"background-color:{cmap[v]}" if v in cmap
-                                  else "", subset=[names.get(col, col)])
+                    sty = sty.map(
+                        lambda v, cmap=cmap: f"background-color:{cmap[v]}" if v in cmap else "",
+                        subset=[names.get(col, col)],
+                    )
         if caption:
             sty = sty.set_caption(self.L(*caption))
         _display(sty)
@@ -205,6 +225,23 @@ class Context:
         _display(Image(data=buf.getvalue(), format="png"))
 
     # ------------------------------------------------------------------ key figures
+    @property
+    def output_dir(self) -> Path:
+        """The folder this report writes its side files (Excel, CSV) into, created on first use.
+
+        Under ``opsnb run``/``batch`` it is the run's own output folder, next to the HTML report
+        (``--output-dir`` flows down through :data:`OUTPUT_DIR_ENV`); in JupyterLab it is
+        ``<outputs>/interactive``.
+        """
+        folder = os.environ.get(OUTPUT_DIR_ENV)
+        out = Path(folder) if folder else config.outputs_dir() / "interactive"
+        out.mkdir(parents=True, exist_ok=True)
+        return out
+
+    def output_path(self, name: str) -> Path:
+        """``output_dir / name``: where a side file called ``name`` goes."""
+        return self.output_dir / name
+
     def record(self, **values: Any) -> None:
         """Record key figures (numbers, short strings) for the index page and the ledger."""
         clean = jsonable(values)
@@ -216,11 +253,11 @@ def _resolve_as_of(as_of: str, db_path: Path) -> dt.date:
     if not as_of:
         return dt.date.today()
     if as_of == "latest":
-        from . import data
+        from opsnb.data import store
 
         if not db_path.exists():
             raise ParameterError(f"as_of='latest' needs a data store, none at {db_path}")
-        con = data.open_store(db_path, read_only=True)
+        con = store.open_store(db_path, read_only=True)
         try:
             row = con.execute("select max(date) from daily_metrics").fetchone()
         finally:
@@ -232,9 +269,18 @@ def _resolve_as_of(as_of: str, db_path: Path) -> dt.date:
     return parse_date(as_of)
 
 
-def setup(*, lang: str = "zh", period: str = "last-30-days", db_path: str = "", shop: str = "",
-          as_of: str = "", title_zh: str = "运营报告", title_en: str = "Operations report",
-          currency: str = "¥", **_ignored: Any) -> Context:
+def setup(
+    *,
+    lang: str = "zh",
+    period: str = "last-30-days",
+    db_path: str = "",
+    shop: str = "",
+    as_of: str = "",
+    title_zh: str = "运营报告",
+    title_en: str = "Operations report",
+    currency: str = "¥",
+    **_ignored: Any,
+) -> Context:
     """Start a report: theme, language, period, store. Call once, right after the parameters.
 
     Also records ``_title``, ``_period``, ``_lang`` and ``_shop`` for the HTML title and footer.
@@ -247,10 +293,23 @@ def setup(*, lang: str = "zh", period: str = "last-30-days", db_path: str = "", 
     as_of_date = _resolve_as_of(as_of, path)
     per = parse_period(period, as_of=as_of_date)
     title = title_zh if lang == "zh" else title_en
-    ctx = Context(lang=lang, period=per, db_path=path, shop=shop, as_of=as_of_date, title=title,
-                  currency=currency or "¥")
-    ctx.record(_title=title, _period=str(per), _period_label=per.label, _lang=lang, _shop=shop,
-               _data_range=_data_range(path))
+    ctx = Context(
+        lang=lang,
+        period=per,
+        db_path=path,
+        shop=shop,
+        as_of=as_of_date,
+        title=title,
+        currency=currency or "¥",
+    )
+    ctx.record(
+        _title=title,
+        _period=str(per),
+        _period_label=per.label,
+        _lang=lang,
+        _shop=shop,
+        _data_range=_data_range(path),
+    )
     return ctx
 
 
@@ -259,9 +318,9 @@ def _data_range(path: Path) -> str:
     if not path.exists():
         return ""
     try:
-        from . import data
+        from opsnb.data import store
 
-        con = data.open_store(path, read_only=True)
+        con = store.open_store(path, read_only=True)
         try:
             first, last = con.execute("select min(date), max(date) from daily_metrics").fetchone()
         finally:
@@ -273,5 +332,3 @@ def _data_range(path: Path) -> str:
     f = first.date() if isinstance(first, dt.datetime) else first
     la = last.date() if isinstance(last, dt.datetime) else last
     return f"{f.isoformat()}..{la.isoformat()}"
-
-

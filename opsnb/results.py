@@ -10,6 +10,7 @@ Examples
 >>> Lift(0.1, 0.03).to_dict()
 {'estimate': 0.1, 'p_value': 0.03}
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict

@@ -4,6 +4,7 @@ Tests never touch the repository's own ``outputs/`` or ``data/``: outputs go to 
 folder (``$OPSNB_OUTPUTS``), and tests that need the demo shop get a store generated once per
 session (``$OPSNB_DB``), which notebook kernels (papermill, nbval) inherit from the environment.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,14 +24,30 @@ os.environ["MPLBACKEND"] = "Agg"
 
 
 @lru_cache(maxsize=1)
-def ensure_demo_db() -> Path:
-    """Generate the demo shop once per session into a temporary store; return its path."""
-    from opsnb import demo
+def _demo():
+    """The full demo shop, generated once per test run and written into a temporary store."""
+    from opsnb.demo.shop import write_demo
 
     path = _TMP / "demo" / "opsnb.duckdb"
-    demo.write_demo(db_path=path, out_dir=_TMP / "demo" / "files")
+    shop = write_demo(db_path=path, out_dir=_TMP / "demo" / "files")
     os.environ["OPSNB_DB"] = str(path)
-    return path
+    return shop, path
+
+
+def ensure_demo_db() -> Path:
+    """The path of the session's demo store (generated on first use)."""
+    return _demo()[1]
+
+
+def demo_shop_once():
+    """The session's full demo shop (:class:`opsnb.demo.shop.DemoShop`, generated on first use)."""
+    return _demo()[0]
+
+
+@pytest.fixture(scope="session")
+def demo_shop():
+    """The full default demo shop, the same frames that are in the ``demo_db`` store."""
+    return demo_shop_once()
 
 
 @pytest.fixture(scope="session")

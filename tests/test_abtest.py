@@ -1,4 +1,5 @@
 """A/B statistics checked against scipy/statsmodels reference numbers and hand-built cases."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -13,16 +14,29 @@ import pytest
 from numpy.testing import assert_allclose
 
 from opsnb import abtest as ab
-from opsnb import power as pw
-from opsnb.abtest_bayes import bayes_means, bayes_proportions
-from opsnb.abtest_decision import decide, segment_breakdown
-from opsnb.abtest_readout import (arm_stats_from_frame, arm_stats_sql, coerce_numeric,
-                                  compare_means_cuped_from_frame, compare_proportions_from_frame,
-                                  compare_ratios_from_frame, parse_metric, readout,
-                                  readout_duckdb, srm_check_from_frame)
-from opsnb.abtest_sequential import sequential_proportions
-from opsnb.errors import (DataContractError, ErrorCode, ParameterError,
-                          SampleRatioMismatchWarning, SmallSampleWarning)
+from opsnb.abtest import power as pw
+from opsnb.abtest.analysis import (
+    arm_stats_from_frame,
+    arm_stats_sql,
+    coerce_numeric,
+    compare_means_cuped_from_frame,
+    compare_proportions_from_frame,
+    compare_ratios_from_frame,
+    parse_metric,
+    readout,
+    readout_duckdb,
+    srm_check_from_frame,
+)
+from opsnb.abtest.bayes import bayes_means, bayes_proportions
+from opsnb.abtest.decision import decide, segment_breakdown
+from opsnb.abtest.sequential import sequential_proportions
+from opsnb.errors import (
+    DataContractError,
+    ErrorCode,
+    ParameterError,
+    SampleRatioMismatchWarning,
+    SmallSampleWarning,
+)
 
 sys.path.insert(0, str(Path(__file__).parent / "reference"))
 import abtest_reference as REF  # noqa: E402
@@ -37,8 +51,9 @@ def test_proportions_match_statsmodels_ztest_and_newcombe(row):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SmallSampleWarning)
         r = ab.compare_proportions(S.from_counts(xc, nc), S.from_counts(xt, nt))
-        r1 = ab.compare_proportions(S.from_counts(xc, nc), S.from_counts(xt, nt),
-                                    alternative="larger")
+        r1 = ab.compare_proportions(
+            S.from_counts(xc, nc), S.from_counts(xt, nt), alternative="larger"
+        )
     assert_allclose([r.statistic, r.p_value, r.ci_low, r.ci_high], [z, p, lo, hi], rtol=1e-9)
     assert_allclose(r1.p_value, p_larger, rtol=1e-9)
     assert r1.ci_high == math.inf and r1.ci_low > r.ci_low
@@ -73,8 +88,9 @@ def test_holm_and_bh_match_statsmodels_multipletests():
 
 
 def test_power_matches_statsmodels():
-    assert_allclose(pw.power_proportions(0.05, 0.005, 20000, difference="absolute"),
-                    REF.POWER_PROP, rtol=1e-10)
+    assert_allclose(
+        pw.power_proportions(0.05, 0.005, 20000, difference="absolute"), REF.POWER_PROP, rtol=1e-10
+    )
     assert_allclose(pw.power_means(2.0, 0.1, 3000), REF.POWER_MEANS, rtol=1e-10)
     n = pw.sample_size_means(1.0, 0.1)
     assert n == math.ceil(REF.N_MEANS)
@@ -96,8 +112,10 @@ def test_duration_uses_recent_real_daily_traffic():
 
 # --------------------------------------------------------------------------- behaviour
 def test_relative_lift_and_its_interval_come_from_the_delta_method():
-    r = ab.compare_means(S(10_000, 10_000 * 50.0, 10_000 * (50.0**2 + 100.0)),
-                         S(10_000, 10_000 * 52.0, 10_000 * (52.0**2 + 100.0)))
+    r = ab.compare_means(
+        S(10_000, 10_000 * 50.0, 10_000 * (50.0**2 + 100.0)),
+        S(10_000, 10_000 * 52.0, 10_000 * (52.0**2 + 100.0)),
+    )
     assert r.rel_estimate == pytest.approx(0.04)
     se = math.sqrt(0.01 / 50**2 + 52**2 * 0.01 / 50**4)
     assert (r.rel_ci_high - r.rel_ci_low) / 2 == pytest.approx(1.96 * se, rel=1e-3)
@@ -111,7 +129,9 @@ def test_degenerate_inputs_return_nan_with_error_code():
         flat = ab.compare_means(S(5, 50.0, 500.0), S(5, 50.0, 500.0))
         zero = ab.compare_proportions(S.from_counts(0, 100), S.from_counts(0, 100))
         one = ab.compare_means(S(1, 3.0, 9.0), S(5, 50.0, 520.0))
-        ratio = ab.compare_ratios(ab.PairStats(40, 10, 10, 0, 0, 0), ab.PairStats(40, 10, 10, 5, 5, 5))
+        ratio = ab.compare_ratios(
+            ab.PairStats(40, 10, 10, 0, 0, 0), ab.PairStats(40, 10, 10, 5, 5, 5)
+        )
     assert flat.error_code == ErrorCode.ZERO_VARIANCE and math.isnan(flat.ci_low)
     assert zero.error_code == ErrorCode.ZERO_VARIANCE and math.isnan(zero.p_value)
     assert one.error_code == ErrorCode.TOO_FEW_OBSERVATIONS
@@ -164,7 +184,10 @@ def test_bayes_means_flat_prior_equals_normal_p_value_and_proper_prior_shrinks()
     b = bayes_means(c, t)
     assert b.chance_to_win == pytest.approx(1 - f.p_value / 2, abs=2e-3)  # t vs normal
     shrunk = bayes_means(c, t, prior_sd=0.1)
-    assert abs(shrunk.estimate) < abs(b.estimate) and shrunk.ci_high - shrunk.ci_low < b.ci_high - b.ci_low
+    assert (
+        abs(shrunk.estimate) < abs(b.estimate)
+        and shrunk.ci_high - shrunk.ci_low < b.ci_high - b.ci_low
+    )
 
 
 def test_sequential_interval_is_wider_than_fixed_horizon_and_contains_estimate():
@@ -183,14 +206,26 @@ def _units(n=4000, seed=1, lift=0.0):
     conv = rng.random(n) < np.where(v == "treatment", 0.08 * (1 + lift), 0.08)
     orders = conv * rng.integers(1, 3, n)
     gmv = orders * rng.gamma(3, 30, n) + 0.2 * pre
-    return pd.DataFrame({"unit_id": np.arange(n).astype(str), "variant": v, "converted": conv,
-                         "orders": orders, "gmv": gmv, "pre_gmv": pre,
-                         "refund_orders": np.minimum(orders, rng.random(n) < 0.02),
-                         "channel": rng.choice(["抖音", "直播", "自然搜索"], n)})
+    return pd.DataFrame(
+        {
+            "unit_id": np.arange(n).astype(str),
+            "variant": v,
+            "converted": conv,
+            "orders": orders,
+            "gmv": gmv,
+            "pre_gmv": pre,
+            "refund_orders": np.minimum(orders, rng.random(n) < 0.02),
+            "channel": rng.choice(["抖音", "直播", "自然搜索"], n),
+        }
+    )
 
 
-METRICS = ["converted:proportion", "gmv:mean", "aov:mean:gmv/orders",
-           "refund_rate:proportion:refund_orders/orders"]
+METRICS = [
+    "converted:proportion",
+    "gmv:mean",
+    "aov:mean:gmv/orders",
+    "refund_rate:proportion:refund_orders/orders",
+]
 
 
 def test_duckdb_sums_equal_pandas_sums_on_parquet(tmp_path):
@@ -211,12 +246,14 @@ def test_frame_wrappers_equal_the_core_functions():
     df = _units()
     c, t = df[df.variant == "control"], df[df.variant == "treatment"]
     r = compare_proportions_from_frame(df, "variant", "converted", "control")
-    core = ab.compare_proportions(S.from_counts(c.converted.sum(), len(c)),
-                                  S.from_counts(t.converted.sum(), len(t)))
+    core = ab.compare_proportions(
+        S.from_counts(c.converted.sum(), len(c)), S.from_counts(t.converted.sum(), len(t))
+    )
     assert r.p_value == pytest.approx(core.p_value) and r.ci_low == pytest.approx(core.ci_low)
     rr = compare_ratios_from_frame(df, "variant", "gmv", "orders", "control")
-    core_r = ab.compare_ratios(ab.PairStats.from_values(c.gmv, c.orders),
-                               ab.PairStats.from_values(t.gmv, t.orders))
+    core_r = ab.compare_ratios(
+        ab.PairStats.from_values(c.gmv, c.orders), ab.PairStats.from_values(t.gmv, t.orders)
+    )
     assert rr.estimate == pytest.approx(core_r.estimate) and rr.se == pytest.approx(core_r.se)
     rc = compare_means_cuped_from_frame(df, "variant", "gmv", "pre_gmv", "control")
     assert 0.02 < rc.variance_reduction < 1
@@ -224,11 +261,17 @@ def test_frame_wrappers_equal_the_core_functions():
 
 
 def test_unit_col_aggregates_sessions_and_rejects_units_in_two_arms():
-    sessions = pd.DataFrame({"user": ["u1", "u1", "u2", "u3", "u3", "u4"],
-                             "variant": ["A", "A", "A", "B", "B", "B"],
-                             "converted": [0, 1, 0, 1, 1, 0], "gmv": [0, 10, 0, 5, 7, 0]})
-    st = arm_stats_from_frame(sessions, "variant", ["converted:proportion", "gmv:mean"],
-                              unit_col="user")
+    sessions = pd.DataFrame(
+        {
+            "user": ["u1", "u1", "u2", "u3", "u3", "u4"],
+            "variant": ["A", "A", "A", "B", "B", "B"],
+            "converted": [0, 1, 0, 1, 1, 0],
+            "gmv": [0, 10, 0, 5, 7, 0],
+        }
+    )
+    st = arm_stats_from_frame(
+        sessions, "variant", ["converted:proportion", "gmv:mean"], unit_col="user"
+    )
     conv = st[st.metric == "converted"].set_index("variant")
     assert conv.loc["A", "n"] == 2 and conv.loc["A", "sum_y"] == 1 and conv.loc["B", "sum_y"] == 1
     assert st[st.metric == "gmv"].set_index("variant").loc["B", "sum_y2"] == 144
@@ -264,9 +307,24 @@ def test_capping_shrinks_heavy_tail_variance():
 def test_readout_to_dict_has_the_cli_json_keys():
     d = readout(_units(), metrics=METRICS, covariates={"gmv": "pre_gmv"}).to_dict()
     assert set(d["srm"]) == {"p_value", "counts", "flagged"}
-    keys = {"metric", "variant", "n_control", "n_treatment", "control_mean", "treatment_mean",
-            "abs_lift", "rel_lift", "ci_low", "ci_high", "rel_ci_low", "rel_ci_high", "p_value",
-            "chance_to_win", "risk", "method"}
+    keys = {
+        "metric",
+        "variant",
+        "n_control",
+        "n_treatment",
+        "control_mean",
+        "treatment_mean",
+        "abs_lift",
+        "rel_lift",
+        "ci_low",
+        "ci_high",
+        "rel_ci_low",
+        "rel_ci_high",
+        "p_value",
+        "chance_to_win",
+        "risk",
+        "method",
+    }
     assert all(keys <= set(r) for r in d["results"]) and len(d["results"]) == 4
     assert d["results"][0]["chance_to_win"] is None  # NaN → null in JSON
 
@@ -326,13 +384,24 @@ def test_sequential_readout_ships_only_once_the_boundary_of_the_daily_looks_is_c
     boundary is ≈ 2.0; planned for 56 days (a quarter of the information) it is ≈ 4.3."""
     rng = np.random.default_rng(8)
     n = 14 * 1200
-    df = pd.DataFrame({"variant": rng.choice(["control", "treatment"], n),
-                       "assigned_at": pd.Timestamp("2025-09-01")
-                       + pd.to_timedelta(rng.integers(0, 14, n), unit="D")})
+    df = pd.DataFrame(
+        {
+            "variant": rng.choice(["control", "treatment"], n),
+            "assigned_at": pd.Timestamp("2025-09-01")
+            + pd.to_timedelta(rng.integers(0, 14, n), unit="D"),
+        }
+    )
     df["converted"] = rng.random(n) < np.where(df["variant"] == "treatment", 0.066, 0.055)
-    full = readout(df, metrics=["converted:proportion"], method="sequential", time_col="assigned_at")
-    early = readout(df, metrics=["converted:proportion"], method="sequential",
-                    time_col="assigned_at", planned_n=4 * n)
+    full = readout(
+        df, metrics=["converted:proportion"], method="sequential", time_col="assigned_at"
+    )
+    early = readout(
+        df,
+        metrics=["converted:proportion"],
+        method="sequential",
+        time_col="assigned_at",
+        planned_n=4 * n,
+    )
     fixed = readout(df, metrics=["converted:proportion"])
     r, e, f = full.results.iloc[0], early.results.iloc[0], fixed.results.iloc[0]
     assert r["looks"] == 14 and r["method"].startswith("group-sequential-obf")

@@ -1,16 +1,23 @@
 """Group-sequential design (Lan–DeMets spending): boundaries against published tables, exact α
 under daily peeking with uneven traffic, and agreement with the fixed-horizon test at one look."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import special, stats
+from scipy import stats
 
 from opsnb import abtest as ab
+from opsnb.abtest.groupseq import (
+    constant_boundaries,
+    exit_probabilities,
+    group_sequential_from_result,
+    information,
+    repeated_p_value,
+    spending_boundaries,
+    spending_function,
+)
 from opsnb.errors import SmallSampleWarning
-from opsnb.abtest_groupseq import (constant_boundaries, exit_probabilities,
-                                   group_sequential_from_result, information, repeated_p_value,
-                                   spending_boundaries, spending_function)
 from tests.reference import abtest_groupseq as REF
 
 ALPHA = 0.05
@@ -29,8 +36,11 @@ def test_lan_demets_spending_boundaries_match_published_values(spending, ref):
     np.testing.assert_allclose(d.z_bounds, ref, atol=6e-4)
     assert d.alpha_spent[-1] == pytest.approx(ALPHA)
     # the recursion spends exactly what the spending function allows at every look
-    np.testing.assert_allclose(np.cumsum(exit_probabilities(d.info_fractions, d.z_bounds)),
-                               spending_function(d.info_fractions, ALPHA, spending), atol=1e-7)
+    np.testing.assert_allclose(
+        np.cumsum(exit_probabilities(d.info_fractions, d.z_bounds)),
+        spending_function(d.info_fractions, ALPHA, spending),
+        atol=1e-7,
+    )
 
 
 def test_boundaries_hold_alpha_for_uneven_looks_by_monte_carlo():
@@ -96,7 +106,8 @@ def test_aa_false_positive_rate_under_28_daily_looks_is_five_percent(spending):
 
 def test_degenerate_result_gives_nan_and_an_error_code():
     with pytest.warns(SmallSampleWarning):
-        r = ab.compare_proportions(ab.SampleStats.from_counts(0, 100),
-                                   ab.SampleStats.from_counts(0, 100))
+        r = ab.compare_proportions(
+            ab.SampleStats.from_counts(0, 100), ab.SampleStats.from_counts(0, 100)
+        )
     g = group_sequential_from_result(r)
     assert np.isnan(g.p_value) and g.error_code

@@ -1,15 +1,16 @@
 """What the A/B readout report (notebook 04) shows: p-values, the correction caption, the
 cumulative-lift chart's unit."""
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from opsnb import abtest_report as ab
-from opsnb.abtest_decision import cumulative_lift_from_frame
-from opsnb.abtest_plots import plot_cumulative_lift
-from opsnb.abtest_readout import readout
+from opsnb.abtest import show as ab
+from opsnb.abtest.analysis import readout
+from opsnb.abtest.decision import cumulative_lift_from_frame
+from opsnb.abtest.plots import plot_cumulative_lift
 from opsnb.i18n import Labels
 
 
@@ -28,24 +29,42 @@ def units(n=20_000, days=14, seed=3, lift=0.3):
     v = rng.choice(["control", "treatment"], n)
     conv = rng.random(n) < np.where(v == "treatment", 0.05 * (1 + lift), 0.05)
     gmv = conv * rng.gamma(3, 60, n)
-    return pd.DataFrame({"variant": v, "converted": conv, "gmv": gmv, "orders": conv.astype(int),
-                         "refunded": conv & (rng.random(n) < 0.1),
-                         "assigned_at": pd.Timestamp("2025-09-01")
-                         + pd.to_timedelta(rng.integers(0, days, n), unit="D")})
+    return pd.DataFrame(
+        {
+            "variant": v,
+            "converted": conv,
+            "gmv": gmv,
+            "orders": conv.astype(int),
+            "refunded": conv & (rng.random(n) < 0.1),
+            "assigned_at": pd.Timestamp("2025-09-01")
+            + pd.to_timedelta(rng.integers(0, days, n), unit="D"),
+        }
+    )
 
 
-@pytest.mark.parametrize("p, shown", [(1e-12, "<0.001"), (0.000999, "<0.001"), (0.001, "0.001"),
-                                      (0.0123456, "0.0123"), (0.42149, "0.421"), (1.0, "1"),
-                                      (float("nan"), "—")])
+@pytest.mark.parametrize(
+    "p, shown",
+    [
+        (1e-12, "<0.001"),
+        (0.000999, "<0.001"),
+        (0.001, "0.001"),
+        (0.0123456, "0.0123"),
+        (0.42149, "0.421"),
+        (1.0, "1"),
+        (float("nan"), "—"),
+    ],
+)
 def test_p_values_never_read_as_zero(p, shown):
     assert ab.format_p(p) == shown
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_results_table_shows_tiny_adjusted_p_values_and_a_caption_in_the_report_language(lang):
-    ro = readout(units(), metrics=["converted:proportion", "gmv:mean",
-                                   "refund_rate:proportion:refunded/converted"],
-                 guardrails=["refund_rate"])
+    ro = readout(
+        units(),
+        metrics=["converted:proportion", "gmv:mean", "refund_rate:proportion:refunded/converted"],
+        guardrails=["refund_rate"],
+    )
     assert ro.results["p_adjusted"].iloc[0] < 0.001  # a 30 % lift on 20 000 units
     ctx = FakeContext(lang)
     ab.show_results(ctx, ro)
@@ -55,7 +74,10 @@ def test_results_table_shows_tiny_adjusted_p_values_and_a_caption_in_the_report_
     assert "0.00" not in set(df[p_col])
     caption = Labels(lang)(*kw["caption"])
     if lang == "zh":
-        assert "2 个指标 × 1 个实验组 = 2 次检验" in caption and "护栏指标单独校正（1 次检验）" in caption
+        assert (
+            "2 个指标 × 1 个实验组 = 2 次检验" in caption
+            and "护栏指标单独校正（1 次检验）" in caption
+        )
         assert "test(s)" not in caption and "guardrails" not in caption
     else:
         assert "2 metrics × 1 treatment arm = 2 tests" in caption

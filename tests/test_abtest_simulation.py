@@ -3,6 +3,7 @@
 Data are generated vectorised as sufficient statistics (sums over units), so thousands of
 experiments run in seconds; the statistics are then computed by the library's core functions.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -11,8 +12,8 @@ import numpy as np
 import pytest
 
 from opsnb import abtest as ab
-from opsnb.abtest_bayes import bayes_from_result, bayes_proportions
-from opsnb.abtest_sequential import always_valid_bounds, mixing_variance, sequential_from_result
+from opsnb.abtest.bayes import bayes_from_result, bayes_proportions
+from opsnb.abtest.sequential import always_valid_bounds, mixing_variance, sequential_from_result
 
 ALPHA = 0.05
 N_SIMS = 4000  # binomial sd of a 5 % rate over 4000 tests: 0.34 percentage points
@@ -20,17 +21,23 @@ N_SIMS = 4000  # binomial sd of a 5 % rate over 4000 tests: 0.34 percentage poin
 
 def _props(rng, sims=N_SIMS, n=2000, p=0.1):
     xc, xt = rng.binomial(n, p, sims), rng.binomial(n, p, sims)
-    return [(ab.SampleStats.from_counts(a, n), ab.SampleStats.from_counts(b, n)) for a, b in zip(xc, xt)]
+    return [
+        (ab.SampleStats.from_counts(a, n), ab.SampleStats.from_counts(b, n)) for a, b in zip(xc, xt)
+    ]
 
 
 def _gamma_pairs(rng, sims=N_SIMS, n=300):
     """Per-unit revenue y (gamma, skewed), orders x (denominator / covariate correlated with y)."""
     out = []
-    for arm in range(2):
+    for _arm in range(2):
         x = rng.poisson(2.0, (sims, n)) + 1.0
         y = x * rng.gamma(2.0, 25.0, (sims, n))
-        out.append([ab.PairStats(n, *v) for v in zip(y.sum(1), (y * y).sum(1), x.sum(1),
-                                                      (x * x).sum(1), (x * y).sum(1))])
+        out.append(
+            [
+                ab.PairStats(n, *v)
+                for v in zip(y.sum(1), (y * y).sum(1), x.sum(1), (x * x).sum(1), (x * y).sum(1))
+            ]
+        )
     return list(zip(*out))
 
 
@@ -46,14 +53,28 @@ def test_aa_false_positive_rate_of_fixed_horizon_methods_is_five_percent():
         warnings.simplefilter("ignore")
         rates = {
             "z-test": _rate([ab.compare_proportions(c, t).p_value < ALPHA for c, t in props]),
-            "welch": _rate([ab.compare_means(ab.SampleStats(c.n, c.sum_y, c.sum_y2),
-                                             ab.SampleStats(t.n, t.sum_y, t.sum_y2)).p_value < ALPHA
-                            for c, t in pairs]),
+            "welch": _rate(
+                [
+                    ab.compare_means(
+                        ab.SampleStats(c.n, c.sum_y, c.sum_y2),
+                        ab.SampleStats(t.n, t.sum_y, t.sum_y2),
+                    ).p_value
+                    < ALPHA
+                    for c, t in pairs
+                ]
+            ),
             "delta-ratio": _rate([ab.compare_ratios(c, t).p_value < ALPHA for c, t in pairs]),
             "cuped": _rate([ab.compare_means_cuped(c, t).p_value < ALPHA for c, t in pairs]),
-            "bayes-gaussian": _rate([
-                not (ALPHA / 2 < bayes_from_result(ab.compare_ratios(c, t)).chance_to_win < 1 - ALPHA / 2)
-                for c, t in pairs]),
+            "bayes-gaussian": _rate(
+                [
+                    not (
+                        ALPHA / 2
+                        < bayes_from_result(ab.compare_ratios(c, t)).chance_to_win
+                        < 1 - ALPHA / 2
+                    )
+                    for c, t in pairs
+                ]
+            ),
         }
     print("A/A false-positive rates:", rates)
     for method, rate in rates.items():
@@ -96,7 +117,9 @@ def test_sequential_result_matches_the_vectorised_bounds():
     f = ab.compare_proportions(c, t)
     s = sequential_from_result(f, tau2=1e-4)
     half, p = always_valid_bounds(f.estimate, f.se**2, 1e-4)
-    assert s.ci_high - s.estimate == pytest.approx(float(half)) and s.p_value == pytest.approx(float(p))
+    assert s.ci_high - s.estimate == pytest.approx(float(half)) and s.p_value == pytest.approx(
+        float(p)
+    )
 
 
 def test_cuped_reduces_variance_and_stays_unbiased():
@@ -107,8 +130,14 @@ def test_cuped_reduces_variance_and_stays_unbiased():
         pre = rng.normal(100, 20, (sims, n))
         y = 0.8 * pre + rng.normal(0, 10, (sims, n)) + arm_effect
         plain.append(y.mean(1))
-        cuped.append([ab.PairStats(n, *s) for s in zip(y.sum(1), (y * y).sum(1), pre.sum(1),
-                                                      (pre * pre).sum(1), (pre * y).sum(1))])
+        cuped.append(
+            [
+                ab.PairStats(n, *s)
+                for s in zip(
+                    y.sum(1), (y * y).sum(1), pre.sum(1), (pre * pre).sum(1), (pre * y).sum(1)
+                )
+            ]
+        )
     est = np.array([ab.compare_means_cuped(c, t) for c, t in zip(*cuped)], dtype=object)
     cuped_est = np.array([r.estimate for r in est])
     vr = np.array([r.variance_reduction for r in est])
@@ -141,25 +170,35 @@ def test_delta_method_interval_agrees_with_a_bootstrap():
     assert res.ci_high == pytest.approx(hi, abs=0.06 * width)
 
 
-@pytest.fixture(scope="module")
-def demo_shop():
-    demo = pytest.importorskip("opsnb.demo")
-    return demo.generate()
-
-
 @pytest.mark.parametrize("experiment", ["detail_page_v2", "coupon_10off"])
 def test_demo_experiment_true_effect_is_inside_the_interval(demo_shop, experiment):
-    from opsnb.abtest_readout import readout
+    from opsnb.abtest.analysis import readout
 
     units = demo_shop.experiments[demo_shop.experiments["experiment"] == experiment]
     truth = demo_shop.experiment_truth.set_index(["experiment", "metric"]).loc[experiment]
-    ro = readout(units, control="control", alpha=0.01, correction="none",
-                 metrics=["converted:proportion", "orders:mean", "gmv:mean",
-                          "aov:mean:gmv/orders", "refund_rate:mean:refunded/converted"],
-                 covariates={"gmv": "pre_gmv"})
+    ro = readout(
+        units,
+        control="control",
+        alpha=0.01,
+        correction="none",
+        metrics=[
+            "converted:proportion",
+            "orders:mean",
+            "gmv:mean",
+            "aov:mean:gmv/orders",
+            "refund_rate:mean:refunded/converted",
+        ],
+        covariates={"gmv": "pre_gmv"},
+    )
     assert not ro.srm.flagged
     res = ro.results.set_index("metric")
     for metric, row in res.iterrows():
         true = truth.loc[metric, "true_abs_effect"]
-        assert row["ci_low"] <= true <= row["ci_high"], (experiment, metric, true, row["ci_low"], row["ci_high"])
+        assert row["ci_low"] <= true <= row["ci_high"], (
+            experiment,
+            metric,
+            true,
+            row["ci_low"],
+            row["ci_high"],
+        )
     assert res.loc["gmv", "variance_reduction"] > 0.02

@@ -1,4 +1,5 @@
 """The vectorised anomaly engine: calibration, causality, rates, events, BH, frequencies."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -6,9 +7,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from opsnb import anomaly as A
-from opsnb.anomaly_scoring import score_counts, score_rates, score_ratios
-from opsnb.anomaly_stats import _binom_two_sided, bh_adjust, cusum
+from opsnb.monitoring import anomaly as A
+from opsnb.monitoring.kernels import bh_adjust, binom_two_sided, cusum
+from opsnb.monitoring.scoring import score_counts, score_rates, score_ratios
 
 WEEK = np.array([1.0, 0.95, 0.9, 0.92, 1.05, 1.25, 1.3])
 
@@ -18,7 +19,12 @@ def _null_counts(S=30, T=400, seed=1):
     dates = pd.date_range("2024-01-01", periods=T)
     base = rng.uniform(50, 20000, S)
     trend = np.exp(np.linspace(0, 0.3, T))
-    mu = base[:, None] * WEEK[dates.day_of_week][None, :] * trend[None, :] * np.exp(rng.normal(0, 0.05, (S, T)))
+    mu = (
+        base[:, None]
+        * WEEK[dates.day_of_week][None, :]
+        * trend[None, :]
+        * np.exp(rng.normal(0, 0.05, (S, T)))
+    )
     return dates, rng.poisson(mu).astype(float)
 
 
@@ -97,8 +103,9 @@ def test_rate_over_dispersion_is_estimated_and_widens_the_interval():
 
 
 def test_rate_p_value_equals_binomial_test_without_dispersion():
-    p = _binom_two_sided(np.array([3.0, 10.0, 0.0]), np.array([50.0, 100.0, 20.0]),
-                           np.array([0.02, 0.05, 0.1]))
+    p = binom_two_sided(
+        np.array([3.0, 10.0, 0.0]), np.array([50.0, 100.0, 20.0]), np.array([0.02, 0.05, 0.1])
+    )
     for (x, n, p0), got in zip([(3, 50, 0.02), (10, 100, 0.05), (0, 20, 0.1)], p):
         ref = min(1.0, 2 * min(stats.binom.cdf(x, n, p0), stats.binom.sf(x - 1, n, p0)))
         assert got == pytest.approx(ref, rel=1e-9)
@@ -122,10 +129,14 @@ def test_promotion_like_last_year_is_not_flagged_but_a_weak_one_is():
     rng = np.random.default_rng(4)
     dates = pd.date_range("2023-09-01", "2025-01-31")
     T = len(dates)
-    cal = pd.DataFrame({"event": ["double11", "double11"],
-                        "start": pd.to_datetime(["2023-11-01", "2024-11-01"]),
-                        "end": pd.to_datetime(["2023-11-11", "2024-11-11"]),
-                        "peak": pd.to_datetime(["2023-11-11", "2024-11-11"])})
+    cal = pd.DataFrame(
+        {
+            "event": ["double11", "double11"],
+            "start": pd.to_datetime(["2023-11-01", "2024-11-01"]),
+            "end": pd.to_datetime(["2023-11-11", "2024-11-11"]),
+            "peak": pd.to_datetime(["2023-11-11", "2024-11-11"]),
+        }
+    )
     keys = A.event_keys(dates, cal)
     lift = np.ones(T)
     on = keys != ""
@@ -144,7 +155,9 @@ def test_promotion_like_last_year_is_not_flagged_but_a_weak_one_is():
     assert (bh_adjust(r_nocal["p_value"])[0, ev24] <= 0.01).sum() >= 5
 
 
-@pytest.mark.parametrize("freq,period", [("D", 7), ("h", 24), ("5min", 288), ("W-MON", 52), ("30s", 2880)])
+@pytest.mark.parametrize(
+    "freq,period", [("D", 7), ("h", 24), ("5min", 288), ("W-MON", 52), ("30s", 2880)]
+)
 def test_period_is_inferred_from_timestamps(freq, period):
     t = pd.date_range("2024-01-01", periods=50, freq=freq)
     t = t.delete([5, 6, 20])  # gaps
@@ -173,8 +186,10 @@ def test_duplicated_timestamps_warn_and_are_scored_against_the_same_baseline():
     t = pd.date_range("2024-01-01", periods=120)
     rng = np.random.default_rng(1)
     df = pd.DataFrame({"t": t, "v": rng.poisson(1000, 120).astype(float)})
-    df = pd.concat([df.iloc[:100], pd.DataFrame({"t": [t[99]], "v": [3000.0]}), df.iloc[100:]],
-                   ignore_index=True)
+    df = pd.concat(
+        [df.iloc[:100], pd.DataFrame({"t": [t[99]], "v": [3000.0]}), df.iloc[100:]],
+        ignore_index=True,
+    )
     with pytest.warns(DataQualityWarning, match="rows 101"):
         out = A.detect(df, time_col="t", value_col="v")
     assert len(out) == len(df)
@@ -225,7 +240,9 @@ def test_aov_ratio_uses_the_days_orders_and_catches_a_30pct_drop_without_noise_a
     T = 240
     orders = np.vstack([rng.poisson(400, T), rng.poisson(20, T)]).astype(float)
     # each order's value lognormal (CV ≈ 0.6): GMV = sum of the day's orders
-    gmv = np.array([[rng.lognormal(np.log(200), 0.55, int(n)).sum() for n in row] for row in orders])
+    gmv = np.array(
+        [[rng.lognormal(np.log(200), 0.55, int(n)).sum() for n in row] for row in orders]
+    )
     gmv[0, 200:202] *= 0.7  # wrong coupon: AOV −30 % for two days on the big channel
     r = score_ratios(gmv, orders, 7)
     q = bh_adjust(r["p_value"])
@@ -237,4 +254,4 @@ def test_aov_ratio_uses_the_days_orders_and_catches_a_30pct_drop_without_noise_a
     width = np.log(r["upper"] / r["lower"])[:, 100:200].mean(axis=1)
     assert width[1] / width[0] == pytest.approx(np.sqrt(400 / 20), rel=0.25)
     # dispersion κ² ≈ per-order squared CV (lognormal σ=0.55 → e^{σ²}−1 ≈ 0.35)
-    assert np.nanmedian(r["kappa2"][0, 100:200]) == pytest.approx(np.expm1(0.55 ** 2), rel=0.3)
+    assert np.nanmedian(r["kappa2"][0, 100:200]) == pytest.approx(np.expm1(0.55**2), rel=0.3)

@@ -1,4 +1,5 @@
 """Association rules against a brute-force count over baskets."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -8,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from opsnb import basket
+from opsnb.market import basket
 
 
 def _brute_force(items: pd.DataFrame, min_count: int) -> pd.DataFrame:
@@ -19,9 +20,16 @@ def _brute_force(items: pd.DataFrame, min_count: int) -> pd.DataFrame:
         single.update(b)
         pair.update(permutations(sorted(b), 2))
     rows = [
-        {"antecedent": a, "consequent": c, "count": k, "support": k / n,
-         "confidence": k / single[a], "lift": k * n / (single[a] * single[c])}
-        for (a, c), k in pair.items() if k >= min_count
+        {
+            "antecedent": a,
+            "consequent": c,
+            "count": k,
+            "support": k / n,
+            "confidence": k / single[a],
+            "lift": k * n / (single[a] * single[c]),
+        }
+        for (a, c), k in pair.items()
+        if k >= min_count
     ]
     return pd.DataFrame(rows).sort_values(["antecedent", "consequent"]).reset_index(drop=True)
 
@@ -46,8 +54,9 @@ def test_rules_match_brute_force_counts(seed):
     ref = _brute_force(items, 3)
     got = got.sort_values(["antecedent", "consequent"]).reset_index(drop=True)
     assert len(got) == len(ref) > 0
-    assert (got[["antecedent", "consequent"]].to_numpy() == ref[["antecedent", "consequent"]]
-            .to_numpy()).all()
+    assert (
+        got[["antecedent", "consequent"]].to_numpy() == ref[["antecedent", "consequent"]].to_numpy()
+    ).all()
     np.testing.assert_array_equal(got["count"], ref["count"])
     for c in ("support", "confidence", "lift"):
         np.testing.assert_allclose(got[c], ref[c], rtol=1e-12)
@@ -62,10 +71,12 @@ def test_planted_pair_has_top_lift_and_thresholds_apply():
 
 
 def test_duplicate_lines_count_once_and_hand_example():
-    items = pd.DataFrame({"order_id": [1, 1, 1, 2, 2, 3, 4],
-                          "sku": ["a", "a", "b", "a", "b", "a", "c"]})
+    items = pd.DataFrame(
+        {"order_id": [1, 1, 1, 2, 2, 3, 4], "sku": ["a", "a", "b", "a", "b", "a", "c"]}
+    )
     r = basket.association_rules(items, min_support=0, min_count=1).set_index(
-        ["antecedent", "consequent"])
+        ["antecedent", "consequent"]
+    )
     assert r.loc[("a", "b"), "count"] == 2
     assert r.loc[("a", "b"), "confidence"] == pytest.approx(2 / 3)
     assert r.loc[("b", "a"), "confidence"] == 1.0

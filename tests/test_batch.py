@@ -1,4 +1,5 @@
 """Batch runs on tiny fixture notebooks: failures and time-outs are contained, reruns resume."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -10,8 +11,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from opsnb import batch
 from opsnb.errors import ParameterError
+from opsnb.run import batch
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
 TIMEOUT = 8.0  # seconds per run in these tests; the sleeping notebook sleeps 120 s
@@ -26,11 +27,13 @@ def _project(root: Path) -> Path:
     shutil.copy(FIXTURES / "ok.ipynb", nbs / "live_ok.ipynb")  # never batch-run
     params = root / "params"
     params.mkdir()
-    (params / "a.yaml").write_text("shop: 店铺A\nnotebooks: [ok, failing, sleeping]\n",
-                                   encoding="utf-8")
+    (params / "a.yaml").write_text(
+        "shop: 店铺A\nnotebooks: [ok, failing, sleeping]\n", encoding="utf-8"
+    )
     (params / "b.yaml").write_text(
         "shop: 店铺B\nn: 5\nnotebooks: [ok]\nrecipients: ['张三 <zhang@example.com>']\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     return root
 
 
@@ -65,8 +68,12 @@ def test_plan_pairs_notebooks_with_params_files_and_never_live_ones(project):
     names = {j.stem for j in jobs}
     assert names == {"ok", "failing", "sleeping"}  # live_ok excluded
     by_file = {(Path(j.params_file).name, j.stem) for j in jobs}
-    assert by_file == {("a.yaml", "ok"), ("a.yaml", "failing"), ("a.yaml", "sleeping"),
-                       ("b.yaml", "ok")}
+    assert by_file == {
+        ("a.yaml", "ok"),
+        ("a.yaml", "failing"),
+        ("a.yaml", "sleeping"),
+        ("b.yaml", "ok"),
+    }
     b = next(j for j in jobs if j.params_file.endswith("b.yaml"))
     assert b.params["shop"] == "店铺B" and b.params["n"] == 5
     assert b.recipients == ("张三 <zhang@example.com>",)
@@ -144,8 +151,12 @@ def test_failing_and_timed_out_runs_do_not_stop_the_others(ran):
     assert sleeping.duration_s < 60  # killed, not waited for (the notebook sleeps 120 s)
     for r in (failing, sleeping):  # partial notebooks kept, with the cells that did run
         nb = nbformat.read(r.partial_path, as_version=4)
-        printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
-                          for o in c.get("outputs", []))
+        printed = "".join(
+            o.get("text", "")
+            for c in nb.cells
+            if c.cell_type == "code"
+            for o in c.get("outputs", [])
+        )
         assert ("before the error" if r is failing else "going to sleep") in printed
     for r in summary.results:
         if r.status == "ok":
@@ -161,7 +172,7 @@ def test_failing_and_timed_out_runs_do_not_stop_the_others(ran):
 
 @pytest.mark.slow
 def test_the_parent_writes_each_successful_run_into_the_ledger_once(ran):
-    from opsnb import ledger
+    from opsnb.run import ledger
 
     root, summary, _ = ran
     rows = ledger.read(root / "store.duckdb")
@@ -194,9 +205,22 @@ def test_cli_batch_prints_summary_and_exits_nonzero_on_failure(ran):
     from opsnb.cli import app
 
     root, _, _ = ran
-    res = CliRunner().invoke(app, ["batch", str(root / "params" / "a.yaml"), "-n", "ok",
-                                   "-n", "failing", "--workers", "2", "--no-progress",
-                                   "--timeout", str(TIMEOUT)])
+    res = CliRunner().invoke(
+        app,
+        [
+            "batch",
+            str(root / "params" / "a.yaml"),
+            "-n",
+            "ok",
+            "-n",
+            "failing",
+            "--workers",
+            "2",
+            "--no-progress",
+            "--timeout",
+            str(TIMEOUT),
+        ],
+    )
     assert res.exit_code == 1, res.output
     assert "ok/2025-11-zh" in res.output and "skipped" in res.output
     assert "failing/2025-11-zh" in res.output and "boom for 店铺A" in res.output
@@ -259,17 +283,22 @@ def test_dask_local_cluster_gives_the_same_outputs_as_the_process_pool(ran, tmp_
     distributed = pytest.importorskip("distributed")
     root, summary, _ = ran
     jobs = batch.plan_batch([root / "params"], notebooks=["ok"], output_dir=tmp_path / "dask")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None) as cluster:
-        dask_summary = batch.execute_batch(jobs, scheduler=cluster.scheduler_address,
-                                           progress=False)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        dask_summary = batch.execute_batch(
+            jobs, scheduler=cluster.scheduler_address, progress=False
+        )
     assert [r.status for r in dask_summary.results] == ["ok", "ok"]
     assert len({r.worker_pid for r in dask_summary.results}) >= 1
 
     def cell_outputs(path):
         nb = nbformat.read(path, as_version=4)
-        return [[{k: v for k, v in o.items() if k != "execution_count"}
-                 for o in c.get("outputs", [])] for c in nb.cells if c.cell_type == "code"]
+        return [
+            [{k: v for k, v in o.items() if k != "execution_count"} for o in c.get("outputs", [])]
+            for c in nb.cells
+            if c.cell_type == "code"
+        ]
 
     pool_dir, dask_dir = root / "outputs" / "ok", tmp_path / "dask" / "ok"
     pool_files = sorted(p.name for p in pool_dir.glob("*.html"))

@@ -1,4 +1,5 @@
 """The promotion calendar: lunar new year table, event windows, lookups, shop campaigns."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -17,10 +18,21 @@ from opsnb.calendar import (
 
 # Published 正月初一 dates (Hong Kong Observatory / Purple Mountain Observatory almanac).
 KNOWN_LNY = {
-    2018: "2018-02-16", 2019: "2019-02-05", 2020: "2020-01-25", 2021: "2021-02-12",
-    2022: "2022-02-01", 2023: "2023-01-22", 2024: "2024-02-10", 2025: "2025-01-29",
-    2026: "2026-02-17", 2027: "2027-02-06", 2028: "2028-01-26", 2029: "2029-02-13",
-    2030: "2030-02-03", 2031: "2031-01-23", 2032: "2032-02-11",
+    2018: "2018-02-16",
+    2019: "2019-02-05",
+    2020: "2020-01-25",
+    2021: "2021-02-12",
+    2022: "2022-02-01",
+    2023: "2023-01-22",
+    2024: "2024-02-10",
+    2025: "2025-01-29",
+    2026: "2026-02-17",
+    2027: "2027-02-06",
+    2028: "2028-01-26",
+    2029: "2029-02-13",
+    2030: "2030-02-03",
+    2031: "2031-01-23",
+    2032: "2032-02-11",
 }
 
 
@@ -46,7 +58,13 @@ def test_calendar_lists_every_event_of_a_year_in_order():
     cal = promotion_calendar("2025-01-01", "2025-12-31")
     assert list(cal.columns) == CALENDAR_COLUMNS
     assert cal["event"].tolist() == [
-        "new_year_festival", "spring_festival", "womens_day", "618", "99", "double11", "double12"
+        "new_year_festival",
+        "spring_festival",
+        "womens_day",
+        "618",
+        "99",
+        "double11",
+        "double12",
     ]
     assert cal["start"].is_monotonic_increasing
     assert (cal["start"] <= cal["peak"]).all() and (cal["peak"] <= cal["end"]).all()
@@ -81,11 +99,29 @@ def test_new_year_festival_of_next_year_can_start_in_december():
 
 
 def test_event_on_returns_slug_or_empty_string():
-    days = ["2025-11-11", "2025-11-12", "2025-06-18", "2025-03-08", "2025-01-29", "2025-09-09",
-            "2025-12-12", "2025-07-15", "2024-02-01"]
+    days = [
+        "2025-11-11",
+        "2025-11-12",
+        "2025-06-18",
+        "2025-03-08",
+        "2025-01-29",
+        "2025-09-09",
+        "2025-12-12",
+        "2025-07-15",
+        "2024-02-01",
+    ]
     got = event_on(days).tolist()
-    assert got == ["double11", "", "618", "womens_day", "spring_festival", "99", "double12", "",
-                   "new_year_festival"]
+    assert got == [
+        "double11",
+        "",
+        "618",
+        "womens_day",
+        "spring_festival",
+        "99",
+        "double12",
+        "",
+        "new_year_festival",
+    ]
 
 
 def test_event_days_marks_peak_and_distance_to_peak():
@@ -96,8 +132,16 @@ def test_event_days_marks_peak_and_distance_to_peak():
 
 
 def test_shop_campaign_is_added_and_wins_inside_a_longer_event():
-    extra = [dict(event="shop_anniversary", name_zh="店庆", name_en="Shop anniversary",
-                  start="2025-06-01", end="2025-06-03", peak="2025-06-02")]
+    extra = [
+        dict(
+            event="shop_anniversary",
+            name_zh="店庆",
+            name_en="Shop anniversary",
+            start="2025-06-01",
+            end="2025-06-03",
+            peak="2025-06-02",
+        )
+    ]
     cal = promotion_calendar("2025-05-01", "2025-06-30", extra=extra)
     assert "shop_anniversary" in set(cal["event"])
     got = event_on(["2025-06-02", "2025-06-05", "2025-06-18"], calendar=cal).tolist()
@@ -107,19 +151,28 @@ def test_shop_campaign_is_added_and_wins_inside_a_longer_event():
 
 
 def test_shop_campaign_defaults_and_errors():
-    cal = promotion_calendar("2025-07-01", "2025-07-31",
-                             extra=[dict(event="member_day", start="2025-07-10", end="2025-07-12")])
+    cal = promotion_calendar(
+        "2025-07-01",
+        "2025-07-31",
+        extra=[dict(event="member_day", start="2025-07-10", end="2025-07-12")],
+    )
     row = cal.iloc[0]
     assert row["name_zh"] == "member_day" and row["kind"] == "promo"
     assert row["peak"] == pd.Timestamp("2025-07-12")
     with pytest.raises(ValueError, match="missing"):
         promotion_calendar("2025-07-01", "2025-07-31", extra=[dict(event="x", start="2025-07-01")])
     with pytest.raises(ValueError, match="kind"):
-        promotion_calendar("2025-07-01", "2025-07-31", extra=[
-            dict(event="x", start="2025-07-01", end="2025-07-02", kind="party")])
+        promotion_calendar(
+            "2025-07-01",
+            "2025-07-31",
+            extra=[dict(event="x", start="2025-07-01", end="2025-07-02", kind="party")],
+        )
     with pytest.raises(ValueError, match="start ≤ peak ≤ end"):
-        promotion_calendar("2025-07-01", "2025-07-31", extra=[
-            dict(event="x", start="2025-07-05", end="2025-07-02")])
+        promotion_calendar(
+            "2025-07-01",
+            "2025-07-31",
+            extra=[dict(event="x", start="2025-07-05", end="2025-07-02")],
+        )
 
 
 def test_window_outside_events_is_empty():

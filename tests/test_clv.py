@@ -1,4 +1,5 @@
 """BG/NBD and Gamma-Gamma: published CDNOW fit, independent integral formulation, simulation."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,11 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
-from scipy import integrate, stats
-
-from opsnb import clv
-from opsnb.errors import ErrorCode
-
 from reference.clv_cdnow import (
     BGNBD_CDNOW,
     BGNBD_CDNOW_LOGLIK,
@@ -19,6 +15,10 @@ from reference.clv_cdnow import (
     CDNOW_N_REPEAT_BUYERS,
     GAMMA_GAMMA_CDNOW,
 )
+from scipy import integrate, stats
+
+from opsnb.errors import ErrorCode
+from opsnb.market import clv
 
 FIXTURE = Path(__file__).parent / "fixtures" / "cdnow_summary.csv"
 
@@ -79,8 +79,9 @@ def _bgnbd_individual_lik_integrated(params, x, t_x, T):
     return integrate.quad(inner, 0, np.inf, limit=200)[0]
 
 
-@pytest.mark.parametrize("x,t_x,T", [(0, 0.0, 38.86), (2, 30.43, 38.86), (7, 29.43, 38.86),
-                                     (1, 1.71, 27.0)])
+@pytest.mark.parametrize(
+    "x,t_x,T", [(0, 0.0, 38.86), (2, 30.43, 38.86), (7, 29.43, 38.86), (1, 1.71, 27.0)]
+)
 def test_bgnbd_closed_form_matches_numerical_integration(x, t_x, T):
     params = (0.9, 3.0, 1.7, 2.4)  # a > 1 keeps the beta density bounded for quad
     closed = clv.bgnbd_log_likelihood(params, [x], [t_x], [T])
@@ -148,7 +149,9 @@ def test_gamma_gamma_likelihood_matches_integral_over_the_rate():
     p, q, g = 6.25, 3.74, 15.44
     x, m = 3, 27.5
     # mean of x Gamma(p, rate ν) spends is Gamma(px, rate xν); ν ~ Gamma(q, rate γ)
-    f = lambda nu: stats.gamma.pdf(m, p * x, scale=1 / (x * nu)) * stats.gamma.pdf(nu, q, scale=1 / g)
+    f = lambda nu: (
+        stats.gamma.pdf(m, p * x, scale=1 / (x * nu)) * stats.gamma.pdf(nu, q, scale=1 / g)
+    )
     numeric = np.log(integrate.quad(f, 0, np.inf, limit=200)[0])
     assert clv.gamma_gamma_log_likelihood((p, q, g), [x], [m]) == pytest.approx(numeric, rel=1e-8)
 
@@ -162,12 +165,21 @@ def test_expected_spend_shrinks_towards_population_mean():
 
 
 def test_customer_summary_counts_purchase_days_and_times():
-    tx = pd.DataFrame({
-        "customer_id": ["a", "a", "a", "a", "b"],
-        "order_time": pd.to_datetime(["2024-01-01 09:00", "2024-01-01 18:00", "2024-01-08 00:00",
-                                      "2024-01-15 00:00", "2024-01-10 00:00"]),
-        "amount": [10.0, 5.0, 20.0, 40.0, 7.0],
-    })
+    tx = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "a", "a", "b"],
+            "order_time": pd.to_datetime(
+                [
+                    "2024-01-01 09:00",
+                    "2024-01-01 18:00",
+                    "2024-01-08 00:00",
+                    "2024-01-15 00:00",
+                    "2024-01-10 00:00",
+                ]
+            ),
+            "amount": [10.0, 5.0, 20.0, 40.0, 7.0],
+        }
+    )
     s = clv.customer_summary(tx, as_of="2024-01-22").set_index("customer_id")
     assert s.loc["a", "x"] == 2 and s.loc["a", "t_x"] == 2.0 and s.loc["a", "T"] == 3.0
     assert s.loc["a", "m"] == 30.0 and s.loc["a", "monetary"] == 75.0
@@ -180,9 +192,18 @@ def test_predict_clv_interval_brackets_point_estimate(cdnow, bg_fit):
     gg = clv.fit_gamma_gamma(rep["x"], rep["zbar"])
     summ = cdnow.rename(columns={"ID": "customer_id", "zbar": "m"}).head(200)
     out = clv.predict_clv(bg_fit, gg, summ, horizon=52, n_draws=60)
-    assert list(out.columns) == ["customer_id", "p_alive", "expected_purchases",
-                                 "expected_spend", "clv", "clv_low", "clv_high"]
-    assert np.all(out["clv_low"] <= out["clv"] + 1e-9) and np.all(out["clv"] <= out["clv_high"] + 1e-9)
+    assert list(out.columns) == [
+        "customer_id",
+        "p_alive",
+        "expected_purchases",
+        "expected_spend",
+        "clv",
+        "clv_low",
+        "clv_high",
+    ]
+    assert np.all(out["clv_low"] <= out["clv"] + 1e-9) and np.all(
+        out["clv"] <= out["clv_high"] + 1e-9
+    )
     # no discounting, margin 1: CLV = purchases × spend
     assert_allclose(out["clv"], out["expected_purchases"] * out["expected_spend"], rtol=1e-10)
 

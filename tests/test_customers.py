@@ -1,4 +1,5 @@
 """RFM, cohorts and the invoice-line cleaning: hand-sized examples and independent computations."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,26 +10,34 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opsnb import customers as cu
 from opsnb.errors import DataContractError
+from opsnb.market import customers as cu
 
-UCI = Path(__file__).resolve().parents[2] / "shared" / "data" / "retail" / "online_retail_sample.csv"
+UCI = (
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "retail" / "online_retail_sample.csv"
+)
 
 
 @pytest.fixture()
 def tx() -> pd.DataFrame:
     # a: 3 purchase days (two orders on 06-01), b: 1 day, c: 2 days, d: 1 day, e: 4 days
     rows = [
-        ("a", "2024-06-01 10:00", 100.0), ("a", "2024-06-01 20:00", 50.0),
-        ("a", "2024-06-10 09:00", 30.0), ("a", "2024-06-28 09:00", 20.0),
+        ("a", "2024-06-01 10:00", 100.0),
+        ("a", "2024-06-01 20:00", 50.0),
+        ("a", "2024-06-10 09:00", 30.0),
+        ("a", "2024-06-28 09:00", 20.0),
         ("b", "2024-05-01 12:00", 500.0),
-        ("c", "2024-06-15 12:00", 10.0), ("c", "2024-06-20 12:00", 15.0),
+        ("c", "2024-06-15 12:00", 10.0),
+        ("c", "2024-06-20 12:00", 15.0),
         ("d", "2024-04-01 12:00", 5.0),
-        ("e", "2024-06-02 12:00", 40.0), ("e", "2024-06-05 12:00", 40.0),
-        ("e", "2024-06-08 12:00", 40.0), ("e", "2024-06-29 12:00", 40.0),
+        ("e", "2024-06-02 12:00", 40.0),
+        ("e", "2024-06-05 12:00", 40.0),
+        ("e", "2024-06-08 12:00", 40.0),
+        ("e", "2024-06-29 12:00", 40.0),
     ]
     return pd.DataFrame(rows, columns=["customer_id", "order_time", "amount"]).assign(
-        order_time=lambda d: pd.to_datetime(d["order_time"]))
+        order_time=lambda d: pd.to_datetime(d["order_time"])
+    )
 
 
 def test_rfm_hand_example(tx):
@@ -44,8 +53,13 @@ def test_rfm_hand_example(tx):
     assert r["f_score"].to_dict() == {"e": 5, "a": 4, "c": 3, "b": 1, "d": 1}
     assert r.loc["a", "rfm_score"] == "444"
     # means: R 3, F 2.8, M 3 → a: R高F高M高, b: R低F低M高, c: R低F高M低, e: R高F高M低
-    assert r["segment"].to_dict() == {"a": "重要价值客户", "b": "重要挽留客户", "c": "一般保持客户",
-                                      "d": "一般挽留客户", "e": "一般价值客户"}
+    assert r["segment"].to_dict() == {
+        "a": "重要价值客户",
+        "b": "重要挽留客户",
+        "c": "一般保持客户",
+        "d": "一般挽留客户",
+        "e": "一般价值客户",
+    }
 
 
 def test_rfm_as_of_and_order_frequency(tx):
@@ -60,17 +74,23 @@ def test_rfm_as_of_and_order_frequency(tx):
 def test_rfm_matches_independent_pandas_computation():
     rng = np.random.default_rng(3)
     n = 4000
-    tx = pd.DataFrame({
-        "customer_id": np.r_[np.arange(700), rng.integers(0, 700, n - 700)].astype(str),
-        "order_time": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, n), "D"),
-        "amount": rng.gamma(2.0, 50.0, n),
-    })
+    tx = pd.DataFrame(
+        {
+            "customer_id": np.r_[np.arange(700), rng.integers(0, 700, n - 700)].astype(str),
+            "order_time": pd.Timestamp("2024-01-01")
+            + pd.to_timedelta(rng.integers(0, 365, n), "D"),
+            "amount": rng.gamma(2.0, 50.0, n),
+        }
+    )
     got = cu.rfm(tx, as_of="2025-01-01").set_index("customer_id")
     # independent: plain python per customer
     ref = {}
     for cid, g in tx.groupby("customer_id"):
-        ref[cid] = ((pd.Timestamp("2025-01-01") - g["order_time"].max()).days,
-                    g["order_time"].dt.date.nunique(), g["amount"].sum())
+        ref[cid] = (
+            (pd.Timestamp("2025-01-01") - g["order_time"].max()).days,
+            g["order_time"].dt.date.nunique(),
+            g["amount"].sum(),
+        )
     ref = pd.DataFrame.from_dict(ref, orient="index", columns=["r", "f", "m"])
     assert (got["recency_days"] == ref["r"].reindex(got.index)).all()
     assert (got["frequency"] == ref["f"].reindex(got.index)).all()
@@ -123,17 +143,24 @@ def test_cohorts_hand_example(tx):
 def test_cohorts_match_independent_crosstab():
     rng = np.random.default_rng(5)
     n = 3000
-    tx = pd.DataFrame({
-        "customer_id": rng.integers(0, 400, n).astype(str),
-        "order_time": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 300, n), "D"),
-        "amount": rng.uniform(10, 100, n),
-    })
+    tx = pd.DataFrame(
+        {
+            "customer_id": rng.integers(0, 400, n).astype(str),
+            "order_time": pd.Timestamp("2024-01-01")
+            + pd.to_timedelta(rng.integers(0, 300, n), "D"),
+            "amount": rng.uniform(10, 100, n),
+        }
+    )
     got = cu.cohorts(tx)
     m = tx["order_time"].dt.year * 12 + tx["order_time"].dt.month
     first = m.groupby(tx["customer_id"]).transform("min")
     ref = pd.crosstab(first, m - first, values=tx["customer_id"], aggfunc="nunique").fillna(0)
-    size = tx.groupby("customer_id").apply(lambda g: 0).groupby(
-        first.groupby(tx["customer_id"]).first()).size()
+    size = (
+        tx.groupby("customer_id")
+        .apply(lambda g: 0)
+        .groupby(first.groupby(tx["customer_id"]).first())
+        .size()
+    )
     mat = cu.cohort_matrix(got, "active_customers")
     assert mat.to_numpy()[~np.isnan(mat.to_numpy())].sum() == ref.to_numpy().sum()
     np.testing.assert_array_equal(mat.fillna(0).to_numpy(), ref.to_numpy())
@@ -150,7 +177,7 @@ def test_repurchase_rate(tx):
 
 def test_read_transactions_csv_and_whitespace_with_compact_dates(tmp_path):
     a = tmp_path / "t.csv"
-    a.write_text("cust,day,paid\nx,2024-06-18,12.5\ny,20240619,\"1,000\"\n", encoding="utf-8")
+    a.write_text('cust,day,paid\nx,2024-06-18,12.5\ny,20240619,"1,000"\n', encoding="utf-8")
     t = cu.read_transactions(a, customer_col="cust", date_col="day", amount_col="paid")
     assert t["order_time"].dt.strftime("%Y-%m-%d").tolist() == ["2024-06-18", "2024-06-19"]
     assert t["amount"].tolist() == [12.5, 1000.0]
@@ -173,18 +200,23 @@ def test_read_transactions_names_file_row_column_of_every_problem(tmp_path):
 
 
 def test_clean_invoice_lines_reports_every_exclusion():
-    df = pd.DataFrame({
-        "InvoiceNo": ["1", "1", "C2", "3", "4", "5"],
-        "StockCode": ["A", "B", "A", "A", "B", "C"],
-        "Quantity": [2, 1, -1, -5, 3, 1],
-        "InvoiceDate": ["2011-01-01 10:00"] * 6,
-        "UnitPrice": [1.5, 2.0, 1.5, 1.0, 0.0, 4.0],
-        "CustomerID": [10.0, 10.0, 10.0, np.nan, 11.0, np.nan],
-    })
+    df = pd.DataFrame(
+        {
+            "InvoiceNo": ["1", "1", "C2", "3", "4", "5"],
+            "StockCode": ["A", "B", "A", "A", "B", "C"],
+            "Quantity": [2, 1, -1, -5, 3, 1],
+            "InvoiceDate": ["2011-01-01 10:00"] * 6,
+            "UnitPrice": [1.5, 2.0, 1.5, 1.0, 0.0, 4.0],
+            "CustomerID": [10.0, 10.0, 10.0, np.nan, 11.0, np.nan],
+        }
+    )
     orders, items, excl = cu.clean_invoice_lines(df)
     assert excl.set_index("reason")["rows"].to_dict() == {
-        "cancellation": 1, "non_positive_quantity": 1, "non_positive_price": 1,
-        "missing_customer": 1}
+        "cancellation": 1,
+        "non_positive_quantity": 1,
+        "non_positive_price": 1,
+        "missing_customer": 1,
+    }
     assert orders.to_dict("list")["amount"] == [5.0]
     assert orders["customer_id"].tolist() == ["10"]
     assert sorted(items["order_id"]) == ["1", "1", "5"]  # the guest's line stays for baskets
@@ -204,6 +236,7 @@ def test_uci_sample_exclusions_add_up():
 # CLI: opsnb rfm / opsnb cohorts
 # ---------------------------------------------------------------------------------------------
 
+
 def _cli(args):
     from typer.testing import CliRunner
 
@@ -214,22 +247,58 @@ def _cli(args):
 
 def test_cli_rfm_contract_on_whitespace_file_with_compact_dates(tmp_path):
     src = tmp_path / "tx.txt"
-    src.write_text("buyer day paid\n"
-                   "a 20240601 100\na 20240610 30\na 20240628 20\nb 20240501 500\n"
-                   "c 20240615 10\nc 20240620 15\nd 20240401 5\n"
-                   "e 20240602 40\ne 20240605 40\ne 20240608 40\ne 20240629 40\n")
+    src.write_text(
+        "buyer day paid\n"
+        "a 20240601 100\na 20240610 30\na 20240628 20\nb 20240501 500\n"
+        "c 20240615 10\nc 20240620 15\nd 20240401 5\n"
+        "e 20240602 40\ne 20240605 40\ne 20240608 40\ne 20240629 40\n"
+    )
     out = tmp_path / "rfm.csv"
-    res = _cli(["rfm", src, "--customer-col", "buyer", "--date-col", "day", "--amount-col", "paid",
-                "--output", out])
+    res = _cli(
+        [
+            "rfm",
+            src,
+            "--customer-col",
+            "buyer",
+            "--date-col",
+            "day",
+            "--amount-col",
+            "paid",
+            "--output",
+            out,
+        ]
+    )
     assert res.exit_code == 0, res.output
     got = pd.read_csv(out, dtype={"customer_id": str})
-    assert list(got.columns) == ["customer_id", "recency_days", "frequency", "monetary", "r_score",
-                                 "f_score", "m_score", "segment"]
+    assert list(got.columns) == [
+        "customer_id",
+        "recency_days",
+        "frequency",
+        "monetary",
+        "r_score",
+        "f_score",
+        "m_score",
+        "segment",
+    ]
     g = got.set_index("customer_id")
     assert g.loc["a", "recency_days"] == 2 and g.loc["e", "frequency"] == 4
     assert g.loc["b", "segment"] == "重要挽留客户"
-    res = _cli(["rfm", src, "--customer-col", "buyer", "--date-col", "day", "--amount-col", "paid",
-                "--as-of", "2024-07-10", "--output", out])
+    res = _cli(
+        [
+            "rfm",
+            src,
+            "--customer-col",
+            "buyer",
+            "--date-col",
+            "day",
+            "--amount-col",
+            "paid",
+            "--as-of",
+            "2024-07-10",
+            "--output",
+            out,
+        ]
+    )
     assert res.exit_code == 0
     assert pd.read_csv(out).set_index("customer_id").loc["a", "recency_days"] == 12
 
@@ -238,33 +307,100 @@ def test_cli_cohorts_contract_on_csv(tmp_path, tx):
     src = tmp_path / "tx.csv"
     tx.assign(order_time=tx["order_time"].dt.strftime("%Y-%m-%d")).to_csv(src, index=False)
     out = tmp_path / "coh.csv"
-    res = _cli(["cohorts", src, "--customer-col", "customer_id", "--date-col", "order_time",
-                "--amount-col", "amount", "--output", out])
+    res = _cli(
+        [
+            "cohorts",
+            src,
+            "--customer-col",
+            "customer_id",
+            "--date-col",
+            "order_time",
+            "--amount-col",
+            "amount",
+            "--output",
+            out,
+        ]
+    )
     assert res.exit_code == 0, res.output
     got = pd.read_csv(out)
-    assert list(got.columns) == ["cohort", "months_since_first", "active_customers",
-                                 "retention_rate", "gmv"]
+    assert list(got.columns) == [
+        "cohort",
+        "months_since_first",
+        "active_customers",
+        "retention_rate",
+        "gmv",
+    ]
     assert got["gmv"].sum() == pytest.approx(tx["amount"].sum())
 
 
 def test_cli_bad_input_exits_2_naming_file_row_and_column(tmp_path):
     src = tmp_path / "bad.csv"
     src.write_text("buyer,day,paid\na,2024-06-01,10\nb,2024-02-30,5\n")
-    res = _cli(["rfm", src, "--customer-col", "buyer", "--date-col", "day", "--amount-col", "paid",
-                "--output", tmp_path / "o.csv"])
+    res = _cli(
+        [
+            "rfm",
+            src,
+            "--customer-col",
+            "buyer",
+            "--date-col",
+            "day",
+            "--amount-col",
+            "paid",
+            "--output",
+            tmp_path / "o.csv",
+        ]
+    )
     assert res.exit_code == 2
     assert "bad.csv, row 3, column 'day'" in res.output
-    res = _cli(["cohorts", src, "--customer-col", "user", "--date-col", "day", "--amount-col",
-                "paid", "--output", tmp_path / "o.csv"])
+    res = _cli(
+        [
+            "cohorts",
+            src,
+            "--customer-col",
+            "user",
+            "--date-col",
+            "day",
+            "--amount-col",
+            "paid",
+            "--output",
+            tmp_path / "o.csv",
+        ]
+    )
     assert res.exit_code == 2 and "'user'" in res.output
-    res = _cli(["rfm", src, "--customer-col", "buyer", "--date-col", "day", "--amount-col", "paid",
-                "--as-of", "soon", "--output", tmp_path / "o.csv"])
+    res = _cli(
+        [
+            "rfm",
+            src,
+            "--customer-col",
+            "buyer",
+            "--date-col",
+            "day",
+            "--amount-col",
+            "paid",
+            "--as-of",
+            "soon",
+            "--output",
+            tmp_path / "o.csv",
+        ]
+    )
     assert res.exit_code == 1 and "--as-of" in res.output
 
 
 def test_cli_reports_excluded_non_positive_amounts(tmp_path):
     src = tmp_path / "r.csv"
     src.write_text("buyer,day,paid\na,2024-06-01,10\na,2024-06-02,-10\nb,2024-06-03,0\n")
-    res = _cli(["rfm", src, "--customer-col", "buyer", "--date-col", "day", "--amount-col", "paid",
-                "--output", tmp_path / "o.csv"])
+    res = _cli(
+        [
+            "rfm",
+            src,
+            "--customer-col",
+            "buyer",
+            "--date-col",
+            "day",
+            "--amount-col",
+            "paid",
+            "--output",
+            tmp_path / "o.csv",
+        ]
+    )
     assert res.exit_code == 0 and "excluded 2 of 3 rows" in res.output

@@ -1,5 +1,6 @@
 """Data contracts: loaders (encodings, formats, aliases, value spellings), validation messages,
 the DuckDB store, derived rates and the `validate` / `load` commands."""
+
 from __future__ import annotations
 
 import warnings
@@ -15,20 +16,23 @@ from opsnb.errors import DataContractError, DataQualityWarning
 FIX = Path(__file__).resolve().parent / "fixtures"
 GOOD, BAD = FIX / "good", FIX / "bad"
 
-EXPECTED_DAILY = pd.DataFrame({
-    "date": pd.to_datetime(["2024-06-18", "2024-06-19", "2024-06-20", "2024-06-21",
-                            "2024-06-22"]).astype("datetime64[us]"),
-    "channel": pd.array(["自然搜索", "抖音", "直播", "付费推广", "小红书"], dtype="str"),
-    "visitors": np.array([1234, 12000, 800, 2000, 300], dtype="int64"),
-    "buyers": np.array([50, 20, 40, 60, 0], dtype="int64"),
-    "orders": np.array([55, 22, 41, 66, 0], dtype="int64"),
-    "gmv": [12345.5, 3000.0, 4100.5, 6600.0, 0.0],
-    "refund_orders": np.array([2, 0, 1, 3, 0], dtype="int64"),
-    "refund_amount": [100.0, 0.0, 10.5, 300.0, 0.0],
-    "ad_spend": [np.nan, 500.0, np.nan, 1200.0, np.nan],
-    "new_buyers": pd.array([pd.NA] * 5, dtype="Int64"),
-    "cart_users": pd.array([pd.NA] * 5, dtype="Int64"),
-})
+EXPECTED_DAILY = pd.DataFrame(
+    {
+        "date": pd.to_datetime(
+            ["2024-06-18", "2024-06-19", "2024-06-20", "2024-06-21", "2024-06-22"]
+        ).astype("datetime64[us]"),
+        "channel": pd.array(["自然搜索", "抖音", "直播", "付费推广", "小红书"], dtype="str"),
+        "visitors": np.array([1234, 12000, 800, 2000, 300], dtype="int64"),
+        "buyers": np.array([50, 20, 40, 60, 0], dtype="int64"),
+        "orders": np.array([55, 22, 41, 66, 0], dtype="int64"),
+        "gmv": [12345.5, 3000.0, 4100.5, 6600.0, 0.0],
+        "refund_orders": np.array([2, 0, 1, 3, 0], dtype="int64"),
+        "refund_amount": [100.0, 0.0, 10.5, 300.0, 0.0],
+        "ad_spend": [np.nan, 500.0, np.nan, 1200.0, np.nan],
+        "new_buyers": pd.array([pd.NA] * 5, dtype="Int64"),
+        "cart_users": pd.array([pd.NA] * 5, dtype="Int64"),
+    }
+)
 
 
 def test_chinese_headers_and_ops_spellings_load_to_canonical_frame():
@@ -46,8 +50,9 @@ def test_store_round_trip_keeps_canonical_dtypes(tmp_path):
     con = data.open_store(tmp_path / "sub" / "s.duckdb")
     assert data.write_table(con, "daily_metrics", df) == 5
     pd.testing.assert_frame_equal(data.read_table(con, "daily_metrics"), df)
-    one = data.read_table(con, "daily_metrics", start="2024-06-19", end="2024-06-20",
-                          channels=["直播"])
+    one = data.read_table(
+        con, "daily_metrics", start="2024-06-19", end="2024-06-20", channels=["直播"]
+    )
     assert one["channel"].tolist() == ["直播"]
 
 
@@ -64,6 +69,7 @@ def test_add_rates_divides_counts_and_gives_nan_for_zero_denominators():
 # encodings and formats
 # ------------------------------------------------------------------------------------------
 
+
 def _zh_text() -> str:
     return (GOOD / "daily_metrics_zh.csv").read_text(encoding="utf-8-sig")
 
@@ -75,8 +81,14 @@ def test_csv_encodings_are_detected(tmp_path, encoding):
     pd.testing.assert_frame_equal(data.read_file(path, "daily_metrics"), EXPECTED_DAILY)
 
 
-def _write_xlsx(path: Path, rows: list[list], *, title: str | None = None, sheet="数据",
-                merge: str | None = None) -> None:
+def _write_xlsx(
+    path: Path,
+    rows: list[list],
+    *,
+    title: str | None = None,
+    sheet="数据",
+    merge: str | None = None,
+) -> None:
     import openpyxl
 
     wb = openpyxl.Workbook()
@@ -96,13 +108,24 @@ def _write_xlsx(path: Path, rows: list[list], *, title: str | None = None, sheet
 def test_xlsx_with_title_row_real_dates_and_percent_cells(tmp_path):
     from datetime import datetime
 
-    rows = [["日期", "渠道", "访客数", "买家数", "订单数", "成交金额", "退款订单数", "退款金额",
-             "推广花费"],
-            [datetime(2024, 6, 18), "自然搜索", 1234, 50, 55, 12345.5, 2, 100, None],
-            ["2024/6/19", "抖音", "1.2万", 20, 22, "¥3,000", 0, 0, 500],
-            [20240620, "直播", 800.0, 40, 41, 4100.5, 1, 10.5, "-"],
-            ["2024年6月21日", "付费推广", 2000, 60, 66, 6600, 3, 300, "1,200.00"],
-            [45465, "小红书", 300, 0, 0, 0, 0, 0, None]]
+    rows = [
+        [
+            "日期",
+            "渠道",
+            "访客数",
+            "买家数",
+            "订单数",
+            "成交金额",
+            "退款订单数",
+            "退款金额",
+            "推广花费",
+        ],
+        [datetime(2024, 6, 18), "自然搜索", 1234, 50, 55, 12345.5, 2, 100, None],
+        ["2024/6/19", "抖音", "1.2万", 20, 22, "¥3,000", 0, 0, 500],
+        [20240620, "直播", 800.0, 40, 41, 4100.5, 1, 10.5, "-"],
+        ["2024年6月21日", "付费推广", 2000, 60, 66, 6600, 3, 300, "1,200.00"],
+        [45465, "小红书", 300, 0, 0, 0, 0, 0, None],
+    ]
     path = tmp_path / "daily.xlsx"
     _write_xlsx(path, rows, title="生意参谋 流量来源 2024-06-18 至 2024-06-22")
     df = data.read_file(path, "daily_metrics", sheet="数据")
@@ -116,7 +139,8 @@ def test_xlsx_with_title_row_real_dates_and_percent_cells(tmp_path):
         "daily.xlsx, row 5, column 'buyers': got 'buyers=900, visitors=800'; "
         "expected buyers (买家数) ≤ visitors (访客数)",
         "daily.xlsx, row 5, column 'buyers': got 'buyers=900, orders=41'; "
-        "expected buyers (买家数) ≤ orders (订单数)"]
+        "expected buyers (买家数) ≤ orders (订单数)",
+    ]
 
 
 def test_xlsx_unknown_sheet_names_the_sheets(tmp_path):
@@ -127,17 +151,20 @@ def test_xlsx_unknown_sheet_names_the_sheets(tmp_path):
 
 
 def test_xlsx_plan_sheet_found_by_table_name_and_merged_cycle_cells_filled(tmp_path):
-    rows = [["周期", "目标", "策略", "具体任务", "负责人", "开始时间", "截止时间", "预算", "状态"],
-            ["预热期", "蓄水", "种草", "达人笔记", "王敏", "2024-05-20", "2024-05-31", 20000, "进行中"],
-            [None, "蓄水", "召回", "短信召回", "李强", "2024-05-25", "2024-06-01", None, "已完成"],
-            ["爆发期", "成交", "直播", "618直播", "张伟", "2024-06-18", "2024-06-18", "5千", "未开始"]]
+    rows = [
+        ["周期", "目标", "策略", "具体任务", "负责人", "开始时间", "截止时间", "预算", "状态"],
+        ["预热期", "蓄水", "种草", "达人笔记", "王敏", "2024-05-20", "2024-05-31", 20000, "进行中"],
+        [None, "蓄水", "召回", "短信召回", "李强", "2024-05-25", "2024-06-01", None, "已完成"],
+        ["爆发期", "成交", "直播", "618直播", "张伟", "2024-06-18", "2024-06-18", "5千", "未开始"],
+    ]
     path = tmp_path / "plan.xlsx"
     _write_xlsx(path, rows, sheet="表1 全周期计划表", merge="A2:A3")
     with pytest.raises(DataContractError) as err:  # sheet chosen by name, not the first sheet
         data.read_file(path, "plan")
     assert [str(p) for p in err.value.problems] == [
         "plan.xlsx, row 4, column 'budget': got '5千'; expected a number "
-        "(write 1234.5, 1,234.5, ¥1,234.50 or 1.2万)"]
+        "(write 1234.5, 1,234.5, ¥1,234.50 or 1.2万)"
+    ]
     rows[3][7] = 5000
     _write_xlsx(path, rows, sheet="表1 全周期计划表", merge="A2:A3")
     df = data.read_file(path, "plan")
@@ -183,10 +210,13 @@ def test_every_bad_fixture_has_expected_messages():
 
 def test_blank_lines_keep_file_row_numbers(tmp_path):
     path = tmp_path / "d.csv"
-    path.write_text("日期,渠道,访客数,买家数,订单数,成交金额,退款订单数,退款金额\n"
-                    "2024-06-18,a,10,1,1,10,0,0\n\n\n"
-                    "2024-06-19,a,10,1,1,10,0,0\n"
-                    "2024-06-20,a,10,-,1,10,0,0\n", encoding="utf-8")
+    path.write_text(
+        "日期,渠道,访客数,买家数,订单数,成交金额,退款订单数,退款金额\n"
+        "2024-06-18,a,10,1,1,10,0,0\n\n\n"
+        "2024-06-19,a,10,1,1,10,0,0\n"
+        "2024-06-20,a,10,-,1,10,0,0\n",
+        encoding="utf-8",
+    )
     with pytest.raises(DataContractError) as err:
         data.read_file(path, "daily_metrics")
     assert [(p.row, p.column, p.value) for p in err.value.problems] == [(6, "buyers", "-")]
@@ -194,9 +224,12 @@ def test_blank_lines_keep_file_row_numbers(tmp_path):
 
 def test_notes_above_the_header_are_skipped(tmp_path):
     path = tmp_path / "d.csv"
-    path.write_text("# 生意参谋导出\n统计时间：2024-06-18\n"
-                    "日期,渠道,访客数,买家数,订单数,成交金额,退款订单数,退款金额\n"
-                    "2024-06-18,a,10,11,11,10,0,0\n", encoding="utf-8")
+    path.write_text(
+        "# 生意参谋导出\n统计时间：2024-06-18\n"
+        "日期,渠道,访客数,买家数,订单数,成交金额,退款订单数,退款金额\n"
+        "2024-06-18,a,10,11,11,10,0,0\n",
+        encoding="utf-8",
+    )
     with pytest.raises(DataContractError) as err:
         data.read_file(path, "daily_metrics")
     assert [(p.row, p.column) for p in err.value.problems] == [(4, "buyers")]
@@ -209,45 +242,91 @@ def test_unknown_columns_warn_and_are_dropped_but_experiments_keep_them(tmp_path
     with pytest.warns(DataQualityWarning, match="dropped: 支付转化率"):
         df = data.validate(frame, "daily_metrics", source="x.csv")
     assert list(df.columns) == list(EXPECTED_DAILY.columns)
-    exp = pd.DataFrame({"用户ID": ["u1", "u2", "u3"], "实验名称": ["e1"] * 3,
-                        "组别": ["control", "treatment", "treatment"],
-                        "converted": ["1", "0", "1"], "gmv": ["¥1,200", "0", "35.5"],
-                        "segment": ["新客", "老客", "-"]})
+    exp = pd.DataFrame(
+        {
+            "用户ID": ["u1", "u2", "u3"],
+            "实验名称": ["e1"] * 3,
+            "组别": ["control", "treatment", "treatment"],
+            "converted": ["1", "0", "1"],
+            "gmv": ["¥1,200", "0", "35.5"],
+            "segment": ["新客", "老客", "-"],
+        }
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error", DataQualityWarning)
         out = data.validate(exp, "experiments")
-    assert list(out.columns) == ["unit_id", "experiment", "variant", "assigned_at", "converted",
-                                 "gmv", "segment"]
+    assert list(out.columns) == [
+        "unit_id",
+        "experiment",
+        "variant",
+        "assigned_at",
+        "converted",
+        "gmv",
+        "segment",
+    ]
     assert out["converted"].dtype == "int64" and out["gmv"].tolist() == [1200.0, 0.0, 35.5]
     assert out["segment"].isna().tolist() == [False, False, True]
 
 
 def test_two_headers_for_one_column_is_an_error():
-    frame = pd.DataFrame({"日期": ["2024-06-18"], "渠道": ["a"], "访客数": ["1"], "访客": ["1"],
-                          "买家数": ["1"], "订单数": ["1"], "成交金额": ["1"], "退款订单数": ["0"],
-                          "退款金额": ["0"]})
+    frame = pd.DataFrame(
+        {
+            "日期": ["2024-06-18"],
+            "渠道": ["a"],
+            "访客数": ["1"],
+            "访客": ["1"],
+            "买家数": ["1"],
+            "订单数": ["1"],
+            "成交金额": ["1"],
+            "退款订单数": ["0"],
+            "退款金额": ["0"],
+        }
+    )
     with pytest.raises(DataContractError) as err:
         data.validate(frame, "daily_metrics")
-    assert str(err.value.problems[0]) == ("<frame>, column '访客'; expected one column for "
-                                          "'visitors', but '访客数' and '访客' both name it; "
-                                          "remove one")
+    assert str(err.value.problems[0]) == (
+        "<frame>, column '访客'; expected one column for "
+        "'visitors', but '访客数' and '访客' both name it; "
+        "remove one"
+    )
 
 
 # ------------------------------------------------------------------------------------------
 # value spellings
 # ------------------------------------------------------------------------------------------
 
+
 def _targets(values: list[str], metric="gmv") -> pd.DataFrame:
-    return pd.DataFrame({"周期": [f"2024-{i + 1:02d}" for i in range(len(values))],
-                         "指标": [metric] * len(values), "渠道": ["全部"] * len(values),
-                         "目标值": values})
+    return pd.DataFrame(
+        {
+            "周期": [f"2024-{i + 1:02d}" for i in range(len(values))],
+            "指标": [metric] * len(values),
+            "渠道": ["全部"] * len(values),
+            "目标值": values,
+        }
+    )
 
 
-@pytest.mark.parametrize("text, value", [
-    ("1234", 1234.0), ("1,234", 1234.0), ("¥1,234.50", 1234.5), ("￥1,234.50", 1234.5),
-    (" 1 234 ", 1234.0), ("1.2万", 12000.0), ("1.2万元", 12000.0), ("3亿", 3e8),
-    ("1234元", 1234.0), ("-12.5", -12.5), ("(1,234.50)", -1234.5), ("１２３４", 1234.0),
-    ("3.2%", 0.032), ("25‰", 0.025), ("1e3", 1000.0)])
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("1234", 1234.0),
+        ("1,234", 1234.0),
+        ("¥1,234.50", 1234.5),
+        ("￥1,234.50", 1234.5),
+        (" 1 234 ", 1234.0),
+        ("1.2万", 12000.0),
+        ("1.2万元", 12000.0),
+        ("3亿", 3e8),
+        ("1234元", 1234.0),
+        ("-12.5", -12.5),
+        ("(1,234.50)", -1234.5),
+        ("１２３４", 1234.0),
+        ("3.2%", 0.032),
+        ("25‰", 0.025),
+        ("1e3", 1000.0),
+    ],
+)
 def test_number_spellings(text, value):
     assert data.validate(_targets([text]), "targets")["target"].iloc[0] == pytest.approx(value)
 
@@ -259,21 +338,40 @@ def test_missing_spellings_in_optional_column(text):
     assert data.validate(frame, "targets")["owner"].isna().all()
 
 
-@pytest.mark.parametrize("text", ["2024-06-18", "2024/6/18", "2024.6.18", "20240618",
-                                  "2024年6月18日", "18/06/2024", "45461", "45461.75",
-                                  "2024-06-18 15:30:00", "2024-06-18T08:00"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-06-18",
+        "2024/6/18",
+        "2024.6.18",
+        "20240618",
+        "2024年6月18日",
+        "18/06/2024",
+        "45461",
+        "45461.75",
+        "2024-06-18 15:30:00",
+        "2024-06-18T08:00",
+    ],
+)
 def test_date_spellings_normalise_to_midnight(text):
-    frame = pd.DataFrame({"关键节点": ["m"], "时间": [text], "完成标准": ["s"], "负责人": ["o"],
-                          "风险等级": ["低"]})
+    frame = pd.DataFrame(
+        {"关键节点": ["m"], "时间": [text], "完成标准": ["s"], "负责人": ["o"], "风险等级": ["低"]}
+    )
     out = data.validate(frame, "milestones")
     assert out["date"].iloc[0] == pd.Timestamp("2024-06-18")
     assert out["date"].dtype == "datetime64[us]"
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("2024-06-18 10:02:11", "2024-06-18 10:02:11"), ("2024/6/18 10:05", "2024-06-18 10:05:00"),
-    ("2024年6月18日 10:05:30", "2024-06-18 10:05:30"), ("45461.5", "2024-06-18 12:00:00"),
-    ("2024-06-18", "2024-06-18 00:00:00")])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("2024-06-18 10:02:11", "2024-06-18 10:02:11"),
+        ("2024/6/18 10:05", "2024-06-18 10:05:00"),
+        ("2024年6月18日 10:05:30", "2024-06-18 10:05:30"),
+        ("45461.5", "2024-06-18 12:00:00"),
+        ("2024-06-18", "2024-06-18 00:00:00"),
+    ],
+)
 def test_datetime_spellings(text, expected):
     frame = pd.DataFrame({"订单号": ["1"], "买家ID": ["c"], "支付时间": [text], "实付金额": ["1"]})
     out = data.validate(frame, "orders")
@@ -281,12 +379,23 @@ def test_datetime_spellings(text, expected):
 
 
 def test_market_month_accepts_year_month():
-    frame = pd.DataFrame({"月份": ["2024-06", "2024年7月", "2024-08-15"], "类目": ["c"] * 3,
-                          "竞品": ["a", "a", "a"], "是否本店": ["是", "否", "TRUE"],
-                          "价格带": ["100-200"] * 3, "均价": ["150"] * 3, "交易指数": ["1,000"] * 3})
+    frame = pd.DataFrame(
+        {
+            "月份": ["2024-06", "2024年7月", "2024-08-15"],
+            "类目": ["c"] * 3,
+            "竞品": ["a", "a", "a"],
+            "是否本店": ["是", "否", "TRUE"],
+            "价格带": ["100-200"] * 3,
+            "均价": ["150"] * 3,
+            "交易指数": ["1,000"] * 3,
+        }
+    )
     out = data.validate(frame, "market")
-    assert out["month"].dt.strftime("%Y-%m-%d").tolist() == ["2024-06-01", "2024-07-01",
-                                                            "2024-08-01"]
+    assert out["month"].dt.strftime("%Y-%m-%d").tolist() == [
+        "2024-06-01",
+        "2024-07-01",
+        "2024-08-01",
+    ]
     assert out["is_own"].tolist() == [True, False, True] and out["is_own"].dtype == bool
 
 
@@ -306,6 +415,7 @@ def test_typed_frames_pass_through_unchanged():
 # DuckDB store
 # ------------------------------------------------------------------------------------------
 
+
 @pytest.fixture()
 def store(tmp_path):
     con = data.open_store(tmp_path / "store" / "opsnb.duckdb")
@@ -317,17 +427,27 @@ def test_store_filters_dates_inclusively_and_by_channel(store):
     data.write_table(store, "daily_metrics", EXPECTED_DAILY)
     got = data.read_table(store, "daily_metrics", start="2024-06-19", end="2024-06-21")
     assert got["date"].dt.day.tolist() == [19, 20, 21]
-    got = data.read_table(store, "daily_metrics", end=pd.Timestamp("2024-06-19"),
-                          channels="自然搜索", columns=["date", "channel", "visitors"])
+    got = data.read_table(
+        store,
+        "daily_metrics",
+        end=pd.Timestamp("2024-06-19"),
+        channels="自然搜索",
+        columns=["date", "channel", "visitors"],
+    )
     assert list(got.columns) == ["date", "channel", "visitors"]
     assert got["visitors"].tolist() == [1234]
     assert data.read_table(store, "daily_metrics", channels=[]).empty
 
 
 def test_datetime_time_column_takes_the_whole_end_day(store):
-    orders = pd.DataFrame({"order_id": ["a", "b", "c"], "customer_id": ["x", "y", "z"],
-                           "order_time": ["2024-06-17 23:59:59", "2024-06-18 23:59:59",
-                                          "2024-06-19 00:00:00"], "amount": [1.0, 2.0, 3.0]})
+    orders = pd.DataFrame(
+        {
+            "order_id": ["a", "b", "c"],
+            "customer_id": ["x", "y", "z"],
+            "order_time": ["2024-06-17 23:59:59", "2024-06-18 23:59:59", "2024-06-19 00:00:00"],
+            "amount": [1.0, 2.0, 3.0],
+        }
+    )
     data.write_table(store, "orders", orders)
     got = data.read_table(store, "orders", start="2024-06-18", end="2024-06-18")
     assert got["order_id"].tolist() == ["b"]
@@ -339,13 +459,20 @@ def test_append_adds_rows_and_refuses_keys_already_stored(store):
     assert data.write_table(store, "daily_metrics", EXPECTED_DAILY.iloc[3:], mode="append") == 2
     pd.testing.assert_frame_equal(data.read_table(store, "daily_metrics"), EXPECTED_DAILY)
     with pytest.raises(DataContractError) as err:
-        data.write_table(store, "daily_metrics", EXPECTED_DAILY.iloc[[1, 4]], mode="append",
-                         source="again.csv", rows=[3, 9])
+        data.write_table(
+            store,
+            "daily_metrics",
+            EXPECTED_DAILY.iloc[[1, 4]],
+            mode="append",
+            source="again.csv",
+            rows=[3, 9],
+        )
     assert [str(p) for p in err.value.problems] == [
         "again.csv, row 3, column 'date, channel': got '2024-06-19, 抖音'; expected a (date, "
         "channel) not already in the store table 'daily_metrics' (use replace to overwrite)",
         "again.csv, row 9, column 'date, channel': got '2024-06-22, 小红书'; expected a (date, "
-        "channel) not already in the store table 'daily_metrics' (use replace to overwrite)"]
+        "channel) not already in the store table 'daily_metrics' (use replace to overwrite)",
+    ]
     assert data.store_summary(store)["rows"].tolist() == [5]  # nothing written
     assert data.write_table(store, "daily_metrics", EXPECTED_DAILY.iloc[:1]) == 1  # replace
 
@@ -374,9 +501,14 @@ def test_store_summary_and_errors_for_unknown_names(store):
     data.write_table(store, "demo_anomalies", pd.DataFrame({"anomaly_id": [1]}), validate=False)
     s = data.store_summary(store)
     assert s.to_dict("records") == [
-        {"table": "daily_metrics", "rows": 5, "first_date": pd.Timestamp("2024-06-18"),
-         "last_date": pd.Timestamp("2024-06-22")},
-        {"table": "demo_anomalies", "rows": 1, "first_date": pd.NaT, "last_date": pd.NaT}]
+        {
+            "table": "daily_metrics",
+            "rows": 5,
+            "first_date": pd.Timestamp("2024-06-18"),
+            "last_date": pd.Timestamp("2024-06-22"),
+        },
+        {"table": "demo_anomalies", "rows": 1, "first_date": pd.NaT, "last_date": pd.NaT},
+    ]
     with pytest.raises(ValueError, match="no table 'plan' in the store; tables: daily_metrics"):
         data.read_table(store, "plan")
     with pytest.raises(ValueError, match=r"has no column\(s\) \['uv'\]"):
@@ -398,11 +530,20 @@ def test_several_processes_read_the_store_at_once(tmp_path):
     con = data.open_store(path)
     data.write_table(con, "daily_metrics", EXPECTED_DAILY)
     con.close()
-    code = ("import sys, time; from opsnb import data; "
-            "con = data.open_store(sys.argv[1], read_only=True); time.sleep(1); "
-            "print(len(data.read_table(con, 'daily_metrics')))")
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    code = (
+        "import sys, time; from opsnb import data; "
+        "con = data.open_store(sys.argv[1], read_only=True); time.sleep(1); "
+        "print(len(data.read_table(con, 'daily_metrics')))"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=60) for p in procs]
     assert [o[0].strip() for o in outs] == ["5", "5"], outs
 
@@ -411,17 +552,23 @@ def test_several_processes_read_the_store_at_once(tmp_path):
 # rates
 # ------------------------------------------------------------------------------------------
 
+
 def test_rates_of_aggregates_are_ratios_of_sums_not_means_of_rates():
     weekly = EXPECTED_DAILY[["visitors", "buyers", "orders", "gmv", "refund_orders"]].sum()
     rates = data.add_rates(weekly.to_frame().T)
     assert rates["conversion_rate"].iloc[0] == pytest.approx(170 / 16334)
     assert rates["conversion_rate"].iloc[0] != pytest.approx(
-        data.add_rates(EXPECTED_DAILY)["conversion_rate"].mean())
+        data.add_rates(EXPECTED_DAILY)["conversion_rate"].mean()
+    )
 
 
 def test_add_rates_handles_missing_counts_and_skips_absent_columns():
-    df = pd.DataFrame({"visitors": pd.array([10, pd.NA], dtype="Int64"),
-                       "buyers": pd.array([1, 1], dtype="Int64")})
+    df = pd.DataFrame(
+        {
+            "visitors": pd.array([10, pd.NA], dtype="Int64"),
+            "buyers": pd.array([1, 1], dtype="Int64"),
+        }
+    )
     out = data.add_rates(df)
     assert out["conversion_rate"].tolist()[0] == 0.1 and np.isnan(out["conversion_rate"].iloc[1])
     assert "aov" not in out.columns and "conversion_rate" not in df.columns
@@ -430,6 +577,7 @@ def test_add_rates_handles_missing_counts_and_skips_absent_columns():
 # ------------------------------------------------------------------------------------------
 # command line
 # ------------------------------------------------------------------------------------------
+
 
 def _cli(*args):
     from typer.testing import CliRunner
@@ -452,8 +600,9 @@ def test_cli_validate_ok_and_problems():
 
 def test_cli_validate_prints_dropped_column_warning(tmp_path):
     path = tmp_path / "d.csv"
-    path.write_text(_zh_text().replace("推广花费", "推广花费,备注").replace("\n2", ",x\n2"),
-                    encoding="utf-8")
+    path.write_text(
+        _zh_text().replace("推广花费", "推广花费,备注").replace("\n2", ",x\n2"), encoding="utf-8"
+    )
     res = _cli("validate", "daily_metrics", path)
     assert res.exit_code == 0, res.output
     assert "warning: d.csv: columns not in table 'daily_metrics' were dropped: 备注" in res.stderr
@@ -466,10 +615,11 @@ def test_cli_load_appends_refuses_duplicates_and_replaces(tmp_path):
     assert first.stdout.strip() == "loaded 5 rows into daily_metrics (5 rows in the store)"
     again = _cli("load", "daily_metrics", GOOD / "daily_metrics_en.txt", "--db", db)
     assert again.exit_code == 2
-    assert ("daily_metrics_en.txt, row 6, column 'date, channel': got '2024-06-22, 小红书'; "
-            "expected a (date, channel) not already in the store") in again.stderr
-    replaced = _cli("load", "daily_metrics", GOOD / "daily_metrics_en.txt", "--db", db,
-                    "--replace")
+    assert (
+        "daily_metrics_en.txt, row 6, column 'date, channel': got '2024-06-22, 小红书'; "
+        "expected a (date, channel) not already in the store"
+    ) in again.stderr
+    replaced = _cli("load", "daily_metrics", GOOD / "daily_metrics_en.txt", "--db", db, "--replace")
     assert replaced.exit_code == 0
     assert "(5 rows in the store)" in replaced.stdout
     bad = _cli("load", "daily_metrics", BAD / "daily_negative_counts.csv", "--db", db)
@@ -481,15 +631,20 @@ def test_cli_load_appends_refuses_duplicates_and_replaces(tmp_path):
 
 def test_excel_protected_ids_and_missing_keys_are_reported_once(tmp_path):
     path = tmp_path / "o.csv"
-    path.write_text('订单号,买家ID,支付时间,实付金额\n="4012345678901234",c1,2024-06-18,10\n'
-                    ',c2,2024-06-18,10\n-,c3,2024-06-18,10\n', encoding="utf-8")
+    path.write_text(
+        '订单号,买家ID,支付时间,实付金额\n="4012345678901234",c1,2024-06-18,10\n'
+        ",c2,2024-06-18,10\n-,c3,2024-06-18,10\n",
+        encoding="utf-8",
+    )
     with pytest.raises(DataContractError) as err:
         data.read_file(path, "orders")
     assert [(p.row, p.column, p.expected) for p in err.value.problems] == [
         (3, "order_id", "a value (this column may not be empty)"),
-        (4, "order_id", "a value (this column may not be empty)")]
-    path.write_text('订单号,买家ID,支付时间,实付金额\n="4012345678901234",c1,2024-06-18,10\n',
-                    encoding="utf-8")
+        (4, "order_id", "a value (this column may not be empty)"),
+    ]
+    path.write_text(
+        '订单号,买家ID,支付时间,实付金额\n="4012345678901234",c1,2024-06-18,10\n', encoding="utf-8"
+    )
     assert data.read_file(path, "orders")["order_id"].tolist() == ["4012345678901234"]
 
 
@@ -501,10 +656,13 @@ def test_writer_lock_gives_a_clear_error(tmp_path):
 
     path = tmp_path / "s.duckdb"
     data.open_store(path).close()
-    code = ("import sys, time; from opsnb import data; con = data.open_store(sys.argv[1]); "
-            "print('open', flush=True); time.sleep(30)")
-    writer = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE,
-                              text=True)
+    code = (
+        "import sys, time; from opsnb import data; con = data.open_store(sys.argv[1]); "
+        "print('open', flush=True); time.sleep(30)"
+    )
+    writer = subprocess.Popen(
+        [sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert writer.stdout.readline().strip() == "open"
         with pytest.raises(OpsnbError, match="stayed locked for 0.5 s by another process"):
@@ -520,10 +678,13 @@ def test_reader_waits_for_a_short_writer_to_finish(tmp_path):
 
     path = tmp_path / "s.duckdb"
     data.open_store(path).close()
-    code = ("import sys, time; from opsnb import data; con = data.open_store(sys.argv[1]); "
-            "print('open', flush=True); time.sleep(1.0); con.close()")
-    writer = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE,
-                              text=True)
+    code = (
+        "import sys, time; from opsnb import data; con = data.open_store(sys.argv[1]); "
+        "print('open', flush=True); time.sleep(1.0); con.close()"
+    )
+    writer = subprocess.Popen(
+        [sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert writer.stdout.readline().strip() == "open"
         con = data.open_store(path, read_only=True, wait=30)  # a ledger append, say, then done
@@ -536,6 +697,7 @@ def test_reader_waits_for_a_short_writer_to_finish(tmp_path):
 # ------------------------------------------------------------------------------------------
 # every good fixture loads, and keeps its rows
 # ------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("path", sorted(GOOD.iterdir()), ids=lambda p: p.name)
 def test_good_fixtures_load_every_row(path):
@@ -560,7 +722,8 @@ def test_chinese_plan_and_targets_values():
     assert orders["order_time"].tolist()[2] == pd.Timestamp("2024-06-18 21:30")
 
 
-from hypothesis import given, strategies as st  # noqa: E402
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
 
 @given(st.integers(min_value=0, max_value=10**12))
@@ -574,20 +737,34 @@ def test_thousands_separators_and_yuan_sign_read_back_exactly(n):
 # read_columns: the one reader behind the commands that take any CSV
 # ------------------------------------------------------------------------------------------
 
+
 def test_read_columns_types_named_columns_and_reports_every_bad_cell(tmp_path):
     f = tmp_path / "x.csv"
-    f.write_bytes("日期,客户,金额,是否新客\n20240618,c1,\"¥1,234.50\",是\n2024/6/19,c2,abc,否\n"
-                  "2024-06-20,,3.5,1\n".encode("gb18030"))
-    spec = {"day": ("日期", "date"), "cust": ("客户", "str"), "amt": ("金额", "float"),
-            "new": ("是否新客", "bool")}
+    f.write_bytes(
+        '日期,客户,金额,是否新客\n20240618,c1,"¥1,234.50",是\n2024/6/19,c2,abc,否\n'
+        "2024-06-20,,3.5,1\n".encode("gb18030")
+    )
+    spec = {
+        "day": ("日期", "date"),
+        "cust": ("客户", "str"),
+        "amt": ("金额", "float"),
+        "new": ("是否新客", "bool"),
+    }
     with pytest.raises(DataContractError) as e:
         data.read_columns(f, spec)
     got = {(p.row, p.column) for p in e.value.problems}
     assert got == {(3, "金额"), (4, "客户")}
-    f.write_text("日期,客户,金额\n20240618,c1,\"¥1,234.50\"\n45462,c2,1.2万\n", encoding="utf-8")
-    df = data.read_columns(f, {"day": ("日期", "date"), "cust": ("客户", "str"),
-                               "amt": ("金额", "float"), "flag": ("标记", "bool")},
-                           optional=("flag",))
+    f.write_text('日期,客户,金额\n20240618,c1,"¥1,234.50"\n45462,c2,1.2万\n', encoding="utf-8")
+    df = data.read_columns(
+        f,
+        {
+            "day": ("日期", "date"),
+            "cust": ("客户", "str"),
+            "amt": ("金额", "float"),
+            "flag": ("标记", "bool"),
+        },
+        optional=("flag",),
+    )
     assert df["amt"].tolist() == [1234.5, 12000.0] and df["_row"].tolist() == [2, 3]
     assert df["day"].dt.strftime("%Y-%m-%d").tolist() == ["2024-06-18", "2024-06-19"]
     with pytest.raises(DataContractError, match="missing column"):

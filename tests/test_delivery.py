@@ -1,4 +1,5 @@
 """Email delivery against a real SMTP server (aiosmtpd on 127.0.0.1)."""
+
 from __future__ import annotations
 
 import base64
@@ -15,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from opsnb import delivery
 from opsnb.errors import DeliveryError, ParameterError
+from opsnb.run import delivery
 
 aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller")
 
@@ -111,8 +112,9 @@ def _received(handler, i=-1) -> email.message.EmailMessage:
 
 
 def test_report_mail_is_text_alternative_and_related_html_with_png_parts(smtp, report):
-    result = delivery.send_report(report, to=["张三 <zhang@example.com>"],
-                                  cc="李四 <li@example.com>", backoff=0)
+    result = delivery.send_report(
+        report, to=["张三 <zhang@example.com>"], cc="李四 <li@example.com>", backoff=0
+    )
     assert result.status == "sent"
     assert len(smtp.envelopes) == 1
     env = smtp.envelopes[0]
@@ -165,10 +167,12 @@ def test_style_rules_are_inlined_and_unsupported_ones_dropped(report):
 
 
 def test_smtp_down_raises_delivery_error_after_retries_and_marks_nothing_sent(
-        report, monkeypatch, tmp_path):
+    report, monkeypatch, tmp_path
+):
     monkeypatch.setenv("OPSNB_OUTPUTS", str(tmp_path / "outputs"))
-    settings = delivery.SmtpSettings(host="127.0.0.1", port=_free_port(), sender="a@example.com",
-                                     security="none", timeout=2)
+    settings = delivery.SmtpSettings(
+        host="127.0.0.1", port=_free_port(), sender="a@example.com", security="none", timeout=2
+    )
     waits = []
     msg = delivery.build_report_message(report, to=["b@example.com"])
     with pytest.raises(DeliveryError, match=r"127\.0\.0\.1:\d+.*after 4 attempt"):
@@ -177,8 +181,7 @@ def test_smtp_down_raises_delivery_error_after_retries_and_marks_nothing_sent(
 
     log = delivery.SendLog()
     with pytest.raises(DeliveryError):
-        delivery.send_report(report, to="b@example.com", settings=settings, log=log,
-                             retries=0)
+        delivery.send_report(report, to="b@example.com", settings=settings, log=log, retries=0)
     assert log.entries() == []
 
 
@@ -188,10 +191,13 @@ def test_rerun_does_not_resend_but_new_content_or_recipients_do(smtp, report):
     again = delivery.send_report(report, to="A@example.com", log=log)
     assert again.status == "skipped"
     assert len(smtp.envelopes) == 1
-    assert delivery.send_report(report, to=["a@example.com", "b@example.com"],
-                                log=log).status == "sent"
-    report.write_text(report.read_text(encoding="utf-8").replace("12.5%", "13.0%"),
-                      encoding="utf-8")
+    assert (
+        delivery.send_report(report, to=["a@example.com", "b@example.com"], log=log).status
+        == "sent"
+    )
+    report.write_text(
+        report.read_text(encoding="utf-8").replace("12.5%", "13.0%"), encoding="utf-8"
+    )
     assert delivery.send_report(report, to="a@example.com", log=log).status == "sent"
     assert len(smtp.envelopes) == 3
     assert [e["report"] for e in log.entries()] == ["03_daily_monitoring/2025-11.html"] * 3
@@ -199,10 +205,18 @@ def test_rerun_does_not_resend_but_new_content_or_recipients_do(smtp, report):
 
 def test_failure_digest_lists_each_failed_run_with_its_error(smtp):
     failures = [
-        {"notebook": "notebooks/03_daily_monitoring.ipynb", "slug": "shop-a-2025-11",
-         "error": "Traceback...\nKeyError: 'gmv'", "partial_path": "x.failed.ipynb"},
-        {"notebook": "notebooks/05_abtest.ipynb", "slug": "exp-7",
-         "error": "timed out after 60 s (kernel killed)", "partial_path": ""},
+        {
+            "notebook": "notebooks/03_daily_monitoring.ipynb",
+            "slug": "shop-a-2025-11",
+            "error": "Traceback...\nKeyError: 'gmv'",
+            "partial_path": "x.failed.ipynb",
+        },
+        {
+            "notebook": "notebooks/05_abtest.ipynb",
+            "slug": "exp-7",
+            "error": "timed out after 60 s (kernel killed)",
+            "partial_path": "",
+        },
     ]
     delivery.send_failure_digest(failures, to="ops@example.com", backoff=0)
     msg = _received(smtp)
@@ -227,16 +241,22 @@ def test_settings_come_from_environment_and_bad_values_are_named():
         delivery.smtp_settings_from_env({})
     with pytest.raises(ParameterError, match="starttls"):
         delivery.smtp_settings_from_env({"OPSNB_SMTP_HOST": "h", "OPSNB_SMTP_SECURITY": "tls"})
-    s = delivery.smtp_settings_from_env({"OPSNB_SMTP_HOST": "smtp.example.com",
-                                         "OPSNB_SMTP_SECURITY": "ssl",
-                                         "OPSNB_SMTP_USER": "u@example.com",
-                                         "OPSNB_SMTP_PASSWORD": "s3cret"})
+    s = delivery.smtp_settings_from_env(
+        {
+            "OPSNB_SMTP_HOST": "smtp.example.com",
+            "OPSNB_SMTP_SECURITY": "ssl",
+            "OPSNB_SMTP_USER": "u@example.com",
+            "OPSNB_SMTP_PASSWORD": "s3cret",
+        }
+    )
     assert (s.port, s.sender, s.security) == (465, "u@example.com", "ssl")
     assert "s3cret" not in repr(s)
     with pytest.raises(ParameterError, match="not an email address"):
         delivery.parse_recipients(["张三"])
     assert delivery.parse_recipients("张三 <z@example.com>, b@example.com") == [
-        "张三 <z@example.com>", "b@example.com"]
+        "张三 <z@example.com>",
+        "b@example.com",
+    ]
 
 
 @pytest.mark.slow
@@ -256,10 +276,21 @@ def test_email_html_renders_with_its_charts_in_chromium(report, tmp_path):
         html = html.replace(f"cid:{cid}", part.get_filename())
     (out / "mail.html").write_text(html, encoding="utf-8")
     shot = tmp_path / "mail.png"
-    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
-                    "--disable-background-networking", f"--user-data-dir={tmp_path / 'prof'}",
-                    f"--screenshot={shot}", "--window-size=900,1000",
-                    (out / "mail.html").as_uri()], capture_output=True, timeout=60)
+    subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            f"--user-data-dir={tmp_path / 'prof'}",
+            f"--screenshot={shot}",
+            "--window-size=900,1000",
+            (out / "mail.html").as_uri(),
+        ],
+        capture_output=True,
+        timeout=60,
+    )
     if os.environ.get("OPSNB_KEEP_SCREENSHOTS"):
         shutil.copy(shot, Path(os.environ["OPSNB_KEEP_SCREENSHOTS"]) / "mail.png")
     import numpy as np

@@ -1,4 +1,5 @@
 """The demo shop: deterministic, contract-valid, internally consistent, and its truth visible."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -9,7 +10,7 @@ import pytest
 
 from opsnb import demo
 from opsnb.calendar import event_on
-from opsnb.schemas import DEMO_CHANNELS, PLAN_STATUSES, RISK_LEVELS, TABLES
+from opsnb.data.schemas import DEMO_CHANNELS, PLAN_STATUSES, RISK_LEVELS, TABLES
 
 SHORT = dict(start="2025-09-01", end="2025-12-31")
 HAS_DATA = importlib.util.find_spec("opsnb.data") is not None
@@ -21,8 +22,8 @@ def shop():
 
 
 @pytest.fixture(scope="module")
-def full():
-    return demo.generate()
+def full(demo_shop):
+    return demo_shop  # the full default range, generated once per test run (conftest)
 
 
 def test_same_seed_gives_identical_frames(shop):
@@ -56,9 +57,14 @@ def _contract_problems(df: pd.DataFrame, table: str) -> list[str]:
         if c.allowed is not None and not set(s.dropna()) <= set(c.allowed):
             problems.append(f"{c.name} outside {c.allowed}")
         kind = str(s.dtype)
-        ok = {"date": kind.startswith("datetime64"), "datetime": kind.startswith("datetime64"),
-              "int": kind.startswith("int"), "float": kind.startswith("float"),
-              "str": kind in ("str", "string", "object"), "bool": kind == "bool"}[c.dtype]
+        ok = {
+            "date": kind.startswith("datetime64"),
+            "datetime": kind.startswith("datetime64"),
+            "int": kind.startswith("int"),
+            "float": kind.startswith("float"),
+            "str": kind in ("str", "string", "object"),
+            "bool": kind == "bool",
+        }[c.dtype]
         if not ok:
             problems.append(f"{c.name} dtype {kind} is not {c.dtype}")
     if not t.extra_columns:
@@ -95,10 +101,17 @@ def test_dates_are_midnight_and_channels_are_the_demo_channels(shop):
 
 def test_daily_counts_and_gmv_are_the_orders_table(shop):
     o = shop.orders
-    agg = (o.assign(date=o["order_time"].dt.normalize(), refunded=o["refund_amount"] > 0)
-           .groupby(["date", "channel"])
-           .agg(n=("order_id", "size"), gmv=("amount", "sum"), ref=("refund_amount", "sum"),
-                ref_n=("refunded", "sum"), buyers=("customer_id", "nunique")))
+    agg = (
+        o.assign(date=o["order_time"].dt.normalize(), refunded=o["refund_amount"] > 0)
+        .groupby(["date", "channel"])
+        .agg(
+            n=("order_id", "size"),
+            gmv=("amount", "sum"),
+            ref=("refund_amount", "sum"),
+            ref_n=("refunded", "sum"),
+            buyers=("customer_id", "nunique"),
+        )
+    )
     dm = shop.daily_metrics.set_index(["date", "channel"]).loc[agg.index]
     assert (dm["orders"] == agg["n"]).all()
     assert np.abs(dm["gmv"] - agg["gmv"]).max() < 0.005  # to the cent
@@ -166,22 +179,41 @@ def test_promotions_shape_the_traffic(full):
     normal = d[event_on(d.index).to_numpy() == ""]
     med = normal.loc["2025-10-01":"2025-10-19", "visitors"].median()
     assert d.loc["2025-11-11", "visitors"] > 4 * med
-    assert d.loc["2025-06-18", "visitors"] > 2.5 * normal.loc["2025-06-01":"2025-07-15",
-                                                              "visitors"].median()
-    assert d.loc["2025-01-29", "visitors"] < 0.7 * normal.loc["2025-02-10":"2025-03-01",
-                                                             "visitors"].median()
+    assert (
+        d.loc["2025-06-18", "visitors"]
+        > 2.5 * normal.loc["2025-06-01":"2025-07-15", "visitors"].median()
+    )
+    assert (
+        d.loc["2025-01-29", "visitors"]
+        < 0.7 * normal.loc["2025-02-10":"2025-03-01", "visitors"].median()
+    )
     aov = d["gmv"] / d["orders"]
     assert aov.loc["2025-11-11"] < aov.loc["2025-10-01":"2025-10-19"].median()
 
 
 def test_anomaly_ground_truth_is_listed_and_spread(full):
     a = full.anomalies
-    assert list(a.columns) == ["anomaly_id", "start", "end", "channel", "metric", "kind",
-                               "magnitude", "description_zh", "description_en"]
+    assert list(a.columns) == [
+        "anomaly_id",
+        "start",
+        "end",
+        "channel",
+        "metric",
+        "kind",
+        "magnitude",
+        "description_zh",
+        "description_en",
+    ]
     assert 12 <= len(a) <= 16
     assert set(a["start"].dt.year) == {2024, 2025}
-    assert {"tracking_outage", "traffic_spike", "conversion_drop", "refund_surge", "aov_drop",
-            "weak_promo"} <= set(a["kind"])
+    assert {
+        "tracking_outage",
+        "traffic_spike",
+        "conversion_drop",
+        "refund_surge",
+        "aov_drop",
+        "weak_promo",
+    } <= set(a["kind"])
     plan = demo.anomaly_plan()
     in_promo = plan["in_promotion"] != ""
     assert 1 <= in_promo.sum() <= 4  # most on ordinary days, a few during promotions
@@ -191,14 +223,18 @@ def test_anomaly_ground_truth_is_listed_and_spread(full):
 
 def _channel_day(full, channel):
     dm = full.daily_metrics[full.daily_metrics["channel"] == channel].set_index("date")
-    return dm.assign(conv=dm["buyers"] / dm["visitors"], aov=dm["gmv"] / dm["orders"],
-                     refund=dm["refund_orders"] / dm["orders"])
+    return dm.assign(
+        conv=dm["buyers"] / dm["visitors"],
+        aov=dm["gmv"] / dm["orders"],
+        refund=dm["refund_orders"] / dm["orders"],
+    )
 
 
 def _reference(s: pd.Series, start, end, days=28):
     """Median of the metric in the weeks before the anomaly, on non-event days."""
-    before = s.loc[pd.Timestamp(start) - pd.Timedelta(days=days):
-                   pd.Timestamp(start) - pd.Timedelta(days=1)]
+    before = s.loc[
+        pd.Timestamp(start) - pd.Timedelta(days=days) : pd.Timestamp(start) - pd.Timedelta(days=1)
+    ]
     return before[event_on(before.index).to_numpy() == ""].median()
 
 
@@ -224,8 +260,7 @@ def test_injected_anomalies_are_visible_in_the_data(full):
         elif a.kind == "weak_promo":
             last_year = _channel_day(full, a.channel).loc["2024-11-11", "gmv"]
             other = full.daily_metrics.query("date == @a.start and channel != @a.channel")
-            other_ly = full.daily_metrics.query(
-                "date == '2024-11-11' and channel != @a.channel")
+            other_ly = full.daily_metrics.query("date == '2024-11-11' and channel != @a.channel")
             # the other channels grew, 直播 shrank against last year's 双11
             assert other["gmv"].sum() > other_ly["gmv"].sum()
             assert ch.loc[a.start, "gmv"] < 0.8 * last_year
@@ -297,8 +332,10 @@ def test_targets_are_last_year_times_1_3(full):
     assert months == pytest.approx(t[("2025", "gmv", "全部")], rel=0.001)
     per_channel = sum(t[("2025-Q4", "gmv", c)] for c in DEMO_CHANNELS)
     assert per_channel == pytest.approx(t[("2025-Q4", "gmv", "全部")], rel=0.001)
-    nuc24 = (dm[dm["date"].dt.year == 2024]["new_buyers"].sum()
-             / dm[dm["date"].dt.year == 2024]["visitors"].sum())
+    nuc24 = (
+        dm[dm["date"].dt.year == 2024]["new_buyers"].sum()
+        / dm[dm["date"].dt.year == 2024]["visitors"].sum()
+    )
     assert 1.05 < t[("2025", "new_user_conversion", "全部")] / nuc24 < 1.30  # a stretch on 2024
     assert t[("2025", "repurchase_rate", "全部")] == 0.20
     assert t[("2025", "refund_rate", "全部")] == 0.06
@@ -320,8 +357,9 @@ def test_market_index_is_a_power_transform_of_own_gmv(full):
     # own GMV in the market table is the shop's item revenue of that month
     month = pd.Timestamp("2025-11-01")
     o = full.orders[full.orders["order_time"].dt.to_period("M") == "2025-11"]
-    assert own.loc[own["month"] == month, "own_gmv"].sum() == pytest.approx(o["amount"].sum(),
-                                                                             rel=1e-6)
+    assert own.loc[own["month"] == month, "own_gmv"].sum() == pytest.approx(
+        o["amount"].sum(), rel=1e-6
+    )
 
 
 def test_write_demo_fills_store_and_files(tmp_path):
@@ -332,8 +370,9 @@ def test_write_demo_fills_store_and_files(tmp_path):
     shop = demo.write_demo(db, out, start="2025-11-01", end="2025-11-30", scale=0.1)
     con = duckdb.connect(str(db), read_only=True)
     try:
-        names = {r[0] for r in con.execute("select table_name from information_schema.tables")
-                 .fetchall()}
+        names = {
+            r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()
+        }
         assert set(TABLES) | {"demo_anomalies", "demo_experiment_truth"} <= names
         n = con.execute("select count(*) from orders").fetchone()[0]
         assert n == len(shop.orders)
@@ -354,11 +393,13 @@ def test_write_demo_fills_store_and_files(tmp_path):
 def test_demo_files_load_back_through_the_loaders(tmp_path):
     from opsnb import data
 
-    shop = demo.write_demo(tmp_path / "s.duckdb", tmp_path, start="2025-11-01",
-                           end="2025-11-14", scale=0.1)
+    shop = demo.write_demo(
+        tmp_path / "s.duckdb", tmp_path, start="2025-11-01", end="2025-11-14", scale=0.1
+    )
     dm = data.read_file(tmp_path / "daily_metrics.csv", "daily_metrics")
-    pd.testing.assert_frame_equal(dm[["visitors", "orders"]],
-                                  shop.daily_metrics[["visitors", "orders"]])
+    pd.testing.assert_frame_equal(
+        dm[["visitors", "orders"]], shop.daily_metrics[["visitors", "orders"]]
+    )
     assert np.abs(dm["gmv"] - shop.daily_metrics["gmv"]).max() < 0.005
     od = data.read_file(tmp_path / "orders_sample_gbk.csv", "orders")
     assert od["order_id"].tolist() == shop.orders["order_id"].head(5000).tolist()

@@ -1,4 +1,5 @@
 """Exact driver attribution (opsnb.drivers): identities, hand examples, zero/new/lost channels."""
+
 from __future__ import annotations
 
 import itertools
@@ -18,11 +19,13 @@ CHANNELS = ["自然搜索", "付费推广", "抖音", "小红书", "直播"]
 
 def frame(rows):
     df = pd.DataFrame(rows, columns=["channel", "visitors", "buyers", "orders", "gmv"])
-    return df.astype({"channel": str, "visitors": "int64", "buyers": "int64", "orders": "int64",
-                      "gmv": float})
+    return df.astype(
+        {"channel": str, "visitors": "int64", "buyers": "int64", "orders": "int64", "gmv": float}
+    )
 
 
 # --- hand-sized examples ---------------------------------------------------------------------
+
 
 def test_visitors_doubling_with_halved_conversion_splits_as_computed_by_hand():
     before = frame([["a", 100, 10, 10, 1000.0]])
@@ -44,10 +47,12 @@ def test_lmdi_matches_log_mean_formula_for_two_channels():
     d = drivers.decompose_gmv(before, after).set_index(["channel", "factor"])["contribution"]
     L = (6600 - 6000) / math.log(6600 / 6000)
     assert d[("a", "visitors")] == pytest.approx(L * math.log(1.2), rel=1e-12)
-    assert d[("a", "conversion")] == pytest.approx(L * math.log((54 / 1200) / (50 / 1000)),
-                                                   rel=1e-12)
-    assert d[("a", "orders_per_buyer")] == pytest.approx(L * math.log((60 / 54) / (60 / 50)),
-                                                         rel=1e-12)
+    assert d[("a", "conversion")] == pytest.approx(
+        L * math.log((54 / 1200) / (50 / 1000)), rel=1e-12
+    )
+    assert d[("a", "orders_per_buyer")] == pytest.approx(
+        L * math.log((60 / 54) / (60 / 50)), rel=1e-12
+    )
     assert d[("a", "aov")] == pytest.approx(L * math.log(110 / 100), rel=1e-12)
     assert d.sum() == pytest.approx(6600 + 2100 - 6000 - 1600, rel=1e-12)
 
@@ -85,6 +90,7 @@ def test_logmean_limit_and_symmetry():
 
 # --- zeros, new and lost channels ------------------------------------------------------------
 
+
 def test_new_and_lost_channels_attribute_their_whole_gmv_to_visitors():
     before = frame([["a", 100, 10, 10, 1000.0], ["lost", 50, 5, 5, 300.0]])
     after = frame([["a", 100, 10, 10, 1000.0], ["new", 80, 4, 4, 500.0]])
@@ -118,8 +124,9 @@ def test_several_rows_per_channel_are_summed_first():
     days = frame([["a", 50, 5, 5, 500.0], ["a", 50, 5, 5, 500.0]])
     total = frame([["a", 100, 10, 10, 1000.0]])
     after = frame([["a", 120, 10, 11, 1300.0]])
-    pd.testing.assert_frame_equal(drivers.decompose_gmv(days, after),
-                                  drivers.decompose_gmv(total, after))
+    pd.testing.assert_frame_equal(
+        drivers.decompose_gmv(days, after), drivers.decompose_gmv(total, after)
+    )
 
 
 def test_bad_method_and_missing_columns_raise_with_the_allowed_values():
@@ -133,6 +140,7 @@ def test_bad_method_and_missing_columns_raise_with_the_allowed_values():
 
 
 # --- property-based exactness ----------------------------------------------------------------
+
 
 @st.composite
 def channel_frames(draw):
@@ -172,8 +180,11 @@ def test_contributions_sum_exactly_to_the_gmv_change(before, after, method):
 @given(channel_frames(), channel_frames())
 def test_shapley_and_lmdi_agree_on_channel_totals(before, after):
     lm = drivers.decompose_gmv(before, after).groupby("channel")["contribution"].sum()
-    sh = drivers.decompose_gmv(before, after, method="shapley").groupby("channel")[
-        "contribution"].sum()
+    sh = (
+        drivers.decompose_gmv(before, after, method="shapley")
+        .groupby("channel")["contribution"]
+        .sum()
+    )
     scale = max(1.0, before["gmv"].sum(), after["gmv"].sum())
     np.testing.assert_allclose(lm, sh, atol=1e-9 * scale)
 
@@ -190,6 +201,7 @@ def test_mix_effect_is_zero_when_shares_do_not_move():
 
 
 # --- plot ------------------------------------------------------------------------------------
+
 
 def test_waterfall_renders_chinese_labels_without_missing_glyphs():
     import matplotlib

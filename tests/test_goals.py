@@ -1,4 +1,5 @@
 """Goal decomposition: identity, seasonality, feasibility, solving and budget."""
+
 from __future__ import annotations
 
 import warnings
@@ -10,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from opsnb import goals
-from opsnb import goals_report
 from opsnb.errors import ParameterError
+from opsnb.goals import show as goals_report
 
 
 def synthetic_history(seed: int = 1, yoy: float = 0.10, start="2023-01-01", end="2025-09-30"):
@@ -26,10 +27,20 @@ def synthetic_history(seed: int = 1, yoy: float = 0.10, start="2023-01-01", end=
         vis = rng.poisson(v * (1 + yoy) ** years * season * rng.lognormal(0, 0.08, len(dates)))
         buyers = rng.binomial(vis, c)
         gmv = buyers * a * rng.lognormal(0, 0.05, len(dates))
-        rows.append(pd.DataFrame({"date": dates, "channel": ch, "visitors": vis,
-                                  "buyers": buyers, "orders": buyers, "gmv": gmv,
-                                  "new_buyers": (buyers * 0.6).astype(int),
-                                  "ad_spend": np.where(ch == "抖音", buyers * 70.0, 0.0)}))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "date": dates,
+                    "channel": ch,
+                    "visitors": vis,
+                    "buyers": buyers,
+                    "orders": buyers,
+                    "gmv": gmv,
+                    "new_buyers": (buyers * 0.6).astype(int),
+                    "ad_spend": np.where(ch == "抖音", buyers * 70.0, 0.0),
+                }
+            )
+        )
     return pd.concat(rows, ignore_index=True)
 
 
@@ -43,8 +54,9 @@ def test_driver_table_multiplies_back_to_gmv():
 
 
 def test_decomposition_adds_and_multiplies_back_to_the_goal():
-    d = goals.decompose_goal(HIST, goal=0.30, base=("2024-07-01", "2024-09-30"),
-                             target=("2025-07-01", "2025-09-30"))
+    d = goals.decompose_goal(
+        HIST, goal=0.30, base=("2024-07-01", "2024-09-30"), target=("2025-07-01", "2025-09-30")
+    )
     base = HIST[(HIST.date >= "2024-07-01") & (HIST.date <= "2024-09-30")].gmv.sum()
     assert d.total == pytest.approx(base * 1.3, rel=1e-12)
     t = d.targets
@@ -65,12 +77,13 @@ def test_decomposition_identity_holds_for_any_goal_and_mix(growth, a_v, a_c):
     assert t.gmv.sum() == pytest.approx(d.total, rel=1e-9)
     np.testing.assert_allclose(t.visitors * t.conversion_rate * t.aov, t.gmv, rtol=1e-9)
     g = 1 + t.growth
-    np.testing.assert_allclose(t.conversion_rate, t.base_conversion_rate * g ** a_c, rtol=1e-9)
+    np.testing.assert_allclose(t.conversion_rate, t.base_conversion_rate * g**a_c, rtol=1e-9)
 
 
 def test_promotion_month_carries_more_of_a_quarter_goal():
-    d = goals.decompose_goal(HIST, goal=0.2, base="2024-Q4", target="2024-Q4",
-                             mix={"visitors": 1.0})
+    d = goals.decompose_goal(
+        HIST, goal=0.2, base="2024-Q4", target="2024-Q4", mix={"visitors": 1.0}
+    )
     # target 2024-Q4 references 2023-Q4: November (双11) holds the largest share
     m = d.by_month().set_index("month")
     assert m.loc["2024-11", "share"] > 1.5 * m.loc["2024-10", "share"]
@@ -78,8 +91,13 @@ def test_promotion_month_carries_more_of_a_quarter_goal():
 
 
 def test_level_goal_and_fixed_channel_growth():
-    d = goals.decompose_goal(HIST, goal=goals.Goal(5_000_000, "level"), base="2024-Q3",
-                             target="2025-Q3", channel_growth={"抖音": 0.8})
+    d = goals.decompose_goal(
+        HIST,
+        goal=goals.Goal(5_000_000, "level"),
+        base="2024-Q3",
+        target="2025-Q3",
+        channel_growth={"抖音": 0.8},
+    )
     assert d.targets.gmv.sum() == pytest.approx(5_000_000, rel=1e-9)
     bc = d.by_channel().set_index("channel")
     assert bc.loc["抖音", "growth"] == pytest.approx(0.8, rel=1e-9)
@@ -89,11 +107,13 @@ def test_level_goal_and_fixed_channel_growth():
 
 def test_bad_inputs_name_the_problem():
     with pytest.raises(ParameterError, match="sum to 1"):
-        goals.decompose_goal(HIST, goal=0.1, base="2024-Q3", target="2025-Q3",
-                             mix={"visitors": 0.5})
+        goals.decompose_goal(
+            HIST, goal=0.1, base="2024-Q3", target="2025-Q3", mix={"visitors": 0.5}
+        )
     with pytest.raises(ParameterError, match="unknown channel"):
-        goals.decompose_goal(HIST, goal=0.1, base="2024-Q3", target="2025-Q3",
-                             channel_growth={"淘宝客": 0.2})
+        goals.decompose_goal(
+            HIST, goal=0.1, base="2024-Q3", target="2025-Q3", channel_growth={"淘宝客": 0.2}
+        )
     with pytest.raises(ParameterError, match="no GMV"):
         goals.decompose_goal(HIST, goal=0.1, base="2019-Q3", target="2025-Q3")
     with pytest.raises(ParameterError):
@@ -140,10 +160,15 @@ def test_budget_needs_uses_history_spend_and_seeds():
 
 def test_feasibility_places_required_change_in_history():
     # history grows ~10 % a year: +10 % is ordinary, +200 % is not
-    ok = goals.feasibility(HIST, goals.decompose_goal(HIST, goal=0.08, base="2024-Q3",
-                                                      target="2025-Q3", mix={"visitors": 1.0}))
-    hard = goals.feasibility(HIST, goals.decompose_goal(HIST, goal=2.0, base="2024-Q3",
-                                                        target="2025-Q3"))
+    ok = goals.feasibility(
+        HIST,
+        goals.decompose_goal(
+            HIST, goal=0.08, base="2024-Q3", target="2025-Q3", mix={"visitors": 1.0}
+        ),
+    )
+    hard = goals.feasibility(
+        HIST, goals.decompose_goal(HIST, goal=2.0, base="2024-Q3", target="2025-Q3")
+    )
     v_ok = ok[ok.driver == "visitors"]
     assert (v_ok.flag == "ok").all(), v_ok
     assert (hard[hard.driver.isin(["gmv", "visitors"])].flag == "unrealistic").all()
@@ -160,8 +185,9 @@ def test_feasibility_places_required_change_in_history():
 
 def test_feasibility_without_history_says_so():
     short = HIST[HIST.date >= "2024-07-01"]
-    f = goals.feasibility(short, goals.decompose_goal(short, goal=0.3, base="2024-Q3",
-                                                      target="2025-Q3"))
+    f = goals.feasibility(
+        short, goals.decompose_goal(short, goal=0.3, base="2024-Q3", target="2025-Q3")
+    )
     assert (f.flag == "no_history").all()
     assert f.percentile.isna().all()
 
@@ -190,8 +216,9 @@ def test_history_mix_follows_how_the_channel_grew():
         assert m["visitors"] > 0.7, (ch, m)
     d = goals.decompose_goal(HIST, goal=0.3, base="2024-Q3", target="2025-Q3", mix="history")
     assert d.targets.gmv.sum() == pytest.approx(d.total, rel=1e-9)
-    np.testing.assert_allclose(d.targets.visitors * d.targets.conversion_rate * d.targets.aov,
-                               d.targets.gmv, rtol=1e-12)
+    np.testing.assert_allclose(
+        d.targets.visitors * d.targets.conversion_rate * d.targets.aov, d.targets.gmv, rtol=1e-12
+    )
     with pytest.raises(ParameterError, match="history"):
         goals.decompose_goal(HIST, goal=0.3, base="2024-Q3", target="2025-Q3", mix="hist")
 
@@ -208,8 +235,7 @@ def demo_daily(demo_db):
 
 
 def test_feasibility_flags_on_the_demo_shop(demo_daily):
-    d = goals.decompose_goal(demo_daily, goal=0.30, base="2024-Q4", target="2025-Q4",
-                             mix="history")
+    d = goals.decompose_goal(demo_daily, goal=0.30, base="2024-Q4", target="2025-Q4", mix="history")
     f = goals.feasibility(demo_daily, d)
     g = f[f.driver == "gmv"].set_index("channel")
     assert set(g.flag) <= {"ok", "stretch", "unrealistic"}
@@ -222,6 +248,7 @@ def test_feasibility_flags_on_the_demo_shop(demo_daily):
     # the demo shop: +30 % on every channel is beyond some channel's record and within others'
     assert above.any() and (~above).any(), g[["required_change", "hist_median", "hist_max"]]
     # holding last year's level needs no change anywhere: nothing is flagged
-    med = goals.decompose_goal(demo_daily, goal=0.0, base="2024-Q4", target="2025-Q4",
-                               mix="history")
+    med = goals.decompose_goal(
+        demo_daily, goal=0.0, base="2024-Q4", target="2025-Q4", mix="history"
+    )
     assert (goals.feasibility(demo_daily, med).query("driver == 'gmv'").flag == "ok").all()

@@ -1,4 +1,5 @@
 """Market research: seasonality-adjusted growth, price bands, index calibration, funnel, economics."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,11 +28,21 @@ def _market(months=36, growth=0.01, seed=0):
                 if band == "50-100" and shop == "竞品C":
                     continue  # a band with fewer shops
                 gmv = level * share * (0.5 if own else 1.0) * rng.uniform(0.99, 1.01)
-                rows.append({"month": m, "category": "女装", "competitor": shop, "is_own": own,
-                             "price_band": band, "avg_price": 80.0,
-                             "sales_index": 3.0 * gmv**0.6, "visitor_index": 50.0,
-                             "listings": listings, "own_gmv": gmv if own else np.nan,
-                             "_gmv": gmv})
+                rows.append(
+                    {
+                        "month": m,
+                        "category": "女装",
+                        "competitor": shop,
+                        "is_own": own,
+                        "price_band": band,
+                        "avg_price": 80.0,
+                        "sales_index": 3.0 * gmv**0.6,
+                        "visitor_index": 50.0,
+                        "listings": listings,
+                        "own_gmv": gmv if own else np.nan,
+                        "_gmv": gmv,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -47,7 +58,8 @@ def test_seasonally_adjusted_mom_recovers_underlying_growth():
     assert np.median(tr["mom_sa"].dropna()) == pytest.approx(0.01, abs=0.004)
     assert tr["mom_sa"].dropna().abs().max() < 0.05
     assert tr.groupby(tr["month"].dt.month)["seasonal_factor"].first().to_numpy() == pytest.approx(
-        SEASON / SEASON.mean(), rel=0.03)
+        SEASON / SEASON.mean(), rel=0.03
+    )
 
 
 def test_short_history_is_not_seasonally_adjusted():
@@ -62,8 +74,12 @@ def test_price_band_table_flags_high_share_low_competition_band():
     assert t["sales_share"].sum() == pytest.approx(1)
     row = t.set_index("price_band")
     assert row.loc["50-100", "shops"] == 2 and row.loc["0-50", "shops"] == 3
-    assert row["opportunity"].to_dict() == {"0-50": False, "50-100": True, "100-200": False,
-                                            "200+": False}
+    assert row["opportunity"].to_dict() == {
+        "0-50": False,
+        "50-100": True,
+        "100-200": False,
+        "200+": False,
+    }
     assert row.loc["50-100", "own_share"] == pytest.approx(0.5 / 2.5, rel=0.02)
 
 
@@ -117,15 +133,21 @@ def test_calibration_from_market_estimates_competitors_and_flags_extrapolation()
 
 
 def _daily():
-    return pd.DataFrame({
-        "date": pd.to_datetime(["2025-01-01", "2025-01-02"] * 2),
-        "channel": ["抖音", "抖音", "小红书", "小红书"],
-        "visitors": [1000, 1000, 500, 500], "cart_users": [100, 120, 80, 70],
-        "buyers": [20, 30, 20, 10], "orders": [22, 30, 21, 10],
-        "gmv": [2000.0, 3000.0, 2500.0, 1500.0], "ad_spend": [1000.0, 1500.0, 0.0, 0.0],
-        "new_buyers": [10, 15, 5, 5],
-        "refund_orders": [0, 0, 0, 0], "refund_amount": [0.0] * 4,
-    })
+    return pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2025-01-01", "2025-01-02"] * 2),
+            "channel": ["抖音", "抖音", "小红书", "小红书"],
+            "visitors": [1000, 1000, 500, 500],
+            "cart_users": [100, 120, 80, 70],
+            "buyers": [20, 30, 20, 10],
+            "orders": [22, 30, 21, 10],
+            "gmv": [2000.0, 3000.0, 2500.0, 1500.0],
+            "ad_spend": [1000.0, 1500.0, 0.0, 0.0],
+            "new_buyers": [10, 15, 5, 5],
+            "refund_orders": [0, 0, 0, 0],
+            "refund_amount": [0.0] * 4,
+        }
+    )
 
 
 def test_funnel_rates_and_change_match_statsmodels():
@@ -146,15 +168,26 @@ def test_funnel_rates_and_change_match_statsmodels():
 
 def test_channel_economics_intervals_and_payback():
     d = _daily()
-    orders = pd.DataFrame({
-        "order_id": list("abcdefg"),
-        "customer_id": ["u1", "u1", "u2", "u2", "u3", "u4", "u4"],
-        "order_time": pd.to_datetime(["2025-01-01", "2025-02-03", "2025-01-02", "2025-03-05",
-                                      "2025-03-01", "2025-01-02", "2025-01-20"]),
-        "channel": ["抖音", "抖音", "抖音", "抖音", "抖音", "小红书", "小红书"],
-        "amount": [200.0, 300.0, 100.0, 600.0, 100.0, 50.0, 50.0],
-        "refund_amount": [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
-    })
+    orders = pd.DataFrame(
+        {
+            "order_id": list("abcdefg"),
+            "customer_id": ["u1", "u1", "u2", "u2", "u3", "u4", "u4"],
+            "order_time": pd.to_datetime(
+                [
+                    "2025-01-01",
+                    "2025-02-03",
+                    "2025-01-02",
+                    "2025-03-05",
+                    "2025-03-01",
+                    "2025-01-02",
+                    "2025-01-20",
+                ]
+            ),
+            "channel": ["抖音", "抖音", "抖音", "抖音", "抖音", "小红书", "小红书"],
+            "amount": [200.0, 300.0, 100.0, 600.0, 100.0, 50.0, 50.0],
+            "refund_amount": [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+        }
+    )
     e = mk.channel_economics(d, orders, margin=0.5).set_index("channel")
     dy = e.loc["抖音"]
     assert dy["cac"] == pytest.approx(2500 / 25)

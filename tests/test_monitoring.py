@@ -1,8 +1,8 @@
 """Daily monitoring of the demo shop, the `opsnb detect` CLI and the NAB scorer."""
+
 from __future__ import annotations
 
 import importlib.util
-import warnings
 from functools import lru_cache
 from pathlib import Path
 
@@ -12,21 +12,18 @@ import pytest
 from typer.testing import CliRunner
 
 from opsnb import monitoring as M
-from opsnb import monitoring_report as MR
 from opsnb.cli import app
+from opsnb.monitoring import show as MR
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = Path(__file__).parent / "fixtures" / "nab"
 NAB = ROOT.parent / "shared" / "data" / "nab"
 
 
-@lru_cache(maxsize=1)
 def _shop():
-    from opsnb import demo
+    from conftest import demo_shop_once
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return demo.generate()
+    return demo_shop_once()  # generated once per test run
 
 
 @lru_cache(maxsize=1)
@@ -49,7 +46,9 @@ def test_demo_shop_injected_anomalies_are_recovered_with_few_false_alarms():
     assert ev["precision"] >= 0.7
     # every tracking outage and bot spike is caught on its own metric
     al = M.monitor(shop.daily_metrics, include_total=False).alerts
-    for a in shop.anomalies[shop.anomalies["kind"].isin(["tracking_outage", "traffic_spike"])].itertuples():
+    for a in shop.anomalies[
+        shop.anomalies["kind"].isin(["tracking_outage", "traffic_spike"])
+    ].itertuples():
         hit = al[(al.channel == a.channel) & (al.metric == a.metric) & (al.date == a.start)]
         assert len(hit) == 1, a.anomaly_id
 
@@ -68,7 +67,10 @@ def test_normal_double11_is_not_flagged_on_channels_without_injected_anomaly():
 
 def test_aov_drops_from_a_wrong_coupon_are_flagged_as_aov():
     al = _result().alerts
-    for ch, days in (("付费推广", ["2024-10-15", "2024-10-16"]), ("老客/私域", ["2025-07-22", "2025-07-23"])):
+    for ch, days in (
+        ("付费推广", ["2024-10-15", "2024-10-16"]),
+        ("老客/私域", ["2025-07-22", "2025-07-23"]),
+    ):
         hit = al[(al.channel == ch) & (al.metric == "aov") & al.date.isin(pd.to_datetime(days))]
         assert len(hit) == 2 and (hit.direction == "down").all(), ch
 
@@ -120,8 +122,18 @@ def test_mix_shift_fires_when_shares_move_but_total_is_flat():
 def test_daily_report_has_the_table3_columns_and_notes_flagged_rows():
     res = _result()
     t = MR.daily_report(res, "2025-08-19", lang="zh")
-    assert list(t.columns) == ["date", "channel", "visitors", "conversion_rate", "aov", "gmv",
-                               "refund_rate", "note", "fix", "owner"]
+    assert list(t.columns) == [
+        "date",
+        "channel",
+        "visitors",
+        "conversion_rate",
+        "aov",
+        "gmv",
+        "refund_rate",
+        "note",
+        "fix",
+        "owner",
+    ]
     row = t[t.channel == "付费推广"].iloc[0]
     assert "访客数" in row["note"] and row["owner"] == "数据分析"
     en = MR.daily_report(res, "2025-08-19", lang="en")
@@ -129,8 +141,11 @@ def test_daily_report_has_the_table3_columns_and_notes_flagged_rows():
     assert row["fix"] == "修复访客统计"
     # the tracking outage is a data incident (no 高 item that day, so the draft is asked for
     # the visitors alert itself): report due detection (08-20) + 48 h, no response plan
-    al = res.alerts[(res.alerts.date == "2025-08-19") & (res.alerts.channel == "付费推广")
-                    & (res.alerts.metric == "visitors")].iloc[0]
+    al = res.alerts[
+        (res.alerts.date == "2025-08-19")
+        & (res.alerts.channel == "付费推广")
+        & (res.alerts.metric == "visitors")
+    ].iloc[0]
     draft = MR.draft_rectification(res, al, _shop().daily_metrics, lang="zh")
     assert "异常数据整改报告" in draft and "2025-08-22" in draft and "修复访客统计" in draft
     hi = res.alerts[(res.alerts.severity == "高")].iloc[0]
@@ -167,12 +182,23 @@ def test_cli_detect_writes_one_row_per_input_row(tmp_path):
     src = tmp_path / "in.csv"
     df.to_csv(src, index=False, encoding="gbk")
     out = tmp_path / "out.csv"
-    r = CliRunner().invoke(app, ["detect", str(src), "--time-col", "日期", "--value-col", "uv",
-                                 "--output", str(out)])
+    r = CliRunner().invoke(
+        app, ["detect", str(src), "--time-col", "日期", "--value-col", "uv", "--output", str(out)]
+    )
     assert r.exit_code == 0, r.output
     got = pd.read_csv(out)
-    assert list(got.columns) == ["series", "timestamp", "value", "expected", "lower", "upper",
-                                 "score", "is_anomaly", "direction", "severity"]
+    assert list(got.columns) == [
+        "series",
+        "timestamp",
+        "value",
+        "expected",
+        "lower",
+        "upper",
+        "score",
+        "is_anomaly",
+        "direction",
+        "severity",
+    ]
     assert len(got) == 200 and got.loc[150, "is_anomaly"] == 1 and got.loc[150, "direction"] == "up"
     assert set(got["is_anomaly"]) <= {0, 1} and (got["score"].dropna() >= 0).all()
 
@@ -189,23 +215,45 @@ def test_cli_detect_rates_by_series(tmp_path):
     src = tmp_path / "r.csv"
     df.to_csv(src, index=False)
     out = tmp_path / "o.csv"
-    r = CliRunner().invoke(app, ["detect", str(src), "--time-col", "date", "--series-col", "ch",
-                                 "--kind", "rate", "--numerator-col", "buyers",
-                                 "--denominator-col", "visitors", "--output", str(out)])
+    r = CliRunner().invoke(
+        app,
+        [
+            "detect",
+            str(src),
+            "--time-col",
+            "date",
+            "--series-col",
+            "ch",
+            "--kind",
+            "rate",
+            "--numerator-col",
+            "buyers",
+            "--denominator-col",
+            "visitors",
+            "--output",
+            str(out),
+        ],
+    )
     assert r.exit_code == 0, r.output
     got = pd.read_csv(out)
-    assert got.loc[(got.series == "big") & (got.timestamp == "2024-04-10"), "is_anomaly"].item() == 1
+    assert (
+        got.loc[(got.series == "big") & (got.timestamp == "2024-04-10"), "is_anomaly"].item() == 1
+    )
     assert got.loc[got.series == "small", "is_anomaly"].sum() == 0
 
 
 def test_cli_detect_bad_file_names_file_row_column_and_exits_2(tmp_path):
     src = tmp_path / "bad.csv"
-    src.write_text("timestamp,value\n2024-01-01,3\n2024-13-02,4\n2024-01-03,abc\n", encoding="utf-8")
+    src.write_text(
+        "timestamp,value\n2024-01-01,3\n2024-13-02,4\n2024-01-03,abc\n", encoding="utf-8"
+    )
     r = CliRunner().invoke(app, ["detect", str(src), "--output", str(tmp_path / "o.csv")])
     assert r.exit_code == 2
     assert "bad.csv, row 3, column 'timestamp'" in r.output
     assert "bad.csv, row 4, column 'value'" in r.output
-    r = CliRunner().invoke(app, ["detect", str(src), "--value-col", "gmv", "--output", str(tmp_path / "o.csv")])
+    r = CliRunner().invoke(
+        app, ["detect", str(src), "--value-col", "gmv", "--output", str(tmp_path / "o.csv")]
+    )
     assert r.exit_code == 2 and "'gmv'" in r.output
 
 
@@ -214,18 +262,26 @@ def test_nab_scorer_reproduces_the_published_numenta_score():
     out = pd.read_csv(FIX / "numenta_exchange-2_cpc_results.csv")
     wins = [["2011-07-11 04:00:01.000000", "2011-07-17 22:00:01.000000"]]
     r = nab.nab_score(out["timestamp"], out["anomaly_score"] >= 0.542187690735, wins, "standard")
-    assert r["score"] == pytest.approx(0.53195803375, abs=1e-9)  # NAB results/numenta/..._standard_scores.csv
+    assert r["score"] == pytest.approx(
+        0.53195803375, abs=1e-9
+    )  # NAB results/numenta/..._standard_scores.csv
     assert (r["tp"], r["fp"]) == (1, 3)
-    lfn = nab.nab_score(out["timestamp"], out["anomaly_score"] >= 0.542187690735, wins, "reward_low_FN_rate")
+    lfn = nab.nab_score(
+        out["timestamp"], out["anomaly_score"] >= 0.542187690735, wins, "reward_low_FN_rate"
+    )
     assert lfn["score"] == pytest.approx(0.53195803375, abs=1e-9)
-    lfp = nab.nab_score(out["timestamp"], out["anomaly_score"] >= 0.542187690735, wins, "reward_low_FP_rate")
+    lfp = nab.nab_score(
+        out["timestamp"], out["anomaly_score"] >= 0.542187690735, wins, "reward_low_FP_rate"
+    )
     assert lfp["score"] < r["score"]  # FPs cost twice as much
 
 
 @pytest.mark.skipif(not NAB.is_dir(), reason="../shared/data/nab not present")
 def test_detect_runs_causally_on_a_nab_file():
-    df = pd.read_csv(NAB / "data" / "realAdExchange" / "exchange-3_cpm_results.csv", parse_dates=["timestamp"])
-    from opsnb.anomaly import detect
+    df = pd.read_csv(
+        NAB / "data" / "realAdExchange" / "exchange-3_cpm_results.csv", parse_dates=["timestamp"]
+    )
+    from opsnb.monitoring.anomaly import detect
 
     full = detect(df, time_col="timestamp", value_col="value")
     part = detect(df.iloc[:1000], time_col="timestamp", value_col="value")

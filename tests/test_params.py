@@ -4,7 +4,8 @@ import pytest
 import yaml
 
 from opsnb.errors import ParameterError
-from opsnb.params import load_params, notebook_parameters, parse_period, parse_date, Period
+from opsnb.periods import Period, parse_date, parse_period
+from opsnb.run.params import load_params, notebook_parameters
 
 NB = "00_data_health"
 
@@ -21,27 +22,32 @@ def test_parameters_cell_gives_name_type_default_and_help():
     assert {"lang", "period", "db_path", "shop", "as_of"} <= set(ps)
 
 
-@pytest.mark.parametrize("text,start,end", [
-    ("2025", "2025-01-01", "2025-12-31"),
-    ("2025-Q4", "2025-10-01", "2025-12-31"),
-    ("2024-q1", "2024-01-01", "2024-03-31"),
-    ("2024-02", "2024-02-01", "2024-02-29"),
-    ("2025-11-11", "2025-11-11", "2025-11-11"),
-    ("20251111", "2025-11-11", "2025-11-11"),
-    ("2025/11/1..2025/11/30", "2025-11-01", "2025-11-30"),
-    ("yesterday", "2026-01-14", "2026-01-14"),
-    ("last-7-days", "2026-01-08", "2026-01-14"),
-    ("last-week", "2026-01-05", "2026-01-11"),
-    ("last-month", "2025-12-01", "2025-12-31"),
-    ("this-month", "2026-01-01", "2026-01-15"),
-    ("last-quarter", "2025-10-01", "2025-12-31"),
-])
+@pytest.mark.parametrize(
+    "text,start,end",
+    [
+        ("2025", "2025-01-01", "2025-12-31"),
+        ("2025-Q4", "2025-10-01", "2025-12-31"),
+        ("2024-q1", "2024-01-01", "2024-03-31"),
+        ("2024-02", "2024-02-01", "2024-02-29"),
+        ("2025-11-11", "2025-11-11", "2025-11-11"),
+        ("20251111", "2025-11-11", "2025-11-11"),
+        ("2025/11/1..2025/11/30", "2025-11-01", "2025-11-30"),
+        ("yesterday", "2026-01-14", "2026-01-14"),
+        ("last-7-days", "2026-01-08", "2026-01-14"),
+        ("last-week", "2026-01-05", "2026-01-11"),
+        ("last-month", "2025-12-01", "2025-12-31"),
+        ("this-month", "2026-01-01", "2026-01-15"),
+        ("last-quarter", "2025-10-01", "2025-12-31"),
+    ],
+)
 def test_periods_parse_to_inclusive_ranges(text, start, end):
     p = parse_period(text, as_of="2026-01-15")
     assert (p.start, p.end) == (d(start), d(end))
 
 
-@pytest.mark.parametrize("bad", ["2025-13", "2025-Q5", "next-year", "2025-11-30..2025-11-01", "last-0-days"])
+@pytest.mark.parametrize(
+    "bad", ["2025-13", "2025-Q5", "next-year", "2025-11-30..2025-11-01", "last-0-days"]
+)
 def test_bad_periods_fail_with_the_accepted_forms(bad):
     with pytest.raises(ParameterError, match="period"):
         parse_period(bad, as_of="2026-01-15")
@@ -66,7 +72,11 @@ def test_unknown_key_names_the_closest_valid_key(tmp_path):
     f = write(tmp_path, {"lang": "en", "perod": "2025-Q4"})
     with pytest.raises(ParameterError) as e:
         load_params(NB, f)
-    assert "perod" in str(e.value) and "Did you mean 'period'" in str(e.value) and str(f) in str(e.value)
+    assert (
+        "perod" in str(e.value)
+        and "Did you mean 'period'" in str(e.value)
+        and str(f) in str(e.value)
+    )
 
 
 def test_wrong_type_names_the_key(tmp_path):
@@ -83,8 +93,15 @@ def test_bad_lang_and_bad_period_fail_before_any_kernel(tmp_path):
 
 
 def test_notebook_section_and_overrides_win(tmp_path):
-    f = write(tmp_path, {"lang": "zh", "period": "2025",
-                         "notebooks": {"00_data_health": {"outlier_z": 4}}, "slug": "x"})
+    f = write(
+        tmp_path,
+        {
+            "lang": "zh",
+            "period": "2025",
+            "notebooks": {"00_data_health": {"outlier_z": 4}},
+            "slug": "x",
+        },
+    )
     assert load_params(NB, f) == {"lang": "zh", "period": "2025", "outlier_z": 4.0}
     assert load_params(NB, f, ["lang=en", "outlier_z=3.5"])["lang"] == "en"
     assert load_params(NB, f, ["outlier_z=3.5"])["outlier_z"] == 3.5
@@ -97,7 +114,7 @@ def test_override_of_unknown_key_fails():
 
 def test_every_params_file_in_the_repo_is_valid_for_its_notebooks():
     from opsnb import config
-    from opsnb.params import list_notebooks, notebooks_for_file, read_yaml
+    from opsnb.run.params import list_notebooks, notebooks_for_file, read_yaml
 
     files = sorted(config.params_dir().glob("*.yaml"))
     assert files, "params/ must hold at least the demo parameter set"
@@ -110,7 +127,7 @@ def test_every_params_file_in_the_repo_is_valid_for_its_notebooks():
 
 def test_data_contracts_doc_is_in_sync_with_the_schemas():
     from opsnb import config
-    from opsnb.schemas import contracts_markdown
+    from opsnb.data.schemas import contracts_markdown
 
     doc = (config.project_root() / "docs" / "data-contracts.md").read_text(encoding="utf-8")
     assert doc.strip() == contracts_markdown().strip(), "run: opsnb tables > docs/data-contracts.md"

@@ -1,8 +1,8 @@
 import re
 from pathlib import Path
 
-from opsnb.render import write_index
-from opsnb.runner import run_notebook
+from opsnb.run.render import write_index
+from opsnb.run.runner import run_notebook
 
 NB = Path(__file__).parent / "fixtures" / "nb" / "report_ok.ipynb"
 
@@ -18,7 +18,9 @@ def test_html_report_has_no_code_has_chinese_and_embedded_images(outputs):
     assert not re.search(r"(src|href)=\"https?://", html)  # nothing loaded from the network
     assert "<script src" not in html.lower()
     footer = html.split('<footer class="opsnb-footer">')[1]
-    assert "opsnb" in footer and "2025-11" in footer and "n_points" not in footer  # only given params
+    assert (
+        "opsnb" in footer and "2025-11" in footer and "n_points" not in footer
+    )  # only given params
     assert "application/vnd.opsnb.record+json" not in html
 
 

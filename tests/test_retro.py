@@ -1,4 +1,5 @@
 """Retrospective (opsnb.retro): achievement, pace, attribution identity, lift, execution."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from opsnb import drivers, retro
-from opsnb import retro_report
+from opsnb.retro import show as retro_report
 
 
 def daily_frame(days, channels=("a", "b"), **per_channel):
@@ -16,23 +17,35 @@ def daily_frame(days, channels=("a", "b"), **per_channel):
     for d in pd.date_range(days[0], days[1]):
         for c in channels:
             v = per_channel.get(c, {})
-            rows.append(dict(date=d, channel=c, visitors=v.get("visitors", 1000),
-                             buyers=v.get("buyers", 50), orders=v.get("orders", 55),
-                             gmv=v.get("gmv", 5500.0), refund_orders=v.get("refund_orders", 3),
-                             new_buyers=v.get("new_buyers", 40), ad_spend=v.get("ad_spend", 0.0)))
+            rows.append(
+                dict(
+                    date=d,
+                    channel=c,
+                    visitors=v.get("visitors", 1000),
+                    buyers=v.get("buyers", 50),
+                    orders=v.get("orders", 55),
+                    gmv=v.get("gmv", 5500.0),
+                    refund_orders=v.get("refund_orders", 3),
+                    new_buyers=v.get("new_buyers", 40),
+                    ad_spend=v.get("ad_spend", 0.0),
+                )
+            )
     return pd.DataFrame(rows)
 
 
-TARGETS = pd.DataFrame({
-    "period": ["2025-11"] * 4,
-    "metric": ["gmv", "refund_rate", "repurchase_rate", "gmv"],
-    "channel": ["全部", "全部", "全部", "a"],
-    "target": [300_000.0, 0.05, 0.25, 150_000.0],
-    "owner": ["张敏", "李娜", "李娜", "王磊"],
-})
+TARGETS = pd.DataFrame(
+    {
+        "period": ["2025-11"] * 4,
+        "metric": ["gmv", "refund_rate", "repurchase_rate", "gmv"],
+        "channel": ["全部", "全部", "全部", "a"],
+        "target": [300_000.0, 0.05, 0.25, 150_000.0],
+        "owner": ["张敏", "李娜", "李娜", "王磊"],
+    }
+)
 
 
 # --- achievement -----------------------------------------------------------------------------
+
 
 def test_achievement_matches_hand_computation_including_lower_is_better():
     d = daily_frame(("2025-11-01", "2025-11-30"))  # 30 days × 2 channels
@@ -57,8 +70,15 @@ def test_running_period_compares_sums_with_the_share_due_by_last_years_shape():
     ly.loc[ly["date"] == "2024-11-11", "gmv"] = 29 * 5500.0  # = the other 29 days together
     now = daily_frame(("2025-11-01", "2025-11-10"), channels=("a",))
     targets = TARGETS[TARGETS.channel == "a"].assign(channel="全部")
-    t = retro.achievement(now, targets, "2025-11", history=ly, start="2025-11-01",
-                          end="2025-11-30", as_of="2025-11-10").iloc[0]
+    t = retro.achievement(
+        now,
+        targets,
+        "2025-11",
+        history=ly,
+        start="2025-11-01",
+        end="2025-11-30",
+        as_of="2025-11-10",
+    ).iloc[0]
     due = 150_000 * (10 * 5500) / (58 * 5500)
     assert t["expected_to_date"] == pytest.approx(due)
     assert t["status"] == "on_track"  # 55 000 ≥ 25 862
@@ -67,8 +87,9 @@ def test_running_period_compares_sums_with_the_share_due_by_last_years_shape():
 
 
 def test_projection_of_a_steady_run_rate_is_exact_and_finished_period_is_closed():
-    t = pd.DataFrame({"date": pd.date_range("2025-11-01", periods=30),
-                      "target": np.linspace(100, 200, 30)})
+    t = pd.DataFrame(
+        {"date": pd.date_range("2025-11-01", periods=30), "target": np.linspace(100, 200, 30)}
+    )
     t["actual"] = np.where(np.arange(30) < 20, 1.1 * t["target"], np.nan)
     p = retro.project(t)
     assert p.estimate == pytest.approx(1.1 * t["target"].sum())
@@ -83,6 +104,7 @@ def test_projection_of_a_steady_run_rate_is_exact_and_finished_period_is_closed(
 
 # --- attribution -----------------------------------------------------------------------------
 
+
 @st.composite
 def channel_rows(draw, names=("自然搜索", "抖音", "小红书", "直播")):
     rows = []
@@ -94,13 +116,18 @@ def channel_rows(draw, names=("自然搜索", "抖音", "小红书", "直播")):
             g = draw(st.floats(1, 1e6)) if o else 0.0
             rows.append(dict(channel=ch, visitors=v, buyers=b, orders=o, gmv=g))
     return pd.DataFrame(rows, columns=["channel", "visitors", "buyers", "orders", "gmv"]).astype(
-        {"channel": str, "visitors": "int64", "buyers": "int64", "orders": "int64", "gmv": float})
+        {"channel": str, "visitors": "int64", "buyers": "int64", "orders": "int64", "gmv": float}
+    )
 
 
 @settings(max_examples=80, deadline=None)
-@given(channel_rows(), channel_rows(),
-       st.dictionaries(st.sampled_from(["自然搜索", "抖音", "小红书", "直播"]),
-                       st.floats(0, 2e6), min_size=1))
+@given(
+    channel_rows(),
+    channel_rows(),
+    st.dictionaries(
+        st.sampled_from(["自然搜索", "抖音", "小红书", "直播"]), st.floats(0, 2e6), min_size=1
+    ),
+)
 def test_attribution_versus_period_and_target_sums_exactly(before, after, channel_targets):
     out = retro.attribution(before, after)
     change = after["gmv"].sum() - before["gmv"].sum()
@@ -116,13 +143,15 @@ def test_attribution_versus_period_and_target_sums_exactly(before, after, channe
 
 
 def test_target_frame_keeps_reference_rates():
-    ref = pd.DataFrame({"channel": ["a"], "visitors": [1000], "buyers": [50], "orders": [60],
-                        "gmv": [6000.0]})
+    ref = pd.DataFrame(
+        {"channel": ["a"], "visitors": [1000], "buyers": [50], "orders": [60], "gmv": [6000.0]}
+    )
     tf = retro.target_frame({"a": 12000.0}, ref).iloc[0]
     assert (tf["visitors"], tf["buyers"], tf["orders"], tf["gmv"]) == (2000, 100, 120, 12000)
 
 
 # --- promotion lift --------------------------------------------------------------------------
+
 
 def _simulated_shop(rng, n_pre=56, n_win=14, n_post=7, effect=0.4, dip=0.0):
     """Log GMV = random-walk level + fixed weekly pattern + noise; effect × GMV in the window."""
@@ -131,14 +160,21 @@ def _simulated_shop(rng, n_pre=56, n_win=14, n_post=7, effect=0.4, dip=0.0):
     level = np.log(100_000) + np.cumsum(rng.normal(0, 0.01, n))
     y0 = np.exp(level + week[np.arange(n) % 7] + rng.normal(0, 0.05, n))
     y = y0.copy()
-    y[n_pre:n_pre + n_win] *= 1 + effect
-    y[n_pre + n_win:] *= 1 - dip
+    y[n_pre : n_pre + n_win] *= 1 + effect
+    y[n_pre + n_win :] *= 1 - dip
     dates = pd.date_range("2025-09-01", periods=n)
-    daily = pd.DataFrame({"date": dates, "channel": "all", "gmv": y,
-                          "ad_spend": np.where((np.arange(n) >= n_pre) &
-                                               (np.arange(n) < n_pre + n_win), 10_000.0, 0.0)})
+    daily = pd.DataFrame(
+        {
+            "date": dates,
+            "channel": "all",
+            "gmv": y,
+            "ad_spend": np.where(
+                (np.arange(n) >= n_pre) & (np.arange(n) < n_pre + n_win), 10_000.0, 0.0
+            ),
+        }
+    )
     start, end = dates[n_pre], dates[n_pre + n_win - 1]
-    true_lift = float((y - y0)[n_pre:n_pre + n_win].sum())
+    true_lift = float((y - y0)[n_pre : n_pre + n_win].sum())
     return daily, start, end, true_lift
 
 
@@ -194,19 +230,29 @@ def test_did_recovers_the_lift_against_an_unpromoted_channel():
 
 # --- execution review ------------------------------------------------------------------------
 
+
 def execution_inputs():
-    plan = pd.DataFrame({
-        "cycle": ["预热期"] * 4, "task": ["t1", "t2", "t3", "t4"],
-        "owner": ["张敏", "张敏", "李娜", "李娜"],
-        "start": pd.to_datetime(["2025-10-01"] * 4),
-        "end": pd.to_datetime(["2025-10-10", "2025-10-10", "2025-10-20", "2025-11-30"]),
-        "status": ["已完成", "已完成", "延期", "进行中"],
-        "updated": pd.to_datetime(["2025-10-09", "2025-10-13", "2025-10-25", "2025-10-25"]),
-    })
-    ms = pd.DataFrame({"milestone": ["m1", "m2", "m3"],
-                       "date": pd.to_datetime(["2025-10-05", "2025-10-15", "2025-11-20"]),
-                       "owner": ["张敏", "李娜", "李娜"], "risk": ["高", "低", "高"],
-                       "response": ["备用仓", None, None], "done": [False, True, False]})
+    plan = pd.DataFrame(
+        {
+            "cycle": ["预热期"] * 4,
+            "task": ["t1", "t2", "t3", "t4"],
+            "owner": ["张敏", "张敏", "李娜", "李娜"],
+            "start": pd.to_datetime(["2025-10-01"] * 4),
+            "end": pd.to_datetime(["2025-10-10", "2025-10-10", "2025-10-20", "2025-11-30"]),
+            "status": ["已完成", "已完成", "延期", "进行中"],
+            "updated": pd.to_datetime(["2025-10-09", "2025-10-13", "2025-10-25", "2025-10-25"]),
+        }
+    )
+    ms = pd.DataFrame(
+        {
+            "milestone": ["m1", "m2", "m3"],
+            "date": pd.to_datetime(["2025-10-05", "2025-10-15", "2025-11-20"]),
+            "owner": ["张敏", "李娜", "李娜"],
+            "risk": ["高", "低", "高"],
+            "response": ["备用仓", None, None],
+            "done": [False, True, False],
+        }
+    )
     return plan, ms
 
 
@@ -223,17 +269,32 @@ def test_execution_review_counts_on_time_late_and_materialised_risks():
     assert s["high_risk_without_response"] == 1
 
 
-@pytest.mark.parametrize("lang, owner, rate, risk, no_response", [
-    ("zh", "负责人", "按时完成率", "风险等级", "无应对措施"),
-    ("en", "Owner", "On-time rate", "Risk", "No response plan"),
-])
+@pytest.mark.parametrize(
+    "lang, owner, rate, risk, no_response",
+    [
+        ("zh", "负责人", "按时完成率", "风险等级", "无应对措施"),
+        ("en", "Owner", "On-time rate", "Risk", "No response plan"),
+    ],
+)
 def test_execution_tables_read_in_the_report_language(lang, owner, rate, risk, no_response):
     plan, ms = execution_inputs()
     r = retro_report.execution_review(plan, ms, as_of="2025-10-30", lang=lang)
     t = retro_report.execution_display(r, lang)
     assert list(t["by_owner"].columns)[0] == owner and rate in t["by_owner"].columns
-    raw = {"tasks", "due", "on_time", "late", "days_late", "on_time_rate", "milestone", "risk",
-           "standard", "response", "materialised", "no_response"}
+    raw = {
+        "tasks",
+        "due",
+        "on_time",
+        "late",
+        "days_late",
+        "on_time_rate",
+        "milestone",
+        "risk",
+        "standard",
+        "response",
+        "materialised",
+        "no_response",
+    }
     assert not raw & set(t["by_owner"].columns) and not raw & set(t["risks"].columns)
     risks = t["risks"]
     assert len(risks) == 1  # only m1 materialised (m2 met, m3 still ahead)
@@ -245,7 +306,7 @@ def test_execution_tables_read_in_the_report_language(lang, owner, rate, risk, n
 def test_running_period_is_compared_with_the_same_first_days_and_says_so():
     import datetime as dt
 
-    from opsnb.params import Period
+    from opsnb.periods import Period
 
     nov = Period(dt.date(2025, 11, 1), dt.date(2025, 11, 30), "2025-11")
     cut = retro.comparison_window(nov.last_year(), nov, dt.date(2025, 11, 20))

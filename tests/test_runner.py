@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from opsnb.cli import app
 from opsnb.errors import NotebookRunError, ParameterError
-from opsnb.runner import output_slug, run_notebook
+from opsnb.run.runner import output_slug, run_notebook
 
 NB = Path(__file__).parent / "fixtures" / "nb" / "report_ok.ipynb"
 
@@ -30,8 +30,13 @@ def test_failed_run_keeps_the_partial_notebook_and_says_which_cell(outputs):
     assert "ValueError" in r.error and "boom" in r.error
     assert 'raise ValueError("boom' in r.failed_cell
     part = nbformat.read(r.partial_path, as_version=4)
-    errors = [o for c in part.cells if c.cell_type == "code" for o in c.get("outputs", [])
-              if o.get("output_type") == "error"]
+    errors = [
+        o
+        for c in part.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
     assert errors and errors[0]["ename"] == "ValueError"
     assert r.html_path is None
     assert json.loads(Path(r.results_path).read_text())["status"] == "failed"
@@ -82,7 +87,7 @@ def test_cli_run_exit_codes_and_messages(outputs):
 
 
 def test_successful_runs_land_in_the_ledger_once_per_run_id(outputs, tmp_path, monkeypatch):
-    from opsnb import ledger
+    from opsnb.run import ledger
 
     db = tmp_path / "store.duckdb"
     monkeypatch.setenv("OPSNB_DB", str(db))

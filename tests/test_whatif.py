@@ -1,4 +1,5 @@
 """What-if scenario model: evaluation, grid, named scenarios and the widget panel."""
+
 from __future__ import annotations
 
 import re
@@ -7,20 +8,25 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-
-from opsnb import goals, whatif
-from opsnb.errors import ParameterError
-
 from test_goals import HIST
+
+from opsnb import goals
+from opsnb.errors import ParameterError
+from opsnb.goals import whatif
 
 
 def small_model() -> whatif.ScenarioModel:
-    base = pd.DataFrame({"channel": ["抖音", "小红书", "自然搜索"],
-                         "visitors": [10_000.0, 5_000.0, 20_000.0],
-                         "conversion_rate": [0.05, 0.08, 0.03],
-                         "aov": [200.0, 250.0, 150.0]})
-    return whatif.ScenarioModel.from_frame(base, goal=400_000.0,
-                                           cost_per_visitor={"抖音": 4.0, "小红书": 4.0})
+    base = pd.DataFrame(
+        {
+            "channel": ["抖音", "小红书", "自然搜索"],
+            "visitors": [10_000.0, 5_000.0, 20_000.0],
+            "conversion_rate": [0.05, 0.08, 0.03],
+            "aov": [200.0, 250.0, 150.0],
+        }
+    )
+    return whatif.ScenarioModel.from_frame(
+        base, goal=400_000.0, cost_per_visitor={"抖音": 4.0, "小红书": 4.0}
+    )
 
 
 def test_evaluate_matches_hand_computation():
@@ -34,8 +40,10 @@ def test_evaluate_matches_hand_computation():
     assert r.gmv == pytest.approx(12_000 * 0.04 * 200 + 190_000)
     assert r.achievement == pytest.approx(r.gmv / 400_000)
     assert r.extra_budget == pytest.approx(2_000 * 4.0)
-    assert r.by_channel.set_index("channel").loc["自然搜索", "spend"] != \
-        r.by_channel.set_index("channel").loc["自然搜索", "spend"]  # NaN: organic has no cost
+    assert (
+        r.by_channel.set_index("channel").loc["自然搜索", "spend"]
+        != r.by_channel.set_index("channel").loc["自然搜索", "spend"]
+    )  # NaN: organic has no cost
 
 
 def test_all_channel_and_channel_changes_multiply():
@@ -66,8 +74,9 @@ def test_goal_plan_scenario_reaches_the_goal_exactly():
 
 def test_grid_cells_are_model_evaluations():
     m = small_model()
-    g = whatif.scenario_grid(m, x="visitors", y="aov", x_values=[0, 0.1, 0.2],
-                             y_values=[-0.05, 0.0], channels=["抖音"])
+    g = whatif.scenario_grid(
+        m, x="visitors", y="aov", x_values=[0, 0.1, 0.2], y_values=[-0.05, 0.0], channels=["抖音"]
+    )
     assert len(g) == 6
     cell = g[(g.x_change == 0.1) & (g.y_change == -0.05)].iloc[0]
     expect = m.evaluate({"抖音": {"visitors": 0.1, "aov": -0.05}})
@@ -101,8 +110,9 @@ def test_named_scenarios_fall_back_to_defaults_without_history():
     assert (t.source == "default").all()
     assert t.label["stretch"] == "Stretch"
     assert t.visitors_change["stretch"] == pytest.approx(0.25)
-    assert t.gmv["stretch"] == pytest.approx(small_model().evaluate(
-        {"*": whatif.DEFAULT_SCENARIOS["stretch"]}).gmv)
+    assert t.gmv["stretch"] == pytest.approx(
+        small_model().evaluate({"*": whatif.DEFAULT_SCENARIOS["stretch"]}).gmv
+    )
 
 
 def test_grid_heat_map_renders_chinese():
@@ -143,8 +153,9 @@ def test_whatif_command_serves_the_live_notebook_with_the_given_parameters():
 
     from opsnb.cli import app
 
-    r = CliRunner().invoke(app, ["whatif", "--dry-run", "--port", "8999", "-p", "goal=0.25",
-                                 "-p", "lang=en"])
+    r = CliRunner().invoke(
+        app, ["whatif", "--dry-run", "--port", "8999", "-p", "goal=0.25", "-p", "lang=en"]
+    )
     assert r.exit_code == 0, r.output
     cmd = r.output.strip().splitlines()[-1].split()
     assert cmd[1:3] == ["-m", "voila"] and "--port=8999" in cmd and "--no-browser" in cmd

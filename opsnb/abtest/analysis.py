@@ -1,0 +1,842 @@
+"""A/B readout: metrics, per-arm sufficient statistics (pandas or DuckDB SQL), the results table.
+
+A readout is SRM first, then one row per (metric, treatment arm) with lifts, intervals, p-values
+(corrected for multiple arms and metrics), Bayesian chance to win or sequential bounds.
+
+Metrics are written ``NAME:proportion``, ``NAME:mean`` or ``NAME:mean:NUM/DEN`` (a ratio metric,
+e.g. ``aov:mean:gmv/orders``); see :func:`parse_metric`. Rows are randomisation units; with
+``unit_col`` rows (sessions, store-weeks) are first aggregated per unit.
+
+Examples
+--------
+>>> import pandas as pd
+>>> df = pd.DataFrame({"variant": ["A", "B"] * 50, "converted": [0, 1, 1, 0] * 25})
+>>> r = readout(df, variant_col="variant", control="A", metrics=["converted:proportion"])
+>>> r.results.loc[0, "metric"], r.results.loc[0, "variant"], float(r.results.loc[0, "abs_lift"])
+('converted', 'B', 0.0)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from opsnb.abtest.stats import (
+    ComparisonResult,
+    PairStats,
+    SampleStats,
+    SRMResult,
+    compare_means,
+    compare_means_cuped,
+    compare_proportions,
+    compare_ratios,
+    correct_pvalues,
+    srm_check,
+)
+from opsnb.errors import DataContractError, DataProblem, ParameterError
+
+__all__ = [
+    "MetricSpec",
+    "parse_metric",
+    "parse_metrics",
+    "METHODS",
+    "Readout",
+    "arm_stats_from_frame",
+    "arm_stats_sql",
+    "compare_arm_stats",
+    "readout",
+    "readout_duckdb",
+    "compare_proportions_from_frame",
+    "compare_means_from_frame",
+    "compare_ratios_from_frame",
+    "compare_means_cuped_from_frame",
+    "srm_check_from_frame",
+    "load_units",
+    "coerce_numeric",
+    "BOOL_VALUES",
+    "DEFAULT_GUARDRAILS",
+    "looks_from_frame",
+    "compare_one",
+]
+
+METHODS = ("frequentist", "bayesian", "sequential", "group_sequential", "msprt")
+"""``sequential`` is the group-sequential design (Lan–DeMets O'Brien–Fleming-type spending over
+the daily looks, :mod:`opsnb.abtest.groupseq`: exactly α under daily peeking);
+``group_sequential`` the same with a choice of ``spending``; ``msprt`` the always-valid mixture
+SPRT (:mod:`opsnb.abtest.sequential`: peek at any moment, conservative)."""
+KINDS = ("proportion", "mean", "ratio")
+DEFAULT_GUARDRAILS = ("refund_rate",)
+LOWER_IS_BETTER = (
+    "refund_rate",
+    "refund",
+    "refunded",
+    "refund_orders",
+    "refund_amount",
+    "bounce",
+    "bounce_rate",
+    "complaints",
+)
+BOOL_VALUES = {
+    "true": 1.0,
+    "false": 0.0,
+    "1": 1.0,
+    "0": 0.0,
+    "是": 1.0,
+    "否": 0.0,
+    "yes": 1.0,
+    "no": 0.0,
+    "1.0": 1.0,
+    "0.0": 0.0,
+}
+"""Text read as 0/1 (case-insensitive): TRUE/FALSE, true/false, 1/0, 是/否, yes/no."""
+_STAT_COLS = ["n", "sum_y", "sum_y2", "sum_x", "sum_x2", "sum_xy"]
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric: ``kind`` proportion | mean | ratio; ``column`` (numerator), ``denominator``
+    (ratio), ``covariate`` (pre-period column for CUPED), ``lower_is_better``."""
+
+    name: str
+    kind: str = "mean"
+    column: str = ""
+    denominator: str | None = None
+    covariate: str | None = None
+    lower_is_better: bool = False
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ParameterError(
+                f"metric {self.name!r}: kind must be one of {KINDS}, got {self.kind!r}"
+            )
+        if not self.column:
+            object.__setattr__(self, "column", self.name)
+        if self.kind == "ratio" and not self.denominator:
+            raise ParameterError(
+                f"ratio metric {self.name!r} needs a denominator (NAME:mean:NUM/DEN)"
+            )
+        if self.kind == "ratio" and self.covariate:
+            raise ParameterError(
+                f"metric {self.name!r}: CUPED covariates are supported for "
+                "proportion and mean metrics, not ratios"
+            )
+
+    @property
+    def columns(self) -> list[str]:
+        return [c for c in (self.column, self.denominator, self.covariate) if c]
+
+
+def parse_metric(
+    text: str | MetricSpec,
+    covariates: Mapping[str, str] | None = None,
+    guardrails: Sequence[str] = (),
+) -> MetricSpec:
+    """``"converted:proportion"``, ``"gmv:mean"``, ``"aov:mean:gmv/orders"`` (ratio), ``"gmv"``
+    (a mean). ``covariates`` maps metric name → pre-period column (CUPED)."""
+    if isinstance(text, MetricSpec):
+        return text
+    parts = [p.strip() for p in str(text).split(":")]
+    if not parts[0] or len(parts) > 3:
+        raise ParameterError(f"metric {text!r}: expected NAME:proportion|mean[:NUM/DEN]")
+    name = parts[0]
+    kind = parts[1] if len(parts) > 1 else "mean"
+    if kind not in ("proportion", "mean"):
+        raise ParameterError(
+            f"metric {text!r}: type must be one of ('proportion', 'mean'), got {kind!r}"
+        )
+    num = den = None
+    if len(parts) == 3:
+        m = re.fullmatch(r"\s*([^/]+?)\s*/\s*([^/]+?)\s*", parts[2])
+        if not m:
+            raise ParameterError(
+                f"metric {text!r}: the third part must be NUM/DEN, got {parts[2]!r}"
+            )
+        num, den = m.groups()
+    cov = (covariates or {}).get(name)
+    lower = name in LOWER_IS_BETTER or name in guardrails
+    if den:
+        return MetricSpec(name, "ratio", num, den, None, lower)
+    return MetricSpec(name, kind, name, None, cov, lower)
+
+
+def parse_metrics(texts, covariates=None, guardrails=()) -> list[MetricSpec]:
+    """Parse a list or a comma-separated string of metric specs."""
+    if isinstance(texts, str):
+        texts = [t for t in texts.split(",") if t.strip()]
+    return [parse_metric(t, covariates, guardrails) for t in texts]
+
+
+# --------------------------------------------------------------------------- reading input
+def load_units(path: str | Path, *, sheet=None) -> pd.DataFrame:
+    """Read a unit-level experiment file as text-preserving columns; :func:`coerce_numeric`
+    converts the metric columns.
+
+    CSV/TXT go through the loaders' reader (UTF-8, UTF-8 with BOM, GBK/GB18030; comma, tab or
+    whitespace separated); ``.xlsx`` and ``.parquet`` are read as they are. The index holds each
+    row's number in the file (``file_row``), so errors name the right row even after filtering.
+    """
+    from opsnb.data import parsing
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"experiment file not found: {p}")
+    suf = p.suffix.lower()
+    if suf == ".parquet":
+        df = pd.read_parquet(p)
+        rows = np.arange(1, len(df) + 1)
+    elif suf in (".xlsx", ".xls"):
+        df = pd.read_excel(p, sheet_name=sheet or 0, dtype=str)
+        rows = np.arange(2, len(df) + 2)
+    else:
+        raw = parsing.read_raw(p, {})
+        df, rows = raw.frame, raw.rows
+    df = df.reset_index(drop=True)
+    df.columns = [str(c).strip() for c in df.columns]
+    df.index = pd.Index(np.asarray(rows, dtype=np.int64), name="file_row")
+    return df
+
+
+def coerce_numeric(
+    df: pd.DataFrame, columns: Sequence[str], *, source: str = "<frame>", first_row: int = 2
+) -> pd.DataFrame:
+    """Return ``df`` with ``columns`` as float: numbers, booleans and TRUE/FALSE/1/0/是/否 text.
+
+    Empty cells become NaN (a unit without that metric). Anything else raises
+    :class:`DataContractError` naming the file, row (as numbered in the file) and column.
+    """
+    problems: list[DataProblem] = []
+    out = df.copy()
+    for col in columns:
+        if col not in df.columns:
+            problems.append(
+                DataProblem(
+                    source, None, col, None, f"a column named {col!r} (columns: {list(df.columns)})"
+                )
+            )
+            continue
+        s = df[col]
+        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+            out[col] = s.astype(float)
+            continue
+        text = s.astype(str).str.strip()
+        mapped = text.str.lower().map(BOOL_VALUES)
+        num = pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce")
+        val = mapped.where(mapped.notna(), num)
+        blank = text.isin(["", "nan", "NaN", "None", "<NA>"]) | s.isna()
+        bad = val.isna() & ~blank
+        for i in np.flatnonzero(bad.to_numpy())[:50]:
+            row = int(df.index[i]) if df.index.name == "file_row" else first_row + int(i)
+            problems.append(
+                DataProblem(
+                    source, row, col, s.iloc[i], "a number or TRUE/FALSE, true/false, 1/0, 是/否"
+                )
+            )
+        out[col] = val.astype(float)
+    if problems:
+        raise DataContractError(f"{source}: metric columns must be numeric or boolean", problems)
+    return out
+
+
+def _check_columns(df: pd.DataFrame, cols: Sequence[str], source: str) -> None:
+    missing = [c for c in dict.fromkeys(cols) if c not in df.columns]
+    if missing:
+        raise DataContractError(
+            f"{source}: missing column(s) {missing}",
+            [
+                DataProblem(
+                    source, None, c, None, f"a column named {c!r} (columns: {list(df.columns)})"
+                )
+                for c in missing
+            ],
+        )
+
+
+# --------------------------------------------------------------------------- sufficient statistics
+def _units(df, variant_col, metrics, unit_col, source, unit_agg="sum"):
+    """Aggregate rows to randomisation units: sums (or means, ``unit_agg="mean"``) for mean and
+    ratio columns, max for 0/1 proportions and pre-period covariates. A unit seen in two arms
+    is a data problem."""
+    nv = df.groupby(unit_col)[variant_col].nunique()
+    bad = nv[nv > 1]
+    if len(bad):
+        raise DataContractError(
+            f"{source}: units assigned to more than one variant",
+            [
+                DataProblem(source, None, unit_col, u, f"one {variant_col!r} per unit")
+                for u in bad.index[:20]
+            ],
+        )
+    agg: dict[str, str] = {variant_col: "first"}
+    for m in metrics:
+        for c in m.columns:
+            agg[c] = unit_agg
+        if m.kind == "proportion":
+            agg[m.column] = "max"
+        if m.covariate:
+            agg[m.covariate] = "max"
+    return df.groupby(unit_col, sort=False).agg(agg).reset_index()
+
+
+def arm_stats_from_frame(
+    df: pd.DataFrame,
+    variant_col: str,
+    metrics,
+    *,
+    unit_col: str | None = None,
+    cap: float | None = None,
+    source: str = "<frame>",
+    unit_agg: str = "sum",
+) -> pd.DataFrame:
+    """Per-arm sufficient statistics, one row per (variant, metric).
+
+    Columns: variant, metric, units (rows/units in the arm), n (units with the metric),
+    sum_y, sum_y2, sum_x, sum_x2, sum_xy (x = denominator or covariate, else 0).
+    ``cap``: winsorise mean and ratio numerators at that pooled quantile (e.g. 0.99).
+    ``unit_agg``: "sum" or "mean" of a unit's rows when ``unit_col`` is given (store-weeks →
+    a store's weekly mean).
+    """
+    if unit_agg not in ("sum", "mean"):
+        raise ParameterError(f"unit_agg must be one of ('sum', 'mean'), got {unit_agg!r}")
+    metrics = parse_metrics(metrics)
+    _check_columns(
+        df,
+        [variant_col] + ([unit_col] if unit_col else []) + [c for m in metrics for c in m.columns],
+        source,
+    )
+    df = coerce_numeric(
+        df, list(dict.fromkeys(c for m in metrics for c in m.columns)), source=source
+    )
+    if unit_col:
+        df = _units(df, variant_col, metrics, unit_col, source, unit_agg)
+    variant = df[variant_col].astype(str)
+    units = variant.value_counts().sort_index()
+    frames = []
+    for m in metrics:
+        y = df[m.column].to_numpy(dtype=float)
+        xcol = m.denominator or m.covariate
+        x = df[xcol].to_numpy(dtype=float) if xcol else np.zeros(len(df))
+        if cap is not None and m.kind != "proportion":
+            y = np.minimum(y, np.nanquantile(y, cap))
+        ok = ~(np.isnan(y) | np.isnan(x))
+        t = pd.DataFrame(
+            {
+                "variant": variant[ok].to_numpy(),
+                "n": 1.0,
+                "sum_y": y[ok],
+                "sum_y2": y[ok] ** 2,
+                "sum_x": x[ok],
+                "sum_x2": x[ok] ** 2,
+                "sum_xy": x[ok] * y[ok],
+            }
+        )
+        g = t.groupby("variant", sort=True)[_STAT_COLS].sum().reindex(units.index, fill_value=0.0)
+        g.index.name = "variant"
+        g = g.reset_index()
+        g.insert(1, "metric", m.name)
+        g.insert(2, "units", units.reindex(g["variant"]).to_numpy(dtype=float))
+        frames.append(g)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _sql_source(source: str) -> str:
+    s = str(source)
+    low = s.lower()
+    if low.endswith(".parquet") or "*" in s:
+        return f"read_parquet('{s}')"
+    if low.endswith(".csv"):
+        return f"read_csv_auto('{s}')"
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", s):
+        raise ParameterError(f"source must be a table name or a .parquet/.csv path, got {s!r}")
+    return s
+
+
+def _q(col: str) -> str:
+    return '"' + col.replace('"', '""') + '"'
+
+
+def arm_stats_sql(
+    source: str,
+    variant_col: str,
+    metrics,
+    *,
+    con=None,
+    cap: float | None = None,
+    where: str | None = None,
+) -> pd.DataFrame:
+    """Same table as :func:`arm_stats_from_frame`, computed by one DuckDB aggregation.
+
+    ``source``: a table in ``con`` or a Parquet/CSV path. ``where``: an SQL filter (e.g.
+    ``experiment = 'detail_page_v2'``). Rows must already be randomisation units.
+    """
+    import duckdb
+
+    metrics = parse_metrics(metrics)
+    con = con if con is not None else duckdb.connect()
+    src = _sql_source(source)
+    filt = f" WHERE {where}" if where else ""
+    caps: dict[str, str] = {}
+    if cap is not None:
+        capped = [m for m in metrics if m.kind != "proportion"]
+        if capped:
+            sel = ", ".join(
+                f"quantile_cont(CAST({_q(m.column)} AS DOUBLE), {float(cap)})" for m in capped
+            )
+            qs = con.execute(f"SELECT {sel} FROM {src}{filt}").fetchone()
+            caps = {m.name: repr(float(q)) for m, q in zip(capped, qs)}
+    sel = [f"CAST({_q(variant_col)} AS VARCHAR) AS variant", "count(*) AS units"]
+    for i, m in enumerate(metrics):
+        y = f"CAST({_q(m.column)} AS DOUBLE)"
+        if m.name in caps:
+            y = f"least({y}, {caps[m.name]})"
+        xc = m.denominator or m.covariate
+        x = f"CAST({_q(xc)} AS DOUBLE)" if xc else "0.0"
+        ok = f"({y}) IS NOT NULL AND ({x}) IS NOT NULL"
+        yy = f"CASE WHEN {ok} THEN {y} END"
+        xx = f"CASE WHEN {ok} THEN {x} END"
+        sel += [
+            f"count({yy}) AS n_{i}",
+            f"sum({yy}) AS sy_{i}",
+            f"sum(({yy})*({yy})) AS syy_{i}",
+            f"sum({xx}) AS sx_{i}",
+            f"sum(({xx})*({xx})) AS sxx_{i}",
+            f"sum(({xx})*({yy})) AS sxy_{i}",
+        ]
+    wide = con.execute(f"SELECT {', '.join(sel)} FROM {src}{filt} GROUP BY 1 ORDER BY 1").df()
+    rows = []
+    for i, m in enumerate(metrics):
+        part = wide[["variant", "units"]].copy()
+        part.insert(1, "metric", m.name)
+        for col, key in zip(_STAT_COLS, ("n", "sy", "syy", "sx", "sxx", "sxy")):
+            part[col] = wide[f"{key}_{i}"].astype(float).fillna(0.0)
+        rows.append(part)
+    out = pd.concat(rows, ignore_index=True)
+    out["units"] = out["units"].astype(float)
+    return out
+
+
+# --------------------------------------------------------------------------- comparison
+def compare_one(
+    m: MetricSpec,
+    c: pd.Series,
+    t: pd.Series,
+    method: str,
+    alpha: float,
+    alternative: str,
+    prior_sd: float,
+    planned_n: float | None,
+    looks: tuple | None = None,
+    spending: str = "obf",
+) -> ComparisonResult:
+    """``looks``: (control units, treatment units) cumulated at every look, for the
+    group-sequential methods (default: one look now)."""
+    from opsnb.abtest.bayes import bayes_from_result, bayes_proportions
+    from opsnb.abtest.groupseq import group_sequential_from_result, information
+    from opsnb.abtest.sequential import sequential_from_result
+
+    if m.kind == "ratio" or m.covariate:
+        pc = PairStats(*(float(c[k]) for k in _STAT_COLS))
+        pt = PairStats(*(float(t[k]) for k in _STAT_COLS))
+        fn = compare_ratios if m.kind == "ratio" else compare_means_cuped
+        res = fn(pc, pt, alternative=alternative, alpha=alpha)
+    else:
+        sc = SampleStats(float(c["n"]), float(c["sum_y"]), float(c["sum_y2"]))
+        st = SampleStats(float(t["n"]), float(t["sum_y"]), float(t["sum_y2"]))
+        if m.kind == "proportion":
+            if method == "bayesian" and math.isinf(prior_sd):
+                return bayes_proportions(sc, st, alpha=alpha)
+            res = compare_proportions(sc, st, alternative=alternative, alpha=alpha)
+        else:
+            res = compare_means(sc, st, alternative=alternative, alpha=alpha)
+    if method == "bayesian":
+        return bayes_from_result(res, prior_sd=prior_sd)
+    if method == "msprt":
+        return sequential_from_result(res, planned_n=planned_n)
+    if method in ("sequential", "group_sequential"):
+        nc, nt = looks if looks is not None else ([float(c["units"])], [float(t["units"])])
+        info = information(nc, nt)
+        planned = None
+        if planned_n is not None:
+            planned = float(info[-1]) * float(planned_n) / (float(nc[-1]) + float(nt[-1]))
+        return group_sequential_from_result(res, info, spending=spending, planned=planned)
+    return res
+
+
+def compare_arm_stats(
+    stats: pd.DataFrame,
+    control: str,
+    metrics,
+    *,
+    method: str = "frequentist",
+    alpha: float = 0.05,
+    alternative: str = "two-sided",
+    correction: str = "holm",
+    prior_sd: float = math.inf,
+    planned_n: float | None = None,
+    guardrails: Sequence[str] = DEFAULT_GUARDRAILS,
+    looks: pd.DataFrame | None = None,
+    spending: str = "obf",
+) -> pd.DataFrame:
+    """Compare every treatment arm with ``control`` on every metric.
+
+    Group-sequential methods: ``looks`` holds the cumulative units per arm (columns) at every
+    look (rows, the current one last; see :func:`looks_from_frame`); without it the data are
+    one look. ``planned_n``: total units planned (default: now, so α is fully spent).
+
+    Returns one row per (metric, variant): metric, variant, kind, guardrail, lower_is_better,
+    n_control, n_treatment, control_mean, treatment_mean, abs_lift, ci_low, ci_high, rel_lift,
+    rel_ci_low, rel_ci_high, p_value, p_adjusted, chance_to_win, risk, variance_reduction,
+    method, looks, error_code. ``p_adjusted`` corrects over non-guardrail metrics × arms;
+    guardrails are corrected among themselves.
+    """
+    if method not in METHODS:
+        raise ParameterError(f"method must be one of {METHODS}, got {method!r}")
+    metrics = parse_metrics(metrics, guardrails=guardrails)
+    variants = list(dict.fromkeys(stats["variant"].astype(str)))
+    if str(control) not in variants:
+        raise ParameterError(f"control {control!r} is not a variant; variants are {variants}")
+    rows = []
+    for m in metrics:
+        sub = stats[stats["metric"] == m.name].set_index("variant")
+        for v in variants:
+            if v == str(control):
+                continue
+            lk = (
+                None
+                if looks is None
+                else (looks[str(control)].to_numpy(float), looks[v].to_numpy(float))
+            )
+            r = compare_one(
+                m,
+                sub.loc[str(control)],
+                sub.loc[v],
+                method,
+                alpha,
+                alternative,
+                prior_sd,
+                planned_n,
+                lk,
+                spending,
+            ).with_names(m.name, v)
+            d = r.to_dict()
+            d.update(kind=m.kind, guardrail=m.name in guardrails, lower_is_better=m.lower_is_better)
+            rows.append(d)
+    out = pd.DataFrame(rows).rename(columns={"estimate": "abs_lift", "rel_estimate": "rel_lift"})
+    out["p_adjusted"] = np.nan
+    for is_guard in (False, True):
+        mask = out["guardrail"] == is_guard
+        if mask.any():
+            out.loc[mask, "p_adjusted"] = correct_pvalues(
+                out.loc[mask, "p_value"], correction if correction else "none"
+            )
+    front = [
+        "metric",
+        "variant",
+        "kind",
+        "guardrail",
+        "lower_is_better",
+        "n_control",
+        "n_treatment",
+        "control_mean",
+        "treatment_mean",
+        "abs_lift",
+        "ci_low",
+        "ci_high",
+        "rel_lift",
+        "rel_ci_low",
+        "rel_ci_high",
+        "p_value",
+        "p_adjusted",
+        "chance_to_win",
+        "risk",
+        "variance_reduction",
+        "method",
+        "looks",
+        "error_code",
+    ]
+    return out[front + [c for c in out.columns if c not in front]]
+
+
+@dataclass(frozen=True)
+class Readout:
+    """SRM check plus the results table (see :func:`compare_arm_stats` for its columns)."""
+
+    srm: SRMResult
+    results: pd.DataFrame
+    control: str
+    method: str
+    alpha: float
+    correction: str
+    scope: str
+    stats: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.results.copy()
+
+    def to_dict(self) -> dict:
+        """The CLI's JSON shape: ``{"srm": {...}, "results": [...]}`` (NaN → None)."""
+        keys = [
+            "metric",
+            "variant",
+            "n_control",
+            "n_treatment",
+            "control_mean",
+            "treatment_mean",
+            "abs_lift",
+            "rel_lift",
+            "ci_low",
+            "ci_high",
+            "rel_ci_low",
+            "rel_ci_high",
+            "p_value",
+            "chance_to_win",
+            "risk",
+            "method",
+        ]
+        extra = ["p_adjusted", "variance_reduction", "looks", "error_code"]
+
+        def clean(v):
+            if isinstance(v, (np.floating, float)):
+                v = float(v)
+                return None if math.isnan(v) else (v if math.isfinite(v) else None)
+            if isinstance(v, np.integer):
+                return int(v)
+            if isinstance(v, np.bool_):
+                return bool(v)
+            return v
+
+        res = [{k: clean(r[k]) for k in keys + extra} for r in self.results.to_dict("records")]
+        return {
+            "srm": {
+                "p_value": clean(self.srm.p_value),
+                "counts": {k: int(v) for k, v in self.srm.counts.items()},
+                "flagged": self.srm.flagged,
+            },
+            "control": self.control,
+            "method": self.method,
+            "alpha": self.alpha,
+            "correction": self.correction,
+            "scope": self.scope,
+            "results": res,
+        }
+
+
+def _scope(results: pd.DataFrame, correction: str) -> str:
+    main = results[~results["guardrail"]]
+    nm, na = main["metric"].nunique(), main["variant"].nunique()
+    name = {"holm": "Holm", "bh": "Benjamini-Hochberg", "none": "no correction"}[correction]
+    s = f"{name} over {nm} metric(s) x {na} treatment arm(s) = {len(main)} test(s)"
+    if results["guardrail"].any():
+        s += f"; guardrails corrected separately ({int(results['guardrail'].sum())} test(s))"
+    return s
+
+
+def looks_from_frame(
+    df: pd.DataFrame, variant_col: str, time_col: str, unit_col: str | None = None
+) -> pd.DataFrame:
+    """Cumulative units per arm (columns) at the end of every day with data (rows, index the
+    date): one look a day. A unit counts from its first row."""
+    if time_col not in df.columns:
+        raise ParameterError(f"time_col {time_col!r} is not a column: {list(df.columns)}")
+    d = df[[variant_col, time_col] + ([unit_col] if unit_col else [])].copy()
+    d["_day"] = pd.to_datetime(d[time_col], errors="coerce").dt.normalize()
+    if d["_day"].isna().all():
+        raise ParameterError(f"time_col {time_col!r} holds no dates")
+    if unit_col:
+        d = d.sort_values("_day").drop_duplicates(unit_col)
+    d["_v"] = d[variant_col].astype(str)
+    return d.groupby(["_day", "_v"]).size().unstack(fill_value=0).sort_index().cumsum()
+
+
+def _make_readout(
+    stats,
+    control,
+    metrics,
+    *,
+    method,
+    alpha,
+    alternative,
+    correction,
+    expected_ratio,
+    prior_sd,
+    planned_n,
+    guardrails,
+    looks=None,
+    spending="obf",
+) -> Readout:
+    units = stats.drop_duplicates("variant").set_index("variant")["units"]
+    order = [str(control)] + [v for v in units.index if v != str(control)]
+    srm = srm_check({v: units[v] for v in order if v in units.index}, expected_ratio)
+    res = compare_arm_stats(
+        stats,
+        control,
+        metrics,
+        method=method,
+        alpha=alpha,
+        alternative=alternative,
+        correction=correction,
+        prior_sd=prior_sd,
+        planned_n=planned_n,
+        guardrails=guardrails,
+        looks=looks,
+        spending=spending,
+    )
+    return Readout(
+        srm, res, str(control), method, alpha, correction, _scope(res, correction), stats
+    )
+
+
+def readout(
+    df: pd.DataFrame,
+    *,
+    variant_col: str = "variant",
+    control: str = "control",
+    metrics=("converted:proportion",),
+    unit_col: str | None = None,
+    covariates: Mapping[str, str] | None = None,
+    method: str = "frequentist",
+    alpha: float = 0.05,
+    alternative: str = "two-sided",
+    correction: str = "holm",
+    cap: float | None = None,
+    expected_ratio=None,
+    prior_sd: float = math.inf,
+    planned_n: float | None = None,
+    guardrails: Sequence[str] = DEFAULT_GUARDRAILS,
+    source: str = "<frame>",
+    unit_agg: str = "sum",
+    time_col: str | None = None,
+    spending: str = "obf",
+) -> Readout:
+    """Full readout of a unit-level frame: SRM check, then every metric × treatment arm.
+
+    Sequential methods (see :data:`METHODS`): with ``time_col`` there is one look a day (units by
+    their assignment time) and the boundary of the last look is used; without it the data are a
+    single look. ``spending``: "obf" or "pocock" (group-sequential).
+    """
+    if method not in METHODS:
+        raise ParameterError(f"method must be one of {METHODS}, got {method!r}")
+    specs = parse_metrics(metrics, covariates, guardrails)
+    stats = arm_stats_from_frame(
+        df, variant_col, specs, unit_col=unit_col, cap=cap, source=source, unit_agg=unit_agg
+    )
+    looks = None
+    if time_col and method in ("sequential", "group_sequential"):
+        looks = looks_from_frame(df, variant_col, time_col, unit_col)
+    return _make_readout(
+        stats,
+        control,
+        specs,
+        method=method,
+        alpha=alpha,
+        alternative=alternative,
+        correction=correction,
+        expected_ratio=expected_ratio,
+        prior_sd=prior_sd,
+        planned_n=planned_n,
+        guardrails=guardrails,
+        looks=looks,
+        spending=spending,
+    )
+
+
+def readout_duckdb(
+    source: str,
+    *,
+    con=None,
+    variant_col: str = "variant",
+    control: str = "control",
+    metrics=("converted:proportion",),
+    covariates: Mapping[str, str] | None = None,
+    where: str | None = None,
+    method: str = "frequentist",
+    alpha: float = 0.05,
+    alternative: str = "two-sided",
+    correction: str = "holm",
+    cap: float | None = None,
+    expected_ratio=None,
+    prior_sd: float = math.inf,
+    planned_n: float | None = None,
+    guardrails: Sequence[str] = DEFAULT_GUARDRAILS,
+    spending: str = "obf",
+) -> Readout:
+    """Same as :func:`readout` for a large table or Parquet file: the sums are computed in SQL
+    (sequential methods: the data are one look)."""
+    specs = parse_metrics(metrics, covariates, guardrails)
+    stats = arm_stats_sql(source, variant_col, specs, con=con, cap=cap, where=where)
+    return _make_readout(
+        stats,
+        control,
+        specs,
+        method=method,
+        alpha=alpha,
+        alternative=alternative,
+        correction=correction,
+        expected_ratio=expected_ratio,
+        prior_sd=prior_sd,
+        planned_n=planned_n,
+        guardrails=guardrails,
+        spending=spending,
+    )
+
+
+# --------------------------------------------------------------------------- thin wrappers
+def _one(df, variant_col, spec, control, treatment, **kw) -> ComparisonResult:
+    stats = arm_stats_from_frame(df, variant_col, [spec])
+    variants = [v for v in stats["variant"] if v != str(control)]
+    if treatment is None:
+        if len(variants) != 1:
+            raise ParameterError(f"treatment must be given when there are several arms: {variants}")
+        treatment = variants[0]
+    res = compare_arm_stats(
+        stats[stats["variant"].isin([str(control), str(treatment)])],
+        control,
+        [spec],
+        correction="none",
+        **kw,
+    )
+    return _row_to_result(res.iloc[0])
+
+
+def _row_to_result(row) -> ComparisonResult:
+    d = row.to_dict()
+    d["estimate"], d["rel_estimate"] = d.pop("abs_lift"), d.pop("rel_lift")
+    keep = ComparisonResult.__dataclass_fields__
+    return ComparisonResult(**{k: v for k, v in d.items() if k in keep})
+
+
+def compare_proportions_from_frame(df, variant_col, column, control, treatment=None, **kw):
+    """:func:`opsnb.abtest.compare_proportions` on a unit-level frame (0/1 or boolean column)."""
+    return _one(df, variant_col, MetricSpec(column, "proportion"), control, treatment, **kw)
+
+
+def compare_means_from_frame(df, variant_col, column, control, treatment=None, **kw):
+    """:func:`opsnb.abtest.compare_means` (Welch) on a unit-level frame."""
+    return _one(df, variant_col, MetricSpec(column, "mean"), control, treatment, **kw)
+
+
+def compare_ratios_from_frame(
+    df, variant_col, numerator, denominator, control, treatment=None, **kw
+):
+    """:func:`opsnb.abtest.compare_ratios` (delta method) on a unit-level frame."""
+    spec = MetricSpec(f"{numerator}/{denominator}", "ratio", numerator, denominator)
+    return _one(df, variant_col, spec, control, treatment, **kw)
+
+
+def compare_means_cuped_from_frame(
+    df, variant_col, column, covariate, control, treatment=None, **kw
+):
+    """:func:`opsnb.abtest.compare_means_cuped` on a unit-level frame."""
+    spec = MetricSpec(column, "mean", column, None, covariate)
+    return _one(df, variant_col, spec, control, treatment, **kw)
+
+
+def srm_check_from_frame(df, variant_col, expected_ratio=None, **kw) -> SRMResult:
+    """:func:`opsnb.abtest.srm_check` on the number of rows per variant."""
+    counts = df[variant_col].astype(str).value_counts().sort_index()
+    return srm_check(counts.to_dict(), expected_ratio, **kw)

@@ -1,0 +1,360 @@
+"""Sections of the A/B readout notebook (04): each call displays one part through a report context.
+
+The notebook stays thin: load the units, run the readout, then ``show_srm``, ``show_results``,
+``show_forest``, ``show_cumulative``, ``show_decision`` and ``show_power`` in that order.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from opsnb.abtest.analysis import Readout, load_units
+from opsnb.abtest.decision import Decision, cumulative_lift_from_frame, decide
+from opsnb.abtest.plots import plot_cumulative_lift, plot_forest
+from opsnb.errors import ParameterError
+
+__all__ = [
+    "load_experiment",
+    "split_list",
+    "parse_covariates",
+    "show_srm",
+    "show_results",
+    "show_forest",
+    "show_cumulative",
+    "show_decision",
+    "show_power",
+    "daily_units",
+    "format_p",
+    "correction_scope",
+]
+
+
+def format_p(p: float) -> str:
+    """A p-value for a report: "<0.001" below 0.001, else 3 significant digits ("0.0123",
+    "0.421", "1"); "—" when missing.
+
+    >>> [format_p(x) for x in (3e-9, 0.000999, 0.0123456, 0.4213, 1.0, float("nan"))]
+    ['<0.001', '<0.001', '0.0123', '0.421', '1', '—']
+    """
+    if p is None or p != p:
+        return "—"
+    if p < 0.001:
+        return "<0.001"
+    return f"{p:.3g}"
+
+
+def correction_scope(results: pd.DataFrame, correction: str, lang: str = "zh") -> str:
+    """What the multiple-testing correction covered, in ``lang`` (the readout's ``scope`` is
+    English only): e.g. "Holm，3 个指标 × 1 个实验组 = 3 次检验；护栏指标单独校正（1 次检验）"."""
+    main = results[~results["guardrail"].astype(bool)]
+    nm, na, nt = main["metric"].nunique(), main["variant"].nunique(), len(main)
+    ng = int(results["guardrail"].astype(bool).sum())
+    zh_name = {"holm": "Holm 校正", "bh": "Benjamini–Hochberg 校正", "none": "不校正"}[correction]
+    en_name = {"holm": "Holm", "bh": "Benjamini–Hochberg", "none": "no correction"}[correction]
+    if lang == "zh":
+        s = f"{zh_name}，{nm} 个指标 × {na} 个实验组 = {nt} 次检验"
+        return s + (f"；护栏指标单独校正（{ng} 次检验）" if ng else "")
+    plural = lambda n, w: f"{n} {w}" + ("" if n == 1 else "s")  # noqa: E731
+    s = (
+        f"{en_name} over {plural(nm, 'metric')} × {plural(na, 'treatment arm')} = "
+        f"{plural(nt, 'test')}"
+    )
+    return s + (f"; guardrails corrected separately ({plural(ng, 'test')})" if ng else "")
+
+
+def split_list(text: str) -> list[str]:
+    """``"a, b,c"`` → ``["a", "b", "c"]`` (notebook parameters are strings)."""
+    return [t.strip() for t in str(text).split(",") if t.strip()]
+
+
+def parse_covariates(text: str) -> dict[str, str]:
+    """``"gmv:pre_gmv, orders=pre_orders"`` → ``{"gmv": "pre_gmv", "orders": "pre_orders"}``."""
+    out = {}
+    for item in split_list(text):
+        sep = "=" if "=" in item else ":"
+        if sep not in item:
+            raise ParameterError(f"covariate {item!r}: expected METRIC:COLUMN")
+        k, v = item.split(sep, 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def load_experiment(ctx, experiment: str, data_file: str = "") -> pd.DataFrame:
+    """Units of ``experiment`` from the store's ``experiments`` table, or every row of
+    ``data_file`` (CSV/XLSX/Parquet; a relative path is relative to the project root)."""
+    from opsnb import config
+
+    if data_file:
+        p = Path(data_file).expanduser()
+        if not p.is_absolute():
+            p = (config.project_root() / p).resolve()
+        if not p.is_file():
+            raise ParameterError(
+                f"data_file {data_file!r} not found (looked at {p}). Put the file there (for the "
+                "example parameters: the public WA_Marketing-Campaign.csv in ../shared/data/ab/) "
+                "or set data_file to '' to use the store's experiments table."
+            )
+        return load_units(p)
+    df = ctx.con.execute("select * from experiments where experiment = ?", [experiment]).df()
+    if df.empty:
+        known = [
+            r[0]
+            for r in ctx.con.execute(
+                "select distinct experiment from experiments order by 1"
+            ).fetchall()
+        ]
+        raise ParameterError(f"experiment {experiment!r} has no units in the store; known: {known}")
+    return df
+
+
+def show_srm(ctx, ro: Readout) -> None:
+    """Sample-ratio check first: a broken split invalidates everything below."""
+    s = ro.srm
+    counts = "，".join(f"{k}: {int(v):,}" for k, v in s.counts.items())
+    counts_en = ", ".join(f"{k}: {int(v):,}" for k, v in s.counts.items())
+    if s.flagged:
+        ctx.note(
+            f"⚠️ 样本比例失衡（SRM）：各组人数 {counts}，卡方检验 p = {s.p_value:.2g} < 0.001。分流可能有问题，下面的结果不可信。",
+            f"⚠️ Sample ratio mismatch: arm sizes {counts_en}, χ² p = {s.p_value:.2g} < 0.001. "
+            "The split is probably broken; do not trust the results below.",
+            "alert",
+        )
+    else:
+        ctx.say(
+            f"分流检查通过：各组人数 {counts}（SRM 卡方检验 p = {s.p_value:.2f}）。",
+            f"The split looks fine: arm sizes {counts_en} (SRM χ² p = {s.p_value:.2f}).",
+        )
+
+
+def show_results(ctx, ro: Readout) -> None:
+    """The results table and the scope of the multiple-testing correction."""
+    L = ctx.L
+    r = ro.results
+    t = pd.DataFrame(
+        {
+            L("指标", "Metric"): r["metric"]
+            + r["guardrail"].map({True: L("（护栏）", " (guardrail)"), False: ""}),
+            L("实验组", "Variant"): r["variant"],
+            L("对照组样本", "Control n"): r["n_control"],
+            L("实验组样本", "Treatment n"): r["n_treatment"],
+            L("对照组均值", "Control mean"): _means(r, "control_mean"),
+            L("实验组均值", "Treatment mean"): _means(r, "treatment_mean"),
+            L("相对提升", "Relative lift"): r["rel_lift"],
+            L("区间下限", "Interval low"): r["rel_ci_low"],
+            L("区间上限", "Interval high"): r["rel_ci_high"],
+        }
+    )
+    if ro.method == "bayesian":
+        t[L("获胜概率", "Chance to win")] = r["chance_to_win"]
+        t[L("风险（预期损失）", "Risk (expected loss)")] = r["risk"]
+    else:
+        t[L("p 值（校正后）", "p-value (adjusted)")] = r["p_adjusted"].map(format_p)
+    if r["variance_reduction"].notna().any():
+        t[L("CUPED 方差降低", "CUPED variance reduction")] = r["variance_reduction"]
+    pct = [
+        L("相对提升", "Relative lift"),
+        L("区间下限", "Interval low"),
+        L("区间上限", "Interval high"),
+        L("获胜概率", "Chance to win"),
+        L("CUPED 方差降低", "CUPED variance reduction"),
+    ]
+    ctx.table(
+        t,
+        pct=[c for c in pct if c in t.columns],
+        int_cols=[L("对照组样本", "Control n"), L("实验组样本", "Treatment n")],
+        translate=False,
+        caption=(
+            f"方法：{_METHODS.get(ro.method, (ro.method,))[0]}；区间为 {1 - ro.alpha:.0%}；"
+            f"多重比较：{correction_scope(r, ro.correction, 'zh')}",
+            f"Method: {_METHODS.get(ro.method, (0, ro.method))[1]}; {1 - ro.alpha:.0%} "
+            f"intervals; multiple testing: {correction_scope(r, ro.correction, 'en')}",
+        ),
+    )
+
+
+_METHODS = {
+    "frequentist": ("频率学派（固定样本）", "frequentist (fixed horizon)"),
+    "bayesian": ("贝叶斯", "Bayesian"),
+    "sequential": ("序贯（成组序贯，α 消耗）", "sequential (group-sequential, alpha spending)"),
+    "group_sequential": (
+        "序贯（成组序贯，α 消耗）",
+        "sequential (group-sequential, alpha spending)",
+    ),
+    "msprt": ("序贯（mSPRT，随时有效）", "sequential (mSPRT, always valid)"),
+}
+
+
+def _means(r: pd.DataFrame, col: str) -> list[str]:
+    """Arm means as read: proportions in %, other metrics with 3 significant digits or more."""
+    from opsnb.plots import format_pct
+
+    out = []
+    for kind, v in zip(r["kind"], r[col]):
+        if v != v:
+            out.append("—")
+        elif kind == "proportion":
+            out.append(format_pct(v, 2))
+        else:
+            out.append(f"{v:,.2f}" if abs(v) >= 1 else f"{v:.3g}")
+    return out
+
+
+def show_forest(ctx, ro: Readout) -> None:
+    ctx.show(plot_forest(ro.results, lang=ctx.lang))
+
+
+def show_cumulative(
+    ctx,
+    units: pd.DataFrame,
+    ro: Readout,
+    *,
+    variant_col: str,
+    metric: str,
+    time_col: str = "assigned_at",
+    covariates=None,
+    spending: str = "obf",
+) -> pd.DataFrame | None:
+    """Cumulative lift per day with sequential bounds; says how many looks were taken, which
+    design and spending function, and when a boundary was first crossed."""
+    if not time_col or time_col not in units.columns:
+        ctx.say(
+            "数据没有进组时间列，无法画累计提升曲线，也无法按天做序贯监控。",
+            "The data have no assignment-time column, so there is no cumulative lift chart "
+            "and no daily sequential monitoring.",
+        )
+        return None
+    design = "msprt" if ro.method == "msprt" else "group_sequential"
+    cum = cumulative_lift_from_frame(
+        units,
+        variant_col=variant_col,
+        control=ro.control,
+        metric=metric,
+        time_col=time_col,
+        alpha=ro.alpha,
+        covariates=covariates,
+        design=design,
+        spending=spending,
+    )
+    for v in cum["variant"].unique():
+        ctx.show(plot_cumulative_lift(cum, lang=ctx.lang, variant=v))
+    n_looks = int(cum["look"].max())
+    naive = cum[cum["p_value"] < ro.alpha].groupby("variant")["look"].min()
+    name = {
+        "obf": ("O'Brien–Fleming 型", "O'Brien–Fleming-type"),
+        "pocock": ("Pocock 型", "Pocock-type"),
+    }[spending]
+    if design == "msprt":
+        ctx.say(
+            f"共查看 {n_looks} 次（每天一次）。序贯区间为混合 SPRT 的“随时有效”区间：任何时刻看都不抬高误报率，但偏保守。",
+            f"{n_looks} looks were taken (one a day). The sequential band is the mixture-SPRT "
+            "always-valid interval: valid at any moment, but conservative.",
+        )
+    else:
+        ctx.say(
+            f"共查看 {n_looks} 次（每天一次）。序贯边界采用 Lan–DeMets {name[0]} α 消耗函数：按每天实际进组人数计算信息比例，"
+            f"把总 α = {ro.alpha:.0%} 分配到这 {n_looks} 次查看上，所以每天看误报率仍是 {ro.alpha:.0%}；早期边界很宽，越到后面越接近固定样本区间。",
+            f"{n_looks} looks were taken (one a day). The sequential bounds use Lan–DeMets "
+            f"{name[1]} alpha spending: the information fraction of each look comes from the "
+            f"units actually enrolled, and the total α = {ro.alpha:.0%} is spread over these "
+            f"{n_looks} looks, so daily peeking keeps the false-positive rate at "
+            f"{ro.alpha:.0%}; early bounds are wide and approach the fixed-horizon interval "
+            "at the end.",
+        )
+    for v, g in cum.groupby("variant", sort=False):
+        hit = g[g["crossed"]]
+        nv = naive.get(v)
+        nz = (
+            f"；若每天用固定样本检验，第 {int(nv)} 次查看就会误以为“显著”"
+            if nv is not None and (hit.empty or nv < hit["look"].iloc[0])
+            else ""
+        )
+        ne = (
+            (
+                f"; a fixed-horizon test checked daily would have called it 'significant' "
+                f"already at look {int(nv)}"
+            )
+            if nz
+            else ""
+        )
+        if hit.empty:
+            ctx.say(
+                f"{v}：边界没有被越过，不能提前下结论{nz}。",
+                f"{v}: no boundary was crossed, so there is no early stop{ne}.",
+            )
+        else:
+            k, d = int(hit["look"].iloc[0]), hit["date"].iloc[0].strftime("%Y-%m-%d")
+            ctx.say(
+                f"{v}：第 {k} 次查看（{d}）首次越过边界，从那天起就可以停止实验{nz}。",
+                f"{v}: the boundary was first crossed at look {k} ({d}); the test could "
+                f"have stopped that day{ne}.",
+            )
+    ctx.record(ab_looks=n_looks)
+    return cum
+
+
+def show_decision(ctx, ro: Readout, **decide_kwargs) -> Decision:
+    d = decide(ro, **decide_kwargs)
+    kind = {"ship": "info", "dont_ship": "alert", "keep_running": "warn", "inconclusive": "warn"}[
+        d.decision
+    ]
+    label = {
+        "ship": ("上线", "Ship"),
+        "dont_ship": ("不上线", "Don't ship"),
+        "keep_running": ("继续实验", "Keep running"),
+        "inconclusive": ("无明确结论", "Inconclusive"),
+    }[d.decision]
+    ctx.note(
+        f"<b>结论：{label[0]}</b>。{d.reason_zh}",
+        f"<b>Decision: {label[1]}</b>. {d.reason_en}",
+        kind,
+    )
+    return d
+
+
+def show_power(ctx, ro: Readout, d: Decision, *, mde: float = 0.10, daily_units=None) -> None:
+    """Minimum detectable effect now, and how much longer to run if inconclusive."""
+    from scipy import stats
+
+    r = ro.results[ro.results["metric"] == d.metric].iloc[0]
+    z = stats.norm.ppf(1 - ro.alpha / 2) + stats.norm.ppf(0.8)
+    mde_now = z * r["se"] / abs(r["control_mean"]) if r["control_mean"] else math.nan
+    ctx.say(
+        f"以现有样本，{d.metric} 能以 80% 把握发现的最小相对变化（MDE）约为 {ctx.pct(mde_now)}；目标是 {ctx.pct(mde)}。",
+        f"With the current sample, the smallest relative change in {d.metric} detectable with "
+        f"80% power (MDE) is about {ctx.pct(mde_now)}; the target is {ctx.pct(mde)}.",
+    )
+    if d.decision == "ship":
+        ctx.say(
+            "差异已显著，上面的 MDE 只说明现有样本的灵敏度，不影响上线结论。",
+            "The difference is already significant; the MDE above only describes the "
+            "sensitivity of the current sample and does not change the decision.",
+        )
+    if d.decision == "keep_running" and d.days_left == d.days_left:
+        ctx.say(
+            f"按近期每天的流量，还需约 {math.ceil(d.days_left)} 天（每组共约 {d.n_needed_per_arm:,.0f} 个样本）。",
+            f"At recent daily traffic that is about {math.ceil(d.days_left)} more days "
+            f"(about {d.n_needed_per_arm:,.0f} units per arm in total).",
+        )
+    ctx.record(ab_mde_now=float(mde_now), ab_days_left=float(d.days_left))
+
+
+def daily_units(
+    ctx, units: pd.DataFrame, time_col: str = "assigned_at", data_file: str = ""
+) -> float:
+    """Units entering the test per day: from the assignment times when present (the test's own
+    enrolment rate over its last 28 days), else the shop's real daily visitors in the store
+    (NaN for an outside ``data_file`` without times: its traffic is unknown)."""
+    from opsnb.abtest.power import daily_traffic
+
+    if time_col and time_col in units.columns:
+        per_day = pd.to_datetime(units[time_col]).dt.normalize().value_counts().sort_index()
+        return daily_traffic(per_day)
+    if data_file:
+        return math.nan
+    try:
+        return daily_traffic(ctx.read_all("daily_metrics", columns=["date", "visitors"]))
+    except Exception:  # no store: duration cannot be estimated
+        return math.nan

@@ -1,0 +1,576 @@
+"""Load and validate the canonical tables of :mod:`opsnb.data.schemas`.
+
+* :func:`read_file` reads a CSV/TXT (UTF-8, UTF-8 with BOM, GBK/GB18030), Excel or Parquet
+  file, maps Chinese or English headers to canonical names, parses values such as ``3.2%``,
+  ``¥1,234.50``, ``1.2万``, ``2024年6月18日`` or Excel serial dates, and validates the result
+  against the table contract with pandera (lazily: every problem at once).
+* :func:`validate` does the same on a DataFrame.
+* The DuckDB store that keeps the tables (:func:`~opsnb.data.store.open_store`,
+  ``write_table``, ``read_table``) lives in :mod:`opsnb.data.store` and builds on this module.
+* :func:`add_rates` derives conversion rate, AOV and refund rate from summed counts.
+
+Problems raise :class:`~opsnb.errors.DataContractError` whose ``problems`` name the file, the
+row *as numbered in the file* (CSV header = row 1, so the first data row is row 2; Excel: the
+sheet row; Parquet: record 1, 2, ...), the column, the value and what was expected. Rows are
+never dropped; unknown columns are dropped with a :class:`~opsnb.errors.DataQualityWarning`
+unless the table keeps extra columns (``experiments``).
+
+Concurrency: any number of processes may read the store at once through
+``open_store(read_only=True)`` (papermill workers do); writing needs a single writer and no open
+readers, because DuckDB locks the file for a read-write connection. Close writers promptly.
+
+Example
+-------
+>>> df = read_file("生意参谋_流量来源.csv", "daily_metrics")   # doctest: +SKIP
+>>> con = open_store(); write_table(con, "daily_metrics", df, mode="append")  # doctest: +SKIP
+>>> week = read_table(con, "daily_metrics", start="2025-11-01", end="2025-11-07")  # doctest: +SKIP
+>>> add_rates(week.groupby("channel")[["visitors", "buyers"]].sum())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from opsnb.data import parsing
+from opsnb.data.schemas import Column, Table, get_table
+from opsnb.errors import DataContractError, DataProblem, DataQualityWarning
+
+__all__ = [
+    "read_file",
+    "read_columns",
+    "validate",
+    "add_rates",
+    "canonical_dtypes",
+    "pandera_schema",
+    "conform",
+    "read_rows",
+    "show_value",
+]
+
+_NOT_NULL = "a value (this column may not be empty)"
+
+
+# --------------------------------------------------------------------------------------------
+# headers and values
+# --------------------------------------------------------------------------------------------
+
+
+def _known_headers(table: Table) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for c in table.columns:
+        for a in (c.name, *c.aliases):
+            out.setdefault(parsing.norm_header(a), c.name)
+    return out
+
+
+def _accepted(col: Column) -> str:
+    return ", ".join(dict.fromkeys((col.name, *col.aliases)))
+
+
+def _map_headers(
+    frame: pd.DataFrame, table: Table, source: str
+) -> tuple[dict[object, str], list[str], list[DataProblem]]:
+    """(raw header → canonical name, unknown headers, problems) for the frame's columns."""
+    known = _known_headers(table)
+    mapping: dict[object, str] = {}
+    seen: dict[str, object] = {}
+    unknown: list[str] = []
+    problems: list[DataProblem] = []
+    for h in frame.columns:
+        name = next((known[c] for c in parsing.header_candidates(h) if c in known), None)
+        if name is None:
+            unknown.append(h)
+        elif name in seen:
+            problems.append(
+                DataProblem(
+                    source,
+                    None,
+                    str(h),
+                    None,
+                    f"one column for {name!r}, but {seen[name]!r} and {h!r} "
+                    "both name it; remove one",
+                )
+            )
+        else:
+            seen[name] = h
+            mapping[h] = name
+    others = [str(h) for h in unknown if str(h).strip()]
+    hint = f"; unrecognised headers in the file: {', '.join(others)}" if others else ""
+    for col in table.columns:
+        if col.required and col.name not in seen:
+            problems.append(
+                DataProblem(
+                    source,
+                    None,
+                    col.name,
+                    None,
+                    f"a column {col.name!r} (accepted headers: {_accepted(col)}{hint})",
+                )
+            )
+    return mapping, unknown, problems
+
+
+def _parse_column(raw: pd.Series, col: Column) -> tuple[pd.Series, dict[int, str]]:
+    if col.dtype in ("int", "float"):
+        return parsing.parse_numbers(
+            raw, integer=col.dtype == "int", percent_ok=getattr(col, "percent", False)
+        )
+    if col.dtype in ("date", "datetime"):
+        return parsing.parse_dates(
+            raw, with_time=col.dtype == "datetime", month=col.name == "month"
+        )
+    if col.dtype == "bool":
+        return parsing.parse_bools(raw)
+    return parsing.parse_strings(raw), {}
+
+
+def _parse_extra(raw: pd.Series) -> pd.Series:
+    """Free-form extra column: numbers when every cell is a number, else text."""
+    if raw.dtype.kind in "biufmM" or str(raw.dtype) == "boolean":
+        return raw
+    values, bad = parsing.parse_numbers(raw, integer=False, percent_ok=True)
+    if bad or values.isna().all():
+        return parsing.parse_strings(raw)
+    if (values.dropna() == values.dropna().round()).all():
+        return values.astype("Int64") if values.isna().any() else values.astype("int64")
+    return values
+
+
+def canonical_dtypes(df: pd.DataFrame, table: str | Table) -> pd.DataFrame:
+    """Cast the contract columns of ``df`` to their canonical dtypes (in place; returns df).
+
+    date/datetime → ``datetime64[us]`` (dates at midnight); int → ``int64`` (``Int64`` when a
+    value is missing); float → ``float64``; str → ``str``; bool → ``bool`` (``boolean`` with
+    missing values).
+    """
+    t = get_table(table) if isinstance(table, str) else table
+    for col in t.columns:
+        if col.name not in df.columns:
+            continue
+        s = df[col.name]
+        if col.dtype in ("date", "datetime"):
+            s = pd.to_datetime(s).astype("datetime64[us]")
+            df[col.name] = s.dt.normalize() if col.dtype == "date" else s
+        elif col.dtype == "int":
+            df[col.name] = s.astype("Int64" if s.isna().any() else "int64")
+        elif col.dtype == "float":
+            df[col.name] = s.astype("float64")
+        elif col.dtype == "bool":
+            df[col.name] = s.astype("boolean" if s.isna().any() else "bool")
+        else:
+            df[col.name] = s.astype("str")
+    return df
+
+
+# --------------------------------------------------------------------------------------------
+# pandera
+# --------------------------------------------------------------------------------------------
+
+
+def _rule_columns(expr: str, table: Table) -> list[str]:
+    names = re.findall(r"[A-Za-z_][A-Za-z0-9_]*", expr)
+    return [n for n in dict.fromkeys(names) if n in table.column_names]
+
+
+def _rule_check(expr: str, cols: list[str]):
+    def check(df: pd.DataFrame) -> pd.Series:
+        judged = df[cols].notna().all(axis=1)
+        ok = pd.Series(True, index=df.index)
+        if judged.any():
+            ints = [c for c in cols if df[c].dtype.kind in "iu" or str(df[c].dtype) == "Int64"]
+            sub = df.loc[judged, cols].astype({c: "float64" for c in ints})
+            ok.loc[judged] = sub.eval(expr, engine="python").astype(bool)
+        return ok
+
+    return check
+
+
+def pandera_schema(table: str | Table, columns: Iterable[str] | None = None):
+    """The pandera ``DataFrameSchema`` of a table contract (for the given present columns).
+
+    Column checks: nullability, ``min``/``max`` and ``allowed``; frame checks: every rule whose
+    columns are present and the unique key (later duplicates reported).
+    """
+    import pandera.pandas as pa
+
+    t = get_table(table) if isinstance(table, str) else table
+    present = list(t.column_names if columns is None else columns)
+    cols = {}
+    for c in t.columns:
+        if c.name not in present:
+            continue
+        checks = []
+        if c.min is not None and c.max is not None:
+            checks.append(
+                pa.Check.in_range(c.min, c.max, error=f"a number between {c.min:g} and {c.max:g}")
+            )
+        elif c.min is not None:
+            checks.append(pa.Check.ge(c.min, error=f"a number ≥ {c.min:g}"))
+        elif c.max is not None:
+            checks.append(pa.Check.le(c.max, error=f"a number ≤ {c.max:g}"))
+        if c.allowed:
+            checks.append(pa.Check.isin(list(c.allowed), error=f"one of {' / '.join(c.allowed)}"))
+        cols[c.name] = pa.Column(None, checks=checks, nullable=c.nullable, required=True)
+    rules = []
+    for name, expr, message in t.rules:
+        rcols = _rule_columns(expr, t)
+        if rcols and all(c in present for c in rcols):
+            rules.append(pa.Check(_rule_check(expr, rcols), name=name, error=message))
+    unique = list(t.unique) if t.unique and all(c in present for c in t.unique) else None
+    return pa.DataFrameSchema(
+        cols,
+        checks=rules,
+        unique=unique,
+        report_duplicates="exclude_first",
+        strict=False,
+        name=t.name,
+    )
+
+
+def show_value(v: object) -> object:
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA or v is pd.NaT:
+        return ""
+    if isinstance(v, (pd.Timestamp, datetime)):
+        return v.strftime("%Y-%m-%d") if v == pd.Timestamp(v).normalize() else str(v)
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating,)):
+        return float(v)
+    return v
+
+
+def _pandera_problems(
+    typed: pd.DataFrame, raw: pd.DataFrame, table: Table, source: str, skip: set[tuple[int, str]]
+) -> list[DataProblem]:
+    import pandera.pandas as pa
+
+    schema = pandera_schema(table, typed.columns)
+    try:
+        schema.validate(typed, lazy=True)
+        return []
+    except pa.errors.SchemaErrors as exc:
+        fc = exc.failure_cases
+    problems: list[DataProblem] = []
+    rules = {message: (name, _rule_columns(expr, table)) for name, expr, message in table.rules}
+    done: set[tuple] = set()
+    first_of: pd.Series | None = None
+    fc = fc.assign(_frame=fc["schema_context"].astype(str) == "DataFrameSchema")
+    for r in fc.sort_values("_frame", kind="stable").itertuples(index=False):
+        row = None if pd.isna(r.index) else int(r.index)
+        check = str(r.check)
+        if check == "multiple_fields_uniqueness":
+            if (row, check) in done or any(
+                (row, k) in skip or pd.isna(typed.at[row, k]) for k in table.unique
+            ):
+                continue  # a missing or bad key cell is reported on its own
+            done.add((row, check))
+            if first_of is None:
+                first_of = (
+                    pd.Series(typed.index, index=typed.index)
+                    .groupby([typed[k] for k in table.unique], dropna=False)
+                    .transform("min")
+                )
+            value = ", ".join(str(show_value(typed.at[row, k])) for k in table.unique)
+            problems.append(
+                DataProblem(
+                    source,
+                    row,
+                    ", ".join(table.unique),
+                    value,
+                    f"a unique ({', '.join(table.unique)}); duplicates row {int(first_of[row])}",
+                )
+            )
+        elif check in rules:
+            _, rcols = rules[check]
+            if (row, check) in done or any((row, c) in skip for c in rcols):
+                continue  # a value already reported as bad is not judged again by a rule
+            done.add((row, check))
+            value = ", ".join(f"{c}={show_value(raw.at[row, c])}" for c in rcols)
+            problems.append(DataProblem(source, row, rcols[0], value, check))
+        elif r.column is not None and row is not None:
+            col = str(r.column)
+            if (row, col) in skip:
+                continue
+            skip.add((row, col))
+            expected = _NOT_NULL if check == "not_nullable" else check
+            problems.append(DataProblem(source, row, col, show_value(raw.at[row, col]), expected))
+        else:  # a failure without a row (should not happen after parsing)
+            problems.append(
+                DataProblem(
+                    source,
+                    None,
+                    None if r.column is None else str(r.column),
+                    show_value(r.failure_case),
+                    check,
+                )
+            )
+    return problems
+
+
+# --------------------------------------------------------------------------------------------
+# validate / read_file
+# --------------------------------------------------------------------------------------------
+
+
+def conform(
+    frame: pd.DataFrame, table: Table, source: str, rows: np.ndarray, stacklevel: int = 3
+) -> pd.DataFrame:
+    problems: list[DataProblem] = []
+    mapping, unknown, header_problems = _map_headers(frame, table, source)
+    problems += header_problems
+    raw = frame.copy()
+    raw.index = pd.Index(rows, name="row")
+    raw = raw.rename(columns={h: n for h, n in mapping.items()})
+    keep_extra = [h for h in unknown if str(h).strip()]
+    if keep_extra and not table.extra_columns:
+        warnings.warn(
+            f"{source}: columns not in table {table.name!r} were dropped: "
+            f"{', '.join(map(str, keep_extra))}",
+            DataQualityWarning,
+            stacklevel=stacklevel,
+        )
+    typed = pd.DataFrame(index=raw.index)
+    skip: set[tuple[int, str]] = set()
+    for col in table.columns:
+        if col.name not in mapping.values():
+            if not col.required:
+                typed[col.name] = _parse_column(
+                    pd.Series(np.nan, index=raw.index, dtype=object), col
+                )[0]
+            continue
+        values, bad = _parse_column(raw[col.name], col)
+        typed[col.name] = values
+        for pos, expected in bad.items():
+            row = int(rows[pos])
+            skip.add((row, col.name))
+            problems.append(
+                DataProblem(source, row, col.name, show_value(raw[col.name].iat[pos]), expected)
+            )
+    for h in keep_extra if table.extra_columns else []:
+        typed[str(h).strip()] = _parse_extra(raw[h])
+    if len(typed):
+        problems += _pandera_problems(typed, raw, table, source, skip)
+    if problems:
+        order = {c: i for i, c in enumerate(table.column_names)}
+        problems.sort(
+            key=lambda p: (-1 if p.row is None else p.row, order.get(p.column or "", len(order)))
+        )
+        raise DataContractError(
+            f"{source} does not match table {table.name!r} ({table.zh_name}): "
+            f"{len(problems)} problem(s)",
+            problems,
+        )
+    typed = typed.reset_index(drop=True)
+    return canonical_dtypes(typed, table)
+
+
+def validate(
+    df: pd.DataFrame, table: str, *, source: str = "<frame>", first_row: int = 2
+) -> pd.DataFrame:
+    """Check ``df`` against table ``table`` and return it with canonical names and dtypes.
+
+    Headers may be aliases; cells may be raw text ('1,234', '3.2%', '2024/6/18'). Row ``i``
+    (0-based) of the frame is reported as row ``first_row + i``. Raises DataContractError
+    listing every problem.
+    """
+    t = get_table(table)
+    return conform(df, t, source, np.arange(first_row, first_row + len(df)))
+
+
+def read_file(path: str | Path, table: str, *, sheet: str | int | None = None) -> pd.DataFrame:
+    """Read a CSV/TXT/XLSX/Parquet file as table ``table``: aliases mapped, values parsed,
+    contract validated, canonical dtypes. Excel: ``sheet`` name or 0-based index (default: a
+    sheet named like the table, else the first). Raises DataContractError listing every problem.
+    """
+    return read_rows(path, table, sheet)[0]
+
+
+def read_rows(path: str | Path, table: str, sheet=None) -> tuple[pd.DataFrame, str, np.ndarray]:
+    """read_file, also returning the source name and the file row of each returned row."""
+    t = get_table(table)
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    source = path.name
+    try:
+        raw = parsing.read_raw(
+            path,
+            _known_headers(t),
+            sheet=sheet,
+            sheet_names=(t.name, t.zh_name, t.zh_name.split()[-1]),
+        )
+    except parsing._BadLine as exc:
+        raise DataContractError(
+            f"{source} cannot be read as a table",
+            [
+                DataProblem(
+                    source,
+                    exc.line,
+                    None,
+                    f"{exc.got} fields",
+                    f"{exc.expected} fields like the header (quote cells that contain the separator)",
+                )
+            ],
+        ) from None
+    if not len(raw.frame.columns):
+        raise DataContractError(
+            f"{source} is empty",
+            [
+                DataProblem(
+                    source,
+                    1,
+                    None,
+                    None,
+                    "a header row naming the columns: "
+                    + ", ".join(c.name for c in t.columns if c.required),
+                )
+            ],
+        )
+    return conform(raw.frame, t, source, raw.rows, stacklevel=5), source, raw.rows
+
+
+def read_columns(
+    path: str | Path,
+    columns: dict[str, tuple[str, str]],
+    *,
+    optional: tuple[str, ...] = (),
+    nullable: tuple[str, ...] = (),
+    sheet: str | int | None = None,
+) -> pd.DataFrame:
+    """Read any file :func:`read_file` reads and type the columns a command names.
+
+    For commands that work on *any* CSV (``opsnb detect --time-col``, ``opsnb rfm
+    --customer-col``, ``opsnb ab --variant-col``): the same encodings, separators, value
+    spellings and error reports as the table contracts, without a contract.
+
+    ``columns`` maps an output name to ``(header in the file, kind)``, kind being ``str``,
+    ``int``, ``float``, ``rate`` (a number that may be written 3.2%), ``date``, ``datetime`` or
+    ``bool`` (true/false, 1/0, 是/否). Names in ``optional`` may be absent from the file; names
+    in ``nullable`` may have empty cells (others may not). Returns the typed columns plus ``_row``, each row's number in the file. Raises
+    :class:`DataContractError` listing every missing header and every unreadable cell.
+
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "x.csv"
+    >>> _ = f.write_text("日期,金额\n20240618,\"¥1,234.50\"\n", encoding="utf-8")
+    >>> read_columns(f, {"day": ("日期", "date"), "amount": ("金额", "float")})["amount"].tolist()
+    [1234.5]
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    source = str(path)
+    known = {parsing.norm_header(h): h for h, _ in columns.values()}
+    try:
+        raw = parsing.read_raw(path, known, sheet=sheet)
+    except parsing._BadLine as exc:
+        raise DataContractError(
+            f"{source} cannot be read as a table",
+            [
+                DataProblem(
+                    source,
+                    exc.line,
+                    None,
+                    f"{exc.got} fields",
+                    f"{exc.expected} fields like the header (quote cells that contain the separator)",
+                )
+            ],
+        ) from None
+    frame = raw.frame
+    by_norm = {parsing.norm_header(c): c for c in frame.columns}
+    problems: list[DataProblem] = []
+    out = pd.DataFrame(index=range(len(frame)))
+    found = {
+        name: header if header in frame.columns else by_norm.get(parsing.norm_header(header))
+        for name, (header, _) in columns.items()
+    }
+    absent = [columns[n][0] for n, c in found.items() if c is None and n not in optional]
+    if absent:
+        have = ", ".join(map(repr, map(str, frame.columns)))
+        raise DataContractError(
+            f"{source}: missing column(s) {', '.join(map(repr, absent))}",
+            [
+                DataProblem(
+                    source, None, h, None, f"a column with this header; the file has {have}"
+                )
+                for h in absent
+            ],
+        )
+    for name, (_header, kind) in columns.items():
+        col = found[name]
+        if col is None:
+            continue
+        cells = frame[col].reset_index(drop=True)
+        if name not in nullable:
+            empty = parsing.is_missing(cells).to_numpy()
+            problems += [
+                DataProblem(source, int(raw.rows[i]), str(col), None, _NOT_NULL)
+                for i in np.flatnonzero(empty)
+            ]
+        if kind == "str":
+            out[name] = parsing.parse_strings(cells)
+            continue
+        if kind in ("int", "float", "rate"):
+            values, bad = parsing.parse_numbers(
+                cells, integer=kind == "int", percent_ok=kind == "rate"
+            )
+        elif kind in ("date", "datetime"):
+            values, bad = parsing.parse_dates(cells, with_time=kind == "datetime")
+        elif kind == "bool":
+            values, bad = parsing.parse_bools(cells)
+        else:
+            raise ValueError(
+                f"kind of column {name!r} must be one of str, int, float, rate, "
+                f"date, datetime, bool; got {kind!r}"
+            )
+        out[name] = pd.Series(values).reset_index(drop=True)
+        problems += [
+            DataProblem(source, int(raw.rows[i]), str(col), cells.iloc[i], exp)
+            for i, exp in bad.items()
+        ]
+    if problems:
+        problems.sort(key=lambda p: (p.row or 0, str(p.column)))
+        raise DataContractError(f"{source}: {len(problems)} problem(s)", problems)
+    out["_row"] = np.asarray(raw.rows, dtype="int64")
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# derived rates
+# --------------------------------------------------------------------------------------------
+
+_RATES = (
+    ("conversion_rate", "buyers", "visitors"),
+    ("aov", "gmv", "orders"),
+    ("refund_rate", "refund_orders", "orders"),
+)
+
+
+def add_rates(df: pd.DataFrame) -> pd.DataFrame:
+    """Return a copy of ``df`` with ``conversion_rate = buyers / visitors``, ``aov = gmv /
+    orders`` and ``refund_rate = refund_orders / orders`` (each when its columns are present;
+    NaN when the denominator is 0 or missing).
+
+    Rates are ratios of sums: aggregate the counts first (per week, per channel...), then call
+    this; never average daily rates.
+
+    >>> rates = add_rates(pd.DataFrame({"visitors": [100, 0], "buyers": [5, 0]}))
+    >>> rates["conversion_rate"].tolist()
+    [0.05, nan]
+    """
+    out = df.copy()
+    for name, num, den in _RATES:
+        if num in out.columns and den in out.columns:
+            n = pd.to_numeric(out[num]).astype("float64")
+            d = pd.to_numeric(out[den]).astype("float64")
+            out[name] = (n / d.where(d != 0)).astype("float64")
+    return out
+
+
+# --------------------------------------------------------------------------------------------

@@ -1,0 +1,332 @@
+"""The DuckDB store: one embedded file holding the canonical tables of :mod:`opsnb.data.schemas`.
+
+* :func:`open_store` connects (read-only for the many readers, read-write for the single
+  writer), retrying with back-off while another process holds the lock.
+* :func:`write_table` validates a contract table (through :mod:`opsnb.data`) and writes or
+  appends it in one transaction, refusing rows whose unique key is already stored.
+* :func:`read_table` reads rows by date range, channel and columns, with canonical dtypes.
+* :func:`store_summary` lists the tables with their row counts and date ranges.
+
+Concurrency: any number of processes may read the store at once through
+``open_store(read_only=True)`` (papermill workers do); writing needs a single writer and no open
+readers, because DuckDB locks the file for a read-write connection. Close writers promptly.
+
+
+
+Example
+-------
+>>> con = open_store(); write_table(con, "daily_metrics", df, mode="append")  # doctest: +SKIP
+>>> week = read_table(con, "daily_metrics", start="2025-11-01", end="2025-11-07")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import pandas as pd
+
+from opsnb.data.loaders import canonical_dtypes, conform, show_value
+from opsnb.data.schemas import Table
+from opsnb.errors import DataContractError, DataProblem, OpsnbError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import duckdb
+
+__all__ = [
+    "open_store",
+    "write_table",
+    "read_table",
+    "store_summary",
+    "list_tables",
+    "table_columns",
+    "quote_ident",
+]
+
+
+def open_store(
+    path: str | Path | None = None, *, read_only: bool = False, wait: float = 60.0
+) -> duckdb.DuckDBPyConnection:
+    """Connect to the DuckDB store (default :func:`opsnb.config.default_db_path`).
+
+    ``read_only=True`` for readers (many processes at once); a read-write connection creates the
+    file and its folder and must be the only connection to the file while it is open. While
+    another process holds a conflicting lock, retries with back-off for up to ``wait`` seconds.
+    """
+    import duckdb
+
+    from opsnb.config import default_db_path
+
+    p = Path(path) if path else default_db_path()
+    if read_only and not p.is_file():
+        raise FileNotFoundError(f"no store at {p}: run `opsnb demo` or `opsnb load TABLE FILE`")
+    if not read_only:
+        p.parent.mkdir(parents=True, exist_ok=True)
+    import random
+    import time
+
+    deadline = time.monotonic() + wait
+    pause = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(p), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            if time.monotonic() + pause > deadline:
+                raise OpsnbError(
+                    f"the store {p} stayed locked for {wait:g} s by another process (DuckDB allows "
+                    "one writer, or many read-only readers); retry when it has finished: "
+                    f"{exc}"
+                ) from None
+            # another process is writing (e.g. a run appending to the ledger): wait, then retry
+            time.sleep(pause * (0.5 + random.random()))
+            pause = min(pause * 2, 1.0)
+
+
+def quote_ident(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def list_tables(con) -> list[str]:
+    return [
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+            "AND table_catalog = current_database() ORDER BY table_name"
+        ).fetchall()
+    ]
+
+
+def table_columns(con, table: str) -> list[str]:
+    return [
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' "
+            "AND table_catalog = current_database() AND table_name = ? ORDER BY ordinal_position",
+            [table],
+        ).fetchall()
+    ]
+
+
+def _select_list(df: pd.DataFrame, t: Table | None) -> str:
+    parts = []
+    for c in df.columns:
+        col = None
+        if t is not None and c in t.column_names:
+            col = t.column(c)
+        if col is not None and col.dtype == "date":
+            parts.append(f"CAST({quote_ident(c)} AS DATE) AS {quote_ident(c)}")
+        else:
+            parts.append(quote_ident(c))
+    return ", ".join(parts)
+
+
+def _check_store_duplicates(con, t: Table, df: pd.DataFrame, source: str, rows: np.ndarray) -> None:
+    key = list(t.unique)
+    keys = df[key].copy()
+    keys["__row"] = rows
+    con.register("__opsnb_keys", keys)
+    try:
+        cond = " AND ".join(
+            f"s.{quote_ident(k)} = "
+            + (
+                f"CAST(n.{quote_ident(k)} AS DATE)"
+                if t.column(k).dtype == "date"
+                else f"n.{quote_ident(k)}"
+            )
+            for k in key
+        )
+        hits = con.execute(
+            f"SELECT n.* FROM __opsnb_keys n WHERE EXISTS "
+            f"(SELECT 1 FROM {quote_ident(t.name)} s WHERE {cond}) ORDER BY n.__row"
+        ).df()
+    finally:
+        con.unregister("__opsnb_keys")
+    if len(hits):
+        problems = [
+            DataProblem(
+                source,
+                int(h["__row"]),
+                ", ".join(key),
+                ", ".join(str(show_value(h[k])) for k in key),
+                f"a ({', '.join(key)}) not already in the store table "
+                f"{t.name!r} (use replace to overwrite)",
+            )
+            for _, h in hits.iterrows()
+        ]
+        raise DataContractError(
+            f"{source}: {len(problems)} row(s) already in the store table {t.name!r}", problems
+        )
+
+
+def write_table(
+    con,
+    table: str,
+    df: pd.DataFrame,
+    *,
+    mode: Literal["replace", "append"] = "replace",
+    validate: bool = True,
+    source: str = "<frame>",
+    first_row: int = 2,
+    rows: Iterable[int] | None = None,
+) -> int:
+    """Write ``df`` as store table ``table``; return the number of rows written.
+
+    Contract tables are validated first (``validate=False`` for other tables such as
+    ``ledger`` or ``demo_anomalies``). ``mode="append"`` adds rows (creating the table if
+    needed) and refuses rows whose unique key is already in the store; ``"replace"`` replaces
+    the whole table. Runs in one transaction; needs a read-write connection (single writer).
+    ``source`` and ``first_row`` (or ``rows``, one file row per frame row) name the rows in
+    error messages, as in :func:`validate`.
+    """
+    if mode not in ("replace", "append"):
+        raise ValueError(f"mode must be 'replace' or 'append', got {mode!r}")
+    from opsnb.data.schemas import TABLES
+
+    t = TABLES.get(table)
+    rows = np.arange(first_row, first_row + len(df)) if rows is None else np.asarray(rows)
+    if len(rows) != len(df):
+        raise ValueError(f"rows has {len(rows)} numbers for {len(df)} rows")
+    if validate:
+        if t is None:
+            raise ValueError(
+                f"{table!r} is not a contract table ({', '.join(TABLES)}); "
+                "pass validate=False to store it as is"
+            )
+        df = conform(df, t, source, rows, stacklevel=4)
+    exists = table in list_tables(con)
+    con.register("__opsnb_new", df)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if mode == "append" and exists:
+                if t is not None and t.unique and all(k in df.columns for k in t.unique):
+                    _check_store_duplicates(con, t, df, source, rows)
+                have = set(table_columns(con, table))
+                types = {
+                    r[0]: r[1]
+                    for r in con.execute(
+                        f"DESCRIBE SELECT {_select_list(df, t)} FROM __opsnb_new"
+                    ).fetchall()
+                }
+                for c in df.columns:
+                    if c not in have:
+                        con.execute(
+                            f"ALTER TABLE {quote_ident(table)} ADD COLUMN {quote_ident(c)} {types[c]}"
+                        )
+                con.execute(
+                    f"INSERT INTO {quote_ident(table)} BY NAME SELECT {_select_list(df, t)} "
+                    "FROM __opsnb_new"
+                )
+            else:
+                con.execute(
+                    f"CREATE OR REPLACE TABLE {quote_ident(table)} AS SELECT "
+                    f"{_select_list(df, t)} FROM __opsnb_new"
+                )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    finally:
+        con.unregister("__opsnb_new")
+    return len(df)
+
+
+def _as_date(x) -> date:
+    try:
+        return pd.Timestamp(x).date()
+    except (ValueError, TypeError):
+        raise ValueError(f"not a date: {x!r} (write 2025-11-01)") from None
+
+
+def read_table(
+    con,
+    table: str,
+    *,
+    start=None,
+    end=None,
+    channels: Iterable[str] | str | None = None,
+    columns: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """Rows of store table ``table`` with ``start <= time column <= end`` (inclusive dates; a
+    date-time column takes the whole end day) and ``channel`` in ``channels``.
+
+    ``columns`` selects columns (default all). Contract tables come back with canonical dtypes,
+    sorted by their time column and key. Raises ValueError for an unknown table or column.
+    """
+    from opsnb.data.schemas import TABLES
+
+    have = table_columns(con, table)
+    if not have:
+        raise ValueError(
+            f"no table {table!r} in the store; tables: "
+            f"{', '.join(list_tables(con)) or '(none: run `opsnb demo` or `opsnb load`)'}"
+        )
+    t = TABLES.get(table)
+    cols = list(columns) if columns is not None else have
+    missing = [c for c in cols if c not in have]
+    if missing:
+        raise ValueError(f"table {table!r} has no column(s) {missing}; columns: {have}")
+    time_col = t.time_column if t is not None else ("date" if "date" in have else None)
+    where, params = [], []
+    if start is not None or end is not None:
+        if time_col is None or time_col not in have:
+            raise ValueError(f"table {table!r} has no time column to filter by date")
+        if start is not None:
+            where.append(f"{quote_ident(time_col)} >= ?")
+            params.append(_as_date(start))
+        if end is not None:
+            where.append(f"{quote_ident(time_col)} < ?")
+            params.append(_as_date(end) + timedelta(days=1))
+    if channels is not None:
+        if "channel" not in have:
+            raise ValueError(f"table {table!r} has no channel column")
+        chans = [channels] if isinstance(channels, str) else list(channels)
+        if not chans:
+            return read_table(con, table, columns=cols).iloc[0:0]
+        where.append(f"channel IN ({', '.join('?' * len(chans))})")
+        params.extend(chans)
+    order = [c for c in ([time_col] if time_col else []) + list(t.unique if t else ()) if c in have]
+    sql = (
+        f"SELECT {', '.join(quote_ident(c) for c in cols)} FROM {quote_ident(table)}"
+        + (f" WHERE {' AND '.join(where)}" if where else "")
+        + (f" ORDER BY {', '.join(quote_ident(c) for c in dict.fromkeys(order))}" if order else "")
+    )
+    df = con.execute(sql, params).df()
+    return canonical_dtypes(df, t) if t is not None else df
+
+
+def store_summary(con) -> pd.DataFrame:
+    """One row per store table: ``table, rows, first_date, last_date`` (dates of its time
+    column, NaT when it has none)."""
+    from opsnb.data.schemas import TABLES
+
+    out = []
+    for name in list_tables(con):
+        have = table_columns(con, name)
+        t = TABLES.get(name)
+        tc = (
+            t.time_column
+            if t is not None
+            else next((c for c in ("date", "start", "month") if c in have), None)
+        )
+        if tc in have:
+            n, lo, hi = con.execute(
+                f"SELECT count(*), CAST(min({quote_ident(tc)}) AS DATE), "
+                f"CAST(max({quote_ident(tc)}) AS DATE) FROM {quote_ident(name)}"
+            ).fetchone()
+        else:
+            n, lo, hi = (
+                con.execute(f"SELECT count(*) FROM {quote_ident(name)}").fetchone()[0],
+                None,
+                None,
+            )
+        out.append({"table": name, "rows": int(n), "first_date": lo, "last_date": hi})
+    df = pd.DataFrame(out, columns=["table", "rows", "first_date", "last_date"])
+    for c in ("first_date", "last_date"):
+        df[c] = pd.to_datetime(df[c]).astype("datetime64[us]")
+    return df

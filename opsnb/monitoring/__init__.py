@@ -1,0 +1,103 @@
+"""Step 03: daily monitoring — the causal anomaly engine (kernels, scoring, detect), the daily
+monitor per traffic source and metric, and the report pieces (表3, alert list, drafts).
+
+This facade only re-exports; inside opsnb import from the defining module.
+"""
+
+from opsnb.monitoring.anomaly import (
+    DETECT_COLUMNS,
+    SENSITIVITY,
+    Grid,
+    alert_onsets,
+    detect,
+    event_keys,
+    infer_period,
+    infer_step,
+    quiet_steps,
+    to_grid,
+)
+from opsnb.monitoring.daily import (
+    METRICS,
+    RATES,
+    SEVERITY_THRESHOLDS,
+    TOTAL,
+    MonitorResult,
+    evaluate_against_truth,
+    mix_shift,
+    monitor,
+    parse_list,
+    read_series_file,
+    root_cause,
+    typical_day,
+)
+from opsnb.monitoring.kernels import (
+    bh_adjust,
+    binom_two_sided,
+    cusum,
+    norm_p,
+    past_same_phase,
+    past_sum,
+    past_window,
+    score_from_p,
+)
+from opsnb.monitoring.scoring import (
+    EngineConfig,
+    score_counts,
+    score_rates,
+    score_ratios,
+)
+from opsnb.monitoring.show import (
+    alert_list,
+    daily_report,
+    day_summary,
+    draft_rectification,
+    export_excel,
+    plot_day,
+    plot_monitor,
+    rectification_drafts,
+)
+
+__all__ = [
+    "bh_adjust",
+    "cusum",
+    "binom_two_sided",
+    "norm_p",
+    "past_sum",
+    "score_from_p",
+    "past_same_phase",
+    "past_window",
+    "EngineConfig",
+    "score_counts",
+    "score_rates",
+    "score_ratios",
+    "Grid",
+    "infer_step",
+    "infer_period",
+    "to_grid",
+    "event_keys",
+    "SENSITIVITY",
+    "detect",
+    "DETECT_COLUMNS",
+    "alert_onsets",
+    "quiet_steps",
+    "METRICS",
+    "TOTAL",
+    "SEVERITY_THRESHOLDS",
+    "MonitorResult",
+    "monitor",
+    "typical_day",
+    "root_cause",
+    "mix_shift",
+    "evaluate_against_truth",
+    "read_series_file",
+    "parse_list",
+    "RATES",
+    "daily_report",
+    "draft_rectification",
+    "plot_monitor",
+    "day_summary",
+    "alert_list",
+    "rectification_drafts",
+    "plot_day",
+    "export_excel",
+]

@@ -1,0 +1,362 @@
+"""Vectorised, causal anomaly engine for many series at once (counts and rates).
+
+Series live in a long table (series, timestamp, value[, numerator, denominator]) and are put on a
+regular (series × time) grid; every statistic is an array operation over that matrix (rolling
+medians sort the strictly-past windows in float32, rolling means are cumulative-sum
+differences), so 10 000 series × 365 days take about 1.5 s (``benchmarks/bench_monitoring.py``).
+
+Causal by construction: every baseline, scale and dispersion used at time ``t`` is computed from
+values strictly before ``t``; the value at ``t`` is then scored against it. Appending later data
+never changes an earlier decision, so scoring the whole history at once *is* the replay mode.
+
+The engine is three modules: this one (the regular time grid, promotion-event keys and
+:func:`detect`, long table in, long table out); :mod:`opsnb.monitoring.scoring` (the count,
+rate and ratio scorers under one :class:`~opsnb.monitoring.scoring.EngineConfig`, described
+there); :mod:`opsnb.monitoring.kernels` (causal rolling statistics, p-values, BH, CUSUM).
+
+False-discovery control: Benjamini–Hochberg across all series at each timestamp
+(:func:`opsnb.monitoring.kernels.bh_adjust`). ``score`` = ``Φ⁻¹(1 − p/2)`` (≥ 0, larger is more anomalous).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from opsnb.errors import DataContractError, DataProblem  # noqa: F401 (re-exported for callers)
+from opsnb.monitoring.kernels import bh_adjust, binom_two_sided, norm_p, past_sum, score_from_p
+from opsnb.monitoring.scoring import EngineConfig, score_counts, score_rates
+
+__all__ = [
+    "Grid",
+    "infer_step",
+    "infer_period",
+    "to_grid",
+    "event_keys",
+    "SENSITIVITY",
+    "detect",
+    "DETECT_COLUMNS",
+    "alert_onsets",
+    "quiet_steps",
+]
+
+SENSITIVITY = {"low": 0.001, "medium": 0.01, "high": 0.05}
+"""Sensitivity name → false-discovery rate ``alpha`` used by Benjamini–Hochberg."""
+
+
+@dataclass
+class Grid:
+    """Series on a regular time grid.
+
+    ``series``: series labels (length S); ``times``: grid timestamps (length T); ``step``: grid
+    step; ``period``: seasonal period in steps; ``values``: name → (S × T) float arrays (NaN where
+    no row); ``row_series``/``row_time``: grid position of every input row (input order).
+    """
+
+    series: pd.Index
+    times: pd.DatetimeIndex
+    step: pd.Timedelta
+    period: int
+    values: dict[str, np.ndarray] = field(default_factory=dict)
+    row_series: np.ndarray | None = None
+    row_time: np.ndarray | None = None
+    row_dup: np.ndarray | None = None
+
+
+# ------------------------------------------------------------------------------------------
+# time grid
+# ------------------------------------------------------------------------------------------
+
+
+def infer_step(timestamps) -> pd.Timedelta:
+    """The grid step: the most common positive gap between consecutive distinct timestamps."""
+    t = pd.DatetimeIndex(pd.unique(pd.DatetimeIndex(timestamps))).sort_values()
+    if len(t) < 2:
+        return pd.Timedelta(days=1)
+    d = np.diff(t.asi8)
+    d = d[d > 0]
+    vals, counts = np.unique(d, return_counts=True)
+    return pd.Timedelta(int(vals[np.argmax(counts)]), unit=str(t.unit))
+
+
+def infer_period(step: pd.Timedelta) -> int:
+    """Seasonal period in steps: daily → 7 (weekly), sub-daily → one day, weekly → 52, monthly → 12."""
+    sec = step.total_seconds()
+    day = 86400.0
+    if sec <= 0:
+        return 1
+    if sec < day:
+        n = day / sec
+        return int(round(n)) if abs(n - round(n)) < 1e-6 and n >= 2 else 1
+    if abs(sec - day) < 1:
+        return 7
+    if abs(sec - 7 * day) < 1:
+        return 52
+    if 27 * day <= sec <= 32 * day:
+        return 12
+    return 1
+
+
+def to_grid(
+    df: pd.DataFrame,
+    *,
+    time_col: str,
+    value_cols: list[str] | tuple[str, ...],
+    series_col: str | None = None,
+    period: int | None = None,
+    source: str = "<frame>",
+    first_row: int = 2,
+) -> Grid:
+    """Place the rows of a long table on a regular (series × time) grid.
+
+    Timestamps are snapped to ``t0 + k·step`` (``step`` from :func:`infer_step`); missing steps
+    are NaN (gaps). When several rows of a series fall in one step (duplicated timestamps, as
+    in some NAB files) the last one goes on the grid, the others are marked in ``row_dup`` and
+    scored against the same baseline; a :class:`DataQualityWarning` says so.
+    """
+    t = pd.DatetimeIndex(df[time_col])
+    step = infer_step(t)
+    per = infer_period(step) if period is None else int(period)
+    t0 = t.min()
+    k = np.rint((t - t0) / step).astype(np.int64)
+    n_steps = int(k.max()) + 1 if len(k) else 0
+    if n_steps > 50 * max(len(df), 1) + 1000:
+        raise DataContractError(
+            f"{source}: timestamps too irregular for a grid of step {step}",
+            [DataProblem(source, None, time_col, None, "roughly regular timestamps")],
+        )
+    if series_col is None:
+        codes = np.zeros(len(df), dtype=np.int64)
+        series = pd.Index(["value"])
+    else:
+        codes, series = pd.factorize(df[series_col], sort=True)
+        series = pd.Index(series)
+    flat = codes * n_steps + k
+    dup = pd.Series(flat).duplicated(keep="last").to_numpy()
+    if dup.any():
+        import warnings
+
+        from opsnb.errors import DataQualityWarning
+
+        rows = ", ".join(str(int(r) + first_row) for r in np.flatnonzero(dup)[:5])
+        warnings.warn(
+            f"{source}: {int(dup.sum())} row(s) share a series and time step ({step}) "
+            f"with a later row (rows {rows}...); each is scored against that step's "
+            "baseline, the last one feeds the baseline",
+            DataQualityWarning,
+            stacklevel=3,
+        )
+    g = Grid(
+        series=series,
+        times=pd.DatetimeIndex(t0 + step * np.arange(n_steps)),
+        step=step,
+        period=per,
+        row_series=codes,
+        row_time=k,
+        row_dup=dup,
+    )
+    keep = ~dup
+    for c in value_cols:
+        m = np.full((len(series), n_steps), np.nan)
+        v = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        m[codes[keep], k[keep]] = v[keep]
+        g.values[c] = m
+    return g
+
+
+def event_keys(times, calendar: pd.DataFrame | None, *, after_days: int = 0) -> np.ndarray:
+    """Key ``"<event>:<days from peak>"`` (plus ``@HH:MM`` for sub-daily grids) per timestamp, "" if none.
+
+    ``calendar`` has columns event, start, end and optionally peak (default: end) and kind; the
+    ``after_days`` days after a promotion's end (kind "promo" or no kind column) belong to it too
+    (the post-promotion hangover: demand pulled forward, returns).
+    """
+    times = pd.DatetimeIndex(times)
+    keys = np.full(len(times), "", dtype=object)
+    if calendar is None or len(calendar) == 0:
+        return keys
+    days = times.normalize()
+    sub_daily = len(times) > 1 and (times != days).any()
+    for row in calendar.itertuples(index=False):
+        start, end = pd.Timestamp(row.start), pd.Timestamp(row.end)
+        if getattr(row, "kind", "promo") == "promo":
+            end = end + pd.Timedelta(days=after_days)
+        peak = pd.Timestamp(
+            getattr(row, "peak", None) if pd.notna(getattr(row, "peak", None)) else end
+        )
+        on = (days >= start) & (days <= end) & (keys == "")
+        if not on.any():
+            continue
+        off = ((days[on] - peak) / pd.Timedelta(days=1)).astype(int)
+        lab = [f"{row.event}:{o}" for o in off]
+        if sub_daily:
+            lab = [f"{a}@{ts:%H:%M}" for a, ts in zip(lab, times[on])]
+        keys[np.asarray(on)] = lab
+    return keys
+
+
+# ------------------------------------------------------------------------------------------
+# long table in, long table out
+# ------------------------------------------------------------------------------------------
+
+DETECT_COLUMNS = [
+    "series",
+    "timestamp",
+    "value",
+    "expected",
+    "lower",
+    "upper",
+    "score",
+    "p_value",
+    "q_value",
+    "is_anomaly",
+    "flagged",
+    "direction",
+    "severity",
+]
+
+
+def quiet_steps(step: pd.Timedelta, period: int) -> int:
+    """Steps without a flag after which a new flag is a new incident: one seasonal cycle,
+    at most a week (daily → 7, hourly → 24, 5-minute → 288, weekly → 1)."""
+    week = int(round(pd.Timedelta(days=7) / step)) if step > pd.Timedelta(0) else 1
+    return max(1, min(int(period), week))
+
+
+def alert_onsets(flags: np.ndarray, quiet: int) -> np.ndarray:
+    """Alert onsets of an (S × T) flag matrix: flagged points with no flag in the previous
+    ``quiet`` steps of the same series (later flags of the same incident are not re-alerted).
+    Causal: depends on flags up to t only."""
+    F = np.asarray(flags, dtype=bool)
+    if F.ndim == 1:
+        return alert_onsets(F[None, :], quiet)[0]
+    before = past_sum(F.astype(float), int(quiet), 0)
+    return F & ~(before > 0)
+
+
+def _relative_severity(value, expected, is_anom) -> np.ndarray:
+    """low / medium / high by relative deviation from expected (≥ 20 % medium, ≥ 50 % high)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = np.abs(value - expected) / np.fmax(np.abs(expected), 1e-12)
+    sev = np.where(rel >= 0.5, "high", np.where(rel >= 0.2, "medium", "low"))
+    return np.where(is_anom, sev, "")
+
+
+def detect(
+    df: pd.DataFrame,
+    *,
+    time_col: str = "timestamp",
+    value_col: str | None = "value",
+    series_col: str | None = None,
+    kind: str = "count",
+    numerator_col: str | None = None,
+    denominator_col: str | None = None,
+    events: pd.DataFrame | None = None,
+    alpha: float | None = None,
+    sensitivity: str = "medium",
+    period: int | None = None,
+    config: EngineConfig | None = None,
+    source: str = "<frame>",
+    alerts: str = "onset",
+) -> pd.DataFrame:
+    """Score every row of a long table; one output row per input row, in input order.
+
+    Columns: series, timestamp, value, expected, lower, upper, score (≥ 0), p_value, q_value
+    (Benjamini–Hochberg across series at each timestamp), is_anomaly (0/1, the alert: see
+    ``alerts``), flagged (0/1: q ≤ alpha or a CUSUM level-shift alarm on this row), direction
+    (up/down, "" when not flagged), severity (low/medium/high by relative deviation: ≥ 20 %
+    medium, ≥ 50 % high; "" when not flagged).
+
+    ``alerts``: "onset" (default, as an on-call system pages): is_anomaly marks the first
+    flagged row of an incident — a flagged row with no flag in the same series during the
+    previous :func:`quiet_steps` steps (one seasonal cycle, at most a week); the rest of the
+    incident stays visible in ``flagged``. "all": is_anomaly = flagged.
+    For ``kind="rate"`` value is numerator/denominator and expected the baseline rate.
+
+    Examples
+    --------
+    >>> out = detect(frame, time_col="date", value_col="visitors", series_col="channel")  # doctest: +SKIP
+    """
+    if kind not in ("count", "rate"):
+        raise ValueError(f"kind must be one of ('count', 'rate'), got {kind!r}")
+    if alerts not in ("onset", "all"):
+        raise ValueError(f"alerts must be one of ('onset', 'all'), got {alerts!r}")
+    if sensitivity not in SENSITIVITY:
+        raise ValueError(f"sensitivity must be one of {tuple(SENSITIVITY)}, got {sensitivity!r}")
+    a = SENSITIVITY[sensitivity] if alpha is None else float(alpha)
+    if not 0 < a < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    cfg = EngineConfig(**{**(config.__dict__ if config else {}), "alpha": a})
+    cols = [numerator_col, denominator_col] if kind == "rate" else [value_col]
+    if any(c is None for c in cols):
+        raise ValueError(
+            "kind='rate' needs numerator_col and denominator_col"
+            if kind == "rate"
+            else "kind='count' needs value_col"
+        )
+    g = to_grid(
+        df, time_col=time_col, value_cols=cols, series_col=series_col, period=period, source=source
+    )
+    keys = event_keys(g.times, events) if events is not None else None
+    if kind == "count":
+        res = score_counts(g.values[value_col], g.period, times=g.times, keys=keys, config=cfg)
+        value_m = g.values[value_col]
+    else:
+        X, N = g.values[numerator_col], g.values[denominator_col]
+        res = score_rates(X, N, g.period, times=g.times, keys=keys, config=cfg)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            value_m = X / N
+    q = bh_adjust(res["p_value"])
+    flag = (q <= a) | res["level_shift"]
+    quiet = quiet_steps(g.step, g.period)
+    anom = alert_onsets(flag, quiet) if alerts == "onset" else flag
+    i, j = g.row_series, g.row_time
+    take = lambda m: m[i, j]  # noqa: E731
+    value, expected = take(value_m), take(res["expected"])
+    z, p_row, q_row, is_anom = take(res["z"]), take(res["p_value"]), take(q), take(anom)
+    flagged = take(flag)
+    d = np.asarray(g.row_dup)
+    if d.any():  # duplicated steps: own value against the step's baseline
+        if kind == "count":
+            v = pd.to_numeric(df[value_col], errors="coerce").to_numpy(dtype=float)[d]
+            tv = np.where(take(res["log"])[d], np.sign(v) * np.log1p(np.abs(v)), v)
+            zd = (tv - take(res["center"])[d]) / take(res["scale"])[d]
+            pd_ = norm_p(zd, cfg.tail_df)
+        else:
+            x = pd.to_numeric(df[numerator_col], errors="coerce").to_numpy(dtype=float)[d]
+            n = pd.to_numeric(df[denominator_col], errors="coerce").to_numpy(dtype=float)[d]
+            p0 = expected[d]
+            phi = 1 + (n - 1) * take(res["rho"])[d] + n * p0 * (1 - p0) * take(res["extra"])[d]
+            pd_ = binom_two_sided(x / phi, n / phi, p0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                v = x / n
+            zd = np.sign(x - n * p0) * score_from_p(pd_)
+        value[d], z[d], p_row[d] = v, zd, pd_
+        with np.errstate(invalid="ignore"):
+            q_row[d] = np.fmin(
+                1.0, pd_ * np.nanmax(np.fmax(1, np.sum(np.isfinite(res["p_value"]), 0)))
+            )
+        flagged[d] = q_row[d] <= a
+        is_anom[d] = flagged[d]
+        if alerts == "onset":  # an onset when the series was quiet in the steps before
+            is_anom[d] &= ~(take(past_sum(flag.astype(float), quiet, 0))[d] > 0)
+    direction = np.where(flagged, np.where(z >= 0, "up", "down"), "")
+    return pd.DataFrame(
+        {
+            "series": np.asarray(g.series)[i] if series_col else "value",
+            "timestamp": pd.DatetimeIndex(df[time_col]),
+            "value": value,
+            "expected": expected,
+            "lower": take(res["lower"]),
+            "upper": take(res["upper"]),
+            "score": score_from_p(p_row),
+            "p_value": p_row,
+            "q_value": q_row,
+            "is_anomaly": is_anom.astype(int),
+            "flagged": flagged.astype(int),
+            "direction": direction,
+            "severity": _relative_severity(value, expected, flagged),
+        }
+    )

@@ -1,0 +1,420 @@
+"""What notebook 03 shows from a :class:`opsnb.monitoring.MonitorResult`: the daily report 表3
+(每日数据监控表) with anomaly notes, suggested fixes and owners, the alert list with severity and
+deadlines, trend charts with the expected band, drafted 异常数据整改报告 and the Excel export.
+Chinese and English (``lang``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from opsnb.monitoring.daily import METRICS, RATES, TOTAL, MonitorResult, root_cause
+
+__all__ = [
+    "daily_report",
+    "draft_rectification",
+    "plot_monitor",
+    "day_summary",
+    "alert_list",
+    "rectification_drafts",
+    "plot_day",
+    "export_excel",
+]
+
+_SEV_EN = {"高": "high", "中": "medium", "低": "low"}
+
+
+_OWNERS = {
+    "自然搜索": ("搜索运营", "Search ops"),
+    "付费推广": ("推广投放", "Paid media"),
+    "抖音": ("抖音运营", "Douyin ops"),
+    "小红书": ("小红书运营", "Xiaohongshu ops"),
+    "直播": ("直播运营", "Live-stream ops"),
+    "老客/私域": ("会员/私域运营", "CRM ops"),
+    TOTAL: ("店长", "Shop manager"),
+}
+
+
+_FIX = {
+    ("visitors", "down"): (
+        "检查埋点与数据回传、投放账户与商品上下架状态",
+        "Check tracking tags and data feed, ad account and listing status",
+    ),
+    ("visitors", "up"): (
+        "排查刷量/机器人流量并屏蔽异常来源，核对买家数是否同步",
+        "Look for bot traffic, block bad sources, check buyers moved too",
+    ),
+    ("conversion_rate", "down"): (
+        "检查支付链路、价格库存与详情页，回看当日改动",
+        "Check checkout, price, stock and product page; review changes",
+    ),
+    ("conversion_rate", "up"): (
+        "核对访客数口径（埋点少记会抬高转化率）",
+        "Check visitor counting (under-recorded visits inflate conversion)",
+    ),
+    ("aov", "down"): ("核对优惠券/满减配置与价格", "Check coupon and discount set-up and prices"),
+    ("aov", "up"): ("确认大单/批发订单是否真实", "Verify large or bulk orders are genuine"),
+    ("gmv", "down"): (
+        "按渠道×因素拆解后处理最大缺口，复盘大促承接",
+        "Fix the largest channel × factor gap; review promotion readiness",
+    ),
+    ("gmv", "up"): (
+        "确认库存与履约能力，复制有效动作",
+        "Secure stock and fulfilment; repeat what worked",
+    ),
+    ("refund_rate", "up"): (
+        "抽检批次质量、查看退款原因，必要时暂停问题商品",
+        "Inspect batch quality and refund reasons; pause faulty items",
+    ),
+    ("refund_rate", "down"): ("确认退款数据回传是否正常", "Check the refund data feed"),
+}
+
+
+_DATA_FIX = ("修复访客统计", "Fix visitor counting")
+
+
+def _fix(metric: str, direction: str, issue: str = "") -> tuple[str, str]:
+    if issue == "data":
+        return _DATA_FIX
+    return _FIX.get((metric, direction), ("核查数据与业务动作", "Check data and actions"))
+
+
+def _owner(
+    channel: str, metric: str, direction: str, rel: float, lang: str, issue: str = ""
+) -> str:
+    i = 0 if lang == "zh" else 1
+    if issue == "data" or (metric == "visitors" and direction == "down" and rel <= -0.5):
+        return ("数据分析", "Data analyst")[i]  # likely a tracking problem
+    return _OWNERS.get(channel, ("渠道负责人", "Channel owner"))[i]
+
+
+def _note(rows: pd.DataFrame, lang: str) -> str:
+    from opsnb.i18n import Labels
+
+    L = Labels(lang)
+    parts = []
+    for r in rows.itertuples(index=False):
+        arrow = "↑" if r.direction == "up" else "↓"
+        sev = r.severity if lang == "zh" else _SEV_EN.get(r.severity, r.severity)
+        ev = f" [{r.event}]" if r.event else ""
+        if getattr(r, "issue", "") == "data":
+            ev += L(" [埋点/口径问题]", " [tracking/data issue]")
+        parts.append(
+            f"{L.col(r.metric)}{arrow}{abs(r.rel_change) * 100:.0f}% "
+            f"({L('预期', 'expected')} {_fmt(r.metric, r.expected)}, {sev}){ev}"
+        )
+    return "; ".join(parts)
+
+
+def _fmt(metric: str, x: float) -> str:
+    if metric in RATES:
+        return f"{x * 100:.2f}%"
+    return f"{x:,.0f}"
+
+
+def daily_report(result: MonitorResult, date=None, *, lang: str = "zh") -> pd.DataFrame:
+    """表3 每日数据监控表 for one day: date, channel, visitors, conversion_rate, aov, gmv,
+    refund_rate, note (anomaly note), fix (suggested fix), owner. Canonical column names (the
+    report translates them); the shop total is the last row."""
+    d = pd.Timestamp(date) if date is not None else result.as_of
+    sc = result.scores[result.scores["date"] == d]
+    wide = sc.pivot_table(index="channel", columns="metric", values="actual", aggfunc="first")
+    rows = []
+    for ch in [c for c in wide.index if c != TOTAL] + ([TOTAL] if TOTAL in wide.index else []):
+        fl = sc[(sc["channel"] == ch) & sc["is_anomaly"]]
+        # a collapse of recorded visitors (tracking) explains the rest: list it first
+        tracking = (fl["metric"] == "visitors") & (fl["rel_change"] <= -0.5)
+        fl = fl.assign(_k=tracking).sort_values(["_k", "gmv_at_risk"], ascending=False)
+        top = fl.iloc[0] if len(fl) else None
+        fix = owner = ""
+        if top is not None:
+            zh, en = _fix(top.metric, top.direction, top.issue)
+            fix = zh if lang == "zh" else en
+            owner = _owner(ch, top.metric, top.direction, top.rel_change, lang, top.issue)
+        rec = {"date": d.date(), "channel": ch}
+        for m in METRICS:
+            rec[m] = wide.loc[ch, m] if m in wide.columns else np.nan
+        rec.update(note=_note(fl, lang), fix=fix, owner=owner)
+        rows.append(rec)
+    return pd.DataFrame(rows)
+
+
+def draft_rectification(
+    result: MonitorResult, alert: pd.Series, daily: pd.DataFrame, *, lang: str = "zh"
+) -> str:
+    """Markdown draft of an 异常数据整改报告 for one alert: what, since when, likely cause (from
+    :func:`root_cause`), GMV at risk, owner and deadlines."""
+    from opsnb.i18n import Labels
+    from opsnb.plots import format_money
+
+    L = Labels(lang)
+    sc = result.scores
+    same = sc[(sc["channel"] == alert.channel) & (sc["metric"] == alert.metric)].sort_values("date")
+    flagged = same.set_index("date")["is_anomaly"]
+    start = alert.date
+    while (start - pd.Timedelta(days=1)) in flagged.index and flagged[start - pd.Timedelta(days=1)]:
+        start -= pd.Timedelta(days=1)
+    dec = root_cause(daily, alert.date)
+    if alert.channel != TOTAL:
+        dec = dec[dec["channel"] == alert.channel]
+    fac = {
+        "visitors": L("访客数", "visitors"),
+        "conversion": L("转化率", "conversion"),
+        "orders_per_buyer": L("人均订单数", "orders per buyer"),
+        "aov": L("客单价", "AOV"),
+    }
+    causes = "; ".join(
+        f"{r.channel} {fac.get(r.factor, r.factor)} {format_money(r.contribution, lang)}"
+        for r in dec.head(3).itertuples(index=False)
+    )
+    fix = _fix(alert.metric, alert.direction, alert.get("issue", ""))
+    owner = _owner(
+        alert.channel, alert.metric, alert.direction, alert.rel_change, lang, alert.get("issue", "")
+    )
+    arrow = L("上升", "up") if alert.direction == "up" else L("下降", "down")
+    resp = alert.response_due.date() if pd.notna(alert.response_due) else "—"
+    # a collapse of recorded visitors the same day makes rates jump: say so before anything else
+    al = result.alerts
+    trk = al[
+        (al["date"] == alert.date)
+        & (al["metric"] == "visitors")
+        & (al["rel_change"] <= -0.5)
+        & ((al["channel"] == alert.channel) | (alert.channel == TOTAL))
+    ]
+    warn = []
+    if alert.get("issue", "") == "data" and alert.metric == "visitors":
+        art = al[
+            (al["date"] == alert.date)
+            & (al["cause"] == "visitors")
+            & ((al["channel"] == alert.channel) | (al["channel"] == TOTAL))
+        ]
+        arts = ", ".join(
+            f"{r.channel} {L.col(r.metric)} {r.rel_change * 100:+.0f}%"
+            for r in art.itertuples(index=False)
+        )
+        warn = [
+            f"- **{L('数据问题（埋点/口径）', 'Data issue (tracking)')}**: "
+            + (
+                L(
+                    "访客数少记，订单与GMV正常；同日",
+                    "visits were under-recorded while orders and GMV were normal; the same-day ",
+                )
+                if alert.gmv_at_risk == 0
+                else L(
+                    "访客数少记，GMV同时异常（见影响金额）；同日",
+                    "visits were under-recorded and GMV moved too (see GMV at risk); the same-day ",
+                )
+            )
+            + f"{arts or '—'}{L(' 为口径假象，与本项合并为一个事件。', ' is a counting artefact of this incident.')}"
+        ]
+    if (
+        alert.metric in ("conversion_rate", "gmv", "aov")
+        and len(trk)
+        and alert.metric != "visitors"
+    ):
+        who = ", ".join(
+            f"{r.channel} {r.rel_change * 100:+.0f}%" for r in trk.itertuples(index=False)
+        )
+        warn = [
+            f"- **{L('先查数据', 'Check the data first')}**: "
+            f"{L('同日访客数骤降', 'recorded visitors collapsed the same day')} ({who})"
+            f"{L('，很可能是埋点/数据回传丢失；此项变化多为口径假象，先修复访客统计。', ': most likely lost tracking, so this move is probably a counting artefact; fix visitor counting first.')}"
+        ]
+    return "\n".join(
+        [
+            f"**{L('异常数据整改报告', 'Anomaly rectification report')}: {alert.channel} · {L.col(alert.metric)}**",
+            "",
+            *warn,
+            f"- {L('异常内容', 'What')}: {L.col(alert.metric)} {arrow} {abs(alert.rel_change) * 100:.0f}% "
+            f"({L('实际', 'actual')} {_fmt(alert.metric, alert.actual)}, {L('预期', 'expected')} "
+            f"{_fmt(alert.metric, alert.expected)}, {L('区间', 'interval')} {_fmt(alert.metric, alert.lower)}–"
+            f"{_fmt(alert.metric, alert.upper)})",
+            f"- {L('开始时间', 'Since')}: {start.date()}",
+            f"- {L('影响金额', 'GMV at risk')}: {format_money(alert.gmv_at_risk, lang)} "
+            f"({L('严重程度', 'severity')} {alert.severity if lang == 'zh' else _SEV_EN[alert.severity]})",
+            f"- {L('可能原因（较同周几均值的GMV拆解）', 'Likely cause (GMV decomposition vs. typical weekday)')}: {causes}",
+            f"- {L('整改建议', 'Suggested fix')}: {fix[0] if lang == 'zh' else fix[1]}",
+            f"- {L('负责人', 'Owner')}: {owner}",
+            f"- {L('应对方案截止', 'Response plan due')}: {resp}; {L('整改报告截止', 'Report due')}: {alert.report_due.date()}",
+        ]
+    )
+
+
+def plot_monitor(
+    result: MonitorResult, channel: str, metric: str, *, lang: str = "zh", ax=None, days: int = 60
+):
+    """Actual, expected band and flagged points of one channel × metric over the last ``days``."""
+    from opsnb.i18n import Labels
+    from opsnb.plots import PALETTE, new_axes
+
+    ax = new_axes(ax)
+    L = Labels(lang)
+    s = result.scores
+    s = s[
+        (s["channel"] == channel)
+        & (s["metric"] == metric)
+        & (s["date"] > result.as_of - pd.Timedelta(days=days))
+    ].sort_values("date")
+    ax.fill_between(
+        s["date"],
+        s["lower"],
+        s["upper"],
+        color=PALETTE[0],
+        alpha=0.15,
+        label=L("预期区间", "Expected band"),
+    )
+    ax.plot(s["date"], s["expected"], color=PALETTE[0], lw=1, ls="--", label=L("预期", "Expected"))
+    ax.plot(s["date"], s["actual"], color="#333333", lw=1.5, label=L("实际", "Actual"))
+    f = s[s["is_anomaly"]]
+    ax.scatter(f["date"], f["actual"], color=PALETTE[1], zorder=5, s=40, label=L("异常", "Anomaly"))
+    ax.set_title(f"{channel} · {L.col(metric)}")
+    ax.legend(loc="upper left", fontsize=8)
+    ax.tick_params(axis="x", labelrotation=30)
+    return ax
+
+
+def day_summary(result: MonitorResult, date) -> dict:
+    """Key figures of one day: tests, alerts, high-severity alerts, GMV at risk, alpha."""
+    d = pd.Timestamp(date)
+    al = result.alerts[result.alerts["date"] == d]
+    return {
+        "date": str(d.date()),
+        "tests": int(result.tests.get(d, 0)),
+        "alerts": int(len(al)),
+        "high": int((al["severity"] == "高").sum()),
+        "gmv_at_risk": float(al["gmv_at_risk"].sum()),
+        "alpha": result.alpha,
+    }
+
+
+def alert_list(result: MonitorResult, date, *, lang: str = "zh", days: int = 1) -> pd.DataFrame:
+    """Alerts of the ``days`` days ending ``date``: date, channel, metric (translated), actual,
+    expected, change, gmv_at_risk, severity, owner, response_due, report_due."""
+    from opsnb.i18n import Labels
+
+    L = Labels(lang)
+    d = pd.Timestamp(date)
+    al = result.alerts[
+        (result.alerts["date"] > d - pd.Timedelta(days=days)) & (result.alerts["date"] <= d)
+    ]
+    sev_rank = {"高": 0, "中": 1, "低": 2}
+    al = al.assign(_r=al["severity"].map(sev_rank)).sort_values(
+        ["_r", "gmv_at_risk"], ascending=[True, False]
+    )
+    return pd.DataFrame(
+        {
+            L("日期", "Date"): al["date"].dt.strftime("%Y-%m-%d"),
+            L("流量来源", "Traffic source"): al["channel"],
+            L("指标", "Metric"): [L.col(m) for m in al["metric"]],
+            L("实际", "Actual"): [_fmt(m, v) for m, v in zip(al["metric"], al["actual"])],
+            L("预期", "Expected"): [_fmt(m, v) for m, v in zip(al["metric"], al["expected"])],
+            L("变化", "Change"): [f"{v * 100:+.0f}%" for v in al["rel_change"]],
+            L("影响金额", "GMV at risk"): al["gmv_at_risk"].round(0),
+            L("严重程度", "Severity"): al["severity"]
+            if lang == "zh"
+            else al["severity"].map(_SEV_EN),
+            L("负责人", "Owner"): [
+                _owner(c, m, dr, r, lang, i)
+                for c, m, dr, r, i in zip(
+                    al["channel"], al["metric"], al["direction"], al["rel_change"], al["issue"]
+                )
+            ],
+            L("应对方案截止", "Response plan due"): al["response_due"]
+            .dt.strftime("%Y-%m-%d")
+            .fillna("—"),
+            L("整改报告截止", "Report due"): al["report_due"].dt.strftime("%Y-%m-%d"),
+        }
+    )
+
+
+def rectification_drafts(
+    result: MonitorResult, daily: pd.DataFrame, date, *, lang: str = "zh"
+) -> str:
+    """Markdown drafts of 异常数据整改报告 for every high-severity alert of ``date`` (one per
+    channel: its largest alert) and for every data incident (a tracking outage: its visitors
+    alert, fix 修复访客统计), or a sentence saying there is none."""
+    d = pd.Timestamp(date)
+    al = result.alerts[result.alerts["date"] == d]
+    data = (al["issue"] == "data") & (al["metric"] == "visitors")
+    hi = al[(al["severity"] == "高") | data]
+    hi = (
+        hi.assign(_k=data[hi.index])
+        .sort_values(["_k", "gmv_at_risk"], ascending=False)
+        .drop_duplicates("channel")
+    )
+    if hi.empty:
+        return (
+            "今日无高风险异常，无需整改报告。"
+            if lang == "zh"
+            else "No high-severity anomaly today: no report needed."
+        )
+    return "\n\n---\n\n".join(
+        draft_rectification(result, r, daily, lang=lang) for _, r in hi.iterrows()
+    )
+
+
+def plot_day(result: MonitorResult, date, *, lang: str = "zh", days: int = 56, max_panels: int = 6):
+    """Trend charts (actual, expected band, flagged points) for the channel × metric series
+    flagged on ``date`` (the shop's GMV when none); returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    from opsnb.plots import use_theme
+
+    use_theme()
+    d = pd.Timestamp(date)
+    al = (
+        result.alerts[result.alerts["date"] == d]
+        .drop_duplicates(["channel", "metric"])
+        .head(max_panels)
+    )
+    pairs = list(zip(al["channel"], al["metric"])) or [(TOTAL, "gmv")]
+    n = len(pairs)
+    cols = 2 if n > 1 else 1
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(6.5 * cols, 3.4 * rows), squeeze=False)
+    sub = MonitorResult(
+        result.scores[result.scores["date"] <= d],
+        result.alerts,
+        result.tests,
+        result.discoveries,
+        result.alpha,
+        result.sensitivity,
+        d,
+    )
+    for ax, (ch, m) in zip(axes.ravel(), pairs):
+        plot_monitor(sub, ch, m, lang=lang, ax=ax, days=days)
+    for ax in axes.ravel()[n:]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def export_excel(table: pd.DataFrame, date, *, lang: str = "zh", out_dir=None) -> Path:
+    """Write 表3 to ``out_dir/表3_<date>.xlsx`` (default ``<outputs>/03_daily_monitoring``;
+    notebooks pass ``ctx.output_dir``) with translated headers."""
+
+    from opsnb import config
+    from opsnb.i18n import Labels
+
+    L = Labels(lang)
+    out = Path(out_dir) if out_dir else config.outputs_dir() / "03_daily_monitoring"
+    out.mkdir(parents=True, exist_ok=True)
+    path = (
+        out / f"{L('表3_每日数据监控', 'table3_daily_monitoring')}_{pd.Timestamp(date).date()}.xlsx"
+    )
+    names = {
+        "note": L("异常说明", "Anomaly note"),
+        "fix": L("整改建议", "Suggested fix"),
+        "owner": L("负责人", "Owner"),
+    }
+    tmp = path.with_suffix(
+        ".tmp.xlsx"
+    )  # written whole, then renamed: readers never see half a file
+    table.rename(columns=names).pipe(L.rename).to_excel(
+        tmp, index=False, sheet_name=L("表3", "Table 3")
+    )
+    tmp.replace(path)
+    return path

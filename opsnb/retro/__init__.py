@@ -1,0 +1,67 @@
+"""Step 04 (review): achievement against targets, pace, promotion lift versus a counterfactual,
+the execution review and the retrospective report pieces.
+
+This facade only re-exports; inside opsnb import from the defining module.
+"""
+
+from opsnb.retro.review import (
+    METRICS,
+    DidResult,
+    LiftResult,
+    Projection,
+    achievement,
+    attribution,
+    comparison_window,
+    daily_dates,
+    daily_target_shape,
+    did_lift,
+    metric_value,
+    pace,
+    plot_lift,
+    plot_pace,
+    project,
+    promotion_lift,
+    target_frame,
+)
+from opsnb.retro.show import (
+    FACTOR_NAMES,
+    achievement_display,
+    campaign_summary,
+    campaign_window,
+    compare_campaigns,
+    draft_summary,
+    execution_display,
+    execution_review,
+    export_excel,
+    past_campaigns,
+)
+
+__all__ = [
+    "METRICS",
+    "metric_value",
+    "achievement",
+    "daily_target_shape",
+    "pace",
+    "Projection",
+    "project",
+    "plot_pace",
+    "target_frame",
+    "attribution",
+    "comparison_window",
+    "LiftResult",
+    "promotion_lift",
+    "DidResult",
+    "did_lift",
+    "plot_lift",
+    "daily_dates",
+    "execution_review",
+    "execution_display",
+    "campaign_window",
+    "campaign_summary",
+    "past_campaigns",
+    "draft_summary",
+    "achievement_display",
+    "FACTOR_NAMES",
+    "compare_campaigns",
+    "export_excel",
+]

@@ -1,0 +1,253 @@
+"""Render executed notebooks into code-free, self-contained HTML reports, and the index page.
+
+Reports use nbconvert's ``basic`` template (no require.js or MathJax from a CDN), wrapped in
+opsnb's own page with inline CSS: no code cells (the parameters cell is hidden too), images
+embedded as data URIs so the file stands alone, the title from the notebook's parameters
+(recorded by :func:`opsnb.report.setup`), and a footer with the parameters, data period,
+opsnb version and run time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import os
+import tempfile
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from opsnb import __version__, config
+from opsnb.report import RECORD_MIME
+
+__all__ = ["render_html", "write_index", "atomic_write_text", "collect_records", "REMOVE_TAGS"]
+
+REMOVE_TAGS = {"parameters", "injected-parameters", "hide-in-report", "remove-cell"}
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+@lru_cache(maxsize=1)
+def _css() -> str:
+    return resources.files("opsnb").joinpath("templates/report.css").read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def _exporter():
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+    from traitlets.config import Config
+
+    c = Config()
+    c.TagRemovePreprocessor.remove_cell_tags = set(REMOVE_TAGS)
+    c.TagRemovePreprocessor.enabled = True
+    exp = HTMLExporter(config=c, template_name="basic")
+    exp.exclude_input = True
+    exp.exclude_input_prompt = True
+    exp.exclude_output_prompt = True
+    exp.embed_images = True
+    exp.register_preprocessor(TagRemovePreprocessor(config=c), enabled=True)
+    return exp
+
+
+def collect_records(nb) -> dict:
+    """Merge every ``ctx.record(...)`` output of an executed notebook (later wins)."""
+    out: dict = {}
+    for cell in nb.get("cells", []):
+        for o in cell.get("outputs", []) or []:
+            data = o.get("data") or {}
+            if RECORD_MIME in data:
+                val = data[RECORD_MIME]
+                if isinstance(val, str):
+                    val = json.loads(val)
+                out.update(val)
+    return out
+
+
+def _strip_records(nb) -> None:
+    """Drop record outputs and the notebook's own '# Title' cell (the page header replaces it)."""
+    nb.cells = [
+        c
+        for c in nb.cells
+        if not (
+            c.get("cell_type") == "markdown" and str(c.get("source", "")).lstrip().startswith("# ")
+        )
+    ]
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        cell.outputs = [
+            o for o in cell.get("outputs", []) if RECORD_MIME not in (o.get("data") or {})
+        ]
+
+
+def _footer(params: dict, records: dict, meta: dict, lang: str) -> str:
+    zh = lang == "zh"
+    rows = [
+        ("周期" if zh else "Period", records.get("_period", params.get("period", ""))),
+        (
+            "数据范围" if zh else "Data range",
+            records.get("_data_range") or meta.get("data_range", ""),
+        ),
+        (
+            "运行时间" if zh else "Run at",
+            meta.get("run_at", dt.datetime.now().isoformat(timespec="seconds")),
+        ),
+        (
+            "耗时" if zh else "Duration",
+            f"{meta['duration_s']:.1f} s" if "duration_s" in meta else "",
+        ),
+        ("opsnb 版本" if zh else "opsnb version", __version__),
+        ("笔记本" if zh else "Notebook", meta.get("notebook", "")),
+        (
+            "参数" if zh else "Parameters",
+            ", ".join(f"{k}={v!r}" for k, v in params.items()) or ("默认" if zh else "defaults"),
+        ),
+    ]
+    cells = "".join(
+        f"<tr><td><b>{html.escape(str(k))}</b></td><td>{html.escape(str(v))}</td></tr>"
+        for k, v in rows
+        if v not in ("", None)
+    )
+    return f'<footer class="opsnb-footer"><table>{cells}</table></footer>'
+
+
+def render_html(
+    ipynb_path: str | Path,
+    html_path: str | Path,
+    *,
+    title: str | None = None,
+    params: dict | None = None,
+    meta: dict | None = None,
+) -> Path:
+    """Render an executed notebook into a standalone HTML report (written atomically)."""
+    import nbformat
+
+    nb = nbformat.read(str(ipynb_path), as_version=4)
+    records = collect_records(nb)
+    _strip_records(nb)
+    body, _ = _exporter().from_notebook_node(nb)
+    lang = records.get("_lang") or (params or {}).get("lang", "zh")
+    title = title or records.get("_title") or Path(ipynb_path).stem
+    shop = records.get("_shop") or ""
+    period = records.get("_period_label") or records.get("_period") or ""
+    sub = " · ".join(x for x in (shop, period) if x)
+    page = f"""<!DOCTYPE html>
+<html lang="{"zh-CN" if lang == "zh" else "en"}">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="opsnb {__version__}">
+<title>{html.escape(title)}{(" · " + html.escape(sub)) if sub else ""}</title>
+<style>{_css()}</style></head>
+<body><div class="opsnb-page">
+<header class="opsnb-header"><h1>{html.escape(title)}</h1><div class="sub">{html.escape(sub)}</div></header>
+{_body_only(body)}
+{_footer(params or {}, records, meta or {}, lang)}
+</div></body></html>
+"""
+    return atomic_write_text(html_path, page)
+
+
+def _body_only(doc: str) -> str:
+    """The inner body of nbconvert's basic output (which may or may not be a full page)."""
+    low = doc.lower()
+    i = low.find("<body")
+    if i < 0:
+        return doc
+    i = low.find(">", i) + 1
+    j = low.rfind("</body>")
+    return doc[i : j if j > 0 else len(doc)]
+
+
+# ------------------------------------------------------------------------------------- index
+
+_STATUS_ZH = {"ok": "成功", "failed": "失败", "skipped": "跳过", "running": "运行中"}
+
+
+def _fmt_figure(v: Any) -> str:
+    if isinstance(v, float):
+        if abs(v) < 1 and v != 0:
+            return f"{v:.1%}" if abs(v) >= 0.001 else f"{v:.4f}"
+        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}"
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}"
+    return str(v)
+
+
+def write_index(outputs_dir: str | Path | None = None) -> Path:
+    """Write ``outputs/index.html`` listing every run record (``<notebook>/<slug>.json``)."""
+    out = Path(outputs_dir) if outputs_dir else config.outputs_dir()
+    records = []
+    for p in sorted(out.glob("*/*.json")):
+        try:
+            rec = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        if not isinstance(rec, dict) or "notebook" not in rec or "status" not in rec:
+            continue
+        rec["_dir"] = p.parent.name
+        records.append(rec)
+    rows = []
+    records.sort(key=lambda r: (r["notebook"], r.get("slug", "")))
+    for r in records:
+        st = r.get("status", "")
+        res = r.get("results") or {}
+        d = html.escape(r["_dir"])
+
+        def link(key: str) -> str | None:
+            name = Path(r[key]).name if r.get(key) else None
+            return (
+                f"{d}/{html.escape(name)}" if name and (out / r["_dir"] / name).exists() else None
+            )
+
+        title = html.escape(res.get("_title") or r["notebook"])
+        main = link("html_path")
+        head = f'<a href="{main}">{title}</a>' if main else title
+        extra = [
+            f'<a href="{u}">{lab}</a>'
+            for u, lab in (
+                (link("ipynb_path"), "notebook"),
+                (link("partial_path"), "partial notebook 失败现场"),
+            )
+            if u
+        ]
+        figs = [(k, v) for k, v in res.items() if not k.startswith("_") and v not in (None, "")]
+        fig_txt = " · ".join(
+            f"{html.escape(str(k))} <b>{html.escape(_fmt_figure(v))}</b>" for k, v in figs[:8]
+        )
+        err = html.escape((r.get("error") or "")[:200])
+        rows.append(
+            f'<tr><td class="l">{head}<br><small>{html.escape(r["notebook"])} · '
+            f"{html.escape(r.get('slug', ''))}{' · ' + ' · '.join(extra) if extra else ''}</small></td>"
+            f'<td class="l">{html.escape(str(res.get("_period", "")))}</td>'
+            f'<td class="l opsnb-status-{html.escape(st)}">{html.escape(_STATUS_ZH.get(st, st))}<br><small>{html.escape(st)}</small></td>'
+            f"<td>{html.escape(str(r.get('finished_at', ''))[:16].replace('T', ' '))}<br><small>{r.get('duration_s', 0):.1f} s</small></td>"
+            f'<td class="l figs">{fig_txt}{("<br><span class=err>" + err + "</span>") if err else ""}</td></tr>'
+        )
+    n_ok = sum(r.get("status") == "ok" for r in records)
+    n_bad = sum(r.get("status") == "failed" for r in records)
+    page = f"""<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">
+<title>opsnb 报告索引 · Report index</title><style>{_css()}
+.opsnb-page{{max-width:1280px}} td.l{{text-align:left;white-space:normal}} td.figs{{font-size:12px;color:#334e68;max-width:520px}}
+.err{{color:#c0392b}} td small{{color:#7b8794}} td a{{color:#2F6FB7;font-weight:600;text-decoration:none}}</style></head>
+<body><div class="opsnb-page"><header class="opsnb-header"><h1>opsnb 报告索引 · Report index</h1>
+<div class="sub">{len(records)} runs · {n_ok} ok · {n_bad} failed · {dt.datetime.now().isoformat(timespec="minutes").replace("T", " ")} · opsnb {__version__}</div></header>
+<table><thead><tr><th>报告 Report</th><th>周期 Period</th><th>状态 Status</th><th>完成 Finished</th><th>关键指标 Key figures</th></tr></thead>
+<tbody>{"".join(rows) or '<tr><td colspan="5">No runs yet: run `make demo` or `opsnb run NOTEBOOK`.</td></tr>'}</tbody></table>
+</div></body></html>
+"""
+    return atomic_write_text(out / "index.html", page)

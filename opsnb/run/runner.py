@@ -1,0 +1,304 @@
+"""Run a notebook with papermill and render it: validated parameters in, atomic outputs out.
+
+Outputs of ``run_notebook("03_daily_monitoring", params)`` land in
+``outputs/03_daily_monitoring/<slug>.ipynb|.html|.json``: the executed notebook, the code-free
+report and the run record (status, parameters, key figures, timings). The slug derives from
+the parameters (:func:`output_slug`). Every file is written to a temporary name and renamed,
+so a reader never sees half a report. A failed run keeps ``<slug>.failed.ipynb`` (the partial
+notebook with the error) and a run record with status ``failed``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import time
+import traceback
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from opsnb import config
+from opsnb.errors import NotebookRunError, OpsnbWarning
+from opsnb.report import OUTPUT_DIR_ENV
+from opsnb.run.params import find_notebook, load_params, notebook_parameters, read_yaml
+from opsnb.run.render import atomic_write_text, collect_records, render_html
+
+__all__ = [
+    "RunResult",
+    "run_notebook",
+    "output_slug",
+    "kernel_name",
+    "record_path",
+    "append_ledger",
+]
+
+_SLUG_KEYS = ("shop_slug", "campaign", "experiment", "period", "lang")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one notebook run produced. ``status`` is ``"ok"`` or ``"failed"``."""
+
+    notebook: str
+    slug: str
+    status: str
+    ipynb_path: str | None
+    html_path: str | None
+    results_path: str
+    partial_path: str | None
+    params: dict
+    duration_s: float
+    error: str = ""
+    started_at: str = ""
+    finished_at: str = ""
+    results: dict = field(default_factory=dict)
+    failed_cell: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _slugify(text: str) -> str:
+    s = str(text).strip().replace("..", "_to_")
+    s = re.sub(r"[\s/\\:]+", "-", s)
+    s = re.sub(r"[^\w\-.]+", "", s)  # \w keeps Chinese characters
+    return s.strip("-.") or "run"
+
+
+def output_slug(notebook: str | Path, params: dict, *, slug: str | None = None) -> str:
+    """The output name for a run: ``slug`` if given, else campaign/experiment/period/lang.
+
+    Parameters beyond those (and ``db_path``/``as_of``) that differ from the notebook's
+    defaults add a short hash, so two different runs never overwrite each other.
+    """
+    if slug:
+        return _slugify(slug)
+    defaults = {p.name: p.default for p in notebook_parameters(notebook)}
+    full = {**defaults, **params}
+    parts = [str(full[k]) for k in _SLUG_KEYS if full.get(k) not in (None, "")]
+    base = _slugify("-".join(parts)) if parts else "default"
+    extra = {
+        k: v
+        for k, v in params.items()
+        if k not in _SLUG_KEYS and k not in ("db_path", "as_of", "shop") and defaults.get(k) != v
+    }
+    if extra:
+        h = hashlib.sha1(json.dumps(extra, sort_keys=True, default=str).encode()).hexdigest()[:6]
+        base = f"{base}-{h}"
+    return base
+
+
+def kernel_name() -> str:
+    """The 'opsnb' kernel registered by the set-up, else this interpreter's native kernel."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        KernelSpecManager().get_kernel_spec(config.KERNEL_NAME)
+        return config.KERNEL_NAME
+    except NoSuchKernel:
+        warnings.warn(
+            "Jupyter kernel 'opsnb' not found: running with this interpreter's 'python3' kernel. "
+            "Run `make setup` (or `python -m ipykernel install --sys-prefix --name opsnb`) to pin it.",
+            OpsnbWarning,
+            stacklevel=3,
+        )
+        return "python3"
+
+
+def record_path(notebook_stem: str, slug: str, output_dir: str | Path | None = None) -> Path:
+    """Where the run record (status, parameters, key figures) of a run is written."""
+    return Path(output_dir or config.outputs_dir()) / notebook_stem / f"{slug}.json"
+
+
+def _error_details(exc: BaseException) -> tuple[str, str]:
+    """(one-line error, source of the failing cell) from a papermill exception."""
+    src = getattr(exc, "source", "") or ""
+    ename, evalue = getattr(exc, "ename", None), getattr(exc, "evalue", None)
+    if ename:
+        msg = f"{ename}: {evalue}"
+    else:
+        msg = f"{type(exc).__name__}: {exc}".strip()
+    return msg.splitlines()[0][:500] if msg else type(exc).__name__, src
+
+
+def run_notebook(
+    notebook: str | Path,
+    params: dict | None = None,
+    *,
+    params_file: str | Path | None = None,
+    overrides: list[str] | dict | None = None,
+    output_dir: str | Path | None = None,
+    slug: str | None = None,
+    kernel: str | None = None,
+    timeout: float | None = None,
+    render: bool = True,
+    raise_on_error: bool = False,
+    ledger: bool = True,
+) -> RunResult:
+    """Execute ``notebook`` with validated parameters, render HTML, write the run record.
+
+    Parameters are ``params_file`` (YAML) + ``params`` (dict) + ``overrides`` (``key=value``),
+    later ones winning, all validated before the kernel starts (:class:`ParameterError`).
+    ``timeout`` is papermill's per-cell execution timeout in seconds.
+    A failing notebook returns a result with ``status="failed"`` (or raises
+    :class:`NotebookRunError` with ``raise_on_error=True``) and keeps ``<slug>.failed.ipynb``.
+    """
+    import logging
+
+    import papermill as pm
+
+    # papermill's own parser of the parameters cell trips on quotes in help comments and then
+    # calls declared parameters "unknown"; opsnb.run.params already validated them, so quiet it
+    for name in ("papermill.translators", "papermill.parameterize"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    nb_path = find_notebook(notebook)
+    stem = nb_path.stem
+    merged_over: dict[str, Any] = dict(params or {})
+    if isinstance(overrides, dict):
+        merged_over.update(overrides)
+    elif overrides:
+        from opsnb.run.params import parse_override
+
+        merged_over.update(dict(parse_override(o) for o in overrides))
+    values = load_params(nb_path, params_file, merged_over)
+    if slug is None and params_file:
+        slug = read_yaml(params_file).get("slug")
+        if slug and merged_over:  # -p overrides on a named params set: say so in the name
+            slug = "-".join([str(slug)] + [str(v) for v in merged_over.values()])
+    the_slug = output_slug(nb_path, values, slug=slug)
+    out_root = Path(output_dir) if output_dir else config.outputs_dir()
+    out_dir = out_root / stem
+    out_dir.mkdir(parents=True, exist_ok=True)
+    final_nb, final_html = out_dir / f"{the_slug}.ipynb", out_dir / f"{the_slug}.html"
+    partial = out_dir / f"{the_slug}.failed.ipynb"
+    running = out_dir / f".{the_slug}.running.ipynb"
+    started = dt.datetime.now()
+    t0 = time.perf_counter()
+    error, failed_src, status = "", "", "ok"
+    previous_dir = os.environ.get(OUTPUT_DIR_ENV)
+    os.environ[OUTPUT_DIR_ENV] = str(out_dir.resolve())  # the kernel inherits it: ctx.output_path
+    try:
+        pm.execute_notebook(
+            str(nb_path),
+            str(running),
+            parameters=values,
+            kernel_name=kernel or kernel_name(),
+            cwd=str(nb_path.parent),
+            progress_bar=False,
+            log_output=False,
+            execution_timeout=timeout,
+            report_mode=False,
+        )
+    except Exception as exc:  # papermill raises several kinds; all mean "failed"
+        status = "failed"
+        error, failed_src = _error_details(exc)
+        if not error:
+            error = traceback.format_exc(limit=1)
+    finally:
+        if previous_dir is None:
+            os.environ.pop(OUTPUT_DIR_ENV, None)
+        else:
+            os.environ[OUTPUT_DIR_ENV] = previous_dir
+    duration = time.perf_counter() - t0
+    results: dict = {}
+    html_path = ipynb_path = partial_path = None
+    if status == "ok":
+        import nbformat
+
+        results = collect_records(nbformat.read(str(running), as_version=4))
+        if render:
+            render_html(
+                running,
+                final_html,
+                params=values,
+                meta={
+                    "notebook": nb_path.name,
+                    "duration_s": duration,
+                    "run_at": started.isoformat(timespec="seconds"),
+                },
+            )
+            html_path = str(final_html)
+        os.replace(running, final_nb)
+        ipynb_path = str(final_nb)
+        partial.unlink(missing_ok=True)
+    else:
+        if running.exists():
+            os.replace(running, partial)
+            partial_path = str(partial)
+    finished = dt.datetime.now()
+    result = RunResult(
+        notebook=stem,
+        slug=the_slug,
+        status=status,
+        ipynb_path=ipynb_path,
+        html_path=html_path,
+        results_path=str(out_dir / f"{the_slug}.json"),
+        partial_path=partial_path,
+        params=values,
+        duration_s=round(duration, 3),
+        error=error,
+        started_at=started.isoformat(timespec="seconds"),
+        finished_at=finished.isoformat(timespec="seconds"),
+        results=results,
+        failed_cell=failed_src,
+    )
+    atomic_write_text(
+        result.results_path, json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str)
+    )
+    if status == "ok" and ledger:
+        append_ledger(result.results_path)
+    if status == "failed" and raise_on_error:
+        raise NotebookRunError(
+            f"{stem} failed: {error}\nfailing cell:\n{failed_src}\npartial notebook: {partial_path}",
+            partial_path=partial_path,
+            cell_source=failed_src,
+            error=error,
+        )
+    return result
+
+
+def append_ledger(results_path: str | Path) -> str:
+    """Append the run recorded in ``results_path`` to the lessons ledger (:mod:`opsnb.run.ledger`).
+
+    Idempotent (run id = ``<notebook>/<slug>``, a rerun replaces its row). A ledger failure
+    does not fail the run: it is warned about, written into the run record as
+    ``ledger_error`` and returned ('' when all went well).
+    """
+    from opsnb.run import ledger
+
+    path = Path(results_path)
+    rec = json.loads(path.read_text(encoding="utf-8"))
+    res, values = rec.get("results") or {}, rec.get("params") or {}
+    try:
+        ledger.append(
+            run_id=f"{rec['notebook']}/{rec['slug']}",
+            notebook=rec["notebook"],
+            params=values,
+            period=res.get("_period", values.get("period", "")),
+            campaign=values.get("campaign") or None,
+            key_results={k: v for k, v in res.items() if not k.startswith("_")},
+            decision=str(res.get("decision", "")),
+            lessons=values.get("lessons", "") or "",
+            db_path=values.get("db_path") or None,
+        )
+        err = ""
+    except Exception as exc:  # the report exists; say the ledger failed, do not lose the run
+        warnings.warn(
+            f"ledger not updated for {rec['notebook']}/{rec['slug']}: {exc}",
+            OpsnbWarning,
+            stacklevel=2,
+        )
+        err = f"{type(exc).__name__}: {exc}"
+    if err or "ledger_error" in rec:
+        rec["ledger_error"] = err
+        atomic_write_text(path, json.dumps(rec, ensure_ascii=False, indent=2, default=str))
+    return err
