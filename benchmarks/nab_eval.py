@@ -138,11 +138,11 @@ def nab_score(timestamps, detections, windows, profile: str = "standard") -> dic
     }
 
 
-def alert_onsets(flags, period: int) -> np.ndarray:
-    """Keep the first flagged row of each episode (no flag in the previous ``period`` rows)."""
+def alert_onsets(flags, season: int) -> np.ndarray:
+    """Keep the first flagged row of each episode (no flag in the previous ``season`` rows)."""
     from opsnb.monitoring.anomaly import alert_onsets as onsets
 
-    return onsets(np.asarray(flags, dtype=bool), period)
+    return onsets(np.asarray(flags, dtype=bool), season)
 
 
 def check_published_numenta(nab_dir: Path) -> float:

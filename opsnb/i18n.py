@@ -231,3 +231,12 @@ def translate_plan_values(
         if c in t:
             t[c] = t[c].map(lambda v: names.get(v, v) if isinstance(v, str) else v)
     return t
+
+
+# ------------------------------------------------------------------ severity (detect and monitor)
+
+SEVERITIES = ("high", "medium", "low")
+"""The one severity scale of anomalies, most severe first; data carries these codes everywhere
+(``opsnb detect`` rates by relative deviation, the daily monitor by the share of shop GMV at risk)."""
+SEVERITY_LABELS = {"high": ("高", "high"), "medium": ("中", "medium"), "low": ("低", "low")}
+"""How a severity code reads in a report: ``Labels(lang)(*SEVERITY_LABELS[code])``."""

@@ -100,20 +100,23 @@ class Context:
         return self._con
 
     def read(self, table: str, *, start=None, end=None, channels=None, columns=None):
-        """Rows of ``table`` within ``start..end`` (default: the report period)."""
+        """Rows of ``table`` within ``start..end`` (default: the report period).
+
+        ``channels``: a list to keep; None or an empty list (a notebook's ``channels: list = []``)
+        keeps every channel."""
         from opsnb.data import store
 
         start = self.period.start if start is None else start
         end = self.period.end if end is None else end
         return store.read_table(
-            self.con, table, start=start, end=end, channels=channels, columns=columns
+            self.con, table, start=start, end=end, channels=channels or None, columns=columns
         )
 
     def read_all(self, table: str, *, channels=None, columns=None):
-        """Every row of ``table`` (for history-based baselines)."""
+        """Every row of ``table`` (for history-based baselines); ``channels`` as in :meth:`read`."""
         from opsnb.data import store
 
-        return store.read_table(self.con, table, channels=channels, columns=columns)
+        return store.read_table(self.con, table, channels=channels or None, columns=columns)
 
     # ------------------------------------------------------------------ text
     def md(self, zh: str, en: str | None = None) -> None:

@@ -156,12 +156,12 @@ def test_promotion_like_last_year_is_not_flagged_but_a_weak_one_is():
 
 
 @pytest.mark.parametrize(
-    "freq,period", [("D", 7), ("h", 24), ("5min", 288), ("W-MON", 52), ("30s", 2880)]
+    "freq,season", [("D", 7), ("h", 24), ("5min", 288), ("W-MON", 52), ("30s", 2880)]
 )
-def test_period_is_inferred_from_timestamps(freq, period):
+def test_season_is_inferred_from_timestamps(freq, season):
     t = pd.date_range("2024-01-01", periods=50, freq=freq)
     t = t.delete([5, 6, 20])  # gaps
-    assert A.infer_period(A.infer_step(t)) == period
+    assert A.infer_season(A.infer_step(t)) == season
 
 
 def test_detect_handles_hourly_gaps_and_returns_one_row_per_input_row():

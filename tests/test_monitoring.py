@@ -86,12 +86,12 @@ def test_report_states_the_bh_family_and_rate_per_day():
 def test_severity_thresholds_and_deadlines():
     res = _result()
     al = res.alerts
-    assert set(al["severity"]) <= {"高", "中", "低"}
-    hi = al[al["severity"] == "高"]
+    assert set(al["severity"]) <= {"high", "medium", "low"}
+    hi = al[al["severity"] == "high"]
     assert len(hi) > 0
     assert (hi["response_due"] == hi["date"] + pd.Timedelta(days=2)).all()
     assert (al["report_due"] == al["date"] + pd.Timedelta(days=3)).all()
-    assert al.loc[al["severity"] != "高", "response_due"].isna().all()
+    assert al.loc[al["severity"] != "high", "response_due"].isna().all()
     # GMV at risk of a GMV alert is |actual - expected|
     g = al[al.metric == "gmv"]
     np.testing.assert_allclose(g["gmv_at_risk"], (g["actual"] - g["expected"]).abs())
@@ -148,7 +148,7 @@ def test_daily_report_has_the_table3_columns_and_notes_flagged_rows():
     ].iloc[0]
     draft = MR.draft_rectification(res, al, _shop().daily_metrics, lang="zh")
     assert "异常数据整改报告" in draft and "2025-08-22" in draft and "修复访客统计" in draft
-    hi = res.alerts[(res.alerts.severity == "高")].iloc[0]
+    hi = res.alerts[(res.alerts.severity == "high")].iloc[0]
     draft = MR.draft_rectification(res, hi, _shop().daily_metrics, lang="zh")
     assert str((hi.date + pd.Timedelta(days=2)).date()) in draft  # response plan: detection + 24 h
 
@@ -167,7 +167,7 @@ def test_tracking_outage_is_one_data_incident_rated_by_real_money():
         gmv = sc[(sc.date == a.start) & (sc.channel == a.channel) & (sc.metric == "gmv")]
         assert not gmv.is_anomaly.item()
         assert (day.loc[day.issue == "data", "gmv_at_risk"] == 0).all()
-        assert (day.loc[day.issue == "data", "severity"] == "低").all()
+        assert (day.loc[day.issue == "data", "severity"] == "low").all()
     # real anomalies are untouched: e.g. the weak 双11 live stream keeps its money-based severity
     weak = al[(al.date == "2025-11-11") & (al.channel == "直播") & (al.metric == "gmv")]
     assert weak.issue.item() == ""

@@ -11,7 +11,7 @@ from opsnb.monitoring.anomaly import (
     alert_onsets,
     detect,
     event_keys,
-    infer_period,
+    infer_season,
     infer_step,
     quiet_steps,
     to_grid,
@@ -25,7 +25,6 @@ from opsnb.monitoring.daily import (
     evaluate_against_truth,
     mix_shift,
     monitor,
-    parse_list,
     read_series_file,
     root_cause,
     typical_day,
@@ -47,6 +46,7 @@ from opsnb.monitoring.scoring import (
     score_ratios,
 )
 from opsnb.monitoring.show import (
+    DaySummary,
     alert_list,
     daily_report,
     day_summary,
@@ -55,6 +55,12 @@ from opsnb.monitoring.show import (
     plot_day,
     plot_monitor,
     rectification_drafts,
+    show_alerts,
+    show_drafts,
+    show_excel,
+    show_root_cause,
+    show_table3,
+    show_trends,
 )
 
 __all__ = [
@@ -72,7 +78,7 @@ __all__ = [
     "score_ratios",
     "Grid",
     "infer_step",
-    "infer_period",
+    "infer_season",
     "to_grid",
     "event_keys",
     "SENSITIVITY",
@@ -90,7 +96,6 @@ __all__ = [
     "mix_shift",
     "evaluate_against_truth",
     "read_series_file",
-    "parse_list",
     "RATES",
     "daily_report",
     "draft_rectification",
@@ -100,4 +105,11 @@ __all__ = [
     "rectification_drafts",
     "plot_day",
     "export_excel",
+    "DaySummary",
+    "show_table3",
+    "show_excel",
+    "show_alerts",
+    "show_trends",
+    "show_root_cause",
+    "show_drafts",
 ]

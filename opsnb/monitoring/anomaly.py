@@ -32,7 +32,7 @@ from opsnb.monitoring.scoring import EngineConfig, score_counts, score_rates
 __all__ = [
     "Grid",
     "infer_step",
-    "infer_period",
+    "infer_season",
     "to_grid",
     "event_keys",
     "SENSITIVITY",
@@ -51,14 +51,14 @@ class Grid:
     """Series on a regular time grid.
 
     ``series``: series labels (length S); ``times``: grid timestamps (length T); ``step``: grid
-    step; ``period``: seasonal period in steps; ``values``: name → (S × T) float arrays (NaN where
+    step; ``season``: seasonal cycle in steps; ``values``: name → (S × T) float arrays (NaN where
     no row); ``row_series``/``row_time``: grid position of every input row (input order).
     """
 
     series: pd.Index
     times: pd.DatetimeIndex
     step: pd.Timedelta
-    period: int
+    season: int
     values: dict[str, np.ndarray] = field(default_factory=dict)
     row_series: np.ndarray | None = None
     row_time: np.ndarray | None = None
@@ -81,8 +81,8 @@ def infer_step(timestamps) -> pd.Timedelta:
     return pd.Timedelta(int(vals[np.argmax(counts)]), unit=str(t.unit))
 
 
-def infer_period(step: pd.Timedelta) -> int:
-    """Seasonal period in steps: daily → 7 (weekly), sub-daily → one day, weekly → 52, monthly → 12."""
+def infer_season(step: pd.Timedelta) -> int:
+    """Seasonal cycle length in steps: daily → 7 (weekly), sub-daily → one day, weekly → 52, monthly → 12."""
     sec = step.total_seconds()
     day = 86400.0
     if sec <= 0:
@@ -105,7 +105,7 @@ def to_grid(
     time_col: str,
     value_cols: list[str] | tuple[str, ...],
     series_col: str | None = None,
-    period: int | None = None,
+    season: int | None = None,
     source: str = "<frame>",
     first_row: int = 2,
 ) -> Grid:
@@ -118,7 +118,7 @@ def to_grid(
     """
     t = pd.DatetimeIndex(df[time_col])
     step = infer_step(t)
-    per = infer_period(step) if period is None else int(period)
+    season_steps = infer_season(step) if season is None else int(season)
     t0 = t.min()
     k = np.rint((t - t0) / step).astype(np.int64)
     n_steps = int(k.max()) + 1 if len(k) else 0
@@ -152,7 +152,7 @@ def to_grid(
         series=series,
         times=pd.DatetimeIndex(t0 + step * np.arange(n_steps)),
         step=step,
-        period=per,
+        season=season_steps,
         row_series=codes,
         row_time=k,
         row_dup=dup,
@@ -218,11 +218,11 @@ DETECT_COLUMNS = [
 ]
 
 
-def quiet_steps(step: pd.Timedelta, period: int) -> int:
+def quiet_steps(step: pd.Timedelta, season: int) -> int:
     """Steps without a flag after which a new flag is a new incident: one seasonal cycle,
     at most a week (daily → 7, hourly → 24, 5-minute → 288, weekly → 1)."""
     week = int(round(pd.Timedelta(days=7) / step)) if step > pd.Timedelta(0) else 1
-    return max(1, min(int(period), week))
+    return max(1, min(int(season), week))
 
 
 def alert_onsets(flags: np.ndarray, quiet: int) -> np.ndarray:
@@ -256,7 +256,7 @@ def detect(
     events: pd.DataFrame | None = None,
     alpha: float | None = None,
     sensitivity: str = "medium",
-    period: int | None = None,
+    season: int | None = None,
     config: EngineConfig | None = None,
     source: str = "<frame>",
     alerts: str = "onset",
@@ -297,20 +297,20 @@ def detect(
             else "kind='count' needs value_col"
         )
     g = to_grid(
-        df, time_col=time_col, value_cols=cols, series_col=series_col, period=period, source=source
+        df, time_col=time_col, value_cols=cols, series_col=series_col, season=season, source=source
     )
     keys = event_keys(g.times, events) if events is not None else None
     if kind == "count":
-        res = score_counts(g.values[value_col], g.period, times=g.times, keys=keys, config=cfg)
+        res = score_counts(g.values[value_col], g.season, times=g.times, keys=keys, config=cfg)
         value_m = g.values[value_col]
     else:
         X, N = g.values[numerator_col], g.values[denominator_col]
-        res = score_rates(X, N, g.period, times=g.times, keys=keys, config=cfg)
+        res = score_rates(X, N, g.season, times=g.times, keys=keys, config=cfg)
         with np.errstate(invalid="ignore", divide="ignore"):
             value_m = X / N
     q = bh_adjust(res["p_value"])
     flag = (q <= a) | res["level_shift"]
-    quiet = quiet_steps(g.step, g.period)
+    quiet = quiet_steps(g.step, g.season)
     anom = alert_onsets(flag, quiet) if alerts == "onset" else flag
     i, j = g.row_series, g.row_time
     take = lambda m: m[i, j]  # noqa: E731

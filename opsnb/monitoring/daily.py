@@ -10,7 +10,8 @@ metrics × channels each day. Promotion days get last year's event multiplier
 
 Severity (GMV at risk, if the move is real, as a share of the shop's expected GMV that day)
 ---------------------------------------------------------------------------------------------
-``高`` ≥ 10 %, ``中`` ≥ 3 %, ``低`` otherwise (:data:`SEVERITY_THRESHOLDS`). GMV at risk is
+``high`` ≥ 10 %, ``medium`` ≥ 3 %, ``low`` otherwise (:data:`SEVERITY_THRESHOLDS`; the one
+scale of :data:`opsnb.i18n.SEVERITIES`, shown as 高/中/低 in Chinese reports). GMV at risk is
 ``|actual − expected|`` for GMV, ``min(|actual/expected − 1|, 1) × expected channel GMV`` for
 visitors, conversion and AOV, and ``|Δ refund rate| × orders × AOV`` for refunds.
 Tracking outages: a collapse of recorded visitors (≤ −50 %) with a same-day conversion spike on
@@ -45,13 +46,12 @@ __all__ = [
     "mix_shift",
     "evaluate_against_truth",
     "read_series_file",
-    "parse_list",
     "RATES",
 ]
 
 METRICS = ("visitors", "conversion_rate", "aov", "gmv", "refund_rate")
 TOTAL = "全部"
-SEVERITY_THRESHOLDS = {"高": 0.10, "中": 0.03}
+SEVERITY_THRESHOLDS = {"high": 0.10, "medium": 0.03}
 RATES = {"conversion_rate": ("buyers", "visitors"), "refund_rate": ("refund_orders", "orders")}
 _COUNTS = ("visitors", "buyers", "orders", "gmv", "refund_orders")
 
@@ -62,7 +62,7 @@ class MonitorResult:
 
     ``scores``: one row per (date, channel, metric) with columns date, channel, metric, actual,
     expected, lower, upper, z, p_value, q_value, is_anomaly, level_shift, direction, event,
-    gmv_at_risk, severity (高/中/低 or ""), issue ("data" for a recorded-visitors collapse and
+    gmv_at_risk, severity (high/medium/low or ""), issue ("data" for a recorded-visitors collapse and
     the conversion spikes it causes, else ""), cause (the metric an artefact comes from, e.g.
     "visitors"), detected_on, response_due, report_due.
     ``alerts``: the anomalous rows of ``scores`` sorted by date and GMV at risk.
@@ -113,7 +113,7 @@ def monitor(
     *,
     as_of=None,
     channels=None,
-    metrics=METRICS,
+    metrics=None,
     sensitivity: str = "medium",
     calendar="auto",
     include_total: bool = True,
@@ -124,7 +124,10 @@ def monitor(
     ``as_of``: last date used (default: the last date in the data); later rows are ignored.
     ``calendar``: "auto" (opsnb's promotion calendar), a frame (event, start, end, peak) or None.
     ``sensitivity``: "low" | "medium" | "high" → BH alpha 0.001 | 0.01 | 0.05.
+    ``channels``/``metrics``: lists to restrict to; None or empty = all (metrics: :data:`METRICS`).
     """
+    metrics = list(metrics) if metrics else list(METRICS)
+    channels = list(channels) if channels else None
     if sensitivity not in A.SENSITIVITY:
         raise ValueError(f"sensitivity must be one of {tuple(A.SENSITIVITY)}, got {sensitivity!r}")
     bad = [m for m in metrics if m not in METRICS]
@@ -137,7 +140,7 @@ def monitor(
     w = w[w["date"] <= as_of]
     if not include_total:
         w = w[w["channel"] != TOTAL]
-    g = A.to_grid(w, time_col="date", value_cols=list(_COUNTS), series_col="channel", period=7)
+    g = A.to_grid(w, time_col="date", value_cols=list(_COUNTS), series_col="channel", season=7)
     cal = (
         _calendar(g.times.min(), g.times.max())
         if isinstance(calendar, str) and calendar == "auto"
@@ -255,14 +258,14 @@ def _money(sc: pd.DataFrame, gmv_res, g: A.Grid, V, aov) -> pd.DataFrame:
     )
     share = sc["gmv_at_risk"] / shop.reindex(sc["date"]).to_numpy()
     sev = np.where(
-        share >= SEVERITY_THRESHOLDS["高"],
-        "高",
-        np.where(share >= SEVERITY_THRESHOLDS["中"], "中", "低"),
+        share >= SEVERITY_THRESHOLDS["high"],
+        "high",
+        np.where(share >= SEVERITY_THRESHOLDS["medium"], "medium", "low"),
     )
     sc["severity"] = np.where(sc["is_anomaly"], sev, "")
     sc["detected_on"] = sc["date"] + pd.Timedelta(days=1)
     sc["response_due"] = np.where(
-        sc["severity"] == "高", sc["detected_on"] + pd.Timedelta(days=1), pd.NaT
+        sc["severity"] == "high", sc["detected_on"] + pd.Timedelta(days=1), pd.NaT
     )
     sc["response_due"] = pd.to_datetime(sc["response_due"])
     sc["report_due"] = sc["detected_on"] + pd.Timedelta(days=2)
@@ -274,10 +277,10 @@ def _money(sc: pd.DataFrame, gmv_res, g: A.Grid, V, aov) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------
 
 
-def typical_day(daily: pd.DataFrame, date, *, weeks: int = 4) -> pd.DataFrame:
+def typical_day(daily: pd.DataFrame, as_of, *, weeks: int = 4) -> pd.DataFrame:
     """Average counts per channel over the same weekday of the previous ``weeks`` weeks
     (the 'previous period' a day is compared with). Columns channel, visitors, buyers, orders, gmv."""
-    d = pd.Timestamp(date)
+    d = pd.Timestamp(as_of)
     days = [d - pd.Timedelta(weeks=k) for k in range(1, weeks + 1)]
     x = daily[pd.to_datetime(daily["date"]).isin(days)]
     cols = ["visitors", "buyers", "orders", "gmv"]
@@ -296,14 +299,14 @@ _FACTOR_LABELS = {
 }
 
 
-def root_cause(daily: pd.DataFrame, date, *, weeks: int = 4, lang: str = "zh") -> pd.DataFrame:
+def root_cause(daily: pd.DataFrame, as_of, *, weeks: int = 4, lang: str = "zh") -> pd.DataFrame:
     """Exact channel × factor decomposition of the day's GMV change versus the typical same
     weekday (:func:`typical_day`), ranked by absolute contribution
     (:func:`opsnb.drivers.decompose_gmv`; contributions sum to the change); ``label`` is
     "channel · factor" in ``lang``."""
     from opsnb.drivers import decompose_gmv
 
-    d = pd.Timestamp(date)
+    d = pd.Timestamp(as_of)
     after = daily[pd.to_datetime(daily["date"]) == d]
     dec = decompose_gmv(typical_day(daily, d, weeks=weeks), after, by="channel")
     attrs = dict(dec.attrs)
@@ -472,13 +475,3 @@ def read_series_file(
 # ------------------------------------------------------------------------------------------
 # notebook parameters
 # ------------------------------------------------------------------------------------------
-
-
-def parse_list(text: str | None, allowed=None, what: str = "value") -> list[str] | None:
-    """ "a, b" → ["a", "b"]; "" → None (all). Unknown names raise ValueError listing ``allowed``."""
-    items = [x.strip() for x in str(text or "").replace("，", ",").split(",") if x.strip()]
-    if allowed is not None:
-        bad = [x for x in items if x not in allowed]
-        if bad:
-            raise ValueError(f"unknown {what}(s) {bad}; allowed: {list(allowed)}")
-    return items or None

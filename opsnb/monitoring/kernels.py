@@ -123,18 +123,18 @@ def past_window(
 
 
 def past_same_phase(
-    X: np.ndarray, period: int, cycles: int, min_periods: int, how: str = "median"
+    X: np.ndarray, season: int, cycles: int, min_periods: int, how: str = "median"
 ) -> np.ndarray:
     """Median (or mean) of ``X`` at the same phase over the previous ``cycles`` cycles (strictly past)."""
     S, T = X.shape
-    if period <= 1:
+    if season <= 1:
         return np.zeros_like(X)
-    n_c = -(-T // period)
-    pad = np.full((S, n_c * period), np.nan)
+    n_c = -(-T // season)
+    pad = np.full((S, n_c * season), np.nan)
     pad[:, :T] = X
-    A = pad.reshape(S, n_c, period).transpose(0, 2, 1).reshape(S * period, n_c)
+    A = pad.reshape(S, n_c, season).transpose(0, 2, 1).reshape(S * season, n_c)
     R = past_window(A, cycles, min_periods, how)
-    return R.reshape(S, period, n_c).transpose(0, 2, 1).reshape(S, n_c * period)[:, :T]
+    return R.reshape(S, season, n_c).transpose(0, 2, 1).reshape(S, n_c * season)[:, :T]
 
 
 # ------------------------------------------------------------------------------------------

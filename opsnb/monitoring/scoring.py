@@ -7,8 +7,8 @@ the long-table entry point is :func:`opsnb.monitoring.anomaly.detect`.
 
 Count metrics (visitors, orders, GMV, any positive value) — on ``log1p`` when all values are ≥ 0:
 
-1. level ``ℓ_t`` = median of the last ``4·P`` values (``P`` = seasonal period);
-2. season ``s_t`` = median of ``y − ℓ`` at the same phase in the last 6 cycles (this also absorbs
+1. level ``ℓ_t`` = median of the last ``4·P`` values (``P`` = seasonal cycle);
+2. seasonal ``s_t`` = median of ``y − ℓ`` at the same phase in the last 6 cycles (this also absorbs
    the lag of the level under a steady trend);
 3. residual ``r_t = y_t − ℓ_t − s_t``; scale ``σ_t`` = 1.4826 × median ``|r|`` of the last
    ``8·P`` residuals (floored by the Poisson scale for integer counts);
@@ -87,10 +87,10 @@ class EngineConfig:
 # ------------------------------------------------------------------------------------------
 
 
-def _windows(period: int, cfg: EngineConfig) -> tuple[int, int]:
-    w = cfg.level_cycles * period if period > 1 else cfg.min_window
-    w = max(w, cfg.min_window if period <= 1 else w)
-    return w, (cfg.scale_cycles * period if period > 1 else 2 * cfg.min_window)
+def _windows(season: int, cfg: EngineConfig) -> tuple[int, int]:
+    w = cfg.level_cycles * season if season > 1 else cfg.min_window
+    w = max(w, cfg.min_window if season <= 1 else w)
+    return w, (cfg.scale_cycles * season if season > 1 else 2 * cfg.min_window)
 
 
 def _previous_same_key(
@@ -177,7 +177,7 @@ def _fill(a: np.ndarray, fallback) -> np.ndarray:
 
 def _count_pass(
     Y: np.ndarray,
-    period: int,
+    season: int,
     cfg: EngineConfig,
     use: np.ndarray,
     poisson: np.ndarray,
@@ -187,26 +187,26 @@ def _count_pass(
     """Baseline, residual and scale from the points in ``use``. ``robust``: medians and MAD
     (pass 1, outliers still in); otherwise means and mean absolute deviation, which are exact
     rolling sums (pass 2: the outliers are already masked, so the means are safe and cheap)."""
-    W, M = _windows(period, cfg)
+    W, M = _windows(season, cfg)
     how, k = ("median", 1.4826) if robust else ("mean", 1.2533)  # σ/MAD, σ/E|r| under normality
     Yc = np.where(use, Y, np.nan)
     level = _fill(
         past_window(Yc, W, max(3, W // 2), how),
         lambda at: past_window(Yc, 3 * W, max(3, W // 2), how, at=at),
     )
-    season = past_same_phase(Yc - level, period, cfg.season_cycles, 3, how)
-    mu = level + np.where(np.isnan(season) & np.isfinite(level), 0.0, season)
+    seasonal = past_same_phase(Yc - level, season, cfg.season_cycles, 3, how)
+    mu = level + np.where(np.isnan(seasonal) & np.isfinite(level), 0.0, seasonal)
     r = Y - mu
     absr = np.abs(np.where(use, r, np.nan))
-    scale = k * past_window(absr, M, max(5, min(M, 2 * period) // 2), how)
+    scale = k * past_window(absr, M, max(5, min(M, 2 * season) // 2), how)
     # warm-up / after long masked spells: spread of the raw values around the level (conservative)
     scale = _fill(
         scale, lambda at: k * past_window(np.abs(Yc - level), W, max(3, W // 2), how, at=at)
     )
     if (
-        period >= 24
+        season >= 24
     ):  # intraday cycles are heteroscedastic (night vs day): shrink to the phase scale
-        phase = k * past_same_phase(absr, period, cfg.scale_cycles, 4, how)
+        phase = k * past_same_phase(absr, season, cfg.scale_cycles, 4, how)
         scale = np.where(np.isfinite(phase) & (phase > 0), np.sqrt(scale * phase), scale)
     lam = np.expm1(np.clip(mu, 0, 50))
     floor_pois = np.where(poisson & log[:, None], np.sqrt(lam) / (lam + 1.0), 0.0)
@@ -217,7 +217,7 @@ def _count_pass(
 
 def score_counts(
     values: np.ndarray,
-    period: int,
+    season: int,
     *,
     times=None,
     keys: np.ndarray | None = None,
@@ -245,9 +245,9 @@ def score_counts(
     Y = np.sign(V) * np.log1p(np.abs(V)) if transform != "none" else V.copy()
     is_event = np.asarray([bool(k) for k in keys]) if keys is not None else np.zeros(T, bool)
     use = finite & ~is_event[None, :]
-    mu1, r1, sc1 = _count_pass(Y, period, config, use, integer, logs)
+    mu1, r1, sc1 = _count_pass(Y, season, config, use, integer, logs)
     clean = use & ~(np.abs(r1 / sc1) > config.clean_z)
-    mu2, r2, sc2 = _count_pass(Y, period, config, clean, integer, logs, robust=False)
+    mu2, r2, sc2 = _count_pass(Y, season, config, clean, integer, logs, robust=False)
     bad = ~np.isfinite(mu2) | ~np.isfinite(sc2)
     mu = np.where(bad, mu1, mu2)
     sc = np.where(bad, sc1, sc2)
@@ -278,7 +278,7 @@ def score_counts(
     lower = np.where(nonneg, np.maximum(lower, 0.0), lower)
     z_eq = np.sign(z) * score_from_p(p)  # normal-equivalent z: heavy tails tamed for CUSUM
     shifts, _ = cusum(
-        _ar1_whiten(np.where(is_event[None, :], np.nan, z_eq), config, period),
+        _ar1_whiten(np.where(is_event[None, :], np.nan, z_eq), config, season),
         k=config.cusum_k,
         h=config.cusum_h,
         clip=config.cusum_clip,
@@ -301,8 +301,8 @@ def score_counts(
 # ------------------------------------------------------------------------------------------
 
 
-def _rate_pass(X, N, period, cfg, use):
-    W, M = _windows(period, cfg)
+def _rate_pass(X, N, season, cfg, use):
+    W, M = _windows(season, cfg)
     Xc, Nc = np.where(use, X, np.nan), np.where(use, N, np.nan)
     sx = _fill(
         past_window(Xc, W, max(3, W // 4), "sum"),
@@ -332,7 +332,7 @@ def _rate_pass(X, N, period, cfg, use):
 def score_rates(
     numerator: np.ndarray,
     denominator: np.ndarray,
-    period: int,
+    season: int,
     *,
     times=None,
     keys: np.ndarray | None = None,
@@ -353,11 +353,11 @@ def score_rates(
         np.asarray([bool(k) for k in keys]) if keys is not None else np.zeros(X.shape[1], bool)
     )
     use = finite & ~is_event[None, :]
-    p1, rho1, pear1 = _rate_pass(X, N, period, config, use)
+    p1, rho1, pear1 = _rate_pass(X, N, season, config, use)
     phi1 = 1 + (N - 1) * rho1
     z1 = np.sign(X - N * p1) * np.sqrt(np.fmax(pear1, 0) / phi1)
     clean = use & ~(np.abs(z1) > config.clean_z)
-    p0, rho, _ = _rate_pass(X, N, period, config, clean)
+    p0, rho, _ = _rate_pass(X, N, season, config, clean)
     bad = ~np.isfinite(p0) | ~np.isfinite(rho)
     p0, rho = np.where(bad, p1, p0), np.where(bad, rho1, rho)
     extra = np.zeros_like(p0)
@@ -380,7 +380,7 @@ def score_rates(
     z = np.sign(X - N * p0) * score_from_p(p_val)
     zc = -ndtri(config.alpha / 2)
     shifts, _ = cusum(
-        _ar1_whiten(np.where(is_event[None, :], np.nan, z), config, period),
+        _ar1_whiten(np.where(is_event[None, :], np.nan, z), config, season),
         k=config.cusum_k,
         h=config.cusum_h,
         clip=config.cusum_clip,
@@ -397,9 +397,9 @@ def score_rates(
     }
 
 
-def _ratio_pass(Y, X, N, period, cfg, use, robust):
+def _ratio_pass(Y, X, N, season, cfg, use, robust):
     """Baseline log ratio (log of the ratio of sums) and per-unit dispersion ``κ²`` from ``use``."""
-    W, M = _windows(period, cfg)
+    W, M = _windows(season, cfg)
     Xc, Nc = np.where(use, X, np.nan), np.where(use, N, np.nan)
     sx = _fill(
         past_window(Xc, W, max(3, W // 4), "sum"),
@@ -432,7 +432,7 @@ def _ratio_pass(Y, X, N, period, cfg, use, robust):
 def score_ratios(
     numerator: np.ndarray,
     denominator: np.ndarray,
-    period: int,
+    season: int,
     *,
     times=None,
     keys: np.ndarray | None = None,
@@ -460,11 +460,11 @@ def score_ratios(
         Y = np.where(finite, np.log(np.where(finite, X / N, 1.0)), np.nan)
     is_event = np.asarray([bool(k) for k in keys]) if keys is not None else np.zeros(T, bool)
     use = finite & ~is_event[None, :]
-    m1, k1 = _ratio_pass(Y, X, N, period, config, use, robust=True)
+    m1, k1 = _ratio_pass(Y, X, N, season, config, use, robust=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         z1 = (Y - m1) / np.sqrt(k1 / N)
     clean = use & ~(np.abs(z1) > config.clean_z)
-    m0, k2 = _ratio_pass(Y, X, N, period, config, clean, robust=False)
+    m0, k2 = _ratio_pass(Y, X, N, season, config, clean, robust=False)
     bad = ~np.isfinite(m0) | ~np.isfinite(k2)
     m0, k2 = np.where(bad, m1, m0), np.where(bad, k1, k2)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -481,7 +481,7 @@ def score_ratios(
     p = norm_p(z, None)
     zc = -ndtri(config.alpha / 2)
     shifts, _ = cusum(
-        _ar1_whiten(np.where(is_event[None, :], np.nan, z), config, period),
+        _ar1_whiten(np.where(is_event[None, :], np.nan, z), config, season),
         k=config.cusum_k,
         h=config.cusum_h,
         clip=config.cusum_clip,
@@ -502,7 +502,7 @@ def score_ratios(
 # ------------------------------------------------------------------------------------------
 
 
-def _ar1_whiten(z: np.ndarray, cfg: EngineConfig, period: int) -> np.ndarray:
+def _ar1_whiten(z: np.ndarray, cfg: EngineConfig, season: int) -> np.ndarray:
     """``z`` rescaled for CUSUM by its causal lag-1 autocorrelation ``φ`` (strictly-past window).
 
     Residuals of real series are autocorrelated; the variance of a sum of ``n`` of them is about
@@ -510,7 +510,7 @@ def _ar1_whiten(z: np.ndarray, cfg: EngineConfig, period: int) -> np.ndarray:
     nominal run length. Dividing by ``√((1 + φ)/(1 − φ))`` restores the effective variance.
     ``φ`` = ratio of the past means of ``z_t z_{t-1}`` and ``z_t²`` over the scale window
     (``|z| ≤ clean_z`` only), clipped to [0, 0.9]; 0 until enough history."""
-    _, M = _windows(period, cfg)
+    _, M = _windows(season, cfg)
     zc = np.where(np.abs(z) <= cfg.clean_z, z, np.nan)
     lag = np.full_like(zc, np.nan)
     lag[:, 1:] = zc[:, :-1]

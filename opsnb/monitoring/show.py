@@ -6,12 +6,15 @@ Chinese and English (``lang``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from opsnb.i18n import SEVERITIES, SEVERITY_LABELS
 from opsnb.monitoring.daily import METRICS, RATES, TOTAL, MonitorResult, root_cause
+from opsnb.results import Result
 
 __all__ = [
     "daily_report",
@@ -22,9 +25,14 @@ __all__ = [
     "rectification_drafts",
     "plot_day",
     "export_excel",
+    "DaySummary",
+    "show_table3",
+    "show_excel",
+    "show_alerts",
+    "show_trends",
+    "show_root_cause",
+    "show_drafts",
 ]
-
-_SEV_EN = {"高": "high", "中": "medium", "低": "low"}
 
 
 _OWNERS = {
@@ -98,7 +106,7 @@ def _note(rows: pd.DataFrame, lang: str) -> str:
     parts = []
     for r in rows.itertuples(index=False):
         arrow = "↑" if r.direction == "up" else "↓"
-        sev = r.severity if lang == "zh" else _SEV_EN.get(r.severity, r.severity)
+        sev = L(*SEVERITY_LABELS[r.severity]) if r.severity in SEVERITY_LABELS else r.severity
         ev = f" [{r.event}]" if r.event else ""
         if getattr(r, "issue", "") == "data":
             ev += L(" [埋点/口径问题]", " [tracking/data issue]")
@@ -115,11 +123,11 @@ def _fmt(metric: str, x: float) -> str:
     return f"{x:,.0f}"
 
 
-def daily_report(result: MonitorResult, date=None, *, lang: str = "zh") -> pd.DataFrame:
+def daily_report(result: MonitorResult, as_of=None, *, lang: str = "zh") -> pd.DataFrame:
     """表3 每日数据监控表 for one day: date, channel, visitors, conversion_rate, aov, gmv,
     refund_rate, note (anomaly note), fix (suggested fix), owner. Canonical column names (the
     report translates them); the shop total is the last row."""
-    d = pd.Timestamp(date) if date is not None else result.as_of
+    d = pd.Timestamp(as_of) if as_of is not None else result.as_of
     sc = result.scores[result.scores["date"] == d]
     wide = sc.pivot_table(index="channel", columns="metric", values="actual", aggfunc="first")
     rows = []
@@ -234,7 +242,7 @@ def draft_rectification(
             f"{_fmt(alert.metric, alert.upper)})",
             f"- {L('开始时间', 'Since')}: {start.date()}",
             f"- {L('影响金额', 'GMV at risk')}: {format_money(alert.gmv_at_risk, lang)} "
-            f"({L('严重程度', 'severity')} {alert.severity if lang == 'zh' else _SEV_EN[alert.severity]})",
+            f"({L('严重程度', 'severity')} {L(*SEVERITY_LABELS[alert.severity])})",
             f"- {L('可能原因（较同周几均值的GMV拆解）', 'Likely cause (GMV decomposition vs. typical weekday)')}: {causes}",
             f"- {L('整改建议', 'Suggested fix')}: {fix[0] if lang == 'zh' else fix[1]}",
             f"- {L('负责人', 'Owner')}: {owner}",
@@ -276,31 +284,52 @@ def plot_monitor(
     return ax
 
 
-def day_summary(result: MonitorResult, date) -> dict:
+@dataclass(frozen=True)
+class DaySummary(Result):
+    """Key figures of one monitored day.
+
+    ``tests``: metric × channel tests run; ``alerts``: anomalies flagged; ``high``: of them
+    high-severity (24 h response plan due); ``gmv_at_risk``: money at stake, counted once per
+    channel-day; ``alpha``: the false-discovery rate Benjamini–Hochberg keeps.
+    """
+
+    date: str
+    tests: int
+    alerts: int
+    high: int
+    gmv_at_risk: float
+    alpha: float
+
+    def key_figures(self) -> dict:
+        """The figures as recorded for the index and the ledger (``monitor_*`` keys)."""
+        return {f"monitor_{k}": v for k, v in self.to_dict().items()}
+
+
+def day_summary(result: MonitorResult, as_of) -> DaySummary:
     """Key figures of one day: tests, alerts, high-severity alerts, GMV at risk, alpha."""
-    d = pd.Timestamp(date)
+    d = pd.Timestamp(as_of)
     al = result.alerts[result.alerts["date"] == d]
-    return {
-        "date": str(d.date()),
-        "tests": int(result.tests.get(d, 0)),
-        "alerts": int(len(al)),
-        "high": int((al["severity"] == "高").sum()),
-        "gmv_at_risk": float(al["gmv_at_risk"].sum()),
-        "alpha": result.alpha,
-    }
+    return DaySummary(
+        date=str(d.date()),
+        tests=int(result.tests.get(d, 0)),
+        alerts=int(len(al)),
+        high=int((al["severity"] == "high").sum()),
+        gmv_at_risk=float(al["gmv_at_risk"].sum()),
+        alpha=result.alpha,
+    )
 
 
-def alert_list(result: MonitorResult, date, *, lang: str = "zh", days: int = 1) -> pd.DataFrame:
-    """Alerts of the ``days`` days ending ``date``: date, channel, metric (translated), actual,
+def alert_list(result: MonitorResult, as_of, *, lang: str = "zh", days: int = 1) -> pd.DataFrame:
+    """Alerts of the ``days`` days ending ``as_of``: date, channel, metric (translated), actual,
     expected, change, gmv_at_risk, severity, owner, response_due, report_due."""
     from opsnb.i18n import Labels
 
     L = Labels(lang)
-    d = pd.Timestamp(date)
+    d = pd.Timestamp(as_of)
     al = result.alerts[
         (result.alerts["date"] > d - pd.Timedelta(days=days)) & (result.alerts["date"] <= d)
     ]
-    sev_rank = {"高": 0, "中": 1, "低": 2}
+    sev_rank = {code: i for i, code in enumerate(SEVERITIES)}
     al = al.assign(_r=al["severity"].map(sev_rank)).sort_values(
         ["_r", "gmv_at_risk"], ascending=[True, False]
     )
@@ -313,9 +342,7 @@ def alert_list(result: MonitorResult, date, *, lang: str = "zh", days: int = 1) 
             L("预期", "Expected"): [_fmt(m, v) for m, v in zip(al["metric"], al["expected"])],
             L("变化", "Change"): [f"{v * 100:+.0f}%" for v in al["rel_change"]],
             L("影响金额", "GMV at risk"): al["gmv_at_risk"].round(0),
-            L("严重程度", "Severity"): al["severity"]
-            if lang == "zh"
-            else al["severity"].map(_SEV_EN),
+            L("严重程度", "Severity"): al["severity"].map(lambda c: L(*SEVERITY_LABELS[c])),
             L("负责人", "Owner"): [
                 _owner(c, m, dr, r, lang, i)
                 for c, m, dr, r, i in zip(
@@ -331,15 +358,15 @@ def alert_list(result: MonitorResult, date, *, lang: str = "zh", days: int = 1) 
 
 
 def rectification_drafts(
-    result: MonitorResult, daily: pd.DataFrame, date, *, lang: str = "zh"
+    result: MonitorResult, daily: pd.DataFrame, as_of, *, lang: str = "zh"
 ) -> str:
-    """Markdown drafts of 异常数据整改报告 for every high-severity alert of ``date`` (one per
+    """Markdown drafts of 异常数据整改报告 for every high-severity alert of ``as_of`` (one per
     channel: its largest alert) and for every data incident (a tracking outage: its visitors
     alert, fix 修复访客统计), or a sentence saying there is none."""
-    d = pd.Timestamp(date)
+    d = pd.Timestamp(as_of)
     al = result.alerts[result.alerts["date"] == d]
     data = (al["issue"] == "data") & (al["metric"] == "visitors")
-    hi = al[(al["severity"] == "高") | data]
+    hi = al[(al["severity"] == "high") | data]
     hi = (
         hi.assign(_k=data[hi.index])
         .sort_values(["_k", "gmv_at_risk"], ascending=False)
@@ -356,15 +383,17 @@ def rectification_drafts(
     )
 
 
-def plot_day(result: MonitorResult, date, *, lang: str = "zh", days: int = 56, max_panels: int = 6):
+def plot_day(
+    result: MonitorResult, as_of, *, lang: str = "zh", days: int = 56, max_panels: int = 6
+):
     """Trend charts (actual, expected band, flagged points) for the channel × metric series
-    flagged on ``date`` (the shop's GMV when none); returns the Figure."""
+    flagged on ``as_of`` (the shop's GMV when none); returns the Figure."""
     import matplotlib.pyplot as plt
 
     from opsnb.plots import use_theme
 
     use_theme()
-    d = pd.Timestamp(date)
+    d = pd.Timestamp(as_of)
     al = (
         result.alerts[result.alerts["date"] == d]
         .drop_duplicates(["channel", "metric"])
@@ -392,7 +421,7 @@ def plot_day(result: MonitorResult, date, *, lang: str = "zh", days: int = 56, m
     return fig
 
 
-def export_excel(table: pd.DataFrame, date, *, lang: str = "zh", out_dir=None) -> Path:
+def export_excel(table: pd.DataFrame, as_of, *, lang: str = "zh", out_dir=None) -> Path:
     """Write 表3 to ``out_dir/表3_<date>.xlsx`` (default ``<outputs>/03_daily_monitoring``;
     notebooks pass ``ctx.output_dir``) with translated headers."""
 
@@ -403,7 +432,8 @@ def export_excel(table: pd.DataFrame, date, *, lang: str = "zh", out_dir=None) -
     out = Path(out_dir) if out_dir else config.outputs_dir() / "03_daily_monitoring"
     out.mkdir(parents=True, exist_ok=True)
     path = (
-        out / f"{L('表3_每日数据监控', 'table3_daily_monitoring')}_{pd.Timestamp(date).date()}.xlsx"
+        out
+        / f"{L('表3_每日数据监控', 'table3_daily_monitoring')}_{pd.Timestamp(as_of).date()}.xlsx"
     )
     names = {
         "note": L("异常说明", "Anomaly note"),
@@ -418,3 +448,82 @@ def export_excel(table: pd.DataFrame, date, *, lang: str = "zh", out_dir=None) -
     )
     tmp.replace(path)
     return path
+
+
+# ------------------------------------------------------------------ report sections (notebook 03)
+
+
+def show_table3(ctx, result: MonitorResult, as_of) -> tuple[DaySummary, pd.DataFrame]:
+    """表3 每日数据监控表 with its headline sentence; returns the day's summary and the table."""
+    s = day_summary(result, as_of)
+    ctx.h2("表3 每日数据监控表", "Table 3: daily monitoring")
+    ctx.say(
+        f"{s.date}：共检验 {s.tests} 项（指标×渠道），发现 {s.alerts} 项异常，其中高风险 {s.high} 项，"
+        f"影响金额合计 {ctx.money(s.gmv_at_risk)}。多重检验按 Benjamini–Hochberg 控制错误发现率 {s.alpha:.1%}。",
+        f"{s.date}: {s.tests} tests (metrics × channels), {s.alerts} anomalies, {s.high} high-severity, "
+        f"GMV at risk {ctx.money(s.gmv_at_risk)}. Benjamini–Hochberg keeps the false-discovery rate at {s.alpha:.1%}.",
+    )
+    t3 = daily_report(result, as_of, lang=ctx.lang)
+    ctx.table(
+        t3,
+        pct=["conversion_rate", "refund_rate"],
+        money=["gmv", "aov"],
+        int_cols=["visitors"],
+        translate=True,
+    )
+    return s, t3
+
+
+def show_excel(ctx, table: pd.DataFrame, as_of) -> Path:
+    """Write 表3 as Excel into the run's output folder and say where it is."""
+    xlsx = export_excel(table, as_of, lang=ctx.lang, out_dir=ctx.output_dir)
+    ctx.say(
+        f"Excel 版：`{xlsx.name}`（与报告同在输出目录）。",
+        f"Excel copy: `{xlsx.name}` (in the output folder next to the report).",
+    )
+    return xlsx
+
+
+def show_alerts(ctx, result: MonitorResult, as_of) -> pd.DataFrame:
+    """The alert list with its 24 h / 48 h deadlines."""
+    ctx.h2("异常清单与期限", "Anomaly list and deadlines")
+    ctx.say(
+        "高风险：24小时内提交应对方案；所有确认的异常：48小时内提交异常数据整改报告。",
+        "High severity: response plan within 24 h; every confirmed anomaly: rectification report within 48 h.",
+    )
+    al = alert_list(result, as_of, lang=ctx.lang)
+    ctx.table(al, translate=False)
+    return al
+
+
+def show_trends(ctx, result: MonitorResult, as_of) -> None:
+    """Trend panels of the day's anomalous series with their expected bands."""
+    ctx.h2("趋势与预期区间", "Trends and expected bands")
+    ctx.say(
+        "灰线为实际值，蓝色带为因果基线的预期区间（大促日按去年同期倍数），橙点为异常。",
+        "Dark line: actual; blue band: the causal baseline's expected range (promotion days scaled by last year's event); orange: anomalies.",
+    )
+    ctx.show(plot_day(result, as_of, lang=ctx.lang))
+
+
+def show_root_cause(ctx, daily: pd.DataFrame, as_of) -> pd.DataFrame:
+    """Root-cause waterfall: the day's GMV change versus the typical same weekday, by channel × factor."""
+    from opsnb.drivers import plot_waterfall
+
+    ctx.h2(
+        "根因拆解：成交金额较同周几均值的变化", "Root cause: GMV versus the typical same weekday"
+    )
+    dec = root_cause(daily, as_of, lang=ctx.lang)
+    top = dec.iloc[0]
+    ctx.say(
+        f"全店成交金额变化 {ctx.money(dec['contribution'].sum())}，最大贡献：{top['label']}（{ctx.money(top['contribution'])}）。",
+        f"Shop GMV changed by {ctx.money(dec['contribution'].sum())}; largest part: {top['label']} ({ctx.money(top['contribution'])}).",
+    )
+    ctx.show(plot_waterfall(dec, lang=ctx.lang))
+    return dec
+
+
+def show_drafts(ctx, result: MonitorResult, daily: pd.DataFrame, as_of) -> None:
+    """Drafts of the 异常数据整改报告 for the day's high-severity alerts and data incidents."""
+    ctx.h2("异常数据整改报告（草稿）", "Anomaly rectification reports (drafts)")
+    ctx.md(rectification_drafts(result, daily, as_of, lang=ctx.lang))

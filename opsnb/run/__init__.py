@@ -55,6 +55,7 @@ from opsnb.run.params import (
     parameters_table,
     parse_override,
     read_yaml,
+    split_list,
 )
 from opsnb.run.render import (
     REMOVE_TAGS,
@@ -73,6 +74,7 @@ from opsnb.run.runner import (
 )
 
 __all__ = [
+    "split_list",
     "Param",
     "RUNNER_KEYS",
     "find_notebook",

@@ -30,6 +30,7 @@ from opsnb.errors import ParameterError
 from opsnb.periods import parse_date, parse_period
 
 __all__ = [
+    "split_list",
     "Param",
     "RUNNER_KEYS",
     "find_notebook",
@@ -184,6 +185,8 @@ def _coerce(name: str, annot: str, value: Any, source: str) -> Any:
             raise _BadType
         if typ in (int, float) and isinstance(value, bool):
             raise _BadType
+        if typ is list and isinstance(value, str):
+            return split_list(value)  # "抖音, 小红书" from -p or YAML: split once, here
         if typ is str and not isinstance(value, str):
             if isinstance(value, (int, float, dt.date)) and not isinstance(value, bool):
                 return str(value)
@@ -194,6 +197,17 @@ def _coerce(name: str, annot: str, value: Any, source: str) -> Any:
             f"{source}: parameter {name!r} must be {annot or 'a literal'}, got {value!r} "
             f"({type(value).__name__})"
         ) from None
+
+
+def split_list(text: str) -> list[str]:
+    """``"抖音, 小红书"`` (commas or full-width ，) → ``["抖音", "小红书"]``; ``""`` → ``[]``.
+
+    The one place a list parameter given as text is split (``-p channels=抖音,小红书``).
+
+    >>> split_list("抖音，小红书, 直播")
+    ['抖音', '小红书', '直播']
+    """
+    return [x.strip() for x in str(text).replace("，", ",").split(",") if x.strip()]
 
 
 def read_yaml(path: str | Path) -> dict:
