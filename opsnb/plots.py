@@ -26,6 +26,8 @@ __all__ = [
     "RISK_COLORS",
     "format_money",
     "format_pct",
+    "has_bold",
+    "title_weight",
 ]
 
 PALETTE = ["#2F6FB7", "#E4572E", "#29A36A", "#F3A712", "#8E6BBF", "#5AA9C9", "#B5651D", "#7F7F7F"]
@@ -77,6 +79,34 @@ def cjk_font_name() -> str | None:
     return None
 
 
+def has_bold(family: str | None) -> bool:
+    """Whether matplotlib knows a bold (weight ≥ 600) face of ``family`` (False for None)."""
+    if family is None:
+        return False
+    from matplotlib import font_manager as fm
+
+    def weight(w) -> int:
+        named = {
+            "normal": 400,
+            "regular": 400,
+            "book": 400,
+            "medium": 500,
+            "semibold": 600,
+            "demibold": 600,
+            "bold": 700,
+            "heavy": 800,
+            "black": 900,
+        }
+        return int(w) if isinstance(w, int) or str(w).isdigit() else named.get(str(w).lower(), 400)
+
+    return any(f.name == family and weight(f.weight) >= 600 for f in fm.fontManager.ttflist)
+
+
+def title_weight() -> str:
+    """ "bold" when the report's CJK font has a bold face, else "normal" (for explicit labels)."""
+    return "bold" if has_bold(cjk_font_name()) else "normal"
+
+
 _THEMED = False
 
 
@@ -110,7 +140,10 @@ def use_theme(force: bool = False) -> None:
             "figure.dpi": 100,
             "savefig.dpi": 120,
             "savefig.bbox": "tight",
-            "axes.titleweight": "bold",
+            # bold only where the CJK family has a bold face (the bundled Noto is Regular only;
+            # asking for bold would print "findfont: Failed to find font weight bold" into reports)
+            "axes.titleweight": "bold" if has_bold(font) else "normal",
+            "figure.titleweight": "bold" if has_bold(font) else "normal",
             "axes.titlesize": 13,
             "legend.frameon": False,
         }

@@ -27,3 +27,26 @@ def test_money_and_percent_formats():
     assert plots.format_money(-1234, "en") == "-¥1.2k"
     assert plots.format_money(float("nan")) == "—"
     assert plots.format_pct(0.0312) == "3.1%"
+
+
+def test_titles_ask_for_bold_only_when_the_cjk_font_has_a_bold_face():
+    import logging
+
+    import matplotlib as mpl
+    import matplotlib.pyplot as plt
+
+    plots.use_theme(force=True)
+    font = plots.cjk_font_name()
+    assert mpl.rcParams["axes.titleweight"] == ("bold" if plots.has_bold(font) else "normal")
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logging.getLogger("matplotlib.font_manager").addHandler(handler)
+    try:
+        ax = plots.new_axes()
+        ax.set_title("成交金额 GMV", fontweight=plots.title_weight())
+        ax.figure.canvas.draw()
+        plt.close(ax.figure)
+    finally:
+        logging.getLogger("matplotlib.font_manager").removeHandler(handler)
+    assert not [r for r in records if "findfont" in r.getMessage()]

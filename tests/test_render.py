@@ -39,3 +39,17 @@ def test_index_lists_every_run_with_status(outputs):
     assert "opsnb-status-ok" in page and "opsnb-status-failed" in page
     assert 'href="report_ok/good.html"' in page and 'href="report_ok/bad.failed.ipynb"' in page
     assert "gmv <b>123,456</b>" in page
+
+
+def test_report_files_are_readable_by_the_team(tmp_path):
+    import os
+    import stat
+
+    from opsnb.run.render import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        p = atomic_write_text(tmp_path / "r.html", "<p>报告</p>")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(p.stat().st_mode) == 0o644

@@ -35,11 +35,19 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        os.chmod(tmp, _shared_mode())  # mkstemp makes 0600; reports are for people to open
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _shared_mode() -> int:
+    """0644 under the usual umask: readable by the team, writable by the owner."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 @lru_cache(maxsize=1)
