@@ -218,3 +218,106 @@ def test_degenerate_data_returns_nan_fit_with_error_code():
 def test_invalid_times_raise_value_error():
     with pytest.raises(ValueError, match="t_x <= T"):
         clv.fit_bgnbd([1] * 12, [10.0] * 12, [5.0] * 12)
+
+
+def _orders(n: int, *, repeat_share: float = 0.6, seed: int = 3) -> pd.DataFrame:
+    """Orders of ``n`` customers over 2024: a first purchase in the first 200 days, then (for
+    ``repeat_share`` of them) repeat purchases at each customer's own rate until they drop out
+    (own drop-out probability), each customer with their own spend level."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        day = int(rng.integers(0, 200))
+        gap, drop, spend = rng.gamma(2.0, 15.0), rng.beta(1.5, 6.0), 25 * rng.gamma(3.0, 1 / 3)
+        rows.append((f"c{i}", day, rng.gamma(6.0, spend / 6)))
+        if rng.random() < repeat_share:
+            while True:
+                day += int(rng.exponential(gap)) + 1
+                if day >= 365 or rng.random() < drop:
+                    break
+                rows.append((f"c{i}", day, rng.gamma(6.0, spend / 6)))
+    df = pd.DataFrame(rows, columns=["customer_id", "day", "amount"])
+    df["order_time"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(df.pop("day"), unit="D")
+    return df
+
+
+AS_OF = pd.Timestamp("2025-01-01")
+
+
+def test_clv_from_orders_is_the_fits_and_predictions_it_is_built_from():
+    orders = _orders(400)
+    got = clv.clv_from_orders(orders, as_of=AS_OF, horizon_days=182, margin=0.3, n_draws=40)
+    # the same steps by hand: weekly summary, both fits, per-customer predictions
+    summ = clv.customer_summary(orders, as_of=AS_OF, unit_days=7.0)
+    bg = clv.fit_bgnbd(summ["x"], summ["t_x"], summ["T"])
+    gg = clv.fit_gamma_gamma(summ["x"], summ["m"])
+    assert bg.converged and gg.converged
+    pred = clv.predict_clv(bg, gg, summ, horizon=26.0, margin=0.3, n_draws=40, seed=0)
+    draws = pred.attrs["mean_clv_draws"]
+    expected = pd.DataFrame(
+        [
+            {
+                "mean_clv": pred["clv"].mean(),
+                "mean_clv_low": np.quantile(draws, 0.025),
+                "mean_clv_high": np.quantile(draws, 0.975),
+                "mean_p_alive": pred["p_alive"].mean(),
+                "n_fitted": 400,
+                "n_customers": 400,
+                "spend_model": "gamma-gamma",
+                "error_code": ErrorCode.OK,
+            }
+        ]
+    )
+    pd.testing.assert_frame_equal(got.to_frame(), expected, rtol=1e-9)
+    assert got.mean_clv_low < got.mean_clv < got.mean_clv_high
+    pd.testing.assert_frame_equal(got.bg.to_frame(), bg.to_frame(), rtol=1e-9)
+    pd.testing.assert_frame_equal(got.gg.to_frame(), gg.to_frame(), rtol=1e-9)
+    pd.testing.assert_frame_equal(got.customers, pred, rtol=1e-9)
+    d = got.to_dict()
+    assert d["bg"] == bg.to_dict() and d["gg"] == gg.to_dict()
+    assert {k: d[k] for k in expected.columns} == expected.iloc[0].to_dict()
+
+
+def test_clv_from_orders_fits_a_sample_but_counts_every_customer():
+    got = clv.clv_from_orders(_orders(300), as_of=AS_OF, max_customers=120, n_draws=0)
+    assert (got.n_customers, got.n_fitted, len(got.customers)) == (300, 120, 120)
+    assert np.isnan(got.mean_clv_low) and np.isnan(got.mean_clv_high)  # no draws, no interval
+
+
+def test_clv_from_orders_without_repeat_buyers_is_nan_with_the_error_code():
+    one_time = _orders(50, repeat_share=0.0)
+    got = clv.clv_from_orders(one_time, as_of=AS_OF)
+    expected = pd.DataFrame(
+        [
+            {
+                "mean_clv": np.nan,
+                "mean_clv_low": np.nan,
+                "mean_clv_high": np.nan,
+                "mean_p_alive": np.nan,
+                "n_fitted": 50,
+                "n_customers": 50,
+                "spend_model": "",
+                "error_code": ErrorCode.TOO_FEW_OBSERVATIONS,
+            }
+        ]
+    )
+    pd.testing.assert_frame_equal(got.to_frame(), expected)
+    assert got.customers is None and got.bg.error_code == ErrorCode.TOO_FEW_OBSERVATIONS
+
+
+def test_clv_from_orders_falls_back_to_observed_spend_without_gamma_gamma():
+    # 60 customers, 5 repeat buyers: BG/NBD fits, Gamma-Gamma (needs 10) does not
+    orders = _orders(60, repeat_share=0.1, seed=5)
+    summ = clv.customer_summary(orders, as_of=AS_OF).set_index("customer_id")
+    assert 0 < (summ["x"] > 0).sum() < 10
+    got = clv.clv_from_orders(orders, as_of=AS_OF, margin=0.5, n_draws=0)
+    assert got.spend_model == "observed mean (Gamma-Gamma not converged)"
+    assert got.error_code == ErrorCode.OK
+    assert got.gg.error_code == ErrorCode.TOO_FEW_OBSERVATIONS
+    c = got.customers.set_index("customer_id").join(summ)
+    # spend: a repeat buyer's own mean, the repeat buyers' mean for everyone else
+    pop = summ.loc[summ["x"] > 0, "m"].mean()
+    want = np.where(c["x"] > 0, c["m"], pop)
+    assert_allclose(c["expected_spend"], want, rtol=1e-4)
+    assert_allclose(c["clv"], 0.5 * want * c["expected_purchases"], rtol=1e-4)
+    assert got.mean_clv == pytest.approx(c["clv"].mean())

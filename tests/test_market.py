@@ -207,3 +207,174 @@ def test_channel_economics_intervals_and_payback():
     assert xhs["conversion_rate"] == pytest.approx(30 / 1000)
     with pytest.raises(ValueError, match="margin"):
         mk.channel_economics(d, margin=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The notebook sections (opsnb.market.show) on stores and files that lack parts of the data
+# ---------------------------------------------------------------------------------------------
+
+
+def _shop_frames(seed=1):
+    rng = np.random.default_rng(seed)
+    days = pd.date_range("2024-01-01", "2025-12-31")
+    daily = pd.DataFrame(
+        [
+            {
+                "date": d,
+                "channel": ch,
+                "visitors": 1000,
+                "cart_users": 120,
+                "buyers": 20,
+                "orders": 20,
+                "gmv": 2000.0,
+                "refund_orders": 0,
+                "refund_amount": 0.0,
+                "ad_spend": 500.0 if ch == "抖音" else 0.0,
+                "new_buyers": 8,
+            }
+            for d in days
+            for ch in ("抖音", "自然搜索")
+        ]
+    )
+    rows = []
+    for i in range(300):
+        day = int(rng.integers(0, 700))
+        ch = "抖音" if i % 2 else "自然搜索"
+        while day < len(days):
+            rows.append((f"o{len(rows)}", f"u{i}", days[day], ch, float(rng.gamma(4, 30))))
+            if rng.random() < 0.4:
+                break
+            day += int(rng.exponential(40)) + 1
+    orders = pd.DataFrame(
+        rows, columns=["order_id", "customer_id", "order_time", "channel", "amount"]
+    ).assign(refund_amount=0.0)
+    return daily, orders
+
+
+@pytest.fixture()
+def small_store(tmp_path):
+    """A store with daily_metrics and orders only: no market table, no order_items."""
+    from opsnb.data.store import open_store, write_table
+
+    daily, orders = _shop_frames()
+    path = tmp_path / "small.duckdb"
+    con = open_store(path)
+    write_table(con, "daily_metrics", daily)
+    write_table(con, "orders", orders)
+    con.close()
+    return path
+
+
+def _report(monkeypatch, **setup):
+    """A real report context whose displays are collected (markdown as text)."""
+    from IPython.display import Markdown
+
+    from opsnb import report
+
+    shown = []
+    monkeypatch.setattr(report, "_display", lambda obj, **kw: shown.append(obj))
+    ctx = report.setup(shop="测试店", **setup)
+    shown.clear()
+    said = lambda: [o.data for o in shown if isinstance(o, Markdown)]
+    return ctx, shown, said
+
+
+def test_sections_without_market_or_item_tables_say_why_and_the_rest_run(monkeypatch, small_store):
+    from opsnb.market import show as ms
+    from opsnb.market.clv import CLVResult
+
+    ctx, shown, said = _report(monkeypatch, lang="zh", period="2025-Q4", db_path=str(small_store))
+    data = ms.load_market_data(ctx, channels=[])
+    assert (data.market_gap, data.items_gap, data.traffic_gap, data.orders_gap) == (
+        "no_table",
+        "no_table",
+        "",
+        "",
+    )
+    skipped = [
+        ms.show_category_trend(ctx, data),
+        ms.show_price_bands(ctx, data),
+        ms.show_competitors(ctx, data, ["竞品A"]),
+        ms.show_basket(ctx, data),
+    ]
+    assert skipped == [None] * 4
+    no_market = "本节跳过：数据库中没有 market 表（市场（类目与竞品指数）），可用 `opsnb load market 文件` 导入。"
+    assert said() == [no_market] * 3 + [
+        "本节跳过：数据库中没有 order_items 表（商品明细），可用 `opsnb load order_items 文件` 导入。"
+    ]
+    assert len(shown) == 4  # nothing but the four sentences
+    shown.clear()
+    ms.show_excluded(ctx, data)  # the store: no exclusion note at all
+    assert shown == []
+    fun = ms.show_funnel(ctx, data)
+    assert list(dict.fromkeys(fun["stage"])) == ["visitors", "cart_users", "buyers"]
+    assert said()[-1] == (
+        "全店流失最大的环节是进入“加购”（流失 88.0%）。"  # 1 − 120/1000
+        "数据只有访客、加购和支付人数，所以漏斗为 访客 → 加购 → 支付（缺少下单人数）。"
+    )
+    econ = ms.show_channel_economics(ctx, data, margin=0.3)
+    assert set(econ["channel"]) == {"抖音", "自然搜索"}
+    seg = ms.show_rfm(ctx, data)
+    coh = ms.show_cohorts(ctx, data)
+    ltv = ms.show_clv(ctx, data, coh, horizon_days=365, margin=0.3)
+    assert isinstance(ltv, CLVResult) and ltv.error_code == ""
+    n = data.orders["customer_id"].nunique()
+    assert ctx.records["customers"] == n and int(seg["customers"].sum()) == n
+    assert ctx.records["mean_clv"] == pytest.approx(ltv.mean_clv)
+    assert coh["cohort"].min() == "2025-01"  # the last 12 months before the period's end
+
+
+def test_channels_list_limits_orders_and_traffic(monkeypatch, small_store):
+    from opsnb.market import show as ms
+
+    ctx, _, _ = _report(monkeypatch, lang="en", period="2025-11", db_path=str(small_store))
+    data = ms.load_market_data(ctx, channels=["抖音"])
+    assert set(data.daily["channel"]) == {"抖音"} and set(data.orders["channel"]) == {"抖音"}
+    assert data.orders["order_time"].max() < pd.Timestamp("2025-12-01")
+    assert data.daily_prev["date"].min() == pd.Timestamp("2025-10-02")  # 30 days before
+    assert set(data.period_orders["order_time"].dt.month) == {11}
+    both = ms.load_market_data(ctx, channels="抖音, 自然搜索")  # a comma string works too
+    assert set(both.daily["channel"]) == {"抖音", "自然搜索"}
+
+
+def test_orders_file_without_items_skips_market_traffic_and_basket_in_english(
+    monkeypatch, tmp_path
+):
+    from opsnb.market import show as ms
+
+    _, orders = _shop_frames()
+    f = tmp_path / "orders.csv"
+    orders.rename(columns={"customer_id": "buyer", "order_time": "day", "amount": "paid"}).assign(
+        paid=lambda d: d["paid"].where(d.index != 0, -5.0)  # one refund row, excluded
+    ).to_csv(f, index=False)
+    # no store at all: an orders file must not need one
+    ctx, shown, said = _report(
+        monkeypatch, lang="en", period="2025", db_path=str(tmp_path / "none.duckdb")
+    )
+    data = ms.load_market_data(
+        ctx, orders_file=str(f), orders_columns="customer=buyer,date=day,amount=paid"
+    )
+    ms.show_excluded(ctx, data)
+    assert said() == [
+        "## Data note: excluded rows",
+        f"1 rows of {f} were excluded (reasons above); {len(orders) - 1:,} orders from "
+        f"{orders['customer_id'].nunique():,} customers remain for customer analytics.",
+    ]
+    shown.clear()
+    for section in (
+        ms.show_category_trend,
+        ms.show_price_bands,
+        ms.show_competitors,
+        ms.show_funnel,
+        ms.show_channel_economics,
+        ms.show_basket,
+    ):
+        assert section(ctx, data) is None
+    market = f"Section skipped: orders come from the file {f}, which has no market data (category and competitor indices)."
+    traffic = f"Section skipped: orders come from the file {f}, which has no traffic data (daily metrics)."
+    items = (
+        f"Section skipped: the file {f} has no item lines (map its sku, qty and price columns "
+        "in orders_columns)."
+    )
+    assert said() == [market] * 3 + [traffic] * 2 + [items]
+    assert ms.show_rfm(ctx, data) is not None and ctx.records["customers"] == 300

@@ -5,8 +5,11 @@ This facade only re-exports; inside opsnb import from the defining module.
 """
 
 from opsnb.data.health import (
+    HealthSummary,
+    OutlierScreen,
     consistency_checks,
     duplicate_keys,
+    health_summary,
     missing_days,
     outlier_summary,
     plot_coverage,
@@ -47,6 +50,13 @@ from opsnb.data.schemas import (
     Table,
     contracts_markdown,
     get_table,
+)
+from opsnb.data.show import (
+    show_consistency,
+    show_coverage,
+    show_daily_coverage,
+    show_duplicates,
+    show_outliers,
 )
 from opsnb.data.store import (
     list_tables,
@@ -100,6 +110,14 @@ __all__ = [
     "missing_days",
     "duplicate_keys",
     "consistency_checks",
+    "OutlierScreen",
     "outlier_summary",
+    "HealthSummary",
+    "health_summary",
     "plot_coverage",
+    "show_coverage",
+    "show_daily_coverage",
+    "show_duplicates",
+    "show_consistency",
+    "show_outliers",
 ]

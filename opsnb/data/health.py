@@ -7,19 +7,24 @@ scales to the whole store; results are tidy DataFrames with the columns listed p
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from opsnb import plots
 from opsnb.data.schemas import TABLES
+from opsnb.results import Result
 
 __all__ = [
     "table_coverage",
     "missing_days",
     "duplicate_keys",
     "consistency_checks",
+    "OutlierScreen",
     "outlier_summary",
+    "HealthSummary",
+    "health_summary",
     "plot_coverage",
 ]
 
@@ -231,15 +236,38 @@ def consistency_checks(con, start: dt.date, end: dt.date, tolerance: float = 0.0
     )
 
 
+@dataclass(frozen=True, eq=False)
+class OutlierScreen(Result):
+    """Result of :func:`outlier_summary`.
+
+    ``outliers``: one row per flagged (date, channel, metric), columns date, channel, metric,
+    value, typical, robust_z, event (sorted by date and channel); ``excluded_event_days``: how
+    many promotion-calendar days were extreme and left out; ``z`` the threshold used.
+    """
+
+    outliers: pd.DataFrame = field(repr=False)
+    excluded_event_days: int
+    z: float
+
+    def to_dict(self) -> dict:
+        return {
+            "outliers": int(len(self.outliers)),
+            "excluded_event_days": self.excluded_event_days,
+            "z": self.z,
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.outliers.copy()
+
+
 def outlier_summary(
     daily: pd.DataFrame, metrics=("visitors", "gmv"), z: float = 5.0, include_events: bool = False
-) -> pd.DataFrame:
+) -> OutlierScreen:
     """Days far from their channel's typical level (robust z of log values vs a 28-day median).
 
     A screening for data-entry problems, not the anomaly engine of the monitoring notebook.
     Days of the promotion calendar (双11, 618, 春节 …) are expected to be extreme and are left
-    out unless ``include_events``; ``attrs["excluded_event_days"]`` says how many were left out.
-    Columns: date, channel, metric, value, typical, robust_z, event.
+    out unless ``include_events``; ``excluded_event_days`` says how many were left out.
     """
     from opsnb.calendar import event_on
 
@@ -269,8 +297,36 @@ def outlier_summary(
         excluded = int(pd.to_datetime(res.loc[on_event, "date"]).nunique())
         res = res[~on_event]
     res = res.sort_values(["date", "channel"]).reset_index(drop=True)
-    res.attrs["excluded_event_days"] = excluded
-    return res
+    return OutlierScreen(outliers=res, excluded_event_days=excluded, z=float(z))
+
+
+@dataclass(frozen=True)
+class HealthSummary(Result):
+    """Key figures of a data-health check (the ones notebook 00 records for the index page)."""
+
+    rows: int
+    missing_channel_days: int
+    duplicate_keys: int
+    failed_checks: int
+    outlier_days: int
+
+
+def health_summary(
+    daily: pd.DataFrame,
+    missing: pd.DataFrame,
+    duplicates: pd.DataFrame,
+    checks: pd.DataFrame,
+    outliers: OutlierScreen,
+) -> HealthSummary:
+    """Counts from the other checks: daily rows, missing channel-days, duplicate keys, failed
+    口径 checks (status "fail") and outlier records."""
+    return HealthSummary(
+        rows=int(len(daily)),
+        missing_channel_days=int(len(missing)),
+        duplicate_keys=int(len(duplicates)),
+        failed_checks=int((checks["status"] == "fail").sum()),
+        outlier_days=int(len(outliers.outliers)),
+    )
 
 
 def plot_coverage(daily: pd.DataFrame, *, lang: str = "zh", ax=None):

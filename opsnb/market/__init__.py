@@ -10,6 +10,7 @@ from opsnb.market.basket import (
 )
 from opsnb.market.clv import (
     BGNBDFit,
+    CLVResult,
     GammaGammaFit,
     bgnbd_expected_purchases,
     bgnbd_log_likelihood,
@@ -52,6 +53,20 @@ from opsnb.market.research import (
     previous_period,
     price_band_table,
 )
+from opsnb.market.show import (
+    MarketData,
+    load_market_data,
+    show_basket,
+    show_category_trend,
+    show_channel_economics,
+    show_clv,
+    show_cohorts,
+    show_competitors,
+    show_excluded,
+    show_funnel,
+    show_price_bands,
+    show_rfm,
+)
 
 __all__ = [
     "previous_period",
@@ -82,6 +97,7 @@ __all__ = [
     "plot_rfm_segments",
     "BGNBDFit",
     "GammaGammaFit",
+    "CLVResult",
     "bgnbd_log_likelihood",
     "fit_bgnbd",
     "bgnbd_expected_purchases",
@@ -94,4 +110,16 @@ __all__ = [
     "clv_from_orders",
     "basket_matrix",
     "association_rules",
+    "MarketData",
+    "load_market_data",
+    "show_excluded",
+    "show_category_trend",
+    "show_price_bands",
+    "show_competitors",
+    "show_funnel",
+    "show_channel_economics",
+    "show_rfm",
+    "show_cohorts",
+    "show_clv",
+    "show_basket",
 ]

@@ -30,10 +30,12 @@ import numpy as np
 import pandas as pd
 
 from opsnb.errors import ErrorCode
+from opsnb.results import Result
 
 __all__ = [
     "BGNBDFit",
     "GammaGammaFit",
+    "CLVResult",
     "bgnbd_log_likelihood",
     "fit_bgnbd",
     "bgnbd_expected_purchases",
@@ -453,6 +455,57 @@ def predict_clv(
     return out
 
 
+@dataclass(frozen=True, eq=False)
+class CLVResult(Result):
+    """CLV of a customer base from :func:`clv_from_orders`.
+
+    ``mean_clv`` is the expected margin per customer over the horizon, ``mean_clv_low`` /
+    ``mean_clv_high`` the 95 % interval of that mean from parameter draws (NaN without draws),
+    ``mean_p_alive`` the mean probability of still being active; ``n_customers`` customers in the
+    orders, ``n_fitted`` of them in the fit (a sample beyond ``max_customers``). ``spend_model``
+    says how spend was predicted ("gamma-gamma", or "observed mean (Gamma-Gamma not converged)";
+    "" when nothing was predicted). ``bg`` is the BG/NBD fit, ``gg`` the Gamma-Gamma fit the
+    predictions used (when it did not converge: the observed-mean stand-in, carrying the failed
+    fit's ``error_code``); ``customers`` the per-customer predictions of the fitted customers
+    (columns of :func:`predict_clv`). When BG/NBD cannot be fitted the means are NaN,
+    ``customers`` is None and ``error_code`` is the BG/NBD fit's.
+    """
+
+    mean_clv: float
+    mean_clv_low: float
+    mean_clv_high: float
+    mean_p_alive: float
+    n_fitted: int
+    n_customers: int
+    spend_model: str
+    error_code: str
+    bg: BGNBDFit = field(repr=False)
+    gg: GammaGammaFit = field(repr=False)
+    customers: pd.DataFrame | None = field(default=None, repr=False)
+
+    _SCALARS = (
+        "mean_clv",
+        "mean_clv_low",
+        "mean_clv_high",
+        "mean_p_alive",
+        "n_fitted",
+        "n_customers",
+        "spend_model",
+        "error_code",
+    )
+
+    def to_dict(self) -> dict:
+        """The summary numbers plus both fits' ``to_dict()`` (no per-customer table)."""
+        out = {k: getattr(self, k) for k in self._SCALARS}
+        out.update(bg=self.bg.to_dict(), gg=self.gg.to_dict())
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row with the summary numbers (``mean_clv`` … ``error_code``); the per-customer
+        table is :attr:`customers`, the fits' parameters ``bg.to_frame()`` / ``gg.to_frame()``."""
+        return pd.DataFrame([{k: getattr(self, k) for k in self._SCALARS}])
+
+
 def clv_from_orders(
     orders: pd.DataFrame,
     *,
@@ -462,14 +515,19 @@ def clv_from_orders(
     max_customers: int = 50_000,
     n_draws: int = 100,
     seed: int = 0,
-) -> dict:
+) -> CLVResult:
     """Fit BG/NBD + Gamma-Gamma on an orders table (weeks) and predict CLV over ``horizon_days``.
 
     Customers beyond ``max_customers`` are represented by a random sample (``seed``) for the fit
-    and the predictions; means are unbiased for the whole base. Returns a dict with ``bg``,
-    ``gg`` (fits), ``customers`` (per-customer predictions of the sample), ``n_customers``,
-    ``n_fitted``, ``mean_clv``, ``mean_clv_low``, ``mean_clv_high`` (interval of the mean from
-    parameter draws), ``mean_p_alive``.
+    and the predictions; means are unbiased for the whole base. When Gamma-Gamma cannot be
+    fitted (fewer than 10 repeat buyers, or no convergence), spend is each repeat buyer's own
+    mean and the population mean for the others. Degenerate data (BG/NBD not fitted) give NaN
+    means with the fit's ``error_code``.
+
+    Examples
+    --------
+    >>> r = clv_from_orders(orders, horizon_days=365, margin=0.3)   # doctest: +SKIP
+    >>> r.mean_clv, r.bg.to_frame()                                  # doctest: +SKIP
     """
     summ = customer_summary(orders, as_of=as_of, unit_days=7.0)
     n = len(summ)
@@ -477,20 +535,20 @@ def clv_from_orders(
         summ = summ.sample(max_customers, random_state=seed).reset_index(drop=True)
     bg = fit_bgnbd(summ["x"], summ["t_x"], summ["T"])
     gg = fit_gamma_gamma(summ["x"], summ["m"])
-    out = {
-        "bg": bg,
-        "gg": gg,
-        "n_customers": n,
-        "n_fitted": len(summ),
-        "customers": None,
-        "mean_clv": np.nan,
-        "mean_clv_low": np.nan,
-        "mean_clv_high": np.nan,
-        "mean_p_alive": np.nan,
-    }
     if bg.error_code:
-        return out
-    out["spend_model"] = "gamma-gamma"
+        return CLVResult(
+            mean_clv=np.nan,
+            mean_clv_low=np.nan,
+            mean_clv_high=np.nan,
+            mean_p_alive=np.nan,
+            n_fitted=len(summ),
+            n_customers=n,
+            spend_model="",
+            error_code=bg.error_code,
+            bg=bg,
+            gg=gg,
+        )
+    spend_model = "gamma-gamma"
     if gg.error_code:
         # p → ∞ (no spend variation within customers): E[spend] → m for repeat buyers and the
         # population mean for the others; a fixed-parameter stand-in keeps that limit.
@@ -509,19 +567,21 @@ def clv_from_orders(
             q=2.0,
             gamma=pop / big,
         )
-        out["spend_model"] = "observed mean (Gamma-Gamma not converged)"
+        spend_model = "observed mean (Gamma-Gamma not converged)"
     pred = predict_clv(
         bg, gg, summ, horizon=horizon_days / 7.0, margin=margin, n_draws=n_draws, seed=seed
     )
     draws = pred.attrs.get("mean_clv_draws")
-    out.update(
-        customers=pred,
+    return CLVResult(
         mean_clv=float(pred["clv"].mean()),
+        mean_clv_low=float(np.quantile(draws, 0.025)) if draws is not None else np.nan,
+        mean_clv_high=float(np.quantile(draws, 0.975)) if draws is not None else np.nan,
         mean_p_alive=float(pred["p_alive"].mean()),
+        n_fitted=len(summ),
+        n_customers=n,
+        spend_model=spend_model,
+        error_code=ErrorCode.OK,
+        bg=bg,
+        gg=gg,
+        customers=pred,
     )
-    if draws is not None:
-        out.update(
-            mean_clv_low=float(np.quantile(draws, 0.025)),
-            mean_clv_high=float(np.quantile(draws, 0.975)),
-        )
-    return out
