@@ -140,10 +140,14 @@ def test_seed_budgets_for_xiaohongshu_and_douyin():
     # 10,000 new buyers: 小红书 CAC 50 / conv 8 %, 抖音 CAC 80 / conv 5 % (hand-computed)
     xhs = goals.acquisition_budget(10_000, cac=50, conversion=0.08)
     dy = goals.acquisition_budget(10_000, cac=80, conversion=0.05)
-    assert (xhs["spend"], xhs["visitors"]) == (500_000.0, 125_000.0)
-    assert (dy["spend"], dy["visitors"]) == (800_000.0, 200_000.0)
     # same price per visitor (¥4), so the difference is all conversion
-    assert xhs["cost_per_visitor"] == pytest.approx(dy["cost_per_visitor"]) == pytest.approx(4.0)
+    assert xhs.to_dict() == pytest.approx(
+        dict(buyers=10_000.0, visitors=125_000.0, spend=500_000.0, cost_per_visitor=4.0)
+    )
+    assert dy.to_dict() == pytest.approx(
+        dict(buyers=10_000.0, visitors=200_000.0, spend=800_000.0, cost_per_visitor=4.0)
+    )
+    assert isinstance(xhs, goals.AcquisitionBudget)
 
 
 def test_budget_needs_uses_history_spend_and_seeds():
@@ -252,3 +256,74 @@ def test_feasibility_flags_on_the_demo_shop(demo_daily):
         demo_daily, goal=0.0, base="2024-Q4", target="2025-Q4", mix="history"
     )
     assert (goals.feasibility(demo_daily, med).query("driver == 'gmv'").flag == "ok").all()
+
+
+def test_default_mix_and_empty_channels_read_like_the_notebook_parameters():
+    # the notebooks pass mix="default" and channels=[] (every channel) straight through
+    fixed = goals.decompose_goal(HIST, goal=0.3, base="2024-Q3", target="2025-Q3", channels=[])
+    same = goals.decompose_goal(
+        HIST, goal=0.3, base="2024-Q3", target="2025-Q3", mix="default", channels=None
+    )
+    pd.testing.assert_frame_equal(fixed.targets, same.targets)
+    assert fixed.mix == goals.DEFAULT_MIX and fixed.n_months == 3
+    assert set(fixed.targets.channel) == set(HIST.channel)
+
+
+class FakeContext:
+    """The part of report.Context the goal show functions use: keeps what would be shown."""
+
+    def __init__(self, lang="en"):
+        import datetime as dt
+
+        from opsnb.i18n import Labels
+        from opsnb.periods import Period
+
+        self.lang, self.L = lang, Labels(lang)
+        self.period = Period(dt.date(2025, 7, 1), dt.date(2025, 9, 30), "2025-Q3")
+        self.said, self.tables, self.records = [], [], {}
+
+    def say(self, zh, en):
+        self.said.append(self.L(zh, en))
+
+    def table(self, df, **kw):
+        self.tables.append((df, kw))
+
+    def money(self, x):
+        from opsnb import plots
+
+        return plots.format_money(float(x), self.lang)
+
+    def record(self, **values):
+        self.records.update(values)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_budget_section_compares_xiaohongshu_and_douyin_only_when_both_are_paid(lang):
+    d = goals.decompose_goal(HIST, goal=0.3, base="2024-Q3", target="2025-Q3")
+    cac = goals.cac_table(HIST)  # 抖音 from its spend history (¥70), 小红书 from the seed (¥50)
+    ctx = FakeContext(lang)
+    goals_report.show_budget(ctx, goals.budget_needs(d, cac), cac)
+    compare = {
+        "zh": "小红书获客成本 ¥50、转化率 8.0%，抖音获客成本 ¥70",
+        "en": "小红书: CAC ¥50, conversion 8.0%; 抖音: CAC ¥70",
+    }
+    assert compare[lang] in ctx.said[0]
+    only = cac[cac.channel == "抖音"]
+    ctx = FakeContext(lang)
+    goals_report.show_budget(ctx, goals.budget_needs(d, only), only)
+    assert "小红书" not in ctx.said[0]
+    ((t, kw),) = ctx.tables
+    assert {"zh": "所需推广花费", "en": "Spend needed"}[lang] in kw["money"]
+
+
+def test_feasibility_section_colours_the_verdicts_in_the_report_language():
+    d = goals.decompose_goal(HIST, goal=2.0, base="2024-Q3", target="2025-Q3")
+    f = goals.feasibility(HIST, d)
+    ctx = FakeContext("en")
+    goals_report.show_feasibility(ctx, f)
+    assert ctx.said == [goals_report.feasibility_summary(f, lang="en")]
+    ((t, kw),) = ctx.tables
+    assert kw["highlight"] == {
+        "Verdict": {"unrealistic": "#f8d7da", "stretch": "#fff3cd", "realistic": "#d4edda"}
+    }
+    assert set(t["Verdict"]) <= {"unrealistic", "stretch", "realistic", "no history"}

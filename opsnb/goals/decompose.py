@@ -27,7 +27,7 @@ Examples
 --------
 >>> solve_driver(gmv=1_000_000, conversion_rate=0.04, aov=250)
 100000.0
->>> acquisition_budget(10_000, cac=50, conversion=0.08)["spend"]
+>>> acquisition_budget(10_000, cac=50, conversion=0.08).spend
 500000.0
 """
 
@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from opsnb.errors import ErrorCode, ParameterError
+from opsnb.results import Result
 
 __all__ = [
     "DRIVERS",
@@ -59,6 +60,7 @@ __all__ = [
     "history_mix",
     "feasibility",
     "solve_driver",
+    "AcquisitionBudget",
     "acquisition_budget",
     "cac_table",
     "budget_needs",
@@ -208,6 +210,11 @@ class Decomposition:
     def growth(self) -> float:
         return self.total / self.base_gmv - 1.0 if self.base_gmv > 0 else float("nan")
 
+    @property
+    def n_months(self) -> int:
+        """Number of target months (the window of the what-if scenarios' history)."""
+        return int(self.targets["month"].nunique())
+
     def by_month(self) -> pd.DataFrame:
         """month, base_gmv, gmv, share (of the goal), growth."""
         m = self.targets.groupby("month", sort=True)[["base_gmv", "gmv"]].sum().reset_index()
@@ -292,10 +299,11 @@ def decompose_goal(
         period and, ideally, the same months a year before the target period.
     goal : :class:`Goal` or a float (growth versus the base period, 0.30 = +30 %).
     base, target : periods as ``(start, end)``, a ``Period`` or a string such as "2024-Q4".
-    channels : restrict to these channels (default: every channel with base GMV).
-    mix : exponents splitting each cell's growth factor over the drivers (sum to one), or
-        "history": per channel, the shares of each driver in the channel's median past change
-        over the same horizon (only growing drivers count; :data:`DEFAULT_MIX` without history).
+    channels : restrict to these channels (None or empty: every channel with base GMV).
+    mix : exponents splitting each cell's growth factor over the drivers (sum to one),
+        "default" for :data:`DEFAULT_MIX`, or "history": per channel, the shares of each driver
+        in the channel's median past change over the same horizon (only growing drivers count;
+        :data:`DEFAULT_MIX` without history).
     channel_growth : fixed growth for some channels ({"抖音": 0.6}); the others share the rest.
 
     Returns
@@ -303,16 +311,20 @@ def decompose_goal(
     Decomposition whose ``targets`` add up to ``goal_total(base_gmv, goal)``.
     """
     goal = goal if isinstance(goal, Goal) else Goal(float(goal))
+    if mix == "default":
+        mix = DEFAULT_MIX
     mix_mode = mix if isinstance(mix, str) else None
     if mix_mode is not None and mix_mode != "history":
-        raise ParameterError(f"mix must be a dict of driver shares or 'history', got {mix!r}")
+        raise ParameterError(
+            f"mix must be a dict of driver shares, 'history' or 'default', got {mix!r}"
+        )
     mix = None if mix_mode else _check_mix(mix)
     b0, b1 = _span(base)
     t0, t1 = _span(target)
     h = history.copy()
     h["date"] = pd.to_datetime(h["date"])
+    channels = list(channels) if channels else None
     if channels is not None:
-        channels = list(channels)
         h = h[h["channel"].isin(channels)]
     in_base = (h["date"] >= pd.Timestamp(b0)) & (h["date"] <= pd.Timestamp(b1))
     base_gmv = float(h.loc[in_base, "gmv"].sum())
@@ -617,22 +629,29 @@ def solve_driver(*, gmv=None, visitors=None, conversion_rate=None, aov=None):
     return float(out) if np.ndim(out) == 0 else out
 
 
-def acquisition_budget(buyers: float, *, cac: float, conversion: float) -> dict:
-    """Spend and visitors needed to win ``buyers`` at a cost per buyer ``cac``.
+@dataclass(frozen=True)
+class AcquisitionBudget(Result):
+    """What winning ``buyers`` costs: ``visitors`` (= buyers / conversion), ``spend``
+    (= buyers × cac) and ``cost_per_visitor`` (= cac × conversion)."""
 
-    Returns a dict: buyers, visitors (= buyers / conversion), spend (= buyers × cac),
-    cost_per_visitor (= cac × conversion).
-    """
+    buyers: float
+    visitors: float
+    spend: float
+    cost_per_visitor: float
+
+
+def acquisition_budget(buyers: float, *, cac: float, conversion: float) -> AcquisitionBudget:
+    """Spend and visitors needed to win ``buyers`` at a cost per buyer ``cac``."""
     if cac < 0 or not 0 < conversion <= 1:
         raise ParameterError(
             f"cac must be ≥ 0 and conversion in (0, 1]; got {cac!r}, {conversion!r}"
         )
-    return {
-        "buyers": float(buyers),
-        "visitors": float(buyers) / conversion,
-        "spend": float(buyers) * cac,
-        "cost_per_visitor": cac * conversion,
-    }
+    return AcquisitionBudget(
+        buyers=float(buyers),
+        visitors=float(buyers) / conversion,
+        spend=float(buyers) * cac,
+        cost_per_visitor=float(cac) * conversion,
+    )
 
 
 def cac_table(

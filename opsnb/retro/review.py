@@ -16,13 +16,13 @@ lower-is-better ones, so 100 % always means "on target" and above is better.
 
 This module holds the metrics, achievement, pace and attribution. Promotion lift lives in
 :mod:`opsnb.retro.lift` (re-exported here); the execution review, past campaigns, drafted summary and
-report tables live in :mod:`opsnb.retro.show`, which builds on this module
-(``retro_report.draft_summary``).
+report sections live in :mod:`opsnb.retro.execution`, :mod:`opsnb.retro.campaigns`,
+:mod:`opsnb.retro.summary` and :mod:`opsnb.retro.show`, which build on this module.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -37,12 +37,14 @@ __all__ = [
     "METRICS",
     "metric_value",
     "achievement",
+    "achievement_total",
     "daily_target_shape",
     "pace",
     "Projection",
     "project",
     "plot_pace",
     "target_frame",
+    "Attribution",
     "attribution",
     "comparison_window",
     "LiftResult",
@@ -355,6 +357,13 @@ def achievement(
     )
 
 
+def achievement_total(table: pd.DataFrame, column: str = "actual", *, metric: str = "gmv") -> float:
+    """The shop-wide (channel 全部) ``column`` of ``metric`` in an :func:`achievement` table, e.g.
+    the GMV target (``column="target"``); 0.0 when the table has no such row."""
+    rows = table[(table["metric"] == metric) & (table["channel"] == "全部")]
+    return float(rows[column].sum())
+
+
 def plot_pace(
     pace_table: pd.DataFrame, projection: Projection | None = None, *, lang: str = "zh", ax=None
 ):
@@ -432,19 +441,62 @@ def target_frame(channel_targets: pd.Series | dict, reference: pd.DataFrame) -> 
     return out
 
 
-def attribution(
-    before: pd.DataFrame, after: pd.DataFrame, *, method: str = "lmdi"
-) -> dict[str, pd.DataFrame]:
-    """Both exact splits of ``gmv_after − gmv_before``: ``{"factors": decompose_gmv(...),
-    "mix": decompose_mix(...), "summary": per-factor totals, "mix_summary": per-effect totals}``."""
+@dataclass(frozen=True)
+class Attribution(Result):
+    """Both exact splits of ``gmv_after − gmv_before`` (see :mod:`opsnb.drivers`).
+
+    ``factors``: :func:`opsnb.drivers.decompose_gmv` rows (channel × factor contributions);
+    ``mix``: :func:`opsnb.drivers.decompose_mix` rows (traffic, mix and rate effects);
+    ``summary`` and ``mix_summary``: their totals per factor / effect (columns factor,
+    contribution, share). Each split sums to :attr:`change`. ``to_dict()`` gives the totals,
+    ``to_frame()`` the channel × factor rows.
+    """
+
+    factors: pd.DataFrame = field(repr=False)
+    mix: pd.DataFrame = field(repr=False)
+    summary: pd.DataFrame = field(repr=False)
+    mix_summary: pd.DataFrame = field(repr=False)
+    method: str = "lmdi"
+
+    @property
+    def change(self) -> float:
+        """The GMV change that both splits add up to."""
+        return float(self.summary["contribution"].sum())
+
+    def top_factor(self) -> tuple[str, float]:
+        """(factor, contribution) of the factor with the largest absolute contribution."""
+        s = self.summary.sort_values("contribution", key=abs, ascending=False).iloc[0]
+        return str(s["factor"]), float(s["contribution"])
+
+    def effects(self) -> dict[str, float]:
+        """Total per mix effect: {"traffic": ..., "mix": ..., "rate": ...}."""
+        return dict(zip(self.mix_summary["factor"], self.mix_summary["contribution"].astype(float)))
+
+    def to_dict(self) -> dict:
+        return {
+            "method": self.method,
+            "change": self.change,
+            "factors": dict(
+                zip(self.summary["factor"], self.summary["contribution"].astype(float))
+            ),
+            "effects": self.effects(),
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.factors.copy()
+
+
+def attribution(before: pd.DataFrame, after: pd.DataFrame, *, method: str = "lmdi") -> Attribution:
+    """Both exact splits of ``gmv_after − gmv_before`` with their totals (:class:`Attribution`)."""
     f = drivers.decompose_gmv(before, after, method=method)
     m = drivers.decompose_mix(before, after, method=method)
-    return {
-        "factors": f,
-        "mix": m,
-        "summary": drivers.summarize_decomposition(f),
-        "mix_summary": drivers.summarize_decomposition(m),
-    }
+    return Attribution(
+        factors=f,
+        mix=m,
+        summary=drivers.summarize_decomposition(f),
+        mix_summary=drivers.summarize_decomposition(m),
+        method=method,
+    )
 
 
 def comparison_window(comparison, period, as_of):

@@ -1,397 +1,409 @@
-"""Retrospective report (复盘报告): execution review, past campaigns, drafted summary, tables.
+"""Sections of the retrospective notebook (05, 复盘报告): each call shows one part through a report context.
 
-Builds on :mod:`opsnb.retro` (metrics, achievement, pace) and :mod:`opsnb.retro.lift`:
-:func:`execution_review` judges 表1 / 表2 (plan tasks on time, milestone risks that
-materialised); :func:`campaign_window`, :func:`campaign_summary`, :func:`past_campaigns` and
-:func:`compare_campaigns` put a campaign beside earlier ones; :func:`draft_summary` writes the
-summary sentences from the numbers; :func:`achievement_display` and :func:`export_excel` shape
-the tables for the report and the workbook.
-
-Split out of :mod:`opsnb.retro`, which still exposes every name here (``retro.draft_summary``).
+The notebook stays thin: it computes with :mod:`opsnb.retro.review` (achievement, pace,
+attribution) and :mod:`opsnb.retro.execution`, then calls ``show_achievement``, ``show_pace``,
+``show_attribution``, ``show_mix``, ``show_gap_to_target``, ``show_lift``, ``show_did``,
+``show_execution``, ``show_past_campaigns`` and ``show_lessons`` in that order, and ends with
+:func:`write_workbook` and :func:`record_key_figures`. A section without data says so in the
+report. :func:`achievement_display` and :func:`export_excel` shape the tables for the report and
+the workbook.
 """
 
 from __future__ import annotations
 
-from datetime import date
-
-import numpy as np
 import pandas as pd
 
 from opsnb import drivers, plots
 from opsnb.i18n import Labels
-from opsnb.retro.lift import LiftResult
-from opsnb.retro.review import METRICS, Projection, achievement, daily_dates, metric_value
+from opsnb.retro.campaigns import CampaignWindow, campaign_window, compare_campaigns
+from opsnb.retro.execution import ExecutionReview, execution_display
+from opsnb.retro.lift import DidResult, LiftResult, did_lift, plot_lift, promotion_lift
+from opsnb.retro.review import (
+    METRICS,
+    Attribution,
+    Projection,
+    achievement_total,
+    plot_pace,
+    target_frame,
+)
+from opsnb.retro.summary import FACTOR_NAMES, draft_summary
 
 __all__ = [
-    "execution_review",
-    "execution_display",
-    "campaign_window",
-    "campaign_summary",
-    "past_campaigns",
-    "draft_summary",
+    "period_or_last_year",
+    "reviewed_until",
+    "reviewed_campaign",
+    "show_achievement",
+    "show_pace",
+    "show_attribution",
+    "show_mix",
+    "show_gap_to_target",
+    "show_lift",
+    "show_did",
+    "show_execution",
+    "show_past_campaigns",
+    "show_lessons",
+    "write_workbook",
+    "record_key_figures",
     "achievement_display",
-    "FACTOR_NAMES",
-    "compare_campaigns",
     "export_excel",
 ]
 
 
 # ---------------------------------------------------------------------------------------------
-# execution review (表1 / 表2)
+# the period and campaign reviewed
 # ---------------------------------------------------------------------------------------------
 
 
-def execution_review(
-    plan: pd.DataFrame, milestones: pd.DataFrame | None = None, *, as_of, lang: str = "zh"
-) -> dict:
-    """On-time completion, delays by owner and risks that materialised.
+def period_or_last_year(ctx, text: str = ""):
+    """The period ``text`` names (2024-Q4, 2024-11-01..2024-11-30), or the report period a year
+    earlier when ``text`` is empty."""
+    from opsnb.periods import parse_period
 
-    A plan task is *due* when its ``end`` ≤ ``as_of``; it is *on time* when its status is
-    已完成 and its last update (``updated``, else ``end``) is on or before ``end``; *late* when
-    due and not on time (延期, still open, or finished after ``end``). A milestone's risk
-    *materialised* when its date has passed and it was not met (``done`` false). When the plan
-    has ``updated`` dates, tasks are judged as of the latest update (``summary["as_of"]``), since
-    later statuses are unknown.
+    return parse_period(text) if text else ctx.period.last_year()
 
-    Returns ``{"summary": dict, "by_owner": DataFrame(owner, tasks, due, on_time, late,
-    days_late, on_time_rate), "late_tasks": DataFrame, "risks": DataFrame(milestone, date,
-    owner, risk, response, materialised, no_response)}``.
-    """
-    L = Labels(lang)
-    as_of = pd.Timestamp(as_of)
-    p = plan.copy()
-    if "updated" in p.columns and pd.to_datetime(p["updated"]).notna().any():
-        # statuses are only known as of the plan's latest update: judge due dates then
-        as_of = min(as_of, pd.to_datetime(p["updated"]).max())
-    p["end"] = pd.to_datetime(p["end"])
-    upd = (
-        pd.to_datetime(p["updated"]) if "updated" in p.columns else pd.Series(pd.NaT, index=p.index)
+
+def reviewed_until(ctx):
+    """The last day reviewed: the period's end, or ``as_of`` while the period is still running."""
+    return min(ctx.period.end, ctx.as_of)
+
+
+def reviewed_campaign(ctx, campaign: str) -> CampaignWindow | None:
+    """The calendar window of ``campaign`` (double11, 618, ...) in the year the report period
+    ends; None when no campaign is reviewed (``campaign`` empty)."""
+    return campaign_window(campaign, ctx.period.end.year) if campaign else None
+
+
+# ---------------------------------------------------------------------------------------------
+# 1-3: achievement, pace, attribution
+# ---------------------------------------------------------------------------------------------
+
+
+def show_achievement(ctx, achievement: pd.DataFrame) -> None:
+    """运营效果汇总表: how many targets are met, then the table."""
+    good = int(achievement["status"].isin(["achieved", "on_track"]).sum())
+    ctx.say(
+        f"{ctx.period} 共 {len(achievement)} 个目标，{good} 个已达成或进度正常；"
+        "退款率等“越低越好”的指标按 目标 ÷ 实际 计算达成率。",
+        f"{ctx.period} has {len(achievement)} targets; {good} are achieved or on track. "
+        "For lower-is-better metrics such as the refund rate, achievement is target ÷ actual.",
     )
-    done = p["status"].astype(str) == "已完成"
-    finished = upd.fillna(p["end"])
-    p["due"] = p["end"] <= as_of
-    p["on_time"] = done & (finished <= p["end"])
-    p["late"] = p["due"] & ~p["on_time"]
-    ref = pd.Series(np.where(done, finished, as_of), index=p.index)
-    p["days_late"] = np.where(p["late"], (pd.to_datetime(ref) - p["end"]).dt.days.clip(lower=0), 0)
-    by = (
-        p.groupby("owner")
-        .agg(
-            tasks=("task", "size"),
-            due=("due", "sum"),
-            on_time=("on_time", "sum"),
-            late=("late", "sum"),
-            days_late=("days_late", "sum"),
+    ctx.table(
+        achievement_display(achievement, ctx.lang),
+        pct=[ctx.L("达成率", "Achievement")],
+        translate=False,
+        caption=("运营效果汇总表", "Results against targets"),
+    )
+
+
+def show_pace(ctx, pace: pd.DataFrame, projection: Projection) -> None:
+    """GMV to date against the plan to date, the projected end of a running period, the chart."""
+    until = reviewed_until(ctx)
+    seen = pace["pace"].dropna()
+    if seen.empty:
+        ctx.say(
+            f"截至 {until} 本期还没有成交数据，无法比较目标进度。",
+            f"By {until} the period has no GMV yet, so there is no pace to compare.",
         )
-        .reset_index()
+        return
+    p = projection
+    now = ctx.pct(seen.iloc[-1])
+    ctx.say(
+        f"截至 {until} 累计成交 {ctx.money(p.actual_to_date)}，为同期计划进度的 {now}（目标按去年每日走势分摊）。"
+        + (
+            f"按当前节奏期末预计 {ctx.money(p.estimate)}（95% 区间 {ctx.money(p.ci_low)} – {ctx.money(p.ci_high)}）。"
+            if p.days_left
+            else "本期已结束。"
+        ),
+        f"By {until} GMV reached {ctx.money(p.actual_to_date)}, {now} of the plan to date "
+        "(target spread by last year's daily shape). "
+        + (
+            f"At this pace the period ends at {ctx.money(p.estimate)} (95% interval "
+            f"{ctx.money(p.ci_low)} – {ctx.money(p.ci_high)})."
+            if p.days_left
+            else "The period is over."
+        ),
     )
-    by["on_time_rate"] = by["on_time"] / by["due"].where(by["due"] > 0)
-    by = by.sort_values(["late", "days_late"], ascending=False).reset_index(drop=True)
-    due = int(p["due"].sum())
-    on_time_due = int((p["on_time"] & p["due"]).sum())
-    summary = {
-        "tasks": int(len(p)),
-        "due": due,
-        "on_time": on_time_due,
-        "late": int(p["late"].sum()),
-        "on_time_rate": on_time_due / due if due else float("nan"),
-        "budget": float(pd.to_numeric(p.get("budget"), errors="coerce").fillna(0).sum())
-        if "budget" in p.columns
-        else float("nan"),
-    }
-    late_cols = [
-        c for c in ("cycle", "task", "owner", "end", "status", "days_late") if c in p.columns
-    ]
-    late = p.loc[p["late"], late_cols].sort_values("days_late", ascending=False)
-    risks = pd.DataFrame()
-    if milestones is not None and len(milestones):
-        m = milestones.copy()
-        m["date"] = pd.to_datetime(m["date"])
-        met = m["done"].fillna(False).astype(bool) if "done" in m.columns else False
-        m["materialised"] = (m["date"] <= as_of) & ~met
-        resp = m["response"] if "response" in m.columns else pd.Series("", index=m.index)
-        m["no_response"] = resp.isna() | (resp.astype(str).str.strip().isin(["", "nan", "None"]))
-        keep = [
-            c
-            for c in (
-                "milestone",
-                "date",
-                "owner",
-                "risk",
-                "standard",
-                "response",
-                "materialised",
-                "no_response",
-            )
-            if c in m.columns
-        ]
-        risks = m[keep].reset_index(drop=True)
-        summary["milestones_due"] = int((m["date"] <= as_of).sum())
-        summary["milestones_missed"] = int(m["materialised"].sum())
-        summary["high_risk_materialised"] = int(
-            (m["materialised"] & m["risk"].isin(["中", "高"])).sum()
-        )
-        summary["high_risk_without_response"] = int(((m["risk"] == "高") & m["no_response"]).sum())
-    summary["label"] = L("按时完成率", "On-time completion rate")
-    summary["as_of"] = as_of.date().isoformat()
-    return {
-        "summary": summary,
-        "by_owner": by,
-        "late_tasks": late.reset_index(drop=True),
-        "risks": risks,
-    }
+    ctx.show(plot_pace(pace, p, lang=ctx.lang))
 
 
-def execution_display(execution: dict, lang: str = "zh") -> dict[str, pd.DataFrame]:
-    """The execution review's tables as a report shows them, in ``lang``.
-
-    ``by_owner``: owner, tasks, due, on_time, late, days_late, on_time_rate (display names).
-    ``risks``: the milestones whose risk materialised, with risk levels in ``lang`` (High, ...),
-    an empty response shown as "—" and no_response as 是/否 (Yes/No); the always-true
-    materialised column is left out. Display only: the review's own frames are not changed.
-    """
-    from opsnb.i18n import COLUMN_LABELS, translate_plan_values
-
-    L = Labels(lang)
-    names = {c: L(*COLUMN_LABELS[c]) for c in COLUMN_LABELS}
-    names["standard"] = L("完成标准", "Completion standard")
-    names["response"] = L("应对措施", "Response plan")
-    names["no_response"] = L("无应对措施", "No response plan")
-    names["on_time_rate"] = L("按时完成率", "On-time rate")
-    names["date"] = L("日期", "Date")
-    by = execution["by_owner"].rename(columns=names)
-    r = execution["risks"]
-    if len(r):
-        r = r[r["materialised"]].drop(columns="materialised")
-        r = translate_plan_values(r, lang=lang, columns=("risk",))
-        if "response" in r:
-            r["response"] = r["response"].map(
-                lambda v: "—" if v is None or v != v or not str(v).strip() else v
-            )
-        if "no_response" in r:
-            r["no_response"] = r["no_response"].map(
-                lambda v: L("是", "Yes") if v else L("否", "No")
-            )
-        if "date" in r:
-            r["date"] = pd.to_datetime(r["date"]).dt.strftime("%Y-%m-%d")
-    return {"by_owner": by, "risks": r.rename(columns=names).reset_index(drop=True)}
+def show_attribution(ctx, attribution: Attribution, compared, comparison) -> None:
+    """The exact channel × factor split of the GMV change versus ``compared`` (the part of the
+    ``comparison`` period actually compared, see :func:`opsnb.retro.review.comparison_window`)."""
+    factor, contribution = attribution.top_factor()
+    zh, en = FACTOR_NAMES[factor]
+    cut = compared.end < comparison.end
+    cut_zh = f"（本期尚未结束，取对比期的前 {compared.days} 天）" if cut else ""
+    cut_en = (
+        f" (the period is still running: the first {compared.days} days of the comparison period)"
+        if cut
+        else ""
+    )
+    change = ctx.money(attribution.change)
+    ctx.say(
+        f"与对比期 {compared}{cut_zh} 相比，成交金额变化 {change}，按 渠道 × 因子（访客数、转化率、人均订单数、客单价）精确拆分，各项之和等于总变化；"
+        f"贡献最大的因子是{zh}（{ctx.money(contribution)}）。新增或消失的渠道整体计入访客数。",
+        f"Versus {compared}{cut_en}, GMV changed by {change}, split exactly into channel × factor "
+        "parts (visitors, conversion, orders per buyer, AOV) that sum to the change; "
+        f"the largest factor is {en.lower()} ({ctx.money(contribution)}). "
+        "New or lost channels count under visitors.",
+    )
+    ctx.show(drivers.plot_waterfall(attribution.factors, lang=ctx.lang))
 
 
-# ---------------------------------------------------------------------------------------------
-# campaigns
-# ---------------------------------------------------------------------------------------------
-
-
-def campaign_window(
-    event: str, year: int | None = None, *, calendar: pd.DataFrame | None = None
-) -> tuple[pd.Timestamp, pd.Timestamp, str, str]:
-    """(start, end, name_zh, name_en) of ``event`` (a calendar slug, e.g. double11) in ``year``."""
-    from opsnb import calendar as cal
-
-    if calendar is None:
-        y = year or date.today().year
-        calendar = cal.promotion_calendar(f"{y}-01-01", f"{y}-12-31")
-    rows = calendar[calendar["event"].astype(str) == str(event)]
-    if year is not None:
-        rows = rows[pd.to_datetime(rows["start"]).dt.year == int(year)]
-    if rows.empty:
-        known = sorted(set(calendar["event"].astype(str)))
-        raise ValueError(f"unknown campaign {event!r} in {year}; known: {', '.join(known)}")
-    r = rows.iloc[-1]
-    return (
-        pd.Timestamp(r["start"]),
-        pd.Timestamp(r["end"]),
-        str(r.get("name_zh", event)),
-        str(r.get("name_en", event)),
+def show_mix(ctx, attribution: Attribution) -> None:
+    """The same change split into total traffic, channel mix and within-channel rate."""
+    e = {k: ctx.money(v) for k, v in attribution.effects().items()}
+    ctx.say(
+        f"结构拆分：总流量效应 {e['traffic']}，渠道结构效应 {e['mix']}，渠道内产出率效应 {e['rate']}。",
+        f"Mix split: total traffic {e['traffic']}, channel mix {e['mix']}, within-channel rate "
+        f"{e['rate']}.",
     )
 
 
-def campaign_summary(daily: pd.DataFrame, start, end, *, baseline_days: int = 28) -> dict:
-    """Key figures of one campaign window: gmv, orders, visitors, conversion_rate, aov,
-    refund_rate, ad_spend, roas (gmv / ad_spend) and uplift (daily GMV versus the average day of
-    the ``baseline_days`` before it)."""
-    d = daily_dates(daily)
-    start, end = pd.Timestamp(start), pd.Timestamp(end)
-    w = daily[(d >= start) & (d <= end)]
-    b = daily[(d < start) & (d >= start - pd.Timedelta(days=baseline_days))]
-    out = {
-        m: metric_value(w, m)
-        for m in ("gmv", "orders", "visitors", "conversion_rate", "aov", "refund_rate")
-    }
-    out["ad_spend"] = metric_value(w, "ad_spend") if "ad_spend" in w.columns else np.nan
-    out["roas"] = (
-        out["gmv"] / out["ad_spend"] if out["ad_spend"] and out["ad_spend"] > 0 else np.nan
-    )
-    days_w = (end - start).days + 1
-    base = metric_value(b, "gmv") / baseline_days if len(b) else np.nan
-    out["uplift"] = (out["gmv"] / days_w) / base if base and base > 0 else np.nan
-    out["days"] = days_w
-    return out
-
-
-def past_campaigns(
+def show_gap_to_target(
+    ctx,
+    achievement: pd.DataFrame,
+    reference: pd.DataFrame,
     daily: pd.DataFrame,
-    *,
-    before,
-    n: int = 3,
-    kinds=("promo",),
-    min_days: int = 3,
-    same_event: str | None = None,
-    calendar: pd.DataFrame | None = None,
-) -> pd.DataFrame:
-    """The last ``n`` promotions (of at least ``min_days`` days) that ended before ``before`` and
-    are covered by ``daily`` (plus the last ``same_event``, e.g. last year's double11), with
-    :func:`campaign_summary` figures.
-
-    Columns: event, name_zh, name_en, start, end, and the summary keys.
-    """
-    from opsnb import calendar as cal
-
-    d = daily_dates(daily)
-    if calendar is None:
-        calendar = cal.promotion_calendar(d.min(), d.max())
-    c = calendar[calendar["kind"].isin(list(kinds))].copy()
-    c["start"], c["end"] = pd.to_datetime(c["start"]), pd.to_datetime(c["end"])
-    c = c[(c["end"] < pd.Timestamp(before)) & (c["start"] - pd.Timedelta(days=28) >= d.min())]
-    c = c[(c["end"] - c["start"]).dt.days + 1 >= min_days].sort_values("end")
-    last = c.tail(n)
-    if same_event:
-        last = (
-            pd.concat([c[c["event"] == same_event].tail(1), last])
-            .drop_duplicates(["event", "start"])
-            .sort_values("end")
+    projection: Projection,
+) -> pd.DataFrame | None:
+    """Actual versus the GMV targets per channel, attributed like a change (a target funnel is
+    the ``reference`` funnel scaled to each target). Only for a finished period with channel
+    targets; otherwise says why and returns None."""
+    t = achievement[(achievement["metric"] == "gmv") & (achievement["channel"] != "全部")]
+    targets = t.set_index("channel")["target"]
+    if not len(targets):
+        ctx.say(
+            "没有分渠道的成交金额目标，不做与目标的差距归因。",
+            "There are no GMV targets per channel, so the gap to target is not attributed.",
         )
-    c = last
-    rows = []
-    for _, r in c.iterrows():
-        rows.append(
-            dict(
-                event=r["event"],
-                name_zh=r["name_zh"],
-                name_en=r["name_en"],
-                start=r["start"],
-                end=r["end"],
-                **campaign_summary(daily, r["start"], r["end"]),
-            )
+        return None
+    if projection.days_left:
+        ctx.say(
+            "本期尚未结束，与目标的差距归因在期末进行。",
+            "The period is still running: the gap to target is attributed once it is over.",
         )
-    return pd.DataFrame(rows)
-
-
-# ---------------------------------------------------------------------------------------------
-# drafted 复盘报告 summary and tables for display / Excel
-# ---------------------------------------------------------------------------------------------
-
-
-def draft_summary(
-    *,
-    achievement_table: pd.DataFrame | None = None,
-    lift: LiftResult | None = None,
-    attribution_summary: pd.DataFrame | None = None,
-    execution: dict | None = None,
-    projection: Projection | None = None,
-    campaign_name: tuple[str, str] = ("活动", "the campaign"),
-    comparison_label: str = "",
-    lang: str = "zh",
-) -> list[str]:
-    """Sentences of the 复盘报告 summary, each built from the numbers passed in."""
-    L = Labels(lang)
-    m = lambda x: plots.format_money(x, lang)  # noqa: E731
-    p = plots.format_pct
-    out: list[str] = []
-    a = (
-        achievement_table
-        if achievement_table is not None
-        else achievement(pd.DataFrame(columns=["channel"]), pd.DataFrame(columns=["period"]), "")
+        return None
+    gap = drivers.decompose_gmv(
+        target_frame(targets, reference), daily[daily["channel"].isin(targets.index)]
     )
-    tot = a[(a["metric"] == "gmv") & (a["channel"] == "全部")]
-    if len(tot):
-        r = tot.iloc[0]
-        out.append(
-            L(
-                f"成交金额 {m(r.actual)}，目标 {m(r.target)}，达成率 {p(r.achievement)}（{r.status_name}）。",
-                f"GMV was {m(r.actual)} against a target of {m(r.target)}: "
-                f"{p(r.achievement)} achieved ({r.status_name.lower()}).",
-            )
+    ctx.h3("与目标的差距归因", "Gap to target, attributed")
+    ctx.show(
+        drivers.plot_waterfall(
+            gap,
+            lang=ctx.lang,
+            title=ctx.L("实际 vs 目标：差距归因", "Actual vs target: gap attribution"),
         )
-    if projection is not None and projection.days_left > 0 and np.isfinite(projection.estimate):
-        out.append(
-            L(
-                f"按当前进度，期末预计 {m(projection.estimate)}（{int(projection.level * 100)}% 区间 "
-                f"{m(projection.ci_low)} – {m(projection.ci_high)}），达成目标的概率约 {p(projection.prob_reach_target, 0)}。",
-                f"At the current pace the period should end at {m(projection.estimate)} "
-                f"({int(projection.level * 100)}% interval {m(projection.ci_low)} – "
-                f"{m(projection.ci_high)}); chance of reaching the target ≈ {p(projection.prob_reach_target, 0)}.",
-            )
-        )
-    missed = a[(a["status"].isin(["missed", "behind"]))]
-    if len(missed):
-        names = "、".join(
-            f"{r.metric_name}（{r.channel}）" if r.channel != "全部" else r.metric_name
-            for r in missed.itertuples()
-        )
-        names_en = ", ".join(
-            f"{r.metric_name} ({r.channel})" if r.channel != "全部" else r.metric_name
-            for r in missed.itertuples()
-        )
-        out.append(L(f"未达成或落后的目标：{names}。", f"Targets missed or behind: {names_en}."))
-    if attribution_summary is not None and len(attribution_summary):
-        s = attribution_summary.sort_values("contribution", key=np.abs, ascending=False)
-        top = s.iloc[0]
-        zh, en = FACTOR_NAMES.get(top["factor"], (top["factor"], top["factor"]))
-        change = s["contribution"].sum()
-        out.append(
-            L(
-                f"与{comparison_label}相比成交金额变化 {'+' if change >= 0 else ''}{m(change)}，"
-                f"其中{zh}贡献最大（{'+' if top.contribution >= 0 else ''}{m(top.contribution)}）。",
-                f"Versus {comparison_label}, GMV changed by {'+' if change >= 0 else ''}{m(change)}; "
-                f"{en.lower()} contributed most ({'+' if top.contribution >= 0 else ''}{m(top.contribution)}).",
-            )
-        )
-    if lift is not None and not lift.error_code:
-        nz, ne = campaign_name
-        out.append(
-            L(
-                f"{nz}期间成交 {m(lift.actual)}，无活动基线约 {m(lift.counterfactual)}，增量 {m(lift.estimate)}"
-                f"（{int(lift.level * 100)}% 区间 {m(lift.ci_low)} – {m(lift.ci_high)}，相对提升 {p(lift.relative)}）。",
-                f"During {ne} GMV was {m(lift.actual)} against a counterfactual of about "
-                f"{m(lift.counterfactual)}: {m(lift.estimate)} incremental ({int(lift.level * 100)}% interval "
-                f"{m(lift.ci_low)} – {m(lift.ci_high)}, {p(lift.relative)} lift).",
-            )
-        )
-        if lift.n_post:
-            dip = lift.post_ci_high < 0
-            out.append(
-                L(
-                    f"活动后 {lift.n_post} 天{'出现透支回落' if dip else '未见显著透支'}（{m(lift.post_estimate)}），"
-                    f"净增量 {m(lift.net_estimate)}，推广花费 {m(lift.spend)}，增量 ROI {lift.roi:.2f}。",
-                    f"The {lift.n_post} days after {'show a pull-forward dip' if dip else 'show no significant dip'} "
-                    f"({m(lift.post_estimate)}); net incremental {m(lift.net_estimate)} for "
-                    f"{m(lift.spend)} spend, incremental ROI {lift.roi:.2f}.",
-                )
-            )
-    if execution is not None:
-        s = execution["summary"]
-        out.append(
-            L(
-                f"计划执行：到期任务 {s['due']} 项，按时完成 {s['on_time']} 项（{p(s['on_time_rate'])}），"
-                f"延误 {s['late']} 项；关键节点未达成 {s.get('milestones_missed', 0)} 个。",
-                f"Execution: {s['on_time']} of {s['due']} due tasks finished on time "
-                f"({p(s['on_time_rate'])}), {s['late']} late; {s.get('milestones_missed', 0)} milestones missed.",
-            )
-        )
-        by = execution["by_owner"]
-        if len(by) and by.iloc[0]["late"] > 0:
-            r = by.iloc[0]
-            out.append(
-                L(
-                    f"延误最多的负责人：{r.owner}（{int(r.late)} 项，累计 {int(r.days_late)} 天）。",
-                    f"Most delays: {r.owner} ({int(r.late)} tasks, {int(r.days_late)} days in all).",
-                )
-            )
-    return out
+    )
+    return gap
 
 
-FACTOR_NAMES = drivers.FACTOR_LABELS
+# ---------------------------------------------------------------------------------------------
+# 4: promotion lift
+# ---------------------------------------------------------------------------------------------
+
+
+def show_lift(
+    ctx,
+    history: pd.DataFrame,
+    campaign: CampaignWindow | None,
+    *,
+    post_days: int = 7,
+    spend: float = 0.0,
+) -> LiftResult | None:
+    """The campaign's incremental GMV over a no-campaign counterfactual
+    (:func:`opsnb.retro.lift.promotion_lift`), the pull-forward dip after it and the incremental
+    ROI, with the chart. ``spend`` 0: the ad spend in the window. None without a campaign."""
+    if campaign is None:
+        ctx.say("本期未指定活动。", "No campaign selected.")
+        return None
+    lift = promotion_lift(
+        history, campaign.start, campaign.end, post_days=post_days, spend=spend or None
+    )
+    if lift.error_code:
+        ctx.say(
+            f"无法估计{campaign.name_zh}的增量（{lift.error_code}）：活动前的历史数据不足以建立无活动基线。",
+            f"The lift of {campaign.name_en} cannot be estimated ({lift.error_code}): too little "
+            "history before it for a counterfactual.",
+        )
+        return lift
+    name = (campaign.name_zh, campaign.name_en)
+    ctx.say(
+        " ".join(draft_summary(lift=lift, campaign_name=name, lang="zh")),
+        " ".join(draft_summary(lift=lift, campaign_name=name, lang="en")),
+    )
+    ctx.show(
+        plot_lift(history, campaign.start, campaign.end, lift, post_days=post_days, lang=ctx.lang)
+    )
+    return lift
+
+
+def show_did(
+    ctx, history: pd.DataFrame, campaign: CampaignWindow | None, control_channels=()
+) -> DidResult | None:
+    """Difference-in-differences against ``control_channels`` (channels not promoted), a check
+    of the time-series lift; without control channels says that the lift above is the estimate."""
+    if campaign is None:
+        return None  # show_lift already said that no campaign is reviewed
+    if not control_channels:
+        ctx.say(
+            "所有渠道均参与了活动，未做双重差分对照；增量以上方的时间序列基线为准。",
+            "Every channel took part in the campaign, so there is no difference-in-differences "
+            "control; the time-series baseline above is the estimate.",
+        )
+        return None
+    did = did_lift(history, campaign.start, campaign.end, control_channels)
+    if did.error_code:
+        names_zh, names_en = "、".join(did.control_channels), ", ".join(did.control_channels)
+        ctx.say(
+            f"对照渠道（{names_zh}）的数据不足，无法做双重差分（{did.error_code}）；增量以上方的时间序列基线为准。",
+            f"The control channels ({names_en}) do not allow a difference-in-differences check "
+            f"({did.error_code}); the time-series baseline above is the estimate.",
+        )
+        return did
+    ctx.say(
+        f"双重差分（对照渠道：{'、'.join(did.control_channels)}）：增量 {ctx.money(did.estimate)}（95% 区间 {ctx.money(did.ci_low)} – {ctx.money(did.ci_high)}）。",
+        f"Difference-in-differences against {', '.join(did.control_channels)}: "
+        f"{ctx.money(did.estimate)} incremental (95% interval {ctx.money(did.ci_low)} – "
+        f"{ctx.money(did.ci_high)}).",
+    )
+    return did
+
+
+# ---------------------------------------------------------------------------------------------
+# 5-6: execution, past campaigns and lessons
+# ---------------------------------------------------------------------------------------------
+
+
+def show_execution(ctx, execution: ExecutionReview) -> None:
+    """On-time completion in a sentence, then the tables per owner and of the risks that
+    materialised."""
+    ctx.say(
+        " ".join(draft_summary(execution=execution, lang="zh")),
+        " ".join(draft_summary(execution=execution, lang="en")),
+    )
+    shown = execution_display(execution, ctx.lang)
+    counts = [("任务数", "Tasks"), ("到期", "Due"), ("按时完成", "On time"), ("延误", "Late")]
+    ctx.table(
+        shown.by_owner,
+        translate=False,
+        pct=[ctx.L("按时完成率", "On-time rate")],
+        int_cols=[ctx.L(*p) for p in [*counts, ("延误天数", "Days late")]],
+        caption=("各负责人按时完成情况", "On-time completion by owner"),
+    )
+    ctx.table(
+        shown.risks,
+        translate=False,
+        caption=("已发生的风险（节点未达成）", "Risks that materialised (milestones missed)"),
+    )
+
+
+def show_past_campaigns(
+    ctx, history: pd.DataFrame, campaign: CampaignWindow | None
+) -> pd.DataFrame | None:
+    """This campaign beside the last promotions and itself a year before
+    (:func:`opsnb.retro.campaigns.compare_campaigns`); None without a campaign."""
+    if campaign is None:
+        ctx.say(
+            "本期未指定活动，不与往期活动对比。",
+            "No campaign selected, so there is nothing to compare with past campaigns.",
+        )
+        return None
+    compare = compare_campaigns(history, campaign.event, campaign.start.year, lang=ctx.lang)
+    cols = ["name", "days", "gmv", "uplift", "conversion_rate", "aov", "refund_rate", "roas"]
+    names = {
+        "name": ctx.L("活动", "Campaign"),
+        "days": ctx.L("天数", "Days"),
+        "uplift": ctx.L("日均倍数", "Daily uplift ×"),
+        "roas": "ROAS",
+    }
+    ctx.table(
+        compare[cols].rename(columns=names),
+        money=["gmv", "aov"],
+        pct=["conversion_rate", "refund_rate"],
+        caption=("本次活动 vs 往期活动", "This campaign vs past ones"),
+    )
+    return compare
+
+
+def show_lessons(ctx, past_runs: pd.DataFrame | None) -> None:
+    """Decisions and lessons of past reviews from the ledger (运营知识库; the frame of
+    ``opsnb.run.ledger.read``), or a sentence saying there are none yet."""
+    if past_runs is not None:
+        past_runs = past_runs[past_runs["lessons"].map(len) > 0]
+    if past_runs is None or not len(past_runs):
+        ctx.say(
+            "运营知识库中还没有往期复盘记录的经验；本次的 lessons 参数会写入知识库，供下次复盘对照。",
+            "The ledger holds no lessons from past reviews yet; this run's lessons parameter is "
+            "stored for the next review.",
+        )
+        return
+    ctx.h3("运营知识库：往期复盘的决定与经验", "Ledger: decisions and lessons from past reviews")
+    t = past_runs.assign(lessons=past_runs["lessons"].map("；".join))
+    ctx.table(
+        t[["recorded_at", "period", "campaign", "decision", "lessons"]],
+        caption=("往期经验", "Past lessons"),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# 7: workbook and key figures
+# ---------------------------------------------------------------------------------------------
+
+
+def write_workbook(
+    ctx,
+    campaign: str,
+    *,
+    achievement: pd.DataFrame,
+    attribution: Attribution | None = None,
+    lift: LiftResult | None = None,
+    execution: ExecutionReview | None = None,
+    past: pd.DataFrame | None = None,
+):
+    """The review's tables in ``retro-<campaign or period>-<period label>.xlsx`` in the run's
+    output folder (:func:`export_excel`); returns the path."""
+    name = f"retro-{campaign or 'period'}-{ctx.period.label}.xlsx"
+    return export_excel(
+        ctx.output_path(name),
+        achievement=achievement,
+        attribution=attribution,
+        lift=lift,
+        execution=execution,
+        past=past,
+        lang=ctx.lang,
+    )
+
+
+def record_key_figures(
+    ctx,
+    achievement: pd.DataFrame,
+    *,
+    campaign: str = "",
+    lift: LiftResult | None = None,
+    execution: ExecutionReview | None = None,
+    workbook=None,
+) -> None:
+    """Record gmv, gmv_target, achievement (shop-wide GMV), campaign, lift, lift_ci_low,
+    lift_ci_high, roi (None without a campaign), on_time_rate and excel (the workbook's path,
+    "" when none was written) for the index page and the ledger."""
+    ctx.record(
+        gmv=achievement_total(achievement, "actual"),
+        gmv_target=achievement_total(achievement, "target"),
+        achievement=achievement_total(achievement, "achievement"),
+        campaign=campaign,
+        lift=lift.estimate if lift else None,
+        lift_ci_low=lift.ci_low if lift else None,
+        lift_ci_high=lift.ci_high if lift else None,
+        roi=lift.roi if lift else None,
+        on_time_rate=execution.summary.on_time_rate if execution else None,
+        excel=str(workbook) if workbook else "",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# tables for display and Excel
+# ---------------------------------------------------------------------------------------------
 
 
 def achievement_display(table: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
@@ -421,56 +433,21 @@ def achievement_display(table: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     )
 
 
-def compare_campaigns(
-    daily: pd.DataFrame, campaign: str, year: int, *, n: int = 3, lang: str = "zh"
-) -> pd.DataFrame:
-    """This campaign beside the last ``n`` promotions and the same campaign a year before.
-
-    Columns: name, start, end, days, gmv, uplift, conversion_rate, aov, refund_rate, roas;
-    the last row is this campaign.
-    """
-    L = Labels(lang)
-    start, end, zh, en = campaign_window(campaign, year)
-    past = past_campaigns(daily, before=start, n=n, same_event=campaign)
-    rows = [
-        dict(
-            name=f"{L(r.name_zh, r.name_en)} {r.start.year}",
-            start=r.start,
-            end=r.end,
-            **{
-                k: getattr(r, k)
-                for k in ("days", "gmv", "uplift", "conversion_rate", "aov", "refund_rate", "roas")
-            },
-        )
-        for r in past.itertuples()
-    ]
-    now = campaign_summary(daily, start, end)
-    rows.append(
-        dict(
-            name=L(f"{zh} {year}（本次）", f"{en} {year} (this one)"),
-            start=start,
-            end=end,
-            **{
-                k: now[k]
-                for k in ("days", "gmv", "uplift", "conversion_rate", "aov", "refund_rate", "roas")
-            },
-        )
-    )
-    return pd.DataFrame(rows)
-
-
 def export_excel(
     path,
     *,
     achievement: pd.DataFrame,
-    attribution: pd.DataFrame | None = None,
-    mix: pd.DataFrame | None = None,
+    attribution: Attribution | None = None,
     lift: LiftResult | None = None,
-    execution: dict | None = None,
+    execution: ExecutionReview | None = None,
     past: pd.DataFrame | None = None,
     lang: str = "zh",
 ):
-    """Write the retrospective's tables to one workbook (one sheet each); returns the path."""
+    """Write the retrospective's tables to one workbook (one sheet each); returns the path.
+
+    Sheets: results (运营效果汇总表), attribution (channel × factor) and mix, lift, execution
+    per owner and risks (when any), past campaigns — each when given.
+    """
     from pathlib import Path
 
     L = Labels(lang)
@@ -482,15 +459,14 @@ def export_excel(
         )
     }
     if attribution is not None:
-        sheets[L("归因", "Attribution")] = attribution
-    if mix is not None:
-        sheets[L("结构效应", "Mix")] = mix
+        sheets[L("归因", "Attribution")] = attribution.factors
+        sheets[L("结构效应", "Mix")] = attribution.mix
     if lift is not None:
         sheets[L("活动增量", "Lift")] = lift.to_frame()
     if execution is not None:
-        sheets[L("执行复盘", "Execution")] = execution["by_owner"]
-        if len(execution["risks"]):
-            sheets[L("风险", "Risks")] = execution["risks"]
+        sheets[L("执行复盘", "Execution")] = execution.by_owner
+        if len(execution.risks):
+            sheets[L("风险", "Risks")] = execution.risks
     if past is not None:
         sheets[L("往期对比", "Past campaigns")] = past
     tmp = path.with_suffix(".tmp.xlsx")
