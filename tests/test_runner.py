@@ -98,3 +98,36 @@ def test_successful_runs_land_in_the_ledger_once_per_run_id(outputs, tmp_path, m
     assert list(rows["run_id"]) == ["report_ok/ledgered"]
     assert rows.iloc[0]["key_results"]["gmv"] == 123456.0
     assert json.loads(Path(r.results_path).read_text()).get("ledger_error", "") == ""
+
+
+def test_ledger_keeps_the_decision_parameter_and_the_recorded_campaign(tmp_path):
+    """05's `decision` is a parameter (the review's human decision), its campaign a recorded figure."""
+    from opsnb.run import ledger
+    from opsnb.run.runner import append_ledger
+
+    db = tmp_path / "store.duckdb"
+    rec = tmp_path / "r.json"
+    rec.write_text(
+        json.dumps(
+            {
+                "notebook": "05_retrospective",
+                "slug": "double11-2025-Q4",
+                "params": {
+                    "period": "2025-Q4",
+                    "decision": "明年双11提前两周备货",
+                    "db_path": str(db),
+                    "lessons": ["预热期加大小红书投放"],
+                },
+                "results": {
+                    "_period": "2025-10-01..2025-12-31",
+                    "campaign": "double11",
+                    "gmv": 1.0,
+                },
+            }
+        ),
+        encoding="utf-8",
+    )
+    assert append_ledger(rec) == ""
+    row = ledger.read(db).iloc[0]
+    assert (row["decision"], row["campaign"]) == ("明年双11提前两周备货", "double11")
+    assert list(row["lessons"]) == ["预热期加大小红书投放"]

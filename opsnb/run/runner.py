@@ -284,9 +284,10 @@ def append_ledger(results_path: str | Path) -> str:
             notebook=rec["notebook"],
             params=values,
             period=res.get("_period", values.get("period", "")),
-            campaign=values.get("campaign") or None,
+            # parameters first (what the user said), then what the notebook recorded (its defaults)
+            campaign=values.get("campaign") or res.get("campaign") or None,
             key_results={k: v for k, v in res.items() if not k.startswith("_")},
-            decision=str(res.get("decision", "")),
+            decision=str(values.get("decision") or res.get("decision") or ""),
             lessons=values.get("lessons", "") or "",
             db_path=values.get("db_path") or None,
         )
