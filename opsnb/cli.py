@@ -55,10 +55,13 @@ def _echo_warnings(caught) -> None:
 @app.command("validate")
 def validate_cmd(
     table: str = typer.Argument(..., help="Contract table: daily_metrics, orders, plan, ..."),
-    file: Path = typer.Argument(..., help="CSV / TXT / XLSX / Parquet file."),
+    file: Path = typer.Argument(..., help="CSV / TXT / XLSX / XLS / Parquet file."),
     sheet: Optional[str] = typer.Option(None, help="Excel sheet name or 0-based index."),
 ) -> None:
-    """Check a file against a table contract: prints 'OK: N rows' or every problem (exit 2)."""
+    """Check a file against a table contract: prints 'OK: N rows' or every problem (exit 2).
+
+    The same reading and checks as `opsnb load` (one verdict): what passes here loads.
+    """
     import warnings
 
     from opsnb.data import loaders
@@ -77,41 +80,137 @@ def validate_cmd(
 @app.command("load")
 def load_cmd(
     table: str = typer.Argument(..., help="Contract table: daily_metrics, orders, plan, ..."),
-    file: Path = typer.Argument(..., help="CSV / TXT / XLSX / Parquet file."),
+    file: Path = typer.Argument(..., help="CSV / TXT / XLSX / XLS / Parquet file."),
     db: Optional[Path] = typer.Option(None, "--db", help="DuckDB store (default: the project's)."),
     replace: bool = typer.Option(
-        False, "--replace", help="Replace the table instead of appending."
+        False, "--replace", help="Replace the whole table (needs --yes; a backup is kept)."
     ),
+    yes: bool = typer.Option(False, "--yes", help="Confirm a destructive --replace."),
     sheet: Optional[str] = typer.Option(None, help="Excel sheet name or 0-based index."),
 ) -> None:
-    """Validate a file, then append it to (or --replace) a table of the store."""
+    """Validate a file, then upsert it into a table of the store by the table's key.
+
+    Rows with a new key are inserted, stored keys with other values updated, the same rows
+    again change nothing (counted as unchanged). --replace --yes replaces the whole table after
+    keeping a timestamped Parquet backup of it next to the store.
+    """
     import warnings
 
+    from opsnb.config import default_db_path
     from opsnb.data.loaders import read_rows
-    from opsnb.data.store import open_store, write_table
+    from opsnb.data.store import backup_table, list_tables, open_store, write_table
 
+    path = Path(db) if db else default_db_path()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             df, source, rows = read_rows(file, table, sheet)
-            con = open_store(db)
+            con = open_store(path)
             try:
-                n = write_table(
+                backup = None
+                if replace and table in list_tables(con):
+                    n_old = con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
+                    if n_old and not yes:
+                        raise _fail(
+                            f"--replace removes all {n_old} rows of {table} in {path} before "
+                            f"loading {file.name}; add --yes to confirm (a backup is kept), or "
+                            "leave out --replace to update by key (upsert)"
+                        )
+                    if n_old:
+                        backup = backup_table(con, table, path.parent / "backups" / path.stem)
+                res = write_table(
                     con,
                     table,
                     df,
-                    mode="replace" if replace else "append",
+                    mode="replace" if replace else "upsert",
                     source=source,
                     rows=rows,
                 )
-                total = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
             finally:
                 con.close()
+        except typer.Exit:
+            _echo_warnings(caught)
+            raise
         except Exception as exc:
             _echo_warnings(caught)
             raise _handle(exc)
     _echo_warnings(caught)
-    typer.echo(f"loaded {n} rows into {table} ({total} rows in the store)")
+    if backup is not None:
+        typer.echo(f"removed {res.removed} rows of {table}; backup: {backup}")
+    typer.echo(
+        f"loaded {res.rows} rows into {table}: {res.summary()} ({res.total} rows in the store)"
+    )
+
+
+def _print_import(r, *, verbose: bool) -> None:
+    name = Path(r.file).name
+    typer.echo(f"{name}: {r.title} ({r.source}), {r.rows_read} rows read")
+    for note in r.notes:
+        typer.echo(f"    {note}")
+    for reason, n in r.excluded:
+        typer.echo(f"    excluded {n} row(s): {reason}")
+    verb = "would write" if r.dry_run else "wrote"
+    for w in r.written:
+        typer.echo(f"    {verb} {w.table}: {w.summary()} ({w.total} rows in the store)")
+
+
+@app.command("import")
+def import_cmd(
+    files: list[Path] = typer.Argument(
+        ..., help="Platform exports: CSV, XLS, XLSX, as downloaded."
+    ),
+    source: str = typer.Option(
+        "auto", "--source", help="Export mapping name (see --inspect), or auto: recognise."
+    ),
+    db: Optional[Path] = typer.Option(None, "--db", help="DuckDB store (default: the project's)."),
+    map_file: Optional[Path] = typer.Option(
+        None, "--map", help="Mapping YAML for an export no built-in mapping knows."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; write nothing."),
+    inspect: bool = typer.Option(
+        False, "--inspect", help="Show the recognised export, its mapping and 口径 notes only."
+    ),
+) -> None:
+    """Import platform exports (生意参谋, 京东商智, 抖店罗盘, 拼多多, order exports) as downloaded.
+
+    Recognises each file by its header row, maps it to the canonical tables, validates every
+    file, then upserts them all in one transaction: re-importing an overlapping export updates
+    the overlap, the same file twice changes nothing. Prints what was recognised, inserted,
+    updated, unchanged and excluded, and why.
+    """
+    import warnings
+
+    from opsnb.data import exports, imports
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            if inspect:
+                spec0 = exports.load_export(map_file) if map_file else None
+                if spec0 is None and source != "auto":
+                    spec0 = exports.get_export(source)
+                for f in files:
+                    p = imports.prepare_import(f, spec0)
+                    sp = p.spec
+                    typer.echo(f"{Path(p.file).name}: {sp.title} ({sp.name}) → {sp.table}")
+                    for h, c in p.mapping:
+                        typer.echo(f"    {h} → {c}")
+                    if p.ignored:
+                        typer.echo(f"    not used: {', '.join(p.ignored)}")
+                    for note in sp.notes:
+                        typer.echo(f"    口径: {note}")
+                    for table, frame in p.frames.items():
+                        typer.echo(f"    {len(frame)} row(s) for {table}")
+                return
+            results = imports.import_files(
+                list(files), source=source, db=db, map_file=map_file, dry_run=dry_run
+            )
+        except Exception as exc:
+            _echo_warnings(caught)
+            raise _handle(exc)
+    _echo_warnings(caught)
+    for r in results:
+        _print_import(r, verbose=dry_run)
 
 
 @app.command()
@@ -128,7 +227,7 @@ def demo(
     from opsnb.demo import shop as demo_mod
 
     t0 = time.perf_counter()
-    typer.echo(f"==> generating the demo shop into {config.default_db_path()}")
+    typer.echo(f"==> generating the demo shop into {config.demo_db_path()}")
     try:
         demo_mod.write_demo(seed=seed)
     except Exception as exc:
@@ -536,7 +635,9 @@ def _read_purchases(
     amount_col: str,
     order_col: Optional[str] = None,
 ):
-    """Read and check transactions; rows with amount ≤ 0 are excluded and counted on stderr."""
+    """Read and check transactions. Rows with a negative amount (refunds, cancellations) are
+    excluded and counted on stderr; a paid row of amount 0 (a free gift, a full coupon) is a
+    purchase and counts for frequency, recency and cohorts."""
     from opsnb.market.customers import read_transactions
 
     tx = read_transactions(
@@ -546,26 +647,32 @@ def _read_purchases(
         amount_col=amount_col,
         order_col=order_col,
     )
-    bad = tx["amount"] <= 0
+    bad = tx["amount"] < 0
     if bad.any():
         typer.echo(
-            f"note: excluded {int(bad.sum())} of {len(tx)} rows with {amount_col} ≤ 0 "
-            "(refunds, cancellations, free items) from the purchases",
+            f"note: excluded {int(bad.sum())} of {len(tx)} rows with {amount_col} < 0 "
+            "(refunds, cancellations) from the purchases",
             err=True,
         )
         tx = tx[~bad]
+    free = int((tx["amount"] == 0).sum())
+    if free:
+        typer.echo(
+            f"note: {free} purchase(s) of amount 0 (free gifts, full coupons) are counted",
+            err=True,
+        )
     if tx.empty:
         from opsnb.errors import DataContractError, DataProblem
 
         raise DataContractError(
-            f"{input_file}: no purchases with a positive amount",
+            f"{input_file}: no purchases",
             [
                 DataProblem(
                     str(input_file),
                     None,
                     amount_col,
                     None,
-                    "at least one row with a positive amount",
+                    "at least one row with an amount ≥ 0",
                 )
             ],
         )

@@ -18,6 +18,7 @@ __all__ = [
     "data_dir",
     "demo_dir",
     "default_db_path",
+    "demo_db_path",
     "KERNEL_NAME",
 ]
 
@@ -57,5 +58,12 @@ def demo_dir() -> Path:
 
 
 def default_db_path() -> Path:
-    """The embedded DuckDB store; ``$OPSNB_DB`` overrides it."""
+    """The user's embedded DuckDB store (``opsnb import``/``load`` fill it); ``$OPSNB_DB``
+    overrides it."""
     return Path(os.environ.get("OPSNB_DB", data_dir() / "opsnb.duckdb")).resolve()
+
+
+def demo_db_path() -> Path:
+    """The demo shop's own store (``opsnb demo`` writes here, never into the user's store);
+    ``$OPSNB_DEMO_DB`` overrides it. ``params/demo*.yaml`` point their reports at it."""
+    return Path(os.environ.get("OPSNB_DEMO_DB", data_dir() / "demo.duckdb")).resolve()

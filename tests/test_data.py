@@ -48,7 +48,7 @@ def test_whitespace_separated_txt_with_english_headers():
 def test_store_round_trip_keeps_canonical_dtypes(tmp_path):
     df = data.read_file(GOOD / "daily_metrics_zh.csv", "daily_metrics")
     con = data.open_store(tmp_path / "sub" / "s.duckdb")
-    assert data.write_table(con, "daily_metrics", df) == 5
+    assert data.write_table(con, "daily_metrics", df).inserted == 5
     pd.testing.assert_frame_equal(data.read_table(con, "daily_metrics"), df)
     one = data.read_table(
         con, "daily_metrics", start="2024-06-19", end="2024-06-20", channels=["直播"]
@@ -456,7 +456,8 @@ def test_datetime_time_column_takes_the_whole_end_day(store):
 
 def test_append_adds_rows_and_refuses_keys_already_stored(store):
     data.write_table(store, "daily_metrics", EXPECTED_DAILY.iloc[:3])
-    assert data.write_table(store, "daily_metrics", EXPECTED_DAILY.iloc[3:], mode="append") == 2
+    added = data.write_table(store, "daily_metrics", EXPECTED_DAILY.iloc[3:], mode="append")
+    assert (added.inserted, added.total) == (2, 5)
     pd.testing.assert_frame_equal(data.read_table(store, "daily_metrics"), EXPECTED_DAILY)
     with pytest.raises(DataContractError) as err:
         data.write_table(
@@ -469,12 +470,15 @@ def test_append_adds_rows_and_refuses_keys_already_stored(store):
         )
     assert [str(p) for p in err.value.problems] == [
         "again.csv, row 3, column 'date, channel': got '2024-06-19, 抖音'; expected a (date, "
-        "channel) not already in the store table 'daily_metrics' (use replace to overwrite)",
+        "channel) not already in the store table 'daily_metrics' (re-import to update (upsert): "
+        "`opsnb import` or `opsnb load`)",
         "again.csv, row 9, column 'date, channel': got '2024-06-22, 小红书'; expected a (date, "
-        "channel) not already in the store table 'daily_metrics' (use replace to overwrite)",
+        "channel) not already in the store table 'daily_metrics' (re-import to update (upsert): "
+        "`opsnb import` or `opsnb load`)",
     ]
     assert data.store_summary(store)["rows"].tolist() == [5]  # nothing written
-    assert data.write_table(store, "daily_metrics", EXPECTED_DAILY.iloc[:1]) == 1  # replace
+    replaced = data.write_table(store, "daily_metrics", EXPECTED_DAILY.iloc[:1], mode="replace")
+    assert (replaced.inserted, replaced.removed, replaced.total) == (1, 5, 1)
 
 
 def test_write_validates_contract_tables(store):
@@ -489,7 +493,7 @@ def test_non_contract_tables_need_validate_false(store):
     ledger = pd.DataFrame({"run": ["r1"], "date": pd.to_datetime(["2024-06-18"]), "gmv": [1.0]})
     with pytest.raises(ValueError, match="pass validate=False"):
         data.write_table(store, "ledger", ledger)
-    assert data.write_table(store, "ledger", ledger, validate=False) == 1
+    assert data.write_table(store, "ledger", ledger, validate=False, mode="append").total == 1
     more = ledger.assign(run="r2", note="new column")
     data.write_table(store, "ledger", more, mode="append", validate=False)
     got = data.read_table(store, "ledger", start="2024-06-18", end="2024-06-18")
@@ -498,7 +502,9 @@ def test_non_contract_tables_need_validate_false(store):
 
 def test_store_summary_and_errors_for_unknown_names(store):
     data.write_table(store, "daily_metrics", EXPECTED_DAILY)
-    data.write_table(store, "demo_anomalies", pd.DataFrame({"anomaly_id": [1]}), validate=False)
+    data.write_table(
+        store, "demo_anomalies", pd.DataFrame({"anomaly_id": [1]}), validate=False, mode="append"
+    )
     s = data.store_summary(store)
     assert s.to_dict("records") == [
         {
@@ -513,8 +519,10 @@ def test_store_summary_and_errors_for_unknown_names(store):
         data.read_table(store, "plan")
     with pytest.raises(ValueError, match=r"has no column\(s\) \['uv'\]"):
         data.read_table(store, "daily_metrics", columns=["uv"])
-    with pytest.raises(ValueError, match="mode must be 'replace' or 'append'"):
-        data.write_table(store, "daily_metrics", EXPECTED_DAILY, mode="upsert")
+    with pytest.raises(ValueError, match="mode must be 'upsert', 'append' or 'replace'"):
+        data.write_table(store, "daily_metrics", EXPECTED_DAILY, mode="merge")
+    with pytest.raises(ValueError, match="mode='upsert' needs the key columns of 'ledger'"):
+        data.write_table(store, "ledger", pd.DataFrame({"run": ["r1"]}), validate=False)
 
 
 def test_read_only_store_must_exist(tmp_path):
@@ -608,20 +616,23 @@ def test_cli_validate_prints_dropped_column_warning(tmp_path):
     assert "warning: d.csv: columns not in table 'daily_metrics' were dropped: 备注" in res.stderr
 
 
-def test_cli_load_appends_refuses_duplicates_and_replaces(tmp_path):
+def test_cli_load_upserts_by_key_and_replace_needs_yes(tmp_path):
     db = tmp_path / "db" / "s.duckdb"
     first = _cli("load", "daily_metrics", GOOD / "daily_metrics_zh.csv", "--db", db)
     assert first.exit_code == 0, first.output
-    assert first.stdout.strip() == "loaded 5 rows into daily_metrics (5 rows in the store)"
+    assert first.stdout.strip() == (
+        "loaded 5 rows into daily_metrics: 5 inserted, 0 updated, 0 unchanged (5 rows in the store)"
+    )
     again = _cli("load", "daily_metrics", GOOD / "daily_metrics_en.txt", "--db", db)
-    assert again.exit_code == 2
-    assert (
-        "daily_metrics_en.txt, row 6, column 'date, channel': got '2024-06-22, 小红书'; "
-        "expected a (date, channel) not already in the store"
-    ) in again.stderr
-    replaced = _cli("load", "daily_metrics", GOOD / "daily_metrics_en.txt", "--db", db, "--replace")
+    assert again.exit_code == 0, again.output  # same keys: updated or unchanged, never doubled
+    assert again.stdout.strip().endswith("(5 rows in the store)")
+    refused = _cli("load", "daily_metrics", GOOD / "daily_metrics_en.txt", "--db", db, "--replace")
+    assert refused.exit_code == 1 and "add --yes to confirm" in refused.stderr
+    replaced = _cli(
+        "load", "daily_metrics", GOOD / "daily_metrics_en.txt", "--db", db, "--replace", "--yes"
+    )
     assert replaced.exit_code == 0
-    assert "(5 rows in the store)" in replaced.stdout
+    assert "(5 rows in the store)" in replaced.stdout and "removed 5 rows" in replaced.stdout
     bad = _cli("load", "daily_metrics", BAD / "daily_negative_counts.csv", "--db", db)
     assert bad.exit_code == 2 and "row 2, column 'visitors': got '-1000'" in bad.stderr
     con = data.open_store(db, read_only=True)

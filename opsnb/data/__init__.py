@@ -4,6 +4,17 @@ validation, the DuckDB store and the data-health checks.
 This facade only re-exports; inside opsnb import from the defining module.
 """
 
+from opsnb.data.exports import (
+    ROLES,
+    SOURCES_DIR,
+    ExportSpec,
+    channel_map,
+    get_export,
+    list_exports,
+    load_export,
+    map_channel,
+    recognise,
+)
 from opsnb.data.health import (
     HealthSummary,
     OutlierScreen,
@@ -14,6 +25,12 @@ from opsnb.data.health import (
     outlier_summary,
     plot_coverage,
     table_coverage,
+)
+from opsnb.data.imports import (
+    ImportResult,
+    PreparedImport,
+    import_files,
+    prepare_import,
 )
 from opsnb.data.loaders import (
     add_rates,
@@ -30,7 +47,9 @@ from opsnb.data.parsing import (
     DATE_EXPECTED,
     DATETIME_EXPECTED,
     MISSING_TOKENS,
+    BadLine,
     RawFile,
+    clean_strings,
     decode_text,
     is_missing,
     norm_header,
@@ -38,6 +57,7 @@ from opsnb.data.parsing import (
     parse_dates,
     parse_numbers,
     parse_strings,
+    peek_rows,
     read_raw,
 )
 from opsnb.data.schemas import (
@@ -59,6 +79,8 @@ from opsnb.data.show import (
     show_outliers,
 )
 from opsnb.data.store import (
+    WriteResult,
+    backup_table,
     list_tables,
     open_store,
     quote_ident,
@@ -81,6 +103,8 @@ __all__ = [
     "MISSING_TOKENS",
     "RawFile",
     "read_raw",
+    "peek_rows",
+    "BadLine",
     "decode_text",
     "norm_header",
     "is_missing",
@@ -88,6 +112,7 @@ __all__ = [
     "parse_dates",
     "parse_bools",
     "parse_strings",
+    "clean_strings",
     "DATE_EXPECTED",
     "DATETIME_EXPECTED",
     "read_file",
@@ -101,11 +126,26 @@ __all__ = [
     "show_value",
     "open_store",
     "write_table",
+    "WriteResult",
+    "backup_table",
     "read_table",
     "store_summary",
     "list_tables",
     "table_columns",
     "quote_ident",
+    "ExportSpec",
+    "ROLES",
+    "list_exports",
+    "get_export",
+    "load_export",
+    "channel_map",
+    "map_channel",
+    "recognise",
+    "SOURCES_DIR",
+    "PreparedImport",
+    "ImportResult",
+    "prepare_import",
+    "import_files",
     "table_coverage",
     "missing_days",
     "duplicate_keys",

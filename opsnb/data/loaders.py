@@ -117,7 +117,9 @@ def _map_headers(
     return mapping, unknown, problems
 
 
-def _parse_column(raw: pd.Series, col: Column) -> tuple[pd.Series, dict[int, str]]:
+def _parse_column(
+    raw: pd.Series, col: Column, changed: dict[int, str] | None = None
+) -> tuple[pd.Series, dict[int, str]]:
     if col.dtype in ("int", "float"):
         return parsing.parse_numbers(
             raw, integer=col.dtype == "int", percent_ok=getattr(col, "percent", False)
@@ -128,7 +130,10 @@ def _parse_column(raw: pd.Series, col: Column) -> tuple[pd.Series, dict[int, str
         )
     if col.dtype == "bool":
         return parsing.parse_bools(raw)
-    return parsing.parse_strings(raw), {}
+    text, fixed, bad = parsing.clean_strings(raw, ident=col.ident)
+    if changed is not None:
+        changed.update(fixed)
+    return text, bad
 
 
 def _parse_extra(raw: pd.Series) -> pd.Series:
@@ -345,8 +350,19 @@ def conform(
                     pd.Series(np.nan, index=raw.index, dtype=object), col
                 )[0]
             continue
-        values, bad = _parse_column(raw[col.name], col)
+        changed: dict[int, str] = {}
+        values, bad = _parse_column(raw[col.name], col, changed)
         typed[col.name] = values
+        if changed:
+            first = min(changed)
+            warnings.warn(
+                f"{source}: invisible characters (NUL, zero-width, non-breaking or ideographic "
+                f"spaces) removed from {len(changed)} cell(s) of column {col.name!r}; first at "
+                f"row {int(rows[first])}: {str(raw[col.name].iat[first])!r} → "
+                f"{str(values.iat[first])!r}",
+                DataQualityWarning,
+                stacklevel=stacklevel,
+            )
         for pos, expected in bad.items():
             row = int(rows[pos])
             skip.add((row, col.name))

@@ -2,15 +2,20 @@
 
 Used by :mod:`opsnb.data`; nothing here knows about pandera or DuckDB.
 
-* :func:`read_raw` reads CSV / TXT (UTF-8, UTF-8 with BOM, GBK/GB18030), Excel (.xlsx) and
-  Parquet into a frame of raw cells plus the row number of each record *as numbered in the file*
-  (CSV header = row 1; Excel = the sheet row). A title or notes block above the header is skipped
-  by finding the header row; fully blank lines are not records.
+* :func:`read_raw` reads CSV / TXT (UTF-8, UTF-8 with BOM, GBK/GB18030, UTF-16), Excel (.xlsx,
+  .xlsm, .xls through python-calamine; an ".xls" that is really an HTML or text table, as some
+  platform back-ends write, is read as what it is) and Parquet into a frame of raw cells plus the
+  row number of each record *as numbered in the file* (CSV header = row 1; Excel = the sheet
+  row). A title or notes block above the header is skipped by finding the header row; merged
+  header cells take their anchor's value; 合计/总计/汇总 rows right under the header or at the end
+  and 数据说明/数据来源/注 notes at the end are skipped (and said so in ``notes``); fully blank
+  lines are not records.
 * :func:`parse_numbers`, :func:`parse_dates`, :func:`parse_bools`, :func:`parse_strings` turn
   one column of raw cells into a canonical dtype and report every cell they cannot read.
 
 Accepted values: ``1,234``, ``¥1,234.50`` / ``￥``, ``1.2万`` (×10 000), ``3亿``, ``3.2%``
-(→ 0.032 where a percentage is allowed), empty / ``-`` / ``NA`` / ``null`` as missing; dates as
+(→ 0.032 where a percentage is allowed), empty / ``-`` / ``NA`` / ``null`` as missing (``inf``,
+``NaN`` and numbers beyond the float range are refused, so are counts beyond 2**53); dates as
 ``2024-06-18``, ``2024/6/18``, ``2024.6.18``, ``20240618``, ``2024年6月18日``, unambiguous
 ``18/06/2024``, Excel serial numbers (``45461`` → 2024-06-18), with an optional time of day.
 """
@@ -34,6 +39,8 @@ __all__ = [
     "MISSING_TOKENS",
     "RawFile",
     "read_raw",
+    "peek_rows",
+    "BadLine",
     "decode_text",
     "norm_header",
     "is_missing",
@@ -41,6 +48,7 @@ __all__ = [
     "parse_dates",
     "parse_bools",
     "parse_strings",
+    "clean_strings",
     "DATE_EXPECTED",
     "DATETIME_EXPECTED",
 ]
@@ -53,7 +61,7 @@ MISSING_TOKENS = frozenset(
 DATE_EXPECTED = "a date such as 2024-06-18, 2024/6/18, 20240618, 2024年6月18日 or an Excel date"
 DATETIME_EXPECTED = "a date-time such as 2024-06-18 14:30:00 (or a date)"
 TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
-EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb")
 SUFFIXES = TEXT_SUFFIXES + EXCEL_SUFFIXES + (".parquet", ".pq")
 
 _EXCEL_EPOCH = datetime(1899, 12, 30)
@@ -91,16 +99,34 @@ def header_candidates(h: object) -> list[str]:
 @dataclass
 class RawFile:
     """Raw cells of a file: ``frame`` (object/str cells, header as read), ``rows`` (file row of
-    each record), ``encoding`` (text files) and ``notes`` (what was skipped, for messages)."""
+    each record), ``encoding`` (text files), ``notes`` (what was skipped, for messages) and
+    ``title`` (the text of the rows above the header: report name, shop, date range)."""
 
     frame: pd.DataFrame
     rows: np.ndarray
     encoding: str | None = None
     notes: list[str] = field(default_factory=list)
+    title: list[str] = field(default_factory=list)
 
 
 def decode_text(raw: bytes) -> tuple[str, str]:
-    """Decode bytes as UTF-8 (BOM or not), else GB18030 (a superset of GBK/GB2312)."""
+    """Decode bytes as UTF-16 (with a BOM, or NUL bytes in every other position), else UTF-8
+    (BOM or not), else GB18030 (a superset of GBK/GB2312)."""
+    head = raw[:2000]
+    utf16 = None
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        utf16 = "utf-16"
+    elif len(head) >= 4 and head[1::2].count(0) > 0.4 * len(head[1::2]):
+        utf16 = "utf-16-le"
+    elif len(head) >= 4 and head[0::2].count(0) > 0.4 * len(head[0::2]):
+        utf16 = "utf-16-be"
+    if utf16:
+        try:
+            return raw.decode(utf16).lstrip("\ufeff"), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise ValueError(
+                f"the file looks like UTF-16 but byte {exc.start} is not; save it as UTF-8 CSV"
+            ) from None
     try:
         return raw.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError:
@@ -109,7 +135,7 @@ def decode_text(raw: bytes) -> tuple[str, str]:
         return raw.decode("gb18030"), "gb18030"
     except UnicodeDecodeError as exc:
         raise ValueError(
-            f"cannot decode the file as UTF-8 or GBK/GB18030 (byte {exc.start}); "
+            f"cannot decode the file as UTF-8, UTF-16 or GBK/GB18030 (byte {exc.start}); "
             "save it as UTF-8 CSV"
         ) from None
 
@@ -129,6 +155,42 @@ def _find_header(rows: list[list[object]], known: dict[str, str], limit: int = 1
     return best_i
 
 
+_TOTAL = re.compile(r"^(合计|总计|汇总|小计|总和|全部|全店|total|sum|grandtotal)[:：]?$", re.I)
+_NOTE = re.compile(
+    r"^(数据说明|数据来源|数据更新|说明|备注|注[:：释]|注意|温馨提示|提示|免责|统计口径|\*|※|#)"
+)
+
+
+def _first_cell(cells: list) -> str:
+    for c in cells:
+        if c is not None and str(c).strip():
+            return unicodedata.normalize("NFKC", str(c)).strip().replace(" ", "")
+    return ""
+
+
+def _extra_rows(rows: list[list], header: int) -> tuple[list[int], list[str]]:
+    """Indexes of total / note rows (right under the header, or a block at the end) and notes."""
+    drop: list[int] = []
+    first = next((i for i in range(header + 1, len(rows)) if _first_cell(rows[i])), None)
+    if first is not None and _TOTAL.match(_first_cell(rows[first])):
+        drop.append(first)
+    tail: list[int] = []
+    for i in range(len(rows) - 1, header, -1):
+        cell = _first_cell(rows[i])
+        if not cell:
+            continue
+        if _TOTAL.match(cell) or _NOTE.match(cell):
+            tail.append(i)
+        else:
+            break
+    drop += [i for i in sorted(tail) if i not in drop]
+    notes = []
+    for i in drop:
+        what = "a total row" if _TOTAL.match(_first_cell(rows[i])) else "a note"
+        notes.append(f"skipped {what} ({_first_cell(rows[i])[:20]}…) at row {i + 1}")
+    return drop, notes
+
+
 def _sniff_sep(line: str, suffix: str) -> str | None:
     if suffix == ".tsv":
         return "\t"
@@ -139,18 +201,47 @@ def _sniff_sep(line: str, suffix: str) -> str | None:
     return None if suffix == ".txt" else ","  # None: split on runs of whitespace
 
 
-def _read_text(path: Path, known: dict[str, str]) -> RawFile:
-    text, encoding = decode_text(path.read_bytes())
-    lines = text.splitlines()
+def _split(lines: list[str], sep: str | None) -> list[list[str]]:
+    if sep is None:
+        return [ln.split() for ln in lines]
+    return [next(csv.reader([ln], delimiter=sep), []) for ln in lines]
+
+
+def _read_text(path: Path, known: dict[str, str], text: str | None = None) -> RawFile:
+    encoding = None
+    if text is None:
+        text, encoding = decode_text(path.read_bytes())
+    lines = re.split(r"\r\n|\n|\r", text)
     if not any(line.strip() for line in lines):
         return RawFile(pd.DataFrame(), np.array([], dtype=int), encoding)
     head_lines = lines[:15]
-    sep = _sniff_sep(next((ln for ln in head_lines if ln.strip()), ""), path.suffix.lower())
-    if sep is None:
-        head_rows = [ln.split() for ln in head_lines]
-    else:
-        head_rows = list(csv.reader(io.StringIO("\n".join(head_lines)), delimiter=sep))
+    suffix = ".txt" if path.suffix.lower() == ".xls" else path.suffix.lower()
+    data_line = max(head_lines, key=lambda ln: max(ln.count(c) for c in ",\t;|"))
+    sep = _sniff_sep(data_line, suffix)
+    head_rows = _split(head_lines, sep)
     h = _find_header(head_rows, known)
+    # totals and notes: the line under the header and a block at the end (scanned from the end)
+    tail_start = len(lines)
+    while tail_start > h + 1:
+        line = lines[tail_start - 1]
+        if line.strip():
+            cell = _first_cell(_split([line], sep)[0])
+            if cell and not (_TOTAL.match(cell) or _NOTE.match(cell)):
+                break
+        tail_start -= 1
+    probe = {i: lines[i] for i in range(h, min(h + 3, len(lines)))}
+    probe.update({i: lines[i] for i in range(tail_start, len(lines))})
+    order = sorted(probe)
+    cells = _split([probe[i] for i in order], sep)
+    sparse: list[list] = [[] for _ in range(len(lines))]
+    for i, c in zip(order, cells):
+        sparse[i] = c
+    drop, notes = _extra_rows(sparse, h)
+    if drop:
+        lines = list(lines)
+        for i in drop:
+            lines[i] = ""
+        text = "\n".join(lines)
     kwargs = dict(header=0, skiprows=h, dtype=str, keep_default_na=False, skip_blank_lines=False)
     try:
         if sep is None:
@@ -163,8 +254,9 @@ def _read_text(path: Path, known: dict[str, str]) -> RawFile:
             raise _BadLine(int(m.group(2)), int(m.group(1)), int(m.group(3))) from None
         raise
     rows = np.arange(h + 2, h + 2 + len(frame))
-    notes = [f"skipped {h} line(s) above the header"] if h else []
-    return RawFile(frame, rows, encoding, notes)
+    notes = ([f"skipped {h} line(s) above the header"] if h else []) + notes
+    title = [" ".join(c for c in r if c and c.strip()) for r in head_rows[:h]]
+    return RawFile(frame, rows, encoding, notes, [t for t in title if t])
 
 
 class _BadLine(Exception):
@@ -173,53 +265,123 @@ class _BadLine(Exception):
         super().__init__(f"line {line}: expected {expected} fields, saw {got}")
 
 
+BadLine = _BadLine
+"""Raised by :func:`read_raw` for a text line with more fields than the header."""
+
+
+def _cell(v: object) -> object:
+    """Excel stores every number as a double: whole ones (below 2**53, exact) become ints."""
+    if v == "":
+        return None
+    if isinstance(v, float) and v.is_integer() and abs(v) <= 2.0**53:
+        return int(v)
+    return v
+
+
 def _sheet_rows(path: Path, sheet: str | int | None, names: tuple[str, ...]) -> list[list]:
-    import openpyxl
+    """Cell values of one sheet (python-calamine: .xlsx, .xlsm, .xls, .xlsb); merged cells
+    (周期 spanning several tasks, a header group over several columns) take the anchor's value."""
+    from python_calamine import CalamineError, CalamineWorkbook
 
-    small = path.stat().st_size < 5_000_000
-    wb = openpyxl.load_workbook(path, read_only=not small, data_only=True)
     try:
-        if sheet is None:
-            norm = {norm_header(n) for n in names}
-            ws = next((w for w in wb.worksheets if norm_header(w.title) in norm), wb.worksheets[0])
-        elif isinstance(sheet, int) or (
-            isinstance(sheet, str) and sheet.isdigit() and sheet not in wb.sheetnames
-        ):
-            idx = int(sheet)
-            if not 0 <= idx < len(wb.worksheets):
-                raise ValueError(f"sheet index {idx} out of range; sheets: {wb.sheetnames}")
-            ws = wb.worksheets[idx]
-        elif sheet in wb.sheetnames:
-            ws = wb[sheet]
-        else:
-            raise ValueError(f"no sheet {sheet!r} in {path.name}; sheets: {wb.sheetnames}")
-        rows = [list(r) for r in ws.iter_rows(min_row=1, values_only=True)]
-        if small:  # merged cells (周期 spanning several tasks): every cell takes the anchor value
-            for rng in ws.merged_cells.ranges:
-                value = ws.cell(rng.min_row, rng.min_col).value
-                for r in range(rng.min_row, rng.max_row + 1):
-                    for c in range(rng.min_col, rng.max_col + 1):
-                        if r - 1 < len(rows) and c - 1 < len(rows[r - 1]):
-                            rows[r - 1][c - 1] = value
-        return rows
-    finally:
-        wb.close()
+        wb = CalamineWorkbook.from_path(str(path))
+    except (CalamineError, OSError, ValueError) as exc:
+        raise ValueError(
+            f"{path.name}: cannot read this workbook ({type(exc).__name__}: {exc}); "
+            "open it in Excel or WPS and save it again as .xlsx, or export CSV"
+        ) from None
+    sheetnames = list(wb.sheet_names)
+    if sheet is None:
+        norm = {norm_header(n) for n in names}
+        name = next((n for n in sheetnames if norm_header(n) in norm), sheetnames[0])
+    elif isinstance(sheet, int) or (
+        isinstance(sheet, str) and sheet.isdigit() and sheet not in sheetnames
+    ):
+        idx = int(sheet)
+        if not 0 <= idx < len(sheetnames):
+            raise ValueError(f"sheet index {idx} out of range; sheets: {sheetnames}")
+        name = sheetnames[idx]
+    elif sheet in sheetnames:
+        name = sheet
+    else:
+        raise ValueError(f"no sheet {sheet!r} in {path.name}; sheets: {sheetnames}")
+    ws = wb.get_sheet_by_name(name)
+    rows = [[_cell(v) for v in r] for r in ws.to_python(skip_empty_area=False)]
+    for (a, b), (c, d) in ws.merged_cell_ranges or []:
+        if a < len(rows) and b < len(rows[a]):
+            value = rows[a][b]
+            for r in range(a, min(c, len(rows) - 1) + 1):
+                for col in range(b, min(d, len(rows[r]) - 1) + 1):
+                    rows[r][col] = value
+    return rows
 
 
-def _read_excel(path: Path, known: dict[str, str], sheet, names) -> RawFile:
-    rows = _sheet_rows(path, sheet, names)
+def _html_rows(text: str) -> list[list]:
+    """Rows of the first table of an HTML page (the '.xls' some back-ends send)."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(text, "html.parser")
+    table = soup.find("table")
+    out: list[list] = []
+    for tr in (table or soup).find_all("tr"):
+        row: list = []
+        for cell in tr.find_all(["td", "th"]):
+            value = cell.get_text(" ", strip=True)
+            row += [value] * int(cell.get("colspan", 1) or 1)
+        out.append(row)
+    return out
+
+
+def _frame_of_rows(rows: list[list], known: dict[str, str], encoding=None) -> RawFile:
     if not rows:
-        return RawFile(pd.DataFrame(), np.array([], dtype=int))
+        return RawFile(pd.DataFrame(), np.array([], dtype=int), encoding)
     h = _find_header(rows, known)
+    drop, extra_notes = _extra_rows(rows, h)
     header = rows[h]
     width = max(len(r) for r in rows)
     header = list(header) + [None] * (width - len(header))
-    body = [list(r) + [None] * (width - len(r)) for r in rows[h + 1 :]]
+    idx = [i for i in range(h + 1, len(rows)) if i not in set(drop)]
+    body = [list(rows[i]) + [None] * (width - len(rows[i])) for i in idx]
     names_ = [("" if v is None else str(v).strip()) for v in header]
     frame = pd.DataFrame(body, columns=range(width), dtype=object)
     frame.columns = names_
-    notes = [f"skipped {h} row(s) above the header"] if h else []
-    return RawFile(frame, np.arange(h + 2, h + 2 + len(body)), None, notes)
+    notes = ([f"skipped {h} row(s) above the header"] if h else []) + extra_notes
+    title = [" ".join(str(c) for c in r if c is not None and str(c).strip()) for r in rows[:h]]
+    rownums = np.asarray([i + 1 for i in idx], dtype=int)
+    return RawFile(frame, rownums, encoding, notes, [t for t in title if t])
+
+
+def _read_excel(path: Path, known: dict[str, str], sheet, names) -> RawFile:
+    if path.suffix.lower() == ".xls":
+        head = path.read_bytes()[:8]
+        if head != b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":  # not an OLE2 workbook: text or HTML
+            text, encoding = decode_text(path.read_bytes())
+            if text.lstrip()[:1] == "<":
+                return _frame_of_rows(_html_rows(text), known, encoding)
+            return _read_text(path, known, text)
+    return _frame_of_rows(_sheet_rows(path, sheet, names), known)
+
+
+def peek_rows(path: Path, n: int = 15) -> list[list[str]]:
+    """The first ``n`` rows of a file as text cells (to recognise an export by its headers)."""
+    suffix = path.suffix.lower()
+    if suffix in EXCEL_SUFFIXES:
+        raw = path.read_bytes()
+        if suffix == ".xls" and raw[:8] != b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+            text, _ = decode_text(raw)
+            if text.lstrip()[:1] == "<":
+                rows = _html_rows(text)[:n]
+                return [["" if c is None else str(c) for c in r] for r in rows]
+        else:
+            rows = _sheet_rows(path, None, ())[:n]
+            return [["" if c is None else str(c) for c in r] for r in rows]
+    elif suffix in (".parquet", ".pq"):
+        return [[str(c) for c in pd.read_parquet(path).columns]]
+    else:
+        text, _ = decode_text(path.read_bytes())
+    lines = re.split(r"\r\n|\n|\r", text)[:n]
+    sep = _sniff_sep(max(lines, key=lambda ln: max(ln.count(c) for c in ",\t;|")), ".csv")
+    return _split(lines, sep)
 
 
 def read_raw(
@@ -239,8 +401,6 @@ def read_raw(
     elif suffix in (".parquet", ".pq"):
         frame = pd.read_parquet(path)
         raw = RawFile(frame.reset_index(drop=True), np.arange(1, len(frame) + 1))
-    elif suffix == ".xls":
-        raise ValueError(f"{path.name}: old .xls workbooks are not supported; save as .xlsx or CSV")
     else:
         raise ValueError(
             f"{path.name}: unsupported file type {suffix!r}; use one of {', '.join(SUFFIXES)}"
@@ -273,7 +433,7 @@ def _as_text(s: pd.Series) -> pd.Series:
         return str(v)
 
     out = s.map(one).astype("str") if s.dtype == object or s.dtype.kind == "f" else s.astype("str")
-    out = out.str.replace("\u3000", " ").str.strip()
+    out = out.str.strip()
     # exports that protect long numbers from Excel write them as ="1234567890123"
     return out.str.replace(r'^="(.*)"$', r"\1", regex=True)
 
@@ -300,6 +460,7 @@ _NUM = re.compile(
     r"(?P<unit>%|‰|万元|亿元|万|亿|元|w)?$"
 )
 _MONEY = r"[-+]?[¥￥$]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
+_MAX_EXACT = 2.0**53
 _MULT = {"万": 10_000, "万元": 10_000, "w": 10_000, "亿": 100_000_000, "亿元": 100_000_000, "元": 1}
 
 
@@ -339,17 +500,25 @@ def parse_numbers(
     bad: dict[int, str] = {}
     if s.dtype.kind in "biuf":
         values = s.astype("float64").to_numpy(copy=True)
+        for i in np.flatnonzero(np.isinf(values)):
+            bad[i] = what + ", finite (inf is not a value)"
+            values[i] = np.nan
     elif s.dtype.kind == "b" or str(s.dtype) == "boolean":
         values = np.full(len(s), np.nan)
         bad.update({i: what for i in np.flatnonzero(s.notna().to_numpy())})
         return pd.Series(values, index=s.index), bad
     else:
         text = _as_text(s)
-        missing = (text.isna() | text.str.lower().isin(MISSING_TOKENS)).to_numpy()
+        missing = (text.isna() | text.str.lower().isin(MISSING_TOKENS - {"nan"})).to_numpy()
         objs = s.to_numpy()
         values = pd.to_numeric(text.where(~missing), errors="coerce").to_numpy(
             dtype="float64", na_value=np.nan, copy=True
         )
+        for i in np.flatnonzero(np.isinf(values)):  # 'inf', '-Infinity', '1e400'
+            bad[i] = what + ", finite (got infinity or a number beyond the float range)"
+        values[np.isinf(values)] = np.nan
+        for i in np.flatnonzero(np.asarray(text.str.lower().eq("nan").fillna(False))):
+            bad[i] = what + " (NaN is not a number; leave the cell empty when it is missing)"
         rest = np.isnan(values) & ~missing
         if rest.any():  # vectorised pass for the common '¥1,234.50' / '1,234'
             sub = text[rest]
@@ -359,6 +528,8 @@ def parse_numbers(
                 idx = np.flatnonzero(rest)[plain.to_numpy()]
                 values[idx] = pd.to_numeric(cleaned, errors="coerce").to_numpy(dtype="float64")
         for i in np.flatnonzero(np.isnan(values) & ~missing):
+            if i in bad:
+                continue
             v = objs[i]
             if isinstance(v, bool):
                 bad[i] = what
@@ -376,10 +547,15 @@ def parse_numbers(
                     if integer
                     else what + ", not a percentage"
                 )
+            elif math.isinf(parsed[0]):
+                bad[i] = what + ", finite (got a number beyond the float range)"
             else:
                 values[i] = parsed[0]
-        values[np.isinf(values)] = np.nan
     if integer:
+        big = ~np.isnan(values) & (np.abs(values) > _MAX_EXACT)
+        for i in np.flatnonzero(big):
+            bad[i] = "an integer count below 2**53 (9,007,199,254,740,992), stored exactly"
+            values[i] = np.nan
         frac = ~np.isnan(values) & (values != np.round(values))
         for i in np.flatnonzero(frac):
             bad[i] = "a whole number (an integer count)"
@@ -538,3 +714,59 @@ def parse_strings(s: pd.Series) -> pd.Series:
     text = _as_text(s)
     text = text.where(~text.str.lower().isin(MISSING_TOKENS))
     return text.astype("str")
+
+
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]"
+)
+_ODD_SPACE = re.compile("[\u00a0\u2000-\u200a\u202f\u205f\u3000]")
+_SCI_ID = re.compile(r"^[-+]?\d(\.\d+)?e\+?\d+$", re.I)
+_FLOAT_ID = re.compile(r"^(\d+)\.0+$")
+ID_EXPECTED_SCI = (
+    "an exact ID as text: {v} is how Excel shows a long number after rounding it to 15 digits; "
+    "format the column as text (or export CSV) before saving"
+)
+
+
+def clean_strings(
+    s: pd.Series, *, ident: bool = False
+) -> tuple[pd.Series, dict[int, str], dict[int, str]]:
+    """Text cells as :func:`parse_strings`, with invisible characters handled.
+
+    NUL and control characters, zero-width characters and BOMs are removed; non-breaking and
+    ideographic spaces become ordinary spaces (then stripped). ``ident`` columns (order ids,
+    SKUs, customer ids) also lose Excel's text marker (``'3900…`` → ``3900…``) and a ``.0``
+    added to a whole number (``123.0`` → ``123``); an id written in scientific notation
+    (``1.0001E+17``) or read from Excel as a number beyond 2**53 is refused, because its digits
+    are already lost. Returns (text, {position: what was changed}, {position: expected}).
+    """
+    text = parse_strings(s)
+    changed: dict[int, str] = {}
+    bad: dict[int, str] = {}
+    raw = s.to_numpy()
+    odd = text.str.contains(_INVISIBLE, na=False) | text.str.contains(_ODD_SPACE, na=False)
+    if odd.any():
+        fixed = text[odd].str.replace(_INVISIBLE, "", regex=True)
+        fixed = fixed.str.replace(_ODD_SPACE, " ", regex=True).str.strip()
+        for i in np.flatnonzero(odd.to_numpy()):
+            changed[int(i)] = "invisible characters removed"
+        text = text.copy()
+        text[odd] = fixed.where(fixed != "")
+    if ident:
+        marked = text.str.startswith("'", na=False)
+        if marked.any():
+            text = text.copy()
+            text[marked] = text[marked].str[1:]
+        floaty = text.str.fullmatch(_FLOAT_ID, na=False)
+        if floaty.any():
+            text = text.copy()
+            text[floaty] = text[floaty].str.replace(_FLOAT_ID, r"\1", regex=True)
+        for i in np.flatnonzero(text.str.fullmatch(_SCI_ID, na=False).to_numpy()):
+            bad[int(i)] = ID_EXPECTED_SCI.format(v=text.iat[i])
+        for i, v in enumerate(raw):
+            if isinstance(v, float) and not math.isnan(v) and abs(v) > _MAX_EXACT:
+                bad[i] = (
+                    "an exact ID as text: this id was stored in Excel as a number, which keeps "
+                    "only 15 digits; format the column as text before exporting"
+                )
+    return text.astype("str"), changed, bad

@@ -17,6 +17,10 @@ Tables
 ``milestones``     表2 大促执行管控表: milestones with completion standard, owner, risk, response.
 ``targets``        goals per period, metric and channel (运营目标).
 ``market``         category and competitor indices per month and price band (市场数据).
+``product_daily``  one row per (date, sku): product traffic, cart, buyers, units, GMV, refunds.
+
+Every table has a unique key (``Table.unique``): loading the same rows twice changes nothing,
+and re-importing an overlapping export updates the rows with the same key (upsert).
 """
 
 from __future__ import annotations
@@ -71,6 +75,7 @@ class Column:
     max: float | None = None
     allowed: tuple[str, ...] | None = None
     percent: bool = False
+    ident: bool = False  # an identifier kept exact as text ('3900…, 123.0 → 123; 1.0E+17 refused)
 
 
 @dataclass(frozen=True)
@@ -214,12 +219,19 @@ ORDERS = Table(
     description="One row per paid order.",
     time_column="order_time",
     columns=(
-        _C("order_id", "str", "Order number (订单号).", ("订单号", "订单编号", "订单id")),
+        _C(
+            "order_id",
+            "str",
+            "Order number (订单号).",
+            ("订单号", "订单编号", "订单id"),
+            ident=True,
+        ),
         _C(
             "customer_id",
             "str",
             "Buyer id (买家id / 会员id).",
             ("买家id", "客户id", "会员id", "用户id", "customer", "user_id"),
+            ident=True,
         ),
         _C(
             "order_time",
@@ -261,12 +273,13 @@ ORDER_ITEMS = Table(
     zh_name="订单明细表",
     description="One row per order line.",
     columns=(
-        _C("order_id", "str", "Order number (订单号).", ("订单号", "订单编号")),
+        _C("order_id", "str", "Order number (订单号).", ("订单号", "订单编号"), ident=True),
         _C(
             "sku",
             "str",
             "Product / SKU code (商品编码).",
             ("商品编码", "商品id", "sku编码", "货号", "stockcode"),
+            ident=True,
         ),
         _C("qty", "int", "Units (数量).", ("数量", "购买数量", "quantity"), min=1),
         _C(
@@ -281,6 +294,7 @@ ORDER_ITEMS = Table(
             nullable=True,
         ),
     ),
+    unique=("order_id", "sku"),
 )
 
 EXPERIMENTS = Table(
@@ -298,6 +312,7 @@ EXPERIMENTS = Table(
             "str",
             "Randomisation unit (user, visitor, store).",
             ("用户id", "访客id", "单元id", "unit", "user_id"),
+            ident=True,
         ),
         _C("experiment", "str", "Experiment id (实验名称).", ("实验", "实验名称", "实验id")),
         _C(
@@ -364,6 +379,7 @@ PLAN = Table(
             nullable=True,
         ),
     ),
+    unique=("cycle", "task"),
     rules=(("end_after_start", "end >= start", "end (截止时间) on or after start (开始时间)"),),
 )
 
@@ -401,6 +417,7 @@ MILESTONES = Table(
             nullable=True,
         ),
     ),
+    unique=("milestone", "date"),
 )
 
 TARGETS = Table(
@@ -502,9 +519,89 @@ MARKET = Table(
     unique=("month", "category", "competitor", "price_band"),
 )
 
+
+def _count(name: str, description: str, aliases: tuple[str, ...], **kw) -> Column:
+    return _C(name, "int", description, aliases, min=0, required=False, nullable=True, **kw)
+
+
+PRODUCT_DAILY = Table(
+    name="product_daily",
+    zh_name="商品每日数据",
+    description=(
+        "One row per date and product (SKU, or the platform's product id when the export has no "
+        "SKU level): traffic, add-to-cart, buyers, orders, units, GMV and refunds. Rates are "
+        "derived, never stored."
+    ),
+    time_column="date",
+    columns=(
+        _C("date", "date", "Calendar day.", ("日期", "统计日期", "时间", "day", "dt")),
+        _C(
+            "sku",
+            "str",
+            "SKU or product id (商品ID / SKU编码).",
+            ("sku编码", "sku", "skuid", "商品id", "商品编码", "货号"),
+            ident=True,
+        ),
+        _C(
+            "sku_name",
+            "str",
+            "Product or SKU name (商品名称).",
+            ("商品名称", "sku名称", "商品标题", "商品名"),
+            required=False,
+            nullable=True,
+        ),
+        _C(
+            "category",
+            "str",
+            "Category (类目), the leaf level when the export has several.",
+            ("类目", "品类", "三级类目", "叶子类目"),
+            required=False,
+            nullable=True,
+        ),
+        _count("visitors", "Product visitors (商品访客数).", ("商品访客数", "访客数")),
+        _count("page_views", "Product page views (商品浏览量).", ("商品浏览量", "浏览量")),
+        _count("cart_users", "Add-to-cart users (加购人数).", ("加购人数", "加购客户数")),
+        _count("buyers", "Paying buyers (支付买家数).", ("支付买家数", "成交客户数", "成交人数")),
+        _count("orders", "Paid orders (支付订单数).", ("支付订单数", "成交单量", "支付子订单数")),
+        _count("units", "Units paid (支付件数).", ("支付件数", "成交商品件数", "成交件数")),
+        _C(
+            "gmv",
+            "float",
+            "Paid amount in yuan (支付金额 / 成交金额).",
+            ("支付金额", "成交金额", "销售额"),
+            min=0,
+        ),
+        _C(
+            "refund_amount",
+            "float",
+            "Refunded amount in yuan (退款金额), dated by refund success.",
+            ("退款金额", "成功退款金额", "取消及售后退款金额"),
+            min=0,
+            required=False,
+            nullable=True,
+        ),
+    ),
+    unique=("date", "sku"),
+    rules=(
+        ("buyers_le_visitors", "buyers <= visitors", "buyers (支付买家数) ≤ visitors (访客数)"),
+        ("buyers_le_orders", "buyers <= orders", "buyers (支付买家数) ≤ orders (订单数)"),
+        ("orders_le_units", "orders <= units", "orders (订单数) ≤ units (件数)"),
+    ),
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
-    for t in (DAILY_METRICS, ORDERS, ORDER_ITEMS, EXPERIMENTS, PLAN, MILESTONES, TARGETS, MARKET)
+    for t in (
+        DAILY_METRICS,
+        ORDERS,
+        ORDER_ITEMS,
+        EXPERIMENTS,
+        PLAN,
+        MILESTONES,
+        TARGETS,
+        MARKET,
+        PRODUCT_DAILY,
+    )
 }
 
 

@@ -2,8 +2,10 @@
 
 * :func:`open_store` connects (read-only for the many readers, read-write for the single
   writer), retrying with back-off while another process holds the lock.
-* :func:`write_table` validates a contract table (through :mod:`opsnb.data`) and writes or
-  appends it in one transaction, refusing rows whose unique key is already stored.
+* :func:`write_table` validates a contract table (through :mod:`opsnb.data`) and writes it in
+  one transaction by key (upsert: inserted / updated / unchanged counted in a
+  :class:`WriteResult`), or appends it, or replaces the whole table.
+* :func:`backup_table` keeps a timestamped Parquet copy of a table before a destructive write.
 * :func:`read_table` reads rows by date range, channel and columns, with canonical dtypes.
 * :func:`store_summary` lists the tables with their row counts and date ranges.
 
@@ -11,17 +13,17 @@ Concurrency: any number of processes may read the store at once through
 ``open_store(read_only=True)`` (papermill workers do); writing needs a single writer and no open
 readers, because DuckDB locks the file for a read-write connection. Close writers promptly.
 
-
-
 Example
 -------
->>> con = open_store(); write_table(con, "daily_metrics", df, mode="append")  # doctest: +SKIP
+>>> con = open_store(); write_table(con, "daily_metrics", df).summary()  # doctest: +SKIP
+'5 inserted, 0 updated, 0 unchanged'
 >>> week = read_table(con, "daily_metrics", start="2025-11-01", end="2025-11-07")  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -32,6 +34,7 @@ import pandas as pd
 from opsnb.data.loaders import canonical_dtypes, conform, show_value
 from opsnb.data.schemas import Table
 from opsnb.errors import DataContractError, DataProblem, OpsnbError
+from opsnb.results import Result
 
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
@@ -39,6 +42,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "open_store",
     "write_table",
+    "WriteResult",
+    "backup_table",
     "read_table",
     "store_summary",
     "list_tables",
@@ -154,7 +159,7 @@ def _check_store_duplicates(con, t: Table, df: pd.DataFrame, source: str, rows: 
                 ", ".join(key),
                 ", ".join(str(show_value(h[k])) for k in key),
                 f"a ({', '.join(key)}) not already in the store table "
-                f"{t.name!r} (use replace to overwrite)",
+                f"{t.name!r} (re-import to update (upsert): `opsnb import` or `opsnb load`)",
             )
             for _, h in hits.iterrows()
         ]
@@ -163,28 +168,174 @@ def _check_store_duplicates(con, t: Table, df: pd.DataFrame, source: str, rows: 
         )
 
 
+@dataclass(frozen=True)
+class WriteResult(Result):
+    """What :func:`write_table` did to one table, counted in rows.
+
+    ``inserted`` new keys, ``updated`` stored keys whose values changed, ``unchanged`` stored
+    keys given again with the same values (nothing written), ``removed`` rows dropped by
+    ``mode="replace"`` (the table's rows before), ``total`` rows in the table afterwards,
+    ``widened`` columns whose stored type was widened (integer → double) to hold the new values
+    exactly.
+    """
+
+    table: str
+    mode: str
+    inserted: int
+    updated: int
+    unchanged: int
+    removed: int
+    total: int
+    widened: tuple[str, ...] = ()
+
+    @property
+    def rows(self) -> int:
+        """Rows of the frame that was written (inserted + updated + unchanged)."""
+        return self.inserted + self.updated + self.unchanged
+
+    def summary(self) -> str:
+        """'3 inserted, 1 updated, 2 unchanged' (plus 'N removed' after a replace)."""
+        parts = [
+            f"{self.inserted} inserted",
+            f"{self.updated} updated",
+            f"{self.unchanged} unchanged",
+        ]
+        if self.removed:
+            parts.append(f"{self.removed} removed")
+        return ", ".join(parts)
+
+
+_INT_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT")
+_INT_TYPES += ("UINTEGER", "UBIGINT")
+_FLOAT_TYPES = ("FLOAT", "DOUBLE", "REAL")
+
+
+def _family(duck_type: str) -> str:
+    t = duck_type.upper()
+    if t in _INT_TYPES:
+        return "int"
+    if t in _FLOAT_TYPES or t.startswith("DECIMAL"):
+        return "float"
+    if t.startswith("TIMESTAMP"):
+        return "timestamp"
+    return t
+
+
+def _conform_columns(con, table: str, t: Table | None, df: pd.DataFrame, source: str) -> tuple:
+    """Add new columns and check (or safely widen) the stored types of the frame's columns.
+
+    Never rounds: an integer column receiving fractions is widened to DOUBLE; values of another
+    kind (text into a number column, ...) are refused naming the column.
+    """
+    stored = {r[0]: r[1] for r in con.execute(f"DESCRIBE {quote_ident(table)}").fetchall()}
+    new = {
+        r[0]: r[1]
+        for r in con.execute(f"DESCRIBE SELECT {_select_list(df, t)} FROM __opsnb_new").fetchall()
+    }
+    widened, problems = [], []
+    for c in df.columns:
+        if c not in stored:
+            con.execute(f"ALTER TABLE {quote_ident(table)} ADD COLUMN {quote_ident(c)} {new[c]}")
+            continue
+        have, got = _family(stored[c]), _family(new[c])
+        if have == got or df[c].isna().all():
+            continue
+        if have == "int" and got == "float":
+            con.execute(f"ALTER TABLE {quote_ident(table)} ALTER {quote_ident(c)} TYPE DOUBLE")
+            widened.append(c)
+        elif have == "float" and got == "int":
+            continue  # exact below 2**53, which the parser enforces for counts
+        elif {have, got} == {"DATE", "timestamp"} and (t is None or c not in t.column_names):
+            continue
+        else:
+            problems.append(
+                DataProblem(
+                    source,
+                    None,
+                    c,
+                    f"values of type {new[c]}",
+                    f"values that fit the column as stored ({stored[c]}); "
+                    "they are never cast with a loss: fix the file, or rename the column",
+                )
+            )
+    if problems:
+        raise DataContractError(
+            f"{source}: {len(problems)} column(s) do not fit the store table {table!r}", problems
+        )
+    return tuple(widened)
+
+
+def _upsert(con, table: str, t: Table | None, key: list[str], df: pd.DataFrame) -> tuple:
+    """(inserted, updated, unchanged) after writing ``__opsnb_new`` by key into ``table``."""
+    q = quote_ident
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE __opsnb_n AS SELECT {_select_list(df, t)}, "
+        "row_number() OVER () AS __opsnb_pos FROM __opsnb_new"
+    )
+    match = " AND ".join(f"s.{q(k)} = n.{q(k)}" for k in key)
+    same = " AND ".join(f"s.{q(c)} IS NOT DISTINCT FROM n.{q(c)}" for c in df.columns)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE __opsnb_status AS SELECT n.__opsnb_pos AS pos, "
+        f"count(s.{q(key[0])}) AS hits, coalesce(bool_and({same}), false) AS same "
+        f"FROM __opsnb_n n LEFT JOIN {q(table)} s ON {match} GROUP BY n.__opsnb_pos"
+    )
+    ins, upd, unch = con.execute(
+        "SELECT count(*) FILTER (WHERE hits = 0), count(*) FILTER (WHERE hits > 0 AND NOT same), "
+        "count(*) FILTER (WHERE hits > 0 AND same) FROM __opsnb_status"
+    ).fetchall()[0]
+    sets = [c for c in df.columns if c not in key]
+    if upd and sets:
+        tmatch = " AND ".join(f"{q(table)}.{q(k)} = u.{q(k)}" for k in key)
+        con.execute(
+            f"UPDATE {q(table)} SET "
+            + ", ".join(f"{q(c)} = u.{q(c)}" for c in sets)
+            + " FROM (SELECT n.* FROM __opsnb_n n JOIN __opsnb_status st ON st.pos = "
+            f"n.__opsnb_pos WHERE st.hits > 0 AND NOT st.same) u WHERE {tmatch}"
+        )
+    if ins:
+        cols = ", ".join(f"n.{q(c)}" for c in df.columns)
+        con.execute(
+            f"INSERT INTO {q(table)} BY NAME SELECT {cols} FROM __opsnb_n n JOIN __opsnb_status "
+            "st ON st.pos = n.__opsnb_pos WHERE st.hits = 0"
+        )
+    con.execute("DROP TABLE __opsnb_n")
+    con.execute("DROP TABLE __opsnb_status")
+    return int(ins), int(upd), int(unch)
+
+
 def write_table(
     con,
     table: str,
     df: pd.DataFrame,
     *,
-    mode: Literal["replace", "append"] = "replace",
+    mode: Literal["upsert", "append", "replace"] = "upsert",
     validate: bool = True,
     source: str = "<frame>",
     first_row: int = 2,
     rows: Iterable[int] | None = None,
-) -> int:
-    """Write ``df`` as store table ``table``; return the number of rows written.
+    key: Iterable[str] | None = None,
+    atomic: bool = True,
+) -> WriteResult:
+    """Write ``df`` into store table ``table`` in one transaction; return a :class:`WriteResult`.
 
     Contract tables are validated first (``validate=False`` for other tables such as
-    ``ledger`` or ``demo_anomalies``). ``mode="append"`` adds rows (creating the table if
-    needed) and refuses rows whose unique key is already in the store; ``"replace"`` replaces
-    the whole table. Runs in one transaction; needs a read-write connection (single writer).
-    ``source`` and ``first_row`` (or ``rows``, one file row per frame row) name the rows in
-    error messages, as in :func:`validate`.
+    ``ledger`` or ``demo_anomalies``). Modes:
+
+    * ``"upsert"`` (default): rows whose key (the contract's ``unique``, or ``key``) is not
+      stored are inserted, stored keys with other values are updated, the same rows given
+      again are counted as unchanged and nothing is written: loading a file twice changes
+      nothing, re-importing an overlapping export updates the overlap.
+    * ``"append"``: adds rows, refusing rows whose key is already stored.
+    * ``"replace"``: replaces the whole table (``removed`` counts the rows it had).
+
+    The stored column types are kept: an integer column receiving fractions is widened to
+    DOUBLE, values of another kind are refused; nothing is rounded. Needs a read-write
+    connection (single writer). ``source`` and ``first_row`` (or ``rows``, one file row per
+    frame row) name the rows in error messages, as in :func:`validate`. ``atomic=False`` when
+    the caller holds a transaction around several writes (``opsnb import``).
     """
-    if mode not in ("replace", "append"):
-        raise ValueError(f"mode must be 'replace' or 'append', got {mode!r}")
+    if mode not in ("upsert", "replace", "append"):
+        raise ValueError(f"mode must be 'upsert', 'append' or 'replace', got {mode!r}")
     from opsnb.data.schemas import TABLES
 
     t = TABLES.get(table)
@@ -198,42 +349,75 @@ def write_table(
                 "pass validate=False to store it as is"
             )
         df = conform(df, t, source, rows, stacklevel=4)
+    keys = list(key) if key is not None else list(t.unique) if t is not None else []
+    if mode == "upsert" and (not keys or not all(k in df.columns for k in keys)):
+        raise ValueError(
+            f"mode='upsert' needs the key columns of {table!r} in the frame "
+            f"(key: {keys or 'none'}); pass key=... or mode='append'/'replace'"
+        )
     exists = table in list_tables(con)
+    before = (
+        con.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchall()[0][0] if exists else 0
+    )
     con.register("__opsnb_new", df)
+    ins = upd = unch = removed = 0
+    widened: tuple[str, ...] = ()
     try:
-        con.execute("BEGIN TRANSACTION")
+        if atomic:
+            con.execute("BEGIN TRANSACTION")
         try:
-            if mode == "append" and exists:
-                if t is not None and t.unique and all(k in df.columns for k in t.unique):
-                    _check_store_duplicates(con, t, df, source, rows)
-                have = set(table_columns(con, table))
-                types = {
-                    r[0]: r[1]
-                    for r in con.execute(
-                        f"DESCRIBE SELECT {_select_list(df, t)} FROM __opsnb_new"
-                    ).fetchall()
-                }
-                for c in df.columns:
-                    if c not in have:
-                        con.execute(
-                            f"ALTER TABLE {quote_ident(table)} ADD COLUMN {quote_ident(c)} {types[c]}"
-                        )
-                con.execute(
-                    f"INSERT INTO {quote_ident(table)} BY NAME SELECT {_select_list(df, t)} "
-                    "FROM __opsnb_new"
-                )
+            if mode in ("append", "upsert") and exists:
+                if mode == "append" and t is not None and t.unique:
+                    if all(k in df.columns for k in t.unique):
+                        _check_store_duplicates(con, t, df, source, rows)
+                widened = _conform_columns(con, table, t, df, source)
+                if mode == "upsert":
+                    ins, upd, unch = _upsert(con, table, t, keys, df)
+                else:
+                    con.execute(
+                        f"INSERT INTO {quote_ident(table)} BY NAME SELECT {_select_list(df, t)} "
+                        "FROM __opsnb_new"
+                    )
+                    ins = len(df)
             else:
                 con.execute(
                     f"CREATE OR REPLACE TABLE {quote_ident(table)} AS SELECT "
                     f"{_select_list(df, t)} FROM __opsnb_new"
                 )
-            con.execute("COMMIT")
+                ins, removed = len(df), int(before)
+            total = con.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchall()[0][0]
+            if atomic:
+                con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            if atomic:
+                con.execute("ROLLBACK")
             raise
     finally:
         con.unregister("__opsnb_new")
-    return len(df)
+    return WriteResult(table, mode, ins, upd, unch, removed, int(total), widened)
+
+
+def backup_table(con, table: str, folder: str | Path) -> Path:
+    """Copy store table ``table`` to ``folder/<table>-<YYYYmmdd-HHMMSS>.parquet``; return the path.
+
+    Taken before a destructive write (``opsnb load --replace``); load it back with
+    ``opsnb load TABLE FILE.parquet --replace --yes``.
+    """
+    from datetime import datetime
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = folder / f"{table}-{stamp}.parquet"
+    n = 1
+    while path.exists():
+        n += 1
+        path = folder / f"{table}-{stamp}-{n}.parquet"
+    con.execute(
+        f"COPY (SELECT * FROM {quote_ident(table)}) TO '{str(path).replace(chr(39), chr(39) * 2)}' "
+        "(FORMAT PARQUET)"
+    )
+    return path
 
 
 def _as_date(x) -> date:

@@ -6,6 +6,7 @@ This facade only re-exports; inside opsnb import from the defining module.
 
 from opsnb.demo.orders import (
     orders_and_items,
+    product_daily_table,
 )
 from opsnb.demo.profile import (
     CATEGORIES,
@@ -64,6 +65,7 @@ __all__ = [
     "sku_catalog",
     "sku_weights",
     "orders_and_items",
+    "product_daily_table",
     "experiment_tables",
     "plan_table",
     "milestones_table",

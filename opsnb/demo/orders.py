@@ -31,7 +31,7 @@ from opsnb.demo.profile import (
     sku_weights,
 )
 
-__all__ = ["orders_and_items"]
+__all__ = ["orders_and_items", "product_daily_table"]
 
 
 # Repeat buying (BG/NBD-like): while alive, customer i buys at rate λ_i per day (Gamma across
@@ -269,11 +269,68 @@ def orders_and_items(dates, daily, rng, catalog, factors):
         }
     )
     item_arrays = dict(
-        day=day_idx[line_order][perm], sku=sku_s, qty=qty[perm], price_cents=price_cents[perm]
+        day=day_idx[line_order][perm],
+        sku=sku_s,
+        qty=qty[perm],
+        price_cents=price_cents[perm],
+        order=item_pos[perm],
     )
+    if items.duplicated(["order_id", "sku"]).any():  # one line per (order, sku): the table's key
+        items = items.groupby(["order_id", "sku"], sort=False, as_index=False).agg(
+            qty=("qty", "sum"), price=("price", "first"), category=("category", "first")
+        )
 
     # aggregate back to (d, c)
     gmv_cents = np.bincount(grp, weights=amount_cents, minlength=D * C).reshape(D, C)
     ref_cents = np.bincount(grp, weights=refund_cents, minlength=D * C).reshape(D, C)
     ref_orders = np.bincount(grp, weights=refunded, minlength=D * C).reshape(D, C)
     return (orders_df, items, gmv_cents, ref_cents, ref_orders.astype(np.int64), item_arrays, new_b)
+
+
+def product_daily_table(dates, orders, items, item_arrays, catalog, rng) -> pd.DataFrame:
+    """``product_daily`` of the demo: one row per day and SKU sold, consistent with the orders.
+
+    buyers, orders, units, gmv and refund_amount are counted from the order lines (a refund is
+    spread over an order's lines by value and dated by the order's day); product visitors,
+    page views and add-to-cart users are drawn around them (conversion 4-12 % by SKU), from
+    ``rng`` alone so that the other tables do not change.
+    """
+    day = item_arrays["day"]
+    sku = item_arrays["sku"]
+    order = item_arrays["order"]
+    value = item_arrays["qty"] * item_arrays["price_cents"]
+    n_sku = len(catalog)
+    key = day.astype(np.int64) * n_sku + sku
+    cust = pd.factorize(orders["customer_id"].to_numpy())[0][order]
+    amount = np.round(orders["amount"].to_numpy() * 100).astype(np.int64)[order]
+    refund = np.round(orders["refund_amount"].to_numpy() * 100).astype(np.int64)[order]
+    share = np.where(amount > 0, value / np.maximum(amount, 1), 0.0)
+    keys, inv = np.unique(key, return_inverse=True)
+    units = np.bincount(inv, weights=item_arrays["qty"]).astype(np.int64)
+    gmv = np.bincount(inv, weights=value)
+    ref = np.bincount(inv, weights=refund * share)
+    n_orders = np.bincount(np.unique(np.stack([inv, order]), axis=1)[0]).astype(np.int64)
+    buyers = np.bincount(np.unique(np.stack([inv, cust]), axis=1)[0]).astype(np.int64)
+    conv = 0.04 + 0.08 * rng.random(n_sku)
+    visitors = np.maximum(
+        buyers, np.round(buyers / conv[keys % n_sku] * rng.lognormal(0, 0.15, len(keys)))
+    ).astype(np.int64)
+    page_views = np.round(visitors * (1.3 + 0.7 * rng.random(len(keys)))).astype(np.int64)
+    cart = np.minimum(visitors, buyers + rng.binomial(visitors - buyers, 0.06)).astype(np.int64)
+    cat = catalog.reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "date": pd.DatetimeIndex(dates).take(keys // n_sku).astype("datetime64[us]"),
+            "sku": pd.array(cat["sku"].tolist(), dtype="str").take(keys % n_sku),
+            "sku_name": pd.array(cat["name_zh"].tolist(), dtype="str").take(keys % n_sku),
+            "category": pd.array(cat["category"].tolist(), dtype="str").take(keys % n_sku),
+            "visitors": visitors,
+            "page_views": page_views,
+            "cart_users": cart,
+            "buyers": buyers,
+            "orders": n_orders,
+            "units": units,
+            "gmv": np.round(gmv) / 100.0,
+            "refund_amount": np.round(ref) / 100.0,
+        }
+    )

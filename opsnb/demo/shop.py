@@ -66,6 +66,7 @@ from opsnb.demo.profile import (
     simulate_traffic,
     sku_catalog,
 )
+from opsnb.errors import OpsnbError
 
 __all__ = ["DemoShop", "generate", "write_demo"]
 
@@ -84,6 +85,7 @@ class DemoShop:
     milestones: pd.DataFrame
     targets: pd.DataFrame
     market: pd.DataFrame
+    product_daily: pd.DataFrame
     anomalies: pd.DataFrame
 
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -146,6 +148,9 @@ def generate(
         milestones=demo_tables.milestones_table(),
         targets=demo_tables.targets_table(e.year, scale, catalog),
         market=demo_tables.market_table(dates, item_arrays, catalog, rng),
+        product_daily=demo_orders.product_daily_table(
+            dates, orders, items, item_arrays, catalog, np.random.default_rng([seed, 6])
+        ),
         anomalies=anomalies.drop(columns=["in_promotion"]),
     )
 
@@ -163,6 +168,7 @@ _STORE_TABLES = (
     "milestones",
     "targets",
     "market",
+    "product_daily",
 )
 
 
@@ -170,27 +176,69 @@ def _zh_headers(table: str) -> dict[str, str]:
     return {c.name: (c.aliases[0] if c.aliases else c.name) for c in get_table(table).columns}
 
 
+_MARKER = "demo_manifest"
+
+
+def _check_demo_store(con, db) -> None:
+    """Refuse to write into a store holding anything but an untouched demo shop."""
+    from opsnb.data.store import list_tables
+
+    tables = list_tables(con)
+    if not tables:
+        return
+    if _MARKER not in tables:
+        raise OpsnbError(
+            f"{db} holds tables ({', '.join(tables)}) that the demo did not write; the demo "
+            f"never writes into such a store: use its own store ({config.demo_db_path()}) "
+            "or an empty file"
+        )
+    manifest = dict(con.execute(f"SELECT name, rows FROM {_MARKER}").fetchall())
+    changed = [
+        t
+        for t in tables
+        if t != _MARKER
+        and t != "ledger"
+        and con.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0] != manifest.get(t)
+    ]
+    if changed:
+        raise OpsnbError(
+            f"{db} is a demo store whose table(s) {', '.join(changed)} were changed since the "
+            "demo wrote them (rows imported or loaded?); the demo will not overwrite them: "
+            "delete the file yourself if it holds nothing you need"
+        )
+
+
 def _write_store(db_path, shop: DemoShop) -> None:
     con = open_store(db_path)
     try:
+        _check_demo_store(con, db_path)
         for t in _STORE_TABLES:
-            write_table(con, t, getattr(shop, t))
-        write_table(con, "demo_anomalies", shop.anomalies, validate=False)
-        write_table(con, "demo_experiment_truth", shop.experiment_truth, validate=False)
+            write_table(con, t, getattr(shop, t), mode="replace")
+        write_table(con, "demo_anomalies", shop.anomalies, validate=False, mode="replace")
+        write_table(
+            con, "demo_experiment_truth", shop.experiment_truth, validate=False, mode="replace"
+        )
+        names = [*_STORE_TABLES, "demo_anomalies", "demo_experiment_truth"]
+        frames = [getattr(shop, t) for t in _STORE_TABLES] + [shop.anomalies, shop.experiment_truth]
+        manifest = pd.DataFrame({"name": names, "rows": [len(f) for f in frames]})
+        write_table(con, _MARKER, manifest, validate=False, mode="replace")
     finally:
         con.close()
 
 
 def write_demo(db_path=None, out_dir=None, **generate_kwargs) -> DemoShop:
-    """Generate the demo shop, write it into the DuckDB store and its files; return it.
+    """Generate the demo shop, write it into its own DuckDB store and its files; return it.
 
-    Store tables: the eight contract tables plus ``demo_anomalies`` and
-    ``demo_experiment_truth``. Files in ``out_dir`` (default :func:`opsnb.config.demo_dir`):
+    The store is ``db_path`` (default :func:`opsnb.config.demo_db_path`, never the user's
+    store). Writing into a store that holds tables the demo did not write, or demo tables
+    changed since (rows imported), is refused with :class:`~opsnb.errors.OpsnbError`; an
+    untouched demo store is regenerated. Store tables: the nine contract tables plus
+    ``demo_anomalies``, ``demo_experiment_truth`` and ``demo_manifest`` (row counts as written). Files in ``out_dir`` (default :func:`opsnb.config.demo_dir`):
     ``daily_metrics.csv`` (UTF-8 with BOM, Chinese headers), ``orders_sample_gbk.csv`` (first
     5 000 orders, GBK, Chinese headers), ``plan.xlsx`` and ``milestones.xlsx`` (Chinese headers),
     ``ground_truth_anomalies.csv`` and ``experiment_truth.csv``.
     """
-    db = Path(db_path) if db_path else config.default_db_path()
+    db = Path(db_path) if db_path else config.demo_db_path()
     out = Path(out_dir) if out_dir else config.demo_dir()
     shop = generate(**generate_kwargs)
     db.parent.mkdir(parents=True, exist_ok=True)
