@@ -24,9 +24,11 @@ lint: setup ## ruff (rules and format) and the import-linter layer contracts
 	$(VENV)/bin/ruff format --check opsnb tests benchmarks
 	$(VENV)/bin/lint-imports --no-cache
 
-lab: setup ## open JupyterLab on notebooks/ with the project's kernel (demo data generated if missing)
-	@test -f data/opsnb.duckdb || $(OPSNB) demo --data-only
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root)
+lab: setup ## open JupyterLab on notebooks/ with the project's kernel (on the demo store until you import your own data)
+	@if [ -f data/opsnb.duckdb ]; then store=data/opsnb.duckdb; else \
+	  test -f data/demo.duckdb || $(OPSNB) demo --data-only; store=data/demo.duckdb; \
+	  echo "==> no data/opsnb.duckdb yet: notebooks read the demo shop ($$store)"; fi; \
+	OPSNB_DB=$${OPSNB_DB:-$$PWD/$$store} $(VENV)/bin/jupyter lab --notebook-dir=notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 bench: setup ## run the benchmarks in benchmarks/ (slow; on demand)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

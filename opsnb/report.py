@@ -93,8 +93,9 @@ class Context:
 
             if not self.db_path.exists():
                 raise ParameterError(
-                    f"no data store at {self.db_path}: run `opsnb demo` for the demo shop, or "
-                    "`opsnb load TABLE FILE` to import your own data"
+                    f"no data store at {self.db_path}: import your exports with `opsnb import "
+                    "FILE` (or `opsnb load TABLE FILE`); for the demo shop run `opsnb demo` and "
+                    f"set db_path: {config.demo_db_path()} (or OPSNB_DB)"
                 )
             self._con = store.open_store(self.db_path, read_only=True)
         return self._con

@@ -386,7 +386,8 @@ def test_cli_bad_input_exits_2_naming_file_row_and_column(tmp_path):
     assert res.exit_code == 1 and "--as-of" in res.output
 
 
-def test_cli_reports_excluded_non_positive_amounts(tmp_path):
+def test_cli_excludes_refund_rows_with_a_note_and_keeps_free_purchases(tmp_path):
+    """A negative row is a refund (excluded, counted); a paid 0 (gift, full coupon) is a purchase."""
     src = tmp_path / "r.csv"
     src.write_text("buyer,day,paid\na,2024-06-01,10\na,2024-06-02,-10\nb,2024-06-03,0\n")
     res = _cli(
@@ -403,4 +404,6 @@ def test_cli_reports_excluded_non_positive_amounts(tmp_path):
             tmp_path / "o.csv",
         ]
     )
-    assert res.exit_code == 0 and "excluded 2 of 3 rows" in res.output
+    assert res.exit_code == 0 and "excluded 1 of 3 rows" in res.output
+    out = pd.read_csv(tmp_path / "o.csv")
+    assert sorted(out["customer_id"].astype(str)) == ["a", "b"]
