@@ -10,8 +10,6 @@ from typer.testing import CliRunner
 
 from opsnb.cli import app
 
-pytest.importorskip("statsforecast", reason="statsforecast is a dependency of opsnb.products")
-
 runner = CliRunner()
 
 

@@ -12,16 +12,14 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-pytest.importorskip("statsforecast", reason="statsforecast is a dependency of opsnb.products")
-
-from opsnb.products.demand import (  # noqa: E402
+from opsnb.products.demand import (
     event_keys,
     infer_freq,
     regular_series,
     smape,
     uncensor_demand,
 )
-from opsnb.products.forecast import forecast_demand  # noqa: E402
+from opsnb.products.forecast import forecast_demand
 
 H = 14
 DAYS = pd.date_range("2024-01-01", periods=224, freq="D")
