@@ -20,6 +20,12 @@ if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
     grep -v -E "^WARNING: Location" "$log" | tail -30; rm -f "$log"
     echo "pip install failed (see above)"; exit 1
   fi
+  # statsforecast/fugue cap pandas<3 in their metadata but run on pandas 3 (tested): no-deps
+  # install, their real dependencies come with opsnb (pyproject.toml)
+  if ! "$VENV/bin/python" -m pip install -q --no-deps "statsforecast==2.1.1" "fugue==0.9.7" >"$log" 2>&1; then
+    grep -v -E "^WARNING: Location" "$log" | tail -30; rm -f "$log"
+    echo "pip install of statsforecast failed (see above)"; exit 1
+  fi
   rm -f "$log"
   touch "$STAMP"
 fi
