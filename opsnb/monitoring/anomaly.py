@@ -228,9 +228,9 @@ def quiet_steps(step: pd.Timedelta, season: int) -> int:
     """Steps without a flag after which a new flag is a new incident: half a seasonal cycle,
     at most half a week (daily → 4, hourly → 12, 5-minute → 144, weekly → 1).
 
-    Half a cycle was chosen by leave-one-category-out cross-validation on NAB
-    (``benchmarks/nab_eval.py --cv``: every fold picked 0.5 among 0.25/0.5/1/2 cycles under the
-    standard profile). A new incident after a quiet gap of that length is a new alert: New Year
+    Leave-one-category-out cross-validation on NAB (``benchmarks/nab_eval.py --cv``, choices
+    0.25/0.5/1/2 cycles) picks 0.25 or 0.5 cycle in every fold, never a full cycle; half a cycle
+    is kept so a daily incident is not re-paged within the same week's half. A new incident after a quiet gap of that length is a new alert: New Year
     (1 Jan) after a Christmas flag (25 Dec) pages again."""
     week = int(round(pd.Timedelta(days=7) / step)) if step > pd.Timedelta(0) else 1
     return max(1, -(-min(int(season), week) // 2))
