@@ -23,6 +23,10 @@ campaigns (店庆, 会员日, a brand day) are added with ``extra``: a list of d
 with columns ``event, start, end`` and optionally ``name_zh, name_en, peak`` (default: ``end``)
 and ``kind`` (default ``"promo"``).
 
+Public holidays of any country come from the ``holidays`` package (:func:`public_holidays`);
+:func:`shop_calendar` combines them with the promotions and the shop's own events (default
+country: China), which is what monitoring uses.
+
 Examples
 --------
 >>> cal = promotion_calendar("2025-01-01", "2025-12-31")
@@ -47,6 +51,8 @@ __all__ = [
     "promotion_calendar",
     "event_on",
     "event_days",
+    "public_holidays",
+    "shop_calendar",
 ]
 
 LUNAR_NEW_YEAR: dict[int, date] = {
@@ -68,8 +74,9 @@ LUNAR_NEW_YEAR: dict[int, date] = {
 }
 """Gregorian date of the lunar new year (春节, 正月初一), 2018-2032."""
 
-EVENT_KINDS = ("promo", "holiday_dip", "other")
-"""``promo``: a sales campaign; ``holiday_dip``: a holiday that lowers sales; ``other``."""
+EVENT_KINDS = ("promo", "holiday_dip", "holiday", "other")
+"""``promo``: a sales campaign; ``holiday_dip``: a holiday that lowers sales; ``holiday``: a
+public holiday (from the ``holidays`` package, :func:`public_holidays`); ``other``."""
 
 CALENDAR_COLUMNS = ["event", "name_zh", "name_en", "start", "end", "peak", "kind"]
 
@@ -283,3 +290,75 @@ def event_on(dates, calendar: pd.DataFrame | None = None) -> pd.Series:
     with ``extra=`` to include shop campaigns. The result has a plain RangeIndex.
     """
     return event_days(dates, calendar)["event"].rename("event")
+
+
+def _slug(text: str) -> str:
+    out = "".join(ch.lower() if ch.isalnum() else "_" for ch in str(text))
+    return "_".join(part for part in out.split("_") if part)
+
+
+def public_holidays(start, end, country: str = "CN", *, subdiv: str | None = None) -> pd.DataFrame:
+    """Public holidays of ``country`` (ISO code: "CN", "US", "DE", ...) overlapping ``start..end``.
+
+    From the ``holidays`` package (maintained per country, many years). Consecutive days with
+    the same holiday name, and a substituted day off right after a holiday, are one event
+    (国庆 1-7 Oct), peak = its first day, so that the same
+    holiday next year gets the same event slug (``holiday_<country>_<name>``) and monitoring compares it
+    with last year's. Columns as :func:`promotion_calendar`, ``kind = "holiday"``.
+    """
+    import holidays
+
+    s, e = _as_date(start, "start"), _as_date(end, "end")
+    if e < s:
+        raise ValueError(f"end {e} is before start {s}")
+    try:
+        days = holidays.country_holidays(
+            country, subdiv=subdiv, years=range(s.year, e.year + 1), language="en_US"
+        )
+    except NotImplementedError:
+        raise ValueError(
+            f"country {country!r} is not known to the holidays package (use an ISO code "
+            "such as CN, US, DE, JP)"
+        ) from None
+    rows: list[dict] = []
+    for d, name in sorted(days.items()):
+        for one in str(name).split("; "):
+            one = one.replace(" (observed)", "")
+            prev = rows[-1] if rows else None
+            if prev is not None and prev["end"] == d - timedelta(days=1):
+                if one.startswith("Day off") or prev["name_en"] == one:
+                    prev["end"] = d  # a bridge day or the next day of the same holiday
+                    continue
+            name = "day_off" if one.startswith("Day off") else one
+            slug = f"holiday_{country.lower()}_{_slug(name)}"
+            rows.append(
+                dict(event=slug, name_zh=one, name_en=one, start=d, end=d, peak=d, kind="holiday")
+            )
+    cal = pd.DataFrame(rows, columns=CALENDAR_COLUMNS)
+    for c in ("start", "end", "peak"):
+        cal[c] = pd.to_datetime(cal[c]).astype("datetime64[us]")
+    keep = (cal["end"] >= pd.Timestamp(s)) & (cal["start"] <= pd.Timestamp(e))
+    return cal[keep].sort_values(["start", "event"], kind="stable").reset_index(drop=True)
+
+
+def shop_calendar(
+    start, end, *, country: str | None = "CN", promotions: bool = True, extra=None
+) -> pd.DataFrame:
+    """The calendar monitoring uses: the shop's own events (``extra``), the Chinese promotion
+    calendar (``promotions``) and the public holidays of ``country`` (None: none), in that
+    order of precedence: on a day covered by several, monitoring keys the day by the first
+    (:func:`opsnb.monitoring.anomaly.event_keys` takes the first matching row), so a holiday
+    inside 618 stays a 618 day and keeps last year's 618 reference."""
+    parts = []
+    if extra is not None and len(extra):
+        ex = _extra_frame(extra)
+        for c in ("start", "end", "peak"):
+            ex[c] = pd.to_datetime(ex[c]).astype("datetime64[us]")
+        parts.append(ex.sort_values(["start", "end", "event"], kind="stable"))
+    if promotions:
+        parts.append(promotion_calendar(start, end))
+    if country:
+        parts.append(public_holidays(start, end, country))
+    if not parts:
+        return pd.DataFrame(columns=CALENDAR_COLUMNS)
+    return pd.concat(parts, ignore_index=True)

@@ -180,3 +180,40 @@ def test_window_outside_events_is_empty():
     assert event_on(pd.date_range("2025-07-01", "2025-07-03")).tolist() == ["", "", ""]
     with pytest.raises(ValueError, match="before start"):
         promotion_calendar("2025-07-31", "2025-07-01")
+
+
+def test_public_holidays_of_any_country_come_from_the_holidays_package():
+    from opsnb.calendar import public_holidays
+
+    cn = public_holidays("2024-01-01", "2024-12-31")  # default China
+    nd = cn[cn.event == "holiday_cn_national_day"].iloc[0]
+    assert (nd.start, nd.end, nd.kind) == (
+        pd.Timestamp("2024-10-01"),
+        pd.Timestamp("2024-10-04"),
+        "holiday",
+    )
+    assert list(cn.columns) == CALENDAR_COLUMNS
+    us = public_holidays("2024-01-01", "2024-12-31", "US")
+    assert pd.Timestamp("2024-11-28") in set(
+        us.loc[us.event == "holiday_us_thanksgiving_day", "start"]
+    )
+    # the same slug every year, so monitoring compares a holiday with last year's
+    us2 = public_holidays("2025-01-01", "2025-12-31", "US")
+    assert "holiday_us_thanksgiving_day" in set(us2.event)
+    with pytest.raises(ValueError, match="not known to the holidays package"):
+        public_holidays("2024-01-01", "2024-12-31", "XX")
+
+
+def test_shop_calendar_combines_promotions_holidays_and_shop_events():
+    from opsnb.calendar import shop_calendar
+
+    shop = [{"event": "anniversary", "start": "2024-08-08", "end": "2024-08-10"}]
+    cal = shop_calendar("2024-01-01", "2024-12-31", extra=shop)
+    kinds = cal.groupby("kind").size().to_dict()
+    assert kinds["holiday"] >= 7 and kinds["promo"] >= 5 and "holiday_dip" in kinds
+    assert cal.event.iloc[0] == "anniversary"  # precedence: shop, promotions, holidays
+    assert cal.kind.tolist().index("holiday") > max(
+        i for i, k in enumerate(cal.kind) if k == "promo"
+    )
+    none = shop_calendar("2024-01-01", "2024-12-31", country=None)
+    assert "holiday" not in set(none.kind)

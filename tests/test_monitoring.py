@@ -41,7 +41,8 @@ def _nab_eval():
 def test_demo_shop_injected_anomalies_are_recovered_with_few_false_alarms():
     shop = _shop()
     ev = M.evaluate_against_truth(shop.daily_metrics, shop.anomalies)
-    # measured 16/16 and 0.81 at the default sensitivity (benchmarks/nab_eval.py prints it)
+    # measured 15/16 and 0.74 at the default sensitivity with calibrated p-values and the China
+    # holiday calendar (was 16/16, 0.81 with the over-strict t5 reading; benchmarks/nab_eval.py)
     assert ev["recall"] >= 0.9 and ev["recall_metric"] >= 0.9
     assert ev["precision"] >= 0.7
     # every tracking outage and bot spike is caught on its own metric

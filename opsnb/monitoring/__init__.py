@@ -38,6 +38,10 @@ from opsnb.monitoring.kernels import (
     past_sum,
     past_window,
     score_from_p,
+    student_p,
+    student_q,
+    tail_from_exceedance,
+    tail_share,
 )
 from opsnb.monitoring.scoring import (
     EngineConfig,
@@ -70,6 +74,10 @@ __all__ = [
     "norm_p",
     "past_sum",
     "score_from_p",
+    "student_p",
+    "student_q",
+    "tail_from_exceedance",
+    "tail_share",
     "past_same_phase",
     "past_window",
     "EngineConfig",

@@ -26,7 +26,13 @@ import numpy as np
 import pandas as pd
 
 from opsnb.errors import DataContractError, DataProblem  # noqa: F401 (re-exported for callers)
-from opsnb.monitoring.kernels import bh_adjust, binom_two_sided, norm_p, past_sum, score_from_p
+from opsnb.monitoring.kernels import (
+    bh_adjust,
+    binom_two_sided,
+    past_sum,
+    score_from_p,
+    student_p,
+)
 from opsnb.monitoring.scoring import EngineConfig, score_counts, score_rates
 
 __all__ = [
@@ -219,10 +225,15 @@ DETECT_COLUMNS = [
 
 
 def quiet_steps(step: pd.Timedelta, season: int) -> int:
-    """Steps without a flag after which a new flag is a new incident: one seasonal cycle,
-    at most a week (daily → 7, hourly → 24, 5-minute → 288, weekly → 1)."""
+    """Steps without a flag after which a new flag is a new incident: half a seasonal cycle,
+    at most half a week (daily → 4, hourly → 12, 5-minute → 144, weekly → 1).
+
+    Leave-one-category-out cross-validation on NAB (``benchmarks/nab_eval.py --cv``, choices
+    0.25/0.5/1/2 cycles) picks 0.25 or 0.5 cycle in every fold, never a full cycle; half a cycle
+    is kept so a daily incident is not re-paged within the same week's half. A new incident after a quiet gap of that length is a new alert: New Year
+    (1 Jan) after a Christmas flag (25 Dec) pages again."""
     week = int(round(pd.Timedelta(days=7) / step)) if step > pd.Timedelta(0) else 1
-    return max(1, min(int(season), week))
+    return max(1, -(-min(int(season), week) // 2))
 
 
 def alert_onsets(flags: np.ndarray, quiet: int) -> np.ndarray:
@@ -271,7 +282,7 @@ def detect(
 
     ``alerts``: "onset" (default, as an on-call system pages): is_anomaly marks the first
     flagged row of an incident — a flagged row with no flag in the same series during the
-    previous :func:`quiet_steps` steps (one seasonal cycle, at most a week); the rest of the
+    previous :func:`quiet_steps` steps (half a seasonal cycle, at most half a week); the rest of the
     incident stays visible in ``flagged``. "all": is_anomaly = flagged.
     For ``kind="rate"`` value is numerator/denominator and expected the baseline rate.
 
@@ -323,7 +334,7 @@ def detect(
             v = pd.to_numeric(df[value_col], errors="coerce").to_numpy(dtype=float)[d]
             tv = np.where(take(res["log"])[d], np.sign(v) * np.log1p(np.abs(v)), v)
             zd = (tv - take(res["center"])[d]) / take(res["scale"])[d]
-            pd_ = norm_p(zd, cfg.tail_df)
+            pd_ = student_p(zd * take(res["c"])[d], take(res["nu"])[d])
         else:
             x = pd.to_numeric(df[numerator_col], errors="coerce").to_numpy(dtype=float)[d]
             n = pd.to_numeric(df[denominator_col], errors="coerce").to_numpy(dtype=float)[d]

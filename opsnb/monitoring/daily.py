@@ -99,13 +99,10 @@ def _wide(daily: pd.DataFrame, channels) -> pd.DataFrame:
     return pd.concat([g, tot], ignore_index=True)
 
 
-def _calendar(start, end):
-    try:
-        from opsnb.calendar import promotion_calendar
+def _calendar(start, end, country):
+    from opsnb.calendar import shop_calendar
 
-        return promotion_calendar(start, end)
-    except Exception:  # pragma: no cover - calendar is part of the package
-        return None
+    return shop_calendar(start, end, country=country)
 
 
 def monitor(
@@ -116,13 +113,17 @@ def monitor(
     metrics=None,
     sensitivity: str = "medium",
     calendar="auto",
+    country: str | None = "CN",
     include_total: bool = True,
     config: EngineConfig | None = None,
 ) -> MonitorResult:
     """Score every (date, channel, metric) of ``daily`` (a ``daily_metrics`` frame) causally.
 
     ``as_of``: last date used (default: the last date in the data); later rows are ignored.
-    ``calendar``: "auto" (opsnb's promotion calendar), a frame (event, start, end, peak) or None.
+    ``calendar``: "auto" (:func:`opsnb.calendar.shop_calendar`: the promotion calendar plus the
+    public holidays of ``country``, default China; None: promotions only), a frame (event,
+    start, end, peak) or None. A calendar day is scored against the same event last year; a
+    holiday missing from the calendar is scored like any other day, so it alarms if unusual.
     ``sensitivity``: "low" | "medium" | "high" → BH alpha 0.001 | 0.01 | 0.05.
     ``channels``/``metrics``: lists to restrict to; None or empty = all (metrics: :data:`METRICS`).
     """
@@ -142,7 +143,7 @@ def monitor(
         w = w[w["channel"] != TOTAL]
     g = A.to_grid(w, time_col="date", value_cols=list(_COUNTS), series_col="channel", season=7)
     cal = (
-        _calendar(g.times.min(), g.times.max())
+        _calendar(g.times.min(), g.times.max(), country)
         if isinstance(calendar, str) and calendar == "auto"
         else calendar
     )
@@ -375,7 +376,11 @@ def mix_shift(
 
 
 def evaluate_against_truth(
-    daily: pd.DataFrame, truth: pd.DataFrame, *, sensitivity: str = "medium"
+    daily: pd.DataFrame,
+    truth: pd.DataFrame,
+    *,
+    sensitivity: str = "medium",
+    config: EngineConfig | None = None,
 ) -> dict:
     """Precision and recall of :func:`monitor` (channels only, replayed over the whole history)
     against injected anomalies (columns start, end, channel, metric).
@@ -384,7 +389,7 @@ def evaluate_against_truth(
     ``recall_metric``: same but the alert must be on the injected metric; ``precision``: share
     of alerted channel-days that fall on an injected anomaly's channel and days.
     """
-    res = monitor(daily, sensitivity=sensitivity, include_total=False)
+    res = monitor(daily, sensitivity=sensitivity, include_total=False, config=config)
     al = res.alerts
     hit_days = set()
     found = found_m = 0

@@ -26,6 +26,10 @@ __all__ = [
     "norm_p",
     "past_sum",
     "score_from_p",
+    "student_p",
+    "student_q",
+    "tail_from_exceedance",
+    "tail_share",
     "past_same_phase",
     "past_window",
 ]
@@ -163,6 +167,65 @@ def norm_p(z: np.ndarray, df: float | None = None) -> np.ndarray:
     if far.any():
         p[far] = 2.0 * stdtr(df, -a[far])
     return np.where(np.isnan(z), np.nan, np.clip(p, 0.0, 1.0))
+
+
+def _wallace(nu):
+    return (8.0 * nu + 1.0) / (8.0 * nu + 3.0)
+
+
+def student_p(t: np.ndarray, nu: np.ndarray) -> np.ndarray:
+    """Two-sided Student-t tail ``P(|T_ν| ≥ |t|)`` for a different ``ν`` at every point.
+
+    Wallace's normalising transform ``u = √(ν log(1 + t²/ν)) (8ν+1)/(8ν+3)``, ``p = 2Φ(−u)``:
+    one log, one sqrt and one ``ndtr`` per point (``scipy.special.stdtr`` with an array of
+    degrees of freedom is ~10× slower). Relative error of p ≤ 3 % at p ≥ 0.01 and ≤ 20 % at
+    p = 1e-4 for ν ≥ 5, ≤ 10 % / 55 % for ν = 3 (too large, i.e. conservative, in the far tail)."""
+    from scipy.special import ndtr
+
+    nu = np.asarray(nu, dtype=float)
+    u = np.sqrt(nu * np.log1p(np.asarray(t, dtype=float) ** 2 / nu)) * _wallace(nu)
+    return 2.0 * ndtr(-u)
+
+
+def student_q(alpha: float, nu: np.ndarray) -> np.ndarray:
+    """``t`` with ``P(|T_ν| ≥ t) = alpha`` (the inverse of :func:`student_p`, same transform)."""
+    from scipy.special import ndtri
+
+    nu = np.asarray(nu, dtype=float)
+    u = -ndtri(alpha / 2.0) / _wallace(nu)
+    return np.sqrt(nu * np.expm1(u * u / nu))
+
+
+def tail_share(nu, anchor: float, cap: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
+    """For Student t with ``nu`` degrees of freedom: the consistency factor ``c_ν`` (mean
+    absolute deviation of a unit t_ν ÷ √(2/π), so ``t = z·c_ν`` for a z scaled by the
+    normal-consistent mean absolute deviation) and the share of ``|z| > anchor`` among the
+    points with ``|z| ≤ cap`` (gross outliers beyond ``cap`` are not counted: one storm does
+    not make a series heavy-tailed)."""
+    from scipy.special import gammaln, stdtr
+
+    nu = np.asarray(nu, dtype=float)
+    mad = 2.0 * np.sqrt(nu / np.pi) / (nu - 1.0) * np.exp(gammaln((nu + 1) / 2) - gammaln(nu / 2))
+    c = mad / np.sqrt(2.0 / np.pi)
+    inside = 1.0 - 2.0 * stdtr(nu, -cap * c) if np.isfinite(cap) else 1.0
+    return c, (2.0 * stdtr(nu, -anchor * c) - (1.0 - inside)) / inside
+
+
+_NU = np.array([3.0, 3.5, 4.0, 5.0, 6.0, 8.0, 10.0, 14.0, 20.0, 30.0, 50.0, 100.0, 1000.0])
+
+
+def tail_from_exceedance(
+    f: np.ndarray, anchor: float, cap: float = np.inf
+) -> tuple[np.ndarray, np.ndarray]:
+    """Degrees of freedom ``ν`` and consistency factor ``c_ν`` of the scaled Student t whose
+    share of ``|z| > anchor`` is ``f`` (``z`` = residual / normal-consistent mean-absolute
+    deviation). ``f`` at or below the normal share gives ν = 1000 (normal); above the ν = 3
+    share, ν = 3 (shares among ``|z| ≤ cap``, see :func:`tail_share`). A robust z then reads as
+    ``t = z·c_ν`` on ``t_ν``."""
+    c, fv = tail_share(_NU, anchor, cap)  # fv decreases with ν
+    x = np.clip(np.asarray(f, dtype=float), fv[-1], fv[0])
+    nu = np.interp(x, fv[::-1], _NU[::-1])
+    return nu, np.interp(x, fv[::-1], c[::-1])
 
 
 def score_from_p(p: np.ndarray) -> np.ndarray:

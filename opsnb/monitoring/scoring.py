@@ -51,6 +51,10 @@ from opsnb.monitoring.kernels import (
     past_same_phase,
     past_window,
     score_from_p,
+    student_p,
+    student_q,
+    tail_from_exceedance,
+    tail_share,
 )
 
 __all__ = ["EngineConfig", "score_counts", "score_rates", "score_ratios"]
@@ -64,8 +68,14 @@ class EngineConfig:
     (daily data: 28, 42 and 56 days). ``clean_z`` masks pass-1 outliers from the baseline;
     ``cusum_k``/``cusum_h`` (in σ) give a two-sided in-control run length of years per series;
     ``event_spread`` is the year-to-year spread of an event multiplier (log/logit units).
-    ``tail_df``: robust z of counts are referred to Student t with 5 degrees of freedom, because
-    residuals of real business series are heavier-tailed than normal (None: normal).
+    ``tail_df``: the reference distribution of a count's robust z. ``"history"`` (default):
+    a scaled Student t whose degrees of freedom are read causally from the series' own past —
+    the share of ``|z| > tail_anchor`` over the last ``tail_window`` scale windows, shrunk to
+    ``tail_prior_df`` with the weight of ``tail_prior`` points — so that a p-value is uniform
+    on the series' own anomaly-free history whether its noise is normal or heavy-tailed; a
+    number: that fixed ν (z rescaled to unit t scale); None: normal.
+    ``season_test``: the seasonal term is used only where it predicted the recent past better
+    than the level alone (seasonality is tested, not assumed from the time step).
     """
 
     alpha: float = 0.01
@@ -79,7 +89,14 @@ class EngineConfig:
     cusum_clip: float = 3.0
     event_spread: float = 0.12
     rel_floor: float = 0.01
-    tail_df: float | None = 5.0
+    tail_df: float | str | None = "history"
+    tail_anchor: float = 2.5
+    tail_window: int = 4
+    tail_prior: float = 100.0
+    tail_prior_df: float = 5.0
+    season_test: bool = True
+    warmup: int = 48
+    phase_weight: float = 0.5
 
 
 # ------------------------------------------------------------------------------------------
@@ -121,9 +138,17 @@ def _event_shift(
     is_event = np.asarray([bool(k) for k in keys])
     prev = _previous_same_key(np.asarray(keys), pd.DatetimeIndex(times))
     shift[:, is_event] = np.nan  # no reference → not scored
+    shift[:, _first_holiday(keys, prev)] = 0.0  # a public holiday's first year: scored
     has = prev >= 0
     shift[:, has] = resid_raw[:, prev[has]]
     return shift, is_event
+
+
+def _first_holiday(keys, prev: np.ndarray) -> np.ndarray:
+    """Public-holiday days (event slug ``holiday_…``, :func:`opsnb.calendar.public_holidays`)
+    without last year's reference: scored as ordinary days widened by the event spread (a
+    promotion's first year is not scored; an unusual holiday is still an anomaly)."""
+    return np.array([str(k).startswith("holiday_") for k in keys], dtype=bool) & (prev < 0)
 
 
 def _event_variance(
@@ -159,6 +184,7 @@ def _at_prev(a: np.ndarray, keys, times) -> np.ndarray:
     """``a`` at last year's same event key (NaN where none)."""
     prev = _previous_same_key(np.asarray(keys), pd.DatetimeIndex(times))
     out = np.full(a.shape, np.nan)
+    out[:, _first_holiday(keys, prev)] = 0.0  # no reference day: no reference noise
     has = prev >= 0
     out[:, has] = a[:, prev[has]]
     return out
@@ -190,24 +216,35 @@ def _count_pass(
     W, M = _windows(season, cfg)
     how, k = ("median", 1.4826) if robust else ("mean", 1.2533)  # σ/MAD, σ/E|r| under normality
     Yc = np.where(use, Y, np.nan)
+    mp_level = max(3, min(W // 2, cfg.warmup))
+    mp_scale = max(5, min(M, 2 * season, 2 * cfg.warmup) // 2)
     level = _fill(
-        past_window(Yc, W, max(3, W // 2), how),
-        lambda at: past_window(Yc, 3 * W, max(3, W // 2), how, at=at),
+        past_window(Yc, W, mp_level, how),
+        lambda at: past_window(Yc, 3 * W, mp_level, how, at=at),
     )
     seasonal = past_same_phase(Yc - level, season, cfg.season_cycles, 3, how)
-    mu = level + np.where(np.isnan(seasonal) & np.isfinite(level), 0.0, seasonal)
+    seasonal = np.where(np.isnan(seasonal) & np.isfinite(level), 0.0, seasonal)
+    if cfg.season_test and season > 1:
+        # seasonality tested, not assumed: keep the seasonal term only where it predicted the
+        # recent past better than the level alone (causal: errors strictly before t)
+        e_s = np.abs(np.where(use, Y - level - seasonal, np.nan))
+        e_n = np.abs(np.where(use, Y - level, np.nan))
+        mp = mp_scale
+        err_s, err_n = past_window(e_s, M, mp, "mean"), past_window(e_n, M, mp, "mean")
+        seasonal = np.where(err_n < err_s, 0.0, seasonal)
+    mu = level + seasonal
     r = Y - mu
     absr = np.abs(np.where(use, r, np.nan))
-    scale = k * past_window(absr, M, max(5, min(M, 2 * season) // 2), how)
+    scale = k * past_window(absr, M, mp_scale, how)
     # warm-up / after long masked spells: spread of the raw values around the level (conservative)
-    scale = _fill(
-        scale, lambda at: k * past_window(np.abs(Yc - level), W, max(3, W // 2), how, at=at)
-    )
+    scale = _fill(scale, lambda at: k * past_window(np.abs(Yc - level), W, mp_level, how, at=at))
     if (
         season >= 24
     ):  # intraday cycles are heteroscedastic (night vs day): shrink to the phase scale
         phase = k * past_same_phase(absr, season, cfg.scale_cycles, 4, how)
-        scale = np.where(np.isfinite(phase) & (phase > 0), np.sqrt(scale * phase), scale)
+        w = cfg.phase_weight
+        ok = np.isfinite(phase) & (phase > 0)
+        scale = np.where(ok, scale ** (1 - w) * np.where(ok, phase, 1.0) ** w, scale)
     lam = np.expm1(np.clip(mu, 0, 50))
     floor_pois = np.where(poisson & log[:, None], np.sqrt(lam) / (lam + 1.0), 0.0)
     floor_rel = np.where(log[:, None], cfg.rel_floor, cfg.rel_floor * np.abs(level) + 1e-12)
@@ -260,19 +297,13 @@ def score_counts(
         sc = np.where(is_event[None, :], np.sqrt(noise + v_ev), sc)
         ev_tail = np.broadcast_to(is_event[None, :], (S, T))
     z = (Y - mu) / sc
+    nu, c = _tail_shape(z, is_event, season, config)
     # event days: a sum of three independent errors (today, the reference day, the yearly
-    # spread) with an estimated variance → normal tail; ordinary days keep the heavy tail
-    p = norm_p(z, config.tail_df)
-    if ev_tail.any():
-        p = np.where(ev_tail, norm_p(z, None), p)
-    from scipy.special import ndtri, stdtrit
-
-    zc = (
-        -ndtri(config.alpha / 2)
-        if config.tail_df is None
-        else -stdtrit(config.tail_df, config.alpha / 2)
-    )
-    zc = np.where(ev_tail, -ndtri(config.alpha / 2), zc)
+    # spread) with an estimated variance → normal tail; ordinary days the series' own tail
+    nu = np.where(ev_tail, 1000.0, nu)
+    c = np.where(ev_tail, 1.0, c)
+    p = np.where(np.isnan(z), np.nan, student_p(z * c, nu))
+    zc = student_q(config.alpha, nu) / c
     back = lambda a: np.where(logs[:, None], np.sign(a) * np.expm1(np.abs(a)), a)  # noqa: E731
     lower = back(mu - zc * sc)
     lower = np.where(nonneg, np.maximum(lower, 0.0), lower)
@@ -293,7 +324,34 @@ def score_counts(
         "center": mu,
         "scale": sc,
         "log": np.broadcast_to(logs[:, None], mu.shape),
+        "nu": nu,
+        "c": c,
     }
+
+
+def _tail_shape(
+    z: np.ndarray, is_event: np.ndarray, season: int, cfg: EngineConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """(S × T) degrees of freedom ``ν`` and consistency factor ``c`` of the scaled t that ``z``
+    is read on (see ``EngineConfig.tail_df``); causal: exceedances strictly before t."""
+    S, T = z.shape
+    if cfg.tail_df is None:
+        return np.full((S, T), 1000.0), np.ones((S, T))
+    if not isinstance(cfg.tail_df, str):
+        c, _ = tail_share(float(cfg.tail_df), cfg.tail_anchor)
+        return np.full((S, T), float(cfg.tail_df)), np.full((S, T), float(c))
+    if cfg.tail_df != "history":
+        raise ValueError(f"tail_df must be 'history', a number or None, got {cfg.tail_df!r}")
+    _, M = _windows(season, cfg)
+    H = cfg.tail_window * M
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(z) & ~is_event[None, :] & (np.abs(z) <= cfg.clean_z)
+    ex = np.where(ok, (np.abs(z) > cfg.tail_anchor).astype(float), np.nan)
+    k = past_window(ex, H, 0, "sum")
+    n = past_window(np.where(ok, 1.0, np.nan), H, 0, "sum")
+    _, f0 = tail_share(cfg.tail_prior_df, cfg.tail_anchor, cfg.clean_z)
+    f = (np.nan_to_num(k) + cfg.tail_prior * f0) / (np.nan_to_num(n) + cfg.tail_prior)
+    return tail_from_exceedance(f, cfg.tail_anchor, cfg.clean_z)
 
 
 # ------------------------------------------------------------------------------------------
