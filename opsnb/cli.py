@@ -465,11 +465,11 @@ def ab_cmd(
     method: str = typer.Option(
         "frequentist",
         "--method",
-        help="frequentist | bayesian | sequential (group-sequential, "
-        "Lan-DeMets O'Brien-Fleming-type spending, one look a day "
-        "from --time-col: exactly alpha under daily peeking) | "
-        "group_sequential (choose --spending) | msprt (always-valid "
-        "mixture SPRT: peek any time, conservative)",
+        help="frequentist | bayesian | sequential (with --planned-n or --planned-days: "
+        "group-sequential, Lan-DeMets spending over one look a day from --time-col, exactly "
+        "alpha under daily peeking until the plan is reached; without a plan: the always-valid "
+        "mixture SPRT) | group_sequential (needs a plan; choose --spending) | msprt "
+        "(always-valid mixture SPRT: peek and stop any time, conservative)",
     ),
     time_col: Optional[str] = typer.Option(
         None,
@@ -482,7 +482,20 @@ def ab_cmd(
     planned_n: Optional[float] = typer.Option(
         None,
         "--planned-n",
-        help="Total units planned (sequential; default: the units so far, i.e. the final look).",
+        help="Sequential plan: total units planned across arms (group-sequential bounds; "
+        "tunes the mSPRT). Without a plan 'sequential' is the always-valid mSPRT.",
+    ),
+    planned_days: Optional[float] = typer.Option(
+        None,
+        "--planned-days",
+        help="Sequential plan: planned duration in days (needs --time-col); alpha is spent "
+        "on the share of the planned days elapsed.",
+    ),
+    srm_alpha: float = typer.Option(
+        0.001,
+        "--srm-alpha",
+        help="Sample-ratio-mismatch threshold: flag the split when the chi-square p-value is "
+        "below this (default 0.001, as GrowthBook).",
     ),
     fmt: str = typer.Option("json", "--format", help="json | csv"),
     alpha: float = typer.Option(0.05, "--alpha", help="Significance level."),
@@ -496,7 +509,10 @@ def ab_cmd(
 ) -> None:
     """A/B readout of a unit-level file: SRM check, then every metric × treatment arm (JSON/CSV).
 
-    Boolean metric columns may be TRUE/FALSE, true/false, 1/0 or 是/否.
+    Boolean metric columns may be TRUE/FALSE, true/false, 1/0 or 是/否. Units without a CUPED
+    covariate are kept (counted in n_missing_covariate). The JSON's "design" says which
+    sequential design the method stands for and its plan; "info_fraction" how much of the plan
+    is reached.
     """
     import json
 
@@ -559,6 +575,8 @@ def ab_cmd(
             time_col=time_col,
             spending=spending,
             planned_n=planned_n,
+            planned_days=planned_days,
+            srm_alpha=srm_alpha,
         )
     except Exception as exc:  # noqa: BLE001 - mapped to exit codes by _handle
         raise _handle(exc)

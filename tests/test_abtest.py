@@ -40,6 +40,7 @@ from opsnb.errors import (
 
 sys.path.insert(0, str(Path(__file__).parent / "reference"))
 import abtest_reference as REF  # noqa: E402
+import relative_intervals as RI  # noqa: E402
 
 S = ab.SampleStats
 
@@ -111,14 +112,89 @@ def test_duration_uses_recent_real_daily_traffic():
 
 
 # --------------------------------------------------------------------------- behaviour
-def test_relative_lift_and_its_interval_come_from_the_delta_method():
-    r = ab.compare_means(
-        S(10_000, 10_000 * 50.0, 10_000 * (50.0**2 + 100.0)),
-        S(10_000, 10_000 * 52.0, 10_000 * (52.0**2 + 100.0)),
-    )
-    assert r.rel_estimate == pytest.approx(0.04)
-    se = math.sqrt(0.01 / 50**2 + 52**2 * 0.01 / 50**4)
-    assert (r.rel_ci_high - r.rel_ci_low) / 2 == pytest.approx(1.96 * se, rel=1e-3)
+@pytest.mark.parametrize("row", RI.SCORE)
+def test_relative_interval_of_proportions_is_the_score_interval_of_the_reported_test(row):
+    """The issue's examples: 100/1000 vs 130/1000 (p 0.035) had a delta-method interval
+    [-1.9 %, +61.9 %]; 3/200 vs 9/200 had [-188 %, +588 %], below -100 %."""
+    xc, nc, xt, nt, p, lo, hi = row
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SmallSampleWarning)
+        r = ab.compare_proportions(S.from_counts(xc, nc), S.from_counts(xt, nt))
+    assert_allclose([r.p_value, r.rel_ci_low, r.rel_ci_high], [p, lo, hi], rtol=1e-9)
+    assert -1 < r.rel_ci_low < r.rel_estimate < r.rel_ci_high
+    assert (r.rel_ci_low > 0) == (r.p_value < 0.05)
+
+
+def test_relative_interval_of_means_is_fieller_with_the_welch_quantile():
+    c, t = S.from_values(REF.WELCH_CONTROL), S.from_values(REF.WELCH_TREATMENT)
+    r = ab.compare_means(c, t)
+    assert_allclose([r.rel_ci_low, r.rel_ci_high], RI.WELCH_FIELLER, rtol=1e-9)
+    assert r.rel_estimate == pytest.approx(t.mean / c.mean - 1)
+
+
+@pytest.mark.parametrize("row", RI.FIELLER_UNPOOLED)
+def test_sequential_relative_interval_is_fieller_with_the_sequential_multiplier(row):
+    """One group-sequential look with all of α (boundary z_0.975) inverts the unpooled Wald
+    test: its relative interval is the closed-form Fieller interval, NaN when unbounded."""
+    xc, nc, xt, nt, lo, hi = row
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SmallSampleWarning)
+        f = ab.compare_proportions(S.from_counts(xc, nc), S.from_counts(xt, nt))
+    g = ab.group_sequential_from_result(f)
+    if lo is None:
+        assert math.isnan(g.rel_ci_low) and math.isnan(g.rel_ci_high)
+    else:
+        assert_allclose([g.rel_ci_low, g.rel_ci_high], [lo, hi], rtol=1e-9)
+
+
+@pytest.mark.parametrize("row", RI.BETA_RATIO)
+def test_bayes_relative_interval_comes_from_the_beta_posterior_of_the_ratio(row):
+    xc, nc, xt, nt, lo, hi = row
+    r = bayes_proportions(S.from_counts(xc, nc), S.from_counts(xt, nt))
+    assert_allclose([r.rel_ci_low, r.rel_ci_high], [lo, hi], rtol=1e-7)
+    assert (r.rel_ci_low > 0) == (r.chance_to_win > 0.975)
+
+
+def _excludes_zero(r) -> bool:
+    return bool(r.rel_ci_low > 0 or r.rel_ci_high < 0)
+
+
+def test_relative_interval_excludes_zero_exactly_when_the_same_test_rejects():
+    """Across a grid straddling every method's significance boundary: the relative interval
+    excludes 0 exactly when that method's own test rejects (p < α, or for Bayesian results a
+    chance to win outside [α/2, 1 - α/2])."""
+    from opsnb.abtest.bayes import bayes_from_result
+    from opsnb.abtest.sequential import sequential_from_result
+
+    seen = {}
+
+    def check(name, r, significant):
+        assert _excludes_zero(r) == significant, (name, r)
+        seen.setdefault(name, set()).add(significant)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SmallSampleWarning)
+        for xt in range(60, 180, 2):
+            for xc, n in ((100, 1000), (20, 160)):
+                c, t = S.from_counts(xc, n), S.from_counts(round(xt * xc / 100), n)
+                f = ab.compare_proportions(c, t)
+                check("z-test", f, f.p_value < 0.05)
+                m = sequential_from_result(f, planned_n=4 * n)
+                check("msprt", m, m.p_value < 0.05)
+                info = float(ab.information(n, n))
+                g = ab.group_sequential_from_result(f, [info / 4, info], planned=2 * info)
+                check("group-sequential", g, g.p_value < 0.05)
+                b = bayes_proportions(c, t)
+                check("bayes-beta", b, not 0.025 <= b.chance_to_win <= 0.975)
+        for lift in np.linspace(-0.12, 0.12, 61):
+            c = S(400, 400 * 10.0, 400 * (100.0 + 9.0))
+            t = S(300, 300 * 10 * (1 + lift), 300 * ((10 * (1 + lift)) ** 2 + 16.0))
+            w = ab.compare_means(c, t)
+            check("welch", w, w.p_value < 0.05)
+            for prior_sd in (math.inf, 0.5):
+                b = bayes_from_result(w, prior_sd=prior_sd)
+                check(f"bayes-gaussian-{prior_sd}", b, not 0.025 <= b.chance_to_win <= 0.975)
+    assert all(v == {True, False} for v in seen.values()), seen
 
 
 def test_degenerate_inputs_return_nan_with_error_code():
@@ -306,7 +382,8 @@ def test_capping_shrinks_heavy_tail_variance():
 
 def test_readout_to_dict_has_the_cli_json_keys():
     d = readout(_units(), metrics=METRICS, covariates={"gmv": "pre_gmv"}).to_dict()
-    assert set(d["srm"]) == {"p_value", "counts", "flagged"}
+    assert set(d["srm"]) == {"p_value", "counts", "flagged", "threshold"}
+    assert d["srm"]["threshold"] == 0.001 and d["design"]["design"] == "fixed"
     keys = {
         "metric",
         "variant",
@@ -379,35 +456,204 @@ def test_decision_names_a_significantly_worse_arm_even_when_no_arm_wins():
     assert "(C)" in d.reason("en") and "C" not in d.reason("en").split("significantly worse")[0]
 
 
-def test_sequential_readout_ships_only_once_the_boundary_of_the_daily_looks_is_crossed():
-    """Same data, same final z: at look 14 of a design planned for 14 days the O'Brien–Fleming
-    boundary is ≈ 2.0; planned for 56 days (a quarter of the information) it is ≈ 4.3."""
-    rng = np.random.default_rng(8)
-    n = 14 * 1200
+def _daily_units(seed=8, days=14, per_day=1200, rates=(0.055, 0.066)):
+    rng = np.random.default_rng(seed)
+    n = days * per_day
     df = pd.DataFrame(
         {
             "variant": rng.choice(["control", "treatment"], n),
             "assigned_at": pd.Timestamp("2025-09-01")
-            + pd.to_timedelta(rng.integers(0, 14, n), unit="D"),
+            + pd.to_timedelta(rng.integers(0, days, n), unit="D"),
         }
     )
-    df["converted"] = rng.random(n) < np.where(df["variant"] == "treatment", 0.066, 0.055)
-    full = readout(
-        df, metrics=["converted:proportion"], method="sequential", time_col="assigned_at"
-    )
-    early = readout(
-        df,
-        metrics=["converted:proportion"],
-        method="sequential",
-        time_col="assigned_at",
-        planned_n=4 * n,
-    )
+    df["converted"] = rng.random(n) < np.where(df["variant"] == "treatment", rates[1], rates[0])
+    return df
+
+
+def test_sequential_readout_ships_only_once_the_boundary_of_the_planned_daily_looks_is_crossed():
+    """Same data, same final z: at look 14 of a design planned for 14 days the O'Brien–Fleming
+    boundary is ≈ 2.0 (the final analysis); planned for 56 days (a quarter of the plan) it is
+    ≈ 4.3. (Before issue 20 `sequential` without a plan treated the last look as the planned
+    end; now it needs the plan and is the always-valid mSPRT without one.)"""
+    df = _daily_units()
+    n = len(df)
+    kw = dict(metrics=["converted:proportion"], method="sequential", time_col="assigned_at")
+    full = readout(df, planned_days=14, **kw)
+    early = readout(df, planned_n=4 * n, **kw)
+    by_days = readout(df, planned_days=56, **kw)
     fixed = readout(df, metrics=["converted:proportion"])
     r, e, f = full.results.iloc[0], early.results.iloc[0], fixed.results.iloc[0]
     assert r["looks"] == 14 and r["method"].startswith("group-sequential-obf")
+    assert r["info_fraction"] == 1.0 and e["info_fraction"] == pytest.approx(0.25)
+    assert by_days.results.iloc[0]["info_fraction"] == pytest.approx(0.25)
     assert f["p_value"] < r["p_value"] < 0.05 < e["p_value"]
-    assert decide(full).decision == "ship" and "look 14" in decide(full).reason("en")
-    assert decide(early).decision == "keep_running"
-    assert "boundary has not been crossed" in decide(early).reason("en")
+    d = decide(full)
+    assert d.decision == "ship" and "plan is complete (look 14" in d.reason("en")
+    assert "may stop" not in d.reason("en")
+    de = decide(early)
+    assert de.decision == "keep_running"
+    assert "boundary has not been crossed at 25% of the planned information" in de.reason("en")
     m = readout(df, metrics=["converted:proportion"], method="msprt").results.iloc[0]
     assert m["method"].startswith("sequential-") and m["p_value"] > r["p_value"]
+
+
+def test_sequential_without_a_plan_is_the_always_valid_msprt_and_says_so():
+    df = _daily_units()
+    ro = readout(df, metrics=["converted:proportion"], method="sequential", time_col="assigned_at")
+    r = ro.results.iloc[0]
+    assert ro.plan.design == "msprt" and not ro.plan.has_plan and ro.plan.tuning_n == 5000
+    assert r["method"] == "sequential-z-test" and r["looks"] == 14
+    assert ro.to_dict()["design"]["design"] == "msprt"
+    msprt = readout(df, metrics=["converted:proportion"], method="msprt").results.iloc[0]
+    assert r["p_value"] == pytest.approx(msprt["p_value"]) and r["ci_low"] == msprt["ci_low"]
+    d = decide(ro)
+    if d.decision == "ship":
+        assert "always-valid (mSPRT) interval excludes 0 at look 14" in d.reason("en")
+
+
+def test_an_aa_like_result_at_p_004_does_not_read_ship_under_daily_sequential_looks():
+    """1 in 25 A/A tests ends like this (fixed-horizon p ≈ 0.04): the old default read "Ship …
+    the sequential boundary is crossed"; the always-valid design keeps running."""
+    rows = []
+    for k in range(14):
+        day = pd.Timestamp("2025-09-01") + pd.Timedelta(days=k)
+        for arm, conv in (("control", 71), ("treatment", 77 + k % 2)):  # 994 vs 1085 of 10 010
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "variant": arm,
+                        "converted": np.arange(715) < conv,
+                        "assigned_at": day,
+                    }
+                )
+            )
+    df = pd.concat(rows, ignore_index=True)
+    fixed = readout(df, metrics=["converted:proportion"]).results.iloc[0]
+    assert 0.03 < fixed["p_value"] < 0.05
+    ro = readout(df, metrics=["converted:proportion"], method="sequential", time_col="assigned_at")
+    d = decide(ro, daily_units=1430)
+    assert d.decision != "ship" and "stop now" not in d.reason("en")
+    assert "no early stop" in d.reason("en") and "不能提前下结论" in d.reason("zh")
+
+
+def test_group_sequential_needs_a_plan_and_planned_days_needs_daily_looks():
+    df = _daily_units(days=3, per_day=300)
+    with pytest.raises(ParameterError, match="needs a plan"):
+        readout(df, method="group_sequential", time_col="assigned_at")
+    with pytest.raises(ParameterError, match="planned_days needs the assignment-time column"):
+        readout(df, method="sequential", planned_days=14)
+    with pytest.raises(ParameterError, match="planned_n must be a positive number"):
+        readout(df, method="sequential", planned_n=-5)
+    ok = readout(df, method="group_sequential", planned_n=4000, spending="pocock")
+    assert ok.results.iloc[0]["method"].startswith("group-sequential-pocock")
+
+
+def test_srm_threshold_is_a_parameter_of_the_readout():
+    df = pd.DataFrame({"variant": ["control"] * 5120 + ["treatment"] * 4880, "converted": 0})
+    df.loc[::7, "converted"] = 1
+    assert not readout(df).srm.flagged  # p = 0.016 > 0.001
+    with pytest.warns(SampleRatioMismatchWarning):
+        ro = readout(df, srm_alpha=0.05)
+    assert ro.srm.flagged and ro.srm.threshold == 0.05 and ro.to_dict()["srm"]["threshold"] == 0.05
+    assert decide(ro).decision == "inconclusive"
+    with pytest.raises(ParameterError, match="srm_alpha"):
+        readout(df, srm_alpha=1.5)
+
+
+def test_duckdb_reads_the_boolean_spellings_of_the_pandas_path_from_csv(tmp_path):
+    rng = np.random.default_rng(12)
+    n = 800
+    conv = rng.random(n) < 0.3
+    spell = {
+        True: ["TRUE", "true", "1", "是", "yes", "1.0"],
+        False: ["FALSE", "false", "0", "否", "no", "0.0"],
+    }
+    df = pd.DataFrame(
+        {
+            "variant": rng.choice(["A", "B"], n),
+            "converted": [spell[bool(c)][i % 6] for i, c in enumerate(conv)],
+            "gmv": [f"{v:,.2f}" for v in conv * rng.gamma(3, 400, n)],  # thousands separators
+        }
+    )
+    df.loc[5, "gmv"] = ""  # a unit without the metric
+    path = tmp_path / "units.csv"
+    df.to_csv(path, index=False)
+    metrics = ["converted:proportion", "gmv:mean"]
+    a = arm_stats_from_frame(df, "variant", metrics)
+    b = arm_stats_sql(str(path), "variant", metrics)
+    cols = ["units", "n", "sum_y", "sum_y2", "n_missing", "sum_y_missing"]
+    assert_allclose(a[cols].to_numpy(), b[cols].to_numpy(), rtol=1e-12)
+    assert b.loc[b.metric == "converted", "sum_y"].sum() == conv.sum()
+    ra = readout(df, control="A", metrics=metrics).results
+    rb = readout_duckdb(str(path), control="A", metrics=metrics).results
+    assert_allclose(ra["p_value"], rb["p_value"], rtol=1e-10)
+    bad = path.read_text().splitlines()
+    bad[4] = bad[4].replace(bad[4].split(",")[1], "maybe", 1)
+    (tmp_path / "bad.csv").write_text("\n".join(bad) + "\n")
+    with pytest.raises(DataContractError) as e:
+        readout_duckdb(str(tmp_path / "bad.csv"), control="A", metrics=metrics)
+    assert "bad.csv, row 5, column 'converted'" in str(e.value) and "maybe" in str(e.value)
+
+
+def _new_users_carry_the_effect(n=20_000, seed=20):
+    """The issue's case: 40 % new users without a pre-period carry the whole effect."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for arm, effect in (("A", 0.0), ("B", 2.875)):
+        new = rng.random(n) < 0.4
+        pre = np.where(new, np.nan, rng.gamma(2.0, 10.0, n))
+        y = np.where(
+            new, 15 + rng.normal(0, 10, n) + effect, 0.9 * np.nan_to_num(pre) + rng.normal(0, 8, n)
+        )
+        parts.append(pd.DataFrame({"variant": arm, "gmv": y, "pre_gmv": pre}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_cuped_keeps_units_without_a_covariate_and_matches_ols_with_hc2_errors():
+    """Reference: statsmodels OLS gmv ~ 1 + arm + pre_gmv (0 where missing) + missing, HC2 —
+    the same fit, so the estimates agree to rounding; the CUPED standard error (variance of
+    the adjusted values per arm) equals HC2 up to O(1/n) leverage terms."""
+    import statsmodels.api as sm
+
+    df = _new_users_carry_the_effect()
+    ro = readout(df, control="A", metrics=["gmv:mean"], covariates={"gmv": "pre_gmv"})
+    r = ro.results.iloc[0]
+    t = (df["variant"] == "B").astype(float)
+    miss = df["pre_gmv"].isna().astype(float)
+    x = sm.add_constant(np.column_stack([t, df["pre_gmv"].fillna(0.0), miss]))
+    fit = sm.OLS(df["gmv"], x).fit(cov_type="HC2")
+    assert r["method"] == "cuped" and r["n_control"] + r["n_treatment"] == len(df)
+    assert r["n_missing_covariate"] == miss.sum()
+    assert r["abs_lift"] == pytest.approx(fit.params.iloc[1], rel=1e-10)
+    assert r["se"] == pytest.approx(fit.bse.iloc[1], rel=2e-4)
+    plain = readout(df, control="A", metrics=["gmv:mean"]).results.iloc[0]
+    assert r["ci_low"] < 0.4 * 2.875 < r["ci_high"] and r["se"] < plain["se"]
+    # the old behaviour (dropping units without a covariate) estimated the effect on the others
+    complete = df.dropna()
+    dropped = ab.compare_means_cuped(
+        *(ab.PairStats.from_values(g["gmv"], g["pre_gmv"]) for _, g in complete.groupby("variant"))
+    )
+    assert abs(dropped.estimate) < 3 * dropped.se and dropped.ci_high < r["ci_low"]
+
+
+def test_cuped_with_gaps_is_the_same_from_pairstats_frames_and_duckdb(tmp_path):
+    df = _new_users_carry_the_effect(n=3000, seed=4)
+    a, b = (df[df.variant == v] for v in ("A", "B"))
+    core = ab.compare_means_cuped(
+        ab.PairStats.from_values(a.gmv, a.pre_gmv, missing="indicator"),
+        ab.PairStats.from_values(b.gmv, b.pre_gmv, missing="indicator"),
+    )
+    frame = compare_means_cuped_from_frame(df, "variant", "gmv", "pre_gmv", "A")
+    path = tmp_path / "gaps.parquet"
+    df.to_parquet(path)
+    sql = readout_duckdb(
+        str(path), control="A", metrics=["gmv:mean"], covariates={"gmv": "pre_gmv"}
+    ).results.iloc[0]
+    assert_allclose(
+        [frame.estimate, frame.se, sql["abs_lift"], sql["se"]],
+        [core.estimate, core.se] * 2,
+        rtol=1e-9,
+    )
+    assert core.n_missing_covariate == df.pre_gmv.isna().sum() == sql["n_missing_covariate"]
+    with pytest.raises(ValueError, match="indicator"):
+        ab.PairStats.from_values(a.gmv, a.pre_gmv, missing="fill")

@@ -81,7 +81,7 @@ def test_json_output_follows_the_schema_and_reads_every_boolean_spelling(units_c
     )
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
-    assert set(out["srm"]) == {"p_value", "counts", "flagged"}
+    assert set(out["srm"]) == {"p_value", "counts", "flagged", "threshold"}
     assert out["srm"]["counts"] == truth["组别"].value_counts().to_dict()
     assert [x["metric"] for x in out["results"]] == ["converted", "aov", "gmv"]
     assert all(KEYS <= set(x) for x in out["results"])
@@ -196,7 +196,10 @@ def test_ab_params_files_only_use_parameters_of_notebook_04():
         assert keys <= names, (f.name, keys - names)
 
 
-def test_sequential_method_is_group_sequential_over_daily_looks_and_msprt_stays_available(tmp_path):
+def test_sequential_method_is_msprt_without_a_plan_and_group_sequential_with_one(tmp_path):
+    """Before issue 20, `--method sequential` without `--planned-n` treated every daily look as
+    the planned end (23 % false positives under daily peeking); now it needs a plan for the
+    group-sequential bounds and is the always-valid mSPRT without one."""
     rng = np.random.default_rng(4)
     n = 4000
     df = pd.DataFrame(
@@ -210,27 +213,33 @@ def test_sequential_method_is_group_sequential_over_daily_looks_and_msprt_stays_
     df["converted"] = (rng.random(n) < np.where(df["variant"] == "B", 0.12, 0.1)).astype(int)
     path = tmp_path / "daily.csv"
     df.to_csv(path, index=False)
+    base = [path, "--control", "A", "--metric", "converted:proportion", "--time-col", "day"]
     out = {}
-    for method in ("frequentist", "sequential", "msprt"):
-        res = _run(
-            path,
-            "--control",
-            "A",
-            "--metric",
-            "converted:proportion",
-            "--method",
-            method,
-            "--time-col",
-            "day",
-        )
+    for name, extra in {
+        "frequentist": ["--method", "frequentist"],
+        "no plan": ["--method", "sequential"],
+        "10 days": ["--method", "sequential", "--planned-days", "10"],
+        "20 days": ["--method", "sequential", "--planned-days", "20"],
+        "planned n": ["--method", "group_sequential", "--planned-n", str(2 * n)],
+        "msprt": ["--method", "msprt"],
+    }.items():
+        res = _run(*base, *extra)
         assert res.exit_code == 0, res.output
-        out[method] = json.loads(res.output)["results"][0]
-    seq, fixed = out["sequential"], out["frequentist"]
+        out[name] = json.loads(res.output)
+    seq, fixed = out["10 days"]["results"][0], out["frequentist"]["results"][0]
+    assert out["no plan"]["design"]["design"] == "msprt"
+    assert out["no plan"]["results"][0]["method"] == "sequential-z-test"
+    assert out["no plan"]["results"][0]["p_value"] == out["msprt"]["results"][0]["p_value"]
     assert seq["method"] == "group-sequential-obf-z-test" and seq["looks"] == 10
-    assert out["msprt"]["method"] == "sequential-z-test"
+    assert seq["info_fraction"] == 1.0 and out["10 days"]["design"]["planned_days"] == 10
+    assert out["20 days"]["results"][0]["info_fraction"] == 0.5
+    assert out["planned n"]["results"][0]["info_fraction"] == pytest.approx(0.5)
     # repeated interval: wider than the fixed-horizon one, around the same estimate
     assert seq["ci_high"] - seq["ci_low"] > fixed["ci_high"] - fixed["ci_low"]
     assert seq["p_value"] >= fixed["p_value"]
+    assert out["20 days"]["results"][0]["p_value"] > seq["p_value"]
+    res = _run(*base, "--method", "group_sequential")
+    assert res.exit_code == 1 and "needs a plan" in res.output
     res = _run(
         path,
         "--control",
@@ -239,7 +248,26 @@ def test_sequential_method_is_group_sequential_over_daily_looks_and_msprt_stays_
         "converted:proportion",
         "--method",
         "sequential",
-        "--spending",
-        "linear",
+        "--planned-days",
+        "10",
     )
+    assert res.exit_code == 1 and "--time-col" in res.output
+    res = _run(*base, "--method", "sequential", "--spending", "linear")
     assert res.exit_code != 0 and "obf" in res.output
+
+
+def test_srm_alpha_option_sets_the_threshold(tmp_path):
+    df = pd.DataFrame({"variant": ["A"] * 5120 + ["B"] * 4880, "converted": [0, 1] * 5000})
+    path = tmp_path / "split.csv"
+    df.to_csv(path, index=False)
+    args = [path, "--control", "A", "--metric", "converted:proportion"]
+    default = json.loads(_run(*args).stdout)["srm"]
+    from opsnb.errors import SampleRatioMismatchWarning
+
+    with pytest.warns(SampleRatioMismatchWarning):
+        strict = _run(*args, "--srm-alpha", "0.05")
+    assert strict.exit_code == 0, strict.output
+    srm = json.loads(strict.stdout)["srm"]
+    assert 0.001 < default["p_value"] < 0.05 and not default["flagged"]
+    assert srm["flagged"] and srm["threshold"] == 0.05
+    assert _run(*args, "--srm-alpha", "2").exit_code == 1

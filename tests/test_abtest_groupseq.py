@@ -63,8 +63,46 @@ def test_one_look_is_the_fixed_horizon_test():
     assert g.ci_low == pytest.approx(f.estimate - half, rel=1e-6)
     assert g.ci_high == pytest.approx(f.estimate + half, rel=1e-6)
     assert f.ci_low == pytest.approx(g.ci_low, abs=0.1 * half)
-    assert g.p_value == pytest.approx(f.p_value, rel=1e-3)
-    assert g.method.startswith("group-sequential-obf") and g.looks == 1
+    # p-value and interval from the same (unpooled) standard error: the Wald test, which for
+    # proportions differs from the pooled z-test of the fixed-horizon readout in the 3rd digit
+    wald = 2 * stats.norm.sf(abs(f.estimate / f.se))
+    assert g.p_value == pytest.approx(wald, rel=1e-4) and g.statistic == f.estimate / f.se
+    assert g.p_value == pytest.approx(f.p_value, rel=0.02)
+    assert g.method.startswith("group-sequential-obf") and g.looks == 1 and g.info_fraction == 1
+
+
+def test_repeated_p_value_and_interval_agree_at_every_look():
+    """The repeated p-value is below α exactly when the repeated interval excludes 0 — also
+    for proportions, where the pooled and unpooled standard errors differ."""
+    info = information(np.arange(1, 6) * 500.0, np.arange(1, 6) * 500.0)
+    for xt in range(250, 340, 3):
+        f = ab.compare_proportions(
+            ab.SampleStats.from_counts(250, 2500), ab.SampleStats.from_counts(xt, 2500)
+        )
+        g = group_sequential_from_result(f, info, planned=info[-1] * 1.5)
+        assert (g.ci_low > 0 or g.ci_high < 0) == (g.p_value < ALPHA), xt
+        assert (g.rel_ci_low > 0 or g.rel_ci_high < 0) == (g.p_value < ALPHA), xt
+
+
+def test_calendar_clock_spends_alpha_on_the_share_of_planned_days():
+    """With even traffic the calendar clock is the information clock; with uneven traffic α
+    is spent on the days while the correlation of the looks follows the information."""
+    info = np.arange(1, 8) * 100.0
+    days = np.arange(1, 8)
+    even = spending_boundaries(info, planned=info[-1] * 2, spending="pocock")
+    clock = spending_boundaries(info, spend_at=days / 14, spending="pocock")
+    np.testing.assert_allclose(clock.z_bounds, even.z_bounds, rtol=1e-9)
+    assert clock.spend_fractions[-1] == pytest.approx(0.5)
+    uneven = np.cumsum([50, 60, 55, 300, 60, 50, 55.0])
+    d = spending_boundaries(uneven, spend_at=days / 7, spending="pocock")
+    np.testing.assert_allclose(
+        np.cumsum(exit_probabilities(uneven / uneven[-1], d.z_bounds)),
+        spending_function(days / 7, ALPHA, "pocock"),
+        atol=1e-7,
+    )
+    # after the planned days nothing more is spent: the boundary of the last planned day holds
+    late = spending_boundaries(np.r_[info, 800.0], spend_at=np.r_[days, 8] / 7)
+    assert late.z_bounds[-1] == late.z_bounds[-2] and late.alpha_spent[-1] == pytest.approx(ALPHA)
 
 
 def test_repeated_p_value_is_below_alpha_exactly_when_the_boundary_is_crossed():

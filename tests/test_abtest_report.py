@@ -19,9 +19,22 @@ class FakeContext:
 
     def __init__(self, lang):
         self.lang, self.L, self.tables = lang, Labels(lang), []
+        self.said, self.recorded = [], {}
 
     def table(self, df, **kw):
         self.tables.append((df, kw))
+
+    def say(self, zh, en):
+        self.said.append(zh if self.lang == "zh" else en)
+
+    def note(self, zh, en, kind="info"):
+        self.said.append(zh if self.lang == "zh" else en)
+
+    def record(self, **kw):
+        self.recorded.update(kw)
+
+    def pct(self, x, digits=1):
+        return f"{x * 100:.{digits}f}%"
 
 
 def units(n=20_000, days=14, seed=3, lift=0.3):
@@ -106,3 +119,59 @@ def test_cumulative_chart_of_a_proportion_is_in_percentage_points_like_its_title
     assert "absolute difference in gmv" in ax.get_ylabel()
     assert "percentage points" not in ax.get_title()
     plt.close(ax.figure)
+
+
+def test_report_says_which_sequential_design_and_how_much_of_the_plan_is_reached():
+    df = units()
+    kw = dict(metrics=["converted:proportion"], method="sequential", time_col="assigned_at")
+    for plan, needle_en, needle_zh in (
+        ({}, "no planned size or duration was given", "没有给出计划样本量或天数"),
+        (
+            {"planned_days": 28},
+            "50% of the planned information is reached (look 14)",
+            "已完成计划信息量的 50%",
+        ),
+        ({"planned_days": 14}, "The plan is complete: this is the final analysis", "计划已完成"),
+    ):
+        ro = readout(df, **kw, **plan)
+        for lang, needle in (("en", needle_en), ("zh", needle_zh)):
+            ctx = FakeContext(lang)
+            ab.show_results(ctx, ro)
+            assert any(needle in t for t in ctx.said), (plan, lang, ctx.said)
+        assert ctx.recorded["ab_design"] == ro.plan.design
+    ctx = FakeContext("en")
+    ab.show_results(ctx, readout(df, metrics=["converted:proportion"]))
+    assert ctx.said == [] and ctx.recorded == {}  # fixed horizon: nothing to say about a plan
+
+
+def test_report_counts_the_units_without_a_cuped_covariate():
+    df = units().assign(pre_gmv=lambda d: np.arange(len(d)) % 7 * 10.0)
+    df.loc[df.index[:5000], "pre_gmv"] = np.nan
+    ro = readout(df, metrics=["gmv:mean"], covariates={"gmv": "pre_gmv"})
+    for lang, needle in (
+        ("en", "5,000 units (25.0%) have no pre-period value"),
+        ("zh", "5,000 个单位（25.0%）没有实验前数据"),
+    ):
+        ctx = FakeContext(lang)
+        ab.show_results(ctx, ro)
+        assert any(needle in t for t in ctx.said), ctx.said
+    full = readout(
+        units().assign(pre_gmv=1.0 + np.arange(20_000) % 3),
+        metrics=["gmv:mean"],
+        covariates={"gmv": "pre_gmv"},
+    )
+    ctx = FakeContext("en")
+    ab.show_results(ctx, full)
+    assert any("every unit has a pre-period value" in t for t in ctx.said)
+
+
+def test_srm_sentence_states_the_threshold_used():
+    df = pd.DataFrame({"variant": ["control"] * 5120 + ["treatment"] * 4880, "converted": 0})
+    df.loc[::9, "converted"] = 1
+    from opsnb.errors import SampleRatioMismatchWarning
+
+    with pytest.warns(SampleRatioMismatchWarning):
+        ro = readout(df, srm_alpha=0.05)
+    ctx = FakeContext("en")
+    ab.show_srm(ctx, ro)
+    assert "< 0.05." in ctx.said[0] and "Sample ratio mismatch" in ctx.said[0]

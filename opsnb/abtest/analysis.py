@@ -1,7 +1,8 @@
 """A/B readout: metrics, per-arm sufficient statistics (pandas or DuckDB SQL), the results table.
 
 A readout is SRM first, then one row per (metric, treatment arm) with lifts, intervals, p-values
-(corrected for multiple arms and metrics), Bayesian chance to win or sequential bounds.
+(corrected for multiple arms and metrics), Bayesian chance to win or sequential bounds. Which
+sequential design a method stands for, and its plan, is :mod:`opsnb.abtest.design`.
 
 Metrics are written ``NAME:proportion``, ``NAME:mean`` or ``NAME:mean:NUM/DEN`` (a ratio metric,
 e.g. ``aov:mean:gmv/orders``); see :func:`parse_metric`. Rows are randomisation units; with
@@ -27,6 +28,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from opsnb.abtest.design import (
+    SequentialPlan,
+    elapsed_days,
+    planned_units,
+    sequential_plan,
+    spending_clock,
+)
 from opsnb.abtest.stats import (
     ComparisonResult,
     PairStats,
@@ -45,7 +53,6 @@ __all__ = [
     "MetricSpec",
     "parse_metric",
     "parse_metrics",
-    "METHODS",
     "Readout",
     "arm_stats_from_frame",
     "arm_stats_sql",
@@ -65,11 +72,6 @@ __all__ = [
     "compare_one",
 ]
 
-METHODS = ("frequentist", "bayesian", "sequential", "group_sequential", "msprt")
-"""``sequential`` is the group-sequential design (Lan–DeMets O'Brien–Fleming-type spending over
-the daily looks, :mod:`opsnb.abtest.groupseq`: exactly α under daily peeking);
-``group_sequential`` the same with a choice of ``spending``; ``msprt`` the always-valid mixture
-SPRT (:mod:`opsnb.abtest.sequential`: peek at any moment, conservative)."""
 KINDS = ("proportion", "mean", "ratio")
 DEFAULT_GUARDRAILS = ("refund_rate",)
 LOWER_IS_BETTER = (
@@ -94,8 +96,10 @@ BOOL_VALUES = {
     "1.0": 1.0,
     "0.0": 0.0,
 }
-"""Text read as 0/1 (case-insensitive): TRUE/FALSE, true/false, 1/0, 是/否, yes/no."""
-_STAT_COLS = ["n", "sum_y", "sum_y2", "sum_x", "sum_x2", "sum_xy"]
+"""Text read as 0/1 (case-insensitive): TRUE/FALSE, true/false, 1/0, 是/否, yes/no — by the
+pandas path (:func:`coerce_numeric`) and the DuckDB path (:func:`arm_stats_sql`) alike."""
+_BLANK = ("", "nan", "none", "<na>")
+_STAT_COLS = ["n", "sum_y", "sum_y2", "sum_x", "sum_x2", "sum_xy", "n_missing", "sum_y_missing"]
 
 
 @dataclass(frozen=True)
@@ -296,7 +300,9 @@ def arm_stats_from_frame(
     """Per-arm sufficient statistics, one row per (variant, metric).
 
     Columns: variant, metric, units (rows/units in the arm), n (units with the metric),
-    sum_y, sum_y2, sum_x, sum_x2, sum_xy (x = denominator or covariate, else 0).
+    sum_y, sum_y2, sum_x, sum_x2, sum_xy (x = denominator or covariate, else 0), n_missing and
+    sum_y_missing (units with the metric but without the CUPED covariate, kept with x = 0, and
+    the sum of their metric; 0 for other metrics: a ratio needs its denominator).
     ``cap``: winsorise mean and ratio numerators at that pooled quantile (e.g. 0.99).
     ``unit_agg``: "sum" or "mean" of a unit's rows when ``unit_col`` is given (store-weeks →
     a store's weekly mean).
@@ -323,7 +329,9 @@ def arm_stats_from_frame(
         x = df[xcol].to_numpy(dtype=float) if xcol else np.zeros(len(df))
         if cap is not None and m.kind != "proportion":
             y = np.minimum(y, np.nanquantile(y, cap))
-        ok = ~(np.isnan(y) | np.isnan(x))
+        gap = np.isnan(x) & bool(m.covariate)  # a CUPED covariate may be missing: keep the unit
+        ok = ~(np.isnan(y) | (np.isnan(x) & ~gap))
+        x = np.where(gap, 0.0, x)
         t = pd.DataFrame(
             {
                 "variant": variant[ok].to_numpy(),
@@ -333,6 +341,8 @@ def arm_stats_from_frame(
                 "sum_x": x[ok],
                 "sum_x2": x[ok] ** 2,
                 "sum_xy": x[ok] * y[ok],
+                "n_missing": gap[ok].astype(float),
+                "sum_y_missing": np.where(gap, y, 0.0)[ok],
             }
         )
         g = t.groupby("variant", sort=True)[_STAT_COLS].sum().reindex(units.index, fill_value=0.0)
@@ -349,8 +359,8 @@ def _sql_source(source: str) -> str:
     low = s.lower()
     if low.endswith(".parquet") or "*" in s:
         return f"read_parquet('{s}')"
-    if low.endswith(".csv"):
-        return f"read_csv_auto('{s}')"
+    if low.endswith(".csv"):  # as text, so TRUE/FALSE/是/否 cells are read like the pandas path
+        return f"read_csv_auto('{s}', all_varchar = true)"
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", s):
         raise ParameterError(f"source must be a table name or a .parquet/.csv path, got {s!r}")
     return s
@@ -358,6 +368,65 @@ def _sql_source(source: str) -> str:
 
 def _q(col: str) -> str:
     return '"' + col.replace('"', '""') + '"'
+
+
+def _sql_list(values) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+def _sql_number(col: str, typ: str, alias: str) -> tuple[list[str], str, str | None]:
+    """How to read ``col`` as DOUBLE like :func:`coerce_numeric`: the columns a first
+    projection computes once per row (named after ``alias``), the expression over them, and for
+    a text column the condition of a cell that is neither blank, a boolean spelling nor a
+    number (None otherwise)."""
+    q = _q(col)
+    if not re.match(r"(VARCHAR|TEXT|STRING|CHAR)", typ.upper()):
+        return [f"CAST({q} AS DOUBLE) AS {alias}"], alias, None
+    f, t = f"{alias}_f", f"{alias}_t"  # plain number ('nan' reads as NaN: blank), clean text
+    num = f"TRY_CAST(replace({t}, ',', '') AS DOUBLE)"
+    true = [k for k, v in BOOL_VALUES.items() if v == 1.0]
+    false = [k for k, v in BOOL_VALUES.items() if v == 0.0]
+    expr = (
+        f"CASE WHEN NOT isnan({f}) THEN {f} WHEN {t} IS NULL OR {t} IN ({_sql_list(_BLANK)}) "
+        f"THEN NULL WHEN {t} IN ({_sql_list(true)}) THEN 1.0 "
+        f"WHEN {t} IN ({_sql_list(false)}) THEN 0.0 ELSE {num} END"
+    )
+    bad = (
+        f"{t} IS NOT NULL AND {f} IS NULL "
+        f"AND {t} NOT IN ({_sql_list(_BLANK + tuple(BOOL_VALUES))}) AND {num} IS NULL"
+    )
+    return [f"TRY_CAST({q} AS DOUBLE) AS {f}", f"lower(trim({q})) AS {t}"], expr, bad
+
+
+def _check_sql_cells(con, src: str, filt: str, bad: dict, source: str) -> None:
+    """Raise :class:`DataContractError` naming the first bad cells (file row for a CSV); run
+    only once the aggregation has counted some. ``bad``: column → (projections, condition) of
+    :func:`_sql_number`."""
+    parts = []
+    for c, (pre, cond) in bad.items():
+        base = f"(SELECT row_number() OVER () + 1 AS _row, *, {', '.join(pre)} FROM {src}){filt}"
+        parts.append(
+            f"SELECT _row, '{c.replace(chr(39), chr(39) * 2)}' AS col, "
+            f"CAST({_q(c)} AS VARCHAR) AS v FROM {base}{' AND ' if filt else ' WHERE '}{cond}"
+        )
+    rows = con.execute(
+        f"SELECT * FROM ({' UNION ALL '.join(parts)}) ORDER BY _row LIMIT 50"
+    ).fetchall()
+    if rows:
+        csv = str(source).lower().endswith(".csv")
+        raise DataContractError(
+            f"{source}: metric columns must be numeric or boolean",
+            [
+                DataProblem(
+                    str(source),
+                    int(r) if csv else None,
+                    c,
+                    v,
+                    "a number or TRUE/FALSE, true/false, 1/0, 是/否",
+                )
+                for r, c, v in rows
+            ],
+        )
 
 
 def arm_stats_sql(
@@ -372,7 +441,9 @@ def arm_stats_sql(
     """Same table as :func:`arm_stats_from_frame`, computed by one DuckDB aggregation.
 
     ``source``: a table in ``con`` or a Parquet/CSV path. ``where``: an SQL filter (e.g.
-    ``experiment = 'detail_page_v2'``). Rows must already be randomisation units.
+    ``experiment = 'detail_page_v2'``). Rows must already be randomisation units. Text cells
+    are read like the pandas path (TRUE/FALSE, true/false, 1/0, 是/否, numbers with thousands
+    separators); any other text raises :class:`DataContractError`.
     """
     import duckdb
 
@@ -380,23 +451,44 @@ def arm_stats_sql(
     con = con if con is not None else duckdb.connect()
     src = _sql_source(source)
     filt = f" WHERE {where}" if where else ""
+    types = {r[0]: str(r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
+    cols = list(dict.fromkeys([variant_col] + [c for m in metrics for c in m.columns]))
+    missing = [c for c in cols if c not in types]
+    if missing:
+        _check_columns(pd.DataFrame(columns=list(types)), cols, str(source))
+    # each column is read once in inner projections (text mapping included), then aggregated
+    alias = {c: f"_c{j}" for j, c in enumerate(cols[1:])}
+    first, inner, bad = [f"CAST({_q(variant_col)} AS VARCHAR) AS variant"], ["variant"], {}
+    for c, a in alias.items():
+        pre, expr, cond = _sql_number(c, types[c], a)
+        first += pre
+        inner.append(a if expr == a else f"{expr} AS {a}")
+        if cond:
+            bad[c] = (pre, cond)
+            inner.append(f"({cond}) AS _b{len(bad) - 1}")
+    inner_sql = f"(SELECT {', '.join(first)} FROM {src}{filt})"
+    rows_sql = f"(SELECT {', '.join(inner)} FROM {inner_sql})"
     caps: dict[str, str] = {}
     if cap is not None:
         capped = [m for m in metrics if m.kind != "proportion"]
         if capped:
-            sel = ", ".join(
-                f"quantile_cont(CAST({_q(m.column)} AS DOUBLE), {float(cap)})" for m in capped
-            )
-            qs = con.execute(f"SELECT {sel} FROM {src}{filt}").fetchone()
+            sel = ", ".join(f"quantile_cont({alias[m.column]}, {float(cap)})" for m in capped)
+            qs = con.execute(f"SELECT {sel} FROM {rows_sql}").fetchone()
             caps = {m.name: repr(float(q)) for m, q in zip(capped, qs)}
-    sel = [f"CAST({_q(variant_col)} AS VARCHAR) AS variant", "count(*) AS units"]
+    sel = ["variant", "count(*) AS units"]
     for i, m in enumerate(metrics):
-        y = f"CAST({_q(m.column)} AS DOUBLE)"
+        y = alias[m.column]
         if m.name in caps:
             y = f"least({y}, {caps[m.name]})"
         xc = m.denominator or m.covariate
-        x = f"CAST({_q(xc)} AS DOUBLE)" if xc else "0.0"
-        ok = f"({y}) IS NOT NULL AND ({x}) IS NOT NULL"
+        x = alias[xc] if xc else "0.0"
+        if m.covariate:  # keep units without the covariate: x = 0 plus a missing indicator
+            ok = f"{y} IS NOT NULL"
+            gap = f"{ok} AND {x} IS NULL"
+            x = f"coalesce({x}, 0.0)"
+        else:
+            ok = f"{y} IS NOT NULL AND {x} IS NOT NULL"
+            gap = "false"
         yy = f"CASE WHEN {ok} THEN {y} END"
         xx = f"CASE WHEN {ok} THEN {x} END"
         sel += [
@@ -406,13 +498,18 @@ def arm_stats_sql(
             f"sum({xx}) AS sx_{i}",
             f"sum(({xx})*({xx})) AS sxx_{i}",
             f"sum(({xx})*({yy})) AS sxy_{i}",
+            f"count(CASE WHEN {gap} THEN 1 END) AS nm_{i}",
+            f"sum(CASE WHEN {gap} THEN {y} END) AS sym_{i}",
         ]
-    wide = con.execute(f"SELECT {', '.join(sel)} FROM {src}{filt} GROUP BY 1 ORDER BY 1").df()
+    sel += [f"count(*) FILTER (WHERE _b{j}) AS bad_{j}" for j in range(len(bad))]
+    wide = con.execute(f"SELECT {', '.join(sel)} FROM {rows_sql} GROUP BY 1 ORDER BY 1").df()
+    if any(wide[f"bad_{j}"].sum() for j in range(len(bad))):
+        _check_sql_cells(con, src, filt, bad, source)
     rows = []
     for i, m in enumerate(metrics):
         part = wide[["variant", "units"]].copy()
         part.insert(1, "metric", m.name)
-        for col, key in zip(_STAT_COLS, ("n", "sy", "syy", "sx", "sxx", "sxy")):
+        for col, key in zip(_STAT_COLS, ("n", "sy", "syy", "sx", "sxx", "sxy", "nm", "sym")):
             part[col] = wide[f"{key}_{i}"].astype(float).fillna(0.0)
         rows.append(part)
     out = pd.concat(rows, ignore_index=True)
@@ -432,12 +529,21 @@ def compare_one(
     planned_n: float | None,
     looks: tuple | None = None,
     spending: str = "obf",
+    *,
+    planned_days: float | None = None,
+    look_days: Sequence[float] | None = None,
 ) -> ComparisonResult:
-    """``looks``: (control units, treatment units) cumulated at every look, for the
-    group-sequential methods (default: one look now)."""
+    """One metric, control ``c`` versus treatment ``t`` (rows of :func:`arm_stats_from_frame`).
+
+    ``method`` and the plan (``planned_n`` total units, ``planned_days``) resolve through
+    :func:`opsnb.abtest.design.sequential_plan`. ``looks``: (control units, treatment units)
+    cumulated at every look (default: one look now); ``look_days``: calendar day of each look
+    counted from the first (1, 2, ...; needed for ``planned_days``)."""
     from opsnb.abtest.bayes import bayes_from_result, bayes_proportions
     from opsnb.abtest.groupseq import group_sequential_from_result, information
     from opsnb.abtest.sequential import sequential_from_result
+
+    plan = sequential_plan(method, planned_n, planned_days, spending)
 
     if m.kind == "ratio" or m.covariate:
         pc = PairStats(*(float(c[k]) for k in _STAT_COLS))
@@ -453,18 +559,20 @@ def compare_one(
             res = compare_proportions(sc, st, alternative=alternative, alpha=alpha)
         else:
             res = compare_means(sc, st, alternative=alternative, alpha=alpha)
-    if method == "bayesian":
+    if plan.design == "bayesian":
         return bayes_from_result(res, prior_sd=prior_sd)
-    if method == "msprt":
-        return sequential_from_result(res, planned_n=planned_n)
-    if method in ("sequential", "group_sequential"):
-        nc, nt = looks if looks is not None else ([float(c["units"])], [float(t["units"])])
-        info = information(nc, nt)
-        planned = None
-        if planned_n is not None:
-            planned = float(info[-1]) * float(planned_n) / (float(nc[-1]) + float(nt[-1]))
-        return group_sequential_from_result(res, info, spending=spending, planned=planned)
-    return res
+    if not plan.is_sequential:
+        return res
+    nc, nt = looks if looks is not None else ([float(c["units"])], [float(t["units"])])
+    n_now = float(nc[-1]) + float(nt[-1])
+    if plan.design == "msprt":
+        planned = planned_units(plan, n_now, float(look_days[-1]) if look_days else None)
+        return sequential_from_result(
+            res, planned_n=planned if planned == planned else None, looks=len(nc)
+        )
+    info = information(nc, nt)
+    clock = spending_clock(plan, info, n_now, look_days)
+    return group_sequential_from_result(res, info, spending=plan.spending, **clock)
 
 
 def compare_arm_stats(
@@ -481,21 +589,30 @@ def compare_arm_stats(
     guardrails: Sequence[str] = DEFAULT_GUARDRAILS,
     looks: pd.DataFrame | None = None,
     spending: str = "obf",
+    planned_days: float | None = None,
 ) -> pd.DataFrame:
     """Compare every treatment arm with ``control`` on every metric.
 
-    Group-sequential methods: ``looks`` holds the cumulative units per arm (columns) at every
-    look (rows, the current one last; see :func:`looks_from_frame`); without it the data are
-    one look. ``planned_n``: total units planned (default: now, so α is fully spent).
+    Sequential methods: ``looks`` holds the cumulative units per arm (columns) at every look
+    (rows indexed by day, the current one last; see :func:`looks_from_frame`); without it the
+    data are one look. The plan — ``planned_n`` (total units) or ``planned_days`` (needs
+    ``looks``) — makes ``sequential`` group-sequential; without one it is the always-valid
+    mSPRT (:func:`opsnb.abtest.design.sequential_plan`).
 
     Returns one row per (metric, variant): metric, variant, kind, guardrail, lower_is_better,
     n_control, n_treatment, control_mean, treatment_mean, abs_lift, ci_low, ci_high, rel_lift,
     rel_ci_low, rel_ci_high, p_value, p_adjusted, chance_to_win, risk, variance_reduction,
-    method, looks, error_code. ``p_adjusted`` corrects over non-guardrail metrics × arms;
-    guardrails are corrected among themselves.
+    method, looks, error_code, then the other :class:`~opsnb.abtest.stats.ComparisonResult`
+    fields (se, statistic, se_control, se_treatment, n_missing_covariate, info_fraction, ...) and
+    covariate (the CUPED column, "" for none). ``p_adjusted`` corrects over non-guardrail
+    metrics × arms; guardrails are corrected among themselves.
     """
-    if method not in METHODS:
-        raise ParameterError(f"method must be one of {METHODS}, got {method!r}")
+    plan = sequential_plan(method, planned_n, planned_days, spending)
+    days = None
+    if looks is not None and len(looks) and isinstance(looks.index, pd.DatetimeIndex):
+        days = [elapsed_days(looks.index[0], d) for d in looks.index]
+    if plan.is_sequential:  # planned_days without daily looks: say so before computing
+        planned_units(plan, 1.0, days[-1] if days else None)
     metrics = parse_metrics(metrics, guardrails=guardrails)
     variants = list(dict.fromkeys(stats["variant"].astype(str)))
     if str(control) not in variants:
@@ -522,9 +639,16 @@ def compare_arm_stats(
                 planned_n,
                 lk,
                 spending,
+                planned_days=planned_days,
+                look_days=days,
             ).with_names(m.name, v)
             d = r.to_dict()
-            d.update(kind=m.kind, guardrail=m.name in guardrails, lower_is_better=m.lower_is_better)
+            d.update(
+                kind=m.kind,
+                guardrail=m.name in guardrails,
+                lower_is_better=m.lower_is_better,
+                covariate=m.covariate or "",
+            )
             rows.append(d)
     out = pd.DataFrame(rows).rename(columns={"estimate": "abs_lift", "rel_estimate": "rel_lift"})
     out["p_adjusted"] = np.nan
@@ -564,7 +688,8 @@ def compare_arm_stats(
 
 @dataclass(frozen=True)
 class Readout:
-    """SRM check plus the results table (see :func:`compare_arm_stats` for its columns)."""
+    """SRM check plus the results table (see :func:`compare_arm_stats` for its columns);
+    ``plan``: the design the method stands for and its plan (:class:`SequentialPlan`)."""
 
     srm: SRMResult
     results: pd.DataFrame
@@ -574,12 +699,14 @@ class Readout:
     correction: str
     scope: str
     stats: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+    plan: SequentialPlan | None = None
 
     def to_frame(self) -> pd.DataFrame:
         return self.results.copy()
 
     def to_dict(self) -> dict:
-        """The CLI's JSON shape: ``{"srm": {...}, "results": [...]}`` (NaN → None)."""
+        """The CLI's JSON shape: ``{"srm": {...}, "design": {...}, "results": [...]}`` (NaN and
+        ±inf → None)."""
         keys = [
             "metric",
             "variant",
@@ -598,7 +725,14 @@ class Readout:
             "risk",
             "method",
         ]
-        extra = ["p_adjusted", "variance_reduction", "looks", "error_code"]
+        extra = [
+            "p_adjusted",
+            "variance_reduction",
+            "n_missing_covariate",
+            "looks",
+            "info_fraction",
+            "error_code",
+        ]
 
         def clean(v):
             if isinstance(v, (np.floating, float)):
@@ -616,7 +750,9 @@ class Readout:
                 "p_value": clean(self.srm.p_value),
                 "counts": {k: int(v) for k, v in self.srm.counts.items()},
                 "flagged": self.srm.flagged,
+                "threshold": self.srm.threshold,
             },
+            "design": {k: clean(v) for k, v in self.plan.to_dict().items()} if self.plan else None,
             "control": self.control,
             "method": self.method,
             "alpha": self.alpha,
@@ -668,10 +804,17 @@ def _make_readout(
     guardrails,
     looks=None,
     spending="obf",
+    planned_days=None,
+    srm_alpha=0.001,
 ) -> Readout:
+    plan = sequential_plan(method, planned_n, planned_days, spending)
+    if not 0 < srm_alpha < 1:
+        raise ParameterError(f"srm_alpha must be between 0 and 1 (exclusive), got {srm_alpha!r}")
     units = stats.drop_duplicates("variant").set_index("variant")["units"]
     order = [str(control)] + [v for v in units.index if v != str(control)]
-    srm = srm_check({v: units[v] for v in order if v in units.index}, expected_ratio)
+    srm = srm_check(
+        {v: units[v] for v in order if v in units.index}, expected_ratio, threshold=srm_alpha
+    )
     res = compare_arm_stats(
         stats,
         control,
@@ -685,9 +828,10 @@ def _make_readout(
         guardrails=guardrails,
         looks=looks,
         spending=spending,
+        planned_days=planned_days,
     )
     return Readout(
-        srm, res, str(control), method, alpha, correction, _scope(res, correction), stats
+        srm, res, str(control), method, alpha, correction, _scope(res, correction), stats, plan
     )
 
 
@@ -712,21 +856,27 @@ def readout(
     unit_agg: str = "sum",
     time_col: str | None = None,
     spending: str = "obf",
+    planned_days: float | None = None,
+    srm_alpha: float = 0.001,
 ) -> Readout:
     """Full readout of a unit-level frame: SRM check, then every metric × treatment arm.
 
-    Sequential methods (see :data:`METHODS`): with ``time_col`` there is one look a day (units by
-    their assignment time) and the boundary of the last look is used; without it the data are a
-    single look. ``spending``: "obf" or "pocock" (group-sequential).
+    Sequential methods (see :data:`opsnb.abtest.design.METHODS`): with ``time_col`` there is
+    one look a day (units by their assignment time) and the boundary of the last look is used;
+    without it the data are a single look. The plan — ``planned_n`` (total units across arms)
+    or ``planned_days`` (needs ``time_col``), 0 or None for none — makes ``sequential`` the
+    group-sequential design (``spending``: "obf" or "pocock"); without a plan it is the
+    always-valid mSPRT. ``srm_alpha``: the SRM check flags the split below this p-value.
+    CUPED covariates may be missing for some units (new users): they are kept (see
+    :func:`opsnb.abtest.stats.compare_means_cuped`) and counted in ``n_missing_covariate``.
     """
-    if method not in METHODS:
-        raise ParameterError(f"method must be one of {METHODS}, got {method!r}")
+    plan = sequential_plan(method, planned_n, planned_days, spending)
     specs = parse_metrics(metrics, covariates, guardrails)
     stats = arm_stats_from_frame(
         df, variant_col, specs, unit_col=unit_col, cap=cap, source=source, unit_agg=unit_agg
     )
     looks = None
-    if time_col and method in ("sequential", "group_sequential"):
+    if time_col and plan.is_sequential:
         looks = looks_from_frame(df, variant_col, time_col, unit_col)
     return _make_readout(
         stats,
@@ -742,6 +892,8 @@ def readout(
         guardrails=guardrails,
         looks=looks,
         spending=spending,
+        planned_days=planned_days,
+        srm_alpha=srm_alpha,
     )
 
 
@@ -764,9 +916,11 @@ def readout_duckdb(
     planned_n: float | None = None,
     guardrails: Sequence[str] = DEFAULT_GUARDRAILS,
     spending: str = "obf",
+    srm_alpha: float = 0.001,
 ) -> Readout:
-    """Same as :func:`readout` for a large table or Parquet file: the sums are computed in SQL
-    (sequential methods: the data are one look)."""
+    """Same as :func:`readout` for a large table, Parquet or CSV file: the sums are computed in
+    SQL (sequential methods: the data are one look, so a plan can only be ``planned_n``)."""
+    sequential_plan(method, planned_n, None, spending)
     specs = parse_metrics(metrics, covariates, guardrails)
     stats = arm_stats_sql(source, variant_col, specs, con=con, cap=cap, where=where)
     return _make_readout(
@@ -782,6 +936,7 @@ def readout_duckdb(
         planned_n=planned_n,
         guardrails=guardrails,
         spending=spending,
+        srm_alpha=srm_alpha,
     )
 
 

@@ -6,9 +6,11 @@ keep_running / inconclusive with a one-sentence reason in Chinese and English:
 1. sample-ratio mismatch → inconclusive (the split is broken; fix it before reading results);
 2. a guardrail (refund rate by default) significantly worse → dont_ship;
 3. the primary metric significantly better (corrected p < α; Bayesian: chance to win ≥ 1 - α/2;
-   sequential methods: the boundary of the current look is crossed, the only case in which
-   stopping early is allowed) → ship the best such arm; significantly worse in every arm →
-   dont_ship;
+   sequential methods: the boundary of the current look is crossed) → ship the best such arm;
+   significantly worse in every arm → dont_ship. The sentence says the test may stop now only
+   when the design allows it: the always-valid mSPRT at any look, a group-sequential design
+   before its plan is reached (at the plan it is the final analysis); a fixed-horizon or
+   Bayesian readout is read at its planned end and never says "stop early";
 4. otherwise keep_running while the sample is below what the minimum detectable effect needs
    (with the days still to go from real daily traffic), else inconclusive. Arms that are
    significantly worse are named in the sentence (drop them) whatever the verdict on the rest.
@@ -78,8 +80,69 @@ def _is_seq(r) -> bool:
     return str(r["method"]).startswith(("group-sequential", "sequential"))
 
 
-def _losers_note(losers, primary: str, alpha: float) -> tuple[str, str]:
-    """Sentence naming the arms whose primary metric is significantly worse."""
+def _fraction(r) -> float:
+    f = r.get("info_fraction", math.nan) if hasattr(r, "get") else math.nan
+    return float(f) if f == f else math.nan
+
+
+def _end_zh(text: str) -> str:
+    """Clauses joined by "；" end the sentence with "。"."""
+    text = text.rstrip("；")
+    return text + "。" if text else ""
+
+
+def _stop_note(r) -> tuple[str, str]:
+    """What a crossed sequential boundary allows, by design (empty for fixed-horizon)."""
+    if not _is_seq(r):
+        return "", ""
+    k = int(r["looks"]) if r["looks"] == r["looks"] else 1
+    f = _fraction(r)
+    if str(r["method"]).startswith("sequential"):
+        return (
+            f"随时有效（mSPRT）区间在第 {k} 次查看时已不含 0，可以现在结束；",
+            f" The always-valid (mSPRT) interval excludes 0 at look {k}, so the test may stop now.",
+        )
+    if f == f and f >= 1 - 1e-9:
+        return (
+            f"已达到计划的信息量（第 {k} 次查看，即最终分析）；",
+            f" The plan is complete (look {k}, the final analysis).",
+        )
+    share = f"{f:.0%}" if f == f else "—"
+    return (
+        f"成组序贯边界在第 {k} 次查看时已越过（已完成计划信息量的 {share}），可以提前结束；",
+        f" The group-sequential boundary is crossed at look {k} ({share} of the planned "
+        "information), so the test may stop now.",
+    )
+
+
+def _wait_note(r) -> tuple[str, str]:
+    """Why a non-significant sequential result is no early stop (empty for fixed-horizon)."""
+    if not _is_seq(r):
+        return "", ""
+    f = _fraction(r)
+    if str(r["method"]).startswith("sequential"):
+        return (
+            "（随时有效的 mSPRT 序贯边界尚未越过，不能提前下结论）",
+            " (the sequential boundary has not been crossed — always-valid mSPRT — so no early "
+            "stop)",
+        )
+    if f == f and f >= 1 - 1e-9:
+        return (
+            "（计划已完成，最终边界没有越过；再延长需要一个新的、更大的计划）",
+            " (the plan is complete and its final boundary was not crossed; running longer needs "
+            "a new, larger plan)",
+        )
+    share = f"{f:.0%}" if f == f else "—"
+    return (
+        f"（序贯边界尚未越过，已完成计划信息量的 {share}，不能提前下结论）",
+        f" (the sequential boundary has not been crossed at {share} of the planned "
+        "information, so no early stop)",
+    )
+
+
+def _losers_note(losers, primary: str, alpha: float, stop_ok: bool = False) -> tuple[str, str]:
+    """Sentence naming the arms whose primary metric is significantly worse; "can be stopped
+    now" only when the design allows stopping early (``stop_ok``)."""
     if not losers:
         return "", ""
     zh = "、".join(
@@ -93,10 +156,11 @@ def _losers_note(losers, primary: str, alpha: float) -> tuple[str, str]:
     )
     one = len(losers) == 1
     return (
-        f"实验组 {zh} 的 {primary} 显著更差（多重比较校正后仍显著），不要上线，可以先停掉；",
+        f"实验组 {zh} 的 {primary} 显著更差（多重比较校正后仍显著），不要上线"
+        f"{'，可以先停掉' if stop_ok else ''}；",
         f"arm {en} {'is' if one else 'are'} significantly worse on {primary} (after the "
-        f"multiple-testing correction): do not ship {'it' if one else 'them'}, it can be "
-        "stopped now; ",
+        f"multiple-testing correction): do not ship {'it' if one else 'them'}"
+        f"{', it can be stopped now' if stop_ok else ''}; ",
     )
 
 
@@ -153,17 +217,15 @@ def decide(
     if ok_winners:
         best = max(ok_winners, key=lambda r: r["rel_lift"] * (-1 if r["lower_is_better"] else 1))
         ci = f"[{_pct(best['rel_ci_low'])}, {_pct(best['rel_ci_high'])}]"
-        sz = se_ = ""
-        if _is_seq(best):
-            k = int(best["looks"]) if best["looks"] == best["looks"] else 1
-            sz = f"序贯边界在第 {k} 次查看时已越过，可以提前结束；"
-            se_ = f" The sequential boundary is crossed at look {k}, so the test may stop now."
-        lz, le = _losers_note([w for w in losers if w["variant"] != best["variant"]], primary, a)
+        sz, se_ = _stop_note(best)
+        lz, le = _losers_note(
+            [w for w in losers if w["variant"] != best["variant"]], primary, a, _is_seq(best)
+        )
         return Decision(
             "ship",
             best["variant"],
             primary,
-            f"建议上线 {best['variant']}：{primary} 相对提升 {_pct(best['rel_lift'])}（区间 {ci}），统计显著，且护栏指标未变差。{sz}{lz.rstrip('；')}",
+            f"建议上线 {best['variant']}：{primary} 相对提升 {_pct(best['rel_lift'])}（区间 {ci}），统计显著，且护栏指标未变差。{_end_zh(sz + lz)}",
             f"Ship {best['variant']}: {primary} changed by {_pct(best['rel_lift'])} "
             f"(interval {ci}), significant, with no guardrail getting worse.{se_}"
             f"{' Also, ' + le.rstrip('; ') + '.' if le else ''}",
@@ -188,7 +250,7 @@ def decide(
             f"Don't ship: {primary} got significantly worse ({w['variant']} {_pct(w['rel_lift'])}).",
         )
     # not significant: is the sample big enough to have seen an effect of size mde?
-    lz, le = _losers_note(losers, primary, a)
+    lz, le = _losers_note(losers, primary, a, bool(losers) and _is_seq(losers[0]))
     rest = prim[~prim["variant"].isin([w["variant"] for w in losers])]
     r = (rest if len(rest) else prim).iloc[0]
     others = f"其余组（{'、'.join(map(str, rest['variant']))}）" if losers and len(rest) else ""
@@ -197,10 +259,7 @@ def decide(
         if losers and len(rest)
         else primary
     )
-    seq_z = "（序贯边界尚未越过，不能提前下结论）" if _is_seq(r) else ""
-    seq_e = (
-        " (the sequential boundary has not been crossed, so no early stop)" if _is_seq(r) else ""
-    )
+    seq_z, seq_e = _wait_note(r)
     z = float(stats.norm.ppf(1 - a / 2) + stats.norm.ppf(power))
     se = float(r["se"]) if "se" in r and r["se"] == r["se"] else math.nan
     target = abs(mde * r["control_mean"])
@@ -292,29 +351,40 @@ def cumulative_lift_from_frame(
     planned_n: float | None = None,
     design: str = "group_sequential",
     spending: str = "obf",
+    planned_days: float | None = None,
 ) -> pd.DataFrame:
     """Daily looks at the cumulative data: fixed-horizon and sequential intervals.
 
     ``design``: "group_sequential" (Lan–DeMets ``spending`` boundaries computed for these looks,
     repeated confidence intervals; :mod:`opsnb.abtest.groupseq`) or "msprt" (always-valid
-    mixture SPRT). ``planned_n`` (total units) sets the planned information / mixing variance;
-    default the final total (the experiment ends at the last look and spends all of α).
+    mixture SPRT). The plan — ``planned_n`` (total units) or ``planned_days`` (turned into units
+    by the enrolment so far, :func:`opsnb.abtest.design.planned_units`) — sets the planned
+    information / mixing variance as in the readout. Without a plan the group-sequential
+    bounds treat the last look as the planned end (a retrospective view of a test that ran its
+    course: all of α spent there) and the mSPRT is tuned for
+    :data:`~opsnb.abtest.sequential.DEFAULT_TUNING_N` units.
     Columns: date, variant, look, n_control, n_treatment, abs_lift, ci_low, ci_high, rel_lift,
-    p_value (fixed-horizon, naive), z, info_fraction, z_bound (group-sequential; NaN for
-    msprt), seq_ci_low, seq_ci_high, seq_p_value (msprt: running minimum; group-sequential:
-    repeated p-value of the last look only), crossed (the sequential interval excludes 0).
+    p_value (fixed-horizon, naive), z (estimate / unpooled se, the statistic the sequential
+    bounds use), info_fraction, z_bound (group-sequential; NaN for msprt), seq_ci_low,
+    seq_ci_high, seq_p_value (msprt: running minimum; group-sequential: repeated p-value of the
+    last look only), crossed (the sequential interval excludes 0, i.e. ``|z| ≥ z_bound``).
     ``attrs``: design, spending, metric (name) and kind (proportion | mean | ratio), so a plot
     can say in which unit the lift is (percentage points for a proportion).
     """
     from opsnb.abtest.analysis import compare_one
+    from opsnb.abtest.design import elapsed_days, planned_units, sequential_plan, spending_clock
     from opsnb.abtest.groupseq import information, repeated_p_value, spending_boundaries
-    from opsnb.abtest.sequential import mixing_variance, sequential_from_result
+    from opsnb.abtest.sequential import planned_mixing_variance, sequential_from_result
 
     if design not in ("group_sequential", "msprt"):
         raise ValueError(f"design must be one of ('group_sequential', 'msprt'), got {design!r}")
+    plan = sequential_plan(
+        "msprt" if design == "msprt" else "sequential", planned_n, planned_days, spending
+    )
     spec = parse_metrics([metric], covariates)[0]
     day = pd.to_datetime(df[time_col]).dt.normalize()
     days = sorted(day.dropna().unique())
+    look_days = [elapsed_days(days[0], d) for d in days]
     stats_by_day = [arm_stats_from_frame(df[day <= d], variant_col, [spec]) for d in days]
     total = stats_by_day[-1]["units"].groupby(stats_by_day[-1]["variant"]).first()
     variants = [v for v in total.index if v != str(control)]
@@ -343,22 +413,26 @@ def cumulative_lift_from_frame(
             continue
         final = looks[-1][1]
         n_final = final.n_control + final.n_treatment
-        planned = planned_n or n_final
+        kept = [look_days[days.index(d)] for d, _ in looks]
+        planned = planned_units(plan, n_final, kept[-1])
         info = information([r.n_control for _, r in looks], [r.n_treatment for _, r in looks])
         if design == "group_sequential":
-            gs = spending_boundaries(
-                info, alpha=alpha, spending=spending, planned=float(info[-1]) * planned / n_final
-            )
+            clock = spending_clock(plan, info, n_final, kept)
+            gs = spending_boundaries(info, alpha=alpha, spending=spending, **clock)
         else:
             tau2 = (
-                float(mixing_variance(final.se**2 * n_final / planned, alpha))
+                float(
+                    planned_mixing_variance(
+                        final.se**2, n_final, planned if planned == planned else None, alpha
+                    )
+                )
                 if final.se == final.se
                 else math.nan
             )
         best_p = 1.0
         for k, (d, r) in enumerate(looks, start=1):
             ok = r.se == r.se and r.se > 0
-            z = r.statistic if r.statistic == r.statistic else (r.estimate / r.se if ok else np.nan)
+            z = r.estimate / r.se if ok else np.nan
             row = dict(
                 date=pd.Timestamp(d),
                 variant=v,
@@ -379,7 +453,7 @@ def cumulative_lift_from_frame(
             )
             if design == "group_sequential":
                 c = gs.z_bounds[k - 1]
-                row.update(info_fraction=gs.info_fractions[k - 1], z_bound=c)
+                row.update(info_fraction=gs.spend_fractions[k - 1], z_bound=c)
                 if ok and np.isfinite(c):
                     row.update(seq_ci_low=r.estimate - c * r.se, seq_ci_high=r.estimate + c * r.se)
             elif tau2 == tau2 and ok:
@@ -389,13 +463,14 @@ def cumulative_lift_from_frame(
             rows.append(row)
         if design == "group_sequential" and rows and np.isfinite(rows[-1]["z"]):
             rows[-1]["seq_p_value"] = repeated_p_value(
-                rows[-1]["z"], info, spending=spending, planned=float(info[-1]) * planned / n_final
+                rows[-1]["z"], info, spending=spending, **clock
             )
     out = pd.DataFrame(rows)
     if len(out):
         out["crossed"] = (out["seq_ci_low"] > 0) | (out["seq_ci_high"] < 0)
     out.attrs.update(
         design=design,
+        planned=bool(plan.has_plan),
         spending=spending if design == "group_sequential" else "",
         metric=spec.name,
         kind=spec.kind,

@@ -10,7 +10,11 @@ Design (Lan & DeMets 1983; Jennison & Turnbull 2000, ch. 7, 9 and 19):
 * information fraction of look ``k``: ``t_k = I_k / I_max`` where ``I`` is the inverse variance of
   the difference, proportional to ``n_c n_t / (n_c + n_t)`` — computed from the sample sizes
   observed at each look, so uneven daily traffic is handled; ``I_max`` is the planned information
-  (default: the last look, i.e. the experiment ends now and spends all of α);
+  (default: the last look, i.e. the experiment ends now and spends all of α). A plan in
+  calendar time spends α on its own clock instead (``spend_at``: the share of the planned days
+  elapsed at each look) while the correlation between looks still comes from the information
+  actually observed — fixed in advance and unchanged at later looks, so daily peeking spends
+  exactly α however the traffic swings (Lan & DeMets 1989, "calendar time");
 * the spending function ``α(t)`` says how much of the two-sided α may be used by time ``t``:
   O'Brien–Fleming type ``4 − 4Φ(z_{1−α/4} / √t)`` (Lan & DeMets' two-sided form: each side
   spends ``2 − 2Φ(z_{1−α/4}/√t)`` of its α/2, as in gsDesign's ``sfLDOF`` and rpact; spends
@@ -21,8 +25,10 @@ Design (Lan & DeMets 1983; Jennison & Turnbull 2000, ch. 7, 9 and 19):
   in ``t``);
 * repeated confidence interval at look ``k``: ``estimate ± c_k · se_k`` (all looks covered
   simultaneously with probability 1 − α); repeated p-value: the smallest α whose boundary the
-  current ``|Z_k|`` reaches (``Z_k`` is the fixed-horizon test statistic, e.g. the pooled z of
-  two proportions, so one look reproduces the fixed-horizon p-value).
+  current ``|Z_k| = |estimate / se_k|`` reaches, with the same (unpooled) ``se_k`` as the
+  interval, so the interval excludes 0 exactly when the repeated p-value is below α (one look
+  gives the Wald test: for proportions it differs from the pooled z in the third digit); the
+  relative interval is Fieller's with the multiplier ``c_k``, so it agrees too.
 
 Cross-checked against Jennison & Turnbull's tables in ``tests/reference/abtest_groupseq.py``.
 
@@ -41,7 +47,7 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from opsnb.abtest.stats import NAN, ComparisonResult
+from opsnb.abtest.stats import NAN, ComparisonResult, relative_interval_fieller
 from opsnb.errors import ErrorCode
 
 __all__ = [
@@ -152,6 +158,11 @@ class GroupSequentialDesign:
     alpha_spent: tuple  # cumulative α spent by each look
     spending: str
     alpha: float
+    spend_fractions: tuple = ()  # the clock α is spent on (calendar share); default the info
+
+    def __post_init__(self):
+        if not self.spend_fractions:
+            object.__setattr__(self, "spend_fractions", self.info_fractions)
 
     @property
     def looks(self) -> int:
@@ -167,6 +178,7 @@ class GroupSequentialDesign:
             {
                 "look": np.arange(1, self.looks + 1),
                 "info_fraction": self.info_fractions,
+                "spend_fraction": self.spend_fractions,
                 "z_bound": self.z_bounds,
                 "alpha_spent": self.alpha_spent,
             }
@@ -198,17 +210,28 @@ def spending_boundaries(
     alpha: float = 0.05,
     spending: str = "obf",
     planned: float | None = None,
+    spend_at: Sequence[float] | None = None,
 ) -> GroupSequentialDesign:
     """Lan–DeMets boundaries for looks with cumulative ``info`` (information or sample sizes).
 
     ``planned``: the maximum information (same units) the design was planned for; default the
-    last look's, so α is fully spent at the last look. Looks that add no information (a day
-    without traffic) repeat the previous boundary and spend nothing.
+    last look's, so α is fully spent at the last look. ``spend_at``: instead, the share of the
+    plan reached at each look on a clock fixed in advance (calendar days elapsed / planned
+    days), at which α is spent; capped at 1. Looks that add no information (a day without
+    traffic) or come after the plan is complete repeat the previous boundary and spend nothing.
     """
-    t_all = _to_fractions(info, planned)
-    keep = np.concatenate([[True], np.diff(t_all) > 0]) & (t_all > 0)
+    if spend_at is None:
+        t_all = _to_fractions(info, planned)
+        s_all = t_all
+    else:
+        t_all = _to_fractions(info, None)
+        s_all = np.minimum(np.asarray(spend_at, dtype=float).ravel(), 1.0)
+        if s_all.shape != t_all.shape or not np.all(np.isfinite(s_all)):
+            raise ValueError(f"spend_at needs one finite share per look, got {list(s_all)}")
+    keep = np.concatenate([[True], (np.diff(t_all) > 0) & (np.diff(s_all) > 0)])
+    keep &= (t_all > 0) & (s_all > 0)
     t = _fractions(t_all[keep])
-    spent = spending_function(t, alpha, spending)
+    spent = spending_function(s_all[keep], alpha, spending)
     from scipy import optimize, stats
 
     rec, bounds = _Recursion(t), []
@@ -238,7 +261,12 @@ def spending_boundaries(
     a = np.zeros(len(t_all))
     a[ok] = np.asarray(spent)[idx[ok]]
     return GroupSequentialDesign(
-        tuple(map(float, t_all)), tuple(map(float, z)), tuple(map(float, a)), spending, alpha
+        tuple(map(float, t_all)),
+        tuple(map(float, z)),
+        tuple(map(float, a)),
+        spending,
+        alpha,
+        tuple(map(float, s_all)),
     )
 
 
@@ -260,10 +288,16 @@ def constant_boundaries(
 
 
 def repeated_p_value(
-    z: float, info: Sequence[float], *, spending: str = "obf", planned: float | None = None
+    z: float,
+    info: Sequence[float],
+    *,
+    spending: str = "obf",
+    planned: float | None = None,
+    spend_at: Sequence[float] | None = None,
 ) -> float:
     """Smallest α at which the current look's ``|z|`` reaches its boundary (Jennison & Turnbull
-    §9.5); ``info``: cumulative information of every look so far, the current one last."""
+    §9.5); ``info``: cumulative information of every look so far, the current one last;
+    ``planned``/``spend_at`` as in :func:`spending_boundaries`."""
     from scipy import optimize
 
     az = abs(float(z))
@@ -273,7 +307,7 @@ def repeated_p_value(
     def gap(log_a):
         return (
             spending_boundaries(
-                info, alpha=math.exp(log_a), spending=spending, planned=planned
+                info, alpha=math.exp(log_a), spending=spending, planned=planned, spend_at=spend_at
             ).z_bounds[-1]
             - az
         )
@@ -292,12 +326,16 @@ def group_sequential_from_result(
     *,
     spending: str = "obf",
     planned: float | None = None,
+    spend_at: Sequence[float] | None = None,
 ) -> ComparisonResult:
     """Replace a fixed-horizon interval and p-value by the repeated confidence interval and the
-    repeated p-value of the current (last) look.
+    repeated p-value of the current (last) look, both from ``z = estimate / se``.
 
     ``info``: cumulative information (see :func:`information`) at every look so far; default a
-    single look. ``planned``: planned maximum information (default: the last look's).
+    single look. ``planned``: planned maximum information (default: the last look's, i.e. the
+    experiment ends now — only right when that was the plan); ``spend_at``: the plan's clock
+    instead (see :func:`spending_boundaries`). ``info_fraction`` of the result: the current
+    look's share of the plan (capped at 1).
     """
     method = f"group-sequential-{spending}-{result.method}"
     if result.alternative != "two-sided":
@@ -320,26 +358,25 @@ def group_sequential_from_result(
             looks=looks,
             error_code=result.error_code or ErrorCode.ZERO_VARIANCE,
         )
-    from scipy import stats
-
-    design = spending_boundaries(info, alpha=result.alpha, spending=spending, planned=planned)
+    design = spending_boundaries(
+        info, alpha=result.alpha, spending=spending, planned=planned, spend_at=spend_at
+    )
     c = design.z_bounds[-1]
     half = c * se
-    q = float(stats.norm.isf(result.alpha / 2))
-    rel_half = (
-        c * (result.rel_ci_high - result.rel_estimate) / q
-        if math.isfinite(result.rel_ci_high)
-        else NAN
+    rlo, rhi = relative_interval_fieller(
+        result.control_mean, result.se_control**2, result.treatment_mean, result.se_treatment**2, c
     )
-    z = result.statistic if math.isfinite(result.statistic) else result.estimate / se
-    p = repeated_p_value(z, info, spending=spending, planned=planned)
+    z = result.estimate / se
+    p = repeated_p_value(z, info, spending=spending, planned=planned, spend_at=spend_at)
     return replace(
         result,
         method=method,
         ci_low=result.estimate - half,
         ci_high=result.estimate + half,
-        rel_ci_low=result.rel_estimate - rel_half,
-        rel_ci_high=result.rel_estimate + rel_half,
+        rel_ci_low=rlo,
+        rel_ci_high=rhi,
         p_value=p,
+        statistic=z,
         looks=looks,
+        info_fraction=design.spend_fractions[-1],
     )

@@ -9,7 +9,12 @@ For an estimate ``d`` with variance ``V`` and mixing variance ``τ²`` the mixtu
 ratio is ``Λ = sqrt(V / (V + τ²)) · exp(τ² d² / (2 V (V + τ²)))``; the always-valid p-value is
 the running minimum of ``min(1, 1/Λ)`` and the interval is
 ``d ± sqrt(V (V + τ²) / τ² · (2 log(1/α) + log((V + τ²) / V)))``.
-``τ²`` is fixed in advance from the planned sample size (the interval is tightest there).
+``τ²`` must be fixed in advance, independently of the data: it is set from the planned sample
+size (the interval is tightest there) or, without a plan, from :data:`DEFAULT_TUNING_N` units
+(GrowthBook's default tuning). Any fixed ``τ²`` keeps the guarantee; a poor one only widens the
+interval (tuned for 5 000 units, the half-width at 2 million is about 25 % wider than at the
+optimum). The relative interval is Fieller's with the same multiplier, so it excludes 0 exactly
+when the always-valid test rejects.
 
 Examples
 --------
@@ -35,11 +40,14 @@ from opsnb.abtest.stats import (
     compare_means_cuped,
     compare_proportions,
     compare_ratios,
+    relative_interval_fieller,
 )
 from opsnb.errors import ErrorCode
 
 __all__ = [
+    "DEFAULT_TUNING_N",
     "mixing_variance",
+    "planned_mixing_variance",
     "sequential_from_result",
     "sequential_proportions",
     "sequential_means",
@@ -54,6 +62,21 @@ def mixing_variance(v_planned, alpha: float = 0.05):
     ``v_planned`` (Howard et al. 2021, eq. 3.11): ``v · (-2 log α + log(1 - 2 log α))``."""
     la = -2 * math.log(alpha)
     return np.asarray(v_planned, dtype=float) * (la + math.log(la + 1))
+
+
+DEFAULT_TUNING_N = 5000.0
+"""Total units the mixing variance is tuned for when no plan is given (GrowthBook's default
+``sequential_tuning_parameter``)."""
+
+
+def planned_mixing_variance(variance, n_now, planned_n=None, alpha: float = 0.05):
+    """τ² for an estimate whose variance is ``variance`` with ``n_now`` units, tuned for
+    ``planned_n`` total units (default :data:`DEFAULT_TUNING_N`): the variance is scaled to the
+    planned size as ``variance · n_now / planned_n``, so τ² stays the same look after look."""
+    planned = DEFAULT_TUNING_N if planned_n is None else float(planned_n)
+    if not planned > 0:
+        raise ValueError(f"planned_n must be positive, got {planned_n!r}")
+    return mixing_variance(np.asarray(variance, dtype=float) * n_now / planned, alpha)
 
 
 def always_valid_bounds(estimate, variance, tau2, alpha: float = 0.05):
@@ -79,8 +102,10 @@ def sequential_from_result(
 ) -> ComparisonResult:
     """Replace a fixed-horizon interval and p-value by always-valid ones.
 
-    ``planned_n``: total units planned across both arms (default: the current total) — sets
-    ``τ²`` unless ``tau2`` is given. ``previous_p``: smallest always-valid p-value of earlier looks.
+    ``planned_n``: total units planned across both arms (default :data:`DEFAULT_TUNING_N`, a
+    fixed tuning: the guarantee needs a ``τ²`` that does not move with the data) — sets ``τ²``
+    unless ``tau2`` is given. ``previous_p``: smallest always-valid p-value of earlier looks.
+    ``info_fraction`` is set to the units so far over ``planned_n`` when a plan is given.
     """
     method = f"sequential-{result.method}"
     if result.alternative != "two-sided":
@@ -103,35 +128,24 @@ def sequential_from_result(
         )
     n_now = result.n_control + result.n_treatment
     if tau2 is None:
-        planned = n_now if planned_n is None else float(planned_n)
-        if planned <= 0:
-            raise ValueError(f"planned_n must be positive, got {planned_n!r}")
-        tau2 = float(mixing_variance(v * n_now / planned, result.alpha))
+        tau2 = float(planned_mixing_variance(v, n_now, planned_n, result.alpha))
     half, p = always_valid_bounds(result.estimate, v, tau2, result.alpha)
     half, p = float(half), min(float(p), previous_p)
     k = half / math.sqrt(v)
-    rel_half = (
-        k * (result.rel_ci_high - result.rel_estimate) / _fixed_q(result)
-        if math.isfinite(result.rel_ci_high)
-        else NAN
+    rlo, rhi = relative_interval_fieller(
+        result.control_mean, result.se_control**2, result.treatment_mean, result.se_treatment**2, k
     )
     return replace(
         result,
         method=method,
         ci_low=result.estimate - half,
         ci_high=result.estimate + half,
-        rel_ci_low=result.rel_estimate - rel_half,
-        rel_ci_high=result.rel_estimate + rel_half,
+        rel_ci_low=rlo,
+        rel_ci_high=rhi,
         p_value=p,
         looks=looks,
+        info_fraction=n_now / float(planned_n) if planned_n else NAN,
     )
-
-
-def _fixed_q(result: ComparisonResult) -> float:
-    """Multiplier of the fixed-horizon relative interval (to recover its standard error)."""
-    from scipy import stats
-
-    return float(stats.norm.ppf(1 - result.alpha / 2))
 
 
 def sequential_proportions(

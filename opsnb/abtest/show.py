@@ -65,13 +65,16 @@ def correction_scope(results: pd.DataFrame, correction: str, lang: str = "zh") -
     return s + (f"; guardrails corrected separately ({plural(ng, 'test')})" if ng else "")
 
 
-def split_list(text: str) -> list[str]:
-    """``"a, b,c"`` → ``["a", "b", "c"]`` (notebook parameters are strings)."""
-    return [t.strip() for t in str(text).split(",") if t.strip()]
+def split_list(text) -> list[str]:
+    """``"a, b,c"`` → ``["a", "b", "c"]``; a list is returned stripped (notebook 04 takes lists,
+    older parameter files gave comma-separated strings)."""
+    items = text if isinstance(text, (list, tuple)) else str(text).split(",")
+    return [str(t).strip() for t in items if str(t).strip()]
 
 
-def parse_covariates(text: str) -> dict[str, str]:
-    """``"gmv:pre_gmv, orders=pre_orders"`` → ``{"gmv": "pre_gmv", "orders": "pre_orders"}``."""
+def parse_covariates(text) -> dict[str, str]:
+    """``["gmv:pre_gmv", "orders=pre_orders"]`` (or the same comma-separated) →
+    ``{"gmv": "pre_gmv", "orders": "pre_orders"}``."""
     out = {}
     for item in split_list(text):
         sep = "=" if "=" in item else ":"
@@ -117,9 +120,9 @@ def show_srm(ctx, ro: Readout) -> None:
     counts_en = ", ".join(f"{k}: {int(v):,}" for k, v in s.counts.items())
     if s.flagged:
         ctx.note(
-            f"⚠️ 样本比例失衡（SRM）：各组人数 {counts}，卡方检验 p = {s.p_value:.2g} < 0.001。分流可能有问题，下面的结果不可信。",
-            f"⚠️ Sample ratio mismatch: arm sizes {counts_en}, χ² p = {s.p_value:.2g} < 0.001. "
-            "The split is probably broken; do not trust the results below.",
+            f"⚠️ 样本比例失衡（SRM）：各组人数 {counts}，卡方检验 p = {s.p_value:.2g} < {s.threshold:g}。分流可能有问题，下面的结果不可信。",
+            f"⚠️ Sample ratio mismatch: arm sizes {counts_en}, χ² p = {s.p_value:.2g} < "
+            f"{s.threshold:g}. The split is probably broken; do not trust the results below.",
             "alert",
         )
     else:
@@ -161,30 +164,136 @@ def show_results(ctx, ro: Readout) -> None:
         L("获胜概率", "Chance to win"),
         L("CUPED 方差降低", "CUPED variance reduction"),
     ]
+    design = _design(ro)
     ctx.table(
         t,
         pct=[c for c in pct if c in t.columns],
         int_cols=[L("对照组样本", "Control n"), L("实验组样本", "Treatment n")],
         translate=False,
         caption=(
-            f"方法：{_METHODS.get(ro.method, (ro.method,))[0]}；区间为 {1 - ro.alpha:.0%}；"
+            f"方法：{_DESIGNS[design][0]}；区间为 {1 - ro.alpha:.0%}；"
             f"多重比较：{correction_scope(r, ro.correction, 'zh')}",
-            f"Method: {_METHODS.get(ro.method, (0, ro.method))[1]}; {1 - ro.alpha:.0%} "
+            f"Method: {_DESIGNS[design][1]}; {1 - ro.alpha:.0%} "
             f"intervals; multiple testing: {correction_scope(r, ro.correction, 'en')}",
         ),
     )
+    _say_design(ctx, ro)
+    _say_cuped(ctx, ro)
 
 
-_METHODS = {
-    "frequentist": ("频率学派（固定样本）", "frequentist (fixed horizon)"),
+_DESIGNS = {
+    "fixed": ("频率学派（固定样本）", "frequentist (fixed horizon)"),
     "bayesian": ("贝叶斯", "Bayesian"),
-    "sequential": ("序贯（成组序贯，α 消耗）", "sequential (group-sequential, alpha spending)"),
     "group_sequential": (
         "序贯（成组序贯，α 消耗）",
         "sequential (group-sequential, alpha spending)",
     ),
     "msprt": ("序贯（mSPRT，随时有效）", "sequential (mSPRT, always valid)"),
 }
+
+
+def _design(ro: Readout) -> str:
+    if ro.plan is not None:
+        return ro.plan.design
+    return {"frequentist": "fixed", "bayesian": "bayesian", "msprt": "msprt"}.get(
+        ro.method, "group_sequential"
+    )
+
+
+def _plan_text(plan) -> tuple[str, str]:
+    if plan.planned_n == plan.planned_n:
+        return f"{plan.planned_n:,.0f} 个样本", f"{plan.planned_n:,.0f} units"
+    return f"{plan.planned_days:g} 天", f"{plan.planned_days:g} days"
+
+
+def _say_design(ctx, ro: Readout) -> None:
+    """For a sequential method: which design, the plan and how much of it is reached."""
+    plan = ro.plan
+    if plan is None or not plan.is_sequential:
+        return
+    r = ro.results[~ro.results["guardrail"].astype(bool)]
+    r = r if len(r) else ro.results
+    frac = r["info_fraction"].max() if "info_fraction" in r else math.nan
+    looks = int(r["looks"].max()) if r["looks"].notna().any() else 1
+    if plan.design == "msprt" and not plan.has_plan:
+        ctx.say(
+            f"序贯方法：没有给出计划样本量或天数（planned_n / planned_days），所以用混合 SPRT 的“随时有效”区间和 p 值（第 {looks} 次查看）："
+            f"任何时候看、任何时候停都不会抬高误报率，代价是区间更宽（按约 {plan.tuning_n:,.0f} 个样本调校）。"
+            "给出计划后可以用更紧的成组序贯边界。",
+            f"Sequential method: no planned size or duration was given (planned_n / "
+            f"planned_days), so the readout uses the mixture-SPRT always-valid interval and "
+            f"p-value (look {looks}): looking and stopping at any time keeps the false-positive "
+            f"rate at {ro.alpha:.0%}, at the price of wider intervals (tuned for about "
+            f"{plan.tuning_n:,.0f} units). With a plan the tighter group-sequential bounds apply.",
+        )
+    elif plan.design == "msprt":
+        pz, pe = _plan_text(plan)
+        ctx.say(
+            f"序贯方法：混合 SPRT 的“随时有效”区间，按计划的 {pz} 调校；目前已到计划的 {ctx.pct(frac, 0)}（第 {looks} 次查看）。",
+            f"Sequential method: the mixture-SPRT always-valid interval, tuned for the planned "
+            f"{pe}; {ctx.pct(frac, 0)} of the plan is reached (look {looks}).",
+        )
+    else:
+        pz, pe = _plan_text(plan)
+        name = {
+            "obf": ("O'Brien–Fleming 型", "O'Brien–Fleming-type"),
+            "pocock": ("Pocock 型", "Pocock-type"),
+        }[plan.spending]
+        done = frac == frac and frac >= 1 - 1e-9
+        ctx.say(
+            f"序贯方法：成组序贯（Lan–DeMets {name[0]} α 消耗），计划 {pz}；目前已完成计划信息量的 {ctx.pct(frac, 0)}（第 {looks} 次查看）。"
+            + (
+                "计划已完成，这是最终分析。"
+                if done
+                else "边界按计划分配 α，所以在达到计划之前每天查看，误报率仍为 α。"
+            ),
+            f"Sequential method: group-sequential (Lan–DeMets {name[1]} alpha spending) planned "
+            f"for {pe}; {ctx.pct(frac, 0)} of the planned information is reached (look "
+            f"{looks}). "
+            + (
+                "The plan is complete: this is the final analysis."
+                if done
+                else "The bounds spread α over the plan, so looking daily until the plan is "
+                "reached keeps the false-positive rate at α."
+            ),
+        )
+    ctx.record(ab_design=plan.design, ab_info_fraction=float(frac))
+
+
+def _say_cuped(ctx, ro: Readout) -> None:
+    """For CUPED metrics: how many units had no pre-period covariate (they are kept)."""
+    r = ro.results
+    if "covariate" not in r or not (r["covariate"].astype(str) != "").any():
+        return
+    for (metric, cov), g in r[r["covariate"].astype(str) != ""].groupby(
+        ["metric", "covariate"], sort=False
+    ):
+        row = g.iloc[0]
+        st = ro.stats[ro.stats["metric"] == metric] if "n_missing" in ro.stats else None
+        if st is not None and len(st):  # per arm, so the control counts once
+            n_all, miss = float(st["n"].sum()), float(st["n_missing"].sum())
+        else:
+            n_all = float(row["n_control"] + row["n_treatment"])
+            miss = (
+                float(row["n_missing_covariate"])
+                if row["n_missing_covariate"] == row["n_missing_covariate"]
+                else 0.0
+            )
+        if miss > 0:
+            ctx.say(
+                f"CUPED（{metric}，协变量 {cov}）：{miss:,.0f} 个单位（{ctx.pct(miss / n_all)}）没有实验前数据（如新用户）。"
+                "它们仍留在分析里：缺失值填 0 并加一个缺失指示变量，协变量只在有实验前数据的单位上调整，结论仍针对全部单位。",
+                f"CUPED ({metric}, covariate {cov}): {miss:,.0f} units ({ctx.pct(miss / n_all)}) "
+                "have no pre-period value (new users, say). They stay in the analysis: the gap is "
+                "filled with 0 plus a missing indicator, so the covariate adjusts only the units "
+                "that have one and the result still covers every unit.",
+            )
+        else:
+            ctx.say(
+                f"CUPED（{metric}，协变量 {cov}）：所有单位都有实验前数据，方差降低 {ctx.pct(row['variance_reduction'])}。",
+                f"CUPED ({metric}, covariate {cov}): every unit has a pre-period value; variance "
+                f"reduced by {ctx.pct(row['variance_reduction'])}.",
+            )
 
 
 def _means(r: pd.DataFrame, col: str) -> list[str]:
@@ -218,7 +327,11 @@ def show_cumulative(
     spending: str = "obf",
 ) -> pd.DataFrame | None:
     """Cumulative lift per day with sequential bounds; says how many looks were taken, which
-    design and spending function, and when a boundary was first crossed."""
+    design and spending function, and when a boundary was first crossed.
+
+    The bounds follow the readout's design and plan (``ro.plan``). For a fixed-horizon or
+    Bayesian readout they are the group-sequential bounds of a test planned to end at the last
+    look, and the sentences say so (a what-if, not a licence to stop early)."""
     if not time_col or time_col not in units.columns:
         ctx.say(
             "数据没有进组时间列，无法画累计提升曲线，也无法按天做序贯监控。",
@@ -226,7 +339,11 @@ def show_cumulative(
             "and no daily sequential monitoring.",
         )
         return None
-    design = "msprt" if ro.method == "msprt" else "group_sequential"
+    plan = ro.plan
+    design = "msprt" if plan is not None and plan.design == "msprt" else "group_sequential"
+    planned = plan is not None and plan.is_sequential and plan.has_plan
+    if plan is not None and plan.design == "group_sequential":
+        spending = plan.spending
     cum = cumulative_lift_from_frame(
         units,
         variant_col=variant_col,
@@ -237,6 +354,10 @@ def show_cumulative(
         covariates=covariates,
         design=design,
         spending=spending,
+        planned_n=plan.planned_n if planned and plan.planned_n == plan.planned_n else None,
+        planned_days=plan.planned_days
+        if planned and plan.planned_days == plan.planned_days
+        else None,
     )
     for v in cum["variant"].unique():
         ctx.show(plot_cumulative_lift(cum, lang=ctx.lang, variant=v))
@@ -252,16 +373,27 @@ def show_cumulative(
             f"{n_looks} looks were taken (one a day). The sequential band is the mixture-SPRT "
             "always-valid interval: valid at any moment, but conservative.",
         )
+    elif planned:
+        pz, pe = _plan_text(plan)
+        ctx.say(
+            f"共查看 {n_looks} 次（每天一次）。序贯边界采用 Lan–DeMets {name[0]} α 消耗函数，计划 {pz}：按每天实际进组人数计算信息比例，"
+            f"把总 α = {ro.alpha:.0%} 分配到计划的信息量上，所以在达到计划之前每天看，误报率仍是 {ro.alpha:.0%}；早期边界很宽，越接近计划越接近固定样本区间。",
+            f"{n_looks} looks were taken (one a day). The sequential bounds use Lan–DeMets "
+            f"{name[1]} alpha spending planned for {pe}: the information fraction of each look "
+            f"comes from the units actually enrolled, and the total α = {ro.alpha:.0%} is spread "
+            f"over the planned information, so daily peeking until the plan is reached keeps "
+            f"the false-positive rate at {ro.alpha:.0%}; early bounds are wide and approach the "
+            "fixed-horizon interval as the plan is reached.",
+        )
     else:
         ctx.say(
-            f"共查看 {n_looks} 次（每天一次）。序贯边界采用 Lan–DeMets {name[0]} α 消耗函数：按每天实际进组人数计算信息比例，"
-            f"把总 α = {ro.alpha:.0%} 分配到这 {n_looks} 次查看上，所以每天看误报率仍是 {ro.alpha:.0%}；早期边界很宽，越到后面越接近固定样本区间。",
-            f"{n_looks} looks were taken (one a day). The sequential bounds use Lan–DeMets "
-            f"{name[1]} alpha spending: the information fraction of each look comes from the "
-            f"units actually enrolled, and the total α = {ro.alpha:.0%} is spread over these "
-            f"{n_looks} looks, so daily peeking keeps the false-positive rate at "
-            f"{ro.alpha:.0%}; early bounds are wide and approach the fixed-horizon interval "
-            "at the end.",
+            f"共查看 {n_looks} 次（每天一次）。图中的序贯边界是 Lan–DeMets {name[0]} α 消耗函数的边界，假设实验本来就计划在最后一次查看时结束"
+            f"（本报告是固定样本读数，没有序贯计划）：它们说明如果事先按这个时长做成组序贯设计，哪一天可以停；并不允许在计划结束前按天提前停。",
+            f"{n_looks} looks were taken (one a day). The bounds in the chart are Lan–DeMets "
+            f"{name[1]} alpha-spending bounds for a test planned to end at the last look (this "
+            "readout is fixed-horizon, with no sequential plan): they show when a "
+            "group-sequential design planned for this duration could have stopped, not a "
+            "licence to stop early without a plan.",
         )
     for v, g in cum.groupby("variant", sort=False):
         hit = g[g["crossed"]]
@@ -286,9 +418,14 @@ def show_cumulative(
             )
         else:
             k, d = int(hit["look"].iloc[0]), hit["date"].iloc[0].strftime("%Y-%m-%d")
+            who = (
+                ("", "the test")
+                if design == "msprt" or planned
+                else ("按这个时长计划的成组序贯设计", "a design planned for this duration")
+            )
             ctx.say(
-                f"{v}：第 {k} 次查看（{d}）首次越过边界，从那天起就可以停止实验{nz}。",
-                f"{v}: the boundary was first crossed at look {k} ({d}); the test could "
+                f"{v}：第 {k} 次查看（{d}）首次越过边界，{who[0]}从那天起就可以停止实验{nz}。",
+                f"{v}: the boundary was first crossed at look {k} ({d}); {who[1]} could "
                 f"have stopped that day{ne}.",
             )
     ctx.record(ab_looks=n_looks)

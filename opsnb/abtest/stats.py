@@ -2,7 +2,17 @@
 
 Every comparison takes the control arm first and the treatment arm second and returns a
 :class:`ComparisonResult` (a frozen dataclass) whose ``estimate`` is ``treatment - control``
-and whose ``rel_estimate`` is ``treatment / control - 1``. Inputs are sufficient statistics
+and whose ``rel_estimate`` is ``treatment / control - 1``.
+
+Relative intervals invert the same test as the p-value, so the relative interval excludes 0
+exactly when that test rejects: for proportions the Koopman score interval of the risk ratio
+(its test at ratio 1 is the pooled z-test reported as ``p_value``; statsmodels
+``confint_proportions_2indep(compare="ratio", method="score", correction=False)``), for means,
+ratio metrics and CUPED the Fieller interval built from the same standard errors and quantile as
+the Welch / delta-method / CUPED test. Both stay inside (-100 %, ∞) whenever the arm means are
+significantly above 0 (always for proportions).
+
+Inputs are sufficient statistics
 (counts, sums, sums of squares, cross-products), so the same code serves a 20-row CSV and a
 10-million-row Parquet file aggregated in DuckDB (see :mod:`opsnb.abtest.analysis`).
 
@@ -45,6 +55,8 @@ __all__ = [
     "check_alternative",
     "check_alpha",
     "relative_change",
+    "relative_interval_fieller",
+    "relative_interval_score",
 ]
 
 ALTERNATIVES = ("two-sided", "larger", "smaller")
@@ -92,6 +104,12 @@ class PairStats:
 
     ``x`` is the denominator of a ratio metric (``compare_ratios``: AOV = gmv / orders) or a
     pre-period covariate (``compare_means_cuped``).
+
+    A covariate may be missing (a new user has no pre-period): such units are kept with ``x``
+    filled by 0 and counted in ``n_missing``, ``sum_y_missing`` holding the sum of their ``y``
+    (the missing indicator's sufficient statistics). ``n`` and the ``y`` sums cover every unit,
+    the ``x`` sums the units with a covariate. A ratio metric needs its denominator: there
+    ``n_missing`` stays 0 and units without ``x`` are left out.
     """
 
     n: float
@@ -100,13 +118,20 @@ class PairStats:
     sum_x: float
     sum_x2: float
     sum_xy: float
+    n_missing: float = 0.0
+    sum_y_missing: float = 0.0
 
     @classmethod
-    def from_values(cls, y, x) -> PairStats:
+    def from_values(cls, y, x, *, missing: str = "drop") -> PairStats:
+        """``missing``: "drop" leaves out units without ``x`` (a ratio's denominator);
+        "indicator" keeps them with ``x = 0`` and a missing indicator (a CUPED covariate)."""
+        if missing not in ("drop", "indicator"):
+            raise ValueError(f"missing must be one of ('drop', 'indicator'), got {missing!r}")
         y = np.asarray(y, dtype=float)
         x = np.asarray(x, dtype=float)
-        ok = ~(np.isnan(y) | np.isnan(x))
-        y, x = y[ok], x[ok]
+        gap = np.isnan(x)
+        ok = ~np.isnan(y) if missing == "indicator" else ~(np.isnan(y) | gap)
+        y, x, gap = y[ok], np.where(gap, 0.0, x)[ok], gap[ok]
         return cls(
             float(y.size),
             float(y.sum()),
@@ -114,6 +139,8 @@ class PairStats:
             float(x.sum()),
             float((x * x).sum()),
             float((x * y).sum()),
+            float(gap.sum()),
+            float(y[gap].sum()),
         )
 
     def moments(self) -> tuple[float, float, float, float, float]:
@@ -136,7 +163,10 @@ class ComparisonResult(Result):
     ``estimate``/``ci_low``/``ci_high``: absolute difference treatment - control and its interval;
     ``rel_*``: relative lift treatment / control - 1. ``chance_to_win``/``risk`` are filled by
     Bayesian methods (risk = expected loss of shipping, in metric units), ``variance_reduction``
-    by CUPED, ``looks`` by sequential methods. Degenerate data: NaN numbers and ``error_code``.
+    and ``n_missing_covariate`` (units kept without a pre-period value) by CUPED, ``looks`` and
+    ``info_fraction`` (share of the planned information reached) by sequential methods.
+    ``se_control``/``se_treatment`` are the standard errors of the arm means the test uses
+    (unpooled). Degenerate data: NaN numbers and ``error_code``.
     """
 
     method: str
@@ -162,6 +192,10 @@ class ComparisonResult(Result):
     variance_reduction: float = NAN
     looks: int = 1
     error_code: str = ErrorCode.OK
+    se_control: float = NAN
+    se_treatment: float = NAN
+    n_missing_covariate: float = NAN
+    info_fraction: float = NAN
 
     def with_names(self, metric: str, variant: str) -> ComparisonResult:
         return replace(self, metric=metric, variant=variant)
@@ -250,6 +284,86 @@ def relative_change(mc: float, vc: float, mt: float, vt: float) -> tuple[float, 
     return rel, math.sqrt(max(var, 0.0))
 
 
+def relative_interval_fieller(
+    mc: float, vc: float, mt: float, vt: float, q: float, alternative: str = "two-sided"
+) -> tuple[float, float]:
+    """Fieller interval of the relative lift ``mt / mc - 1`` from arm means and the variances of
+    the means (independent arms): the ratios ``ρ`` with ``|mt - ρ mc| / sqrt(vt + ρ² vc) < q``.
+
+    At ``ρ = 1`` the criterion is the test of ``mt - mc = 0`` with standard error
+    ``sqrt(vc + vt)`` and critical value ``q``, so the interval excludes 0 exactly when that test
+    rejects. ``q``: the test's quantile (two-sided ``z_{1-α/2}``, Welch's t, a sequential
+    boundary). NaN when the set is unbounded (the control mean is not significantly different
+    from 0: no relative change can be bounded). One-sided: the other end is ±inf.
+
+    >>> [round(v, 4) for v in relative_interval_fieller(10.0, 0.04, 11.0, 0.04, 1.959964)]
+    [0.0433, 0.16]
+    """
+    a = mc * mc - q * q * vc
+    if not (a > 0 and vt >= 0 and vc >= 0):
+        return NAN, NAN
+    root = q * math.sqrt(vc * mt * mt + vt * a)
+    lo, hi = (mc * mt - root) / a - 1, (mc * mt + root) / a - 1
+    if alternative == "two-sided":
+        return lo, hi
+    up = (alternative == "larger") == (mc > 0)  # the ratio moves with the difference
+    return (lo, math.inf) if up else (-math.inf, hi)
+
+
+def _score_z(rho: float, xc: float, nc: float, xt: float, nt: float) -> float:
+    """Score statistic of H0: p_t = ρ p_c (Koopman 1984; Miettinen & Nurminen 1985 without
+    their N/(N-1) factor): ``(p̂_t - ρ p̂_c) / sqrt(p̃_t(1-p̃_t)/n_t + ρ² p̃_c(1-p̃_c)/n_c)`` with
+    the proportions ``p̃`` estimated under H0. At ρ = 1 it is the pooled two-proportion z."""
+    n, x = nc + nt, xc + xt
+    if rho == 1.0:
+        p0 = x / n
+    else:
+        a = n * rho
+        b = -(nt * rho + xt + nc + xc * rho)
+        p0 = (-b - math.sqrt(max(b * b - 4 * a * x, 0.0))) / (2 * a)
+    p1 = min(rho * p0, 1.0)
+    var = p1 * (1 - p1) / nt + rho * rho * p0 * (1 - p0) / nc
+    diff = xt / nt - rho * xc / nc
+    if var <= 0:
+        return math.copysign(math.inf, diff) if diff else 0.0
+    return diff / math.sqrt(var)
+
+
+def relative_interval_score(
+    xc: float, nc: float, xt: float, nt: float, q: float, alternative: str = "two-sided"
+) -> tuple[float, float]:
+    """Koopman score interval of the relative lift ``p_t / p_c - 1`` of two proportions: the
+    ratios whose score test does not reject at critical value ``q``.
+
+    The score test at ratio 1 is the pooled two-proportion z-test, so the interval excludes 0
+    exactly when :func:`compare_proportions` reports ``p_value < α``. Always inside
+    (-100 %, ∞); the upper end is ∞ when the control arm has no success. Matches
+    ``statsmodels.stats.proportion.confint_proportions_2indep(xt, nt, xc, nc,
+    compare="ratio", method="score", correction=False)``.
+    """
+    from scipy import optimize
+
+    if min(nc, nt) <= 0 or (xc <= 0 and xt <= 0) or (xc >= nc and xt >= nt):
+        return NAN, NAN
+
+    def end(target: float, natural: float) -> float:
+        g = lambda u: _score_z(math.exp(u), xc, nc, xt, nt) - target  # noqa: E731
+        lo_u, hi_u = -30.0, 30.0
+        if g(lo_u) <= 0:  # even a ratio near 0 is not rejected
+            return natural if target > 0 else 0.0
+        if g(hi_u) >= 0:
+            return math.inf if target < 0 else natural
+        return math.exp(optimize.brentq(g, lo_u, hi_u, xtol=1e-13, rtol=1e-15))
+
+    lo = 0.0 if xt <= 0 else end(q, 0.0)
+    hi = math.inf if xc <= 0 else end(-q, math.inf)
+    if alternative == "larger":
+        hi = math.inf
+    elif alternative == "smaller":
+        lo = 0.0
+    return lo - 1, hi - 1
+
+
 def _finish(
     method: str,
     alternative: str,
@@ -263,7 +377,8 @@ def _finish(
     df: float | None = None,
     **extra,
 ) -> ComparisonResult:
-    """Build a frequentist result from arm means and the variances of the means."""
+    """Build a frequentist result from arm means and the variances of the means; the relative
+    interval is Fieller's with the test's own standard errors and quantile."""
     est = mt - mc
     se = math.sqrt(vc + vt)
     base = dict(
@@ -275,6 +390,8 @@ def _finish(
         control_mean=mc,
         treatment_mean=mt,
         estimate=est,
+        se_control=math.sqrt(max(vc, 0.0)),
+        se_treatment=math.sqrt(max(vt, 0.0)),
         **extra,
     )
     if not se > 0:
@@ -282,8 +399,8 @@ def _finish(
     q = _quantile(alpha, alternative, df)
     stat = est / se
     lo, hi = _interval(est, se, q, alternative)
-    rel, rse = relative_change(mc, vc, mt, vt)
-    rlo, rhi = _interval(rel, rse, q, alternative) if rse == rse else (NAN, NAN)
+    rel = mt / mc - 1 if mc else NAN
+    rlo, rhi = relative_interval_fieller(mc, vc, mt, vt, q, alternative)
     return ComparisonResult(
         **base,
         ci_low=lo,
@@ -338,7 +455,8 @@ def compare_proportions(
 
     The p-value matches ``statsmodels.stats.proportion.proportions_ztest``; the interval on the
     difference matches ``confint_proportions_2indep(..., method="newcomb")``. The relative lift
-    interval uses the delta method.
+    interval is the Koopman score interval of the risk ratio (:func:`relative_interval_score`),
+    which inverts the same pooled z-test: it excludes 0 exactly when ``p_value < alpha``.
     """
     check_alternative(alternative)
     check_alpha(alpha)
@@ -364,8 +482,8 @@ def compare_proportions(
     elif alternative == "smaller":
         lo = -math.inf
     vc, vt = pc * (1 - pc) / nc, pt * (1 - pt) / nt
-    rel, rse = relative_change(pc, vc, pt, vt)
-    rlo, rhi = _interval(rel, rse, z, alternative) if rse == rse else (NAN, NAN)
+    rel = pt / pc - 1 if pc else NAN
+    rlo, rhi = relative_interval_score(xc, nc, xt, nt, z, alternative) if se0 > 0 else (NAN, NAN)
     base = dict(
         method=method,
         alternative=alternative,
@@ -381,6 +499,8 @@ def compare_proportions(
         rel_ci_low=rlo,
         rel_ci_high=rhi,
         se=math.sqrt(vc + vt),
+        se_control=math.sqrt(vc),
+        se_treatment=math.sqrt(vt),
     )
     if se0 == 0:
         return ComparisonResult(**base, error_code=ErrorCode.ZERO_VARIANCE)
@@ -459,16 +579,34 @@ def compare_ratios(
     return _finish(method, alternative, alpha, nc, nt, rc, rt, vc, vt)
 
 
-def _pooled_theta(control: PairStats, treatment: PairStats) -> tuple[float, float, float]:
-    """CUPED slope θ = cov(y, x) / var(x) pooled over arms (each arm centred on its own means)."""
-    num = den = vyy = 0.0
-    for s in (control, treatment):
-        my, mx, vy, vx, cxy = s.moments()
-        num += cxy * (s.n - 1)
-        den += vx * (s.n - 1)
-        vyy += vy * (s.n - 1)
-    theta = num / den if den > 0 else 0.0
-    return theta, den, vyy
+def _cuped_moments(s: PairStats) -> tuple[np.ndarray, np.ndarray]:
+    """Means and ddof=1 covariance of (y, x, m) in one arm: x the covariate filled with 0 where
+    missing, m the missing indicator."""
+    n = s.n
+    mean = np.array([s.sum_y, s.sum_x, s.n_missing]) / n
+    raw = np.array(
+        [
+            [s.sum_y2, s.sum_xy, s.sum_y_missing],
+            [s.sum_xy, s.sum_x2, 0.0],
+            [s.sum_y_missing, 0.0, s.n_missing],
+        ]
+    )
+    return mean, (raw - n * np.outer(mean, mean)) / (n - 1)
+
+
+def _cuped_slopes(control: PairStats, treatment: PairStats) -> np.ndarray:
+    """Pooled within-arm regression of y on (x, m): the slopes of the OLS fit
+    ``y ~ arm + x + m``. A column without variation (no unit missing, or every unit missing) is
+    left out, so a complete covariate gives the classic CUPED θ = cov(y, x) / var(x)."""
+    w = sum((s.n - 1) * _cuped_moments(s)[1] for s in (control, treatment))
+    beta = np.zeros(2)
+    scale = (control.sum_x2 + treatment.sum_x2, control.n + treatment.n)
+    keep = [i for i in (0, 1) if w[1 + i, 1 + i] > 1e-12 * max(scale[i], 1.0)]
+    if keep:
+        idx = np.array(keep) + 1
+        sol, *_ = np.linalg.lstsq(w[np.ix_(idx, idx)], w[idx, 0], rcond=1e-12)
+        beta[keep] = sol
+    return beta
 
 
 def cuped_adjust(y, x, theta: float | None = None) -> tuple[np.ndarray, float]:
@@ -490,8 +628,14 @@ def compare_means_cuped(
 ) -> ComparisonResult:
     """Difference in means adjusted for a pre-period covariate (CUPED, Deng et al. 2013).
 
-    ``y`` is the metric, ``x`` the pre-period covariate. θ is pooled across arms; each arm's
-    mean becomes ``ȳ - θ (x̄ - x̄_all)``. ``variance_reduction`` is 1 - Var(adjusted)/Var(y).
+    ``y`` is the metric, ``x`` the pre-period covariate. Units without a covariate stay in (see
+    :class:`PairStats`): the adjustment is the OLS fit ``y ~ arm + x + m`` with ``x`` filled by 0
+    and the missing indicator ``m``, slopes pooled across arms, so the covariate adjusts within
+    the units that have one and every unit counts. Each arm's mean becomes
+    ``ȳ - β·(z̄ - z̄_all)`` with ``z = (x, m)``; its variance is that of the adjusted values over
+    the arm's size. Estimate = the OLS coefficient of the arm; standard error ≈ its HC2 robust
+    standard error (checked against statsmodels). ``variance_reduction`` is
+    1 - Var(adjusted)/Var(y); ``n_missing_covariate`` counts the units without a covariate.
     """
     check_alternative(alternative)
     check_alpha(alpha)
@@ -503,19 +647,34 @@ def compare_means_cuped(
         return _empty(method, alternative, alpha, nc, nt, ErrorCode.TOO_FEW_OBSERVATIONS)
     if min(nc, nt) < SMALL_N:
         _warn_small(min(nc, nt), "a CUPED mean")
-    theta, _, _ = _pooled_theta(control, treatment)
-    x_all = (control.sum_x + treatment.sum_x) / (nc + nt)
+    beta = _cuped_slopes(control, treatment)
+    z_all = np.array([control.sum_x + treatment.sum_x, control.n_missing + treatment.n_missing]) / (
+        nc + nt
+    )
     out = []
     vr_num = vr_den = 0.0
     for s in (control, treatment):
-        my, mx, vy, vx, cxy = s.moments()
-        vadj = max(vy - 2 * theta * cxy + theta * theta * vx, 0.0)
+        mean, cov = _cuped_moments(s)
+        vy = cov[0, 0]
+        vadj = max(vy - 2 * beta @ cov[1:, 0] + beta @ cov[1:, 1:] @ beta, 0.0)
         vr_num += vadj * (s.n - 1)
         vr_den += vy * (s.n - 1)
-        out.append((my - theta * (mx - x_all), vadj / s.n))
+        out.append((mean[0] - beta @ (mean[1:] - z_all), vadj / s.n))
     (mc, vc), (mt, vt) = out
     vr = 1 - vr_num / vr_den if vr_den > 0 else NAN
-    return _finish(method, alternative, alpha, nc, nt, mc, mt, vc, vt, variance_reduction=vr)
+    return _finish(
+        method,
+        alternative,
+        alpha,
+        nc,
+        nt,
+        float(mc),
+        float(mt),
+        float(vc),
+        float(vt),
+        variance_reduction=vr,
+        n_missing_covariate=control.n_missing + treatment.n_missing,
+    )
 
 
 # --------------------------------------------------------------------------- SRM, corrections
@@ -526,7 +685,8 @@ def srm_check(
     threshold: float = 0.001,
     warn: bool = True,
 ) -> SRMResult:
-    """Sample-ratio-mismatch χ² test; ``flagged`` when p < ``threshold`` (default 0.001).
+    """Sample-ratio-mismatch χ² test; ``flagged`` when p < ``threshold`` (default 0.001, as
+    GrowthBook).
 
     ``counts``: units per arm (a mapping variant → n, or a sequence); ``expected_ratio``: planned
     weights in the same order (default equal). Emits :class:`SampleRatioMismatchWarning` when
