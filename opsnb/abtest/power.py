@@ -11,8 +11,8 @@ Examples
 >>> n = sample_size_proportions(0.05, 0.10)   # +10 % relative on a 5 % conversion rate
 >>> 31_000 < n < 31_300
 True
->>> round(duration_days(n, daily_units=5000).days)
-13
+>>> round(duration_days(n, daily_units=5000).days, 1)  # two arms of 31 234 at 5 000 units a day
+12.5
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ so a bad status or date is reported with its row and column. Then:
 
 Examples
 --------
->>> from opsnb import plan
+>>> from opsnb.goals import plan
 >>> tasks = plan.load_plan("data/demo/plan.xlsx")          # doctest: +SKIP
 >>> plan.task_status(tasks, as_of="2025-11-03")            # doctest: +SKIP
 """

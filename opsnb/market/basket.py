@@ -12,8 +12,8 @@ support = n(A∧B)/N, confidence = n(A∧B)/n(A), lift = confidence / (n(B)/N).
 Examples
 --------
 >>> items = pd.DataFrame({"order_id": [1, 1, 2, 2, 3], "sku": ["a", "b", "a", "b", "a"]})
->>> association_rules(items, min_support=0.5)[["antecedent", "consequent", "count"]].values.tolist()
-[['b', 'a', 2], ['a', 'b', 2]]
+>>> sorted(association_rules(items, min_support=0.5)[["antecedent", "consequent", "count"]].values.tolist())
+[['a', 'b', 2], ['b', 'a', 2]]
 """
 
 from __future__ import annotations
