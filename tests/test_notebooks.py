@@ -95,6 +95,19 @@ def test_notebook_runs_on_the_demo_shop_and_writes_into_its_output_folder(nb, de
         "a report should have charts"
     )
     assert f'<html lang="{"en" if lang == "en" else "zh-CN"}">' in html
+    # nothing leaks into the report by accident: every output comes from ctx (display), never a
+    # cell's stray last-expression value
+    import nbformat
+
+    executed = nbformat.read(r.ipynb_path, as_version=4)
+    stray = [
+        c.source.splitlines()[0]
+        for c in executed.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "execute_result"
+    ]
+    assert not stray, f"cells whose return value is shown in the report: {stray}"
     # every side file (Excel …) lands in the run's own folder under --output-dir, nowhere else
     written = {p.relative_to(out).parts[0] for p in out.rglob("*") if p.is_file()}
     assert written == {nb.stem}, written

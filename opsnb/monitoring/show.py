@@ -463,6 +463,13 @@ def show_table3(ctx, result: MonitorResult, as_of) -> tuple[DaySummary, pd.DataF
         f"{s.date}: {s.tests} tests (metrics × channels), {s.alerts} anomalies, {s.high} high-severity, "
         f"GMV at risk {ctx.money(s.gmv_at_risk)}. Benjamini–Hochberg keeps the false-discovery rate at {s.alpha:.1%}.",
     )
+    if s.tests == 0:
+        days = int(pd.to_datetime(result.scores["date"]).nunique()) if len(result.scores) else 0
+        ctx.note(
+            f"没有可检验的指标：异常检测需要至少 28 天的历史数据，当前库中只有 {days} 天。继续每天导入数据，满 28 天后开始检测。",
+            f"Nothing could be tested: anomaly detection needs at least 28 days of history and the store holds {days}. Keep importing daily; testing starts on day 28.",
+            kind="alert",
+        )
     t3 = daily_report(result, as_of, lang=ctx.lang)
     ctx.table(
         t3,
@@ -484,7 +491,7 @@ def show_excel(ctx, table: pd.DataFrame, as_of) -> Path:
     return xlsx
 
 
-def show_alerts(ctx, result: MonitorResult, as_of) -> pd.DataFrame:
+def show_alerts(ctx, result: MonitorResult, as_of) -> None:
     """The alert list with its 24 h / 48 h deadlines."""
     ctx.h2("异常清单与期限", "Anomaly list and deadlines")
     ctx.say(
@@ -492,8 +499,10 @@ def show_alerts(ctx, result: MonitorResult, as_of) -> pd.DataFrame:
         "High severity: response plan within 24 h; every confirmed anomaly: rectification report within 48 h.",
     )
     al = alert_list(result, as_of, lang=ctx.lang)
-    ctx.table(al, translate=False)
-    return al
+    if al.empty:
+        ctx.say("今日没有异常。", "No anomalies today.")
+    else:
+        ctx.table(al, translate=False)
 
 
 def show_trends(ctx, result: MonitorResult, as_of) -> None:
@@ -506,7 +515,7 @@ def show_trends(ctx, result: MonitorResult, as_of) -> None:
     ctx.show(plot_day(result, as_of, lang=ctx.lang))
 
 
-def show_root_cause(ctx, daily: pd.DataFrame, as_of) -> pd.DataFrame:
+def show_root_cause(ctx, daily: pd.DataFrame, as_of) -> None:
     """Root-cause waterfall: the day's GMV change versus the typical same weekday, by channel × factor."""
     from opsnb.drivers import plot_waterfall
 
@@ -520,7 +529,6 @@ def show_root_cause(ctx, daily: pd.DataFrame, as_of) -> pd.DataFrame:
         f"Shop GMV changed by {ctx.money(dec['contribution'].sum())}; largest part: {top['label']} ({ctx.money(top['contribution'])}).",
     )
     ctx.show(plot_waterfall(dec, lang=ctx.lang))
-    return dec
 
 
 def show_drafts(ctx, result: MonitorResult, daily: pd.DataFrame, as_of) -> None:

@@ -158,7 +158,7 @@ def run_notebook(
 
     # papermill's own parser of the parameters cell trips on quotes in help comments and then
     # calls declared parameters "unknown"; opsnb.run.params already validated them, so quiet it
-    for name in ("papermill.translators", "papermill.parameterize"):
+    for name in ("papermill.translators", "papermill.parameterize", "papermill.execute"):
         logging.getLogger(name).setLevel(logging.ERROR)
     nb_path = find_notebook(notebook)
     stem = nb_path.stem
