@@ -18,6 +18,9 @@ Tables
 ``targets``        goals per period, metric and channel (运营目标).
 ``market``         category and competitor indices per month and price band (市场数据).
 ``product_daily``  one row per (date, sku): product traffic, cart, buyers, units, GMV, refunds.
+``skus``           商品档案: one row per SKU: name, category, price, cost, supplier, lead time, MOQ.
+``inventory``      库存: one row per (date, sku): stock on hand and in transit at the day's end.
+``purchase_orders`` 采购单: one row per purchase order line: ordered, expected, quantity.
 
 Every table has a unique key (``Table.unique``): loading the same rows twice changes nothing,
 and re-importing an overlapping export updates the rows with the same key (upsert).
@@ -589,6 +592,192 @@ PRODUCT_DAILY = Table(
     ),
 )
 
+SKUS = Table(
+    name="skus",
+    zh_name="商品档案",
+    description=(
+        "One row per SKU (商品档案): price, unit cost, supplier and the purchasing terms "
+        "(lead time, MOQ, case pack) that the 补货建议表 needs."
+    ),
+    columns=(
+        _C(
+            "sku",
+            "str",
+            "SKU or product id (商品ID / SKU编码), as in product_daily.",
+            ("商品id", "sku编码", "sku", "skuid", "商品编码", "货号"),
+            ident=True,
+        ),
+        _C("name", "str", "Product name (商品名称).", ("商品名称", "sku名称", "商品名", "品名")),
+        _C(
+            "category",
+            "str",
+            "Category (类目).",
+            ("类目", "品类"),
+            required=False,
+            nullable=True,
+        ),
+        _C(
+            "price",
+            "float",
+            "Selling (list) price in yuan (售价).",
+            ("售价", "销售价", "零售价", "吊牌价", "标价", "list_price"),
+            min=0,
+        ),
+        _C(
+            "unit_cost",
+            "float",
+            "Purchase cost per unit in yuan (成本价 / 采购价).",
+            ("成本价", "采购价", "进货价", "单位成本", "成本", "cost"),
+            min=0,
+        ),
+        _C(
+            "supplier",
+            "str",
+            "Supplier (供应商).",
+            ("供应商", "供货商", "厂家"),
+            required=False,
+            nullable=True,
+        ),
+        _C(
+            "lead_time_days",
+            "float",
+            "Days from order to goods on hand (采购周期 / 交货期, in days).",
+            ("采购周期", "采购周期(天)", "交货期", "交货周期", "到货周期", "lead_time"),
+            min=0,
+        ),
+        _C(
+            "lead_time_std_days",
+            "float",
+            "Standard deviation of the lead time in days (采购周期波动); empty when unknown.",
+            ("采购周期波动", "采购周期标准差", "交货期波动"),
+            min=0,
+            required=False,
+            nullable=True,
+        ),
+        _C(
+            "moq",
+            "int",
+            "Minimum order quantity (起订量); empty means none.",
+            ("起订量", "最小起订量", "最小订货量"),
+            min=0,
+            required=False,
+            nullable=True,
+        ),
+        _C(
+            "case_pack",
+            "int",
+            "Units per case (箱规): orders are whole cases; empty means 1.",
+            ("箱规", "装箱数", "每箱数量", "箱装数"),
+            min=1,
+            required=False,
+            nullable=True,
+        ),
+    ),
+    unique=("sku",),
+    rules=(
+        (
+            "unit_cost_le_price",
+            "unit_cost <= price",
+            "unit_cost (成本价) ≤ price (售价)",
+        ),
+    ),
+)
+
+INVENTORY = Table(
+    name="inventory",
+    zh_name="库存",
+    description=(
+        "Stock per day and SKU (库存快照), at the end of the day: on hand (可用库存) and ordered "
+        "but not yet received (在途库存). A day with on_hand = 0 is a stock-out day: its sales "
+        "are censored (demand was at least what sold). One row per day and SKU: a shop with "
+        "several warehouses loads their total (warehouse then names the main one or is empty)."
+    ),
+    time_column="date",
+    columns=(
+        _C("date", "date", "Snapshot day (end of day).", ("日期", "统计日期", "库存日期", "day")),
+        _C(
+            "sku",
+            "str",
+            "SKU or product id (商品ID / SKU编码).",
+            ("商品id", "sku编码", "sku", "skuid", "商品编码", "货号"),
+            ident=True,
+        ),
+        _C(
+            "on_hand",
+            "int",
+            "Units available to sell (可用库存).",
+            ("可用库存", "可售库存", "现有库存", "库存", "库存数量", "实物库存"),
+            min=0,
+        ),
+        _C(
+            "in_transit",
+            "int",
+            "Units ordered, not yet received (在途库存); empty means 0.",
+            ("在途库存", "在途", "在途数量", "采购在途"),
+            min=0,
+            required=False,
+            nullable=True,
+        ),
+        _C(
+            "warehouse",
+            "str",
+            "Warehouse (仓库), informational; empty when the shop has one stock.",
+            ("仓库", "仓库名称", "发货仓"),
+            required=False,
+            nullable=True,
+        ),
+    ),
+    unique=("date", "sku"),
+)
+
+PURCHASE_ORDERS = Table(
+    name="purchase_orders",
+    zh_name="采购单",
+    description=(
+        "Purchase order lines (采购单), optional: when each order was placed, when it is "
+        "expected and, once in, when it arrived — the lead-time history."
+    ),
+    time_column="ordered",
+    columns=(
+        _C(
+            "sku",
+            "str",
+            "SKU or product id (商品ID / SKU编码).",
+            ("商品id", "sku编码", "sku", "skuid", "商品编码", "货号"),
+            ident=True,
+        ),
+        _C("ordered", "date", "Order date (下单日期).", ("下单日期", "采购日期", "订货日期")),
+        _C(
+            "expected",
+            "date",
+            "Expected arrival (预计到货日期).",
+            ("预计到货日期", "预计到货", "预计入库日期"),
+        ),
+        _C("qty", "int", "Units ordered (采购数量).", ("采购数量", "数量", "订货数量"), min=1),
+        _C(
+            "received",
+            "date",
+            "Actual arrival (实际到货日期); empty while in transit.",
+            ("实际到货日期", "到货日期", "入库日期"),
+            required=False,
+            nullable=True,
+        ),
+    ),
+    unique=("sku", "ordered"),
+    rules=(
+        (
+            "expected_after_ordered",
+            "expected >= ordered",
+            "expected (预计到货日期) on or after ordered (下单日期)",
+        ),
+        (
+            "received_after_ordered",
+            "received >= ordered",
+            "received (实际到货日期) on or after ordered (下单日期)",
+        ),
+    ),
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -601,6 +790,9 @@ TABLES: dict[str, Table] = {
         TARGETS,
         MARKET,
         PRODUCT_DAILY,
+        SKUS,
+        INVENTORY,
+        PURCHASE_ORDERS,
     )
 }
 

@@ -35,6 +35,14 @@ from opsnb.demo.shop import (
     generate,
     write_demo,
 )
+from opsnb.demo.stock import (
+    SUPPLIERS,
+    TAIL_SKUS,
+    StockSim,
+    product_catalog,
+    simulate_stock,
+    skus_table,
+)
 from opsnb.demo.tables import (
     experiment_tables,
     market_table,
@@ -64,6 +72,12 @@ __all__ = [
     "legacy_days",
     "sku_catalog",
     "sku_weights",
+    "TAIL_SKUS",
+    "SUPPLIERS",
+    "product_catalog",
+    "skus_table",
+    "StockSim",
+    "simulate_stock",
     "orders_and_items",
     "product_daily_table",
     "experiment_tables",

@@ -30,6 +30,7 @@ from opsnb.demo.profile import (
     QTY_P,
     sku_weights,
 )
+from opsnb.demo.stock import simulate_stock
 
 __all__ = ["orders_and_items", "product_daily_table"]
 
@@ -124,7 +125,14 @@ def _set_partner(catalog: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def orders_and_items(dates, daily, rng, catalog, factors):
+def orders_and_items(dates, daily, rng, catalog, factors, *, products=None, stock_rng=None):
+    """Orders and lines of every (day, channel) group; see the module docstring.
+
+    With ``products`` (:func:`opsnb.demo.stock.product_catalog`, extending ``catalog``) and
+    ``stock_rng``, the lines go through :func:`opsnb.demo.stock.simulate_stock` before they
+    are priced (long tail, stock-outs and substitutes); the last element returned is then its
+    :class:`~opsnb.demo.stock.StockSim`, else None. SKU indexes then refer to ``products``.
+    """
     D, C = daily["orders"].shape
     buyers, orders = daily["buyers"], daily["orders"]
     new_b, ret_by_group, n_legacy = _customers(buyers, daily["day_mult"], daily["legacy"], rng)
@@ -178,6 +186,11 @@ def orders_and_items(dates, daily, rng, catalog, factors):
     take = (partner >= 0) & (rng.spawn(1)[0].random(len(first)) < 0.5)
     sku_idx[first[take] + 1] = partner[take]
     qty = 1 + (rng.random(M)[:, None] > np.cumsum(QTY_P)[None, :-1]).sum(axis=1)
+    stock = None
+    if products is not None:  # its own generator: every draw above and below stays as it was
+        stock = simulate_stock(dates, day_idx[line_order], sku_idx, qty, products, stock_rng)
+        sku_idx = stock.line_sku
+        catalog = products
     list_cents = np.round(catalog["list_price"].to_numpy() * 100).astype(np.int64)
     price_cents = np.maximum(np.round(list_cents[sku_idx] * discount[line_order]), 1).astype(
         np.int64
@@ -284,7 +297,16 @@ def orders_and_items(dates, daily, rng, catalog, factors):
     gmv_cents = np.bincount(grp, weights=amount_cents, minlength=D * C).reshape(D, C)
     ref_cents = np.bincount(grp, weights=refund_cents, minlength=D * C).reshape(D, C)
     ref_orders = np.bincount(grp, weights=refunded, minlength=D * C).reshape(D, C)
-    return (orders_df, items, gmv_cents, ref_cents, ref_orders.astype(np.int64), item_arrays, new_b)
+    return (
+        orders_df,
+        items,
+        gmv_cents,
+        ref_cents,
+        ref_orders.astype(np.int64),
+        item_arrays,
+        new_b,
+        stock,
+    )
 
 
 def product_daily_table(dates, orders, items, item_arrays, catalog, rng) -> pd.DataFrame:

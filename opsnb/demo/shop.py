@@ -34,9 +34,16 @@ The traffic model and constants live in :mod:`opsnb.demo.profile`, the customer 
 simulation in :mod:`opsnb.demo.orders`, the planning, experiment and market tables in
 :mod:`opsnb.demo.tables`; this module puts them together and writes the store and files.
 
+* **Products and stock** (:mod:`opsnb.demo.stock`): 60 core SKUs and a long tail of 30
+  intermittent sellers (``skus``: price, cost, supplier, lead time, MOQ, case pack); the shop's
+  own weekly order-up-to replenishment with varying lead times (``purchase_orders``), daily
+  stock (``inventory``), stock-outs whose customers buy a substitute, so a stocked-out SKU's
+  sales are censored; ``product_daily`` counts the lines as sold.
+
 Ground truth frames: ``anomalies`` (anomaly_id, start, end, channel, metric, kind, magnitude,
-description_zh, description_en) and ``experiment_truth`` (experiment, metric, control_mean,
-treatment_mean, true_abs_effect, true_rel_effect).
+description_zh, description_en), ``experiment_truth`` (experiment, metric, control_mean,
+treatment_mean, true_abs_effect, true_rel_effect) and ``demand_truth`` (date, sku, demand,
+sold, on_hand, stockout: the demand before stock-outs censored it).
 
 Examples
 --------
@@ -57,6 +64,7 @@ from opsnb import config
 from opsnb.data.schemas import get_table
 from opsnb.data.store import open_store, write_table
 from opsnb.demo import orders as demo_orders
+from opsnb.demo import stock as demo_stock
 from opsnb.demo import tables as demo_tables
 from opsnb.demo.profile import (
     CHANNELS,
@@ -86,7 +94,11 @@ class DemoShop:
     targets: pd.DataFrame
     market: pd.DataFrame
     product_daily: pd.DataFrame
+    skus: pd.DataFrame
+    inventory: pd.DataFrame
+    purchase_orders: pd.DataFrame
     anomalies: pd.DataFrame
+    demand_truth: pd.DataFrame
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every frame by name (contract tables first, then the ground truth)."""
@@ -118,8 +130,15 @@ def generate(
     factors = anomaly_factors(dates, anomalies)
     daily = simulate_traffic(dates, rng, scale, factors)
     daily["legacy"] = legacy_days(s, scale)
-    orders, items, gmv_c, ref_c, ref_o, item_arrays, new_b = demo_orders.orders_and_items(
-        dates, daily, rng, catalog, factors
+    products = demo_stock.product_catalog()
+    orders, items, gmv_c, ref_c, ref_o, item_arrays, new_b, stock = demo_orders.orders_and_items(
+        dates,
+        daily,
+        rng,
+        catalog,
+        factors,
+        products=products,
+        stock_rng=np.random.default_rng([seed, 17]),
     )
     D, C = daily["orders"].shape
     dm = pd.DataFrame(
@@ -147,11 +166,15 @@ def generate(
         plan=demo_tables.plan_table(),
         milestones=demo_tables.milestones_table(),
         targets=demo_tables.targets_table(e.year, scale, catalog),
-        market=demo_tables.market_table(dates, item_arrays, catalog, rng),
+        market=demo_tables.market_table(dates, item_arrays, products, rng),
         product_daily=demo_orders.product_daily_table(
-            dates, orders, items, item_arrays, catalog, np.random.default_rng([seed, 6])
+            dates, orders, items, item_arrays, products, np.random.default_rng([seed, 6])
         ),
+        skus=demo_stock.skus_table(products),
+        inventory=stock.inventory,
+        purchase_orders=stock.purchase_orders,
         anomalies=anomalies.drop(columns=["in_promotion"]),
+        demand_truth=stock.demand_truth,
     )
 
 
@@ -169,6 +192,9 @@ _STORE_TABLES = (
     "targets",
     "market",
     "product_daily",
+    "skus",
+    "inventory",
+    "purchase_orders",
 )
 
 
@@ -218,8 +244,10 @@ def _write_store(db_path, shop: DemoShop) -> None:
         write_table(
             con, "demo_experiment_truth", shop.experiment_truth, validate=False, mode="replace"
         )
-        names = [*_STORE_TABLES, "demo_anomalies", "demo_experiment_truth"]
-        frames = [getattr(shop, t) for t in _STORE_TABLES] + [shop.anomalies, shop.experiment_truth]
+        write_table(con, "demo_demand_truth", shop.demand_truth, validate=False, mode="replace")
+        names = [*_STORE_TABLES, "demo_anomalies", "demo_experiment_truth", "demo_demand_truth"]
+        frames = [getattr(shop, t) for t in _STORE_TABLES]
+        frames += [shop.anomalies, shop.experiment_truth, shop.demand_truth]
         manifest = pd.DataFrame({"name": names, "rows": [len(f) for f in frames]})
         write_table(con, _MARKER, manifest, validate=False, mode="replace")
     finally:
@@ -232,8 +260,8 @@ def write_demo(db_path=None, out_dir=None, **generate_kwargs) -> DemoShop:
     The store is ``db_path`` (default :func:`opsnb.config.demo_db_path`, never the user's
     store). Writing into a store that holds tables the demo did not write, or demo tables
     changed since (rows imported), is refused with :class:`~opsnb.errors.OpsnbError`; an
-    untouched demo store is regenerated. Store tables: the nine contract tables plus
-    ``demo_anomalies``, ``demo_experiment_truth`` and ``demo_manifest`` (row counts as written). Files in ``out_dir`` (default :func:`opsnb.config.demo_dir`):
+    untouched demo store is regenerated. Store tables: the twelve contract tables plus
+    ``demo_anomalies``, ``demo_experiment_truth``, ``demo_demand_truth`` and ``demo_manifest`` (row counts as written). Files in ``out_dir`` (default :func:`opsnb.config.demo_dir`):
     ``daily_metrics.csv`` (UTF-8 with BOM, Chinese headers), ``orders_sample_gbk.csv`` (first
     5 000 orders, GBK, Chinese headers), ``plan.xlsx`` and ``milestones.xlsx`` (Chinese headers),
     ``ground_truth_anomalies.csv`` and ``experiment_truth.csv``.

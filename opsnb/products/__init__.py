@@ -21,9 +21,15 @@ from opsnb.products.demand import (
     infer_freq,
     mase,
     regular_series,
+    sales_with_stock,
     season_for,
     smape,
     uncensor_demand,
+)
+from opsnb.products.excel import (
+    PLAN_HEADERS,
+    PROMO_HEADERS,
+    plan_to_excel,
 )
 from opsnb.products.forecast import (
     INTERMITTENT_MODELS,
@@ -31,6 +37,9 @@ from opsnb.products.forecast import (
     DemandForecast,
     forecast_demand,
     statsforecast_models,
+)
+from opsnb.products.plots import (
+    plot_demand,
 )
 from opsnb.products.policy import (
     SafetyStock,
@@ -49,6 +58,21 @@ from opsnb.products.replenish import (
     replenishment_plan,
     stockout_alerts,
 )
+from opsnb.products.show import (
+    BIG_EVENTS,
+    FAST_MODELS,
+    ProductData,
+    forecast_skus,
+    key_figures,
+    load_products,
+    make_plan,
+    show_classes,
+    show_promo_plan,
+    show_slow_stock,
+    show_stockout_risks,
+    show_turnover,
+    write_plan,
+)
 
 __all__ = [
     "PRODUCT_CLASSES",
@@ -63,6 +87,7 @@ __all__ = [
     "season_for",
     "regular_series",
     "uncensor_demand",
+    "sales_with_stock",
     "event_keys",
     "event_lifts",
     "mase",
@@ -85,4 +110,21 @@ __all__ = [
     "promo_stock",
     "stockout_alerts",
     "overstock_alerts",
+    "PLAN_HEADERS",
+    "PROMO_HEADERS",
+    "plan_to_excel",
+    "plot_demand",
+    "FAST_MODELS",
+    "BIG_EVENTS",
+    "ProductData",
+    "load_products",
+    "show_classes",
+    "show_turnover",
+    "forecast_skus",
+    "make_plan",
+    "show_stockout_risks",
+    "show_slow_stock",
+    "show_promo_plan",
+    "write_plan",
+    "key_figures",
 ]

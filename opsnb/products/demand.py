@@ -28,6 +28,7 @@ __all__ = [
     "season_for",
     "regular_series",
     "uncensor_demand",
+    "sales_with_stock",
     "event_keys",
     "event_lifts",
     "mase",
@@ -130,14 +131,18 @@ def regular_series(
     return pd.concat(parts, ignore_index=True)
 
 
-def uncensor_demand(values, stockout, *, season_length: int = 7, window: int = 4) -> np.ndarray:
+def uncensor_demand(
+    values, stockout, *, season_length: int = 7, window: int = 4, exclude=None
+) -> np.ndarray:
     """Demand estimate of a series whose sales are censored on stock-out periods.
 
     On a stock-out period the estimate is the local level (mean of the uncensored periods
     within ``window`` seasons either side) times the seasonal index of the period's position
     in the season (mean uncensored value at that position / overall uncensored mean), and
     never less than what was sold. Uncensored periods are returned as they are. With no
-    uncensored period at all the sales are returned unchanged.
+    uncensored period at all the sales are returned unchanged. ``exclude`` (bool per period,
+    e.g. promotion days) keeps periods out of the level and the seasonal index, so a
+    stock-out the week after 双11 is not filled with 双11's sales (unless nothing else is left).
 
     >>> uncensor_demand([5, 5, 0, 5, 5], [False, False, True, False, False], season_length=1)
     array([5., 5., 5., 5., 5.])
@@ -148,6 +153,9 @@ def uncensor_demand(values, stockout, *, season_length: int = 7, window: int = 4
         return y.copy()
     m = max(int(season_length), 1)
     ok = ~cens
+    if exclude is not None:
+        keep = ok & ~np.asarray(exclude, dtype=bool)
+        ok = keep if keep.any() else ok
     overall = y[ok].mean()
     pos = np.arange(len(y)) % m
     index = np.ones(m)
@@ -167,6 +175,32 @@ def uncensor_demand(values, stockout, *, season_length: int = 7, window: int = 4
         level = (csum[hi] - csum[lo]) / n if n else overall
         out[i] = max(y[i], level * index[pos[i]])
     return out
+
+
+def sales_with_stock(product_daily: pd.DataFrame, inventory: pd.DataFrame) -> pd.DataFrame:
+    """Daily units per SKU on every day the inventory covers, with the stock-out flag.
+
+    ``product_daily`` has a row only on days a SKU sold; a stock-out day usually sold nothing
+    and has none, so its flag would be lost. This joins the sales onto the ``inventory`` grid
+    (``date, sku, on_hand``; one row per day and SKU, summed over warehouses): ``date, sku,
+    units`` (0 where no sale), ``on_hand`` and ``stockout`` (``on_hand == 0`` at the end of
+    the day: the day's sales are censored). Sales on days without an inventory row are kept
+    with ``stockout`` False.
+    """
+    inv = inventory.assign(
+        date=pd.to_datetime(inventory["date"]).dt.normalize(), sku=inventory["sku"].astype(str)
+    )
+    inv = inv.groupby(["date", "sku"], as_index=False)["on_hand"].sum()
+    pdl = product_daily.assign(
+        date=pd.to_datetime(product_daily["date"]).dt.normalize(),
+        sku=product_daily["sku"].astype(str),
+    )
+    units = pdl.groupby(["date", "sku"], as_index=False)["units"].sum()
+    out = inv.merge(units, on=["date", "sku"], how="outer")
+    out["units"] = out["units"].fillna(0.0).astype(float)
+    out["stockout"] = (out["on_hand"] <= 0).fillna(False).astype(bool)
+    out = out.sort_values(["sku", "date"], kind="mergesort").reset_index(drop=True)
+    return out[["date", "sku", "units", "on_hand", "stockout"]]
 
 
 def event_keys(timestamps, *, calendar: pd.DataFrame | None = None, extra=None) -> np.ndarray:

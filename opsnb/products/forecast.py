@@ -3,7 +3,8 @@
 :func:`forecast_demand` runs the default pipeline on any frequency and horizon:
 
 1. regular series (a period without a row sold 0; :func:`~opsnb.products.demand.regular_series`);
-2. demand un-censored on stock-out periods (:func:`~opsnb.products.demand.uncensor_demand`);
+2. demand un-censored on stock-out periods (:func:`~opsnb.products.demand.uncensor_demand`;
+   with events, event days are kept out of the level a stock-out is filled with);
 3. optionally, promotion lifts from past occurrences of each event (:mod:`opsnb.calendar`, plus
    shop campaigns) divided out of the history, so the models see a base series;
 4. candidate models from statsforecast — ``AutoETS``, ``AutoTheta``, ``SeasonalNaive`` and,
@@ -274,12 +275,6 @@ def forecast_demand(
         freq=freq,
         stockout_col=stockout_col,
     )
-    hist["demand"] = np.concatenate(
-        [
-            uncensor_demand(p["value"].to_numpy(), p["stockout"].to_numpy(), season_length=m)
-            for _, p in hist.groupby("series", sort=True)
-        ]
-    )
     use_events = promotions or (events is not None and len(events))
     calendar = None
     if use_events and not promotions:  # only the shop's campaigns
@@ -287,11 +282,23 @@ def forecast_demand(
 
         calendar = pd.DataFrame(columns=CALENDAR_COLUMNS)
     extra = events if events is not None and len(events) else None
+    hist["event"] = (
+        event_keys(hist["timestamp"], calendar=calendar, extra=extra) if use_events else ""
+    )
+    hist["demand"] = np.concatenate(  # event days stay out of the level a stock-out is filled with
+        [
+            uncensor_demand(
+                p["value"].to_numpy(),
+                p["stockout"].to_numpy(),
+                season_length=m,
+                exclude=p["event"].to_numpy() != "",
+            )
+            for _, p in hist.groupby("series", sort=True)
+        ]
+    )
     if use_events:
-        hist["event"] = event_keys(hist["timestamp"], calendar=calendar, extra=extra)
         lifts = event_lifts(hist, calendar=calendar, extra=extra)
     else:
-        hist["event"] = ""
         lifts = event_lifts(hist.iloc[:0])
     per, pooled = _lift_lookup(lifts)
     hist["lift"] = _lifts_for(hist["series"], hist["event"], per, pooled)
