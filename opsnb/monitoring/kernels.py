@@ -8,6 +8,8 @@ configuration; :mod:`opsnb.monitoring.scoring` builds the count, rate and ratio 
   (strictly past, NaN ignored). Medians sort the past windows in float32, a block of rows at a
   time; means and sums are differences of per-row cumulative sums, so appending later data
   never changes an earlier value.
+* :func:`past_exceedance`: how many strictly-past values in a window are at least as large as
+  the current one (the series' own rank of today's score), for self-calibration.
 * p-values: two-sided Student-t (closed form for 5 df) or normal tail of a robust z; two-sided
   binomial tail on non-integer (effective) samples via the regularised incomplete beta;
   ``score = Φ⁻¹(1 − p/2)``.
@@ -30,6 +32,7 @@ __all__ = [
     "student_q",
     "tail_from_exceedance",
     "tail_share",
+    "past_exceedance",
     "past_same_phase",
     "past_window",
 ]
@@ -139,6 +142,24 @@ def past_same_phase(
     A = pad.reshape(S, n_c, season).transpose(0, 2, 1).reshape(S * season, n_c)
     R = past_window(A, cycles, min_periods, how)
     return R.reshape(S, season, n_c).transpose(0, 2, 1).reshape(S, n_c * season)[:, :T]
+
+
+def past_exceedance(
+    A: np.ndarray, window: int, chunk: int = 4_000_000
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(k, n)``: ``k[:, t]`` = how many non-NaN values of ``A[:, t-window:t]`` are ≥ ``A[:, t]``,
+    ``n[:, t]`` = how many non-NaN values that window holds (strictly past, so causal).
+
+    ``k/n`` is the series' own exceedance rate of today's value: the rank of a score in its
+    history. Compares float32 windows a block of rows at a time (no sort: cheaper than a median)."""
+    S, T = A.shape
+    k = np.zeros((S, T))
+    Wv = _windows_before(A, window)
+    cur = A.astype(np.float32)
+    rows = max(1, chunk // max(T * window, 1))
+    for a in range(0, S, rows):
+        k[a : a + rows] = np.sum(Wv[a : a + rows] >= cur[a : a + rows, :, None], axis=-1)
+    return k, _past_count(A, window).astype(float)
 
 
 # ------------------------------------------------------------------------------------------

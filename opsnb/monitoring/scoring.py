@@ -48,6 +48,7 @@ from opsnb.monitoring.kernels import (
     binom_two_sided,
     cusum,
     norm_p,
+    past_exceedance,
     past_same_phase,
     past_window,
     score_from_p,
@@ -76,6 +77,11 @@ class EngineConfig:
     number: that fixed ν (z rescaled to unit t scale); None: normal.
     ``season_test``: the seasonal term is used only where it predicted the recent past better
     than the level alone (seasonality is tested, not assumed from the time step).
+    ``rank_margin``: a count's p-value is never below the series' own exceedance rate of
+    today's ``|z|`` over the scale window, ``(√k − rank_margin)₊² / n`` (``k`` of the ``n``
+    past points as extreme; the square-root bound keeps it below the true rate with high
+    probability, so a calibrated p is left alone). Quantised or intermittent series (MAD 0,
+    bursts every day) stop alarming on what they do every day; None: off.
     """
 
     alpha: float = 0.01
@@ -97,6 +103,7 @@ class EngineConfig:
     season_test: bool = True
     warmup: int = 48
     phase_weight: float = 0.5
+    rank_margin: float | None = 2.5
 
 
 # ------------------------------------------------------------------------------------------
@@ -303,6 +310,12 @@ def score_counts(
     nu = np.where(ev_tail, 1000.0, nu)
     c = np.where(ev_tail, 1.0, c)
     p = np.where(np.isnan(z), np.nan, student_p(z * c, nu))
+    if config.rank_margin is not None:  # the series' own history: rank of today's |z|
+        az = np.abs(np.where(is_event[None, :], np.nan, z))
+        k, n = past_exceedance(az, _windows(season, config)[1])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p_rank = np.where(n > 0, np.fmax(np.sqrt(k) - config.rank_margin, 0.0) ** 2 / n, 0.0)
+        p = np.where(np.isfinite(az), np.fmax(p, p_rank), p)
     zc = student_q(config.alpha, nu) / c
     back = lambda a: np.where(logs[:, None], np.sign(a) * np.expm1(np.abs(a)), a)  # noqa: E731
     lower = back(mu - zc * sc)
