@@ -127,3 +127,32 @@ def test_every_module_has_a_docstring_and_all():
             if isinstance(t, ast.Name)
         ]
         assert "__all__" in names, f"{module} needs an explicit __all__"
+
+
+def test_each_facade_re_exports_exactly_its_modules_public_names():
+    """A name added to a module's __all__ is reachable from the package, and nothing else is."""
+    for name in PACKAGES - {"opsnb"}:
+        pkg = MODULES[name].parent
+        want: set[str] = set()
+        for mod in sorted(pkg.glob("*.py")):
+            if mod.name != "__init__.py":
+                want |= set(_all_of(mod))
+        have = set(_all_of(MODULES[name]))
+        assert have == want, f"{name}: missing {sorted(want - have)}, extra {sorted(have - want)}"
+
+
+def _all_of(path: Path) -> list[str]:
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        if any(getattr(t, "id", None) == "__all__" for t in targets):
+            return list(ast.literal_eval(node.value))
+    return []
+
+
+def test_every_name_a_facade_lists_is_importable_from_it():
+    import importlib
+
+    for name in sorted(PACKAGES - {"opsnb"}):
+        pkg = importlib.import_module(name)
+        absent = [n for n in pkg.__all__ if not hasattr(pkg, n)]
+        assert not absent, f"{name}.__all__ lists {absent} but does not import them"

@@ -47,6 +47,7 @@ from opsnb.abtest.design import (
     elapsed_days,
     planned_units,
     sequential_plan,
+    spending_clock,
 )
 from opsnb.abtest.groupseq import (
     SPENDING,
@@ -166,6 +167,7 @@ __all__ = [
     "DESIGNS",
     "SequentialPlan",
     "sequential_plan",
+    "spending_clock",
     "planned_units",
     "elapsed_days",
     "power_proportions",
