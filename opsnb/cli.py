@@ -378,7 +378,9 @@ def detect_cmd(
         "--alerts",
         help="onset: is_anomaly = first flagged row of an incident (default); all: every flagged row.",
     ),
-    output: Path = typer.Option(..., "--output", "-o", help="Output CSV, one row per input row."),
+    output: Path = typer.Option(
+        ..., "--output", "-o", help="Output CSV (or .parquet), one row per input row."
+    ),
 ) -> None:
     """Flag anomalies in any time series CSV, causally (每日监控 / 异常检测).
 
@@ -389,6 +391,7 @@ def detect_cmd(
     import warnings
 
     try:
+        from opsnb.data.columnar import write_frame
         from opsnb.monitoring.anomaly import detect
         from opsnb.monitoring.daily import read_series_file
 
@@ -430,8 +433,7 @@ def detect_cmd(
             "direction",
             "severity",
         ]
-        output.parent.mkdir(parents=True, exist_ok=True)
-        out[cols_out].to_csv(output, index=False)
+        write_frame(out[cols_out], output)
         typer.echo(
             f"{int(out['is_anomaly'].sum())} alert(s), {int(out['flagged'].sum())} flagged row(s) "
             f"of {len(out)} → {output}"
@@ -514,7 +516,6 @@ def ab_cmd(
     sequential design the method stands for and its plan; "info_fraction" how much of the plan
     is reached.
     """
-    import json
 
     from opsnb.abtest.analysis import load_units, readout
     from opsnb.errors import DataContractError, DataProblem, ParameterError
@@ -533,6 +534,27 @@ def ab_cmd(
             raise DataContractError(
                 f"{src}: file not found", [DataProblem(src, None, None, None, "an existing file")]
             )
+        if input.suffix.lower() == ".parquet":  # sums in one DuckDB pass: memory stays flat
+            ro = _ab_parquet(
+                input,
+                variant_col=variant_col,
+                control=control,
+                metrics=list(metric),
+                unit_col=unit_col,
+                covariates=covs,
+                method=method,
+                alpha=alpha,
+                correction=correction,
+                cap=cap,
+                experiment=experiment,
+                time_col=time_col,
+                spending=spending,
+                planned_n=planned_n,
+                planned_days=planned_days,
+                srm_alpha=srm_alpha,
+            )
+            _print_readout(ro, fmt)
+            return
         df = load_units(input)
         if experiment is not None:
             if "experiment" not in df.columns:
@@ -580,11 +602,66 @@ def ab_cmd(
         )
     except Exception as exc:  # noqa: BLE001 - mapped to exit codes by _handle
         raise _handle(exc)
+    _print_readout(ro, fmt)
+
+
+def _print_readout(ro, fmt: str) -> None:
+    import json
+
     if fmt == "json":
         typer.echo(json.dumps(ro.to_dict(), ensure_ascii=False, indent=2))
     else:
         out = ro.to_frame().assign(srm_p_value=ro.srm.p_value, srm_flagged=ro.srm.flagged)
         sys.stdout.write(out.to_csv(index=False))
+
+
+def _ab_parquet(path: Path, *, variant_col: str, control: str, experiment, **kw):
+    """``opsnb ab`` on a Parquet file through DuckDB (the same checks and numbers as the
+    pandas path, without loading the rows)."""
+    import duckdb
+
+    from opsnb.abtest.analysis import readout_duckdb
+    from opsnb.errors import DataContractError, DataProblem
+
+    src = str(path)
+    con = duckdb.connect()
+    rel = f"read_parquet('{src.replace(chr(39), chr(39) * 2)}')"
+    columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()]
+    where = None
+    if experiment is not None:
+        if "experiment" not in columns:
+            raise DataContractError(
+                f"{src}: --experiment given but no 'experiment' column",
+                [DataProblem(src, None, "experiment", None, "a column named 'experiment'")],
+            )
+        where = 'CAST("experiment" AS VARCHAR) = \'' + experiment.replace("'", "''") + "'"
+    if variant_col not in columns:
+        raise DataContractError(
+            f"{src}: no variant column",
+            [
+                DataProblem(
+                    src,
+                    None,
+                    variant_col,
+                    None,
+                    f"a column named {variant_col!r} (columns: {columns})",
+                )
+            ],
+        )
+    q = '"' + variant_col.replace('"', '""') + '"'
+    variants = sorted(
+        str(v)
+        for (v,) in con.execute(
+            f"SELECT DISTINCT CAST({q} AS VARCHAR) FROM {rel}"
+            + (f" WHERE {where}" if where else "")
+        ).fetchall()
+    )
+    if control not in variants:
+        raise DataContractError(
+            f"{src}: control arm not found",
+            [DataProblem(src, None, variant_col, control, f"one of {variants}")],
+        )
+    return readout_duckdb(src, con=con, variant_col=variant_col, control=control, where=where, **kw)
 
 
 # ---------------------------------------------------------------------------------------------

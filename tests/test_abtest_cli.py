@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
@@ -271,3 +272,85 @@ def test_srm_alpha_option_sets_the_threshold(tmp_path):
     assert 0.001 < default["p_value"] < 0.05 and not default["flagged"]
     assert srm["flagged"] and srm["threshold"] == 0.05
     assert _run(*args, "--srm-alpha", "2").exit_code == 1
+
+
+def _sessions(seed=7, units=1500):
+    """Sessions of users (the unit), two experiments, pre-period GMV missing for new users."""
+    rng = np.random.default_rng(seed)
+    user = rng.integers(0, units, 4 * units)
+    arm = np.where(np.arange(units) % 3 == 0, "A", np.where(np.arange(units) % 3 == 1, "B", "C"))
+    pre = np.where(rng.random(units) < 0.3, np.nan, np.round(rng.gamma(2, 30, units), 2))
+    orders = rng.poisson(0.3, len(user))
+    return pd.DataFrame(
+        {
+            "user": [f"u{u}" for u in user],
+            "experiment": np.where(user % 7 == 0, "other", "detail_v2"),
+            "variant": arm[user],
+            "day": (
+                pd.Timestamp("2025-09-01") + pd.to_timedelta(rng.integers(0, 8, len(user)), "D")
+            ),
+            "converted": (orders > 0).astype(int),
+            "orders": orders,
+            "gmv": np.round(orders * rng.gamma(3, 40, len(user)), 2),
+            "pre_gmv": pre[user],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--covariate", "gmv=pre_gmv", "--cap", "0.99"],
+        ["--unit-col", "user", "--covariate", "gmv=pre_gmv", "--experiment", "detail_v2"],
+        ["--method", "sequential", "--time-col", "day", "--planned-days", "14"],
+        [
+            "--unit-col",
+            "user",
+            "--method",
+            "sequential",
+            "--time-col",
+            "day",
+            "--planned-n",
+            "3000",
+        ],
+        ["--method", "bayesian", "--format", "csv"],
+    ],
+)
+def test_parquet_readout_in_sql_equals_the_pandas_readout_of_the_same_rows(tmp_path, extra):
+    """Issue 16: a Parquet file is summed by DuckDB without loading its rows; the readout is the
+    one the pandas path gives for the same rows (read from CSV)."""
+    df = _sessions()
+    df.to_parquet(tmp_path / "s.parquet", index=False)
+    df.assign(day=df["day"].dt.strftime("%Y-%m-%d")).to_csv(tmp_path / "s.csv", index=False)
+    args = ["--control", "A", "--metric", "converted:proportion", "--metric", "gmv:mean"]
+    args += ["--metric", "aov:mean:gmv/orders", *extra]
+    sql, pandas_ = _run(tmp_path / "s.parquet", *args), _run(tmp_path / "s.csv", *args)
+    assert sql.exit_code == 0 and pandas_.exit_code == 0, sql.output + pandas_.output
+    if "csv" in extra:
+        a, b = (pd.read_csv(io.StringIO(r.stdout)) for r in (sql, pandas_))
+        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9)
+        return
+    a, b = json.loads(sql.stdout), json.loads(pandas_.stdout)
+    assert a["srm"] == b["srm"] and a["design"] == b["design"] and a["scope"] == b["scope"]
+    assert len(a["results"]) == len(b["results"]) == 6
+    for x, y in zip(a["results"], b["results"]):
+        assert x.keys() == y.keys()
+        for k in x:
+            assert x[k] == (pytest.approx(y[k], rel=1e-9) if isinstance(y[k], float) else y[k]), k
+
+
+def test_parquet_readout_names_missing_columns_arms_and_bad_cells(tmp_path):
+    df = _sessions(units=300)
+    path = tmp_path / "s.parquet"
+    df.to_parquet(path, index=False)
+    r = _run(path, "--control", "Z", "--metric", "converted:proportion")
+    assert r.exit_code == 2 and "one of ['A', 'B', 'C']" in r.output
+    r = _run(path, "--variant-col", "arm", "--control", "A", "--metric", "converted:proportion")
+    assert r.exit_code == 2 and "'arm'" in r.output
+    r = _run(path, "--control", "A", "--metric", "nope:mean")
+    assert r.exit_code == 2 and "'nope'" in r.output
+    df.astype({"gmv": object}).assign(
+        gmv=lambda d: d["gmv"].astype(str).where(d.index != 3, "x")
+    ).to_parquet(path)
+    r = _run(path, "--control", "A", "--metric", "gmv:mean")
+    assert r.exit_code == 2 and "s.parquet, row 4, column 'gmv'" in r.output and "'x'" in r.output

@@ -69,6 +69,7 @@ __all__ = [
     "BOOL_VALUES",
     "DEFAULT_GUARDRAILS",
     "looks_from_frame",
+    "looks_sql",
     "compare_one",
 ]
 
@@ -403,8 +404,13 @@ def _check_sql_cells(con, src: str, filt: str, bad: dict, source: str) -> None:
     only once the aggregation has counted some. ``bad``: column → (projections, condition) of
     :func:`_sql_number`."""
     parts = []
+    low = str(source).lower()
+    row, numbered = "row_number() OVER () + 1", low.endswith(".csv")  # the header is row 1
+    if low.endswith(".parquet") and "*" not in low:  # rows as the pandas path numbers them
+        row, numbered = "file_row_number + 1", True
+        src = src[:-1] + ", file_row_number = true)"
     for c, (pre, cond) in bad.items():
-        base = f"(SELECT row_number() OVER () + 1 AS _row, *, {', '.join(pre)} FROM {src}){filt}"
+        base = f"(SELECT {row} AS _row, *, {', '.join(pre)} FROM {src}){filt}"
         parts.append(
             f"SELECT _row, '{c.replace(chr(39), chr(39) * 2)}' AS col, "
             f"CAST({_q(c)} AS VARCHAR) AS v FROM {base}{' AND ' if filt else ' WHERE '}{cond}"
@@ -413,13 +419,12 @@ def _check_sql_cells(con, src: str, filt: str, bad: dict, source: str) -> None:
         f"SELECT * FROM ({' UNION ALL '.join(parts)}) ORDER BY _row LIMIT 50"
     ).fetchall()
     if rows:
-        csv = str(source).lower().endswith(".csv")
         raise DataContractError(
             f"{source}: metric columns must be numeric or boolean",
             [
                 DataProblem(
                     str(source),
-                    int(r) if csv else None,
+                    int(r) if numbered else None,
                     c,
                     v,
                     "a number or TRUE/FALSE, true/false, 1/0, 是/否",
@@ -427,6 +432,82 @@ def _check_sql_cells(con, src: str, filt: str, bad: dict, source: str) -> None:
                 for r, c, v in rows
             ],
         )
+
+
+def _units_sql(con, rows_sql, metrics, alias, bad, unit_agg, unit_col, variant_col, source):
+    """``rows_sql`` aggregated to one row per unit, as :func:`_units` does in pandas: sums (a
+    unit whose cells are all empty sums to 0, as pandas sums) or means, max for proportions and
+    covariates; units seen in two arms raise :class:`DataContractError`."""
+    two = con.execute(
+        f"SELECT _unit FROM {rows_sql} WHERE _unit IS NOT NULL GROUP BY _unit "
+        "HAVING count(DISTINCT variant) > 1 "
+        "ORDER BY _unit LIMIT 20"
+    ).fetchall()
+    if two:
+        raise DataContractError(
+            f"{source}: units assigned to more than one variant",
+            [
+                DataProblem(str(source), None, unit_col, u, f"one {variant_col!r} per unit")
+                for (u,) in two
+            ],
+        )
+    how: dict[str, str] = {}
+    for m in metrics:  # the same precedence as _units' dict of aggregations
+        for c in m.columns:
+            how[c] = unit_agg
+        if m.kind == "proportion":
+            how[m.column] = "max"
+        if m.covariate:
+            how[m.covariate] = "max"
+    agg = {"sum": "coalesce(sum({a}), 0.0)", "mean": "avg({a})", "max": "max({a})"}
+    sel = ["any_value(variant) AS variant"]
+    sel += [f"{agg[how[c]].format(a=a)} AS {a}" for c, a in alias.items()]
+    sel += [f"bool_or(_b{j}) AS _b{j}" for j in range(len(bad))]
+    return f"(SELECT {', '.join(sel)} FROM {rows_sql} WHERE _unit IS NOT NULL GROUP BY _unit)"
+
+
+def looks_sql(
+    source: str,
+    variant_col: str,
+    time_col: str,
+    *,
+    con=None,
+    where: str | None = None,
+    unit_col: str | None = None,
+) -> pd.DataFrame:
+    """Same table as :func:`looks_from_frame` for a table, Parquet or CSV file: cumulative units
+    per arm (columns) at the end of every day with data (rows), counted by one DuckDB query.
+    Text times are read with DuckDB's timestamp cast (ISO dates and date-times)."""
+    import duckdb
+
+    con = con if con is not None else duckdb.connect()
+    src = _sql_source(source)
+    filt = f" WHERE {where}" if where else ""
+    types = {r[0]: str(r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
+    if time_col not in types:
+        raise ParameterError(f"time_col {time_col!r} is not a column: {list(types)}")
+    t = _q(time_col)
+    day = (
+        f"date_trunc('day', CAST({t} AS TIMESTAMP))"
+        if re.match(r"(DATE|TIMESTAMP)", types[time_col].upper())
+        else f"date_trunc('day', TRY_CAST(trim(CAST({t} AS VARCHAR)) AS TIMESTAMP))"
+    )
+    rows = f"SELECT {day} AS _day, CAST({_q(variant_col)} AS VARCHAR) AS _v"
+    if unit_col:
+        rows = (
+            f"SELECT min(_day) AS _day, arg_min(_v, _day) AS _v FROM ({rows}, "
+            f"{_q(unit_col)} AS _unit FROM {src}{filt}) WHERE _unit IS NOT NULL GROUP BY _unit"
+        )
+    else:
+        rows += f" FROM {src}{filt}"
+    per_day = con.execute(
+        f"SELECT _day, _v, count(*) AS n FROM ({rows}) WHERE _day IS NOT NULL GROUP BY 1, 2"
+    ).df()
+    if per_day.empty:
+        raise ParameterError(f"time_col {time_col!r} holds no dates")
+    per_day["_day"] = pd.to_datetime(per_day["_day"])
+    wide = per_day.pivot_table(index="_day", columns="_v", values="n", aggfunc="sum", fill_value=0)
+    return wide.astype(np.int64).sort_index().cumsum()
 
 
 def arm_stats_sql(
@@ -437,14 +518,20 @@ def arm_stats_sql(
     con=None,
     cap: float | None = None,
     where: str | None = None,
+    unit_col: str | None = None,
+    unit_agg: str = "sum",
 ) -> pd.DataFrame:
     """Same table as :func:`arm_stats_from_frame`, computed by one DuckDB aggregation.
 
     ``source``: a table in ``con`` or a Parquet/CSV path. ``where``: an SQL filter (e.g.
-    ``experiment = 'detail_page_v2'``). Rows must already be randomisation units. Text cells
+    ``experiment = 'detail_page_v2'``). With ``unit_col`` rows are first aggregated per unit
+    as :func:`arm_stats_from_frame` does (sums or means, max for 0/1 proportions and CUPED
+    covariates; a unit in two arms raises :class:`DataContractError`). Text cells
     are read like the pandas path (TRUE/FALSE, true/false, 1/0, 是/否, numbers with thousands
     separators); any other text raises :class:`DataContractError`.
     """
+    if unit_agg not in ("sum", "mean"):
+        raise ParameterError(f"unit_agg must be one of ('sum', 'mean'), got {unit_agg!r}")
     import duckdb
 
     metrics = parse_metrics(metrics)
@@ -453,9 +540,10 @@ def arm_stats_sql(
     filt = f" WHERE {where}" if where else ""
     types = {r[0]: str(r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
     cols = list(dict.fromkeys([variant_col] + [c for m in metrics for c in m.columns]))
-    missing = [c for c in cols if c not in types]
+    need = cols + ([unit_col] if unit_col and unit_col not in cols else [])
+    missing = [c for c in need if c not in types]
     if missing:
-        _check_columns(pd.DataFrame(columns=list(types)), cols, str(source))
+        _check_columns(pd.DataFrame(columns=list(types)), need, str(source))
     # each column is read once in inner projections (text mapping included), then aggregated
     alias = {c: f"_c{j}" for j, c in enumerate(cols[1:])}
     first, inner, bad = [f"CAST({_q(variant_col)} AS VARCHAR) AS variant"], ["variant"], {}
@@ -466,8 +554,15 @@ def arm_stats_sql(
         if cond:
             bad[c] = (pre, cond)
             inner.append(f"({cond}) AS _b{len(bad) - 1}")
+    if unit_col:
+        first.append(f"{_q(unit_col)} AS _unit")
+        inner.append("_unit")
     inner_sql = f"(SELECT {', '.join(first)} FROM {src}{filt})"
     rows_sql = f"(SELECT {', '.join(inner)} FROM {inner_sql})"
+    if unit_col:
+        rows_sql = _units_sql(
+            con, rows_sql, metrics, alias, bad, unit_agg, unit_col, variant_col, source
+        )
     caps: dict[str, str] = {}
     if cap is not None:
         capped = [m for m in metrics if m.kind != "proportion"]
@@ -917,12 +1012,32 @@ def readout_duckdb(
     guardrails: Sequence[str] = DEFAULT_GUARDRAILS,
     spending: str = "obf",
     srm_alpha: float = 0.001,
+    unit_col: str | None = None,
+    unit_agg: str = "sum",
+    time_col: str | None = None,
+    planned_days: float | None = None,
 ) -> Readout:
-    """Same as :func:`readout` for a large table, Parquet or CSV file: the sums are computed in
-    SQL (sequential methods: the data are one look, so a plan can only be ``planned_n``)."""
-    sequential_plan(method, planned_n, None, spending)
+    """Same as :func:`readout` for a large table, Parquet or CSV file: the sums (per arm, and
+    the units per arm and day for the sequential looks) are computed in SQL, so memory does not
+    grow with the rows. Without ``time_col`` the data are one look."""
+    import duckdb
+
+    plan = sequential_plan(method, planned_n, planned_days, spending)
     specs = parse_metrics(metrics, covariates, guardrails)
-    stats = arm_stats_sql(source, variant_col, specs, con=con, cap=cap, where=where)
+    con = con if con is not None else duckdb.connect()
+    stats = arm_stats_sql(
+        source,
+        variant_col,
+        specs,
+        con=con,
+        cap=cap,
+        where=where,
+        unit_col=unit_col,
+        unit_agg=unit_agg,
+    )
+    looks = None
+    if time_col and plan.is_sequential:
+        looks = looks_sql(source, variant_col, time_col, con=con, where=where, unit_col=unit_col)
     return _make_readout(
         stats,
         control,
@@ -935,7 +1050,9 @@ def readout_duckdb(
         prior_sd=prior_sd,
         planned_n=planned_n,
         guardrails=guardrails,
+        looks=looks,
         spending=spending,
+        planned_days=planned_days,
         srm_alpha=srm_alpha,
     )
 

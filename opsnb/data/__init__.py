@@ -4,6 +4,13 @@ validation, the DuckDB store and the data-health checks.
 This facade only re-exports; inside opsnb import from the defining module.
 """
 
+from opsnb.data.columnar import (
+    CodedColumn,
+    parse_dates_coded,
+    parse_numbers_coded,
+    read_csv_columns,
+    write_frame,
+)
 from opsnb.data.exports import (
     ROLES,
     SOURCES_DIR,
@@ -133,6 +140,11 @@ __all__ = [
     "list_tables",
     "table_columns",
     "quote_ident",
+    "CodedColumn",
+    "read_csv_columns",
+    "parse_dates_coded",
+    "parse_numbers_coded",
+    "write_frame",
     "ExportSpec",
     "ROLES",
     "list_exports",

@@ -423,17 +423,70 @@ def read_series_file(
 
     Raises :class:`~opsnb.errors.DataContractError` listing every problem (file, row as numbered
     in the file, column, value, expected): missing columns, unparseable timestamps or numbers.
+    Arrow reads the file (:func:`opsnb.data.columnar.read_csv_columns`) and each distinct cell
+    is parsed once; a file Arrow cannot read as a plain CSV goes through pandas' reader.
     """
-    import io
     from pathlib import Path
 
-    from opsnb.data.parsing import decode_text, parse_dates, parse_numbers
+    from opsnb.data.columnar import (
+        CodedColumn,
+        parse_dates_coded,
+        parse_numbers_coded,
+        read_csv_columns,
+    )
     from opsnb.errors import DataContractError, DataProblem
 
     path = Path(path)
     src = str(path)
     if not path.is_file():
         raise FileNotFoundError(f"{src}: no such file")
+    need = list(dict.fromkeys([time_col, *value_cols] + ([series_col] if series_col else [])))
+    got = read_csv_columns(path, need, numeric=list(value_cols))
+    if got is None:
+        return _read_series_pandas(
+            path, time_col=time_col, value_cols=value_cols, series_col=series_col
+        )
+    cols, n_rows = got
+    problems = []
+    out = pd.DataFrame(index=pd.RangeIndex(n_rows))
+
+    def cell(c, i):
+        return cols[c].uniques.iat[cols[c].codes[i]]
+
+    t, bad = parse_dates_coded(cols[time_col], with_time=True)
+    problems += [DataProblem(src, i + 2, time_col, cell(time_col, i), e) for i, e in bad.items()]
+    problems += [
+        DataProblem(src, int(i) + 2, time_col, "", "a timestamp")
+        for i in np.flatnonzero(np.isnat(t))
+        if int(i) not in bad
+    ]
+    out[time_col] = t
+    for c in value_cols:
+        v = cols[c]
+        if isinstance(v, CodedColumn):
+            v, bad = parse_numbers_coded(v, integer=False, percent_ok=True)
+            problems += [DataProblem(src, i + 2, c, cell(c, i), e) for i, e in bad.items()]
+        out[c] = v
+    if series_col:
+        out[series_col] = cols[series_col].to_series()
+    if len(out) == 0:
+        problems.append(DataProblem(src, None, None, None, "at least one data row"))
+    if problems:
+        raise DataContractError(f"{src}: {len(problems)} problem(s) in the input", problems)
+    return out
+
+
+def _read_series_pandas(
+    path, *, time_col: str, value_cols: list[str], series_col: str | None = None
+) -> pd.DataFrame:
+    """:func:`read_series_file` through pandas' reader, for files Arrow does not read as a
+    plain CSV (its messages name the line and the missing columns)."""
+    import io
+
+    from opsnb.data.parsing import decode_text, parse_dates, parse_numbers
+    from opsnb.errors import DataContractError, DataProblem
+
+    src = str(path)
     text, _ = decode_text(path.read_bytes())
     try:
         raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
@@ -456,7 +509,8 @@ def read_series_file(
     out = pd.DataFrame(index=raw.index)
     t, bad = parse_dates(raw[time_col], with_time=True)
     problems += [
-        DataProblem(src, int(i) + 2, time_col, raw[time_col].iloc[i], e) for i, e in bad.items()
+        DataProblem(src, int(i) + 2, time_col, raw[time_col].iloc[i], e)
+        for i, e in sorted(bad.items())
     ]
     problems += [
         DataProblem(src, int(i) + 2, time_col, "", "a timestamp")
@@ -466,7 +520,9 @@ def read_series_file(
     out[time_col] = t.to_numpy()
     for c in value_cols:
         v, bad = parse_numbers(raw[c], integer=False, percent_ok=True)
-        problems += [DataProblem(src, int(i) + 2, c, raw[c].iloc[i], e) for i, e in bad.items()]
+        problems += [
+            DataProblem(src, int(i) + 2, c, raw[c].iloc[i], e) for i, e in sorted(bad.items())
+        ]
         out[c] = v.to_numpy()
     if series_col:
         out[series_col] = raw[series_col].to_numpy()

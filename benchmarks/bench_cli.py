@@ -1,0 +1,138 @@
+"""Benchmark: the command-line paths users run, end to end, against named baselines (issue 16).
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_cli.py detect [--series 10000] [--days 365] [--loop 100]
+    .venv/bin/python benchmarks/bench_cli.py ab [--rows 10000000]
+
+``detect``: ``opsnb detect`` on a 10 000 × 365 daily CSV (series, timestamp, value; the series
+of :mod:`bench_monitoring`), CSV → CSV, timed as a separate process (start-up, reading,
+scoring, writing). Baseline: the per-series statsmodels STL(robust) + generalised ESD loop of
+:mod:`bench_monitoring` on ``--loop`` random series, extrapolated to all (reading and writing
+not counted for it). Goal ≥ 20×.
+
+``ab``: ``opsnb ab FILE.parquet`` on 10 M units (the file of :mod:`bench_abtest`), 2 metrics
+with CUPED + SRM, timed as a process; its start-up (the same command on a 10 000-unit file) is
+subtracted. Baseline: one bare DuckDB query of the same per-arm sums. Goal ≤ 3×.
+
+Peak memory is the process's maximum resident set (``/usr/bin/time -v``). Inputs are
+generated once into ``--dir`` (default /tmp), never into the repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+
+def timed(cmd: list[str]) -> tuple[float, float]:
+    """(wall seconds, peak RSS in MB) of a command run under ``/usr/bin/time -v``."""
+    env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
+    t0 = time.perf_counter()
+    r = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - t0
+    if r.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{r.stderr[-2000:]}")
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", r.stderr)
+    return wall, (int(rss.group(1)) / 1024 if rss else float("nan"))
+
+
+def opsnb(*args: str) -> list[str]:
+    return [sys.executable, "-m", "opsnb.cli", *args]
+
+
+def bench_detect(a) -> None:
+    import pandas as pd
+    from bench_monitoring import simulate, stl_esd
+
+    src = Path(a.dir) / f"opsnb_bench_detect_{a.series}x{a.days}.csv"
+    y, _ = simulate(a.series, a.days)
+    if not src.exists():
+        dates = pd.date_range("2024-01-01", periods=a.days).strftime("%Y-%m-%d")
+        pd.DataFrame(
+            {
+                "series": np.repeat([f"s{i:05d}" for i in range(a.series)], a.days),
+                "timestamp": np.tile(dates, a.series),
+                "value": y.ravel().astype(np.int64),
+            }
+        ).to_csv(src, index=False)
+    out = Path(a.dir) / "opsnb_bench_detect_out.csv"
+    cmd = opsnb("detect", str(src), "--series-col", "series", "-o", str(out))
+    t_cli, rss = min(timed(cmd) for _ in range(a.repeat))
+    sub = np.random.default_rng(1).choice(a.series, a.loop, replace=False)
+    t0 = time.perf_counter()
+    for i in sub:
+        stl_esd(y[i])
+    t_loop = (time.perf_counter() - t0) * a.series / a.loop
+    print(f"input: {src} ({a.series} series x {a.days} days, {src.stat().st_size / 1e6:.0f} MB)")
+    print(f"command: {' '.join(cmd)}")
+    print(
+        f"opsnb detect CLI, CSV -> CSV: {t_cli:.2f} s (best of {a.repeat}), peak RSS {rss:.0f} MB"
+    )
+    print(f"baseline STL+ESD loop: {t_loop:.1f} s ({a.loop} series, extrapolated)")
+    print(f"ratio (baseline / CLI): {t_loop / t_cli:.1f}x (goal >= 20x)")
+
+
+def bench_ab(a) -> None:
+    import duckdb
+    from bench_abtest import make_file
+
+    big = Path(a.dir) / "opsnb_bench_ab.parquet"
+    small = Path(a.dir) / "opsnb_bench_ab_small.parquet"
+    if not big.exists():
+        make_file(big, a.rows)
+    if not small.exists():
+        make_file(small, 10_000)
+    args = ["--control", "control", "--metric", "converted:proportion", "--metric", "gmv:mean"]
+    args += ["--covariate", "converted=pre_converted", "--covariate", "gmv=pre_gmv"]
+    t_cli, rss = min(timed(opsnb("ab", str(big), *args)) for _ in range(a.repeat))
+    t_start, _ = min(timed(opsnb("ab", str(small), *args)) for _ in range(a.repeat))
+    bare = f"""
+    SELECT variant, count(*),
+      count(converted), sum(converted::DOUBLE), sum(converted::DOUBLE * converted::DOUBLE),
+      sum(pre_converted::DOUBLE), sum(pre_converted::DOUBLE * pre_converted::DOUBLE),
+      sum(pre_converted::DOUBLE * converted::DOUBLE),
+      count(gmv), sum(gmv), sum(gmv * gmv), sum(pre_gmv), sum(pre_gmv * pre_gmv),
+      sum(pre_gmv * gmv)
+    FROM read_parquet('{big}') GROUP BY 1"""
+    con = duckdb.connect()
+    con.execute(bare).fetchall()  # warm the file cache
+    times = []
+    for _ in range(a.repeat):
+        t0 = time.perf_counter()
+        con.execute(bare).fetchall()
+        times.append(time.perf_counter() - t0)
+    t_bare = min(times)
+    print(f"input: {big} ({a.rows:,} units)")
+    print(f"command: {' '.join(opsnb('ab', str(big), *args))}")
+    print(f"opsnb ab CLI: {t_cli:.2f} s, start-up {t_start:.2f} s, peak RSS {rss:.0f} MB")
+    print(f"baseline bare DuckDB sums: {t_bare:.2f} s")
+    print(f"ratio ((CLI - start-up) / bare): {(t_cli - t_start) / t_bare:.2f}x (goal <= 3x)")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("workload", choices=["detect", "ab"])
+    ap.add_argument("--series", type=int, default=10000)
+    ap.add_argument("--days", type=int, default=365)
+    ap.add_argument("--loop", type=int, default=100)
+    ap.add_argument("--rows", type=int, default=10_000_000)
+    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--dir", default="/tmp")
+    a = ap.parse_args(argv)
+    {"detect": bench_detect, "ab": bench_ab}[a.workload](a)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,314 @@
+"""Columnar file I/O for the command-line tools: CSV read by Arrow, CSV and Parquet written by Arrow.
+
+The commands that stream a whole file (``opsnb detect``, ``opsnb rfm``, ``opsnb cohorts``) read
+and write millions of rows; pandas' CSV writer formats floats one Python object at a time and
+its reader builds a Python string per cell. Here Arrow reads the file on all cores and only the
+distinct spellings of a column go through :mod:`opsnb.data.parsing` (the same parsers, so a cell
+is read exactly as the loaders read it and a bad one is still named by file, row and column).
+
+:func:`read_csv_columns`
+    Chosen columns of a comma-separated text file (UTF-8, UTF-8 with BOM, GBK/GB18030,
+    UTF-16): columns Arrow reads as plain numbers stay numbers, every other column is
+    dictionary-encoded text (each distinct cell once). Returns None when Arrow cannot read
+    the file as a plain CSV (ragged rows, duplicate or missing headers): the caller then takes
+    its pandas path, whose messages name the problem.
+:func:`parse_dates_coded`, :func:`parse_numbers_coded`
+    :func:`opsnb.data.parsing.parse_dates` / :func:`~opsnb.data.parsing.parse_numbers` on the
+    distinct cells of such a column, expanded to every row (same values, same problems).
+:func:`write_frame`
+    A frame to ``.parquet`` (Arrow) or CSV (Arrow's writer; cells spelled as pandas'
+    ``to_csv`` reads them back: dates without a time when every value is at midnight, empty
+    for missing, True/False; floats in the shortest form that reads back the same number).
+
+Examples
+--------
+>>> import pandas as pd
+>>> write_frame(pd.DataFrame({"a": [1.5, None]}), "/tmp/opsnb-doctest.csv")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "CodedColumn",
+    "read_csv_columns",
+    "parse_dates_coded",
+    "parse_numbers_coded",
+    "write_frame",
+]
+
+_MAX_EXACT = 2.0**53
+
+
+@dataclass(frozen=True)
+class CodedColumn:
+    """A text column as its distinct cells (``uniques``, in order of first appearance) and one
+    code per row into them."""
+
+    uniques: pd.Series
+    codes: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def to_series(self) -> pd.Series:
+        """The cells, one per row (pandas' Arrow-backed ``str``)."""
+        import pyarrow as pa
+
+        arr = pa.DictionaryArray.from_arrays(
+            pa.array(self.codes), pa.array(self.uniques.to_numpy(object), pa.large_string())
+        )
+        return pd.Series(
+            pd.arrays.ArrowStringArray(arr.dictionary_decode()), dtype=pd.StringDtype("pyarrow")
+        ).astype("str")
+
+
+def _utf8_bytes(path: Path) -> bytes:
+    from opsnb.data.parsing import decode_text
+
+    raw = path.read_bytes()
+    text, enc = decode_text(raw)  # the loaders' decision, so GBK and UTF-16 files read alike
+    if enc == "utf-8":
+        return raw[3:] if raw[:3] == b"\xef\xbb\xbf" else raw
+    return text.encode("utf-8")
+
+
+def _read(data: bytes, columns: list[str], text_cols: list[str]):
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    dict_type = pa.dictionary(pa.int32(), pa.string())
+    return pcsv.read_csv(
+        pa.BufferReader(data),
+        read_options=pcsv.ReadOptions(block_size=1 << 24),
+        parse_options=pcsv.ParseOptions(newlines_in_values=True),
+        convert_options=pcsv.ConvertOptions(
+            include_columns=columns,
+            column_types={c: dict_type for c in text_cols},
+            null_values=[""],
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+
+
+def _coded(chunked) -> CodedColumn:
+    import pyarrow as pa
+
+    if not pa.types.is_dictionary(chunked.type):
+        chunked = chunked.cast(pa.string()).dictionary_encode()
+    chunked = chunked.unify_dictionaries()  # Arrow encodes each block on its own
+    if chunked.num_chunks == 0:
+        return CodedColumn(pd.Series([], dtype=object), np.zeros(0, dtype=np.int64))
+    dictionary = chunked.chunk(0).dictionary
+    codes = np.concatenate(
+        [c.indices.to_numpy(zero_copy_only=False).astype(np.int64) for c in chunked.chunks]
+    )
+    return CodedColumn(pd.Series(dictionary.to_numpy(zero_copy_only=False).astype(object)), codes)
+
+
+def read_csv_columns(
+    path: str | Path, columns: list[str], *, numeric: list[str] = ()
+) -> tuple[dict[str, object], int] | None:
+    """Read ``columns`` of a CSV file with Arrow; ``numeric`` columns that Arrow reads as plain
+    finite numbers come back as float64 arrays, every other column as a :class:`CodedColumn`.
+
+    Returns ({column: array or CodedColumn}, number of rows), or None when Arrow cannot read
+    the file as a CSV with these columns (the caller's pandas path then says why). Rows are
+    numbered as in the file by position + 2 (one header row), as pandas' reader numbers them.
+    """
+    import pyarrow as pa
+
+    path = Path(path)
+    data = _utf8_bytes(path)
+    numeric = [c for c in numeric if c in columns]
+    text_cols = [c for c in columns if c not in numeric]
+    try:
+        header = next(csv.reader(io.StringIO(data[: 1 << 16].decode("utf-8", "ignore"))), [])
+        if len(set(header)) != len(header) or any(c not in header for c in columns):
+            return None
+        try:
+            table = _read(data, columns, text_cols)
+        except pa.ArrowInvalid:  # a number column with text after the first block: all text
+            numeric, text_cols = [], list(columns)
+            table = _read(data, columns, text_cols)
+        out: dict[str, object] = {}
+        again = []
+        for c in numeric:
+            col = table[c]
+            if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
+                v = col.to_numpy().astype(np.float64)  # nulls (empty cells) → NaN
+                # 'nan' and 'inf' spelled in the file are errors for the parsers: reread them
+                if col.null_count == 0 and np.isfinite(v).all():
+                    out[c] = v
+                    continue
+                nulls = col.is_null().to_numpy(zero_copy_only=False)
+                if np.isfinite(v[~nulls]).all():
+                    out[c] = v
+                    continue
+            if pa.types.is_null(col.type):  # a column with only empty cells
+                out[c] = np.full(len(col), np.nan)
+                continue
+            again.append(c)
+        if again:
+            table2 = _read(data, again, again)
+            for c in again:
+                out[c] = _coded(table2[c])
+        for c in text_cols:
+            out[c] = _coded(table[c])
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):
+        return None
+    return out, table.num_rows
+
+
+def _expand(values: pd.Series, bad: dict[int, str], codes: np.ndarray):
+    """Per-unique results → per-row values and {row position: expected}."""
+    out = values.to_numpy()[codes]
+    rows: dict[int, str] = {}
+    if bad:
+        is_bad = np.zeros(len(values), dtype=bool)
+        is_bad[list(bad)] = True
+        for i in np.flatnonzero(is_bad[codes]):
+            rows[int(i)] = bad[int(codes[i])]
+    return out, rows
+
+
+def parse_dates_coded(col: CodedColumn, *, with_time: bool, month: bool = False):
+    """:func:`opsnb.data.parsing.parse_dates` of every distinct cell, then one value per row.
+
+    Returns (datetime64[us] array with NaT for missing/bad, {row position: expected})."""
+    from opsnb.data.parsing import parse_dates
+
+    values, bad = parse_dates(col.uniques, with_time=with_time, month=month)
+    return _expand(values, bad, col.codes)
+
+
+def parse_numbers_coded(col: CodedColumn, *, integer: bool, percent_ok: bool):
+    """:func:`opsnb.data.parsing.parse_numbers` of every distinct cell, then one value per row.
+
+    Returns (float64 array with NaN for missing/bad, {row position: expected})."""
+    from opsnb.data.parsing import parse_numbers
+
+    values, bad = parse_numbers(col.uniques, integer=integer, percent_ok=percent_ok)
+    return _expand(values, bad, col.codes)
+
+
+# ------------------------------------------------------------------------------------ writing
+def _float_cells(v: np.ndarray):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    nan = np.isnan(v)
+    finite = ~nan & np.isfinite(v)
+    if (finite | nan).all() and (np.abs(v[finite]) < _MAX_EXACT).all():
+        ints = np.where(finite, v, 0.0)
+        if (ints == np.round(ints)).all():  # counts: integer formatting is ~10× faster
+            text = pc.cast(pa.array(ints.astype(np.int64), mask=nan), pa.string())
+            return pc.binary_join_element_wise(text, ".0", "")  # 3.0 as pandas writes it
+    return pc.cast(pa.array(v, mask=nan), pa.string())
+
+
+def _text_cells(s: pd.Series):
+    import pyarrow as pa
+
+    if s.dtype.kind == "M":
+        if getattr(s.dt, "tz", None) is not None:
+            return pa.array(s.astype(str).where(s.notna(), None), pa.string())
+        codes, uniques = pd.factorize(s)  # format each distinct time once, as pandas spells it
+        text = pd.Series(uniques).astype(str).to_numpy(object)
+        return pa.DictionaryArray.from_arrays(
+            pa.array(codes.astype(np.int32), mask=codes < 0), pa.array(text, pa.string())
+        ).dictionary_decode()
+    if s.dtype.kind == "b":
+        return pa.array(np.where(s.to_numpy(), "True", "False"), pa.string())
+    if s.dtype.kind in "iu":
+        return pa.array(s.to_numpy()).cast(pa.string())
+    if s.dtype.kind == "f":
+        return _float_cells(s.to_numpy(dtype=np.float64))
+    if isinstance(s.dtype, pd.StringDtype):
+        return pa.array(s.to_numpy(object, na_value=None), pa.string())
+    if s.dtype == object:
+        vals = s.to_numpy(object)
+        try:
+            return pa.array(vals, pa.string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass
+    # anything else (mixed objects, nullable integers, categories): pandas' own spelling
+    missing = s.isna().to_numpy()
+    text = s.astype(object).map(str).to_numpy(object)
+    return pa.array(np.where(missing, None, text), pa.string())
+
+
+def _csv_cells(s: pd.Series, lone: bool):
+    """One column's CSV cells; only text can hold a delimiter or a quote."""
+    arr = _text_cells(s)
+    if s.dtype.kind in "biufM" and not lone:
+        return arr
+    return _quote_minimal(arr, lone)
+
+
+def _quote_minimal(arr, lone: bool):
+    """Quote the cells that need it, as pandas' QUOTE_MINIMAL does (a lone column also quotes
+    an empty cell, which would otherwise read as a blank line)."""
+    import pyarrow.compute as pc
+
+    arr = pc.fill_null(arr, "")
+    need = pc.match_substring_regex(arr, '[",\n\r]')
+    if lone:
+        need = pc.or_(need, pc.equal(arr, ""))
+    if not pc.any(need).as_py():
+        return arr
+    quoted = pc.binary_join_element_wise('"', pc.replace_substring(arr, '"', '""'), '"', "")
+    return pc.if_else(need, quoted, arr)
+
+
+def _lines(arrays: list) -> memoryview:
+    """The CSV text of ``arrays`` (string columns, equal lengths) as one buffer of lines."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cells = [pc.fill_null(a, "") for a in arrays]
+    line = pc.binary_join_element_wise(*cells, ",") if len(cells) > 1 else cells[0]
+    line = pc.binary_join_element_wise(line, "", "\n").cast(pa.large_string())
+    if isinstance(line, pa.ChunkedArray):
+        line = line.combine_chunks()
+    offsets = np.frombuffer(line.buffers()[1], dtype=np.int64)[
+        line.offset : line.offset + len(line) + 1
+    ]
+    return memoryview(line.buffers()[2])[int(offsets[0]) : int(offsets[-1])]
+
+
+def write_frame(frame: pd.DataFrame, path: str | Path, *, chunk_rows: int = 1_000_000) -> None:
+    """Write ``frame`` (its columns, not its index) to ``path``: Parquet when the name ends in
+    ``.parquet``, else UTF-8 CSV with a header row, quoted and spelled as pandas' ``to_csv``
+    would write it (floats in the shortest form that reads back the same number). Columns are formatted on all cores, ``chunk_rows`` rows at a time."""
+    import pyarrow as pa
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
+        return
+    head = io.StringIO()
+    csv.writer(head, lineterminator="\n").writerow([str(c) for c in frame.columns])
+    lone = frame.shape[1] == 1
+    workers = max(1, min(frame.shape[1], os.cpu_count() or 1))
+    with open(path, "wb") as f, ThreadPoolExecutor(workers) as pool:  # Arrow releases the GIL
+        f.write(head.getvalue().encode("utf-8"))
+        for lo in range(0, len(frame), chunk_rows):
+            part = frame.iloc[lo : lo + chunk_rows]
+            cols = [part.iloc[:, j] for j in range(part.shape[1])]
+            arrays = list(pool.map(lambda s: _csv_cells(s, lone), cols))
+            if arrays:
+                f.write(_lines(arrays))

@@ -1,0 +1,132 @@
+"""Columnar I/O of the command-line tools (issue 16): Arrow reads and writes, same cells."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from opsnb.cli import app
+from opsnb.data.columnar import read_csv_columns, write_frame
+from opsnb.errors import DataContractError
+from opsnb.monitoring.daily import _read_series_pandas, read_series_file
+
+
+def _mixed(n=50):
+    rng = np.random.default_rng(1)
+    return pd.DataFrame(
+        {
+            "s": [f"店铺{i % 3}" for i in range(n - 4)] + ["a,b", 'say "hi"', "two\nlines", None],
+            "t": pd.date_range("2024-01-01", periods=n, freq="D"),
+            "th": pd.date_range("2024-01-01 03:30", periods=n, freq="7h").where(np.arange(n) != 5),
+            "count": np.where(np.arange(n) % 9 == 0, np.nan, rng.poisson(40, n)),
+            "x": np.where(np.arange(n) % 7 == 0, np.nan, rng.normal(0, 1, n)),
+            "big": rng.normal(0, 1, n) * 1e20,
+            "inf": np.r_[np.inf, -np.inf, rng.normal(size=n - 2)],
+            "i": np.arange(n),
+            "b": np.arange(n) % 2 == 0,
+        }
+    )
+
+
+def test_write_frame_reads_back_exactly_what_pandas_to_csv_writes(tmp_path):
+    df = _mixed()
+    write_frame(df, tmp_path / "a.csv")
+    df.to_csv(tmp_path / "b.csv", index=False)
+    a, b = (pd.read_csv(tmp_path / f, keep_default_na=True) for f in ("a.csv", "b.csv"))
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    # without floats in exponent form the text is pandas' byte for byte
+    plain = df.drop(columns=["x", "big", "inf"])
+    write_frame(plain, tmp_path / "c.csv", chunk_rows=7)
+    assert (tmp_path / "c.csv").read_text() == plain.to_csv(index=False)
+    lone = df[["count"]]
+    write_frame(lone, tmp_path / "d.csv")
+    assert (tmp_path / "d.csv").read_text() == lone.to_csv(index=False)
+    write_frame(df.iloc[:0], tmp_path / "e.csv")
+    assert (tmp_path / "e.csv").read_text() == df.iloc[:0].to_csv(index=False)
+    write_frame(df, tmp_path / "f.parquet")
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "f.parquet"), df, check_dtype=False, check_exact=True
+    )
+
+
+SPELLINGS = """日期,渠道,访客数,金额
+2024/01/01,抖音,"1,234",¥1.5万
+2024/01/02,抖音,12,3.2%
+2024-01-03,直播,,"¥1,234.50"
+2024年1月4日,直播,7,-
+"""
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
+def test_arrow_reader_parses_every_spelling_like_the_pandas_reader(tmp_path, encoding):
+    path = tmp_path / "in.csv"
+    path.write_text(SPELLINGS, encoding=encoding)
+    kw = dict(time_col="日期", value_cols=["访客数", "金额"], series_col="渠道")
+    assert read_csv_columns(path, ["日期", "访客数"], numeric=["访客数"]) is not None
+    got, want = read_series_file(path, **kw), _read_series_pandas(path, **kw)
+    pd.testing.assert_frame_equal(got, want, check_dtype=False, check_index_type=False)
+    assert got["金额"].tolist()[:3] == [15000.0, 0.032, 1234.5]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "timestamp,value\n2024-01-01,3\n2024-13-02,4\n2024-01-03,abc\n,nan\n2024-01-05,inf\n",
+        "timestamp,value\n2024-01-01,3\n2024-01-02,1e400\n2024-01-03,5\n",
+        "timestamp,value\n2024-01-01,3\n2024-01-02,4,9\n",  # ragged: pandas' reader says so
+        "timestamp,other\n2024-01-01,3\n",  # a missing column
+        "timestamp,value\n",  # no data row
+    ],
+)
+def test_bad_files_give_the_same_problems_as_the_pandas_reader(tmp_path, text):
+    path = tmp_path / "bad.csv"
+    path.write_text(text, encoding="utf-8")
+    kw = dict(time_col="timestamp", value_cols=["value"])
+    with pytest.raises(DataContractError) as got:
+        read_series_file(path, **kw)
+    with pytest.raises(DataContractError) as want:
+        _read_series_pandas(path, **kw)
+    assert str(got.value) == str(want.value)
+    assert got.value.problems == want.value.problems
+
+
+def test_detect_cli_writes_the_pandas_path_numbers_to_csv_and_parquet(tmp_path):
+    from opsnb.monitoring.anomaly import detect
+
+    rng = np.random.default_rng(5)
+    t = pd.date_range("2024-01-01", periods=120)
+    df = pd.DataFrame(
+        {
+            "series": np.repeat(["a", "b,c", "d"], len(t)),
+            "timestamp": np.tile(t.strftime("%Y-%m-%d"), 3),
+            "value": rng.poisson(300, 3 * len(t)),
+        }
+    )
+    df.loc[100, "value"] = 3000
+    src = tmp_path / "in.csv"
+    df.to_csv(src, index=False)
+    cols = ["series", "timestamp", "value", "expected", "lower", "upper", "score"]
+    cols += ["is_anomaly", "direction", "severity"]
+    raw = pd.read_csv(src, dtype=str, keep_default_na=False)
+    want = detect(
+        raw.assign(timestamp=pd.to_datetime(raw.timestamp), value=raw.value.astype(float)),
+        series_col="series",
+        source=str(src),
+    )[cols]
+    for name in ("out.csv", "out.parquet"):
+        r = CliRunner().invoke(
+            app, ["detect", str(src), "--series-col", "series", "-o", str(tmp_path / name)]
+        )
+        assert r.exit_code == 0, r.output
+    got = pd.read_csv(tmp_path / "out.csv", keep_default_na=False, na_values=[""])
+    exp = pd.read_csv(
+        pd.io.common.StringIO(want.to_csv(index=False)), keep_default_na=False, na_values=[""]
+    )
+    pd.testing.assert_frame_equal(got, exp, check_exact=True)
+    assert got.loc[100, "is_anomaly"] == 1
+    pq = pd.read_parquet(tmp_path / "out.parquet")
+    pd.testing.assert_frame_equal(
+        pq, want.reset_index(drop=True), check_dtype=False, check_exact=True
+    )
