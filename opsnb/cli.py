@@ -47,6 +47,20 @@ def _handle(exc: Exception) -> typer.Exit:
 # (filled in by the foundation)
 
 
+_TODAY_HELP = (
+    "Read relative periods (yesterday, last-week, mtd) as if today were this date, YYYY-MM-DD "
+    "(reruns, tests). Default: today in the shop's time zone ($OPSNB_TZ, default Asia/Shanghai)."
+)
+
+
+def _today(text: Optional[str]):
+    if not text:
+        return None
+    from opsnb.periods import parse_date
+
+    return parse_date(text)
+
+
 def _echo_warnings(caught) -> None:
     for w in caught:
         typer.echo(f"warning: {w.message}", err=True)
@@ -268,8 +282,11 @@ def run(
     timeout: Optional[float] = typer.Option(None, help="Per-cell timeout in seconds."),
     slug: Optional[str] = typer.Option(None, help="Output name (default: from the parameters)."),
     no_render: bool = typer.Option(False, "--no-render", help="Skip the HTML report."),
+    today: Optional[str] = typer.Option(None, "--today", help=_TODAY_HELP),
 ) -> None:
-    """Run one notebook with papermill and render its HTML report."""
+    """Run one notebook with papermill and render its HTML report.
+
+    Outputs go to outputs/<notebook>/<period>/ (relative periods resolved to dates)."""
     from opsnb.run.runner import run_notebook
 
     try:
@@ -281,6 +298,7 @@ def run(
             timeout=timeout,
             slug=slug,
             render=not no_render,
+            today=_today(today),
         )
     except Exception as exc:
         raise _handle(exc)
@@ -939,6 +957,7 @@ def batch_cmd(
     ),
     output_dir: Optional[Path] = typer.Option(None, help="Outputs folder (default outputs/)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    today: Optional[str] = typer.Option(None, "--today", help=_TODAY_HELP),
 ) -> None:
     """Run every notebook × params file in parallel; resume skips up-to-date reports.
 
@@ -954,6 +973,7 @@ def batch_cmd(
             period=period,
             timeout=timeout,
             output_dir=output_dir,
+            today=_today(today),
         )
         summary = batch.execute_batch(
             jobs, workers=workers or None, force=force, scheduler=scheduler, progress=progress
@@ -997,6 +1017,162 @@ def send_cmd(
             f"sent {report} to {', '.join(result.recipients)} "
             f"({result.size_bytes / 1e3:.0f} kB, {result.attempts} attempt(s))"
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# the daily loop: daily, incidents, ack
+# ---------------------------------------------------------------------------------------------
+
+
+@app.command("daily")
+def daily_cmd(
+    today: Optional[str] = typer.Option(
+        None, "--today", help=_TODAY_HELP + " Reports the day before."
+    ),
+    inbox: Optional[Path] = typer.Option(
+        None,
+        "--inbox",
+        help="Folder of new platform exports to import first (moved to inbox/imported/<today>/).",
+    ),
+    push: str = typer.Option(
+        "",
+        "--push",
+        help="Comma list of dingtalk, wecom, feishu, email (robots and SMTP from OPSNB_* variables).",
+    ),
+    params: Optional[Path] = typer.Option(
+        None, "--params", "-f", help="Params YAML (owners, recipients, ...)."
+    ),
+    param: list[str] = typer.Option([], "--param", "-p", help="Override: key=value (repeatable)."),
+    db: Optional[Path] = typer.Option(None, "--db", help="DuckDB store (default: the project's)."),
+    map_file: Optional[Path] = typer.Option(
+        None, "--map", help="Mapping YAML for inbox exports no built-in mapping knows."
+    ),
+    output_dir: Optional[Path] = typer.Option(None, help="Outputs folder (default outputs/)."),
+    no_render: bool = typer.Option(
+        False, "--no-render", help="Run the notebook but skip the HTML."
+    ),
+    no_report: bool = typer.Option(
+        False, "--no-report", help="Monitor, track and push without running the notebook."
+    ),
+    wait: float = typer.Option(
+        0.0, "--wait", help="Seconds to wait for the day's data to arrive (0: fail at once)."
+    ),
+    retry_every: float = typer.Option(
+        300.0, "--retry-every", help="Seconds between checks while waiting."
+    ),
+    force_push: bool = typer.Option(
+        False, "--force-push", help="Push again even if this day was pushed."
+    ),
+) -> None:
+    """Every morning for cron: import the inbox, validate, monitor yesterday, render, track
+    incidents, push to 钉钉 / 企业微信 / 飞书 / email.
+
+    Exit status, a sum of flags: 0 ok, 1 bad parameters, 2 an inbox file failed to import,
+    4 the day's data are not in the store, 8 monitoring or the report failed, 16 a push failed.
+
+    Environment: OPSNB_TZ (shop time zone, default Asia/Shanghai), OPSNB_TODAY (fixed today),
+    OPSNB_DB, OPSNB_OUTPUTS, OPSNB_REPORT_URL (where outputs/ is served, for the link in chat),
+    OPSNB_DINGTALK_WEBHOOK + OPSNB_DINGTALK_SECRET, OPSNB_FEISHU_WEBHOOK + OPSNB_FEISHU_SECRET,
+    OPSNB_WECOM_WEBHOOK, OPSNB_SMTP_* and OPSNB_DAILY_TO (email).
+
+    Cron (06:30 in the shop's time zone on a server set to it):
+    `30 6 * * * cd /srv/opsnb && .venv/bin/opsnb daily --inbox /srv/inbox --push dingtalk,email`
+    """
+    from opsnb.run.daily import run_daily
+    from opsnb.run.params import parse_override
+
+    try:
+        r = run_daily(
+            today=_today(today),
+            inbox=inbox,
+            push=[x.strip() for x in push.split(",") if x.strip()],
+            params_file=params,
+            overrides=dict(parse_override(o) for o in param),
+            db=db,
+            output_dir=output_dir,
+            map_file=map_file,
+            render=not no_render,
+            report=not no_report,
+            wait=wait,
+            retry_every=retry_every,
+            force_push=force_push,
+        )
+    except Exception as exc:
+        raise _handle(exc)
+    for line in r.lines():
+        typer.echo(line, err="FAILED" in line or "MISSING" in line)
+    raise typer.Exit(r.exit_code)
+
+
+@app.command("incidents")
+def incidents_cmd(
+    db: Optional[Path] = typer.Option(None, "--db", help="DuckDB store (default: the project's)."),
+    all_: bool = typer.Option(False, "--all", help="Also resolved and closed incidents."),
+) -> None:
+    """List the incidents the daily loop keeps (open ones by default), with age and deadlines."""
+    from opsnb import config
+    from opsnb.monitoring.incidents import load_incidents
+
+    try:
+        inc, _ = load_incidents(db or config.default_db_path())
+    except Exception as exc:
+        raise _handle(exc)
+    if not all_:
+        inc = inc[inc["status"].isin(("new", "ongoing"))]
+    if inc.empty:
+        typer.echo("no open incidents" if not all_ else "no incidents yet (run opsnb daily)")
+        return
+    for r in inc.sort_values(["opened_on", "incident_id"]).itertuples(index=False):
+        flags = " ".join(
+            f
+            for f, on in (
+                ("RESPONSE-OVERDUE", r.response_overdue),
+                ("REPORT-OVERDUE", r.report_overdue),
+            )
+            if on
+        )
+        ack = (
+            f" ack {r.acknowledged_by}"
+            if isinstance(r.acknowledged_by, str) and r.acknowledged_by
+            else ""
+        )
+        typer.echo(
+            f"{r.incident_id}  {r.status:<8} {r.severity or '-':<6} {r.channel} {r.family} "
+            f"[{r.metrics}] since {str(r.opened_on)[:10]} ({r.age_days} d) "
+            f"¥{r.gmv_at_risk:,.0f} owner {r.owner or '-'} report due {str(r.report_due)[:10]}"
+            f"{ack}{'  ' + flags if flags else ''}"
+        )
+
+
+@app.command("ack")
+def ack_cmd(
+    incident_id: str = typer.Argument(
+        ..., help="Incident id, e.g. 20251007-1 (see opsnb incidents)."
+    ),
+    by: str = typer.Option(..., "--by", help="Who acknowledges (name)."),
+    note: str = typer.Option("", "--note", help="Response plan or what was done."),
+    close: bool = typer.Option(False, "--close", help="Close it: the 整改报告 is in."),
+    db: Optional[Path] = typer.Option(None, "--db", help="DuckDB store (default: the project's)."),
+    today: Optional[str] = typer.Option(
+        None, "--today", help="Date of the action (default: today)."
+    ),
+) -> None:
+    """Acknowledge an incident (response plan received) or close it (--close)."""
+    from opsnb import config
+    from opsnb.monitoring.incidents import record_action
+
+    try:
+        row = record_action(
+            db or config.default_db_path(),
+            incident_id,
+            by=by,
+            note=note,
+            close=close,
+            today=_today(today),
+        )
+    except Exception as exc:
+        raise _handle(exc)
+    typer.echo(f"{row['incident_id']} {row['status']}: acknowledged by {row['acknowledged_by']}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,18 +3,81 @@
 A :class:`Period` is an inclusive date range with the label it was parsed from; every step of the
 ops cycle (goals, monitoring, retrospectives) and the run layer speak it. ``period`` always means
 the report period; a seasonal cycle is a ``season`` (see :mod:`opsnb.monitoring`).
+
+Relative periods (``yesterday``, ``last-7-days``, ``last-week``, ``mtd``) resolve from a clock:
+:func:`shop_today` is today's date *in the shop's time zone* (``$OPSNB_TZ``, default
+Asia/Shanghai, so a cron job on a UTC server at 01:00 still reports the Chinese yesterday),
+or the date a rerun asks for (``--today`` on the command line, ``$OPSNB_TODAY`` in a kernel).
 """
 
 from __future__ import annotations
 
 import calendar as _cal
 import datetime as dt
+import os
 import re
 from dataclasses import dataclass
 
 from opsnb.errors import ParameterError
 
-__all__ = ["Period", "parse_date", "parse_period"]
+__all__ = [
+    "Period",
+    "parse_date",
+    "parse_period",
+    "is_relative",
+    "shop_today",
+    "DEFAULT_TIMEZONE",
+    "TIMEZONE_ENV",
+    "TODAY_ENV",
+]
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+"""The shop's time zone when neither the caller nor ``$OPSNB_TZ`` names one."""
+TIMEZONE_ENV = "OPSNB_TZ"
+"""Environment variable naming the shop's time zone (IANA name, e.g. Asia/Shanghai)."""
+TODAY_ENV = "OPSNB_TODAY"
+"""Environment variable fixing "today" (YYYY-MM-DD) for reruns; ``--today`` sets it for kernels."""
+
+
+def shop_today(
+    today: dt.date | str | None = None, *, tz: str | None = None, now: dt.datetime | None = None
+) -> dt.date:
+    """Today's date in the shop's time zone: ``today`` if given, else ``$OPSNB_TODAY``, else the
+    clock (``now``, default the current instant) in ``tz`` (default ``$OPSNB_TZ`` or
+    :data:`DEFAULT_TIMEZONE`).
+
+    >>> shop_today(now=dt.datetime(2025, 9, 27, 17, 30, tzinfo=dt.timezone.utc), tz="Asia/Shanghai")
+    datetime.date(2025, 9, 28)
+    """
+    if today:
+        return parse_date(today)
+    env = os.environ.get(TODAY_ENV, "").strip()
+    if env:
+        return parse_date(env)
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = tz or os.environ.get(TIMEZONE_ENV, "").strip() or DEFAULT_TIMEZONE
+    try:
+        zone = ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ParameterError(
+            f"unknown time zone {name!r}: use an IANA name such as Asia/Shanghai"
+        ) from None
+    instant = now or dt.datetime.now(dt.timezone.utc)
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=dt.timezone.utc)
+    return instant.astimezone(zone).date()
+
+
+def is_relative(text: str) -> bool:
+    """True when the period label depends on the date it is read on (``yesterday``, ``mtd`` …)."""
+    if not str(text or "").strip():
+        return False
+    ref = dt.date(2001, 1, 10)
+    try:
+        return parse_period(text, as_of=ref) != parse_period(text, as_of=ref + dt.timedelta(400))
+    except ParameterError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -85,9 +148,10 @@ def parse_period(text: str, *, as_of: dt.date | str | None = None) -> Period:
     """Parse a period label into an inclusive :class:`Period`.
 
     Absolute: ``2025``, ``2025-Q4``, ``2025-11``, ``2025-11-11``, ``2025-11-01..2025-11-30``.
-    Relative to ``as_of`` (default today): ``yesterday``, ``today``, ``last-7-days`` (any N, ending
-    yesterday), ``last-week`` (Monday–Sunday), ``last-month``, ``this-month``, ``this-quarter``,
-    ``last-quarter`` (``this-*`` end on ``as_of``).
+    Relative to ``as_of`` (default :func:`shop_today`): ``yesterday``, ``today``, ``last-7-days``
+    (any N, ending yesterday), ``last-week`` (Monday–Sunday), ``mtd`` (month to date: the 1st of
+    yesterday's month to yesterday, the last complete day), ``last-month``, ``this-month``,
+    ``this-quarter``, ``last-quarter`` (``this-*`` end on ``as_of``).
 
     Examples
     --------
@@ -95,7 +159,7 @@ def parse_period(text: str, *, as_of: dt.date | str | None = None) -> Period:
     Period(start=datetime.date(2025, 10, 1), end=datetime.date(2025, 12, 31), label='2025-Q4')
     """
     s = str(text).strip()
-    today = parse_date(as_of) if as_of else dt.date.today()
+    today = parse_date(as_of) if as_of else shop_today()
     low = s.lower()
     if ".." in s:
         a, b = s.split("..", 1)
@@ -117,6 +181,9 @@ def parse_period(text: str, *, as_of: dt.date | str | None = None) -> Period:
     if low == "yesterday":
         d = today - dt.timedelta(days=1)
         return Period(d, d, s)
+    if low == "mtd":
+        d = today - dt.timedelta(days=1)
+        return Period(d.replace(day=1), d, s)
     if low == "today":
         return Period(today, today, s)
     if m := re.fullmatch(r"last-(\d+)-days?", low):
@@ -146,6 +213,6 @@ def parse_period(text: str, *, as_of: dt.date | str | None = None) -> Period:
         pass
     raise ParameterError(
         f"cannot parse period {text!r}: use 2025, 2025-Q4, 2025-11, 2025-11-11, "
-        "2025-11-01..2025-11-30, yesterday, last-7-days, last-week, last-month, this-month, "
+        "2025-11-01..2025-11-30, yesterday, last-7-days, last-week, mtd, last-month, this-month, "
         "this-quarter or last-quarter"
     )

@@ -28,11 +28,84 @@ from pathlib import Path
 from typing import Any
 
 from opsnb import config, plots
-from opsnb.errors import ParameterError
+from opsnb.errors import OpsnbError, ParameterError
 from opsnb.i18n import Labels, check_lang
-from opsnb.periods import Period, parse_date, parse_period
+from opsnb.periods import Period, is_relative, parse_date, parse_period, shop_today
 
-__all__ = ["Context", "setup", "RECORD_MIME", "OUTPUT_DIR_ENV", "jsonable"]
+__all__ = [
+    "Context",
+    "setup",
+    "RECORD_MIME",
+    "OUTPUT_DIR_ENV",
+    "jsonable",
+    "DataNotReadyError",
+    "latest_day",
+    "require_day",
+]
+
+
+class DataNotReadyError(OpsnbError):
+    """The day a report needs is not in the store yet (the morning export has not arrived).
+
+    ``day`` is the missing day, ``latest`` the store's last day (None when the table is empty).
+    """
+
+    def __init__(self, message: str, *, table: str, day: dt.date, latest: dt.date | None):
+        super().__init__(message)
+        self.table, self.day, self.latest = table, day, latest
+
+
+def latest_day(db_path: str | Path, table: str = "daily_metrics") -> dt.date | None:
+    """The last ``date`` of ``table`` in the store at ``db_path`` (None: no store, table or rows)."""
+    path = Path(db_path)
+    if not path.exists():
+        return None
+    from opsnb.data import store
+
+    con = store.open_store(path, read_only=True)
+    try:
+        if table not in store.list_tables(con):
+            return None
+        row = con.execute(f"select max(date) from {store.quote_ident(table)}").fetchone()
+    finally:
+        con.close()
+    if row is None or row[0] is None:
+        return None
+    d = row[0]
+    return d.date() if isinstance(d, dt.datetime) else d
+
+
+def require_day(db_path: str | Path, day, table: str = "daily_metrics") -> dt.date:
+    """``day`` as a date when ``table`` has rows for it; else raise :class:`DataNotReadyError`
+    saying so: "no daily_metrics for 2025-09-27; latest is 2025-09-26"."""
+    d = parse_date(day)
+    path = Path(db_path)
+    latest = latest_day(path, table)
+    have = False
+    if latest is not None and latest >= d:
+        from opsnb.data import store
+
+        con = store.open_store(path, read_only=True)
+        try:
+            have = bool(
+                con.execute(
+                    f"select count(*) from {store.quote_ident(table)} where cast(date as date) = ?",
+                    [d],
+                ).fetchone()[0]
+            )
+        finally:
+            con.close()
+    if not have:
+        where = f"latest is {latest.isoformat()}" if latest else f"the store {path} has none"
+        raise DataNotReadyError(
+            f"no {table} for {d.isoformat()}; {where} (import the day's export first: "
+            "opsnb import FILE, or opsnb daily --inbox DIR)",
+            table=table,
+            day=d,
+            latest=latest,
+        )
+    return d
+
 
 OUTPUT_DIR_ENV = "OPSNB_RUN_DIR"
 """Environment variable through which the runner tells a kernel its output folder."""
@@ -99,6 +172,11 @@ class Context:
                 )
             self._con = store.open_store(self.db_path, read_only=True)
         return self._con
+
+    def require_day(self, day, table: str = "daily_metrics") -> dt.date:
+        """``day`` as a date if the store has ``table`` rows for it, else a clear
+        :class:`DataNotReadyError` ("no daily_metrics for 2025-09-27; latest is 2025-09-26")."""
+        return require_day(self.db_path, day, table)
 
     def read(self, table: str, *, start=None, end=None, channels=None, columns=None):
         """Rows of ``table`` within ``start..end`` (default: the report period).
@@ -253,9 +331,9 @@ class Context:
         _display({RECORD_MIME: clean}, raw=True)
 
 
-def _resolve_as_of(as_of: str, db_path: Path) -> dt.date:
+def _resolve_as_of(as_of: str, db_path: Path, today: dt.date) -> dt.date:
     if not as_of:
-        return dt.date.today()
+        return today
     if as_of == "latest":
         from opsnb.data import store
 
@@ -283,9 +361,15 @@ def setup(
     title_zh: str = "运营报告",
     title_en: str = "Operations report",
     currency: str = "¥",
+    timezone: str = "",
     **_ignored: Any,
 ) -> Context:
     """Start a report: theme, language, period, store. Call once, right after the parameters.
+
+    Relative periods (``yesterday``, ``last-7-days``, ``mtd`` …) resolve from ``as_of`` when it
+    is a date, else from today in the shop's time zone (:func:`opsnb.periods.shop_today`:
+    ``$OPSNB_TODAY``, which ``--today`` sets, or the clock in ``timezone``), never from the
+    store's last date: with data up to 09-27, ``yesterday`` read on 09-28 is 09-27.
 
     Also records ``_title``, ``_period``, ``_lang`` and ``_shop`` for the HTML title and footer.
     """
@@ -294,8 +378,10 @@ def setup(
     path = Path(db_path).expanduser() if db_path else config.default_db_path()
     if not path.is_absolute():
         path = (config.project_root() / path).resolve()
-    as_of_date = _resolve_as_of(as_of, path)
-    per = parse_period(period, as_of=as_of_date)
+    today = shop_today(tz=timezone or None)
+    as_of_date = _resolve_as_of(as_of, path, today)
+    explicit = bool(as_of) and as_of != "latest"
+    per = parse_period(period, as_of=as_of_date if explicit or not is_relative(period) else today)
     title = title_zh if lang == "zh" else title_en
     ctx = Context(
         lang=lang,

@@ -91,7 +91,10 @@ def test_relative_period_override_is_resolved_to_dates_when_planned(project):
     assert week[0].params["period"] == "2025-11-03..2025-11-09"
     assert batch.resolve_period("2025-Q4", "") == "2025-Q4"
     assert batch.resolve_period("yesterday", "2025-06-19") == "2025-06-18"
-    assert batch.resolve_period("yesterday", "latest") == "yesterday"
+    # as_of="latest" no longer keeps a period relative: it is read from the clock (--today)
+    assert batch.resolve_period("yesterday", "latest", today=dt.date(2025, 9, 28)) == "2025-09-27"
+    assert jobs[0].period_dir == "2025-11-11" and jobs[0].name == f"ok/2025-11-11/{jobs[0].slug}"
+    assert jobs[0].html_path.parent.name == "2025-11-11"
 
 
 def test_bad_params_fail_before_any_kernel_starts(project):
@@ -100,7 +103,7 @@ def test_bad_params_fail_before_any_kernel_starts(project):
         batch.plan_batch([project / "params"])
     (project / "params" / "c.yaml").write_text("slug: same\nnotebooks: [ok]\n", encoding="utf-8")
     (project / "params" / "d.yaml").write_text("slug: same\nnotebooks: [ok]\n", encoding="utf-8")
-    with pytest.raises(ParameterError, match="both write ok/same"):
+    with pytest.raises(ParameterError, match="both write ok/2025-11/same"):
         batch.plan_batch([project / "params" / "c.yaml", project / "params" / "d.yaml"])
     with pytest.raises(ParameterError, match="not found"):
         batch.plan_batch([project / "nope"])
@@ -176,7 +179,8 @@ def test_the_parent_writes_each_successful_run_into_the_ledger_once(ran):
 
     root, summary, _ = ran
     rows = ledger.read(root / "store.duckdb")
-    ok_runs = sorted(f"{r.notebook}/{r.slug}" for r in summary.results if r.status == "ok")
+    # run ids name the dated folder: <notebook>/<period>/<slug>
+    ok_runs = sorted(f"{r.notebook}/2025-11/{r.slug}" for r in summary.results if r.status == "ok")
     assert sorted(rows["run_id"]) == ok_runs and len(ok_runs) == 2
 
 

@@ -37,7 +37,9 @@ def test_index_lists_every_run_with_status(outputs):
     page = write_index().read_text(encoding="utf-8")
     assert "good" in page and "bad" in page
     assert "opsnb-status-ok" in page and "opsnb-status-failed" in page
-    assert 'href="report_ok/good.html"' in page and 'href="report_ok/bad.failed.ipynb"' in page
+    # dated folders, relative links
+    assert 'href="report_ok/2025-11/good.html"' in page
+    assert 'href="report_ok/2025-11/bad.failed.ipynb"' in page
     assert "gmv <b>123,456</b>" in page
 
 
@@ -53,3 +55,31 @@ def test_report_files_are_readable_by_the_team(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(p.stat().st_mode) == 0o644
+
+
+def test_index_groups_reports_by_day_newest_first_and_keeps_every_earlier_one(outputs):
+    import json
+
+    from opsnb.run.render import atomic_write_text
+
+    # three days of daily reports and a monthly one, as dated run records
+    for day in ("2025-09-26", "2025-09-28", "2025-09-27"):
+        folder = outputs / "03_daily_monitoring" / day
+        (folder / f"{day}-zh.html").parent.mkdir(parents=True, exist_ok=True)
+        (folder / f"{day}-zh.html").write_text("<p>r</p>", encoding="utf-8")
+        rec = {
+            "notebook": "03_daily_monitoring",
+            "slug": f"{day}-zh",
+            "status": "ok",
+            "html_path": str(folder / f"{day}-zh.html"),
+            "params": {"period": day},
+            "results": {"_period": day, "_title": "每日监控"},
+            "finished_at": f"{day}T07:00:00",
+            "duration_s": 1.0,
+        }
+        atomic_write_text(folder / f"{day}-zh.json", json.dumps(rec))
+    page = write_index(outputs).read_text(encoding="utf-8")
+    days = re.findall(r'class="opsnb-day"><th colspan="5" class="l" id="d([\d-]+)"', page)
+    assert days == ["2025-09-28", "2025-09-27", "2025-09-26"]
+    for day in days:
+        assert f'href="03_daily_monitoring/{day}/{day}-zh.html"' in page

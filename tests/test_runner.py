@@ -95,7 +95,7 @@ def test_successful_runs_land_in_the_ledger_once_per_run_id(outputs, tmp_path, m
     r = run_notebook(NB, {"lang": "zh"}, slug="ledgered")  # a rerun replaces, never duplicates
     run_notebook(NB, {"fail_at": "middle"}, slug="broken")  # failures are not lessons
     rows = ledger.read(db)
-    assert list(rows["run_id"]) == ["report_ok/ledgered"]
+    assert list(rows["run_id"]) == ["report_ok/2025-11/ledgered"]  # <notebook>/<period>/<slug>
     assert rows.iloc[0]["key_results"]["gmv"] == 123456.0
     assert json.loads(Path(r.results_path).read_text()).get("ledger_error", "") == ""
 

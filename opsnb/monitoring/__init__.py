@@ -1,5 +1,6 @@
 """Step 03: daily monitoring — the causal anomaly engine (kernels, scoring, detect), the daily
-monitor per traffic source and metric, and the report pieces (表3, alert list, drafts).
+monitor per traffic source and metric, 表3 comparisons (环比/较上周同期/同比/目标), incidents with
+their lifecycle, and the report pieces (表3, alert list, drafts).
 
 This facade only re-exports; inside opsnb import from the defining module.
 """
@@ -16,18 +17,43 @@ from opsnb.monitoring.anomaly import (
     quiet_steps,
     to_grid,
 )
+from opsnb.monitoring.compare import (
+    COMPARISON_LABELS,
+    day_comparisons,
+    day_values,
+    month_to_date,
+    same_day_last_year,
+)
 from opsnb.monitoring.daily import (
+    METRIC_FAMILY,
     METRICS,
     RATES,
     SEVERITY_THRESHOLDS,
     TOTAL,
+    GmvAtRisk,
     MonitorResult,
     evaluate_against_truth,
+    expected_day,
+    gmv_at_risk,
     mix_shift,
     monitor,
     read_series_file,
     root_cause,
     typical_day,
+)
+from opsnb.monitoring.incidents import (
+    ACTION_COLUMNS,
+    INCIDENT_COLUMNS,
+    OPEN_STATUSES,
+    STATUSES,
+    Owner,
+    current_incidents,
+    load_incidents,
+    open_incidents,
+    record_action,
+    replay_incidents,
+    resolve_owners,
+    update_incidents,
 )
 from opsnb.monitoring.kernels import (
     bh_adjust,
@@ -51,18 +77,21 @@ from opsnb.monitoring.scoring import (
     score_ratios,
 )
 from opsnb.monitoring.show import (
+    TABLE3_COMPARISONS,
     DaySummary,
     alert_list,
     daily_report,
     day_summary,
     draft_rectification,
     export_excel,
+    incident_table,
     plot_day,
     plot_monitor,
     rectification_drafts,
     show_alerts,
     show_drafts,
     show_excel,
+    show_incidents,
     show_root_cause,
     show_table3,
     show_trends,
@@ -100,13 +129,34 @@ __all__ = [
     "TOTAL",
     "SEVERITY_THRESHOLDS",
     "MonitorResult",
+    "GmvAtRisk",
     "monitor",
     "typical_day",
+    "expected_day",
+    "gmv_at_risk",
     "root_cause",
     "mix_shift",
     "evaluate_against_truth",
     "read_series_file",
     "RATES",
+    "METRIC_FAMILY",
+    "COMPARISON_LABELS",
+    "same_day_last_year",
+    "day_values",
+    "day_comparisons",
+    "month_to_date",
+    "STATUSES",
+    "OPEN_STATUSES",
+    "INCIDENT_COLUMNS",
+    "ACTION_COLUMNS",
+    "Owner",
+    "resolve_owners",
+    "replay_incidents",
+    "open_incidents",
+    "current_incidents",
+    "load_incidents",
+    "update_incidents",
+    "record_action",
     "daily_report",
     "draft_rectification",
     "plot_monitor",
@@ -122,4 +172,7 @@ __all__ = [
     "show_trends",
     "show_root_cause",
     "show_drafts",
+    "show_incidents",
+    "incident_table",
+    "TABLE3_COMPARISONS",
 ]

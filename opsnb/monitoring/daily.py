@@ -8,12 +8,19 @@ of :mod:`opsnb.monitoring.anomaly`; Benjamini–Hochberg controls the false-disc
 metrics × channels each day. Promotion days get last year's event multiplier
 (:func:`opsnb.calendar.promotion_calendar`), so a normal 双11 is quiet and a weak one is not.
 
-Severity (GMV at risk, if the move is real, as a share of the shop's expected GMV that day)
----------------------------------------------------------------------------------------------
+Severity (GMV at risk as a share of the shop's expected GMV that day)
+----------------------------------------------------------------------
 ``high`` ≥ 10 %, ``medium`` ≥ 3 %, ``low`` otherwise (:data:`SEVERITY_THRESHOLDS`; the one
 scale of :data:`opsnb.i18n.SEVERITIES`, shown as 高/中/低 in Chinese reports). GMV at risk is
-``|actual − expected|`` for GMV, ``min(|actual/expected − 1|, 1) × expected channel GMV`` for
-visitors, conversion and AOV, and ``|Δ refund rate| × orders × AOV`` for refunds.
+one money figure per channel-day and incident family (:data:`METRIC_FAMILY`): for the sales
+family (visitors, conversion, AOV, GMV) ``|actual GMV − expected GMV|`` of that channel and day
+(the expected value is the same event-aware baseline the GMV test uses), carried by every
+flagged sales metric of the channel-day — so visitors, conversion and GMV firing together on
+one channel are one loss, not three; for refunds the excess refunds
+``|Δ refund rate| × orders × AOV``. Sum it once per channel-day and family (:func:`gmv_at_risk`). The shop's figure is
+the shop-level gap (the ``全部`` row), where channels that gained offset channels that lost.
+Without GMV among the monitored metrics, each metric's own move stands in
+(``min(|actual/expected − 1|, 1) × expected channel GMV``; ``|Δ refund rate| × orders × AOV``).
 Tracking outages: a collapse of recorded visitors (≤ −50 %) with a same-day conversion spike on
 the same channel is one data incident (``issue = "data"``, fix "修复访客统计"): the spike is an
 artefact, and the money at risk is the channel's real GMV deviation (0 when GMV is normal).
@@ -34,25 +41,39 @@ import pandas as pd
 from opsnb.monitoring import anomaly as A
 from opsnb.monitoring.kernels import bh_adjust
 from opsnb.monitoring.scoring import EngineConfig, score_counts, score_rates, score_ratios
+from opsnb.results import Result
 
 __all__ = [
     "METRICS",
     "TOTAL",
     "SEVERITY_THRESHOLDS",
     "MonitorResult",
+    "GmvAtRisk",
     "monitor",
     "typical_day",
+    "expected_day",
+    "gmv_at_risk",
     "root_cause",
     "mix_shift",
     "evaluate_against_truth",
     "read_series_file",
     "RATES",
+    "METRIC_FAMILY",
 ]
 
 METRICS = ("visitors", "conversion_rate", "aov", "gmv", "refund_rate")
 TOTAL = "全部"
 SEVERITY_THRESHOLDS = {"high": 0.10, "medium": 0.03}
 RATES = {"conversion_rate": ("buyers", "visitors"), "refund_rate": ("refund_orders", "orders")}
+METRIC_FAMILY = {
+    "visitors": "sales",
+    "conversion_rate": "sales",
+    "aov": "sales",
+    "gmv": "sales",
+    "refund_rate": "refund",
+}
+"""Incident family of each metric: the sales factors are one incident (and one money figure) per
+channel-day; refunds another. A tracking outage (``issue == "data"``) is family ``data``."""
 _COUNTS = ("visitors", "buyers", "orders", "gmv", "refund_orders")
 
 
@@ -62,7 +83,9 @@ class MonitorResult:
 
     ``scores``: one row per (date, channel, metric) with columns date, channel, metric, actual,
     expected, lower, upper, z, p_value, q_value, is_anomaly, level_shift, direction, event,
-    gmv_at_risk, severity (high/medium/low or ""), issue ("data" for a recorded-visitors collapse and
+    gmv_gap (the channel-day's actual − expected GMV, on every row), gmv_at_risk (``|gmv_gap|``
+    on flagged sales rows, the same figure on each flagged sales metric of a channel-day; excess
+    refunds on refund rows), family (:data:`METRIC_FAMILY`, ``data`` for tracking), severity (high/medium/low or ""), issue ("data" for a recorded-visitors collapse and
     the conversion spikes it causes, else ""), cause (the metric an artefact comes from, e.g.
     "visitors"), detected_on, response_due, report_due.
     ``alerts``: the anomalous rows of ``scores`` sorted by date and GMV at risk.
@@ -231,19 +254,29 @@ def _data_issues(sc: pd.DataFrame) -> pd.DataFrame:
 
 
 def _money(sc: pd.DataFrame, gmv_res, g: A.Grid, V, aov) -> pd.DataFrame:
-    """Add gmv_at_risk, severity and deadlines."""
+    """Add gmv_gap, gmv_at_risk (one figure per channel-day), severity and deadlines."""
     S, T = len(g.series), len(g.times)
     key = pd.MultiIndex.from_arrays([np.tile(g.times, S), np.repeat(np.asarray(g.series), T)])
     exp_gmv = gmv_res["expected"].ravel() if gmv_res is not None else V["gmv"].ravel()
     lut = pd.DataFrame(
-        {"exp_gmv": exp_gmv, "orders": V["orders"].ravel(), "aov": aov.ravel()}, index=key
+        {
+            "exp_gmv": exp_gmv,
+            "gmv": V["gmv"].ravel(),
+            "orders": V["orders"].ravel(),
+            "aov": aov.ravel(),
+        },
+        index=key,
     )
     m = lut.reindex(pd.MultiIndex.from_arrays([sc["date"], sc["channel"]]))
     eg = np.where(np.isfinite(m["exp_gmv"].to_numpy()), m["exp_gmv"].to_numpy(), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         rel = sc["actual"].to_numpy(float) / sc["expected"].to_numpy(float) - 1
-    risk = np.fmin(np.abs(rel), 1.0) * eg  # at most the channel's whole expected GMV
-    risk = np.where(sc["metric"] == "gmv", np.abs(sc["actual"] - sc["expected"]), risk)
+    gap = m["gmv"].to_numpy(float) - eg
+    sc["gmv_gap"] = gap if gmv_res is not None else np.nan
+    if gmv_res is not None:  # the channel-day's GMV gap, whichever of its metrics fired
+        risk = np.abs(gap)
+    else:  # GMV not monitored: each metric's own move stands in
+        risk = np.fmin(np.abs(rel), 1.0) * eg  # at most the channel's whole expected GMV
     risk = np.where(
         sc["metric"] == "refund_rate",
         np.abs(sc["actual"] - sc["expected"]) * m["orders"].to_numpy() * m["aov"].to_numpy(),
@@ -252,6 +285,7 @@ def _money(sc: pd.DataFrame, gmv_res, g: A.Grid, V, aov) -> pd.DataFrame:
     sc["rel_change"] = rel
     sc["gmv_at_risk"] = np.where(sc["is_anomaly"], np.nan_to_num(risk), 0.0)
     sc = _data_issues(sc)
+    sc["family"] = np.where(sc["issue"] == "data", "data", sc["metric"].map(METRIC_FAMILY))
     shop = (
         lut.xs(TOTAL, level=1)["exp_gmv"]
         if TOTAL in g.series
@@ -278,9 +312,61 @@ def _money(sc: pd.DataFrame, gmv_res, g: A.Grid, V, aov) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class GmvAtRisk(Result):
+    """The day's money figure (see the module docstring).
+
+    ``shop``: the shop-level GMV gap ``|actual − expected|`` of the 全部 row on a day with any
+    alert (0 on a quiet day); ``channels``: the flagged channel-days' gaps, each channel-day once
+    however many of its metrics fired; ``channel_days``: how many; ``by_channel``: channel →
+    gap (signed, actual − expected); ``method``: the rule in words.
+    """
+
+    date: str
+    shop: float
+    channels: float
+    channel_days: int
+    by_channel: dict
+    method: str = (
+        "channel-day GMV gap |actual − expected| (event-aware baseline), once per channel-day "
+        "(refunds: excess refunds); shop = shop-level GMV gap"
+    )
+
+
+def gmv_at_risk(result: MonitorResult, as_of) -> GmvAtRisk:
+    """One money figure per incident and the shop's: see :class:`GmvAtRisk`."""
+    d = pd.Timestamp(as_of)
+    al = result.alerts[result.alerts["date"] == d]
+    # one figure per channel-day for GMV (sales and tracking incidents share it), one for refunds
+    kind = np.where(al["family"] == "refund", "refund", "gmv")
+    per = (
+        al.assign(_kind=kind)
+        .sort_values("gmv_at_risk", ascending=False)
+        .drop_duplicates(["channel", "_kind"])
+    )
+    chans = per[per["channel"] != TOTAL]
+    sc = result.scores[(result.scores["date"] == d) & (result.scores["channel"] == TOTAL)]
+    shop_gap = sc["gmv_gap"].dropna() if "gmv_gap" in sc else pd.Series(dtype=float)
+    if len(al) == 0:
+        shop = 0.0
+    elif len(shop_gap):
+        shop = float(abs(shop_gap.iloc[0]))
+    else:  # no total row (include_total=False) or GMV not monitored
+        shop = float(chans["gmv_at_risk"].sum())
+    by = chans.groupby("channel", sort=False)["gmv_at_risk"].sum()
+    return GmvAtRisk(
+        date=str(d.date()),
+        shop=shop,
+        channels=float(chans["gmv_at_risk"].sum()),
+        channel_days=int(chans["channel"].nunique()),
+        by_channel={str(k): float(v) for k, v in by.items()},
+    )
+
+
 def typical_day(daily: pd.DataFrame, as_of, *, weeks: int = 4) -> pd.DataFrame:
     """Average counts per channel over the same weekday of the previous ``weeks`` weeks
-    (the 'previous period' a day is compared with). Columns channel, visitors, buyers, orders, gmv."""
+    (the fallback baseline of :func:`root_cause` when no monitor result is given).
+    Columns channel, visitors, buyers, orders, gmv."""
     d = pd.Timestamp(as_of)
     days = [d - pd.Timedelta(weeks=k) for k in range(1, weeks + 1)]
     x = daily[pd.to_datetime(daily["date"]).isin(days)]
@@ -292,6 +378,34 @@ def typical_day(daily: pd.DataFrame, as_of, *, weeks: int = 4) -> pd.DataFrame:
     )
 
 
+def expected_day(result: MonitorResult, as_of) -> pd.DataFrame:
+    """The day the anomaly test expected, per channel: the same causal, event-aware baseline
+    (a 双11 is compared with an expected 双11, not with a typical weekday).
+
+    Columns channel, visitors, buyers (expected visitors × expected conversion), orders
+    (expected GMV / expected AOV), gmv (expected GMV). Channels without a full baseline that day
+    (too little history, a metric not monitored) are left out.
+    """
+    d = pd.Timestamp(as_of)
+    sc = result.scores[(result.scores["date"] == d) & (result.scores["channel"] != TOTAL)]
+    need = ["visitors", "conversion_rate", "aov", "gmv"]
+    cols = ["channel", "visitors", "buyers", "orders", "gmv"]
+    if not set(need) <= set(sc["metric"]):
+        return pd.DataFrame(columns=cols)
+    w = sc.pivot_table(index="channel", columns="metric", values="expected", aggfunc="first")
+    w = w[need].replace([np.inf, -np.inf], np.nan).dropna()
+    w = w[(w["aov"] > 0) & (w["visitors"] >= 0)]
+    return pd.DataFrame(
+        {
+            "channel": w.index.astype(str),
+            "visitors": w["visitors"].to_numpy(),
+            "buyers": (w["visitors"] * w["conversion_rate"]).to_numpy(),
+            "orders": (w["gmv"] / w["aov"]).to_numpy(),
+            "gmv": w["gmv"].to_numpy(),
+        }
+    )
+
+
 _FACTOR_LABELS = {
     "visitors": ("访客数", "visitors"),
     "conversion": ("转化率", "conversion"),
@@ -300,16 +414,37 @@ _FACTOR_LABELS = {
 }
 
 
-def root_cause(daily: pd.DataFrame, as_of, *, weeks: int = 4, lang: str = "zh") -> pd.DataFrame:
-    """Exact channel × factor decomposition of the day's GMV change versus the typical same
-    weekday (:func:`typical_day`), ranked by absolute contribution
-    (:func:`opsnb.drivers.decompose_gmv`; contributions sum to the change); ``label`` is
-    "channel · factor" in ``lang``."""
+def root_cause(
+    daily: pd.DataFrame,
+    as_of,
+    *,
+    result: MonitorResult | None = None,
+    weeks: int = 4,
+    lang: str = "zh",
+) -> pd.DataFrame:
+    """Exact channel × factor decomposition of the day's GMV against its baseline, ranked by
+    absolute contribution (:func:`opsnb.drivers.decompose_gmv`; contributions sum to the gap).
+
+    The baseline is the expected, event-aware day of the anomaly test (:func:`expected_day`
+    of ``result``), so a weak 双11 shows which channel and factor fell short of an expected
+    双11; channels without one, or every channel when ``result`` is None, use the typical same
+    weekday (:func:`typical_day`). ``attrs["baseline"]`` says which: "expected", "typical" or
+    "mixed". ``label`` is "channel · factor" in ``lang``.
+    """
     from opsnb.drivers import decompose_gmv
 
     d = pd.Timestamp(as_of)
     after = daily[pd.to_datetime(daily["date"]) == d]
-    dec = decompose_gmv(typical_day(daily, d, weeks=weeks), after, by="channel")
+    typical = typical_day(daily, d, weeks=weeks)
+    base, kind = typical, "typical"
+    if result is not None:
+        exp = expected_day(result, d)
+        if len(exp):
+            rest = typical[~typical["channel"].isin(exp["channel"])]
+            rest = rest[rest["channel"].isin(after["channel"])]
+            base = pd.concat([exp, rest], ignore_index=True) if len(rest) else exp
+            kind = "mixed" if len(rest) else "expected"
+    dec = decompose_gmv(base, after, by="channel")
     attrs = dict(dec.attrs)
     dec = dec.reindex(dec["contribution"].abs().sort_values(ascending=False).index).reset_index(
         drop=True
@@ -319,6 +454,7 @@ def root_cause(daily: pd.DataFrame, as_of, *, weeks: int = 4, lang: str = "zh") 
         f"{c} · {_FACTOR_LABELS.get(f, (f, f))[i]}" for c, f in zip(dec["channel"], dec["factor"])
     ]
     dec.attrs.update(attrs)
+    dec.attrs["baseline"] = kind
     return dec
 
 

@@ -1,6 +1,7 @@
 """What notebook 03 shows from a :class:`opsnb.monitoring.MonitorResult`: the daily report 表3
-(每日数据监控表) with anomaly notes, suggested fixes and owners, the alert list with severity and
-deadlines, trend charts with the expected band, drafted 异常数据整改报告 and the Excel export.
+(每日数据监控表) with 环比 / 较上周同期 / 同比 / month-to-date against the target, anomaly notes,
+suggested fixes and owners, the open incidents with their age and deadlines, the alert list,
+trend charts with the expected band, drafted 异常数据整改报告 and the styled Excel export.
 Chinese and English (``lang``).
 """
 
@@ -13,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from opsnb.i18n import SEVERITIES, SEVERITY_LABELS
-from opsnb.monitoring.daily import METRICS, RATES, TOTAL, MonitorResult, root_cause
+from opsnb.monitoring.compare import COMPARISON_LABELS, day_comparisons, month_to_date
+from opsnb.monitoring.daily import METRICS, RATES, TOTAL, MonitorResult, gmv_at_risk, root_cause
 from opsnb.results import Result
 
 __all__ = [
@@ -32,7 +34,22 @@ __all__ = [
     "show_trends",
     "show_root_cause",
     "show_drafts",
+    "show_incidents",
+    "incident_table",
+    "TABLE3_COMPARISONS",
 ]
+
+TABLE3_COMPARISONS = (
+    "gmv_dod",
+    "gmv_wow",
+    "gmv_yoy",
+    "mtd_gmv",
+    "month_target",
+    "achievement",
+    "time_progress",
+)
+"""Columns :func:`daily_report` adds when given the daily frame: GMV 环比, 较上周同期, 同比 and the
+month to date against the monthly target (:mod:`opsnb.monitoring.compare`)."""
 
 
 _OWNERS = {
@@ -123,13 +140,27 @@ def _fmt(metric: str, x: float) -> str:
     return f"{x:,.0f}"
 
 
-def daily_report(result: MonitorResult, as_of=None, *, lang: str = "zh") -> pd.DataFrame:
+def daily_report(
+    result: MonitorResult,
+    as_of=None,
+    *,
+    lang: str = "zh",
+    daily: pd.DataFrame | None = None,
+    targets: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """表3 每日数据监控表 for one day: date, channel, visitors, conversion_rate, aov, gmv,
-    refund_rate, note (anomaly note), fix (suggested fix), owner. Canonical column names (the
-    report translates them); the shop total is the last row."""
+    refund_rate, [gmv_dod, gmv_wow, gmv_yoy, mtd_gmv, month_target, achievement,
+    time_progress — with ``daily``, see :data:`TABLE3_COMPARISONS`], note (anomaly note), fix
+    (suggested fix), owner. Canonical column names (the report translates them); the shop total
+    is the last row. ``targets``: the ``targets`` table (monthly GMV targets, period YYYY-MM)."""
     d = pd.Timestamp(as_of) if as_of is not None else result.as_of
     sc = result.scores[result.scores["date"] == d]
     wide = sc.pivot_table(index="channel", columns="metric", values="actual", aggfunc="first")
+    cmp_ = mtd = None
+    if daily is not None:
+        c = day_comparisons(daily, d, metrics=["gmv"])
+        cmp_ = c.set_index("channel")[["dod", "wow", "yoy"]].add_prefix("gmv_")
+        mtd = month_to_date(daily, d, targets).set_index("channel")
     rows = []
     for ch in [c for c in wide.index if c != TOTAL] + ([TOTAL] if TOTAL in wide.index else []):
         fl = sc[(sc["channel"] == ch) & sc["is_anomaly"]]
@@ -145,6 +176,11 @@ def daily_report(result: MonitorResult, as_of=None, *, lang: str = "zh") -> pd.D
         rec = {"date": d.date(), "channel": ch}
         for m in METRICS:
             rec[m] = wide.loc[ch, m] if m in wide.columns else np.nan
+        if cmp_ is not None:
+            for k in ("gmv_dod", "gmv_wow", "gmv_yoy"):
+                rec[k] = cmp_[k].get(ch, np.nan)
+            for k in ("mtd_gmv", "month_target", "achievement", "time_progress"):
+                rec[k] = mtd[k].get(ch, np.nan)
         rec.update(note=_note(fl, lang), fix=fix, owner=owner)
         rows.append(rec)
     return pd.DataFrame(rows)
@@ -165,7 +201,7 @@ def draft_rectification(
     start = alert.date
     while (start - pd.Timedelta(days=1)) in flagged.index and flagged[start - pd.Timedelta(days=1)]:
         start -= pd.Timedelta(days=1)
-    dec = root_cause(daily, alert.date)
+    dec = root_cause(daily, alert.date, result=result)
     if alert.channel != TOTAL:
         dec = dec[dec["channel"] == alert.channel]
     fac = {
@@ -243,7 +279,7 @@ def draft_rectification(
             f"- {L('开始时间', 'Since')}: {start.date()}",
             f"- {L('影响金额', 'GMV at risk')}: {format_money(alert.gmv_at_risk, lang)} "
             f"({L('严重程度', 'severity')} {L(*SEVERITY_LABELS[alert.severity])})",
-            f"- {L('可能原因（较同周几均值的GMV拆解）', 'Likely cause (GMV decomposition vs. typical weekday)')}: {causes}",
+            f"- {L('可能原因（较预期日的GMV拆解，大促按大促预期）', 'Likely cause (GMV decomposition vs. the expected day, promotions included)')}: {causes}",
             f"- {L('整改建议', 'Suggested fix')}: {fix[0] if lang == 'zh' else fix[1]}",
             f"- {L('负责人', 'Owner')}: {owner}",
             f"- {L('应对方案截止', 'Response plan due')}: {resp}; {L('整改报告截止', 'Report due')}: {alert.report_due.date()}",
@@ -289,8 +325,10 @@ class DaySummary(Result):
     """Key figures of one monitored day.
 
     ``tests``: metric × channel tests run; ``alerts``: anomalies flagged; ``high``: of them
-    high-severity (24 h response plan due); ``gmv_at_risk``: money at stake, counted once per
-    channel-day; ``alpha``: the false-discovery rate Benjamini–Hochberg keeps.
+    high-severity (24 h response plan due); ``gmv_at_risk``: the shop-level GMV gap versus its
+    expected value on a day with alerts (:func:`opsnb.monitoring.daily.gmv_at_risk`);
+    ``gmv_at_risk_channels``: the flagged channels' gaps, each channel-day once however many of
+    its metrics fired; ``alpha``: the false-discovery rate Benjamini–Hochberg keeps.
     """
 
     date: str
@@ -299,6 +337,7 @@ class DaySummary(Result):
     high: int
     gmv_at_risk: float
     alpha: float
+    gmv_at_risk_channels: float = 0.0
 
     def key_figures(self) -> dict:
         """The figures as recorded for the index and the ledger (``monitor_*`` keys)."""
@@ -309,13 +348,15 @@ def day_summary(result: MonitorResult, as_of) -> DaySummary:
     """Key figures of one day: tests, alerts, high-severity alerts, GMV at risk, alpha."""
     d = pd.Timestamp(as_of)
     al = result.alerts[result.alerts["date"] == d]
+    money = gmv_at_risk(result, d)
     return DaySummary(
         date=str(d.date()),
         tests=int(result.tests.get(d, 0)),
         alerts=int(len(al)),
         high=int((al["severity"] == "high").sum()),
-        gmv_at_risk=float(al["gmv_at_risk"].sum()),
+        gmv_at_risk=money.shop,
         alpha=result.alpha,
+        gmv_at_risk_channels=money.channels,
     )
 
 
@@ -421,9 +462,91 @@ def plot_day(
     return fig
 
 
-def export_excel(table: pd.DataFrame, as_of, *, lang: str = "zh", out_dir=None) -> Path:
+_TEXT_LEADS = ("=", "+", "-", "@", "\t", "\r")
+_ANOMALY_FILL = "FDE2E1"
+_HEAD_FILL = "2F6FB7"
+
+
+def _col_formats(lang: str) -> dict[str, str]:
+    money = '"¥"#,##0' if lang == "zh" else '"¥"#,##0'
+    return {
+        "visitors": "#,##0",
+        "conversion_rate": "0.00%",
+        "refund_rate": "0.00%",
+        "aov": '"¥"#,##0.00',
+        "gmv": money,
+        "gmv_dod": "+0.0%;-0.0%;0.0%",
+        "gmv_wow": "+0.0%;-0.0%;0.0%",
+        "gmv_yoy": "+0.0%;-0.0%;0.0%",
+        "mtd_gmv": money,
+        "month_target": money,
+        "achievement": "0.0%",
+        "time_progress": "0.0%",
+        "date": "yyyy-mm-dd",
+    }
+
+
+def _width(v) -> int:
+    text = "" if v is None else str(v)
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)  # CJK counts double
+
+
+def _write_table3_sheet(ws, table: pd.DataFrame, headers: list[str], lang: str) -> None:
+    """Header row, values (text from the data that looks like a formula stays text), number
+    formats, anomaly rows filled, widths, frozen header and a filter."""
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    cols = list(table.columns)
+    ws.append(headers)
+    fmts = _col_formats(lang)
+    anomalous = (table["note"].fillna("") != "").to_numpy() if "note" in table else None
+    for i, row in enumerate(table.itertuples(index=False), start=2):
+        for j, v in enumerate(row, start=1):
+            cell = ws.cell(row=i, column=j)
+            if v is None or (isinstance(v, float) and not np.isfinite(v)):
+                continue
+            if isinstance(v, (np.floating, np.integer)):
+                v = v.item()
+            cell.value = v
+            if isinstance(v, str) and v.startswith(_TEXT_LEADS):
+                cell.data_type = "s"  # never a formula: data such as "=1+1" or "-30%" stay text
+            if cols[j - 1] in fmts:
+                cell.number_format = fmts[cols[j - 1]]
+        if anomalous is not None and anomalous[i - 2]:
+            for j in range(1, len(cols) + 1):
+                ws.cell(row=i, column=j).fill = PatternFill("solid", fgColor=_ANOMALY_FILL)
+    for c in ws[1]:
+        c.font = Font(bold=True, color="FFFFFF")
+        c.fill = PatternFill("solid", fgColor=_HEAD_FILL)
+        c.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    for j, c in enumerate(cols, start=1):
+        w = max([_width(headers[j - 1])] + [_width(v) for v in table[c].head(500)])
+        if c in fmts and c not in ("note", "fix", "owner"):
+            w = max(_width(headers[j - 1]), 12)
+        ws.column_dimensions[get_column_letter(j)].width = min(max(w + 2, 8), 60)
+        if c == "note":
+            for i in range(2, ws.max_row + 1):
+                ws.cell(row=i, column=j).alignment = Alignment(wrap_text=True, vertical="top")
+    ws.freeze_panes = "C2"
+    ws.auto_filter.ref = ws.dimensions
+
+
+def export_excel(
+    table: pd.DataFrame,
+    as_of,
+    *,
+    lang: str = "zh",
+    out_dir=None,
+    comparisons: pd.DataFrame | None = None,
+) -> Path:
     """Write 表3 to ``out_dir/表3_<date>.xlsx`` (default ``<outputs>/03_daily_monitoring``;
-    notebooks pass ``ctx.output_dir``) with translated headers."""
+    notebooks pass ``ctx.output_dir``), styled like 表1/表2: translated bold header on blue,
+    number formats (counts, ¥, %, signed % changes), widths fitted to the content (CJK counted
+    double), frozen header and first two columns, a filter, anomalous rows filled light red.
+    Cells from the data that start with = + - @ tab or CR are written as text, never as
+    formulas. ``comparisons`` (:func:`opsnb.monitoring.compare.day_comparisons`) adds a sheet."""
+    from openpyxl import Workbook
 
     from opsnb import config
     from opsnb.i18n import Labels
@@ -439,13 +562,44 @@ def export_excel(table: pd.DataFrame, as_of, *, lang: str = "zh", out_dir=None) 
         "note": L("异常说明", "Anomaly note"),
         "fix": L("整改建议", "Suggested fix"),
         "owner": L("负责人", "Owner"),
+        **{
+            f"gmv_{k}": f"{L('成交金额', 'GMV')} {L(*COMPARISON_LABELS[k])}"
+            for k in ("dod", "wow", "yoy")
+        },
+        **{
+            k: L(*COMPARISON_LABELS[k])
+            for k in ("mtd_gmv", "month_target", "achievement", "time_progress")
+        },
     }
+    wb = Workbook()
+    ws = wb.active
+    ws.title = L("表3", "Table 3")
+    _write_table3_sheet(ws, table, [names.get(c, L.col(c)) for c in table.columns], lang)
+    if comparisons is not None and len(comparisons):
+        c = comparisons.drop(columns=["yoy_date"]).copy()
+        c["metric"] = [L.col(m) for m in c["metric"]]
+        ws2 = wb.create_sheet(L("环比同比", "Comparisons"))
+        heads = {
+            "channel": L.col("channel"),
+            "metric": L("指标", "Metric"),
+            "value": L("当日", "Day"),
+            "prev_day": L("前一日", "Previous day"),
+            "dod": L(*COMPARISON_LABELS["dod"]),
+            "last_week": L("上周同日", "Same weekday last week"),
+            "wow": L(*COMPARISON_LABELS["wow"]),
+            "last_year": L("去年同期", "Last year"),
+            "yoy": L(*COMPARISON_LABELS["yoy"]),
+            "yoy_basis": L("同比口径", "Last-year basis"),
+        }
+        _write_table3_sheet(ws2, c, [heads.get(k, k) for k in c.columns], lang)
+        for col in ("dod", "wow", "yoy"):
+            j = list(c.columns).index(col) + 1
+            for i in range(2, ws2.max_row + 1):
+                ws2.cell(row=i, column=j).number_format = "+0.0%;-0.0%;0.0%"
     tmp = path.with_suffix(
         ".tmp.xlsx"
     )  # written whole, then renamed: readers never see half a file
-    table.rename(columns=names).pipe(L.rename).to_excel(
-        tmp, index=False, sheet_name=L("表3", "Table 3")
-    )
+    wb.save(tmp)
     tmp.replace(path)
     return path
 
@@ -453,15 +607,30 @@ def export_excel(table: pd.DataFrame, as_of, *, lang: str = "zh", out_dir=None) 
 # ------------------------------------------------------------------ report sections (notebook 03)
 
 
-def show_table3(ctx, result: MonitorResult, as_of) -> tuple[DaySummary, pd.DataFrame]:
-    """表3 每日数据监控表 with its headline sentence; returns the day's summary and the table."""
+def _targets(ctx) -> pd.DataFrame | None:
+    try:
+        return ctx.read_all("targets")
+    except Exception:  # noqa: BLE001 - no targets table in the store: the columns stay empty
+        return None
+
+
+def show_table3(
+    ctx, result: MonitorResult, as_of, daily: pd.DataFrame | None = None
+) -> tuple[DaySummary, pd.DataFrame]:
+    """表3 每日数据监控表 with its headline sentence (how GMV at risk is counted), GMV 环比 /
+    较上周同期 / 同比 and month to date against the monthly target when ``daily`` is given, and
+    the shop total's comparisons per metric; returns the day's summary and the table."""
     s = day_summary(result, as_of)
     ctx.h2("表3 每日数据监控表", "Table 3: daily monitoring")
     ctx.say(
         f"{s.date}：共检验 {s.tests} 项（指标×渠道），发现 {s.alerts} 项异常，其中高风险 {s.high} 项，"
-        f"影响金额合计 {ctx.money(s.gmv_at_risk)}。多重检验按 Benjamini–Hochberg 控制错误发现率 {s.alpha:.1%}。",
+        f"影响金额 {ctx.money(s.gmv_at_risk)}（全店成交金额与预期之差），异常渠道缺口合计 "
+        f"{ctx.money(s.gmv_at_risk_channels)}（每个渠道日只计一次，不按指标重复相加）。"
+        f"多重检验按 Benjamini–Hochberg 控制错误发现率 {s.alpha:.1%}。",
         f"{s.date}: {s.tests} tests (metrics × channels), {s.alerts} anomalies, {s.high} high-severity, "
-        f"GMV at risk {ctx.money(s.gmv_at_risk)}. Benjamini–Hochberg keeps the false-discovery rate at {s.alpha:.1%}.",
+        f"GMV at risk {ctx.money(s.gmv_at_risk)} (the shop's GMV gap versus its expected value); "
+        f"flagged channels' gaps {ctx.money(s.gmv_at_risk_channels)} (each channel-day counted once, "
+        f"not once per metric). Benjamini–Hochberg keeps the false-discovery rate at {s.alpha:.1%}.",
     )
     if s.tests == 0:
         days = int(pd.to_datetime(result.scores["date"]).nunique()) if len(result.scores) else 0
@@ -470,20 +639,82 @@ def show_table3(ctx, result: MonitorResult, as_of) -> tuple[DaySummary, pd.DataF
             f"Nothing could be tested: anomaly detection needs at least 28 days of history and the store holds {days}. Keep importing daily; testing starts on day 28.",
             kind="alert",
         )
-    t3 = daily_report(result, as_of, lang=ctx.lang)
+    targets = _targets(ctx) if daily is not None else None
+    t3 = daily_report(result, as_of, lang=ctx.lang, daily=daily, targets=targets)
+    L = ctx.L
+    shown = t3.rename(
+        columns={
+            **{
+                f"gmv_{k}": f"{L('成交', 'GMV')}{L(*COMPARISON_LABELS[k])}"
+                for k in ("dod", "wow", "yoy")
+            },
+            **{
+                k: L(*COMPARISON_LABELS[k])
+                for k in ("mtd_gmv", "month_target", "achievement", "time_progress")
+            },
+        }
+    )
+    new = [c for c in shown.columns if c not in t3.columns]
     ctx.table(
-        t3,
-        pct=["conversion_rate", "refund_rate"],
-        money=["gmv", "aov"],
+        shown,
+        pct=[
+            "conversion_rate",
+            "refund_rate",
+            *[
+                c
+                for c in new
+                if c
+                not in (L(*COMPARISON_LABELS["mtd_gmv"]), L(*COMPARISON_LABELS["month_target"]))
+            ],
+        ],
+        money=[
+            "gmv",
+            "aov",
+            *[
+                c
+                for c in new
+                if c in (L(*COMPARISON_LABELS["mtd_gmv"]), L(*COMPARISON_LABELS["month_target"]))
+            ],
+        ],
         int_cols=["visitors"],
         translate=True,
     )
+    if daily is not None:
+        _say_comparisons(ctx, daily, as_of, t3, targets)
     return s, t3
 
 
-def show_excel(ctx, table: pd.DataFrame, as_of) -> Path:
-    """Write 表3 as Excel into the run's output folder and say where it is."""
-    xlsx = export_excel(table, as_of, lang=ctx.lang, out_dir=ctx.output_dir)
+def _say_comparisons(ctx, daily, as_of, t3: pd.DataFrame, targets) -> None:
+    from opsnb.monitoring.compare import same_day_last_year
+
+    ly, basis = same_day_last_year(as_of)
+    tot = t3[t3["channel"] == TOTAL]
+    if basis:
+        ctx.say(
+            f"同比按去年同一大促日（{basis}，{ly.date()}）比较，不按同一日历日。",
+            f"Year on year compares with last year's same event day ({basis}, {ly.date()}), not the same calendar date.",
+        )
+    if len(tot) and pd.notna(tot["achievement"].iloc[0]):
+        r = tot.iloc[0]
+        ahead = r["achievement"] >= r["time_progress"]
+        ctx.say(
+            f"本月累计成交 {ctx.money(r['mtd_gmv'])}，月度目标 {ctx.money(r['month_target'])}，达成 {ctx.pct(r['achievement'])}，"
+            f"时间进度 {ctx.pct(r['time_progress'])}：{'领先' if ahead else '落后'}于进度。",
+            f"Month to date {ctx.money(r['mtd_gmv'])} of a {ctx.money(r['month_target'])} target: {ctx.pct(r['achievement'])} achieved "
+            f"with {ctx.pct(r['time_progress'])} of the month gone, {'ahead of' if ahead else 'behind'} pace.",
+        )
+    else:
+        ctx.say(
+            "本月没有月度成交目标（targets 表中 period=YYYY-MM、metric=gmv 的行），目标达成列为空。",
+            "No monthly GMV target for this month (targets rows with period YYYY-MM, metric gmv): the target columns are empty.",
+        )
+
+
+def show_excel(ctx, table: pd.DataFrame, as_of, daily: pd.DataFrame | None = None) -> Path:
+    """Write 表3 (and, with ``daily``, the per-metric comparisons) as styled Excel into the
+    run's output folder and say where it is."""
+    cmp_ = day_comparisons(daily, as_of) if daily is not None else None
+    xlsx = export_excel(table, as_of, lang=ctx.lang, out_dir=ctx.output_dir, comparisons=cmp_)
     ctx.say(
         f"Excel 版：`{xlsx.name}`（与报告同在输出目录）。",
         f"Excel copy: `{xlsx.name}` (in the output folder next to the report).",
@@ -515,14 +746,23 @@ def show_trends(ctx, result: MonitorResult, as_of) -> None:
     ctx.show(plot_day(result, as_of, lang=ctx.lang))
 
 
-def show_root_cause(ctx, daily: pd.DataFrame, as_of) -> None:
-    """Root-cause waterfall: the day's GMV change versus the typical same weekday, by channel × factor."""
+def show_root_cause(ctx, daily: pd.DataFrame, as_of, result: MonitorResult | None = None) -> None:
+    """Root-cause waterfall: the day's GMV against its expected, event-aware value (the anomaly
+    test's baseline, from ``result``), by channel × factor; the typical same weekday without."""
     from opsnb.drivers import plot_waterfall
 
-    ctx.h2(
-        "根因拆解：成交金额较同周几均值的变化", "Root cause: GMV versus the typical same weekday"
-    )
-    dec = root_cause(daily, as_of, lang=ctx.lang)
+    dec = root_cause(daily, as_of, result=result, lang=ctx.lang)
+    if dec.attrs.get("baseline") == "typical":
+        ctx.h2(
+            "根因拆解：成交金额较同周几均值的变化",
+            "Root cause: GMV versus the typical same weekday",
+        )
+    else:
+        ctx.h2("根因拆解：成交金额较预期的差距", "Root cause: GMV versus the expected day")
+        ctx.say(
+            "基线与异常检验相同：因果预期值，大促日按大促预期（如双11对比预期的双11），不是普通工作日。",
+            "The baseline is the anomaly test's: the causal expected value, promotion days against an expected promotion day (an expected 双11, not a weekday).",
+        )
     top = dec.iloc[0]
     ctx.say(
         f"全店成交金额变化 {ctx.money(dec['contribution'].sum())}，最大贡献：{top['label']}（{ctx.money(top['contribution'])}）。",
@@ -535,3 +775,94 @@ def show_drafts(ctx, result: MonitorResult, daily: pd.DataFrame, as_of) -> None:
     """Drafts of the 异常数据整改报告 for the day's high-severity alerts and data incidents."""
     ctx.h2("异常数据整改报告（草稿）", "Anomaly rectification reports (drafts)")
     ctx.md(rectification_drafts(result, daily, as_of, lang=ctx.lang))
+
+
+_STATUS_LABELS = {
+    "new": ("新发", "new"),
+    "ongoing": ("持续", "ongoing"),
+    "resolved": ("已恢复", "resolved"),
+    "closed": ("已关闭", "closed"),
+}
+_FAMILY_LABELS = {
+    "sales": ("成交", "sales"),
+    "refund": ("退款", "refunds"),
+    "data": ("埋点/口径", "tracking"),
+}
+
+
+def incident_table(incidents: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
+    """Incidents as the report lists them (translated headers and values): id, channel,
+    family, metrics, status, severity, opened, age (days), GMV at risk, owner, deadlines,
+    overdue flags, acknowledged by."""
+    from opsnb.i18n import Labels
+
+    L = Labels(lang)
+    x = incidents
+    due = lambda s: pd.to_datetime(s).dt.strftime("%Y-%m-%d").fillna("—")  # noqa: E731
+    flag = lambda b: L("逾期", "OVERDUE") if b else ""  # noqa: E731
+    return pd.DataFrame(
+        {
+            L("编号", "ID"): x["incident_id"],
+            L("流量来源", "Traffic source"): x["channel"],
+            L("类别", "Kind"): [L(*_FAMILY_LABELS.get(f, (f, f))) for f in x["family"]],
+            L("指标", "Metrics"): [
+                ", ".join(L.col(m) for m in str(ms).split(",") if m) for ms in x["metrics"]
+            ],
+            L("状态", "Status"): [L(*_STATUS_LABELS.get(v, (v, v))) for v in x["status"]],
+            L("严重程度", "Severity"): [
+                L(*SEVERITY_LABELS[v]) if v in SEVERITY_LABELS else v for v in x["severity"]
+            ],
+            L("开始", "Since"): due(x["opened_on"]),
+            L("持续天数", "Age (days)"): x["age_days"].astype(int),
+            L("影响金额", "GMV at risk"): x["gmv_at_risk"].round(0),
+            L("负责人", "Owner"): x["owner"].fillna(""),
+            L("应对方案截止", "Response plan due"): [
+                f"{d} {flag(o)}".strip()
+                for d, o in zip(due(x["response_due"]), x["response_overdue"])
+            ],
+            L("整改报告截止", "Report due"): [
+                f"{d} {flag(o)}".strip() for d, o in zip(due(x["report_due"]), x["report_overdue"])
+            ],
+            L("确认人", "Acknowledged by"): x["acknowledged_by"].fillna(""),
+        }
+    )
+
+
+def show_incidents(
+    ctx, result: MonitorResult, as_of, *, owners: dict | None = None, quiet_days: int = 2
+) -> pd.DataFrame:
+    """Open incidents with their age, owner and deadlines (overdue flagged), and those resolved
+    on the day, as kept by the daily loop in the store (:mod:`opsnb.monitoring.incidents`);
+    returns every incident as it stands on ``as_of``."""
+    from opsnb.monitoring.incidents import current_incidents, load_incidents, resolve_owners
+
+    stored, actions = load_incidents(ctx.db_path)
+    inc = current_incidents(
+        result,
+        as_of,
+        stored=stored,
+        actions=actions,
+        owners=resolve_owners(owners, _targets(ctx)),
+        quiet_days=quiet_days,
+    )
+    d = pd.Timestamp(as_of)
+    ctx.h2("异常事件跟踪", "Incidents")
+    open_ = inc[inc["status"].isin(("new", "ongoing"))].sort_values("opened_on")
+    done = inc[(inc["status"] == "resolved") & (inc["resolved_on"] == d)]
+    n_new = int((open_["status"] == "new").sum())
+    over = int((open_["response_overdue"] | open_["report_overdue"]).sum())
+    ctx.say(
+        f"未关闭事件 {len(open_)} 个（今日新发 {n_new} 个，逾期 {over} 个）；今日恢复 {len(done)} 个"
+        f"（连续 {quiet_days} 天无异常即视为恢复）。同一渠道同类异常（成交/退款/埋点）合并为一个事件。",
+        f"{len(open_)} open incidents ({n_new} new today, {over} overdue); {len(done)} resolved today "
+        f"(after {quiet_days} quiet days). Alerts on the same channel and kind (sales/refunds/tracking) extend one incident.",
+    )
+    if len(open_):
+        ctx.table(incident_table(open_, lang=ctx.lang), translate=False)
+    if len(done):
+        ctx.table(
+            incident_table(done, lang=ctx.lang),
+            translate=False,
+            caption=("今日恢复", "Resolved today"),
+        )
+    return inc

@@ -1,5 +1,5 @@
 """The run layer: notebook parameters, papermill execution, HTML rendering, batches, delivery
-and the lessons ledger.
+(email, chat robots), the daily loop and the lessons ledger.
 
 This facade only re-exports; inside opsnb import from the defining module.
 """
@@ -15,6 +15,18 @@ from opsnb.run.batch import (
     plan_batch,
     resolve_period,
     run_batch,
+)
+from opsnb.run.daily import (
+    CHANNELS,
+    DAILY_NOTEBOOK,
+    EXIT_DATA_MISSING,
+    EXIT_IMPORT,
+    EXIT_PUSH,
+    EXIT_REPORT,
+    DailyRun,
+    daily_message,
+    import_inbox,
+    run_daily,
 )
 from opsnb.run.delivery import (
     DEFAULT_SIZE_BUDGET,
@@ -57,6 +69,20 @@ from opsnb.run.params import (
     read_yaml,
     split_list,
 )
+from opsnb.run.push import (
+    PLATFORMS,
+    Mention,
+    PushLog,
+    PushMessage,
+    PushResult,
+    RobotSettings,
+    build_request,
+    dingtalk_sign,
+    feishu_sign,
+    push_message,
+    render_markdown,
+    robot_settings_from_env,
+)
 from opsnb.run.render import (
     REMOVE_TAGS,
     atomic_write_text,
@@ -69,7 +95,9 @@ from opsnb.run.runner import (
     append_ledger,
     kernel_name,
     output_slug,
+    period_folder,
     record_path,
+    resolve_period_params,
     run_notebook,
 )
 
@@ -100,6 +128,8 @@ __all__ = [
     "RunResult",
     "run_notebook",
     "output_slug",
+    "period_folder",
+    "resolve_period_params",
     "kernel_name",
     "record_path",
     "append_ledger",
@@ -130,4 +160,26 @@ __all__ = [
     "send_message",
     "send_report",
     "send_failure_digest",
+    "PLATFORMS",
+    "RobotSettings",
+    "Mention",
+    "PushMessage",
+    "PushResult",
+    "PushLog",
+    "robot_settings_from_env",
+    "dingtalk_sign",
+    "feishu_sign",
+    "render_markdown",
+    "build_request",
+    "push_message",
+    "DAILY_NOTEBOOK",
+    "EXIT_IMPORT",
+    "EXIT_DATA_MISSING",
+    "EXIT_REPORT",
+    "EXIT_PUSH",
+    "CHANNELS",
+    "DailyRun",
+    "import_inbox",
+    "daily_message",
+    "run_daily",
 ]

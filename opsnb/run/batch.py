@@ -11,7 +11,9 @@ scheduler address) with a progress bar and returns a :class:`BatchSummary` whose
   limit per run: a watchdog thread in the worker kills the run's kernel when it is exceeded
   (status ``timeout``, the partial notebook is kept), and the parent kills the whole worker if
   even that does not end the run. One failing or killed run never stops the others.
-- **Resume.** After a successful run the worker writes ``outputs/<notebook>/.<slug>.batch``
+- **Dated outputs.** A run writes into ``outputs/<notebook>/<period>/`` (see
+  :mod:`opsnb.run.runner`): last night's report is never overwritten by tonight's.
+- **Resume.** After a successful run the worker writes ``outputs/<notebook>/<period>/.<slug>.batch``
   holding a fingerprint of the notebook file, the validated parameters (relative periods
   resolved to dates), the data version (``$OPSNB_DATA_VERSION`` or the store file's size and
   mtime) and the opsnb version. A rerun skips runs whose fingerprint matches and whose report
@@ -25,7 +27,8 @@ scheduler address) with a progress bar and returns a :class:`BatchSummary` whose
   the HTML exporter before the first run; each run then pays only its kernel.
 
 Scheduling: relative periods (``yesterday``, ``last-week``...) are resolved when the batch is
-planned, so a nightly cron line produces one dated report per day, e.g.::
+planned, from today in the shop's time zone (:func:`opsnb.periods.shop_today`; ``today=`` /
+``--today`` for reruns), so a nightly cron line produces one dated report per day, e.g.::
 
     15 6 * * *  cd /srv/opsnb && .venv/bin/opsnb batch params/daily --period yesterday --email
 
@@ -84,6 +87,7 @@ class BatchJob:
     recipients: tuple[str, ...] = ()
     cc: tuple[str, ...] = ()
     env: dict = field(default_factory=dict)
+    period_dir: str = ""  # the dated folder under outputs/<notebook>/ ('' without a period)
 
     @property
     def stem(self) -> str:
@@ -91,15 +95,21 @@ class BatchJob:
 
     @property
     def name(self) -> str:
-        return f"{self.stem}/{self.slug}"
+        return "/".join(x for x in (self.stem, self.period_dir, self.slug) if x)
+
+    @property
+    def folder(self) -> Path:
+        """Where the run's files go: ``<output_dir>/<notebook>/<period>/``."""
+        base = Path(self.output_dir) / self.stem
+        return base / self.period_dir if self.period_dir else base
 
     @property
     def stamp_path(self) -> Path:
-        return Path(self.output_dir) / self.stem / f".{self.slug}.batch"
+        return self.folder / f".{self.slug}.batch"
 
     @property
     def html_path(self) -> Path:
-        return Path(self.output_dir) / self.stem / f"{self.slug}.html"
+        return self.folder / f"{self.slug}.html"
 
 
 @dataclass(frozen=True)
@@ -208,17 +218,21 @@ def _short(path: str) -> str:
 # ------------------------------------------------------------------------------- planning
 
 
-def resolve_period(period: str, as_of: str = "", *, today: dt.date | None = None) -> str:
+def resolve_period(
+    period: str, as_of: str = "", *, today: dt.date | None = None, tz: str | None = None
+) -> str:
     """Turn a relative period (``yesterday``, ``last-week``...) into dates; keep absolute ones.
 
-    ``as_of="latest"`` depends on the store, so such periods stay relative (the data version
-    in the fingerprint still tells runs apart).
+    The reference day is ``as_of`` when it is a date, else ``today`` (default: today in the
+    shop's time zone, :func:`opsnb.periods.shop_today`) — also for ``as_of="latest"``: a
+    relative period is read from the clock, never from the store's last date.
     """
-    from opsnb.periods import parse_date, parse_period
+    from opsnb.periods import parse_date, parse_period, shop_today
 
-    if not period or as_of == "latest":
+    if not period:
         return period
-    ref = parse_date(as_of) if as_of else (today or dt.date.today())
+    explicit = bool(as_of) and as_of != "latest"
+    ref = parse_date(as_of) if explicit else shop_today(today, tz=tz)
     p = parse_period(period, as_of=ref)
     if parse_period(period, as_of=ref + dt.timedelta(days=400)) == p:
         return period  # absolute
@@ -227,8 +241,9 @@ def resolve_period(period: str, as_of: str = "", *, today: dt.date | None = None
     return f"{p.start.isoformat()}..{p.end.isoformat()}"
 
 
-_RUN_WRITTEN_TABLES = ("ledger",)
-"""Tables that runs write themselves (the lessons ledger): not part of the data version."""
+_RUN_WRITTEN_TABLES = ("ledger", "incidents", "incident_actions")
+"""Tables that runs write themselves (the lessons ledger, the daily loop's incidents): not part
+of the data version."""
 
 
 def data_version(params: dict) -> str:
@@ -346,7 +361,7 @@ def plan_batch(
         notebooks_for_file,
         read_yaml,
     )
-    from opsnb.run.runner import output_slug
+    from opsnb.run.runner import output_slug, period_folder
 
     out_root = Path(output_dir).resolve() if output_dir else config.outputs_dir()
     every = [nb for nb in list_notebooks() if "live" not in nb.stem]
@@ -370,7 +385,10 @@ def plan_batch(
             full = {**declared, **values}
             if full.get("period"):
                 resolved = resolve_period(
-                    str(full["period"]), str(full.get("as_of") or ""), today=today
+                    str(full["period"]),
+                    str(full.get("as_of") or ""),
+                    today=today,
+                    tz=str(full.get("timezone") or "") or None,
                 )
                 if resolved != full["period"]:
                     values["period"] = resolved
@@ -386,6 +404,7 @@ def plan_batch(
                 recipients=to,
                 cc=cc,
                 env=env,
+                period_dir=period_folder({**full, **values}),
             )
             if job.name in seen:
                 raise ParameterError(
@@ -548,7 +567,7 @@ def _kill_pool(executor) -> None:
 
 
 def _failed(job: BatchJob, status: str, error: str, duration: float) -> BatchRun:
-    partial = Path(job.output_dir) / job.stem / f"{job.slug}.failed.ipynb"
+    partial = job.folder / f"{job.slug}.failed.ipynb"
     return BatchRun(
         job.stem,
         job.slug,
@@ -705,7 +724,9 @@ def execute_batch(
 
     for i in todo:
         if results[i].status == "ok":
-            append_ledger(record_path(jobs[i].stem, jobs[i].slug, jobs[i].output_dir))
+            append_ledger(
+                record_path(jobs[i].stem, jobs[i].slug, jobs[i].output_dir, jobs[i].period_dir)
+            )
     if jobs:
         from opsnb.run.render import write_index
 
@@ -800,10 +821,16 @@ def run_batch(
     email: bool = False,
     output_dir: str | Path | None = None,
     progress: bool = True,
+    today: dt.date | None = None,
 ) -> BatchSummary:
     """Plan, run and (with ``email=True``) deliver a batch. See the module docstring."""
     jobs = plan_batch(
-        sources, notebooks=notebooks, period=period, timeout=timeout, output_dir=output_dir
+        sources,
+        notebooks=notebooks,
+        period=period,
+        timeout=timeout,
+        output_dir=output_dir,
+        today=today,
     )
     summary = execute_batch(
         jobs, workers=workers, force=force, scheduler=scheduler, progress=progress

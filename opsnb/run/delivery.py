@@ -541,8 +541,12 @@ def build_report_message(
     subject: str | None = None,
     sender: str = "opsnb@localhost",
     size_budget: int | None = None,
+    attachments: Sequence[str | Path] = (),
 ) -> EmailMessage:
-    """The mail for one HTML report (see the module docstring for its MIME structure)."""
+    """The mail for one HTML report (see the module docstring for its MIME structure).
+
+    ``attachments`` (e.g. the 表3 Excel) are added as files, which makes the mail
+    ``multipart/mixed > [multipart/alternative …, attachments…]``."""
     path = Path(report)
     if not path.is_file():
         raise FileNotFoundError(f"no report at {path}")
@@ -551,8 +555,24 @@ def build_report_message(
         subject or content.title or path.stem, sender, parse_recipients(to), parse_recipients(cc)
     )
     _attach(msg, content)
+    for a in attachments:
+        _attach_file(msg, Path(a))
     _check_size(msg, size_budget, str(path))
     return msg
+
+
+_ATTACHMENT_TYPES = {
+    ".xlsx": ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    ".csv": ("text", "csv"),
+    ".pdf": ("application", "pdf"),
+}
+
+
+def _attach_file(msg: EmailMessage, path: Path) -> None:
+    if not path.is_file():
+        raise FileNotFoundError(f"no attachment at {path}")
+    maintype, subtype = _ATTACHMENT_TYPES.get(path.suffix.lower(), ("application", "octet-stream"))
+    msg.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype, filename=path.name)
 
 
 def _esc(x) -> str:
@@ -771,8 +791,11 @@ def send_report(
     size_budget: int | None = None,
     retries: int = 3,
     backoff: float = 2.0,
+    attachments: Sequence[str | Path] = (),
 ) -> SendResult:
     """Send one HTML report unless the same content already went to the same recipients.
+
+    ``attachments``: files sent with it (``opsnb daily`` attaches the day's 表3 Excel).
 
     The send is recorded in ``log`` only after the SMTP server accepted it, so a failure
     (:class:`DeliveryError`) leaves nothing marked as sent.
@@ -791,6 +814,7 @@ def send_report(
         subject=subject,
         sender=settings.sender,
         size_budget=size_budget,
+        attachments=attachments,
     )
     size = len(msg.as_bytes())
     attempts = send_message(msg, settings, retries=retries, backoff=backoff)

@@ -196,30 +196,70 @@ def _fmt_figure(v: Any) -> str:
     return str(v)
 
 
-def write_index(outputs_dir: str | Path | None = None) -> Path:
-    """Write ``outputs/index.html`` listing every run record (``<notebook>/<slug>.json``)."""
-    out = Path(outputs_dir) if outputs_dir else config.outputs_dir()
+def _report_day(rec: dict) -> str:
+    """The day a run record belongs to in the index: the end of its report period (a daily
+    report's day, a month's last day), else the day it finished."""
+    from opsnb.errors import ParameterError
+    from opsnb.periods import parse_period
+
+    res = rec.get("results") or {}
+    text = str(res.get("_period") or (rec.get("params") or {}).get("period") or "")
+    if text:
+        try:
+            return parse_period(
+                text, as_of=str(rec.get("finished_at", ""))[:10] or None
+            ).end.isoformat()
+        except ParameterError:
+            pass
+    return str(rec.get("finished_at") or "")[:10] or "—"
+
+
+def _run_records(out: Path) -> list[dict]:
+    """Every run record under ``out``: ``<notebook>/<period>/<slug>.json`` (and the undated
+    ``<notebook>/<slug>.json``); ``_rel`` is the record's folder relative to ``out``."""
     records = []
-    for p in sorted(out.glob("*/*.json")):
+    for p in sorted([*out.glob("*/*.json"), *out.glob("*/*/*.json")]):
         try:
             rec = json.loads(p.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             continue
         if not isinstance(rec, dict) or "notebook" not in rec or "status" not in rec:
             continue
-        rec["_dir"] = p.parent.name
+        rec["_rel"] = p.parent.relative_to(out).as_posix()
+        rec["_day"] = _report_day(rec)
         records.append(rec)
-    rows = []
+    return records
+
+
+def write_index(outputs_dir: str | Path | None = None) -> Path:
+    """Write ``outputs/index.html``: every run record, grouped by report day, newest first.
+
+    Each day (the end of the report's period) is a section listing its reports with relative
+    links (``03_daily_monitoring/2025-09-27/2025-09-27-zh.html``), so the page is the history
+    of every earlier report and still works when the folder is copied or served elsewhere.
+    """
+    out = Path(outputs_dir) if outputs_dir else config.outputs_dir()
+    records = _run_records(out)
     records.sort(key=lambda r: (r["notebook"], r.get("slug", "")))
+    records.sort(key=lambda r: r["_day"], reverse=True)
+    rows = []
+    day = None
     for r in records:
+        if r["_day"] != day:
+            day = r["_day"]
+            n_day = sum(x["_day"] == day for x in records)
+            rows.append(
+                f'<tr class="opsnb-day"><th colspan="5" class="l" id="d{html.escape(day)}">'
+                f"{html.escape(day)} <small>· {n_day} 份报告 reports</small></th></tr>"
+            )
         st = r.get("status", "")
         res = r.get("results") or {}
-        d = html.escape(r["_dir"])
+        d = html.escape(r["_rel"])
 
         def link(key: str) -> str | None:
             name = Path(r[key]).name if r.get(key) else None
             return (
-                f"{d}/{html.escape(name)}" if name and (out / r["_dir"] / name).exists() else None
+                f"{d}/{html.escape(name)}" if name and (out / r["_rel"] / name).exists() else None
             )
 
         title = html.escape(res.get("_title") or r["notebook"])
@@ -251,9 +291,9 @@ def write_index(outputs_dir: str | Path | None = None) -> Path:
     page = f"""<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">
 <title>opsnb 报告索引 · Report index</title><style>{_css()}
 .opsnb-page{{max-width:1280px}} td.l{{text-align:left;white-space:normal}} td.figs{{font-size:12px;color:#334e68;max-width:520px}}
-.err{{color:#c0392b}} td small{{color:#7b8794}} td a{{color:#2F6FB7;font-weight:600;text-decoration:none}}</style></head>
+.err{{color:#c0392b}} tr.opsnb-day th{{background:#eef2f7;color:#102a43;font-size:15px;padding-top:10px}} td small{{color:#7b8794}} td a{{color:#2F6FB7;font-weight:600;text-decoration:none}}</style></head>
 <body><div class="opsnb-page"><header class="opsnb-header"><h1>opsnb 报告索引 · Report index</h1>
-<div class="sub">{len(records)} runs · {n_ok} ok · {n_bad} failed · {dt.datetime.now().isoformat(timespec="minutes").replace("T", " ")} · opsnb {__version__}</div></header>
+<div class="sub">{len(records)} runs · {len({r["_day"] for r in records})} days · {n_ok} ok · {n_bad} failed · {dt.datetime.now().isoformat(timespec="minutes").replace("T", " ")} · opsnb {__version__}</div></header>
 <table><thead><tr><th>报告 Report</th><th>周期 Period</th><th>状态 Status</th><th>完成 Finished</th><th>关键指标 Key figures</th></tr></thead>
 <tbody>{"".join(rows) or '<tr><td colspan="5">No runs yet: run `make demo` or `opsnb run NOTEBOOK`.</td></tr>'}</tbody></table>
 </div></body></html>

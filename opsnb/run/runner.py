@@ -1,9 +1,13 @@
 """Run a notebook with papermill and render it: validated parameters in, atomic outputs out.
 
 Outputs of ``run_notebook("03_daily_monitoring", params)`` land in
-``outputs/03_daily_monitoring/<slug>.ipynb|.html|.json``: the executed notebook, the code-free
-report and the run record (status, parameters, key figures, timings). The slug derives from
-the parameters (:func:`output_slug`). Every file is written to a temporary name and renamed,
+``outputs/03_daily_monitoring/<period>/<slug>.ipynb|.html|.json`` (plus the report's side files,
+such as the 表3 Excel): the executed notebook, the code-free report and the run record (status,
+parameters, key figures, timings). ``<period>`` is the report period with relative periods
+resolved to dates (``yesterday`` read on 2025-09-28 → ``2025-09-27``, from
+:func:`opsnb.periods.shop_today` or ``today=``), so one day's run never overwrites another's and
+a rerun of the same period replaces only that period's files; notebooks without a period write
+into ``outputs/<notebook>/``. The slug derives from the parameters (:func:`output_slug`). Every file is written to a temporary name and renamed,
 so a reader never sees half a report. A failed run keeps ``<slug>.failed.ipynb`` (the partial
 notebook with the error) and a run record with status ``failed``.
 """
@@ -24,6 +28,7 @@ from typing import Any
 
 from opsnb import config
 from opsnb.errors import NotebookRunError, OpsnbWarning
+from opsnb.periods import TODAY_ENV, is_relative, parse_date, parse_period, shop_today
 from opsnb.report import OUTPUT_DIR_ENV
 from opsnb.run.params import find_notebook, load_params, notebook_parameters, read_yaml
 from opsnb.run.render import atomic_write_text, collect_records, render_html
@@ -32,6 +37,8 @@ __all__ = [
     "RunResult",
     "run_notebook",
     "output_slug",
+    "period_folder",
+    "resolve_period_params",
     "kernel_name",
     "record_path",
     "append_ledger",
@@ -97,6 +104,35 @@ def output_slug(notebook: str | Path, params: dict, *, slug: str | None = None) 
     return base
 
 
+def period_folder(params: dict) -> str:
+    """The dated folder of a run: its (resolved) ``period`` as a file name, '' without one."""
+    period = str(params.get("period") or "").strip()
+    return _slugify(period) if period else ""
+
+
+def resolve_period_params(notebook: str | Path, params: dict, *, today=None) -> dict:
+    """``params`` with a relative ``period`` resolved to dates.
+
+    The reference day is ``as_of`` when it is a date, else ``today`` (default
+    :func:`opsnb.periods.shop_today` in the notebook's ``timezone`` parameter, if it has one).
+    ``yesterday`` → ``2025-09-27``; ``last-week`` → ``2025-09-15..2025-09-21``; absolute
+    periods (``2025-Q4``) are kept as written.
+    """
+    defaults = {p.name: p.default for p in notebook_parameters(notebook)}
+    full = {**defaults, **params}
+    period = str(full.get("period") or "")
+    if "period" not in defaults or not is_relative(period):
+        return dict(params)
+    as_of = str(full.get("as_of") or "")
+    if as_of and as_of != "latest":
+        ref = parse_date(as_of)
+    else:
+        ref = shop_today(today, tz=str(full.get("timezone") or "") or None)
+    p = parse_period(period, as_of=ref)
+    text = p.start.isoformat() if p.start == p.end else f"{p.start}..{p.end}"
+    return {**params, "period": text}
+
+
 def kernel_name() -> str:
     """The 'opsnb' kernel registered by the set-up, else this interpreter's native kernel."""
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
@@ -114,9 +150,13 @@ def kernel_name() -> str:
         return "python3"
 
 
-def record_path(notebook_stem: str, slug: str, output_dir: str | Path | None = None) -> Path:
-    """Where the run record (status, parameters, key figures) of a run is written."""
-    return Path(output_dir or config.outputs_dir()) / notebook_stem / f"{slug}.json"
+def record_path(
+    notebook_stem: str, slug: str, output_dir: str | Path | None = None, period: str = ""
+) -> Path:
+    """Where the run record (status, parameters, key figures) of a run is written
+    (``period``: the run's :func:`period_folder`)."""
+    folder = Path(output_dir or config.outputs_dir()) / notebook_stem
+    return (folder / period if period else folder) / f"{slug}.json"
 
 
 def _error_details(exc: BaseException) -> tuple[str, str]:
@@ -143,12 +183,15 @@ def run_notebook(
     render: bool = True,
     raise_on_error: bool = False,
     ledger: bool = True,
+    today=None,
 ) -> RunResult:
     """Execute ``notebook`` with validated parameters, render HTML, write the run record.
 
     Parameters are ``params_file`` (YAML) + ``params`` (dict) + ``overrides`` (``key=value``),
     later ones winning, all validated before the kernel starts (:class:`ParameterError`).
-    ``timeout`` is papermill's per-cell execution timeout in seconds.
+    ``timeout`` is papermill's per-cell execution timeout in seconds. ``today`` (a date or
+    YYYY-MM-DD) fixes the clock relative periods are read from (reruns, tests); the kernel
+    gets it as ``$OPSNB_TODAY``. Outputs go to ``<output_dir>/<notebook>/<period>/``.
     A failing notebook returns a result with ``status="failed"`` (or raises
     :class:`NotebookRunError` with ``raise_on_error=True``) and keeps ``<slug>.failed.ipynb``.
     """
@@ -169,14 +212,17 @@ def run_notebook(
         from opsnb.run.params import parse_override
 
         merged_over.update(dict(parse_override(o) for o in overrides))
-    values = load_params(nb_path, params_file, merged_over)
+    values = resolve_period_params(
+        nb_path, load_params(nb_path, params_file, merged_over), today=today
+    )
     if slug is None and params_file:
         slug = read_yaml(params_file).get("slug")
         if slug and merged_over:  # -p overrides on a named params set: say so in the name
             slug = "-".join([str(slug)] + [str(v) for v in merged_over.values()])
     the_slug = output_slug(nb_path, values, slug=slug)
     out_root = Path(output_dir) if output_dir else config.outputs_dir()
-    out_dir = out_root / stem
+    folder = period_folder({**{p.name: p.default for p in notebook_parameters(nb_path)}, **values})
+    out_dir = out_root / stem / folder if folder else out_root / stem
     out_dir.mkdir(parents=True, exist_ok=True)
     final_nb, final_html = out_dir / f"{the_slug}.ipynb", out_dir / f"{the_slug}.html"
     partial = out_dir / f"{the_slug}.failed.ipynb"
@@ -185,7 +231,10 @@ def run_notebook(
     t0 = time.perf_counter()
     error, failed_src, status = "", "", "ok"
     previous_dir = os.environ.get(OUTPUT_DIR_ENV)
+    previous_today = os.environ.get(TODAY_ENV)
     os.environ[OUTPUT_DIR_ENV] = str(out_dir.resolve())  # the kernel inherits it: ctx.output_path
+    if today is not None:  # and the clock of a rerun
+        os.environ[TODAY_ENV] = parse_date(today).isoformat()
     try:
         pm.execute_notebook(
             str(nb_path),
@@ -204,10 +253,11 @@ def run_notebook(
         if not error:
             error = traceback.format_exc(limit=1)
     finally:
-        if previous_dir is None:
-            os.environ.pop(OUTPUT_DIR_ENV, None)
-        else:
-            os.environ[OUTPUT_DIR_ENV] = previous_dir
+        for key, old in ((OUTPUT_DIR_ENV, previous_dir), (TODAY_ENV, previous_today)):
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
     duration = time.perf_counter() - t0
     results: dict = {}
     html_path = ipynb_path = partial_path = None
@@ -269,7 +319,7 @@ def run_notebook(
 def append_ledger(results_path: str | Path) -> str:
     """Append the run recorded in ``results_path`` to the lessons ledger (:mod:`opsnb.run.ledger`).
 
-    Idempotent (run id = ``<notebook>/<slug>``, a rerun replaces its row). A ledger failure
+    Idempotent (run id = ``<notebook>/<period>/<slug>``, a rerun replaces its row). A ledger failure
     does not fail the run: it is warned about, written into the run record as
     ``ledger_error`` and returned ('' when all went well).
     """
@@ -278,9 +328,11 @@ def append_ledger(results_path: str | Path) -> str:
     path = Path(results_path)
     rec = json.loads(path.read_text(encoding="utf-8"))
     res, values = rec.get("results") or {}, rec.get("params") or {}
+    dated = path.parent.name != rec["notebook"]  # outputs/<notebook>/<period>/<slug>.json
+    run_id = "/".join([rec["notebook"], *([path.parent.name] if dated else []), rec["slug"]])
     try:
         ledger.append(
-            run_id=f"{rec['notebook']}/{rec['slug']}",
+            run_id=run_id,
             notebook=rec["notebook"],
             params=values,
             period=res.get("_period", values.get("period", "")),
