@@ -186,15 +186,22 @@ def orders_and_items(dates, daily, rng, catalog, factors, *, products=None, stoc
     take = (partner >= 0) & (rng.spawn(1)[0].random(len(first)) < 0.5)
     sku_idx[first[take] + 1] = partner[take]
     qty = 1 + (rng.random(M)[:, None] > np.cumsum(QTY_P)[None, :-1]).sum(axis=1)
+    # a line is priced by the SKU first drawn for it: when the stock simulation moves it to a
+    # tail seller or a substitute, the order's amount stays what the shop's traffic model made,
+    # so daily_metrics (and every injected anomaly) are the same with or without products
+    list_cents = np.round(catalog["list_price"].to_numpy() * 100).astype(np.int64)
+    price_cents = np.maximum(np.round(list_cents[sku_idx] * discount[line_order]), 1).astype(
+        np.int64
+    )
     stock = None
     if products is not None:  # its own generator: every draw above and below stays as it was
         stock = simulate_stock(dates, day_idx[line_order], sku_idx, qty, products, stock_rng)
         sku_idx = stock.line_sku
         catalog = products
-    list_cents = np.round(catalog["list_price"].to_numpy() * 100).astype(np.int64)
-    price_cents = np.maximum(np.round(list_cents[sku_idx] * discount[line_order]), 1).astype(
-        np.int64
-    )
+        # a line moved onto a SKU its order already holds takes that line's price, so the two
+        # merge into one order_items row exactly (rare: changes a few orders by a few yuan)
+        first = pd.Series(price_cents).groupby([line_order, sku_idx]).transform("first")
+        price_cents = first.to_numpy(np.int64)
     amount_cents = np.bincount(line_order, weights=qty * price_cents, minlength=N).astype(np.int64)
 
     # refunds
