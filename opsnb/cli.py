@@ -13,6 +13,8 @@ from typing import Optional
 
 import typer
 
+from opsnb.sheets import protect_xlsx, safe_frame
+
 __all__ = ["app", "main"]
 
 app = typer.Typer(
@@ -431,7 +433,7 @@ def detect_cmd(
             "severity",
         ]
         output.parent.mkdir(parents=True, exist_ok=True)
-        out[cols_out].to_csv(output, index=False)
+        safe_frame(out[cols_out]).to_csv(output, index=False)
         typer.echo(
             f"{int(out['is_anomaly'].sum())} alert(s), {int(out['flagged'].sum())} flagged row(s) "
             f"of {len(out)} → {output}"
@@ -566,7 +568,7 @@ def ab_cmd(
         typer.echo(json.dumps(ro.to_dict(), ensure_ascii=False, indent=2))
     else:
         out = ro.to_frame().assign(srm_p_value=ro.srm.p_value, srm_flagged=ro.srm.flagged)
-        sys.stdout.write(out.to_csv(index=False))
+        sys.stdout.write(safe_frame(out).to_csv(index=False))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -735,7 +737,7 @@ def rfm_cmd(
         "m_score",
         "segment",
     ]
-    table[cols].to_csv(output, index=False)
+    safe_frame(table[cols]).to_csv(output, index=False)
     typer.echo(f"wrote {len(table)} customers to {output}")
 
 
@@ -756,7 +758,7 @@ def cohorts_cmd(
     except Exception as exc:
         raise _handle(exc)
     cols = ["cohort", "months_since_first", "active_customers", "retention_rate", "gmv"]
-    table[cols].to_csv(output, index=False)
+    safe_frame(table[cols]).to_csv(output, index=False)
     typer.echo(f"wrote {len(table)} rows ({table['cohort'].nunique()} cohorts) to {output}")
 
 
@@ -796,8 +798,9 @@ def ledger_cmd(
     if output is not None:
         if output.suffix.lower() == ".xlsx":
             flat.to_excel(output, index=False)
+            protect_xlsx(output)
         else:
-            flat.to_csv(output, index=False, encoding="utf-8-sig")
+            safe_frame(flat).to_csv(output, index=False, encoding="utf-8-sig")
         typer.echo(f"{len(flat)} ledger entries → {output}")
         return
     if flat.empty:
@@ -1018,10 +1021,10 @@ def forecast_cmd(
     cols_out = ["series", "timestamp", "forecast"]
     cols_out += [f"{s}_{lv}" for lv in fc.levels for s in ("lo", "hi")] + ["model"]
     output.parent.mkdir(parents=True, exist_ok=True)
-    out[cols_out].to_csv(output, index=False)
+    safe_frame(out[cols_out]).to_csv(output, index=False)
     if backtest is not None:
         backtest.parent.mkdir(parents=True, exist_ok=True)
-        fc.choice.to_csv(backtest, index=False)
+        safe_frame(fc.choice).to_csv(backtest, index=False)
     models = fc.choice["model"].value_counts()
     typer.echo(
         f"wrote {len(out)} rows ({len(fc.choice)} series × {fc.horizon} periods, freq {fc.freq}) "
@@ -1125,7 +1128,7 @@ def replenish_cmd(
     for c in ("stockout_date", "order_by"):
         out[c] = out[c].dt.strftime("%Y-%m-%d")
     output.parent.mkdir(parents=True, exist_ok=True)
-    out.to_csv(output, index=False)
+    safe_frame(out).to_csv(output, index=False)
     n_out = int((plan["alert"] == "stockout").sum())
     n_over = int((plan["alert"] == "overstock").sum())
     typer.echo(

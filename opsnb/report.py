@@ -32,7 +32,16 @@ from opsnb.errors import ParameterError
 from opsnb.i18n import Labels, check_lang
 from opsnb.periods import Period, parse_date, parse_period
 
-__all__ = ["Context", "setup", "RECORD_MIME", "OUTPUT_DIR_ENV", "jsonable"]
+__all__ = [
+    "Context",
+    "setup",
+    "RECORD_MIME",
+    "OUTPUT_DIR_ENV",
+    "jsonable",
+    "Markup",
+    "escape_text",
+    "escape_html",
+]
 
 OUTPUT_DIR_ENV = "OPSNB_RUN_DIR"
 """Environment variable through which the runner tells a kernel its output folder."""
@@ -59,6 +68,37 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return str(value)
+
+
+class Markup(str):
+    """Text the code wrote itself (HTML or Markdown markup kept as is by ``ctx.md/say/note``).
+
+    Everything else handed to the context is treated as carrying data (channel names, plan
+    owners, tasks...) and escaped, so a ``<script>`` in a store cell prints as text."""
+
+    __slots__ = ()
+
+
+def escape_html(value: Any) -> str:
+    """``value`` as HTML text: ``& < > " '`` escaped (a :class:`Markup` stays as it is)."""
+    import html
+
+    return value if isinstance(value, Markup) else html.escape(str(value), quote=True)
+
+
+_MD_LINK = str.maketrans({"[": "\\[", "]": "\\]"})
+
+
+def escape_text(value: Any) -> str:
+    """Make text safe for a Markdown display that nbconvert turns into HTML.
+
+    ``&`` and ``<`` become entities (no tag, comment or autolink can open) and square brackets
+    are backslash-escaped (no ``[x](javascript:...)`` link or reference can form); emphasis and
+    headings written by the code still render. A :class:`Markup` is returned unchanged."""
+    if isinstance(value, Markup):
+        return value
+    text = str(value).replace("&", "&amp;").replace("<", "&lt;")
+    return text.translate(_MD_LINK)
 
 
 def _display(obj: Any, **kw) -> None:
@@ -121,9 +161,16 @@ class Context:
 
     # ------------------------------------------------------------------ text
     def md(self, zh: str, en: str | None = None) -> None:
+        """Display Markdown; HTML and link syntax in it is escaped (see :func:`escape_text`)
+        unless the text is a :class:`Markup` (``ctx.trusted(...)``)."""
         from IPython.display import Markdown
 
-        _display(Markdown(self.L(zh, en if en is not None else zh)))
+        _display(Markdown(escape_text(self.L(zh, en if en is not None else zh))))
+
+    @staticmethod
+    def trusted(markup: str) -> Markup:
+        """Mark markup written by the code (never data) to be displayed as it is."""
+        return Markup(markup)
 
     def h2(self, zh: str, en: str) -> None:
         self.md(f"## {zh}", f"## {en}")
@@ -135,7 +182,9 @@ class Context:
         self.md(zh, en)
 
     def note(self, zh: str, en: str, kind: str = "info") -> None:
-        """A highlighted box: kind is info, warn or alert."""
+        """A highlighted box: kind is info, warn or alert.
+
+        The text is HTML-escaped unless it is a :class:`Markup` (``ctx.trusted(...)``)."""
         from IPython.display import HTML
 
         colors = {"info": "#2F6FB7", "warn": "#F3A712", "alert": "#E4572E"}
@@ -143,7 +192,7 @@ class Context:
         _display(
             HTML(
                 f'<div class="opsnb-note opsnb-{kind}" style="border-left:4px solid {c};'
-                f'padding:8px 12px;margin:8px 0;background:#f7f9fc">{self.L(zh, en)}</div>'
+                f'padding:8px 12px;margin:8px 0;background:#f7f9fc">{escape_html(self.L(zh, en))}</div>'
             )
         )
 
@@ -189,7 +238,12 @@ class Context:
         names = {c: (self.L.col(c) if translate else c) for c in df.columns}
         df = df.rename(columns=names)
         fmt = {names[k]: v for k, v in fmt.items() if k in names}
-        sty = df.style.format(fmt, na_rep="—").hide(axis="index")
+        # cells and headers come from data: escaped, so a '<script>' cell prints as text
+        sty = (
+            df.style.format(fmt, na_rep="—", escape="html")
+            .format_index(escape="html", axis=1)
+            .hide(axis="index")
+        )
         text_cols = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
         if text_cols:
             sty = sty.set_properties(subset=text_cols, **{"text-align": "left"})
@@ -208,7 +262,7 @@ class Context:
                         subset=[names.get(col, col)],
                     )
         if caption:
-            sty = sty.set_caption(self.L(*caption))
+            sty = sty.set_caption(escape_html(self.L(*caption)))
         _display(sty)
 
     def show(self, obj) -> None:
@@ -291,6 +345,10 @@ def setup(
     """
     check_lang(lang)
     plots.use_theme()
+    import matplotlib as mpl
+
+    # labels come from data (channel names, SKUs): a '$' must print, not start mathtext
+    mpl.rcParams["text.parse_math"] = False
     path = Path(db_path).expanduser() if db_path else config.default_db_path()
     if not path.is_absolute():
         path = (config.project_root() / path).resolve()

@@ -15,6 +15,7 @@ import pandas as pd
 from opsnb.i18n import SEVERITIES, SEVERITY_LABELS
 from opsnb.monitoring.daily import METRICS, RATES, TOTAL, MonitorResult, root_cause
 from opsnb.results import Result
+from opsnb.sheets import protect_xlsx
 
 __all__ = [
     "daily_report",
@@ -446,6 +447,7 @@ def export_excel(table: pd.DataFrame, as_of, *, lang: str = "zh", out_dir=None) 
     table.rename(columns=names).pipe(L.rename).to_excel(
         tmp, index=False, sheet_name=L("表3", "Table 3")
     )
+    protect_xlsx(tmp)  # cells from data that look like formulas become text (OWASP rule)
     tmp.replace(path)
     return path
 

@@ -424,6 +424,16 @@ def html_to_text(html_or_soup) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 
+_URL_ATTRS = {"href", "src", "action", "formaction", "xlink:href", "poster", "background"}
+
+
+def _scripted_url(value) -> bool:
+    """A ``javascript:``/``vbscript:`` URL, also when tabs, newlines or NULs are spread in the
+    scheme (browsers drop them, so a tab inside ``javascript:`` still runs)."""
+    text = " ".join(value) if isinstance(value, list) else str(value)
+    return re.sub(r"[\x00-\x20]", "", text).lower().startswith(("javascript:", "vbscript:"))
+
+
 def email_safe_html(html: str, *, base_dir: str | Path | None = None) -> EmailContent:
     """Rewrite a report's HTML for mail clients.
 
@@ -462,11 +472,7 @@ def email_safe_html(html: str, *, base_dir: str | Path | None = None) -> EmailCo
             value = el.attrs[attr]
             if attr.lower().startswith("on"):
                 del el.attrs[attr]
-            elif (
-                attr in ("href", "src", "action")
-                and isinstance(value, str)
-                and re.match(r"\s*(javascript|vbscript):", value, re.I)
-            ):
+            elif attr.lower() in _URL_ATTRS and _scripted_url(value):
                 del el.attrs[attr]
             elif (
                 attr in ("href", "background")

@@ -18,6 +18,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from opsnb import __version__, config
 from opsnb.report import RECORD_MIME
@@ -214,13 +215,13 @@ def write_index(outputs_dir: str | Path | None = None) -> Path:
     for r in records:
         st = r.get("status", "")
         res = r.get("results") or {}
-        d = html.escape(r["_dir"])
 
         def link(key: str) -> str | None:
             name = Path(r[key]).name if r.get(key) else None
-            return (
-                f"{d}/{html.escape(name)}" if name and (out / r["_dir"] / name).exists() else None
-            )
+            if not (name and (out / r["_dir"] / name).exists()):
+                return None
+            # a relative URL of percent-encoded segments: no scheme (javascript:) can form
+            return html.escape(f"{quote(r['_dir'])}/{quote(name)}")
 
         title = html.escape(res.get("_title") or r["notebook"])
         main = link("html_path")
