@@ -39,6 +39,27 @@ def _handle(exc: Exception) -> typer.Exit:
         return _fail(str(exc), 2)
     if isinstance(exc, (OpsnbError, ValueError, FileNotFoundError)):
         return _fail(str(exc), 1)
+    if type(exc).__module__.split(".")[0] in ("duckdb", "_duckdb"):
+        text = str(exc)
+        if "not a valid DuckDB database" in text:
+            return _fail(
+                f"{text.removeprefix('IO Error: ')} It is not an opsnb store: point --db (or "
+                "OPSNB_DB) at your store, e.g. data/opsnb.duckdb, or move this file aside and "
+                "load your exports again",
+                1,
+            )
+        return _fail(f"the store could not be used: {text}", 1)
+    if isinstance(exc, OSError):
+        import errno
+
+        where = exc.filename or "the output"
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            hint = "the disk is full: free some space (old outputs/, backups/) and run again"
+        elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            hint = "it is not writable: fix its permissions or choose another folder (--output-dir)"
+        else:
+            hint = "check the path and run again"
+        return _fail(f"cannot write {where}: {exc.strerror or exc}; {hint}", 1)
     raise exc
 
 
@@ -47,6 +68,28 @@ def _handle(exc: Exception) -> typer.Exit:
 # ---------------------------------------------------------------------------------------------
 
 # (filled in by the foundation)
+
+
+STORE_WAIT_S = 300.0
+"""Seconds a load waits for readers (a report, another load) to release the store."""
+
+
+def _open_for_writing(path: Path):
+    """A read-write connection to the store; when another process has it, say so and wait."""
+    from opsnb.data.store import open_store
+    from opsnb.errors import OpsnbError
+
+    try:
+        return open_store(path, wait=0.5)
+    except OpsnbError as exc:
+        if "locked" not in str(exc):
+            raise
+    typer.echo(
+        f"the store {path} is in use by another process (a report reading it, or a load); "
+        f"waiting up to {STORE_WAIT_S:g} s for it ...",
+        err=True,
+    )
+    return open_store(path, wait=STORE_WAIT_S)
 
 
 def _echo_warnings(caught) -> None:
@@ -100,14 +143,14 @@ def load_cmd(
 
     from opsnb.config import default_db_path
     from opsnb.data.loaders import read_rows
-    from opsnb.data.store import backup_table, list_tables, open_store, write_table
+    from opsnb.data.store import backup_table, list_tables, write_table
 
     path = Path(db) if db else default_db_path()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             df, source, rows = read_rows(file, table, sheet)
-            con = open_store(path)
+            con = _open_for_writing(path)
             try:
                 backup = None
                 if replace and table in list_tables(con):

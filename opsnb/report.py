@@ -125,39 +125,60 @@ class Context:
     def L(self) -> Labels:
         return Labels(self.lang)
 
+    def _open(self):
+        from opsnb.data import store
+
+        if not self.db_path.exists():
+            raise ParameterError(
+                f"no data store at {self.db_path}: import your exports with `opsnb import "
+                "FILE` (or `opsnb load TABLE FILE`); for the demo shop run `opsnb demo` and "
+                f"set db_path: {config.demo_db_path()} (or OPSNB_DB)"
+            )
+        return store.open_store(self.db_path, read_only=True)
+
     @property
     def con(self):
-        """Read-only DuckDB connection to the store (opened on first use)."""
-        if self._con is None:
-            from opsnb.data import store
+        """Read-only DuckDB connection to the store, opened on first use.
 
-            if not self.db_path.exists():
-                raise ParameterError(
-                    f"no data store at {self.db_path}: import your exports with `opsnb import "
-                    "FILE` (or `opsnb load TABLE FILE`); for the demo shop run `opsnb demo` and "
-                    f"set db_path: {config.demo_db_path()} (or OPSNB_DB)"
-                )
-            self._con = store.open_store(self.db_path, read_only=True)
+        In a notebook it is closed again after the cell that used it (:meth:`release`, run by
+        IPython's ``post_run_cell`` event), so a long report never holds the store's lock
+        between cells and ``opsnb load`` can write meanwhile."""
+        if self._con is None:
+            self._con = self._open()
         return self._con
+
+    def release(self, *_args) -> None:
+        """Close the store connection if one is open (the next use opens a new one)."""
+        con, self._con = self._con, None
+        if con is not None:
+            try:
+                con.close()
+            except Exception:  # noqa: BLE001 - already closed
+                pass
+
+    def _read(self, table: str, **kw):
+        from opsnb.data import store
+
+        if self._con is not None:  # the cell already has a connection: reuse it
+            return store.read_table(self._con, table, **kw)
+        con = self._open()  # else hold the store only for this read
+        try:
+            return store.read_table(con, table, **kw)
+        finally:
+            con.close()
 
     def read(self, table: str, *, start=None, end=None, channels=None, columns=None):
         """Rows of ``table`` within ``start..end`` (default: the report period).
 
         ``channels``: a list to keep; None or an empty list (a notebook's ``channels: list = []``)
-        keeps every channel."""
-        from opsnb.data import store
-
+        keeps every channel. The store is opened for this read only."""
         start = self.period.start if start is None else start
         end = self.period.end if end is None else end
-        return store.read_table(
-            self.con, table, start=start, end=end, channels=channels or None, columns=columns
-        )
+        return self._read(table, start=start, end=end, channels=channels or None, columns=columns)
 
     def read_all(self, table: str, *, channels=None, columns=None):
         """Every row of ``table`` (for history-based baselines); ``channels`` as in :meth:`read`."""
-        from opsnb.data import store
-
-        return store.read_table(self.con, table, channels=channels or None, columns=columns)
+        return self._read(table, channels=channels or None, columns=columns)
 
     # ------------------------------------------------------------------ text
     def md(self, zh: str, en: str | None = None) -> None:
@@ -364,6 +385,7 @@ def setup(
         title=title,
         currency=currency or "¥",
     )
+    _release_after_each_cell(ctx)
     ctx.record(
         _title=title,
         _period=str(per),
@@ -373,6 +395,23 @@ def setup(
         _data_range=_data_range(path),
     )
     return ctx
+
+
+def _release_after_each_cell(ctx: Context) -> None:
+    """In a kernel, close ``ctx``'s store connection after every cell (short store locks)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    for cb in list(shell.events.callbacks.get("post_run_cell", [])):
+        if getattr(cb, "__name__", "") == "release" and isinstance(
+            getattr(cb, "__self__", None), Context
+        ):
+            shell.events.unregister("post_run_cell", cb)  # a second setup() replaces the first
+    shell.events.register("post_run_cell", ctx.release)
 
 
 def _data_range(path: Path) -> str:
