@@ -13,6 +13,8 @@ from typing import Optional
 
 import typer
 
+from opsnb.sheets import protect_xlsx, safe_frame
+
 __all__ = ["app", "main"]
 
 app = typer.Typer(
@@ -37,6 +39,27 @@ def _handle(exc: Exception) -> typer.Exit:
         return _fail(str(exc), 2)
     if isinstance(exc, (OpsnbError, ValueError, FileNotFoundError)):
         return _fail(str(exc), 1)
+    if type(exc).__module__.split(".")[0] in ("duckdb", "_duckdb"):
+        text = str(exc)
+        if "not a valid DuckDB database" in text:
+            return _fail(
+                f"{text.removeprefix('IO Error: ')} It is not an opsnb store: point --db (or "
+                "OPSNB_DB) at your store, e.g. data/opsnb.duckdb, or move this file aside and "
+                "load your exports again",
+                1,
+            )
+        return _fail(f"the store could not be used: {text}", 1)
+    if isinstance(exc, OSError):
+        import errno
+
+        where = exc.filename or "the output"
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            hint = "the disk is full: free some space (old outputs/, backups/) and run again"
+        elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            hint = "it is not writable: fix its permissions or choose another folder (--output-dir)"
+        else:
+            hint = "check the path and run again"
+        return _fail(f"cannot write {where}: {exc.strerror or exc}; {hint}", 1)
     raise exc
 
 
@@ -59,6 +82,28 @@ def _today(text: Optional[str]):
     from opsnb.periods import parse_date
 
     return parse_date(text)
+
+
+STORE_WAIT_S = 300.0
+"""Seconds a load waits for readers (a report, another load) to release the store."""
+
+
+def _open_for_writing(path: Path):
+    """A read-write connection to the store; when another process has it, say so and wait."""
+    from opsnb.data.store import open_store
+    from opsnb.errors import OpsnbError
+
+    try:
+        return open_store(path, wait=0.5)
+    except OpsnbError as exc:
+        if "locked" not in str(exc):
+            raise
+    typer.echo(
+        f"the store {path} is in use by another process (a report reading it, or a load); "
+        f"waiting up to {STORE_WAIT_S:g} s for it ...",
+        err=True,
+    )
+    return open_store(path, wait=STORE_WAIT_S)
 
 
 def _echo_warnings(caught) -> None:
@@ -112,14 +157,14 @@ def load_cmd(
 
     from opsnb.config import default_db_path
     from opsnb.data.loaders import read_rows
-    from opsnb.data.store import backup_table, list_tables, open_store, write_table
+    from opsnb.data.store import backup_table, list_tables, write_table
 
     path = Path(db) if db else default_db_path()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             df, source, rows = read_rows(file, table, sheet)
-            con = open_store(path)
+            con = _open_for_writing(path)
             try:
                 backup = None
                 if replace and table in list_tables(con):
@@ -451,7 +496,7 @@ def detect_cmd(
             "direction",
             "severity",
         ]
-        write_frame(out[cols_out], output)
+        write_frame(safe_frame(out[cols_out]), output)
         typer.echo(
             f"{int(out['is_anomaly'].sum())} alert(s), {int(out['flagged'].sum())} flagged row(s) "
             f"of {len(out)} → {output}"
@@ -630,7 +675,7 @@ def _print_readout(ro, fmt: str) -> None:
         typer.echo(json.dumps(ro.to_dict(), ensure_ascii=False, indent=2))
     else:
         out = ro.to_frame().assign(srm_p_value=ro.srm.p_value, srm_flagged=ro.srm.flagged)
-        sys.stdout.write(out.to_csv(index=False))
+        sys.stdout.write(safe_frame(out).to_csv(index=False))
 
 
 def _ab_parquet(path: Path, *, variant_col: str, control: str, experiment, **kw):
@@ -848,7 +893,7 @@ def rfm_cmd(
         "m_score",
         "segment",
     ]
-    table[cols].to_csv(output, index=False)
+    safe_frame(table[cols]).to_csv(output, index=False)
     typer.echo(f"wrote {len(table)} customers to {output}")
 
 
@@ -869,7 +914,7 @@ def cohorts_cmd(
     except Exception as exc:
         raise _handle(exc)
     cols = ["cohort", "months_since_first", "active_customers", "retention_rate", "gmv"]
-    table[cols].to_csv(output, index=False)
+    safe_frame(table[cols]).to_csv(output, index=False)
     typer.echo(f"wrote {len(table)} rows ({table['cohort'].nunique()} cohorts) to {output}")
 
 
@@ -909,8 +954,9 @@ def ledger_cmd(
     if output is not None:
         if output.suffix.lower() == ".xlsx":
             flat.to_excel(output, index=False)
+            protect_xlsx(output)
         else:
-            flat.to_csv(output, index=False, encoding="utf-8-sig")
+            safe_frame(flat).to_csv(output, index=False, encoding="utf-8-sig")
         typer.echo(f"{len(flat)} ledger entries → {output}")
         return
     if flat.empty:
@@ -1289,10 +1335,10 @@ def forecast_cmd(
     cols_out = ["series", "timestamp", "forecast"]
     cols_out += [f"{s}_{lv}" for lv in fc.levels for s in ("lo", "hi")] + ["model"]
     output.parent.mkdir(parents=True, exist_ok=True)
-    out[cols_out].to_csv(output, index=False)
+    safe_frame(out[cols_out]).to_csv(output, index=False)
     if backtest is not None:
         backtest.parent.mkdir(parents=True, exist_ok=True)
-        fc.choice.to_csv(backtest, index=False)
+        safe_frame(fc.choice).to_csv(backtest, index=False)
     models = fc.choice["model"].value_counts()
     typer.echo(
         f"wrote {len(out)} rows ({len(fc.choice)} series × {fc.horizon} periods, freq {fc.freq}) "
@@ -1396,7 +1442,7 @@ def replenish_cmd(
     for c in ("stockout_date", "order_by"):
         out[c] = out[c].dt.strftime("%Y-%m-%d")
     output.parent.mkdir(parents=True, exist_ok=True)
-    out.to_csv(output, index=False)
+    safe_frame(out).to_csv(output, index=False)
     n_out = int((plan["alert"] == "stockout").sum())
     n_over = int((plan["alert"] == "overstock").sum())
     typer.echo(

@@ -41,6 +41,9 @@ __all__ = [
     "DataNotReadyError",
     "latest_day",
     "require_day",
+    "Markup",
+    "escape_text",
+    "escape_html",
 ]
 
 
@@ -134,6 +137,37 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+class Markup(str):
+    """Text the code wrote itself (HTML or Markdown markup kept as is by ``ctx.md/say/note``).
+
+    Everything else handed to the context is treated as carrying data (channel names, plan
+    owners, tasks...) and escaped, so a ``<script>`` in a store cell prints as text."""
+
+    __slots__ = ()
+
+
+def escape_html(value: Any) -> str:
+    """``value`` as HTML text: ``& < > " '`` escaped (a :class:`Markup` stays as it is)."""
+    import html
+
+    return value if isinstance(value, Markup) else html.escape(str(value), quote=True)
+
+
+_MD_LINK = str.maketrans({"[": "\\[", "]": "\\]"})
+
+
+def escape_text(value: Any) -> str:
+    """Make text safe for a Markdown display that nbconvert turns into HTML.
+
+    ``&`` and ``<`` become entities (no tag, comment or autolink can open) and square brackets
+    are backslash-escaped (no ``[x](javascript:...)`` link or reference can form); emphasis and
+    headings written by the code still render. A :class:`Markup` is returned unchanged."""
+    if isinstance(value, Markup):
+        return value
+    text = str(value).replace("&", "&amp;").replace("<", "&lt;")
+    return text.translate(_MD_LINK)
+
+
 def _display(obj: Any, **kw) -> None:
     from IPython.display import display
 
@@ -158,19 +192,26 @@ class Context:
     def L(self) -> Labels:
         return Labels(self.lang)
 
+    def _open(self):
+        from opsnb.data import store
+
+        if not self.db_path.exists():
+            raise ParameterError(
+                f"no data store at {self.db_path}: import your exports with `opsnb import "
+                "FILE` (or `opsnb load TABLE FILE`); for the demo shop run `opsnb demo` and "
+                f"set db_path: {config.demo_db_path()} (or OPSNB_DB)"
+            )
+        return store.open_store(self.db_path, read_only=True)
+
     @property
     def con(self):
-        """Read-only DuckDB connection to the store (opened on first use)."""
-        if self._con is None:
-            from opsnb.data import store
+        """Read-only DuckDB connection to the store, opened on first use.
 
-            if not self.db_path.exists():
-                raise ParameterError(
-                    f"no data store at {self.db_path}: import your exports with `opsnb import "
-                    "FILE` (or `opsnb load TABLE FILE`); for the demo shop run `opsnb demo` and "
-                    f"set db_path: {config.demo_db_path()} (or OPSNB_DB)"
-                )
-            self._con = store.open_store(self.db_path, read_only=True)
+        In a notebook it is closed again after the cell that used it (:meth:`release`, run by
+        IPython's ``post_run_cell`` event), so a long report never holds the store's lock
+        between cells and ``opsnb load`` can write meanwhile."""
+        if self._con is None:
+            self._con = self._open()
         return self._con
 
     def require_day(self, day, table: str = "daily_metrics") -> dt.date:
@@ -178,30 +219,51 @@ class Context:
         :class:`DataNotReadyError` ("no daily_metrics for 2025-09-27; latest is 2025-09-26")."""
         return require_day(self.db_path, day, table)
 
+    def release(self, *_args) -> None:
+        """Close the store connection if one is open (the next use opens a new one)."""
+        con, self._con = self._con, None
+        if con is not None:
+            try:
+                con.close()
+            except Exception:  # noqa: BLE001 - already closed
+                pass
+
+    def _read(self, table: str, **kw):
+        from opsnb.data import store
+
+        if self._con is not None:  # the cell already has a connection: reuse it
+            return store.read_table(self._con, table, **kw)
+        con = self._open()  # else hold the store only for this read
+        try:
+            return store.read_table(con, table, **kw)
+        finally:
+            con.close()
+
     def read(self, table: str, *, start=None, end=None, channels=None, columns=None):
         """Rows of ``table`` within ``start..end`` (default: the report period).
 
         ``channels``: a list to keep; None or an empty list (a notebook's ``channels: list = []``)
-        keeps every channel."""
-        from opsnb.data import store
-
+        keeps every channel. The store is opened for this read only."""
         start = self.period.start if start is None else start
         end = self.period.end if end is None else end
-        return store.read_table(
-            self.con, table, start=start, end=end, channels=channels or None, columns=columns
-        )
+        return self._read(table, start=start, end=end, channels=channels or None, columns=columns)
 
     def read_all(self, table: str, *, channels=None, columns=None):
         """Every row of ``table`` (for history-based baselines); ``channels`` as in :meth:`read`."""
-        from opsnb.data import store
-
-        return store.read_table(self.con, table, channels=channels or None, columns=columns)
+        return self._read(table, channels=channels or None, columns=columns)
 
     # ------------------------------------------------------------------ text
     def md(self, zh: str, en: str | None = None) -> None:
+        """Display Markdown; HTML and link syntax in it is escaped (see :func:`escape_text`)
+        unless the text is a :class:`Markup` (``ctx.trusted(...)``)."""
         from IPython.display import Markdown
 
-        _display(Markdown(self.L(zh, en if en is not None else zh)))
+        _display(Markdown(escape_text(self.L(zh, en if en is not None else zh))))
+
+    @staticmethod
+    def trusted(markup: str) -> Markup:
+        """Mark markup written by the code (never data) to be displayed as it is."""
+        return Markup(markup)
 
     def h2(self, zh: str, en: str) -> None:
         self.md(f"## {zh}", f"## {en}")
@@ -213,7 +275,9 @@ class Context:
         self.md(zh, en)
 
     def note(self, zh: str, en: str, kind: str = "info") -> None:
-        """A highlighted box: kind is info, warn or alert."""
+        """A highlighted box: kind is info, warn or alert.
+
+        The text is HTML-escaped unless it is a :class:`Markup` (``ctx.trusted(...)``)."""
         from IPython.display import HTML
 
         colors = {"info": "#2F6FB7", "warn": "#F3A712", "alert": "#E4572E"}
@@ -221,7 +285,7 @@ class Context:
         _display(
             HTML(
                 f'<div class="opsnb-note opsnb-{kind}" style="border-left:4px solid {c};'
-                f'padding:8px 12px;margin:8px 0;background:#f7f9fc">{self.L(zh, en)}</div>'
+                f'padding:8px 12px;margin:8px 0;background:#f7f9fc">{escape_html(self.L(zh, en))}</div>'
             )
         )
 
@@ -267,7 +331,12 @@ class Context:
         names = {c: (self.L.col(c) if translate else c) for c in df.columns}
         df = df.rename(columns=names)
         fmt = {names[k]: v for k, v in fmt.items() if k in names}
-        sty = df.style.format(fmt, na_rep="—").hide(axis="index")
+        # cells and headers come from data: escaped, so a '<script>' cell prints as text
+        sty = (
+            df.style.format(fmt, na_rep="—", escape="html")
+            .format_index(escape="html", axis=1)
+            .hide(axis="index")
+        )
         text_cols = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
         if text_cols:
             sty = sty.set_properties(subset=text_cols, **{"text-align": "left"})
@@ -286,7 +355,7 @@ class Context:
                         subset=[names.get(col, col)],
                     )
         if caption:
-            sty = sty.set_caption(self.L(*caption))
+            sty = sty.set_caption(escape_html(self.L(*caption)))
         _display(sty)
 
     def show(self, obj) -> None:
@@ -375,6 +444,10 @@ def setup(
     """
     check_lang(lang)
     plots.use_theme()
+    import matplotlib as mpl
+
+    # labels come from data (channel names, SKUs): a '$' must print, not start mathtext
+    mpl.rcParams["text.parse_math"] = False
     path = Path(db_path).expanduser() if db_path else config.default_db_path()
     if not path.is_absolute():
         path = (config.project_root() / path).resolve()
@@ -392,6 +465,7 @@ def setup(
         title=title,
         currency=currency or "¥",
     )
+    _release_after_each_cell(ctx)
     ctx.record(
         _title=title,
         _period=str(per),
@@ -401,6 +475,23 @@ def setup(
         _data_range=_data_range(path),
     )
     return ctx
+
+
+def _release_after_each_cell(ctx: Context) -> None:
+    """In a kernel, close ``ctx``'s store connection after every cell (short store locks)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    for cb in list(shell.events.callbacks.get("post_run_cell", [])):
+        if getattr(cb, "__name__", "") == "release" and isinstance(
+            getattr(cb, "__self__", None), Context
+        ):
+            shell.events.unregister("post_run_cell", cb)  # a second setup() replaces the first
+    shell.events.register("post_run_cell", ctx.release)
 
 
 def _data_range(path: Path) -> str:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import shutil
 import socket
+import time
 from pathlib import Path
 
 import nbformat
@@ -278,8 +280,12 @@ def test_batch_email_sends_each_report_once_and_a_failure_digest(ran, tmp_path):
     assert "2 个报表运行失败" in digests[0]["Subject"]
     text = digests[0].get_body(("plain",)).get_content()
     assert "failing/2025-11-zh" in text and "sleeping/2025-11-zh" in text
-    sent = [json.loads(x) for x in (root / "outputs" / ".sends.jsonl").read_text().splitlines()]
+    from opsnb.run.delivery import SendLog
+
+    log = SendLog(root / "outputs" / ".sends.jsonl")  # one send: "sending", then "sent"
+    sent = log.entries()
     assert len(sent) == 1 and sent[0]["recipients"] == ["zhang@example.com"]
+    assert [e["state"] for e in log.events()] == ["sending", "sent"]
 
 
 @pytest.mark.slow
@@ -317,8 +323,10 @@ def test_dask_local_cluster_gives_the_same_outputs_as_the_process_pool(ran, tmp_
 @pytest.mark.slow
 def test_batch_email_with_smtp_down_reports_errors_and_marks_nothing_sent(ran):
     root, summary, mp = ran
-    log = root / "outputs" / ".sends.jsonl"
-    before = log.read_text() if log.exists() else ""
+    from opsnb.run.delivery import SendLog
+
+    log = SendLog(root / "outputs" / ".sends.jsonl")
+    before = log.entries()
     mp.setenv("OPSNB_SMTP_HOST", "127.0.0.1")
     mp.setenv("OPSNB_SMTP_PORT", str(_free_port()))
     mp.setenv("OPSNB_SMTP_SECURITY", "none")
@@ -331,4 +339,125 @@ def test_batch_email_with_smtp_down_reports_errors_and_marks_nothing_sent(ran):
     out = batch.deliver(fresh, retries=0)
     assert out.sends == [] and out.exit_code == 1
     assert "could not send" in out.delivery_errors[0]
-    assert (log.read_text() if log.exists() else "") == before
+    # the attempt is logged (sending, then failed) but nothing is marked as sent
+    assert log.entries() == before
+    assert [e["state"] for e in log.events()[-2:]] == ["sending", "failed"]
+
+
+# ------------------------------------------------------------------------- crash safety
+
+
+@pytest.mark.slow
+def test_a_failed_forced_rerun_is_rerun_by_the_next_plain_batch(ran):
+    root, _, _ = ran
+    jobs = batch.plan_batch([root / "params" / "a.yaml"], notebooks=["ok"], timeout=TIMEOUT)
+    assert all(batch.is_up_to_date(j) for j in jobs)
+    # a forced rerun that cannot finish (0.2 s is less than a kernel start) fails ...
+    short = [dataclasses.replace(j, timeout=0.2) for j in jobs]
+    forced = batch.execute_batch(short, workers=1, force=True, progress=False)
+    # killed at the 0.2 s limit: "timeout", or "failed" when the kernel died while starting
+    assert [r.status in ("timeout", "failed") for r in forced.results] == [True]
+    assert forced.exit_code == 1
+    # ... so the report is no longer up to date: the plain batch runs it and says so
+    assert not any(batch.is_up_to_date(j) for j in jobs)
+    again = batch.execute_batch(jobs, workers=1, progress=False)
+    assert [r.status for r in again.results] == ["ok"] and again.exit_code == 0
+    assert all(batch.is_up_to_date(j) for j in jobs)
+
+
+_BATCH_SCRIPT = """
+import sys
+from opsnb.run.batch import run_batch
+run_batch([sys.argv[1]], workers=2, timeout=90, progress=False)
+"""
+
+
+def _wait(cond, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = cond()
+        if got:
+            return got
+        time.sleep(0.3)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+def _alive(procs) -> list[str]:
+    import psutil
+
+    out = []
+    for p in procs:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(f"{p.pid} {' '.join(p.cmdline())[:120]}")
+        except psutil.Error:
+            continue
+    return out
+
+
+@pytest.mark.slow
+def test_killing_a_worker_and_then_the_parent_leaves_no_process_and_keeps_finished_runs(
+    tmp_path,
+):
+    """kill -9 a worker mid-run (its kernel goes too), then the batch parent: within a short
+    grace period no worker, kernel or helper is left, and the runs that ended are in the
+    ledger."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import psutil
+
+    from opsnb.run import ledger
+
+    root = _project(tmp_path / "proj")
+    env = {
+        **os.environ,
+        "OPSNB_HOME": str(root),
+        "OPSNB_OUTPUTS": str(root / "outputs"),
+        "OPSNB_DB": str(root / "store.duckdb"),
+    }
+    env.pop("OPSNB_DATA_VERSION", None)
+    proc = subprocess.Popen([sys.executable, "-c", _BATCH_SCRIPT, str(root / "params")], env=env)
+    parent = psutil.Process(proc.pid)
+    try:
+
+        def both_ok_in_ledger():
+            try:
+                rows = ledger.read(root / "store.duckdb", timeout=2)
+            except Exception:  # noqa: BLE001 - the parent may be writing: try again
+                return None
+            return len(rows) == 2 and sorted(rows["run_id"])
+
+        done = _wait(both_ok_in_ledger, 120, "the two ok runs in the ledger")
+        kernels = [
+            p for p in parent.children(recursive=True) if "ipykernel" in " ".join(p.cmdline())
+        ]
+        assert len(kernels) == 1  # only the sleeping run is still going
+        kernel = kernels[0]
+        worker = kernel.parent()
+        worker.kill()
+        _wait(lambda: not _alive([kernel, worker]), 20, "the dead worker's kernel to go")
+        # the pool is rebuilt and the interrupted run retried: now kill the parent itself
+        _wait(
+            lambda: any("ipykernel" in " ".join(p.cmdline()) for p in parent.children(True)),
+            60,
+            "the retried run's kernel",
+        )
+        family = parent.children(recursive=True)
+        reapers = [p for p in family if "import reap" in " ".join(p.cmdline())]
+        assert len(reapers) == 1
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        try:
+            _wait(lambda: not _alive(family), 20, "workers, kernels and the reaper to go")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {_alive(family)}") from None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for p in parent.children(recursive=True) if parent.is_running() else []:
+            p.kill()
+    assert sorted(ledger.read(root / "store.duckdb")["run_id"]) == done
+    assert done == sorted(f"ok/{p.stem}" for p in (root / "outputs" / "ok").glob("*.html"))

@@ -318,3 +318,113 @@ def test_cli_send_mails_once_and_names_the_server_when_it_is_down(smtp, report, 
     down = CliRunner().invoke(app, args + ["--force", "--retries", "0"])
     assert down.exit_code == 1
     assert "could not send" in down.output and "127.0.0.1" in down.output
+
+
+# ----------------------------------------------------------------------------- exactly once
+
+
+class _Slow(_Collect):
+    """Queues the message, then takes ``delay`` seconds to answer (a virus-scanning relay)."""
+
+    def __init__(self, delay: float):
+        super().__init__()
+        self.delay = delay
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd API)
+        import asyncio
+
+        self.envelopes.append(envelope)  # queued for delivery, then slow to say so
+        await asyncio.sleep(self.delay)
+        return "250 OK"
+
+
+@pytest.fixture
+def slow_smtp(monkeypatch, tmp_path):
+    handler = _Slow(2.5)
+    port = _free_port()
+    controller = aiosmtpd_controller.Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setenv("OPSNB_OUTPUTS", str(tmp_path / "outputs"))
+    settings = delivery.SmtpSettings(
+        host="127.0.0.1", port=port, sender="a@example.com", security="none", timeout=1.0
+    )
+    try:
+        yield handler, settings
+    finally:
+        controller.stop()
+
+
+def test_a_server_slower_than_the_command_timeout_gets_one_copy_and_it_is_reported_sent(
+    slow_smtp, report
+):
+    handler, settings = slow_smtp  # 1 s per command, 2.5 s for the reply to the message
+    log = delivery.SendLog()
+    res = delivery.send_report(report, to="b@example.com", settings=settings, log=log, backoff=0)
+    assert (res.status, res.attempts, len(handler.envelopes)) == ("sent", 1, 1)
+    assert [e["state"] for e in log.events()] == ["sending", "sent"]
+
+
+def test_a_server_slower_than_even_the_data_timeout_is_not_sent_twice(slow_smtp, report):
+    import dataclasses
+    import time
+
+    handler, settings = slow_smtp
+    impatient = dataclasses.replace(settings, data_timeout=0.5)
+    log = delivery.SendLog()
+    with pytest.raises(delivery.UnconfirmedDelivery, match="may have been delivered"):
+        delivery.send_report(report, to="b@example.com", settings=impatient, log=log, backoff=0)
+    time.sleep(3)  # whatever the server would still do with the connection
+    assert len(handler.envelopes) == 1
+    assert [e["state"] for e in log.events()] == ["sending", "unconfirmed"]
+    with pytest.raises(delivery.UnconfirmedDelivery, match="--force to resend"):
+        delivery.send_report(report, to="b@example.com", settings=settings, log=log)
+    assert len(handler.envelopes) == 1 and log.entries() == []
+    forced = delivery.send_report(
+        report, to="b@example.com", settings=settings, log=log, force=True
+    )
+    assert forced.status == "sent" and len(handler.envelopes) == 2
+
+
+def test_an_absent_server_records_a_failure_that_a_later_send_replaces(smtp, report):
+    log = delivery.SendLog()
+    down = delivery.SmtpSettings(
+        host="127.0.0.1", port=_free_port(), sender="a@example.com", security="none", timeout=2
+    )
+    with pytest.raises(DeliveryError, match="could not send"):
+        delivery.send_report(report, to="b@example.com", settings=down, log=log, retries=0)
+    assert [e["state"] for e in log.events()] == ["sending", "failed"] and log.entries() == []
+    assert delivery.send_report(report, to="b@example.com", log=log).status == "sent"
+    assert len(smtp.envelopes) == 1 and len(log.entries()) == 1
+
+
+_SEND = """
+import sys
+from opsnb.run import delivery
+s = delivery.SmtpSettings(host="127.0.0.1", port=int(sys.argv[2]), sender="a@example.com",
+                          security="none", timeout=5)
+print(delivery.send_report(sys.argv[1], to="b@example.com", settings=s).status)
+"""
+
+
+def test_two_concurrent_sends_of_one_report_send_one_mail(slow_smtp, report, monkeypatch):
+    import os
+    import subprocess
+    import sys
+
+    handler, settings = slow_smtp
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _SEND, str(report), str(settings.port)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    assert sorted(o.strip() for o, _ in outs) == ["sent", "skipped"]
+    assert len(handler.envelopes) == 1
+    assert len(delivery.SendLog().entries()) == 1

@@ -6,6 +6,7 @@ The notebook stays thin: load the units, run the readout, then ``show_srm``, ``s
 
 from __future__ import annotations
 
+import html
 import math
 from pathlib import Path
 
@@ -443,9 +444,10 @@ def show_decision(ctx, ro: Readout, **decide_kwargs) -> Decision:
         "keep_running": ("继续实验", "Keep running"),
         "inconclusive": ("无明确结论", "Inconclusive"),
     }[d.decision]
+    # the reasons may quote variant names from the data: escaped, the bold label is ours
     ctx.note(
-        f"<b>结论：{label[0]}</b>。{d.reason_zh}",
-        f"<b>Decision: {label[1]}</b>. {d.reason_en}",
+        ctx.trusted(f"<b>结论：{label[0]}</b>。{html.escape(d.reason_zh)}"),
+        ctx.trusted(f"<b>Decision: {label[1]}</b>. {html.escape(d.reason_en)}"),
         kind,
     )
     return d

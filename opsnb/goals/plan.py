@@ -29,6 +29,7 @@ import pandas as pd
 
 from opsnb.i18n import PLAN_STATUS_LABELS, RISK_LABELS, Labels, translate_plan_values
 from opsnb.plots import RISK_COLORS, STATUS_COLORS
+from opsnb.sheets import write_frame
 
 __all__ = [
     "PLAN_HEADERS",
@@ -414,9 +415,13 @@ def _write_sheet(
     L = Labels(lang)
     ws = wb.create_sheet(title)
     cols = list(df.columns)
-    ws.append([L(*headers[c]) if c in headers else str(c) for c in cols])
-    for row in df.itertuples(index=False):
-        ws.append([_cell_value(v) for v in row])
+    # cells from data that look like formulas are written as text (opsnb.sheets)
+    write_frame(
+        ws,
+        df,
+        header=[L(*headers[c]) if c in headers else str(c) for c in cols],
+        convert=_cell_value,
+    )
     head_fill = PatternFill("solid", fgColor="2F6FB7")
     for c in ws[1]:
         c.font = Font(bold=True, color="FFFFFF")

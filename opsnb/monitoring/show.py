@@ -17,6 +17,7 @@ from opsnb.i18n import SEVERITIES, SEVERITY_LABELS
 from opsnb.monitoring.compare import COMPARISON_LABELS, day_comparisons, month_to_date
 from opsnb.monitoring.daily import METRICS, RATES, TOTAL, MonitorResult, gmv_at_risk, root_cause
 from opsnb.results import Result
+from opsnb.sheets import protect_xlsx
 
 __all__ = [
     "daily_report",
@@ -600,6 +601,7 @@ def export_excel(
         ".tmp.xlsx"
     )  # written whole, then renamed: readers never see half a file
     wb.save(tmp)
+    protect_xlsx(tmp)  # cells from data that look like formulas become text (OWASP rule)
     tmp.replace(path)
     return path
 

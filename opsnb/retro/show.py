@@ -27,6 +27,7 @@ from opsnb.retro.review import (
     target_frame,
 )
 from opsnb.retro.summary import FACTOR_NAMES, draft_summary
+from opsnb.sheets import protect_book
 
 __all__ = [
     "period_or_last_year",
@@ -473,5 +474,6 @@ def export_excel(
     with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
         for name, df in sheets.items():
             df.to_excel(xw, sheet_name=name[:31], index=False)
+        protect_book(xw.book)  # formulas from data (names, tasks) are written as text
     tmp.replace(path)
     return path

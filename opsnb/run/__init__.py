@@ -5,6 +5,7 @@ This facade only re-exports; inside opsnb import from the defining module.
 """
 
 from opsnb.run.batch import (
+    BATCH_ID_ENV,
     BatchJob,
     BatchRun,
     BatchSummary,
@@ -12,7 +13,10 @@ from opsnb.run.batch import (
     deliver,
     execute_batch,
     is_up_to_date,
+    kill_marked,
+    marked_processes,
     plan_batch,
+    reap,
     resolve_period,
     run_batch,
 )
@@ -37,6 +41,7 @@ from opsnb.run.delivery import (
     SendLog,
     SendResult,
     SmtpSettings,
+    UnconfirmedDelivery,
     build_digest_message,
     build_report_message,
     email_safe_html,
@@ -143,11 +148,16 @@ __all__ = [
     "data_version",
     "is_up_to_date",
     "deliver",
+    "BATCH_ID_ENV",
+    "marked_processes",
+    "kill_marked",
+    "reap",
     "SmtpSettings",
     "EmailImage",
     "EmailContent",
     "SendResult",
     "SendLog",
+    "UnconfirmedDelivery",
     "EmailSizeWarning",
     "DEFAULT_SIZE_BUDGET",
     "SECURITY_MODES",

@@ -18,6 +18,13 @@ scheduler address) with a progress bar and returns a :class:`BatchSummary` whose
   resolved to dates), the data version (``$OPSNB_DATA_VERSION`` or the store file's size and
   mtime) and the opsnb version. A rerun skips runs whose fingerprint matches and whose report
   exists, unless ``force=True``; so a batch resumes after a crash.
+- **Crash safety.** The parent appends each successful run to the ledger as soon as it ends
+  (one DuckDB transaction per run), so a killed batch keeps every run that finished. A small
+  reaper process, started by the parent in its own session, watches the parent's workers and
+  kernels; when the parent dies (even by ``kill -9``) it kills them and every process still
+  carrying the batch's marker ``$OPSNB_BATCH_ID`` (inherited by the kernels), so nothing is
+  left running. A dead worker's orphaned kernel is killed the same way by the parent. A run's stamp is removed when it starts, so after a failed
+  (or interrupted) ``--force`` rerun the next batch runs it again instead of saying "skipped".
 - **Dask.** With ``scheduler="tcp://host:8786"`` the same jobs go to a Dask cluster. Workers
   need opsnb installed, the ``opsnb`` kernel, and the same paths for the project, the store and
   the outputs (a shared filesystem); start them with ``--nthreads 1`` (one run per process, so
@@ -66,9 +73,15 @@ __all__ = [
     "data_version",
     "is_up_to_date",
     "deliver",
+    "BATCH_ID_ENV",
+    "marked_processes",
+    "kill_marked",
+    "reap",
 ]
 
 _ENV_KEYS = ("OPSNB_HOME", "OPSNB_OUTPUTS", "OPSNB_DB", "OPSNB_DATA_VERSION")
+BATCH_ID_ENV = "OPSNB_BATCH_ID"
+"""Marker every worker of a batch (and so every kernel it starts) carries in its environment."""
 _KILL_GRACE_S = 30.0
 """Seconds past the wall-clock limit after which the parent kills a worker that is still busy."""
 
@@ -428,12 +441,132 @@ def is_up_to_date(job: BatchJob) -> bool:
 # ------------------------------------------------------------------------------ execution
 
 
-def _warm_worker(log_path: str | None = None) -> None:
+def marked_processes(batch_id: str) -> list:
+    """Live processes (psutil) whose environment carries ``OPSNB_BATCH_ID=batch_id``."""
+    import psutil
+
+    me, out = os.getpid(), []
+    for p in psutil.process_iter():
+        if p.pid == me:
+            continue
+        try:
+            if p.environ().get(BATCH_ID_ENV) == batch_id:
+                out.append(p)
+        except (psutil.Error, OSError):
+            continue
+    return out
+
+
+def kill_marked(batch_id: str, *, keep: Iterable[int] = ()) -> int:
+    """Kill the processes of batch ``batch_id`` (workers, kernels) except ``keep``; return
+    how many were killed."""
+    import psutil
+
+    keep = set(keep)
+    procs = [p for p in marked_processes(batch_id) if p.pid not in keep]
+    for p in procs:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(procs, timeout=5)
+    return len(procs)
+
+
+_REAPER = """
+import sys
+from opsnb.run.batch import reap
+reap(sys.argv[1], int(sys.argv[2]))
+"""
+
+
+def reap(batch_id: str, parent_pid: int, *, every: float = 0.5) -> int:
+    """The reaper's loop (run in its own process by the batch parent; see "Crash safety").
+
+    Until its stdin closes it notes, every ``every`` seconds, the parent's descendants that
+    started after it (pool workers, kernels). A parent that ends the batch normally writes
+    ``done`` before closing the pipe: then only marked stragglers are killed. A pipe closed
+    without it means the parent died: its noted descendants and every process carrying the
+    batch marker are killed. Returns how many processes it killed.
+    """
+    import sys
+
+    import psutil
+
+    me = psutil.Process()
+    since = me.create_time() - 1.0
+    done = threading.Event()
+    said: list[bytes] = []
+
+    def wait_eof() -> None:
+        said.append(sys.stdin.buffer.read())
+        done.set()
+
+    threading.Thread(target=wait_eof, daemon=True).start()
+    seen: dict[int, psutil.Process] = {}
+    try:
+        parent = psutil.Process(parent_pid)
+    except psutil.Error:
+        parent = None
+    while parent is not None and not done.wait(every):
+        try:
+            children = parent.children(recursive=True)
+        except psutil.Error:  # the parent has gone
+            break
+        for p in children:
+            try:
+                if p.pid != me.pid and p.create_time() >= since:
+                    seen.setdefault(p.pid, p)
+            except psutil.Error:  # a kernel that just ended
+                continue
+    done.wait()
+    procs = [] if said == [b"done"] else list(seen.values())
+    killed = 0
+    for p in procs:
+        try:
+            p.kill()  # psutil refuses if the pid was reused by another process meanwhile
+            killed += 1
+        except psutil.Error:
+            pass
+    return killed + kill_marked(batch_id)
+
+
+class _Reaper:
+    """A process that outlives the batch parent and kills the batch's leftovers when it ends."""
+
+    def __init__(self, batch_id: str):
+        import subprocess
+        import sys
+
+        env = {k: v for k, v in os.environ.items() if k != BATCH_ID_ENV}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _REAPER, batch_id, str(os.getpid())],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,  # a Ctrl-C or a killed process group does not take it along
+        )
+
+    def close(self) -> None:
+        try:
+            self.proc.stdin.write(b"done")
+            self.proc.stdin.close()
+            self.proc.wait(timeout=30)
+        except Exception:  # noqa: BLE001 - it is only the clean-up helper
+            self.proc.kill()
+
+
+def _warm_worker(log_path: str | None = None, batch_id: str | None = None) -> None:
     """Pool initializer: pay imports and exporter construction once per worker, not per run.
 
     The worker's stderr (and so its kernels' banners and warnings) goes to ``log_path`` so
-    that the progress bar stays readable; errors of a run are in its result anyway.
+    that the progress bar stays readable; errors of a run are in its result anyway. The worker
+    puts ``batch_id`` in ``$OPSNB_BATCH_ID``, which its kernels inherit (see "Crash safety"
+    in the module docstring).
     """
+    if batch_id:
+        os.environ[BATCH_ID_ENV] = batch_id
     if log_path:
         fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         os.dup2(fd, 2)
@@ -494,10 +627,12 @@ def _execute(job: BatchJob) -> BatchRun:
 
     t0 = time.perf_counter()
     limit = job.timeout
+    # this run is no longer up to date until it succeeds (a failed --force rerun must rerun)
+    job.stamp_path.unlink(missing_ok=True)
     watchdog = _Watchdog(limit)
     try:
-        # the ledger is written by the parent once every run has ended: a worker appending
-        # while another worker's kernel holds the store open for reading would have to wait
+        # the ledger is written by the parent as each run ends: a worker appending while
+        # another worker's kernel holds the store open for reading would have to wait
         res = run_notebook(
             job.notebook,
             job.params,
@@ -567,6 +702,7 @@ def _kill_pool(executor) -> None:
 
 
 def _failed(job: BatchJob, status: str, error: str, duration: float) -> BatchRun:
+    job.stamp_path.unlink(missing_ok=True)  # what actually happened: not up to date
     partial = job.folder / f"{job.slug}.failed.ipynb"
     return BatchRun(
         job.stem,
@@ -587,8 +723,12 @@ def _worker_log(jobs: Sequence[BatchJob]) -> str:
     return str(path)
 
 
-def _run_pool(jobs: list[BatchJob], workers: int, bar) -> dict[int, BatchRun]:
-    """Process pool with at most ``workers`` jobs in flight, so each one's start is known."""
+def _run_pool(
+    jobs: list[BatchJob], workers: int, bar, on_done=None, batch_id: str | None = None
+) -> dict[int, BatchRun]:
+    """Process pool with at most ``workers`` jobs in flight, so each one's start is known.
+
+    ``on_done(i, run)`` is called in the parent as soon as job ``i`` has its result."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
@@ -601,11 +741,15 @@ def _run_pool(jobs: list[BatchJob], workers: int, bar) -> dict[int, BatchRun]:
 
     def new_pool():
         return ProcessPoolExecutor(
-            max_workers=workers, mp_context=ctx, initializer=_warm_worker, initargs=(log,)
+            max_workers=workers,
+            mp_context=ctx,
+            initializer=_warm_worker,
+            initargs=(log, batch_id),
         )
 
     executor = new_pool()
     running: dict = {}
+    reported: set[int] = set()
     try:
         while pending or running:
             while pending and len(running) < workers:
@@ -654,13 +798,19 @@ def _run_pool(jobs: list[BatchJob], workers: int, bar) -> dict[int, BatchRun]:
                     else:
                         pending.appendleft(i)  # innocent bystander: run it again
                 running.clear()
+                if batch_id:  # the dead worker's kernel was orphaned: it goes too
+                    kill_marked(batch_id, keep=[os.getpid()])
                 executor = new_pool()
+            for i in [i for i in results if i not in reported]:
+                reported.add(i)
+                if on_done:
+                    on_done(i, results[i])
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
     return results
 
 
-def _run_dask(jobs: list[BatchJob], scheduler: str, bar) -> dict[int, BatchRun]:
+def _run_dask(jobs: list[BatchJob], scheduler: str, bar, on_done=None) -> dict[int, BatchRun]:
     from distributed import Client, as_completed
 
     results: dict[int, BatchRun] = {}
@@ -675,6 +825,8 @@ def _run_dask(jobs: list[BatchJob], scheduler: str, bar) -> dict[int, BatchRun]:
                 results[i] = fut.result()
             except Exception as exc:  # noqa: BLE001 - worker lost and the like
                 results[i] = _failed(jobs[i], "failed", f"{type(exc).__name__}: {exc}", 0.0)
+            if on_done:
+                on_done(i, results[i])
             bar.update(1)
             bar.set_postfix(failed=sum(not r.ok for r in results.values()))
     return results
@@ -709,24 +861,32 @@ def execute_batch(
         if i not in set(todo)
     }
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
+    from opsnb.run.runner import append_ledger, record_path
+
+    def on_done(k: int, run: BatchRun) -> None:
+        # each run reaches the ledger when it ends, so a killed batch keeps what finished
+        if run.status == "ok":
+            job = jobs[todo[k]]
+            append_ledger(record_path(job.stem, job.slug, job.output_dir, job.period_dir))
+
     with tqdm(
         total=len(todo), desc="opsnb batch", unit="run", disable=not progress, dynamic_ncols=True
     ) as bar:
         if todo and scheduler:
-            got = _run_dask([jobs[i] for i in todo], scheduler, bar)
+            got = _run_dask([jobs[i] for i in todo], scheduler, bar, on_done)
         elif todo:
-            got = _run_pool([jobs[i] for i in todo], workers, bar)
+            import uuid
+
+            batch_id = uuid.uuid4().hex
+            reaper = _Reaper(batch_id)
+            try:
+                got = _run_pool([jobs[i] for i in todo], workers, bar, on_done, batch_id)
+            finally:
+                reaper.close()
         else:
             got = {}
     for k, i in enumerate(todo):
         results[i] = got[k]
-    from opsnb.run.runner import append_ledger, record_path
-
-    for i in todo:
-        if results[i].status == "ok":
-            append_ledger(
-                record_path(jobs[i].stem, jobs[i].slug, jobs[i].output_dir, jobs[i].period_dir)
-            )
     if jobs:
         from opsnb.run.render import write_index
 

@@ -13,7 +13,15 @@ SMTP settings come from the environment only (never from files in git)::
     OPSNB_SMTP_SECURITY=starttls|ssl|none, OPSNB_SMTP_FROM="运营报表 <reports@example.com>"
 
 :class:`SendLog` (``outputs/.sends.jsonl``) remembers what was sent, keyed by report path +
-content hash + recipients, so rerunning a batch never sends the same report twice.
+content hash + recipients, so rerunning a batch never sends the same report twice. A mail goes
+out exactly once: :func:`send_report` holds a file lock (``.sends.jsonl.lock``) while it checks,
+sends and records, so two concurrent sends of one report send one mail; it records
+``sending`` before the SMTP transaction and ``sent`` / ``failed`` / ``unconfirmed`` after it.
+The wait for the server's reply to the message follows the server (``data_timeout``, ten
+minutes as RFC 5321 recommends, not the short command timeout), and a connection lost after
+the message was handed over is never retried: the send is ``unconfirmed``
+(:class:`UnconfirmedDelivery`) and is not repeated without ``force``, because the server may
+well have delivered it.
 
 Examples
 --------
@@ -39,6 +47,7 @@ import time
 import unicodedata
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -55,6 +64,7 @@ __all__ = [
     "EmailContent",
     "SendResult",
     "SendLog",
+    "UnconfirmedDelivery",
     "EmailSizeWarning",
     "DEFAULT_SIZE_BUDGET",
     "SECURITY_MODES",
@@ -95,6 +105,10 @@ class SmtpSettings:
     user: str = ""
     password: str = field(default="", repr=False)
     timeout: float = 30.0
+    """Seconds for connecting and for each command's reply."""
+    data_timeout: float = 600.0
+    """Seconds to wait for the reply to the message itself (RFC 5321 §4.5.3.2: 10 minutes);
+    slow corporate servers scan attachments before they answer."""
 
 
 def smtp_settings_from_env(env: Mapping[str, str] | None = None) -> SmtpSettings:
@@ -121,6 +135,17 @@ def smtp_settings_from_env(env: Mapping[str, str] | None = None) -> SmtpSettings
     user = env.get("OPSNB_SMTP_USER", "")
     sender = env.get("OPSNB_SMTP_FROM", "").strip() or user or f"opsnb@{host}"
     parse_recipients([sender])  # validate
+    timeouts = {}
+    for name, key in (
+        ("timeout", "OPSNB_SMTP_TIMEOUT"),
+        ("data_timeout", "OPSNB_SMTP_DATA_TIMEOUT"),
+    ):
+        text = env.get(key, "").strip()
+        if text:
+            try:
+                timeouts[name] = float(text)
+            except ValueError:
+                raise ParameterError(f"{key} must be a number of seconds, got {text!r}") from None
     return SmtpSettings(
         host=host,
         port=port,
@@ -128,6 +153,7 @@ def smtp_settings_from_env(env: Mapping[str, str] | None = None) -> SmtpSettings
         security=security,
         user=user,
         password=env.get("OPSNB_SMTP_PASSWORD", ""),
+        **timeouts,
     )
 
 
@@ -424,6 +450,16 @@ def html_to_text(html_or_soup) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 
+_URL_ATTRS = {"href", "src", "action", "formaction", "xlink:href", "poster", "background"}
+
+
+def _scripted_url(value) -> bool:
+    """A ``javascript:``/``vbscript:`` URL, also when tabs, newlines or NULs are spread in the
+    scheme (browsers drop them, so a tab inside ``javascript:`` still runs)."""
+    text = " ".join(value) if isinstance(value, list) else str(value)
+    return re.sub(r"[\x00-\x20]", "", text).lower().startswith(("javascript:", "vbscript:"))
+
+
 def email_safe_html(html: str, *, base_dir: str | Path | None = None) -> EmailContent:
     """Rewrite a report's HTML for mail clients.
 
@@ -462,11 +498,7 @@ def email_safe_html(html: str, *, base_dir: str | Path | None = None) -> EmailCo
             value = el.attrs[attr]
             if attr.lower().startswith("on"):
                 del el.attrs[attr]
-            elif (
-                attr in ("href", "src", "action")
-                and isinstance(value, str)
-                and re.match(r"\s*(javascript|vbscript):", value, re.I)
-            ):
+            elif attr.lower() in _URL_ATTRS and _scripted_url(value):
                 del el.attrs[attr]
             elif (
                 attr in ("href", "background")
@@ -648,14 +680,41 @@ def _transient(exc: BaseException) -> bool:
     return isinstance(exc, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError))
 
 
+class UnconfirmedDelivery(DeliveryError):
+    """The message was handed to the server but its reply never came (timeout, lost
+    connection): it may have been delivered, so it is not sent again without ``force``."""
+
+
+class _Phased:
+    """An SMTP client that notes when the message is handed over and then waits for the
+    server's reply with ``data_timeout`` instead of the command timeout."""
+
+    data_timeout = 600.0
+    data_started = False
+
+    def data(self, msg):
+        self.data_started = True
+        if self.sock is not None:
+            self.sock.settimeout(self.data_timeout)
+        return super().data(msg)
+
+
+class _SMTP(_Phased, smtplib.SMTP):
+    pass
+
+
+class _SMTPSSL(_Phased, smtplib.SMTP_SSL):
+    pass
+
+
 def _deliver_once(msg: EmailMessage, settings: SmtpSettings) -> dict:
     context = ssl.create_default_context()
     if settings.security == "ssl":
-        server = smtplib.SMTP_SSL(
-            settings.host, settings.port, timeout=settings.timeout, context=context
-        )
+        server = _SMTPSSL(settings.host, settings.port, timeout=settings.timeout, context=context)
     else:
-        server = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+        server = _SMTP(settings.host, settings.port, timeout=settings.timeout)
+    server.data_timeout = max(settings.data_timeout, settings.timeout)
+    ok = False
     try:
         server.ehlo()
         if settings.security == "starttls":
@@ -669,12 +728,26 @@ def _deliver_once(msg: EmailMessage, settings: SmtpSettings) -> dict:
             for header in msg.get_all(h, [])
             for a in header.addresses
         ]
-        return server.send_message(
+        refused = server.send_message(
             msg, from_addr=msg["From"].addresses[0].addr_spec, to_addrs=recipients
         )
+        ok = True
+        return refused
+    except Exception as exc:
+        # the server answered "no" (a reply code): nothing was delivered, the caller may retry.
+        # Anything else after the message was handed over leaves the delivery unknown.
+        if server.data_started and not isinstance(exc, smtplib.SMTPResponseException):
+            raise UnconfirmedDelivery(
+                f"{type(exc).__name__} after the message was handed to "
+                f"{settings.host}:{settings.port}: {exc}"
+            ) from exc
+        raise
     finally:
         try:
-            server.quit()
+            if ok:
+                server.quit()
+            else:
+                server.close()
         except Exception:  # connection already gone
             server.close()
 
@@ -697,6 +770,13 @@ def send_message(
     for attempt in range(retries + 1):
         try:
             refused = _deliver_once(msg, settings)
+        except UnconfirmedDelivery as exc:  # never retried: that could deliver a second copy
+            raise UnconfirmedDelivery(
+                f"{msg['Subject']!r} may have been delivered: {exc}. Not sent again, so that "
+                "nobody gets two copies; check a recipient's inbox and resend with --force "
+                f"if it did not arrive (or raise OPSNB_SMTP_DATA_TIMEOUT, now "
+                f"{settings.data_timeout:g} s)"
+            ) from exc.__cause__
         except Exception as exc:  # noqa: BLE001 - classified below
             last = exc
             if not _transient(exc) or attempt == retries:
@@ -735,7 +815,16 @@ class SendResult:
 
 
 class SendLog:
-    """Append-only JSON-lines record of sent reports (default ``outputs/.sends.jsonl``)."""
+    """Append-only JSON-lines record of sends (default ``outputs/.sends.jsonl``).
+
+    Each line is one event of a send, with a ``state``: ``sending`` (written before the SMTP
+    transaction), then ``sent``, ``failed`` (the server never had it) or ``unconfirmed`` (it
+    may have). Lines without a state (older logs) are ``sent``. :meth:`entries` lists the
+    completed sends, :meth:`events` every line.
+    """
+
+    LOCK_TIMEOUT = 900.0
+    """Seconds a send waits for another send holding the lock before giving up."""
 
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path else config.outputs_dir() / ".sends.jsonl"
@@ -755,7 +844,8 @@ class SendLog:
         raw = json.dumps([cls.report_id(report), content, _addr_specs(recipients)])
         return hashlib.sha256(raw.encode()).hexdigest(), content
 
-    def entries(self) -> list[dict]:
+    def events(self) -> list[dict]:
+        """Every line of the log (a torn last line after a crash is skipped)."""
         if not self.path.is_file():
             return []
         out = []
@@ -766,17 +856,56 @@ class SendLog:
                 continue
         return out
 
+    def entries(self) -> list[dict]:
+        """The completed sends (state ``sent``), oldest first."""
+        return [e for e in self.events() if e.get("state", "sent") == "sent"]
+
+    def last(self, key: str) -> dict | None:
+        """The latest event of ``key`` (None when it was never sent)."""
+        found = [e for e in self.events() if e.get("key") == key]
+        return found[-1] if found else None
+
     def was_sent(self, key: str) -> bool:
         return any(e.get("key") == key for e in self.entries())
 
     def record(self, entry: dict) -> None:
+        """Append one line in a single ``write`` (O_APPEND) and flush it to disk."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = json.dumps(entry, ensure_ascii=False) + "\n"
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, line.encode("utf-8"))
+            os.fsync(fd)
         finally:
             os.close(fd)
+
+    @contextmanager
+    def lock(self, timeout: float | None = None):
+        """Hold ``<log>.lock`` (an exclusive ``flock``) for a check-send-record sequence."""
+        try:
+            import fcntl
+        except ImportError:  # Windows: no flock; sends are then only protected by the log
+            yield
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + (self.LOCK_TIMEOUT if timeout is None else timeout)
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise DeliveryError(
+                            f"another opsnb send holds {lock_path}: wait for it to finish "
+                            "(or remove the file if no opsnb process is running)"
+                        ) from None
+                    time.sleep(0.2)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
 
 def send_report(
@@ -797,29 +926,42 @@ def send_report(
 
     ``attachments``: files sent with it (``opsnb daily`` attaches the day's 表3 Excel).
 
-    The send is recorded in ``log`` only after the SMTP server accepted it, so a failure
-    (:class:`DeliveryError`) leaves nothing marked as sent.
+    Exactly once: under the log's lock, a ``sending`` line is written before the SMTP
+    transaction and a ``sent`` line only after the server accepted the mail, so a failure
+    (:class:`DeliveryError`) leaves nothing marked as sent; a concurrent send of the same
+    report waits for the lock and then finds it sent (``skipped``). When an earlier send
+    ended unconfirmed (or its process died mid-send), the report is not sent again without
+    ``force``: :class:`UnconfirmedDelivery` says so.
     """
     to_list, cc_list = parse_recipients(to), parse_recipients(cc)
     recipients = tuple(to_list + cc_list)
     log = log or SendLog()
     key, content_hash = SendLog.key(report, recipients)
-    if not force and log.was_sent(key):
-        return SendResult(str(report), "skipped", key, recipients)
-    settings = settings or smtp_settings_from_env()
-    msg = build_report_message(
-        report,
-        to=to_list,
-        cc=cc_list,
-        subject=subject,
-        sender=settings.sender,
-        size_budget=size_budget,
-        attachments=attachments,
-    )
-    size = len(msg.as_bytes())
-    attempts = send_message(msg, settings, retries=retries, backoff=backoff)
-    log.record(
-        {
+    with log.lock():
+        last = log.last(key)
+        state = None if last is None else last.get("state", "sent")
+        if not force and state == "sent":
+            return SendResult(str(report), "skipped", key, recipients)
+        if not force and state in ("sending", "unconfirmed"):
+            when = last.get("at") or last.get("sent_at") or "earlier"
+            raise UnconfirmedDelivery(
+                f"{SendLog.report_id(report)} may already have reached "
+                f"{', '.join(_addr_specs(recipients))} (a send at {when} ended "
+                f"{'without an answer from the server' if state == 'unconfirmed' else 'abruptly'}"
+                "): not sent again; check a recipient's inbox and use --force to resend"
+            )
+        settings = settings or smtp_settings_from_env()
+        msg = build_report_message(
+            report,
+            to=to_list,
+            cc=cc_list,
+            subject=subject,
+            sender=settings.sender,
+            size_budget=size_budget,
+            attachments=attachments,
+        )
+        size = len(msg.as_bytes())
+        base = {
             "key": key,
             "report": SendLog.report_id(report),
             "content_sha256": content_hash,
@@ -827,9 +969,24 @@ def send_report(
             "subject": str(msg["Subject"]),
             "message_id": str(msg["Message-ID"]),
             "size_bytes": size,
-            "sent_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         }
-    )
+
+        def now() -> str:
+            return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+        log.record({**base, "state": "sending", "at": now()})
+        try:
+            attempts = send_message(msg, settings, retries=retries, backoff=backoff)
+        except UnconfirmedDelivery as exc:
+            log.record({**base, "state": "unconfirmed", "at": now(), "error": str(exc)})
+            raise
+        except Exception as exc:  # the server refused it or was never reached
+            log.record({**base, "state": "failed", "at": now(), "error": str(exc)})
+            raise
+        except BaseException:  # interrupted (Ctrl-C) mid-transaction: it may have gone out
+            log.record({**base, "state": "unconfirmed", "at": now(), "error": "interrupted"})
+            raise
+        log.record({**base, "state": "sent", "at": now(), "sent_at": now()})
     return SendResult(str(report), "sent", key, recipients, size, attempts, str(msg["Message-ID"]))
 
 

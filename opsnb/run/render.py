@@ -18,6 +18,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from opsnb import __version__, config
 from opsnb.report import RECORD_MIME
@@ -254,13 +255,13 @@ def write_index(outputs_dir: str | Path | None = None) -> Path:
             )
         st = r.get("status", "")
         res = r.get("results") or {}
-        d = html.escape(r["_rel"])
 
         def link(key: str) -> str | None:
             name = Path(r[key]).name if r.get(key) else None
-            return (
-                f"{d}/{html.escape(name)}" if name and (out / r["_rel"] / name).exists() else None
-            )
+            if not (name and (out / r["_rel"] / name).exists()):
+                return None
+            # a relative URL of percent-encoded segments: no scheme (javascript:) can form
+            return html.escape(f"{quote(r['_rel'])}/{quote(name)}")
 
         title = html.escape(res.get("_title") or r["notebook"])
         main = link("html_path")
