@@ -460,4 +460,7 @@ def test_killing_a_worker_and_then_the_parent_leaves_no_process_and_keeps_finish
         for p in parent.children(recursive=True) if parent.is_running() else []:
             p.kill()
     assert sorted(ledger.read(root / "store.duckdb")["run_id"]) == done
-    assert done == sorted(f"ok/{p.stem}" for p in (root / "outputs" / "ok").glob("*.html"))
+    ok_dir = root / "outputs" / "ok"  # dated: outputs/ok/<period>/<slug>.html
+    assert done == sorted(
+        f"ok/{p.relative_to(ok_dir).with_suffix('').as_posix()}" for p in ok_dir.rglob("*.html")
+    )

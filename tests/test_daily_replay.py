@@ -23,7 +23,8 @@ def _replay_module():
 def test_four_mornings_open_carry_over_and_resolve_an_incident_with_pushes(tmp_path, monkeypatch):
     R = _replay_module()
     monkeypatch.setenv("OPSNB_OUTPUTS", str(tmp_path / "w" / "outputs"))
-    # a checkout failure on 抖音 for two days (buyers, orders and GMV at half), then normal
+    # a checkout failure on 抖音 for two days (buyers, orders and GMV at a fifth), then normal:
+    # at 0.1 scale on a 618 day a halving is within the calibrated band (q ≈ 0.03), a fifth is not
     res = R.replay(
         tmp_path / "w",
         D(2025, 6, 10),
@@ -33,7 +34,7 @@ def test_four_mornings_open_carry_over_and_resolve_an_incident_with_pushes(tmp_p
         quiet_days=1,
         scale=0.1,
         demo_end="2025-06-20",
-        inject={D(2025, 6, 10): {"抖音": 0.45}, D(2025, 6, 11): {"抖音": 0.5}},
+        inject={D(2025, 6, 10): {"抖音": 0.2}, D(2025, 6, 11): {"抖音": 0.25}},
         log=lambda *_: None,
     )
     assert [m["exit"] for m in res["mornings"]] == [0, 0, 0, 0], [

@@ -171,10 +171,11 @@ def test_excel_exports_write_formula_strings_from_data_as_text(rendered):
 
     out, _ = rendered
     books = sorted(out.rglob("*.xlsx"))
-    assert {p.parent.name for p in books} == {
+    assert {p.relative_to(out).parts[0] for p in books} == {  # outputs/<notebook>/<period>/
         "02_goal_decomposition",
         "03_daily_monitoring",
         "05_retrospective",
+        "06_inventory",
     }
     assert {p.name: _live_cells(p) for p in books} == {p.name: [] for p in books}
     quoted = {
