@@ -156,3 +156,14 @@ def test_every_name_a_facade_lists_is_importable_from_it():
         pkg = importlib.import_module(name)
         absent = [n for n in pkg.__all__ if not hasattr(pkg, n)]
         assert not absent, f"{name}.__all__ lists {absent} but does not import them"
+
+
+def test_the_readme_tree_names_every_module():
+    import re
+
+    readme = (PKG.parent / "README.md").read_text(encoding="utf-8")
+    start = readme.index("## What is where")
+    tree = readme[start : readme.index("```", readme.index("```", start) + 3)]
+    named = set(re.findall(r"([a-z0-9_]+\.py)", tree))
+    modules = {p.name for p in PKG.rglob("*.py") if p.name != "__init__.py"}
+    assert modules <= named, f"README 'What is where' lacks {sorted(modules - named)}"
