@@ -17,6 +17,10 @@ from opsnb.sheets import protect_xlsx, safe_frame
 
 __all__ = ["app", "main"]
 
+_CSV_ENCODING = "utf-8-sig"
+"""Every CSV the commands write starts with a byte-order mark: Excel on Windows then reads the
+Chinese as UTF-8 instead of the local code page (pandas, pyarrow and opsnb's loaders skip it)."""
+
 app = typer.Typer(
     name="opsnb",
     help="opsnb: parameterized notebooks for e-commerce operations (运营笔记本工具箱).",
@@ -496,7 +500,7 @@ def detect_cmd(
             "direction",
             "severity",
         ]
-        write_frame(safe_frame(out[cols_out]), output)
+        write_frame(safe_frame(out[cols_out]), output, encoding=_CSV_ENCODING)
         typer.echo(
             f"{int(out['is_anomaly'].sum())} alert(s), {int(out['flagged'].sum())} flagged row(s) "
             f"of {len(out)} → {output}"
@@ -675,7 +679,15 @@ def _print_readout(ro, fmt: str) -> None:
         typer.echo(json.dumps(ro.to_dict(), ensure_ascii=False, indent=2))
     else:
         out = ro.to_frame().assign(srm_p_value=ro.srm.p_value, srm_flagged=ro.srm.flagged)
-        sys.stdout.write(safe_frame(out).to_csv(index=False))
+        text = safe_frame(out).to_csv(index=False)
+        buf = getattr(sys.stdout, "buffer", None)
+        if buf is None:  # a text-only stream (embedded use): the BOM as a character
+            sys.stdout.write("\ufeff" + text)
+            return
+        # bytes, so the BOM and the UTF-8 survive a console in another code page (> file.csv)
+        sys.stdout.flush()
+        buf.write(text.encode(_CSV_ENCODING))
+        buf.flush()
 
 
 def _ab_parquet(path: Path, *, variant_col: str, control: str, experiment, **kw):
@@ -893,7 +905,7 @@ def rfm_cmd(
         "m_score",
         "segment",
     ]
-    safe_frame(table[cols]).to_csv(output, index=False)
+    safe_frame(table[cols]).to_csv(output, index=False, encoding=_CSV_ENCODING)
     typer.echo(f"wrote {len(table)} customers to {output}")
 
 
@@ -914,7 +926,7 @@ def cohorts_cmd(
     except Exception as exc:
         raise _handle(exc)
     cols = ["cohort", "months_since_first", "active_customers", "retention_rate", "gmv"]
-    safe_frame(table[cols]).to_csv(output, index=False)
+    safe_frame(table[cols]).to_csv(output, index=False, encoding=_CSV_ENCODING)
     typer.echo(f"wrote {len(table)} rows ({table['cohort'].nunique()} cohorts) to {output}")
 
 
@@ -956,7 +968,7 @@ def ledger_cmd(
             flat.to_excel(output, index=False)
             protect_xlsx(output)
         else:
-            safe_frame(flat).to_csv(output, index=False, encoding="utf-8-sig")
+            safe_frame(flat).to_csv(output, index=False, encoding=_CSV_ENCODING)
         typer.echo(f"{len(flat)} ledger entries → {output}")
         return
     if flat.empty:
@@ -1335,10 +1347,10 @@ def forecast_cmd(
     cols_out = ["series", "timestamp", "forecast"]
     cols_out += [f"{s}_{lv}" for lv in fc.levels for s in ("lo", "hi")] + ["model"]
     output.parent.mkdir(parents=True, exist_ok=True)
-    safe_frame(out[cols_out]).to_csv(output, index=False)
+    safe_frame(out[cols_out]).to_csv(output, index=False, encoding=_CSV_ENCODING)
     if backtest is not None:
         backtest.parent.mkdir(parents=True, exist_ok=True)
-        safe_frame(fc.choice).to_csv(backtest, index=False)
+        safe_frame(fc.choice).to_csv(backtest, index=False, encoding=_CSV_ENCODING)
     models = fc.choice["model"].value_counts()
     typer.echo(
         f"wrote {len(out)} rows ({len(fc.choice)} series × {fc.horizon} periods, freq {fc.freq}) "
@@ -1442,7 +1454,7 @@ def replenish_cmd(
     for c in ("stockout_date", "order_by"):
         out[c] = out[c].dt.strftime("%Y-%m-%d")
     output.parent.mkdir(parents=True, exist_ok=True)
-    safe_frame(out).to_csv(output, index=False)
+    safe_frame(out).to_csv(output, index=False, encoding=_CSV_ENCODING)
     n_out = int((plan["alert"] == "stockout").sum())
     n_over = int((plan["alert"] == "overstock").sum())
     typer.echo(

@@ -25,6 +25,9 @@ __all__ = [
     "PLAN_STATUS_LABELS",
     "RISK_LABELS",
     "translate_plan_values",
+    "RECORD_LABELS",
+    "record_label",
+    "yes_no",
 ]
 
 LANGS = ("zh", "en")
@@ -240,3 +243,97 @@ SEVERITIES = ("high", "medium", "low")
 (``opsnb detect`` rates by relative deviation, the daily monitor by the share of shop GMV at risk)."""
 SEVERITY_LABELS = {"high": ("高", "high"), "medium": ("中", "medium"), "low": ("低", "low")}
 """How a severity code reads in a report: ``Labels(lang)(*SEVERITY_LABELS[code])``."""
+
+
+# ------------------------------------------------------------------ recorded key figures (index)
+
+RECORD_LABELS: dict[str, tuple[str, str, str]] = {
+    # 00 data health
+    "rows": ("数据行数", "Daily rows", "count"),
+    "missing_channel_days": ("缺失渠道天数", "Missing channel-days", "count"),
+    "duplicate_keys": ("重复记录", "Duplicate keys", "count"),
+    "failed_checks": ("未通过校验", "Failed checks", "count"),
+    "outlier_days": ("异常值天数", "Outlier days", "count"),
+    # 01 market and customers
+    "calibration_loo_mape": ("校准误差（留一 MAPE）", "Calibration error (LOO MAPE)", "pct"),
+    "own_market_share": ("本店市场份额", "Own market share", "pct"),
+    "customers": ("客户数", "Customers", "count"),
+    "top_segment_revenue_share": ("头部分层销售额占比", "Top segment revenue share", "pct"),
+    "month1_retention": ("次月留存率", "Month-1 retention", "pct"),
+    "repurchase_rate": ("复购率", "Repurchase rate", "pct"),
+    "mean_clv": ("客户终身价值（均值）", "Mean CLV", "money"),
+    "mean_clv_low": ("客户终身价值下限", "Mean CLV, low", "money"),
+    "mean_clv_high": ("客户终身价值上限", "Mean CLV, high", "money"),
+    # 02 goals
+    "goal_gmv": ("GMV目标", "GMV goal", "money"),
+    "base_gmv": ("参考期成交金额", "Reference GMV", "money"),
+    "goal_growth": ("目标增长", "Goal growth", "pct"),
+    "unrealistic": ("超出历史的驱动变化", "Changes beyond history", "count"),
+    "ad_spend_needed": ("所需推广费", "Ad spend needed", "money"),
+    "overdue_tasks": ("逾期任务", "Overdue tasks", "count"),
+    "risks_without_plan": ("无预案风险", "Risks without a plan", "count"),
+    "stretch_achievement": ("冲刺方案达成率", "Stretch achievement", "pct"),
+    # 03 daily monitoring (DaySummary.key_figures)
+    "monitor_date": ("监控日期", "Monitored day", "text"),
+    "monitor_tests": ("检验数", "Tests", "count"),
+    "monitor_alerts": ("预警数", "Alerts", "count"),
+    "monitor_high": ("高危预警", "High alerts", "count"),
+    "monitor_gmv_at_risk": ("影响金额", "GMV at risk", "money"),
+    "monitor_alpha": ("显著性水平", "Alpha", "num"),
+    "monitor_gmv_at_risk_channels": ("影响金额（渠道合计）", "GMV at risk (channels)", "money"),
+    # 04 A/B test
+    "experiment": ("实验", "Experiment", "text"),
+    "decision": ("结论", "Decision", "text"),
+    "primary_metric": ("主指标", "Primary metric", "text"),
+    "rel_lift": ("相对提升", "Relative lift", "pct"),
+    "p_value": ("p 值", "p-value", "num"),
+    "srm_flagged": ("样本比例失衡", "SRM flagged", "bool"),
+    "ab_design": ("检验设计", "Design", "text"),
+    "ab_info_fraction": ("信息比例", "Information fraction", "pct"),
+    "ab_looks": ("查看次数", "Looks", "count"),
+    "ab_mde_now": ("当前最小可检测效应", "MDE now", "pct"),
+    "ab_days_left": ("剩余天数", "Days left", "days"),
+    # 05 retrospective
+    "gmv": ("成交金额", "GMV", "money"),
+    "gmv_target": ("GMV目标", "GMV target", "money"),
+    "achievement": ("达成率", "Achievement", "pct"),
+    "campaign": ("活动", "Campaign", "text"),
+    "lift": ("活动增量", "Campaign lift", "money"),
+    "lift_ci_low": ("增量下限", "Lift, low", "money"),
+    "lift_ci_high": ("增量上限", "Lift, high", "money"),
+    "roi": ("投入产出比", "ROI", "num"),
+    "on_time_rate": ("按时完成率", "On-time rate", "pct"),
+    "excel": ("Excel", "Excel", "path"),
+    # 06 products and inventory
+    "plan_day": ("计划日", "Plan day", "text"),
+    "hits": ("爆款数", "Hits", "count"),
+    "slow_skus": ("滞销 SKU", "Slow SKUs", "count"),
+    "stockout_alerts": ("断货预警", "Stock-out alerts", "count"),
+    "overstock_alerts": ("积压预警", "Overstock alerts", "count"),
+    "order_value": ("补货金额", "Order value", "money"),
+    "money_tied_up": ("占用资金", "Money tied up", "money"),
+    "promo_order_value": ("大促备货金额", "Promo order value", "money"),
+}
+"""Labels of the figures notebooks record with ``ctx.record`` (zh, en, unit kind); unit kinds:
+money, pct, count, num, days, bool, text, path (a file: its name is shown)."""
+
+
+def record_label(key: str, lang: str = "zh") -> tuple[str, str]:
+    """``(label, unit kind)`` of a recorded key; unknown keys read humanised (``"slow_skus"`` →
+    ``"Slow skus"``) with kind ``""`` (formatted by their value's type).
+
+    >>> record_label("monitor_gmv_at_risk", "en")
+    ('GMV at risk', 'money')
+    >>> record_label("new_metric_count")
+    ('New metric count', '')
+    """
+    entry = RECORD_LABELS.get(key)
+    if entry is None:
+        words = key.replace("_", " ").replace("-", " ").split()
+        return (" ".join(words).capitalize() or key), ""
+    return Labels(lang)(entry[0], entry[1]), entry[2]
+
+
+def yes_no(value: bool, lang: str = "zh") -> str:
+    """是/否 in Chinese, yes/no in English."""
+    return Labels(lang)("是", "yes") if value else Labels(lang)("否", "no")

@@ -29,7 +29,7 @@ from typing import Any
 
 from opsnb import config, plots
 from opsnb.errors import OpsnbError, ParameterError
-from opsnb.i18n import Labels, check_lang
+from opsnb.i18n import Labels, check_lang, yes_no
 from opsnb.periods import Period, is_relative, parse_date, parse_period, shop_today
 
 __all__ = [
@@ -166,6 +166,24 @@ def escape_text(value: Any) -> str:
         return value
     text = str(value).replace("&", "&amp;").replace("<", "&lt;")
     return text.translate(_MD_LINK)
+
+
+def _is_bool(v: Any) -> bool:
+    import numpy as np
+
+    return isinstance(v, (bool, np.bool_))
+
+
+def _is_bool_column(col) -> bool:
+    """A column of booleans: bool dtype, or objects that are all booleans apart from missing."""
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(col):
+        return True
+    if col.dtype != object:
+        return False
+    vals = col.dropna()
+    return len(vals) > 0 and all(_is_bool(v) for v in vals)
 
 
 def _display(obj: Any, **kw) -> None:
@@ -324,6 +342,11 @@ class Context:
         for c in int_cols:
             fmt[c] = lambda v: "—" if pd.isna(v) else f"{int(v):,}"
         for c in df.columns:
+            if c not in fmt and _is_bool_column(df[c]):
+                # never Python's True/False in a report: 是/否, yes/no
+                fmt[c] = lambda v: (
+                    "—" if pd.isna(v) else yes_no(bool(v), self.lang) if _is_bool(v) else v
+                )
             if c not in fmt and pd.api.types.is_float_dtype(df[c]):
                 fmt[c] = lambda v: "—" if pd.isna(v) else f"{v:,.2f}"
             if pd.api.types.is_datetime64_any_dtype(df[c]):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -130,3 +132,86 @@ def test_detect_cli_writes_the_pandas_path_numbers_to_csv_and_parquet(tmp_path):
     pd.testing.assert_frame_equal(
         pq, want.reset_index(drop=True), check_dtype=False, check_exact=True
     )
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+def test_write_frame_can_start_the_csv_with_a_byte_order_mark(tmp_path):
+    df = pd.DataFrame({"渠道": ["抖音", "淘宝"], "gmv": [1.5, 2.25]})
+    write_frame(df, tmp_path / "plain.csv")
+    write_frame(df, tmp_path / "bom.csv", encoding="utf-8-sig")
+    plain = df.to_csv(index=False).encode("utf-8")
+    assert (tmp_path / "plain.csv").read_bytes() == plain
+    assert (tmp_path / "bom.csv").read_bytes() == BOM + plain
+    with pytest.raises(ValueError, match="UTF-8 only"):
+        write_frame(df, tmp_path / "gbk.csv", encoding="gbk")
+
+
+def test_every_csv_the_cli_writes_starts_with_a_bom_so_excel_reads_chinese(tmp_path):
+    """Issue 18: Excel on Windows reads a CSV without a BOM in the local code page (GBK), so
+    Chinese garbles; every CSV a command writes starts with EF BB BF and still reads back."""
+    rng = np.random.default_rng(3)
+    run = CliRunner().invoke
+
+    def ok(args):
+        r = run(app, [str(a) for a in args])
+        assert r.exit_code == 0, r.output
+        return r
+
+    days = pd.date_range("2025-01-01", "2025-04-30")
+    sales = pd.DataFrame(
+        {
+            "商品": np.repeat(["保温杯", "杯套"], len(days)),
+            "日期": np.tile(days.strftime("%Y-%m-%d"), 2),
+            "销量": rng.poisson(20, 2 * len(days)),
+        }
+    )
+    sales.to_csv(tmp_path / "sales.csv", index=False)
+    tx = pd.DataFrame(
+        {
+            "客户": [f"c{i % 40}" for i in range(300)],
+            "日期": (pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 360, 300), "D"))
+            .strftime("%Y-%m-%d")
+            .tolist(),
+            "金额": rng.gamma(2, 50, 300).round(2),
+        }
+    )
+    tx.to_csv(tmp_path / "tx.csv", index=False)
+    (tmp_path / "skus.csv").write_text(
+        "sku,name,price,unit_cost,lead_time_days,moq,case_pack\n"
+        "保温杯,保温杯,99,40,5,50,10\n杯套,杯套,19,5,10,,\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "inv.csv").write_text(
+        "date,sku,on_hand,in_transit\n2025-04-30,保温杯,30,0\n2025-04-30,杯套,400,\n",
+        encoding="utf-8",
+    )
+    units = pd.DataFrame(
+        {
+            "组别": np.where(np.arange(2000) % 2 == 0, "对照", "实验"),
+            "converted": rng.random(2000) < 0.1,
+        }
+    )
+    units.to_csv(tmp_path / "units.csv", index=False)
+    tx_cols = ["--customer-col", "客户", "--date-col", "日期", "--amount-col", "金额"]
+    fc_cols = ["--series-col", "商品", "--time-col", "日期", "--value-col", "销量"]
+    t = tmp_path
+    ok(["detect", t / "sales.csv", *fc_cols, "-o", t / "detect.csv"])
+    ok(["rfm", t / "tx.csv", *tx_cols, "-o", t / "rfm.csv"])
+    ok(["cohorts", t / "tx.csv", *tx_cols, "-o", t / "cohorts.csv"])
+    ok(["forecast", t / "sales.csv", *fc_cols, "--horizon", "14", "--output", t / "fc.csv",
+        "--backtest", t / "bt.csv"])  # fmt: skip
+    ok(["replenish", t / "fc.csv", "--skus", t / "skus.csv", "--inventory", t / "inv.csv",
+        "--output", t / "plan.csv"])  # fmt: skip
+    ab = ok(["ab", t / "units.csv", "--variant-col", "组别", "--control", "对照",
+             "--metric", "converted:proportion", "--format", "csv"])  # fmt: skip
+    assert ab.stdout_bytes.startswith(BOM)
+    assert pd.read_csv(io.BytesIO(ab.stdout_bytes))["variant"].tolist() == ["实验"]
+    for name in ("detect", "rfm", "cohorts", "fc", "bt", "plan"):
+        raw = (tmp_path / f"{name}.csv").read_bytes()
+        assert raw[:3] == BOM, name
+        assert raw[3:4] != BOM[:1], name  # one BOM, not two
+        cols = pd.read_csv(tmp_path / f"{name}.csv").columns
+        assert not cols[0].startswith("\ufeff"), name
+    assert set(pd.read_csv(tmp_path / "plan.csv")["sku"]) == {"保温杯", "杯套"}

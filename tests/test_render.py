@@ -40,7 +40,8 @@ def test_index_lists_every_run_with_status(outputs):
     # dated folders, relative links
     assert 'href="report_ok/2025-11/good.html"' in page
     assert 'href="report_ok/2025-11/bad.failed.ipynb"' in page
-    assert "gmv <b>123,456</b>" in page
+    # key figures with labels and units in the report language (was the raw "gmv <b>123,456</b>")
+    assert "成交金额 <b>¥12.35万</b>" in page and "Note <b>完成</b>" in page
 
 
 def test_report_files_are_readable_by_the_team(tmp_path):
@@ -83,3 +84,49 @@ def test_index_groups_reports_by_day_newest_first_and_keeps_every_earlier_one(ou
     assert days == ["2025-09-28", "2025-09-27", "2025-09-26"]
     for day in days:
         assert f'href="03_daily_monitoring/{day}/{day}-zh.html"' in page
+
+
+def test_index_shows_key_figures_for_people_not_raw_keys_or_paths(outputs):
+    import json
+
+    from opsnb.run.render import atomic_write_text
+
+    figures = {
+        "monitor_gmv_at_risk": 123456.0,
+        "monitor_alerts": 3,
+        "srm_flagged": False,
+        "rel_lift": 0.0312,
+        "excel": str(outputs / "05_retrospective" / "2025-11" / "复盘.xlsx"),
+        "slow_new_thing": 7,
+        "ab_days_left": 2.2,
+    }
+    for lang in ("zh", "en"):
+        folder = outputs / "05_retrospective" / "2025-11"
+        folder.mkdir(parents=True, exist_ok=True)
+        rec = {
+            "notebook": "05_retrospective",
+            "slug": f"r-{lang}",
+            "status": "failed",
+            "error": f"FileNotFoundError: {outputs}/data/订单.csv not found",
+            "results": {"_period": "2025-11", "_lang": lang, **figures},
+            "finished_at": "2025-12-01T07:00:00",
+            "duration_s": 1.0,
+        }
+        atomic_write_text(folder / f"r-{lang}.json", json.dumps(rec, ensure_ascii=False))
+    page = write_index(outputs).read_text(encoding="utf-8")
+    rows = {
+        lang: re.search(rf'r-{lang}.*?<td class="l figs">(.*?)</td></tr>', page, re.S).group(1)
+        for lang in ("zh", "en")
+    }
+    assert rows["zh"] == (
+        "影响金额 <b>¥12.35万</b> · 预警数 <b>3</b> · 样本比例失衡 <b>否</b> · 相对提升 <b>3.1%</b>"
+        " · Excel <b>复盘.xlsx</b> · Slow new thing <b>7</b> · 剩余天数 <b>3 天</b>"
+        "<br><span class=err>FileNotFoundError: 订单.csv not found</span>"
+    )
+    assert rows["en"] == (
+        "GMV at risk <b>¥123.5k</b> · Alerts <b>3</b> · SRM flagged <b>no</b> · Relative lift"
+        " <b>3.1%</b> · Excel <b>复盘.xlsx</b> · Slow new thing <b>7</b> · Days left <b>3 days</b>"
+        "<br><span class=err>FileNotFoundError: 订单.csv not found</span>"
+    )
+    assert "monitor_gmv_at_risk" not in page and "srm_flagged" not in page
+    assert str(outputs) not in page and "False" not in page

@@ -287,12 +287,24 @@ def _lines(arrays: list) -> memoryview:
     return memoryview(line.buffers()[2])[int(offsets[0]) : int(offsets[-1])]
 
 
-def write_frame(frame: pd.DataFrame, path: str | Path, *, chunk_rows: int = 1_000_000) -> None:
+def write_frame(
+    frame: pd.DataFrame,
+    path: str | Path,
+    *,
+    chunk_rows: int = 1_000_000,
+    encoding: str = "utf-8",
+) -> None:
     """Write ``frame`` (its columns, not its index) to ``path``: Parquet when the name ends in
     ``.parquet``, else UTF-8 CSV with a header row, quoted and spelled as pandas' ``to_csv``
-    would write it (floats in the shortest form that reads back the same number). Columns are formatted on all cores, ``chunk_rows`` rows at a time."""
+    would write it (floats in the shortest form that reads back the same number). Columns are formatted on all cores, ``chunk_rows`` rows at a time.
+    ``encoding="utf-8-sig"`` starts the CSV with a byte-order mark, so Excel on Windows reads
+    Chinese text as UTF-8 (the command-line tools write that); only UTF-8 is supported."""
     import pyarrow as pa
 
+    if encoding.lower().replace("_", "-") not in ("utf-8", "utf8", "utf-8-sig"):
+        raise ValueError(
+            f"write_frame writes UTF-8 only: encoding 'utf-8' or 'utf-8-sig', got {encoding!r}"
+        )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".parquet":
@@ -305,7 +317,7 @@ def write_frame(frame: pd.DataFrame, path: str | Path, *, chunk_rows: int = 1_00
     lone = frame.shape[1] == 1
     workers = max(1, min(frame.shape[1], os.cpu_count() or 1))
     with open(path, "wb") as f, ThreadPoolExecutor(workers) as pool:  # Arrow releases the GIL
-        f.write(head.getvalue().encode("utf-8"))
+        f.write(head.getvalue().encode("utf-8-sig" if encoding.endswith("sig") else "utf-8"))
         for lo in range(0, len(frame), chunk_rows):
             part = frame.iloc[lo : lo + chunk_rows]
             cols = [part.iloc[:, j] for j in range(part.shape[1])]

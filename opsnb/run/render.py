@@ -12,7 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import math
 import os
+import re
 import tempfile
 from functools import lru_cache
 from importlib import resources
@@ -187,14 +189,50 @@ def _body_only(doc: str) -> str:
 _STATUS_ZH = {"ok": "成功", "failed": "失败", "skipped": "跳过", "running": "运行中"}
 
 
-def _fmt_figure(v: Any) -> str:
-    if isinstance(v, float):
+_ABS_PATH = re.compile(r"^(/|~/|[A-Za-z]:[\\/]|\\\\)")
+"""A value that is an absolute path (POSIX, home, Windows drive or UNC): shown by its file name."""
+_PATH_IN_TEXT = re.compile(r"(?<![\w.~-])(?:[A-Za-z]:)?(?:[\\/][^\s'\"\\/]+)+[\\/]([^\s'\"\\/]+)")
+"""An absolute path inside a sentence (an error message): replaced by its file name."""
+
+
+def _fmt_figure(key: str, v: Any, lang: str = "zh") -> str:
+    """``label value`` of one recorded figure as a reader sees it: the label in ``lang`` from
+    :data:`~opsnb.i18n.RECORD_LABELS` (a humanised key when unknown), money as ¥…万 / ¥…k,
+    rates as %, booleans as 是/否 / yes/no, a path as its file name only."""
+    from opsnb.i18n import record_label, yes_no
+    from opsnb.plots import format_money
+
+    label, kind = record_label(key, lang)
+    if isinstance(v, bool):
+        text = yes_no(v, lang)
+    elif kind == "path" or (isinstance(v, str) and _ABS_PATH.match(v)):
+        text = Path(str(v).replace("\\", "/")).name
+    elif isinstance(v, (int, float)) and kind:
+        x = float(v)
+        if x != x:
+            text = "—"
+        elif kind == "money":
+            text = format_money(x, lang)
+        elif kind == "pct":
+            text = f"{x:.1%}"
+        elif kind == "count":
+            text = f"{x:,.0f}"
+        elif kind == "days":
+            text = f"{math.ceil(x):,} 天" if lang == "zh" else f"{math.ceil(x):,} days"
+        else:
+            text = f"{x:.4g}"
+    elif isinstance(v, float) and v != v:
+        text = "—"
+    elif isinstance(v, float):
         if abs(v) < 1 and v != 0:
-            return f"{v:.1%}" if abs(v) >= 0.001 else f"{v:.4f}"
-        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}"
-    if isinstance(v, int) and not isinstance(v, bool):
-        return f"{v:,}"
-    return str(v)
+            text = f"{v:.1%}" if abs(v) >= 0.001 else f"{v:.4f}"
+        else:
+            text = f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}"
+    elif isinstance(v, int):
+        text = f"{v:,}"
+    else:
+        text = str(v)
+    return f"{html.escape(label)} <b>{html.escape(text)}</b>"
 
 
 def _report_day(rec: dict) -> str:
@@ -275,10 +313,9 @@ def write_index(outputs_dir: str | Path | None = None) -> Path:
             if u
         ]
         figs = [(k, v) for k, v in res.items() if not k.startswith("_") and v not in (None, "")]
-        fig_txt = " · ".join(
-            f"{html.escape(str(k))} <b>{html.escape(_fmt_figure(v))}</b>" for k, v in figs[:8]
-        )
-        err = html.escape((r.get("error") or "")[:200])
+        lang = res.get("_lang") if res.get("_lang") in ("zh", "en") else "zh"
+        fig_txt = " · ".join(_fmt_figure(str(k), v, lang) for k, v in figs[:8])
+        err = html.escape(_PATH_IN_TEXT.sub(r"\1", r.get("error") or "")[:200])
         rows.append(
             f'<tr><td class="l">{head}<br><small>{html.escape(r["notebook"])} · '
             f"{html.escape(r.get('slug', ''))}{' · ' + ' · '.join(extra) if extra else ''}</small></td>"
