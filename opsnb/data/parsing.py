@@ -243,11 +243,16 @@ def _read_text(path: Path, known: dict[str, str], text: str | None = None) -> Ra
             lines[i] = ""
         text = "\n".join(lines)
     kwargs = dict(header=0, skiprows=h, dtype=str, keep_default_na=False, skip_blank_lines=False)
+    # memory: the split lines and the decoded text go before pandas builds the cells (a str
+    # with one CJK character takes 2 bytes per character, a StringIO copy of it 4)
+    del lines, sparse, probe
+    buf = io.BytesIO(text.encode("utf-8"))
+    del text
     try:
         if sep is None:
-            frame = pd.read_csv(io.StringIO(text), sep=r"\s+", engine="python", **kwargs)
+            frame = pd.read_csv(buf, sep=r"\s+", engine="python", encoding="utf-8", **kwargs)
         else:
-            frame = pd.read_csv(io.StringIO(text), sep=sep, **kwargs)
+            frame = pd.read_csv(buf, sep=sep, encoding="utf-8", **kwargs)
     except pd.errors.ParserError as exc:
         m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
         if m:
