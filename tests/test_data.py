@@ -780,3 +780,46 @@ def test_read_columns_types_named_columns_and_reports_every_bad_cell(tmp_path):
     assert df["day"].dt.strftime("%Y-%m-%d").tolist() == ["2024-06-18", "2024-06-19"]
     with pytest.raises(DataContractError, match="missing column"):
         data.read_columns(f, {"day": ("date", "date")})
+
+
+def _formula_daily(path, cached: str | None = None) -> None:
+    """A daily sheet whose 成交金额 of the second day is the formula =F3*2, saved by openpyxl,
+    which does not calculate: no saved value (``<v/>``), unless ``cached`` is patched in."""
+    import zipfile
+
+    rows = [
+        ["日期", "渠道", "访客数", "买家数", "订单数", "成交金额", "退款订单数", "退款金额"],
+        ["2024-06-18", "自然搜索", 1234, 50, 55, 12345.5, 2, 100],
+        ["2024-06-19", "抖音", 12000, 20, 22, "=F2*2", 0, 0],
+        ["2024-06-20", "直播", 800, 40, 41, "=F2+F3", 1, 10.5],
+    ]
+    _write_xlsx(path, rows)
+    if cached is None:
+        return
+    with zipfile.ZipFile(path) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    sheet = "xl/worksheets/sheet2.xml"
+    parts[sheet] = parts[sheet].replace(b"<v />", f"<v>{cached}</v>".encode())
+    with zipfile.ZipFile(path, "w") as z:
+        for n, b in parts.items():
+            z.writestr(n, b)
+
+
+def test_xlsx_formula_without_saved_value_is_an_error_naming_sheet_and_cells(tmp_path):
+    path = tmp_path / "daily.xlsx"
+    _formula_daily(path)
+    expected = (
+        "daily.xlsx, sheet '数据': 2 formula cell(s) without a saved value: F3 (=F2*2), "
+        "F4 (=F2+F3); they would read as empty. The file was written by a program that does "
+        "not calculate formulas: open it in Excel or WPS, let it calculate and save it again "
+        "(or export CSV)"
+    )
+    with pytest.raises(ValueError) as err:
+        data.read_file(path, "daily_metrics", sheet="数据")
+    assert str(err.value) == expected
+    res = _cli("validate", "daily_metrics", path, "--sheet", "数据")
+    assert res.exit_code == 1 and " ".join(res.stderr.split()) == f"error: {expected}"
+    # the same formulas with the values Excel saves: read as those values
+    _formula_daily(path, cached="24691")
+    df = data.read_file(path, "daily_metrics", sheet="数据")
+    assert df["gmv"].tolist() == [12345.5, 24691.0, 24691.0]

@@ -136,7 +136,8 @@ def test_report_sections_name_the_missing_day_the_duplicate_and_the_outliers(
         }
     ]
     checks = hs.show_consistency(ctx)
-    assert checks["status"].tolist() == ["n/a", "n/a", "ok", "ok", "ok"]  # no orders table
+    # no orders table: the GMV, order-count and order-line checks do not apply
+    assert checks["status"].tolist() == ["n/a", "n/a", "ok", "ok", "ok", "n/a"]
     screen = hs.show_outliers(ctx, daily, z=5.0)
     assert screen.outliers["date"].astype(str).unique().tolist() == ["2025-04-10"]
     zh = lang == "zh"
@@ -157,3 +158,95 @@ def test_report_sections_name_the_missing_day_the_duplicate_and_the_outliers(
         "28-day rolling median (1 promotion or holiday days were extreme as expected and are "
         "not listed). Check each for tracking or data-entry problems.",
     ]
+
+
+def _orders_store(tmp_path, amounts: dict[str, float], items: list[tuple[str, str, int, float]]):
+    from opsnb.data.store import open_store, write_table
+
+    n = len(amounts)
+    orders = pd.DataFrame(
+        {
+            "order_id": list(amounts),
+            "customer_id": [f"C{i}" for i in range(n)],
+            "order_time": pd.date_range("2025-03-02 10:00", periods=n, freq="h"),
+            "channel": "抖音",
+            "amount": list(amounts.values()),
+            "refund_amount": 0.0,
+        }
+    )
+    lines = pd.DataFrame(items, columns=["order_id", "sku", "qty", "price"])
+    con = open_store(tmp_path / "orders.duckdb")
+    write_table(con, "orders", orders, validate=False)
+    write_table(con, "order_items", lines, validate=False)
+    return con
+
+
+def test_items_check_names_the_orders_whose_lines_disagree_with_the_amount(tmp_path):
+    amounts = {
+        "A1": 100.0,  # 2 × 50: exact
+        "A2": 1000.0,  # lines 1004.9: 0.49 % off, inside 0.5 %
+        "A3": 1.0,  # lines 1.01: 0.01 yuan off, inside the 0.01 yuan floor
+        "B1": 200.0,  # lines 180: 10 % off
+        "B2": 1.0,  # lines 1.02: 0.02 yuan, above the floor and above 0.5 %
+        "B3": 50.0,
+        "B4": 60.0,
+        "B5": 70.0,
+        "B6": 80.0,
+        "B7": 90.0,
+        "N1": 10.0,  # no lines: not checked
+    }
+    items = [
+        ("A1", "s1", 2, 50.0),
+        ("A2", "s1", 1, 1000.0),
+        ("A2", "s2", 1, 4.9),
+        ("A3", "s1", 1, 1.01),
+        ("B1", "s1", 3, 60.0),
+        ("B2", "s1", 2, 0.51),
+        ("B3", "s1", 1, 5.0),
+        ("B4", "s1", 1, 6.0),
+        ("B5", "s1", 1, 7.0),
+        ("B6", "s1", 1, 8.0),
+        ("B7", "s1", 1, 9.0),
+    ]
+    con = _orders_store(tmp_path, amounts, items)
+    got = health.consistency_checks(con, pd.Timestamp("2025-03-01"), pd.Timestamp("2025-03-31"))
+    row = got.set_index("check").loc["items_sum_equals_amount"]
+    assert row.to_dict() == {
+        "description_zh": "订单实付金额 = Σ 数量 × 单价（订单明细）",
+        "description_en": "Order amount equals Σ qty × price of its order lines",
+        "rows_checked": 10,
+        "violations": 7,
+        "status": "fail",
+        "example": "order_id=B1; amount=200.0; items_total=180.0; also B2, B3, B4, B5, B6 and 1 more",
+    }
+    # no daily_metrics: the daily checks do not apply, the order-line check still runs
+    assert got["status"].tolist() == ["n/a"] * 5 + ["fail"]
+    # a wider relative tolerance (20 %) lets B1 (10 % off) and B2 (0.02 of 0.20 allowed) pass
+    wide = health.consistency_checks(
+        con, pd.Timestamp("2025-03-01"), pd.Timestamp("2025-03-31"), items_rel_tolerance=0.2
+    )
+    assert wide.set_index("check").loc["items_sum_equals_amount", "example"] == (
+        "order_id=B3; amount=50.0; items_total=5.0; also B4, B5, B6, B7"
+    )
+    # outside the period nothing is checked
+    before = health.consistency_checks(con, pd.Timestamp("2025-02-01"), pd.Timestamp("2025-02-28"))
+    assert before.set_index("check").loc["items_sum_equals_amount"].tolist()[2:] == [
+        0,
+        0,
+        "ok",
+        "",
+    ]
+    con.close()
+
+
+def test_demo_shop_order_lines_add_up_to_the_order_amounts(demo_db):
+    from opsnb.data.store import open_store
+
+    con = open_store(demo_db, read_only=True)
+    first, last = con.execute("select min(order_time), max(order_time) from orders").fetchone()
+    got = health.consistency_checks(con, first.date(), last.date())
+    con.close()
+    row = got.set_index("check").loc["items_sum_equals_amount"]
+    assert row["status"] == "ok" and row["violations"] == 0 and row["example"] == ""
+    assert row["rows_checked"] > 1000
+    assert got["status"].tolist() == ["ok"] * 6

@@ -150,30 +150,44 @@ _CHECKS = (
     ("buyers_le_visitors", "买家数 ≤ 访客数", "Buyers ≤ visitors"),
     ("refund_le_gmv", "退款金额 ≤ 成交金额", "Refunds ≤ GMV"),
     ("refund_orders_le_orders", "退款订单数 ≤ 订单数", "Refund orders ≤ orders"),
+    (
+        "items_sum_equals_amount",
+        "订单实付金额 = Σ 数量 × 单价（订单明细）",
+        "Order amount equals Σ qty × price of its order lines",
+    ),
 )
 
 
-def consistency_checks(con, start: dt.date, end: dt.date, tolerance: float = 0.01) -> pd.DataFrame:
+def consistency_checks(
+    con,
+    start: dt.date,
+    end: dt.date,
+    tolerance: float = 0.01,
+    items_rel_tolerance: float = 0.005,
+) -> pd.DataFrame:
     """口径 checks within ``start..end``.
 
     Columns: check, description_zh, description_en, rows_checked, violations, status
     ("ok" | "fail" | "n/a"), example (the first violating key and values, or "").
     GMV and order counts are compared with the orders table when it is present
-    (``tolerance`` in yuan).
+    (``tolerance`` in yuan). Each order of the period that has lines in ``order_items`` is
+    compared with Σ qty × price of its lines; it disagrees when the gap exceeds
+    max(``tolerance``, ``items_rel_tolerance`` × amount), and the example of that check names
+    the first disagreeing order and up to five more order numbers.
     """
     present = _tables(con)
     rows = []
 
-    def add(check: str, checked: int, bad: pd.DataFrame | None):
+    def add(check: str, checked: int, bad: pd.DataFrame | None, more: str = ""):
         zh, en = next((z, e) for c, z, e in _CHECKS if c == check)
         if bad is None:
             rows.append((check, zh, en, 0, 0, "n/a", ""))
             return
-        ex = "" if bad.empty else "; ".join(f"{k}={v}" for k, v in bad.iloc[0].items())
+        ex = "" if bad.empty else "; ".join(f"{k}={v}" for k, v in bad.iloc[0].items()) + more
         rows.append((check, zh, en, int(checked), int(len(bad)), "ok" if bad.empty else "fail", ex))
 
     if "daily_metrics" not in present:
-        for c, _, _ in _CHECKS:
+        for c, _, _ in _CHECKS[:-1]:
             add(c, 0, None)
     else:
         n = con.execute(
@@ -222,6 +236,29 @@ def consistency_checks(con, start: dt.date, end: dt.date, tolerance: float = 0.0
                 [start, end],
             ).df()
             add(check, n, bad)
+    if {"orders", "order_items"} <= present:
+        cmp = con.execute(
+            """
+            with i as (select order_id, sum(qty * price) as items_total from order_items group by 1)
+            select o.order_id, o.amount, i.items_total
+            from orders o join i on o.order_id = i.order_id
+            where cast(o.order_time as date) between ? and ?
+            order by o.order_time, o.order_id
+            """,
+            [start, end],
+        ).df()
+        gap = (cmp["amount"] - cmp["items_total"]).abs()
+        limit = np.maximum(tolerance, items_rel_tolerance * cmp["amount"].abs())
+        bad = cmp[gap > limit + 1e-9]  # 1.01 − 1.00 is 0.0100000000000000009 in floats
+        bad = bad.assign(items_total=bad["items_total"].round(2))
+        others = bad["order_id"].iloc[1:6].astype(str).tolist()
+        more = ""
+        if others:
+            rest = len(bad) - 1 - len(others)
+            more = "; also " + ", ".join(others) + (f" and {rest} more" if rest else "")
+        add("items_sum_equals_amount", len(cmp), bad, more)
+    else:
+        add("items_sum_equals_amount", 0, None)
     return pd.DataFrame(
         rows,
         columns=[

@@ -243,11 +243,16 @@ def _read_text(path: Path, known: dict[str, str], text: str | None = None) -> Ra
             lines[i] = ""
         text = "\n".join(lines)
     kwargs = dict(header=0, skiprows=h, dtype=str, keep_default_na=False, skip_blank_lines=False)
+    # memory: the split lines and the decoded text go before pandas builds the cells (a str
+    # with one CJK character takes 2 bytes per character, a StringIO copy of it 4)
+    del lines, sparse, probe
+    buf = io.BytesIO(text.encode("utf-8"))
+    del text
     try:
         if sep is None:
-            frame = pd.read_csv(io.StringIO(text), sep=r"\s+", engine="python", **kwargs)
+            frame = pd.read_csv(buf, sep=r"\s+", engine="python", encoding="utf-8", **kwargs)
         else:
-            frame = pd.read_csv(io.StringIO(text), sep=sep, **kwargs)
+            frame = pd.read_csv(buf, sep=sep, encoding="utf-8", **kwargs)
     except pd.errors.ParserError as exc:
         m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
         if m:
@@ -276,6 +281,62 @@ def _cell(v: object) -> object:
     if isinstance(v, float) and v.is_integer() and abs(v) <= 2.0**53:
         return int(v)
     return v
+
+
+_MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_HAS_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
+
+
+def _uncached_formulas(path: Path, sheet: str, limit: int = 5) -> tuple[list[str], int]:
+    """Cells of ``sheet`` (an .xlsx / .xlsm) holding a formula but no saved value, as
+    ``("C3 (=C2*2)", ...)`` (at most ``limit``) and their count.
+
+    python-calamine reads the value Excel saved with each formula; a file written by a program
+    that does not calculate (openpyxl, some exporters) saves none, and the cell would silently
+    read as empty. A formula whose saved result is an empty string (``t="str"``) is a value.
+    """
+    import posixpath
+    import zipfile
+    from xml.etree import ElementTree as ET
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            wb = ET.fromstring(z.read("xl/workbook.xml"))
+            rels = ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+            targets = {r.get("Id"): r.get("Target") for r in rels}
+            rid = next(
+                (
+                    s.get(f"{_REL_NS}id")
+                    for s in wb.iter(f"{_MAIN_NS}sheet")
+                    if s.get("name") == sheet
+                ),
+                None,
+            )
+            target = targets.get(rid)
+            if not target:
+                return [], 0
+            part = target.lstrip("/") if target.startswith("/") else posixpath.join("xl", target)
+            part = posixpath.normpath(part)
+            with z.open(part) as fh:
+                if not any(
+                    _HAS_FORMULA.search(chunk) for chunk in iter(lambda: fh.read(1 << 20), b"")
+                ):
+                    return [], 0
+            found, n = [], 0
+            with z.open(part) as fh:
+                for _, el in ET.iterparse(fh):
+                    if el.tag != f"{_MAIN_NS}c":
+                        continue
+                    f, v = el.find(f"{_MAIN_NS}f"), el.find(f"{_MAIN_NS}v")
+                    if f is not None and (v is None or not v.text) and el.get("t") != "str":
+                        n += 1
+                        if len(found) < limit:
+                            found.append(f"{el.get('r')} (={f.text or ''})")
+                    el.clear()
+            return found, n
+    except (KeyError, zipfile.BadZipFile, ET.ParseError):
+        return [], 0  # not an OOXML package calamine read: nothing more to say
 
 
 def _sheet_rows(path: Path, sheet: str | int | None, names: tuple[str, ...]) -> list[list]:
@@ -307,6 +368,16 @@ def _sheet_rows(path: Path, sheet: str | int | None, names: tuple[str, ...]) -> 
         raise ValueError(f"no sheet {sheet!r} in {path.name}; sheets: {sheetnames}")
     ws = wb.get_sheet_by_name(name)
     rows = [[_cell(v) for v in r] for r in ws.to_python(skip_empty_area=False)]
+    if path.suffix.lower() in (".xlsx", ".xlsm") and any(v is None for r in rows for v in r):
+        cells, n = _uncached_formulas(path, name)
+        if n:
+            more = f" and {n - len(cells)} more" if n > len(cells) else ""
+            raise ValueError(
+                f"{path.name}, sheet {name!r}: {n} formula cell(s) without a saved value: "
+                f"{', '.join(cells)}{more}; they would read as empty. The file was written by "
+                "a program that does not calculate formulas: open it in Excel or WPS, let it "
+                "calculate and save it again (or export CSV)"
+            )
     for (a, b), (c, d) in ws.merged_cell_ranges or []:
         if a < len(rows) and b < len(rows[a]):
             value = rows[a][b]
