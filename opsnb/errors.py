@@ -6,7 +6,10 @@ should show without stopping are warnings (subclasses of :class:`OpsnbWarning`).
 
 from __future__ import annotations
 
+import datetime as dt
+
 __all__ = [
+    "DataNotReadyError",
     "OpsnbError",
     "ParameterError",
     "DataContractError",
@@ -111,3 +114,14 @@ class ErrorCode:
     TOO_FEW_OBSERVATIONS = "too_few_observations"
     NO_HISTORY = "no_history"
     NOT_CONVERGED = "not_converged"
+
+
+class DataNotReadyError(OpsnbError):
+    """The day a report needs is not in the store yet (the morning export has not arrived).
+
+    ``day`` is the missing day, ``latest`` the store's last day (None when the table is empty).
+    """
+
+    def __init__(self, message: str, *, table: str, day: dt.date, latest: dt.date | None):
+        super().__init__(message)
+        self.table, self.day, self.latest = table, day, latest

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from opsnb import config, plots
-from opsnb.errors import OpsnbError, ParameterError
+from opsnb.errors import DataNotReadyError, ParameterError
 from opsnb.i18n import Labels, check_lang, yes_no
 from opsnb.periods import Period, is_relative, parse_date, parse_period, shop_today
 
@@ -38,24 +38,12 @@ __all__ = [
     "RECORD_MIME",
     "OUTPUT_DIR_ENV",
     "jsonable",
-    "DataNotReadyError",
     "latest_day",
     "require_day",
     "Markup",
     "escape_text",
     "escape_html",
 ]
-
-
-class DataNotReadyError(OpsnbError):
-    """The day a report needs is not in the store yet (the morning export has not arrived).
-
-    ``day`` is the missing day, ``latest`` the store's last day (None when the table is empty).
-    """
-
-    def __init__(self, message: str, *, table: str, day: dt.date, latest: dt.date | None):
-        super().__init__(message)
-        self.table, self.day, self.latest = table, day, latest
 
 
 def latest_day(db_path: str | Path, table: str = "daily_metrics") -> dt.date | None:

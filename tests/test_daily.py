@@ -42,7 +42,8 @@ def test_resolve_period_params_reads_relative_periods_from_the_clock_not_the_sto
 def test_a_missing_day_fails_with_a_clear_message(tmp_path):
     import duckdb
 
-    from opsnb.report import DataNotReadyError, require_day
+    from opsnb.errors import DataNotReadyError
+    from opsnb.report import require_day
 
     db = tmp_path / "s.duckdb"
     con = duckdb.connect(str(db))

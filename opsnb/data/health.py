@@ -14,6 +14,7 @@ import pandas as pd
 
 from opsnb import plots
 from opsnb.data.schemas import TABLES
+from opsnb.data.store import list_tables
 from opsnb.results import Result
 
 __all__ = [
@@ -27,12 +28,6 @@ __all__ = [
     "health_summary",
     "plot_coverage",
 ]
-
-
-def _tables(con) -> set[str]:
-    return {
-        r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()
-    }
 
 
 def _as_date(x) -> dt.date | None:
@@ -51,7 +46,7 @@ def table_coverage(con) -> pd.DataFrame:
     Columns: table, zh_name, rows, first_date, last_date, days_with_data, days_in_range,
     coverage (days_with_data / days_in_range; NaN for tables without a time column).
     """
-    present = _tables(con)
+    present = set(list_tables(con))
     rows = []
     for name, t in TABLES.items():
         if name not in present:
@@ -115,7 +110,7 @@ def missing_days(con, start: dt.date, end: dt.date) -> pd.DataFrame:
 
 def duplicate_keys(con) -> pd.DataFrame:
     """Key values that occur more than once. Columns: table, key, value, count."""
-    present = _tables(con)
+    present = set(list_tables(con))
     out = []
     for name, t in TABLES.items():
         if name not in present or not t.unique:
@@ -175,7 +170,7 @@ def consistency_checks(
     max(``tolerance``, ``items_rel_tolerance`` × amount), and the example of that check names
     the first disagreeing order and up to five more order numbers.
     """
-    present = _tables(con)
+    present = set(list_tables(con))
     rows = []
 
     def add(check: str, checked: int, bad: pd.DataFrame | None, more: str = ""):

@@ -231,8 +231,9 @@ def run_daily(
 ) -> DailyRun:
     """One morning's run (see the module docstring); never raises for a failing step — the
     returned :class:`DailyRun` says what failed (bad parameters raise :class:`ParameterError`)."""
+    from opsnb.errors import DataNotReadyError
     from opsnb.periods import shop_today
-    from opsnb.report import DataNotReadyError, require_day
+    from opsnb.report import require_day
     from opsnb.run.params import find_notebook, load_params
 
     bad = [p for p in push if p not in CHANNELS]
