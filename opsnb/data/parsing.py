@@ -816,6 +816,13 @@ def clean_strings(
     bad: dict[int, str] = {}
     raw = s.to_numpy()
     odd = text.str.contains(_INVISIBLE, na=False) | text.str.contains(_ODD_SPACE, na=False)
+    if s.dtype == object or pd.api.types.is_string_dtype(s):
+        # stripping already removed odd spaces at the ends of a cell ('\u3000抖音'): report them too
+        edges = s.astype("str").str.contains(
+            f"^{_ODD_SPACE.pattern}|{_ODD_SPACE.pattern}$", na=False
+        )
+        for i in np.flatnonzero(edges.to_numpy() & text.notna().to_numpy()):
+            changed[int(i)] = "invisible characters removed"
     if odd.any():
         fixed = text[odd].str.replace(_INVISIBLE, "", regex=True)
         fixed = fixed.str.replace(_ODD_SPACE, " ", regex=True).str.strip()
