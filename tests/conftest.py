@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -21,6 +22,11 @@ SHARED = ROOT.parent / "shared"
 _TMP = Path(tempfile.mkdtemp(prefix="opsnb-tests-"))
 os.environ.setdefault("OPSNB_OUTPUTS", str(_TMP / "outputs"))
 os.environ["MPLBACKEND"] = "Agg"
+
+# CI machines are shared and noisy: a property test is judged on its examples, never on how long
+# one example took (hypothesis' 200 ms deadline made loaded runs fail at random).
+settings.register_profile("opsnb", deadline=None)
+settings.load_profile("opsnb")
 
 
 @lru_cache(maxsize=1)
