@@ -13,7 +13,7 @@ from typing import Optional
 
 import typer
 
-from opsnb.sheets import protect_xlsx, safe_frame
+from opsnb.sheets import safe_frame, write_book
 
 __all__ = ["app", "main"]
 
@@ -964,9 +964,8 @@ def ledger_cmd(
         lessons=["; ".join(x) for x in df["lessons"]],
     )
     if output is not None:
-        if output.suffix.lower() == ".xlsx":
-            flat.to_excel(output, index=False)
-            protect_xlsx(output)
+        if output.suffix.lower() == ".xlsx":  # styled like every opsnb workbook
+            write_book(output, {"ledger": flat.reset_index(drop=True)})
         else:
             safe_frame(flat).to_csv(output, index=False, encoding=_CSV_ENCODING)
         typer.echo(f"{len(flat)} ledger entries → {output}")
