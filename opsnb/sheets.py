@@ -1,4 +1,4 @@
-"""Spreadsheet cells that stay data: the OWASP CSV-injection rule, in one place.
+"""Spreadsheets opsnb writes: cells that stay data (the OWASP CSV-injection rule) and one look.
 
 A store cell such as ``=HYPERLINK("http://x","y")``, ``=cmd|' /C calc'!A0`` or ``@SUM(1+1)``
 (a channel name, a plan owner, a task) must reach a workbook or a CSV as the text it is, never
@@ -24,13 +24,13 @@ severity cells coloured (:data:`VALUE_FILLS`), optional row fills (anomalies, al
 column widths fitted to the content (CJK counted double). Numbers are written as numbers
 (``-3`` stays a number; only text is ever quoted), missing values as empty cells.
 :func:`save_book` writes a workbook whole, then renames it, so readers never see half a file;
-:func:`write_book` is both for a workbook of plain frames (CLI exports, demo files).
+:func:`write_book` does both for a workbook of plain frames (CLI exports, demo files).
 
 Examples
 --------
 >>> safe_cell("=1+1"), safe_cell("抖音"), safe_cell(-3)
 ("'=1+1", '抖音', -3)
->>> column_format("gmv"), column_format("refund_rate"), column_format("wow")
+>>> column_format("gmv"), column_format("fill_rate"), column_format("wow")
 ('¥#,##0', '0.0%', '+0.0%;-0.0%;0.0%')
 """
 
