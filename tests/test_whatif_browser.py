@@ -280,3 +280,22 @@ def _pgid(pid: int) -> int | None:
         return os.getpgid(pid)
     except (ProcessLookupError, PermissionError):
         return None
+
+
+def test_dry_run_prints_a_command_that_can_still_be_run(tmp_path, monkeypatch):
+    import tempfile
+
+    from typer.testing import CliRunner
+
+    from opsnb.cli import app
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    res = CliRunner().invoke(app, ["whatif", "--dry-run", "--port", "8899", "-p", "goal=0.4"])
+    assert res.exit_code == 0, res.output
+    (folder,) = tmp_path.iterdir()
+    served = folder / NOTEBOOK.name
+    lines = res.output.splitlines()
+    assert lines[0] == "what-if app: http://127.0.0.1:8899/  (parameters: {'goal': 0.4})"
+    assert lines[1].split()[2:5] == ["voila", str(served), "--port=8899"]
+    assert lines[2] == f"(served copy kept in {folder}; remove it when done)"
+    assert served.is_file()

@@ -164,18 +164,22 @@ def serve_live(
 ) -> int:
     """Serve ``nb_path`` with ``values`` on ``ip:port`` until Voila ends, SIGTERM or Ctrl-C;
     then stop Voila and its kernels (:func:`stop_live`) and remove the temporary folder.
-    Returns Voila's exit code (0 when stopped by a signal). ``dry_run`` prints the command."""
+    Returns Voila's exit code (0 when stopped by a signal). ``dry_run`` prepares the folder
+    and prints the command (the folder is then kept for it)."""
     folder = Path(tempfile.mkdtemp(prefix="opsnb-whatif-"))
     live_id = uuid.uuid4().hex
     previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    keep = False
     try:
         nb = prepare_live_notebook(nb_path, values, folder)
         cmd = voila_command(nb, folder, port=port, ip=ip, open_browser=open_browser)
         echo(
             f"what-if app: http://{ip}:{port}/  (parameters: {dict(values) or 'notebook defaults'})"
         )
-        if dry_run:
+        if dry_run:  # the printed command must stay runnable: the folder is kept
             echo(" ".join(cmd))
+            echo(f"(served copy kept in {folder}; remove it when done)")
+            keep = True
             return 0
         echo("press Ctrl-C to stop")
         runtime = folder / "runtime"
@@ -203,4 +207,5 @@ def serve_live(
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-        shutil.rmtree(folder, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
