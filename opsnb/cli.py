@@ -13,7 +13,7 @@ from typing import Optional
 
 import typer
 
-from opsnb.sheets import protect_xlsx, safe_frame
+from opsnb.sheets import safe_frame, write_book
 
 __all__ = ["app", "main"]
 
@@ -755,13 +755,10 @@ def whatif_cmd(
     open_browser: bool = typer.Option(False, "--open/--no-open", help="Open a browser tab."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Prepare and print the command only."),
 ) -> None:
-    """Serve the live what-if sliders (notebook 02b) with Voila for managers (情景试算)."""
-    import subprocess
-    import tempfile
+    """Serve the live what-if sliders (notebook 02b) with Voila for managers (情景试算).
 
-    import nbformat
-    from papermill.parameterize import parameterize_notebook
-
+    Ctrl-C or SIGTERM stops Voila and its kernels and removes the temporary folder."""
+    from opsnb.run.live import serve_live
     from opsnb.run.params import find_notebook, load_params
 
     try:
@@ -771,26 +768,11 @@ def whatif_cmd(
         raise _handle(exc)
     if values.get("db_path"):
         values["db_path"] = str(Path(values["db_path"]).expanduser().resolve())
-    nb = nbformat.read(nb_path, as_version=4)
-    for cell in nb.cells:  # papermill expects every cell to have a tags list
-        cell.metadata.setdefault("tags", [])
-    nb.metadata.setdefault("papermill", {})
-    if values:
-        nb = parameterize_notebook(nb, values)
-    out = Path(tempfile.mkdtemp(prefix="opsnb-whatif-")) / nb_path.name
-    nbformat.write(nb, out)
-    cmd = [sys.executable, "-m", "voila", str(out), f"--port={port}", f"--Voila.ip={ip}"]
-    if not open_browser:
-        cmd.append("--no-browser")
-    typer.echo(f"what-if app: http://{ip}:{port}/  (parameters: {values or 'notebook defaults'})")
-    if dry_run:
-        typer.echo(" ".join(cmd))
-        return
-    typer.echo("press Ctrl-C to stop")
-    try:
-        raise typer.Exit(subprocess.call(cmd))
-    except KeyboardInterrupt:
-        raise typer.Exit(0)
+    code = serve_live(
+        nb_path, values, port=port, ip=ip, open_browser=open_browser, dry_run=dry_run,
+        echo=typer.echo,
+    )  # fmt: skip
+    raise typer.Exit(code)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -964,9 +946,8 @@ def ledger_cmd(
         lessons=["; ".join(x) for x in df["lessons"]],
     )
     if output is not None:
-        if output.suffix.lower() == ".xlsx":
-            flat.to_excel(output, index=False)
-            protect_xlsx(output)
+        if output.suffix.lower() == ".xlsx":  # styled like every opsnb workbook
+            write_book(output, {"ledger": flat.reset_index(drop=True)})
         else:
             safe_frame(flat).to_csv(output, index=False, encoding=_CSV_ENCODING)
         typer.echo(f"{len(flat)} ledger entries → {output}")

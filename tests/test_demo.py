@@ -388,6 +388,9 @@ def test_write_demo_fills_store_and_files(tmp_path):
     plan = pd.read_excel(out / "plan.xlsx")
     assert {"负责人", "状态", "开始时间"} <= set(plan.columns)
     assert (out / "milestones.xlsx").exists()
+    from workbooks import workbook_problems  # styled like 表1/表2, for users to edit
+
+    assert workbook_problems(out / "plan.xlsx") == workbook_problems(out / "milestones.xlsx") == []
     gt = pd.read_csv(out / "ground_truth_anomalies.csv")
     assert list(gt["anomaly_id"]) == list(shop.anomalies["anomaly_id"])
 

@@ -189,6 +189,16 @@ def test_excel_exports_write_formula_strings_from_data_as_text(rendered):
     assert set(PAYLOADS[3:]) <= quoted  # the formula strings are there, as quoted text
 
 
+def test_excel_exports_keep_the_house_style_with_such_strings_in_them(rendered):
+    """The quoting leaves the rest alone: styled header, widths, numbers in their formats."""
+    from workbooks import workbook_problems
+
+    out, _ = rendered
+    books = sorted(out.rglob("*.xlsx"))
+    assert len(books) >= 4
+    assert {p.name: workbook_problems(p) for p in books} == {p.name: [] for p in books}
+
+
 def test_safe_cell_follows_the_owasp_rule_and_leaves_numbers_alone():
     import pandas as pd
 

@@ -114,3 +114,9 @@ def test_notebook_runs_on_the_demo_shop_and_writes_into_its_output_folder(nb, de
     side = [p.name for p in Path(r.html_path).parent.iterdir() if p.suffix == ".xlsx"]  # dated
     if nb.stem in ("02_goal_decomposition", "03_daily_monitoring", "05_retrospective"):
         assert side, f"{nb.stem} should write its Excel copy next to the report"
+    # every workbook of the run, read back: frozen styled header, widths, numbers as numbers
+    # in their money / rate / count formats (tests/workbooks.py)
+    from workbooks import workbook_problems
+
+    books = sorted(out.rglob("*.xlsx"))
+    assert {p.name: workbook_problems(p) for p in books} == {p.name: [] for p in books}

@@ -1,9 +1,13 @@
-"""End to end: the Voila what-if app in a real headless Chromium shows what opsnb.goals.whatif computes.
+"""End to end: the what-if app (``opsnb whatif``) in a real headless Chromium shows what
+opsnb.goals.whatif computes, and the launcher leaves nothing behind when stopped.
 
-Starts Voila on a free 127.0.0.1 port with a small synthetic store, opens the page with
+Starts the launcher on a free 127.0.0.1 port with a small synthetic store, opens the page with
 Playwright driving the system Chromium (``playwright install`` cannot download browsers here),
-moves the first slider with the keyboard and compares the GMV on the page with
+checks the page opens on the one-line explanation and the sliders, moves the first slider
+with the keyboard and compares the GMV on the page with
 :meth:`opsnb.goals.whatif.ScenarioModel.evaluate`. Skipped only when no Chromium is installed.
+SIGTERM and Ctrl-C (SIGINT) on the launcher stop Voila and its kernels and remove its
+temporary folder (no browser needed).
 """
 
 from __future__ import annotations
@@ -63,6 +67,40 @@ def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 40.0) -> None:
     raise TimeoutError(f"voila did not answer {url} within {timeout:.0f} s")
 
 
+def _launch(db: Path, tmp_path: Path, port: int, log) -> tuple[subprocess.Popen, Path]:
+    """``opsnb whatif`` on ``port`` in its own session, its temporary files under
+    ``tmp_path/tmp`` (returned)."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {
+        **os.environ,
+        "OPSNB_DB": str(db),
+        "OPSNB_OUTPUTS": str(tmp_path / "out"),
+        "MPLBACKEND": "Agg",
+        "TMPDIR": str(tmp),
+    }
+    cmd = [sys.executable, "-c", "from opsnb.cli import app; app()", "whatif", f"--port={port}"]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    return proc, tmp
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Test clean-up: whatever the test left running in the launcher's group."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     from opsnb import data
@@ -102,30 +140,8 @@ def test_voila_slider_shows_the_model_gmv(store, tmp_path):
     want = json.dumps(moved, ensure_ascii=False, sort_keys=True)
 
     port = _free_port()
-    env = {
-        **os.environ,
-        "OPSNB_DB": str(db),
-        "OPSNB_OUTPUTS": str(tmp_path / "out"),
-        "MPLBACKEND": "Agg",
-    }
     log = open(tmp_path / "voila.log", "wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "voila",
-            str(NOTEBOOK),
-            f"--port={port}",
-            "--no-browser",
-            "--Voila.ip=127.0.0.1",
-            "--ServerApp.port_retries=0",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    proc, _ = _launch(db, tmp_path, port, log)
     try:
         _wait_http(f"http://127.0.0.1:{port}/voila/static/favicon.ico", proc)
         with sync_api.sync_playwright() as pw:
@@ -135,11 +151,13 @@ def test_voila_slider_shows_the_model_gmv(store, tmp_path):
                 args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
             )
             try:
-                page = browser.new_page()
+                page = browser.new_page(viewport={"width": 1280, "height": 800})
                 page.set_default_timeout(45_000)
                 page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
                 gmv = page.locator(".opsnb-gmv")
                 gmv.wait_for(state="visible")
+                lines = [t.strip() for t in page.inner_text("body").splitlines() if t.strip()]
+                slider_top = page.locator(".opsnb-slider-0").bounding_box()["y"]
                 assert float(gmv.get_attribute("data-value")) == pytest.approx(expected0, rel=1e-12)
                 handle = page.locator(".opsnb-slider-0 .noUi-handle")
                 handle.focus()
@@ -167,18 +185,117 @@ def test_voila_slider_shows_the_model_gmv(store, tmp_path):
         print((tmp_path / "voila.log").read_text(errors="replace")[-3000:])
         raise
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        try:  # anything voila left in its own process group
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        _stop(proc)
         log.close()
 
+    # the page opens on the panel: the one-line explanation, the summary, then the sliders,
+    # on screen without scrolling; no title or notes about how the notebook is built
+    assert lines[0].startswith("参考期为目标期的去年同月；滑块为相对参考期的变化（%）。"), lines[:3]
+    assert lines[0].endswith("“套用目标拆解”把滑块设为目标拆解的方案。"), lines[0]
+    assert lines[1].startswith("预计成交金额"), lines[:3]
+    assert lines[2:6] == ["渠道", "访客数变化 %", "转化率变化 %", "客单价变化 %"], lines[:8]
+    assert slider_top < 800
+    page_text = "\n".join(lines)
+    notes = ("02b", "Voila", "JupyterLab", "kernel", "batch")
+    assert not any(w in page_text for w in notes), page_text[:300]
     assert changes == want
     assert shown == pytest.approx(expected, rel=1e-12)
     assert text == f"¥{expected:,.0f}"
+
+
+def test_served_notebook_opens_on_the_panel_with_the_parameters_injected(tmp_path):
+    """The copy Voila serves has no markdown (no title or notes above the sliders), the
+    notebook's code cells unchanged, and the launcher's parameters injected as papermill does."""
+    import nbformat
+
+    from opsnb.run.live import prepare_live_notebook, voila_command
+
+    out = prepare_live_notebook(NOTEBOOK, {"goal": 0.5, "lang": "en"}, tmp_path)
+    served = nbformat.read(out, as_version=4)
+    original = nbformat.read(NOTEBOOK, as_version=4)
+    code = [c.source for c in original.cells if c.cell_type == "code"]
+    kinds = [c.cell_type for c in served.cells]
+    assert kinds == ["code"] * (len(code) + 1)  # + papermill's injected-parameters cell
+    assert [c.source for c in served.cells if "injected-parameters" not in c.metadata.tags] == code
+    injected = next(c for c in served.cells if "injected-parameters" in c.metadata.tags)
+    assert "goal = 0.5" in injected.source and 'lang = "en"' in injected.source
+    cmd = voila_command(out, tmp_path, port=8899, ip="127.0.0.1")
+    assert cmd[1:] == [
+        "-m",
+        "voila",
+        str(out),
+        "--port=8899",
+        "--Voila.ip=127.0.0.1",
+        f"--Voila.connection_dir_root={tmp_path}",
+        "--Voila.port_retries=0",
+        "--no-browser",
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_launcher_stops_voila_and_its_kernels_and_removes_its_temp_folder(store, tmp_path, sig):
+    import psutil
+
+    db, _ = store
+    port = _free_port()
+    log = open(tmp_path / "launcher.log", "wb")
+    proc, tmp = _launch(db, tmp_path, port, log)
+    started: list = []
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/voila/static/favicon.ico", proc)
+        # the page request runs the notebook in a kernel, which then stays up for the page
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=120) as r:
+            assert r.status == 200
+        started = psutil.Process(proc.pid).children(recursive=True)
+        kinds = sorted(
+            "kernel" if "ipykernel_launcher" in " ".join(p.cmdline()) else "voila" for p in started
+        )
+        assert kinds == ["kernel", "voila"]
+        assert [p.name.startswith("opsnb-whatif-") for p in tmp.iterdir()] == [True]
+        proc.send_signal(sig)
+        code = proc.wait(timeout=30)
+        left = [p.pid for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        groups = {proc.pid} | {p.pid for p in started}  # Voila and each kernel: own groups
+        group = [p.pid for p in psutil.process_iter() if _pgid(p.pid) in groups]
+    except Exception:
+        log.flush()
+        print((tmp_path / "launcher.log").read_text(errors="replace")[-3000:])
+        raise
+    finally:
+        _stop(proc)
+        for p in started:  # only after a failure: the test leaves nothing running
+            try:
+                p.kill()
+            except psutil.Error:
+                pass
+        log.close()
+    assert code == 0
+    assert left == [] and group == []
+    assert list(tmp.iterdir()) == []  # Voila's connection files and the served copy: gone
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except (ProcessLookupError, PermissionError):
+        return None
+
+
+def test_dry_run_prints_a_command_that_can_still_be_run(tmp_path, monkeypatch):
+    import tempfile
+
+    from typer.testing import CliRunner
+
+    from opsnb.cli import app
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    res = CliRunner().invoke(app, ["whatif", "--dry-run", "--port", "8899", "-p", "goal=0.4"])
+    assert res.exit_code == 0, res.output
+    (folder,) = tmp_path.iterdir()
+    served = folder / NOTEBOOK.name
+    lines = res.output.splitlines()
+    assert lines[0] == "what-if app: http://127.0.0.1:8899/  (parameters: {'goal': 0.4})"
+    assert lines[1].split()[2:5] == ["voila", str(served), "--port=8899"]
+    assert lines[2] == f"(served copy kept in {folder}; remove it when done)"
+    assert served.is_file()

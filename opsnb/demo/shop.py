@@ -75,6 +75,7 @@ from opsnb.demo.profile import (
     sku_catalog,
 )
 from opsnb.errors import OpsnbError
+from opsnb.sheets import write_book
 
 __all__ = ["DemoShop", "generate", "write_demo"]
 
@@ -282,12 +283,9 @@ def write_demo(db_path=None, out_dir=None, **generate_kwargs) -> DemoShop:
     od.rename(columns=_zh_headers("orders")).to_csv(
         out / "orders_sample_gbk.csv", index=False, encoding="gbk"
     )
-    for t in ("plan", "milestones"):
-        df = getattr(shop, t).copy()
-        for c in df.columns:
-            if str(df[c].dtype).startswith("datetime64"):
-                df[c] = df[c].dt.date
-        df.rename(columns=_zh_headers(t)).to_excel(out / f"{t}.xlsx", index=False)
+    for t, title in (("plan", "表1 全周期计划表"), ("milestones", "表2 大促执行管控表")):
+        df = getattr(shop, t)  # styled like the kit's own 表1/表2 (header, widths, formats)
+        write_book(out / f"{t}.xlsx", {title: df}, headers=_zh_headers(t))
     shop.anomalies.to_csv(out / "ground_truth_anomalies.csv", index=False, encoding="utf-8")
     shop.experiment_truth.to_csv(out / "experiment_truth.csv", index=False, encoding="utf-8")
     return shop

@@ -29,7 +29,7 @@ import pandas as pd
 
 from opsnb.i18n import PLAN_STATUS_LABELS, RISK_LABELS, Labels, translate_plan_values
 from opsnb.plots import RISK_COLORS, STATUS_COLORS
-from opsnb.sheets import write_frame
+from opsnb.sheets import MONEY, save_book, write_sheet
 
 __all__ = [
     "PLAN_HEADERS",
@@ -390,64 +390,20 @@ def plot_gantt(
 # ------------------------------------------------------------------------------------------
 
 
-def _width(v) -> int:
-    """Display width of a cell: CJK characters count two."""
-    s = "" if v is None else str(v)
-    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in s)
-
-
-def _cell_value(v):
-    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA or v is pd.NaT:
-        return None
-    if isinstance(v, pd.Timestamp):
-        return v.to_pydatetime().date() if v == v.normalize() else v.to_pydatetime()
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
-
-
 def _write_sheet(
     wb, title: str, df: pd.DataFrame, headers: dict, lang: str, fills: dict[str, dict[str, str]]
 ):
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
-
+    """One plan sheet in the kit's workbook style (:func:`opsnb.sheets.write_sheet`)."""
     L = Labels(lang)
-    ws = wb.create_sheet(title)
-    cols = list(df.columns)
-    # cells from data that look like formulas are written as text (opsnb.sheets)
-    write_frame(
-        ws,
+    return write_sheet(
+        wb,
+        title,
         df,
-        header=[L(*headers[c]) if c in headers else str(c) for c in cols],
-        convert=_cell_value,
+        headers={c: L(*headers[c]) for c in df.columns if c in headers},
+        formats={"budget": MONEY, "open_budget": MONEY},
+        fills=fills,
+        lang=lang,
     )
-    head_fill = PatternFill("solid", fgColor="2F6FB7")
-    for c in ws[1]:
-        c.font = Font(bold=True, color="FFFFFF")
-        c.fill = head_fill
-        c.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    for col_name, colors in fills.items():
-        if col_name not in cols:
-            continue
-        j = cols.index(col_name) + 1
-        for i in range(2, ws.max_row + 1):
-            cell = ws.cell(row=i, column=j)
-            color = colors.get(str(cell.value))
-            if color:
-                cell.fill = PatternFill("solid", fgColor=color.lstrip("#").upper())
-    for j, c in enumerate(cols, start=1):
-        widths = [_width(ws.cell(row=1, column=j).value)]
-        widths += [_width(_cell_value(v)) for v in df[c].head(500)]
-        w = max(widths)
-        ws.column_dimensions[get_column_letter(j)].width = min(max(w + 2, 8), 60)
-        if pd.api.types.is_datetime64_any_dtype(df[c]):
-            for i in range(2, ws.max_row + 1):
-                ws.cell(row=i, column=j).number_format = "yyyy-mm-dd"
-                ws.column_dimensions[get_column_letter(j)].width = 12
-    ws.freeze_panes = "A2"
-    ws.auto_filter.ref = ws.dimensions
-    return ws
 
 
 def to_excel(
@@ -542,10 +498,7 @@ def to_excel(
                     status, "#D9D9D9"
                 )
                 cell.fill = PatternFill("solid", fgColor=color.lstrip("#").upper())
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    wb.save(tmp)
-    tmp.replace(path)
-    return path
+    return save_book(wb, path)
 
 
 _OWNER_HEADERS = {

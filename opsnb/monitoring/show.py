@@ -17,7 +17,18 @@ from opsnb.i18n import SEVERITIES, SEVERITY_LABELS
 from opsnb.monitoring.compare import COMPARISON_LABELS, day_comparisons, month_to_date
 from opsnb.monitoring.daily import METRICS, RATES, TOTAL, MonitorResult, gmv_at_risk, root_cause
 from opsnb.results import Result
-from opsnb.sheets import protect_xlsx
+from opsnb.sheets import (
+    CHANGE,
+    COUNT,
+    DATE,
+    MONEY,
+    MONEY_CENTS,
+    RATE,
+    SMALL_RATE,
+    column_format,
+    save_book,
+    write_sheet,
+)
 
 __all__ = [
     "daily_report",
@@ -463,74 +474,27 @@ def plot_day(
     return fig
 
 
-_TEXT_LEADS = ("=", "+", "-", "@", "\t", "\r")
 _ANOMALY_FILL = "FDE2E1"
-_HEAD_FILL = "2F6FB7"
+_TABLE3_FORMATS = {
+    "visitors": COUNT,
+    "conversion_rate": SMALL_RATE,
+    "refund_rate": SMALL_RATE,
+    "aov": MONEY_CENTS,
+    "gmv": MONEY,
+    "gmv_dod": CHANGE,
+    "gmv_wow": CHANGE,
+    "gmv_yoy": CHANGE,
+    "mtd_gmv": MONEY,
+    "month_target": MONEY,
+    "achievement": RATE,
+    "time_progress": RATE,
+    "date": DATE,
+}
 
 
-def _col_formats(lang: str) -> dict[str, str]:
-    money = '"¥"#,##0' if lang == "zh" else '"¥"#,##0'
-    return {
-        "visitors": "#,##0",
-        "conversion_rate": "0.00%",
-        "refund_rate": "0.00%",
-        "aov": '"¥"#,##0.00',
-        "gmv": money,
-        "gmv_dod": "+0.0%;-0.0%;0.0%",
-        "gmv_wow": "+0.0%;-0.0%;0.0%",
-        "gmv_yoy": "+0.0%;-0.0%;0.0%",
-        "mtd_gmv": money,
-        "month_target": money,
-        "achievement": "0.0%",
-        "time_progress": "0.0%",
-        "date": "yyyy-mm-dd",
-    }
-
-
-def _width(v) -> int:
-    text = "" if v is None else str(v)
-    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)  # CJK counts double
-
-
-def _write_table3_sheet(ws, table: pd.DataFrame, headers: list[str], lang: str) -> None:
-    """Header row, values (text from the data that looks like a formula stays text), number
-    formats, anomaly rows filled, widths, frozen header and a filter."""
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
-
-    cols = list(table.columns)
-    ws.append(headers)
-    fmts = _col_formats(lang)
-    anomalous = (table["note"].fillna("") != "").to_numpy() if "note" in table else None
-    for i, row in enumerate(table.itertuples(index=False), start=2):
-        for j, v in enumerate(row, start=1):
-            cell = ws.cell(row=i, column=j)
-            if v is None or (isinstance(v, float) and not np.isfinite(v)):
-                continue
-            if isinstance(v, (np.floating, np.integer)):
-                v = v.item()
-            cell.value = v
-            if isinstance(v, str) and v.startswith(_TEXT_LEADS):
-                cell.data_type = "s"  # never a formula: data such as "=1+1" or "-30%" stay text
-            if cols[j - 1] in fmts:
-                cell.number_format = fmts[cols[j - 1]]
-        if anomalous is not None and anomalous[i - 2]:
-            for j in range(1, len(cols) + 1):
-                ws.cell(row=i, column=j).fill = PatternFill("solid", fgColor=_ANOMALY_FILL)
-    for c in ws[1]:
-        c.font = Font(bold=True, color="FFFFFF")
-        c.fill = PatternFill("solid", fgColor=_HEAD_FILL)
-        c.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    for j, c in enumerate(cols, start=1):
-        w = max([_width(headers[j - 1])] + [_width(v) for v in table[c].head(500)])
-        if c in fmts and c not in ("note", "fix", "owner"):
-            w = max(_width(headers[j - 1]), 12)
-        ws.column_dimensions[get_column_letter(j)].width = min(max(w + 2, 8), 60)
-        if c == "note":
-            for i in range(2, ws.max_row + 1):
-                ws.cell(row=i, column=j).alignment = Alignment(wrap_text=True, vertical="top")
-    ws.freeze_panes = "C2"
-    ws.auto_filter.ref = ws.dimensions
+def _metric_format(metric: str) -> str:
+    """Number format of one metric's values (the comparisons sheet has a metric per row)."""
+    return _TABLE3_FORMATS.get(metric) or column_format(metric) or COUNT
 
 
 def export_excel(
@@ -573,13 +537,23 @@ def export_excel(
         },
     }
     wb = Workbook()
-    ws = wb.active
-    ws.title = L("表3", "Table 3")
-    _write_table3_sheet(ws, table, [names.get(c, L.col(c)) for c in table.columns], lang)
+    wb.remove(wb.active)
+    anomalous = table["note"].fillna("").ne("") if "note" in table else None
+    write_sheet(
+        wb,
+        L("表3", "Table 3"),
+        table,
+        headers=[names.get(c, L.col(c)) for c in table.columns],
+        formats=_TABLE3_FORMATS,
+        row_fills=None if anomalous is None else [_ANOMALY_FILL if a else None for a in anomalous],
+        freeze="C2",
+        wrap=("note",),
+        lang=lang,
+    )
     if comparisons is not None and len(comparisons):
         c = comparisons.drop(columns=["yoy_date"]).copy()
+        per_row = [_metric_format(m) for m in c["metric"]]
         c["metric"] = [L.col(m) for m in c["metric"]]
-        ws2 = wb.create_sheet(L("环比同比", "Comparisons"))
         heads = {
             "channel": L.col("channel"),
             "metric": L("指标", "Metric"),
@@ -592,18 +566,19 @@ def export_excel(
             "yoy": L(*COMPARISON_LABELS["yoy"]),
             "yoy_basis": L("同比口径", "Last-year basis"),
         }
-        _write_table3_sheet(ws2, c, [heads.get(k, k) for k in c.columns], lang)
-        for col in ("dod", "wow", "yoy"):
-            j = list(c.columns).index(col) + 1
-            for i in range(2, ws2.max_row + 1):
-                ws2.cell(row=i, column=j).number_format = "+0.0%;-0.0%;0.0%"
-    tmp = path.with_suffix(
-        ".tmp.xlsx"
-    )  # written whole, then renamed: readers never see half a file
-    wb.save(tmp)
-    protect_xlsx(tmp)  # cells from data that look like formulas become text (OWASP rule)
-    tmp.replace(path)
-    return path
+        write_sheet(
+            wb,
+            L("环比同比", "Comparisons"),
+            c,
+            headers=heads,
+            formats={
+                **{k: per_row for k in ("value", "prev_day", "last_week", "last_year")},
+                **{k: CHANGE for k in ("dod", "wow", "yoy")},
+            },
+            freeze="C2",
+            lang=lang,
+        )
+    return save_book(wb, path)  # whole file, then renamed; formula-like text quoted
 
 
 # ------------------------------------------------------------------ report sections (notebook 03)

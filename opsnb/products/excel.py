@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from opsnb.i18n import Labels
+from opsnb.sheets import COUNT, MONEY, RATE, save_book, write_sheet
 
 __all__ = ["PLAN_HEADERS", "PROMO_HEADERS", "plan_to_excel"]
 
@@ -66,72 +66,25 @@ _INT |= {"demand_over_protection"}
 _MONEY = {"order_value", "gmv_at_risk", "money_tied_up", "excess_value"}
 _PCT = {"cycle_service_level", "fill_rate"}
 _ALERT_FILL = {"stockout": "F8CBAD", "overstock": "FFE699"}
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _width(v) -> int:
-    s = "" if v is None else str(v)
-    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in s)
-
-
-def _value(v):
-    if v is None or v is pd.NA or v is pd.NaT:
-        return None
-    if isinstance(v, float) and not np.isfinite(v):
-        return None
-    if isinstance(v, pd.Timestamp):
-        return v.to_pydatetime().date()
-    if isinstance(v, np.generic):
-        v = v.item()
-        return None if isinstance(v, float) and not np.isfinite(v) else v
-    return v
 
 
 def _sheet(wb, title: str, df: pd.DataFrame, headers: dict, lang: str, alerts=None):
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
-
+    """One sheet in the kit's workbook style (:func:`opsnb.sheets.write_sheet`): units
+    :data:`~opsnb.sheets.COUNT`, money :data:`~opsnb.sheets.MONEY`, rates
+    :data:`~opsnb.sheets.RATE`, alert rows filled."""
     L = Labels(lang)
-    ws = wb.create_sheet(title)
-    cols = list(df.columns)
-    ws.append([L(*headers[c]) if c in headers else str(c) for c in cols])
-    for i, row in enumerate(df.itertuples(index=False), start=2):
-        for j, v in enumerate(row, start=1):
-            cell = ws.cell(row=i, column=j, value=_value(v))
-            if isinstance(cell.value, str) and cell.value.startswith(_FORMULA_START):
-                cell.data_type = "s"  # data, not a formula
-    head = PatternFill("solid", fgColor="2F6FB7")
-    for c in ws[1]:
-        c.font = Font(bold=True, color="FFFFFF")
-        c.fill = head
-        c.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    for j, c in enumerate(cols, start=1):
-        fmt = None
-        if c in _INT:
-            fmt = "#,##0"
-        elif c in _MONEY:
-            fmt = "¥#,##0"
-        elif c in _PCT:
-            fmt = "0.0%"
-        elif pd.api.types.is_datetime64_any_dtype(df[c]):
-            fmt = "yyyy-mm-dd"
-        elif pd.api.types.is_float_dtype(df[c]):
-            fmt = "#,##0.0"
-        if fmt:
-            for i in range(2, ws.max_row + 1):
-                ws.cell(row=i, column=j).number_format = fmt
-        w = max([_width(ws.cell(row=1, column=j).value)] + [_width(v) for v in df[c].head(500)])
-        w = 12 if fmt == "yyyy-mm-dd" else min(max(w + 2, 8), 40)
-        ws.column_dimensions[get_column_letter(j)].width = w
-    if alerts is not None:
-        for i, a in enumerate(alerts, start=2):
-            color = _ALERT_FILL.get(a)
-            if color:
-                for j in range(1, len(cols) + 1):
-                    ws.cell(row=i, column=j).fill = PatternFill("solid", fgColor=color)
-    ws.freeze_panes = "C2"
-    ws.auto_filter.ref = ws.dimensions
-    return ws
+    formats = {c: COUNT for c in _INT} | {c: MONEY for c in _MONEY} | {c: RATE for c in _PCT}
+    return write_sheet(
+        wb,
+        title,
+        df,
+        headers={c: L(*headers[c]) for c in df.columns if c in headers},
+        formats={c: f for c, f in formats.items() if c in df.columns},
+        row_fills=None if alerts is None else [_ALERT_FILL.get(a) for a in alerts],
+        freeze="C2",
+        lang=lang,
+        max_width=40,
+    )
 
 
 def plan_to_excel(path, plan: pd.DataFrame, promo: pd.DataFrame | None = None, *, lang="zh"):
@@ -160,5 +113,4 @@ def plan_to_excel(path, plan: pd.DataFrame, promo: pd.DataFrame | None = None, *
         q["late"] = q["late"].map(lambda v: L("是", "yes") if v else "")
         cols = [c for c in PROMO_HEADERS if c in q.columns]
         _sheet(wb, L("大促备货", "Promotion stock"), q[cols], PROMO_HEADERS, lang)
-    wb.save(path)
-    return path
+    return save_book(wb, path)

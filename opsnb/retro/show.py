@@ -19,6 +19,7 @@ from opsnb.retro.campaigns import CampaignWindow, campaign_window, compare_campa
 from opsnb.retro.execution import ExecutionReview, execution_display
 from opsnb.retro.lift import DidResult, LiftResult, did_lift, plot_lift, promotion_lift
 from opsnb.retro.review import (
+    ACHIEVEMENT_LABELS,
     METRICS,
     Attribution,
     Projection,
@@ -27,7 +28,17 @@ from opsnb.retro.review import (
     target_frame,
 )
 from opsnb.retro.summary import FACTOR_NAMES, draft_summary
-from opsnb.sheets import protect_book
+from opsnb.sheets import (
+    CHANGE,
+    COUNT,
+    DECIMAL,
+    MONEY,
+    MONEY_CENTS,
+    RATE,
+    SMALL_RATE,
+    save_book,
+    write_sheet,
+)
 
 __all__ = [
     "period_or_last_year",
@@ -434,6 +445,52 @@ def achievement_display(table: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     )
 
 
+_XLSX_HEADERS = {
+    "effect": ("效应", "Effect"),
+    "relative": ("相对增量", "Relative lift"),
+    "counterfactual": ("无活动预测", "Counterfactual"),
+    "post_estimate": ("活动后回落", "Post-event dip"),
+    "post_ci_low": ("回落下限", "Post-event low"),
+    "post_ci_high": ("回落上限", "Post-event high"),
+    "net_estimate": ("净增量", "Net lift"),
+    "spend": ("活动花费", "Spend"),
+    "method": ("方法", "Method"),
+    "level": ("置信水平", "Confidence level"),
+    "n_pre": ("活动前天数", "Days before"),
+    "n_window": ("活动天数", "Days in window"),
+    "n_post": ("活动后天数", "Days after"),
+    "name": ("活动", "Campaign"),
+    "days": ("天数", "Days"),
+    "uplift": ("日均成交倍数", "Daily GMV multiple"),
+}
+_FACTOR_FORMATS = {
+    "visitors": COUNT,
+    "conversion": SMALL_RATE,
+    "orders_per_buyer": "0.00",
+    "aov": MONEY_CENTS,
+    "traffic": COUNT,
+    "mix": RATE,
+    "rate": MONEY_CENTS,
+}
+"""Number format of the before/after values of each attribution factor and mix effect."""
+_ACHIEVEMENT_FILLS = {
+    "achieved": plots.STATUS_COLORS["已完成"],
+    "on_track": plots.STATUS_COLORS["进行中"],
+    "behind": plots.RISK_COLORS["中"],
+    "missed": plots.STATUS_COLORS["延期"],
+    "no_data": plots.RISK_COLORS["无"],
+}
+
+
+def _metric_format(metric: str) -> str:
+    """Number format of a 运营效果汇总表 target or actual (the rule of achievement_display)."""
+    if metric in ("gmv", "ad_spend", "aov"):
+        return MONEY
+    if metric in METRICS and METRICS[metric][1] is not None:
+        return RATE
+    return COUNT
+
+
 def export_excel(
     path,
     *,
@@ -446,34 +503,67 @@ def export_excel(
 ):
     """Write the retrospective's tables to one workbook (one sheet each); returns the path.
 
-    Sheets: results (运营效果汇总表), attribution (channel × factor) and mix, lift, execution
-    per owner and risks (when any), past campaigns — each when given.
+    Sheets: results (运营效果汇总表: targets and actuals as numbers in their metric's format),
+    attribution (channel × factor) and mix, lift, execution per owner and risks (when any),
+    past campaigns — each when given, in the kit's workbook style (:mod:`opsnb.sheets`):
+    translated headers, ¥ / % / count formats, statuses coloured, frozen header.
     """
-    from pathlib import Path
+    from openpyxl import Workbook
 
     L = Labels(lang)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sheets = {
-        L("运营效果汇总表", "Results"): achievement_display(achievement, lang).assign(
-            **{L("达成率", "Achievement"): achievement["achievement"].to_numpy()}
-        )
-    }
-    if attribution is not None:
-        sheets[L("归因", "Attribution")] = attribution.factors
-        sheets[L("结构效应", "Mix")] = attribution.mix
+    heads = {**{k: L(*v) for k, v in _XLSX_HEADERS.items()}}
+
+    def head(df: pd.DataFrame) -> dict:
+        return {c: heads.get(c) or L.col(c) for c in df.columns}
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    shown = achievement_display(achievement, lang)
+    results = shown.assign(
+        **{
+            L("目标值", "Target"): achievement["target"].to_numpy(),
+            L("实际值", "Actual"): achievement["actual"].to_numpy(),
+            L("达成率", "Achievement"): achievement["achievement"].to_numpy(),
+        }
+    )
+    per_row = [_metric_format(m) for m in achievement["metric"]]
+    status_fills = {L(*ACHIEVEMENT_LABELS[k]): c for k, c in _ACHIEVEMENT_FILLS.items()}
+    write_sheet(
+        wb,
+        L("运营效果汇总表", "Results"),
+        results,
+        formats={
+            L("目标值", "Target"): per_row,
+            L("实际值", "Actual"): per_row,
+            L("达成率", "Achievement"): RATE,
+        },
+        fills={L("状态", "Status"): status_fills},
+        lang=lang,
+    )
+    for name, df, col in (
+        (L("归因", "Attribution"), attribution.factors if attribution else None, "factor"),
+        (L("结构效应", "Mix"), attribution.mix if attribution else None, "effect"),
+    ):
+        if df is None:
+            continue
+        per = [_FACTOR_FORMATS.get(str(f), DECIMAL) for f in df[col]]
+        df = df.assign(**{col: [L(*FACTOR_NAMES[f]) if f in FACTOR_NAMES else f for f in df[col]]})
+        money = {"contribution": MONEY, "before": per, "after": per}
+        write_sheet(wb, name, df, headers=head(df), formats=money, lang=lang)
     if lift is not None:
-        sheets[L("活动增量", "Lift")] = lift.to_frame()
+        f = lift.to_frame()
+        money = ("estimate", "ci_low", "ci_high", "actual", "counterfactual", "spend")
+        money += ("post_estimate", "post_ci_low", "post_ci_high", "net_estimate")
+        formats = {c: MONEY for c in money} | {"relative": CHANGE, "roi": "0.00", "level": RATE}
+        write_sheet(wb, L("活动增量", "Lift"), f, headers=head(f), formats=formats, lang=lang)
     if execution is not None:
-        sheets[L("执行复盘", "Execution")] = execution.by_owner
+        by = execution.by_owner
+        write_sheet(wb, L("执行复盘", "Execution"), by, headers=head(by), lang=lang)
         if len(execution.risks):
-            sheets[L("风险", "Risks")] = execution.risks
+            r = execution.risks
+            write_sheet(wb, L("风险", "Risks"), r, headers=head(r), lang=lang)
     if past is not None:
-        sheets[L("往期对比", "Past campaigns")] = past
-    tmp = path.with_suffix(".tmp.xlsx")
-    with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
-        for name, df in sheets.items():
-            df.to_excel(xw, sheet_name=name[:31], index=False)
-        protect_book(xw.book)  # formulas from data (names, tasks) are written as text
-    tmp.replace(path)
-    return path
+        formats = {"uplift": "0.00", "roas": "0.00", "aov": MONEY_CENTS}
+        write_sheet(wb, L("往期对比", "Past campaigns"), past, headers=head(past),
+                    formats=formats, lang=lang)  # fmt: skip
+    return save_book(wb, path)  # formulas from data (names, tasks) are written as text

@@ -61,6 +61,14 @@ from opsnb.run.ledger import (
     read,
     to_json,
 )
+from opsnb.run.live import (
+    LIVE_ID_ENV,
+    live_processes,
+    prepare_live_notebook,
+    serve_live,
+    stop_live,
+    voila_command,
+)
 from opsnb.run.params import (
     RUNNER_KEYS,
     Param,
@@ -107,6 +115,12 @@ from opsnb.run.runner import (
 )
 
 __all__ = [
+    "LIVE_ID_ENV",
+    "prepare_live_notebook",
+    "voila_command",
+    "live_processes",
+    "stop_live",
+    "serve_live",
     "split_list",
     "Param",
     "RUNNER_KEYS",
