@@ -189,6 +189,25 @@ class Labels:
     def __call__(self, zh: str, en: str) -> str:
         return zh if self.lang == "zh" else en
 
+    @property
+    def colon(self) -> str:
+        """'：' in Chinese, ': ' in English (全角 punctuation inside zh sentences)."""
+        return self("：", ": ")
+
+    @property
+    def semi(self) -> str:
+        """'；' in Chinese, '; ' in English."""
+        return self("；", "; ")
+
+    @property
+    def comma(self) -> str:
+        """'，' in Chinese, ', ' in English."""
+        return self("，", ", ")
+
+    def paren(self, text: str) -> str:
+        """``text`` in brackets: '（text）' in Chinese, ' (text)' in English."""
+        return self(f"（{text}）", f" ({text})")
+
     def col(self, name: str) -> str:
         """Display name of a canonical column (the name itself when unknown)."""
         pair = COLUMN_LABELS.get(name)
