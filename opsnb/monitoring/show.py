@@ -293,7 +293,7 @@ def plot_monitor(
 ):
     """Actual, expected band and flagged points of one channel × metric over the last ``days``."""
     from opsnb.i18n import Labels
-    from opsnb.plots import PALETTE, new_axes
+    from opsnb.plots import PALETTE, axis_units, metric_kind, new_axes
 
     ax = new_axes(ax)
     L = Labels(lang)
@@ -315,6 +315,7 @@ def plot_monitor(
     ax.plot(s["date"], s["actual"], color="#333333", lw=1.5, label=L("实际", "Actual"))
     f = s[s["is_anomaly"]]
     ax.scatter(f["date"], f["actual"], color=PALETTE[1], zorder=5, s=40, label=L("异常", "Anomaly"))
+    axis_units(ax, metric_kind(metric), lang=lang)
     ax.set_title(f"{channel} · {L.col(metric)}")
     ax.legend(loc="upper left", fontsize=8)
     ax.tick_params(axis="x", labelrotation=30)
