@@ -28,6 +28,8 @@ __all__ = [
     "RECORD_LABELS",
     "record_label",
     "yes_no",
+    "EVENT_LABELS",
+    "event_label",
 ]
 
 LANGS = ("zh", "en")
@@ -356,3 +358,44 @@ def record_label(key: str, lang: str = "zh") -> tuple[str, str]:
 def yes_no(value: bool, lang: str = "zh") -> str:
     """是/否 in Chinese, yes/no in English."""
     return Labels(lang)("是", "yes") if value else Labels(lang)("否", "no")
+
+
+# ------------------------------------------------------------------ calendar events
+
+EVENT_LABELS: dict[str, tuple[str, str]] = {
+    "new_year_festival": ("年货节", "New Year shopping festival"),
+    "spring_festival": ("春节", "Spring Festival"),
+    "womens_day": ("38女王节", "Women's Day (3.8)"),
+    "618": ("618", "618 mid-year sale"),
+    "99": ("99大促", "99 sale (9.9)"),
+    "double11": ("双11", "Double 11"),
+    "double12": ("双12", "Double 12"),
+    "holiday_cn_new_year_s_day": ("元旦", "New Year's Day"),
+    "holiday_cn_chinese_new_year_s_eve": ("除夕", "Chinese New Year's Eve"),
+    "holiday_cn_chinese_new_year_spring_festival": ("春节", "Spring Festival"),
+    "holiday_cn_tomb_sweeping_day": ("清明节", "Tomb-Sweeping Day"),
+    "holiday_cn_labor_day": ("劳动节", "Labour Day"),
+    "holiday_cn_dragon_boat_festival": ("端午节", "Dragon Boat Festival"),
+    "holiday_cn_mid_autumn_festival": ("中秋节", "Mid-Autumn Festival"),
+    "holiday_cn_national_day": ("国庆节", "National Day"),
+    "holiday_cn_day_off": ("调休假期", "Bridge day off"),
+}
+"""Display names of calendar event slugs (:mod:`opsnb.calendar`): promotions and the Chinese
+public holidays, whose names the ``holidays`` package gives in English only."""
+
+
+def event_label(slug: str, lang: str = "zh") -> str:
+    """The name of a calendar event slug in ``lang``: ``holiday_cn_mid_autumn_festival`` →
+    中秋节 / Mid-Autumn Festival; an unknown slug reads humanised ("store_anniversary" →
+    "Store anniversary"), '' for ''.
+
+    >>> event_label("holiday_cn_national_day"), event_label("double11", "en")
+    ('国庆节', 'Double 11')
+    """
+    if not slug:
+        return ""
+    pair = EVENT_LABELS.get(str(slug))
+    if pair is not None:
+        return Labels(lang)(*pair)
+    words = str(slug).removeprefix("holiday_").replace("_", " ").split()
+    return " ".join(words).capitalize() or str(slug)

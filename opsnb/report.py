@@ -406,6 +406,20 @@ class Context:
             zh, en, self.figure(value, unit), note_zh=note_zh, note_en=note_en, kind=kind
         )
 
+    def kpi(
+        self,
+        label_zh: str,
+        label_en: str,
+        value: str,
+        *,
+        note_zh: str = "",
+        note_en: str = "",
+        kind: str = "info",
+    ) -> SummaryItem:
+        """A :class:`SummaryItem` with its own label; ``value`` already formatted
+        (``ctx.money``, ``ctx.pct``, ``ctx.count``). For recorded figures use :meth:`item`."""
+        return SummaryItem(label_zh, label_en, value, note_zh=note_zh, note_en=note_en, kind=kind)
+
     def figure(self, value: Any, unit: str = "") -> str:
         """``value`` as text in the reader's units; ``unit`` is one of the
         :data:`~opsnb.i18n.RECORD_LABELS` kinds (money, pct, count, num, days, bool, text)."""
