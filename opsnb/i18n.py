@@ -120,6 +120,7 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "prev_step_rate": ("上期环节转化率", "Previous step rate"),
     "overall_rate": ("累计转化率", "Overall rate"),
     "stage": ("环节", "Stage"),
+    "converted": ("转化", "Converted"),
     "users": ("人数", "Users"),
     "days_late": ("延误天数", "Days late"),
     "late": ("延误", "Late"),
