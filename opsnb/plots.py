@@ -214,9 +214,10 @@ def format_pct(x: float, digits: int = 1) -> str:
     return f"{x * 100:.{digits}f}%"
 
 
-def _trim(v: float, digits: int = 2) -> str:
-    """``v`` with at most ``digits`` decimals and no trailing zeros: 1.20 -> '1.2', 12.0 -> '12'."""
-    text = f"{v:,.{digits}f}"
+def _trim(v: float, digits: int = 2, sep: str = ",") -> str:
+    """``v`` with at most ``digits`` decimals and no trailing zeros: 1.20 -> '1.2', 12.0 -> '12'
+    (``sep``: the thousands separator, '' for none)."""
+    text = f"{v:{sep}.{digits}f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
@@ -239,7 +240,7 @@ def format_compact(x: float, lang: str = "zh", symbol: str = "") -> str:
     units = ((1e8, "亿"), (1e4, "万")) if lang == "zh" else ((1e9, "B"), (1e6, "M"), (1e3, "k"))
     for factor, unit in units:
         if a >= factor:
-            return f"{sign}{symbol}{_trim(a / factor)}{unit}"
+            return f"{sign}{symbol}{_trim(a / factor, sep='')}{unit}"  # ¥1000万 like ¥1000.00万
     return f"{sign}{symbol}{_trim(a)}"
 
 
