@@ -30,6 +30,8 @@ __all__ = [
     "yes_no",
     "EVENT_LABELS",
     "event_label",
+    "ERROR_CODE_LABELS",
+    "error_label",
 ]
 
 LANGS = ("zh", "en")
@@ -400,3 +402,25 @@ def event_label(slug: str, lang: str = "zh") -> str:
         return Labels(lang)(*pair)
     words = str(slug).removeprefix("holiday_").replace("_", " ").split()
     return " ".join(words).capitalize() or str(slug)
+
+
+ERROR_CODE_LABELS: dict[str, tuple[str, str]] = {
+    "": ("", ""),
+    "empty_arm": ("无样本", "no units"),
+    "zero_variance": ("方差为 0", "zero variance"),
+    "zero_denominator": ("分母为 0（无投放）", "zero denominator (no spend)"),
+    "too_few_observations": ("样本太少", "too few observations"),
+    "no_history": ("无历史数据", "no history"),
+    "not_converged": ("模型未收敛", "not converged"),
+}
+"""Display names of the :class:`opsnb.errors.ErrorCode` values (the ``error_code`` column)."""
+
+
+def error_label(code, lang: str = "zh") -> str:
+    """The reader's words for an ``error_code`` value ('' stays ''; an unknown code as it is).
+
+    >>> error_label("zero_denominator"), error_label("not_converged", "en")
+    ('分母为 0（无投放）', 'not converged')
+    """
+    pair = ERROR_CODE_LABELS.get(str(code) if code == code and code is not None else "")
+    return str(code) if pair is None else Labels(lang)(*pair)

@@ -461,6 +461,10 @@ class Context:
         import pandas as pd
 
         df = df.head(max_rows).copy()
+        if "error_code" in df.columns:  # codes are for programs; the reader gets words
+            from opsnb.i18n import error_label
+
+            df["error_code"] = df["error_code"].map(lambda v: error_label(v, self.lang))
         fmt: dict[str, Any] = {}
         for c in money:
             fmt[c] = lambda v: "—" if pd.isna(v) else self.money(v)

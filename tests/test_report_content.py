@@ -11,6 +11,7 @@ import html
 import re
 from html.parser import HTMLParser
 
+import pandas as pd
 import pytest
 from test_notebooks import BATCH_NOTEBOOKS, LANG
 
@@ -227,6 +228,7 @@ ALLOWED_LATIN = {
     "MAPE", "BG", "NBD", "gamma", "mSPRT", "SPRT", "SMART", "Excel", "ID", "p", "z", "R", "F",
     "M", "vs", "Holm", "BH", "Benjamini", "Hochberg", "Lan", "DeMets", "O'Brien", "Fleming",
     "Pocock", "Q1", "Q2", "Q3", "Q4", "power", "ledger", "targets", "lessons", "opsnb", "whatif",
+    "ABC", "XYZ",
 }  # fmt: skip
 
 
@@ -361,3 +363,26 @@ def test_daily_report_never_says_no_report_is_needed_when_alerts_owe_one():
     has_alerts = not re.search(r"今日没有异常|No anomalies today", text)
     if has_alerts:
         assert not re.search(r"无需整改报告|no report needed", text), text[-600:]
+
+
+def test_a_day_with_only_medium_alerts_still_gets_its_48h_report_drafts(demo_shop):
+    """Every confirmed anomaly owes a rectification report within 48 hours: a day without a
+    high-severity alert must not say no report is needed (demo 2025-10-08: one medium alert,
+    the 小红书 refund surge)."""
+    from opsnb.monitoring.daily import monitor
+    from opsnb.monitoring.show import alert_list, rectification_drafts
+
+    metrics = ["visitors", "conversion_rate", "aov", "gmv", "refund_rate"]
+    res = monitor(demo_shop.daily_metrics, as_of="2025-10-08", metrics=metrics)
+    al = res.alerts[res.alerts["date"] == "2025-10-08"]
+    assert len(al) and not (al["severity"] == "high").any(), al
+    due = str(pd.Timestamp(al["report_due"].min()).date())
+    zh = rectification_drafts(res, demo_shop.daily_metrics, "2025-10-08", lang="zh")
+    en = rectification_drafts(res, demo_shop.daily_metrics, "2025-10-08", lang="en")
+    assert "无需整改报告" not in zh and "no report needed" not in en
+    assert zh.startswith(f"今日无高风险异常，无需 24 小时应对方案；{al['channel'].nunique()} 项")
+    assert f"（{due} 前）" in zh and f"(by {due})" in en
+    assert zh.count("**异常数据整改报告：") == al["channel"].nunique()
+    assert f"整改报告截止：{due}" in zh and f"Report due: {due}" in en
+    # the alert list shows the same deadline the drafts give
+    assert due in set(alert_list(res, "2025-10-08", lang="zh")["整改报告截止"])

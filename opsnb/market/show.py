@@ -394,6 +394,7 @@ def show_channel_economics(ctx, data: MarketData, *, margin: float = 0.3) -> pd.
         econ,
         money=["ad_spend", "gmv", "cac", "cac_low", "cac_high"],
         pct=["conversion_rate", "roi", "roi_low", "roi_high"],
+        int_cols=["buyers", "new_buyers"],
     )
     paid = econ.dropna(subset=["cac"]).sort_values("cac")
     if paid.empty:
@@ -496,7 +497,7 @@ def show_clv(
         return ltv
     ctx.table(ltv.bg.to_frame(), caption=("BG/NBD 参数（周）", "BG/NBD parameters (weeks)"))
     ctx.say(
-        f"BG/NBD + {ltv.spend_model}：未来 {horizon_days} 天每位客户的预期毛利 {ctx.money(ltv.mean_clv)}（参数不确定性 95% 区间 {ctx.money(ltv.mean_clv_low)}–{ctx.money(ltv.mean_clv_high)}），平均存活概率 {ctx.pct(ltv.mean_p_alive)}；拟合用 {ltv.n_fitted:,} / {ltv.n_customers:,} 位客户。",
+        f"BG/NBD + {ltv.spend_model}：未来 {horizon_days} 天每位客户的预期毛利 {ctx.money(ltv.mean_clv)}（参数不确定性 95% 区间 {ctx.money(ltv.mean_clv_low)}–{ctx.money(ltv.mean_clv_high)}），平均存活概率 {ctx.pct(ltv.mean_p_alive)}；拟合用 {ctx.count(ltv.n_fitted)} / {ctx.count(ltv.n_customers)} 位客户。",
         f"BG/NBD + {ltv.spend_model}: expected margin per customer over the next {horizon_days} "
         f"days {ctx.money(ltv.mean_clv)} (95% parameter interval {ctx.money(ltv.mean_clv_low)}"
         f"–{ctx.money(ltv.mean_clv_high)}); mean P(alive) {ctx.pct(ltv.mean_p_alive)}; fitted "
@@ -531,7 +532,7 @@ def show_basket(ctx, data: MarketData, *, top: int = 10) -> pd.DataFrame | None:
     r = rules.iloc[0]
     n_orders = items["order_id"].nunique()
     ctx.say(
-        f"提升度最高的规则：买 {r.antecedent} 的订单有 {ctx.pct(r.confidence)} 也买 {r.consequent}，是随机搭配的 {r.lift:.1f} 倍（{int(r['count'])} 单，共 {n_orders:,} 单），适合做搭配推荐或组合装。",
+        f"提升度最高的规则：买 {r.antecedent} 的订单有 {ctx.pct(r.confidence)} 也买 {r.consequent}，是随机搭配的 {r.lift:.1f} 倍（{int(r['count'])} 单，共 {ctx.count(n_orders)} 单），适合做搭配推荐或组合装。",
         f"Top rule by lift: {ctx.pct(r.confidence)} of orders with {r.antecedent} also hold "
         f"{r.consequent}, {r.lift:.1f}× chance ({int(r['count'])} of {n_orders:,} orders) — a "
         "bundle or cross-sell candidate.",

@@ -331,7 +331,7 @@ def forecast_skus(
     cens = hs[hs["stockout"]]
     ctx.say(
         f"缺货会压低销量：{cens['series'].nunique()} 个 SKU 共有 {len(cens):,} 个缺货日，"
-        f"当天卖出 {_n(cens['value'].sum())} 件，按前后未缺货日的水平还原需求为 {_n(cens['demand'].sum())} 件。"
+        f"当天卖出 {ctx.count(cens['value'].sum())} 件，按前后未缺货日的水平还原需求为 {ctx.count(cens['demand'].sum())} 件。"
         "预测用的是还原后的需求，不是被截断的销量。",
         f"Stock-outs censor sales: {cens['series'].nunique()} SKUs had {len(cens):,} stock-out "
         f"days selling {_n(cens['value'].sum())} units; from the in-stock days around them the "
@@ -535,7 +535,7 @@ def show_promo_plan(
     first = need["last_order_date"].min() if len(need) else None
     ctx.say(
         f"下一个大促是 **{zh}**（{ev['start']:%Y-%m-%d} 至 {ev['end']:%Y-%m-%d}）。按去年同期的提升预测，"
-        f"大促期需求 {_n(p['event_demand'].sum())} 件；{len(need)} 个 SKU 需要备货 {_n(need['order_qty'].sum())} 件，"
+        f"大促期需求 {ctx.count(p['event_demand'].sum())} 件；{len(need)} 个 SKU 需要备货 {ctx.count(need['order_qty'].sum())} 件，"
         f"金额 {ctx.money(need['order_value'].sum())}"
         + (f"，最早的要在 {first:%Y-%m-%d} 前下单" if first is not None else "")
         + (f"；{len(late)} 个已过最晚下单日，需加急。" if len(late) else "。"),
