@@ -276,6 +276,11 @@ def axis_units(ax, kind: str = "money", *, lang: str = "zh", axis: str = "y", sy
     """Put :func:`tick_formatter` on ``ax``'s ``axis`` ('x', 'y' or 'both'); returns ``ax``."""
     if axis not in ("x", "y", "both"):
         raise ValueError(f"axis={axis!r}: expected one of 'x', 'y', 'both'")
+    from matplotlib.ticker import NullFormatter
+
     for name in ("x", "y") if axis == "both" else (axis,):
-        getattr(ax, f"{name}axis").set_major_formatter(tick_formatter(kind, lang, symbol))
+        a = getattr(ax, f"{name}axis")
+        a.set_major_formatter(tick_formatter(kind, lang, symbol))
+        if a.get_scale() == "log":  # log minor ticks would print 2×10⁷ labels: unlabelled
+            a.set_minor_formatter(NullFormatter())
     return ax

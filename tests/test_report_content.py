@@ -386,3 +386,17 @@ def test_a_day_with_only_medium_alerts_still_gets_its_48h_report_drafts(demo_sho
     assert f"整改报告截止：{due}" in zh and f"Report due: {due}" in en
     # the alert list shows the same deadline the drafts give
     assert due in set(alert_list(res, "2025-10-08", lang="zh")["整改报告截止"])
+
+
+def test_log_axes_get_no_scientific_minor_labels():
+    import matplotlib.pyplot as plt
+
+    ax = plots.new_axes()
+    ax.plot([1, 2], [2e6, 9e6])
+    ax.set_yscale("log")
+    plots.axis_units(ax, "money", lang="zh")
+    ax.figure.canvas.draw()
+    minor = [t.get_text() for t in ax.yaxis.get_ticklabels(minor=True) if t.get_text()]
+    major = [t.get_text() for t in ax.yaxis.get_ticklabels() if t.get_text()]
+    plt.close(ax.figure)
+    assert minor == [] and all("10^" not in t and "e" not in t for t in major), (major, minor)

@@ -721,7 +721,7 @@ def plot_funnel(fun: pd.DataFrame, *, lang: str = "zh", ax=None):
         range(len(stages)), [names.get(s, (s, s))[0 if lang == "zh" else 1] for s in stages]
     )
     ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.1%}")
+    plots.axis_units(ax, "pct", lang=lang)
     ax.set_title(
         "渠道漏斗（相对访客）" if lang == "zh" else "Funnel by channel (share of visitors)"
     )

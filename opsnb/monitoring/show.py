@@ -754,7 +754,7 @@ def show_alerts(ctx, result: MonitorResult, as_of) -> None:
     if al.empty:
         ctx.say("今日没有异常。", "No anomalies today.")
     else:
-        ctx.table(al, translate=False)
+        ctx.table(al, translate=False, money=[ctx.L("影响金额", "GMV at risk")])
 
 
 def show_trends(ctx, result: MonitorResult, as_of) -> None:
@@ -878,12 +878,14 @@ def show_incidents(
         f"{len(open_)} open incidents ({n_new} new today, {over} overdue); {len(done)} resolved today "
         f"(after {quiet_days} quiet days). Alerts on the same channel and kind (sales/refunds/tracking) extend one incident.",
     )
+    at_risk = ctx.L("影响金额", "GMV at risk")
     if len(open_):
-        ctx.table(incident_table(open_, lang=ctx.lang), translate=False)
+        ctx.table(incident_table(open_, lang=ctx.lang), translate=False, money=[at_risk])
     if len(done):
         ctx.table(
             incident_table(done, lang=ctx.lang),
             translate=False,
+            money=[at_risk],
             caption=("今日恢复", "Resolved today"),
         )
     return inc

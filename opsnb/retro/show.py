@@ -526,7 +526,9 @@ def show_summary(
             actions.append(
                 (
                     f"{s.high_risk_without_response} 个高风险节点没有应对措施：在下期表2 中补齐。",
-                    f"{s.high_risk_without_response} high-risk milestones had no response plan: add them in the next 表2.",
+                    f"{s.high_risk_without_response} high-risk "
+                    + ("milestone had" if s.high_risk_without_response == 1 else "milestones had")
+                    + " no response plan: add one in the next 表2.",
                 )
             )
     if decision:
