@@ -277,7 +277,7 @@ RECORD_LABELS: dict[str, tuple[str, str, str]] = {
     "missing_channel_days": ("缺失渠道天数", "Missing channel-days", "count"),
     "duplicate_keys": ("重复记录", "Duplicate keys", "count"),
     "failed_checks": ("未通过校验", "Failed checks", "count"),
-    "outlier_days": ("异常值天数", "Outlier days", "count"),
+    "outlier_days": ("异常值记录", "Outlier records", "count"),
     # 01 market and customers
     "calibration_loo_mape": ("校准误差（留一 MAPE）", "Calibration error (LOO MAPE)", "pct"),
     "own_market_share": ("本店市场份额", "Own market share", "pct"),

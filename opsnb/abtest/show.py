@@ -1,7 +1,8 @@
 """Sections of the A/B readout notebook (04): each call displays one part through a report context.
 
 The notebook stays thin: load the units, run the readout, then ``show_srm``, ``show_results``,
-``show_forest``, ``show_cumulative``, ``show_decision`` and ``show_power`` in that order.
+``show_forest``, ``show_cumulative``, ``show_decision`` and ``show_power`` in that order, and
+last :func:`show_summary`, which fills the 结论 / Summary box ``report.setup`` put under the title.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 The notebook stays thin: read the period's ``daily_metrics``, then ``show_coverage``,
 ``show_daily_coverage``, ``show_duplicates``, ``show_consistency`` and ``show_outliers`` in that
-order, and record :func:`opsnb.data.health.health_summary`. ``ctx`` is the notebook's report
+order, then :func:`show_summary` (it fills the 结论 / Summary box that ``report.setup`` put under
+the title) and record :func:`opsnb.data.health.health_summary`. ``ctx`` is the notebook's report
 context (:func:`opsnb.report.setup`).
 """
 

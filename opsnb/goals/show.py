@@ -4,7 +4,8 @@ Each ``show_*`` call shows one part of the report through a report context ``ctx
 (:mod:`opsnb.report`), so that the notebooks stay thin: ``show_goal``, ``show_targets``,
 ``show_feasibility``, ``show_budget``, the plan sections (``show_plan_status``,
 ``show_late_tasks``, ``show_risk_actions``, ``show_owner_summary``, ``show_monthly_schedule``,
-:func:`export_plan`), ``show_scenarios`` and :func:`record_key_figures`; ``show_live_intro`` opens
+:func:`export_plan`), ``show_scenarios``, :func:`show_summary` (the 结论 / Summary box under the title, filled last)
+and :func:`record_key_figures`; ``show_live_intro`` opens
 the live what-if panel (02b).
 
 :func:`plot_driver_tree` draws GMV → channels → visitors × conversion × AOV;

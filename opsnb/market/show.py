@@ -3,7 +3,9 @@
 The notebook stays thin: :func:`load_market_data` reads everything once (the store, or an
 orders file), then ``show_excluded``, ``show_category_trend``, ``show_price_bands``,
 ``show_competitors``, ``show_funnel``, ``show_channel_economics``, ``show_rfm``,
-``show_cohorts``, ``show_clv`` and ``show_basket`` in that order. A section whose data are
+``show_cohorts``, ``show_clv`` and ``show_basket`` in that order, and last
+:func:`show_summary` (the 结论 / Summary box under the title, from what the sections recorded
+and returned). A section whose data are
 missing (no ``market`` or ``daily_metrics`` table, no ``order_items``, an orders file without
 market or traffic data) says why in the report and returns None. ``ctx`` is the notebook's
 report context (:func:`opsnb.report.setup`).

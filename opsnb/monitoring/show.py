@@ -1,7 +1,8 @@
 """What notebook 03 shows from a :class:`opsnb.monitoring.MonitorResult`: the daily report 表3
 (每日数据监控表) with 环比 / 较上周同期 / 同比 / month-to-date against the target, anomaly notes,
 suggested fixes and owners, the open incidents with their age and deadlines, the alert list,
-trend charts with the expected band, drafted 异常数据整改报告 and the styled Excel export.
+trend charts with the expected band, drafted 异常数据整改报告, the styled Excel export and,
+last, :func:`show_summary`, the 结论 / Summary box under the report's title.
 Chinese and English (``lang``).
 """
 

@@ -3,7 +3,8 @@
 The notebook stays thin: ``load_products`` (the store's product_daily, skus, inventory and
 purchase_orders up to the plan day), then ``show_classes``, ``show_turnover``,
 ``forecast_skus``, ``make_plan`` with ``show_stockout_risks`` and ``show_slow_stock``,
-``show_promo_plan``, ``write_plan`` (the 补货建议表 as Excel) and ``key_figures``.
+``show_promo_plan``, ``write_plan`` (the 补货建议表 as Excel), ``show_summary`` (the 结论 /
+Summary box under the title, filled last) and ``key_figures``.
 
 The plan day is the last day with stock data on or before both ``as_of`` and the end of the
 report period: the 补货建议表 is made from the stock of that evening. A section whose tables

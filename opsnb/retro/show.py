@@ -4,7 +4,8 @@ The notebook stays thin: it computes with :mod:`opsnb.retro.review` (achievement
 attribution) and :mod:`opsnb.retro.execution`, then calls ``show_achievement``, ``show_pace``,
 ``show_attribution``, ``show_mix``, ``show_gap_to_target``, ``show_lift``, ``show_did``,
 ``show_execution``, ``show_past_campaigns`` and ``show_lessons`` in that order, and ends with
-:func:`write_workbook` and :func:`record_key_figures`. A section without data says so in the
+:func:`show_summary` (the 结论 / Summary box under the title, filled last), :func:`write_workbook`
+and :func:`record_key_figures`. A section without data says so in the
 report. :func:`achievement_display` and :func:`export_excel` shape the tables for the report and
 the workbook.
 """
