@@ -83,6 +83,7 @@ def plot_driver_tree(decomposition: Decomposition, *, lang: str = "zh", ax=None)
     ax.set_xlim(0, 10)
     ax.set_ylim(-0.8, n - 0.2)
     money = lambda x: plots.format_money(x, lang)  # noqa: E731
+    count = lambda x: plots.format_count(x, lang)  # noqa: E731
     ys = [n - 1 - i for i in range(n)]
     mid = (n - 1) / 2
     root = (
@@ -96,14 +97,14 @@ def plot_driver_tree(decomposition: Decomposition, *, lang: str = "zh", ax=None)
         ax.text(
             2.4,
             y,
-            f"{r['channel']}  {money(r['gmv'])} ({r['growth']:+.0%})",
+            f"{r['channel']}  {money(r['gmv'])}{L.paren(f'{r.growth:+.0%}')}",
             ha="left",
             va="center",
             fontsize=10,
             bbox=dict(boxstyle="round,pad=0.3", fc="white", ec="#BBBBBB"),
         )
         parts = [
-            f"{L('访客', 'Visitors')} {r['base_visitors']:,.0f}→{r['visitors']:,.0f}",
+            f"{L('访客', 'Visitors')} {count(r['base_visitors'])}→{count(r['visitors'])}",
             f"{L('转化率', 'Conv.')} {r['base_conversion_rate']:.2%}→{r['conversion_rate']:.2%}",
             f"{L('客单价', 'AOV')} ¥{r['base_aov']:,.0f}→¥{r['aov']:,.0f}",
         ]
@@ -379,7 +380,12 @@ def show_targets(ctx, decomposition: Decomposition) -> None:
     ctx.table(
         channel_targets_table(decomposition, lang=ctx.lang),
         translate=False,
-        money=[L("参考期成交金额", "Reference GMV"), L("目标成交金额", "Target GMV")],
+        money=[
+            L("参考期成交金额", "Reference GMV"),
+            L("目标成交金额", "Target GMV"),
+            L("参考期客单价", "Reference AOV"),
+            L("目标客单价", "Target AOV"),
+        ],
         pct=[
             L("参考期转化率", "Reference conversion"),
             L("目标转化率", "Target conversion"),
