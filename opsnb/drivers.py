@@ -420,11 +420,7 @@ def plot_waterfall(
         )
     ax.set_xticks(xs)
     ax.set_xticklabels(names, rotation=30, ha="right", fontsize=9)
-    ax.yaxis.set_major_formatter(
-        __import__("matplotlib").ticker.FuncFormatter(
-            lambda y, _: plots.format_money(y, lang).replace(".00", "")
-        )
-    )
+    plots.axis_units(ax, "money", lang=lang)
     if has_ends:
         lo = min(b for b in bottoms[1:-1]) if len(bottoms) > 2 else 0.0
         hi = max(b + h for b, h in zip(bottoms, heights))

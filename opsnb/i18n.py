@@ -28,6 +28,10 @@ __all__ = [
     "RECORD_LABELS",
     "record_label",
     "yes_no",
+    "EVENT_LABELS",
+    "event_label",
+    "ERROR_CODE_LABELS",
+    "error_label",
 ]
 
 LANGS = ("zh", "en")
@@ -118,6 +122,7 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "prev_step_rate": ("上期环节转化率", "Previous step rate"),
     "overall_rate": ("累计转化率", "Overall rate"),
     "stage": ("环节", "Stage"),
+    "converted": ("转化", "Converted"),
     "users": ("人数", "Users"),
     "days_late": ("延误天数", "Days late"),
     "late": ("延误", "Late"),
@@ -189,6 +194,25 @@ class Labels:
     def __call__(self, zh: str, en: str) -> str:
         return zh if self.lang == "zh" else en
 
+    @property
+    def colon(self) -> str:
+        """'：' in Chinese, ': ' in English (全角 punctuation inside zh sentences)."""
+        return self("：", ": ")
+
+    @property
+    def semi(self) -> str:
+        """'；' in Chinese, '; ' in English."""
+        return self("；", "; ")
+
+    @property
+    def comma(self) -> str:
+        """'，' in Chinese, ', ' in English."""
+        return self("，", ", ")
+
+    def paren(self, text: str) -> str:
+        """``text`` in brackets: '（text）' in Chinese, ' (text)' in English."""
+        return self(f"（{text}）", f" ({text})")
+
     def col(self, name: str) -> str:
         """Display name of a canonical column (the name itself when unknown)."""
         pair = COLUMN_LABELS.get(name)
@@ -253,7 +277,7 @@ RECORD_LABELS: dict[str, tuple[str, str, str]] = {
     "missing_channel_days": ("缺失渠道天数", "Missing channel-days", "count"),
     "duplicate_keys": ("重复记录", "Duplicate keys", "count"),
     "failed_checks": ("未通过校验", "Failed checks", "count"),
-    "outlier_days": ("异常值天数", "Outlier days", "count"),
+    "outlier_days": ("异常值记录", "Outlier records", "count"),
     # 01 market and customers
     "calibration_loo_mape": ("校准误差（留一 MAPE）", "Calibration error (LOO MAPE)", "pct"),
     "own_market_share": ("本店市场份额", "Own market share", "pct"),
@@ -337,3 +361,66 @@ def record_label(key: str, lang: str = "zh") -> tuple[str, str]:
 def yes_no(value: bool, lang: str = "zh") -> str:
     """是/否 in Chinese, yes/no in English."""
     return Labels(lang)("是", "yes") if value else Labels(lang)("否", "no")
+
+
+# ------------------------------------------------------------------ calendar events
+
+EVENT_LABELS: dict[str, tuple[str, str]] = {
+    "new_year_festival": ("年货节", "New Year shopping festival"),
+    "spring_festival": ("春节", "Spring Festival"),
+    "womens_day": ("38女王节", "Women's Day (3.8)"),
+    "618": ("618", "618 mid-year sale"),
+    "99": ("99大促", "99 sale (9.9)"),
+    "double11": ("双11", "Double 11"),
+    "double12": ("双12", "Double 12"),
+    "holiday_cn_new_year_s_day": ("元旦", "New Year's Day"),
+    "holiday_cn_chinese_new_year_s_eve": ("除夕", "Chinese New Year's Eve"),
+    "holiday_cn_chinese_new_year_spring_festival": ("春节", "Spring Festival"),
+    "holiday_cn_tomb_sweeping_day": ("清明节", "Tomb-Sweeping Day"),
+    "holiday_cn_labor_day": ("劳动节", "Labour Day"),
+    "holiday_cn_dragon_boat_festival": ("端午节", "Dragon Boat Festival"),
+    "holiday_cn_mid_autumn_festival": ("中秋节", "Mid-Autumn Festival"),
+    "holiday_cn_national_day": ("国庆节", "National Day"),
+    "holiday_cn_day_off": ("调休假期", "Bridge day off"),
+}
+"""Display names of calendar event slugs (:mod:`opsnb.calendar`): promotions and the Chinese
+public holidays, whose names the ``holidays`` package gives in English only."""
+
+
+def event_label(slug: str, lang: str = "zh") -> str:
+    """The name of a calendar event slug in ``lang``: ``holiday_cn_mid_autumn_festival`` →
+    中秋节 / Mid-Autumn Festival; an unknown slug reads humanised ("store_anniversary" →
+    "Store anniversary"), '' for ''.
+
+    >>> event_label("holiday_cn_national_day"), event_label("double11", "en")
+    ('国庆节', 'Double 11')
+    """
+    if not slug:
+        return ""
+    pair = EVENT_LABELS.get(str(slug))
+    if pair is not None:
+        return Labels(lang)(*pair)
+    words = str(slug).removeprefix("holiday_").replace("_", " ").split()
+    return " ".join(words).capitalize() or str(slug)
+
+
+ERROR_CODE_LABELS: dict[str, tuple[str, str]] = {
+    "": ("", ""),
+    "empty_arm": ("无样本", "no units"),
+    "zero_variance": ("方差为 0", "zero variance"),
+    "zero_denominator": ("分母为 0（无投放）", "zero denominator (no spend)"),
+    "too_few_observations": ("样本太少", "too few observations"),
+    "no_history": ("无历史数据", "no history"),
+    "not_converged": ("模型未收敛", "not converged"),
+}
+"""Display names of the :class:`opsnb.errors.ErrorCode` values (the ``error_code`` column)."""
+
+
+def error_label(code, lang: str = "zh") -> str:
+    """The reader's words for an ``error_code`` value ('' stays ''; an unknown code as it is).
+
+    >>> error_label("zero_denominator"), error_label("not_converged", "en")
+    ('分母为 0（无投放）', 'not converged')
+    """
+    pair = ERROR_CODE_LABELS.get(str(code) if code == code and code is not None else "")
+    return str(code) if pair is None else Labels(lang)(*pair)

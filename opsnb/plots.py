@@ -26,6 +26,11 @@ __all__ = [
     "RISK_COLORS",
     "format_money",
     "format_pct",
+    "format_compact",
+    "format_count",
+    "tick_formatter",
+    "axis_units",
+    "metric_kind",
     "has_bold",
     "title_weight",
 ]
@@ -146,6 +151,10 @@ def use_theme(force: bool = False) -> None:
             "figure.titleweight": "bold" if has_bold(font) else "normal",
             "axes.titlesize": 13,
             "legend.frameon": False,
+            # never '1e7' or '+1.5e6' offsets on an axis: money and count axes carry 万/亿 or
+            # k/M through axis_units(); any other axis prints plain numbers
+            "axes.formatter.useoffset": False,
+            "axes.formatter.limits": (-9, 15),
         }
     )
     _THEMED = True
@@ -181,8 +190,97 @@ def format_money(x: float, lang: str = "zh", symbol: str = "¥") -> str:
     return f"{sign}{symbol}{a:,.0f}"
 
 
+def format_count(x: float, lang: str = "zh") -> str:
+    """A count for tables and sentences: 37,713 as is, from 10万 up '12.35万' / '1.23亿' in
+    Chinese, from 1M up '1.23M' in English; NaN as '—'."""
+    if x != x:
+        return "—"
+    sign = "-" if x < 0 else ""
+    a = abs(x)
+    if lang == "zh":
+        if a >= 1e8:
+            return f"{sign}{a / 1e8:.2f}亿"
+        if a >= 1e5:
+            return f"{sign}{a / 1e4:.2f}万"
+    elif a >= 1e6:
+        return f"{sign}{a / 1e6:.2f}M"
+    return f"{sign}{a:,.0f}"
+
+
 def format_pct(x: float, digits: int = 1) -> str:
     """0.0312 → '3.1%'; NaN as '—'."""
     if x != x:
         return "—"
     return f"{x * 100:.{digits}f}%"
+
+
+def _trim(v: float, digits: int = 2, sep: str = ",") -> str:
+    """``v`` with at most ``digits`` decimals and no trailing zeros: 1.20 -> '1.2', 12.0 -> '12'
+    (``sep``: the thousands separator, '' for none)."""
+    text = f"{v:{sep}.{digits}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def format_compact(x: float, lang: str = "zh", symbol: str = "") -> str:
+    """A short number in the reader's units, as on a chart axis: 12000 -> '1.2万' (zh) or
+    '12k' (en); 3.4e8 -> '3.4亿'; 1.2e6 -> '120万' / '1.2M'. ``symbol`` ('¥') prefixes money;
+    NaN as '—'.
+
+    Examples
+    --------
+    >>> format_compact(12000, "zh"), format_compact(12000, "en"), format_compact(1.2e6, "en")
+    ('1.2万', '12k', '1.2M')
+    >>> format_compact(3.4e8, "zh", "¥")
+    '¥3.4亿'
+    """
+    if x != x:
+        return "—"
+    sign = "-" if x < 0 else ""
+    a = abs(float(x))
+    units = ((1e8, "亿"), (1e4, "万")) if lang == "zh" else ((1e9, "B"), (1e6, "M"), (1e3, "k"))
+    for factor, unit in units:
+        if a >= factor:
+            return f"{sign}{symbol}{_trim(a / factor, sep='')}{unit}"  # ¥1000万 like ¥1000.00万
+    return f"{sign}{symbol}{_trim(a)}"
+
+
+def tick_formatter(kind: str = "count", lang: str = "zh", symbol: str = "¥"):
+    """The one matplotlib tick formatter of the kit: ``kind`` is ``money`` (¥1.2万 / ¥12k),
+    ``count`` (1.2万 / 12k) or ``pct`` (a fraction as 12%, 1.5% below 10%)."""
+    from matplotlib.ticker import FuncFormatter
+
+    if kind == "money":
+        return FuncFormatter(lambda v, _pos: format_compact(v, lang, symbol))
+    if kind == "count":
+        return FuncFormatter(lambda v, _pos: format_compact(v, lang))
+    if kind == "pct":
+        return FuncFormatter(lambda v, _pos: f"{_trim(v * 100, 1)}%")
+    raise ValueError(f"kind={kind!r}: expected one of 'money', 'count', 'pct'")
+
+
+MONEY_METRICS = frozenset({"gmv", "aov", "ad_spend", "refund_amount", "spend", "revenue", "value"})
+
+
+def metric_kind(metric: str) -> str:
+    """How a metric's axis is labelled: ``money`` (gmv, aov, ad_spend …), ``pct`` (names ending
+    in ``_rate``, shares) or ``count`` (visitors, buyers, orders …)."""
+    m = str(metric)
+    if m in MONEY_METRICS or m.endswith(("_amount", "_gmv", "_spend")):
+        return "money"
+    if m.endswith(("_rate", "_share")) or m in ("coverage", "ctr", "cvr"):
+        return "pct"
+    return "count"
+
+
+def axis_units(ax, kind: str = "money", *, lang: str = "zh", axis: str = "y", symbol: str = "¥"):
+    """Put :func:`tick_formatter` on ``ax``'s ``axis`` ('x', 'y' or 'both'); returns ``ax``."""
+    if axis not in ("x", "y", "both"):
+        raise ValueError(f"axis={axis!r}: expected one of 'x', 'y', 'both'")
+    from matplotlib.ticker import NullFormatter
+
+    for name in ("x", "y") if axis == "both" else (axis,):
+        a = getattr(ax, f"{name}axis")
+        a.set_major_formatter(tick_formatter(kind, lang, symbol))
+        if a.get_scale() == "log":  # log minor ticks would print 2×10⁷ labels: unlabelled
+            a.set_minor_formatter(NullFormatter())
+    return ax

@@ -43,6 +43,8 @@ __all__ = [
     "Markup",
     "escape_text",
     "escape_html",
+    "SummaryItem",
+    "SUMMARY_CLASS",
 ]
 
 
@@ -156,6 +158,24 @@ def escape_text(value: Any) -> str:
     return text.translate(_MD_LINK)
 
 
+SUMMARY_CLASS = "opsnb-summary"
+"""CSS class of the 结论 / Summary box (styled in ``templates/report.css``)."""
+
+
+@dataclass(frozen=True)
+class SummaryItem:
+    """One number of a report's 结论 / Summary box: a label in both languages, the value as the
+    reader should see it (already formatted: ``ctx.money``, ``ctx.pct`` …) and an optional
+    one-line note. ``kind`` is ``info``, ``good``, ``warn`` or ``alert`` (the value's colour)."""
+
+    label_zh: str
+    label_en: str
+    value: str
+    note_zh: str = ""
+    note_en: str = ""
+    kind: str = "info"
+
+
 def _is_bool(v: Any) -> bool:
     import numpy as np
 
@@ -192,6 +212,7 @@ class Context:
     title: str
     currency: str = "¥"
     _con: Any = field(default=None, repr=False)
+    _summary_id: str = field(default="", repr=False)
     records: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -295,11 +316,129 @@ class Context:
             )
         )
 
+    def summary(
+        self,
+        items: Iterable[SummaryItem],
+        actions: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        """Fill the report's 结论 / Summary box: the few numbers that matter and what to do.
+
+        :func:`setup` reserves the box right under the title (an empty display with an id), so a
+        notebook can compute and show its sections first and call this last, from the same
+        result objects the sections showed: the box then replaces the empty display at the top
+        of the report. Outside a kernel (or before ``setup``) the box is displayed where called.
+        ``actions`` are ``(zh, en)`` sentences, each a thing to do.
+        """
+        from IPython.display import HTML
+
+        box = HTML(self.summary_html(items, actions))
+        if self._summary_id:
+            from IPython.display import update_display
+
+            update_display(box, display_id=self._summary_id)
+        else:
+            _display(box)
+
+    def summary_html(
+        self, items: Iterable[SummaryItem], actions: Iterable[tuple[str, str]] = ()
+    ) -> str:
+        """The HTML of the 结论 / Summary box (see :meth:`summary`); text is escaped."""
+        L = self.L
+        cells = []
+        for it in items:
+            note = L(it.note_zh, it.note_en) if (it.note_zh or it.note_en) else ""
+            cells.append(
+                f'<div class="opsnb-kpi opsnb-kpi-{escape_html(it.kind)}">'
+                f'<div class="opsnb-kpi-value">{escape_html(it.value)}</div>'
+                f'<div class="opsnb-kpi-label">{escape_html(L(it.label_zh, it.label_en))}</div>'
+                + (f'<div class="opsnb-kpi-note">{escape_html(note)}</div>' if note else "")
+                + "</div>"
+            )
+        todo = "".join(f"<li>{escape_html(L(zh, en))}</li>" for zh, en in actions)
+        return (
+            f'<div class="{SUMMARY_CLASS}"><div class="opsnb-summary-title">'
+            f"{escape_html(L('结论', 'Summary'))}</div>"
+            f'<div class="opsnb-kpis">{"".join(cells)}</div>'
+            + (
+                f'<div class="opsnb-summary-todo">{escape_html(L("建议行动", "What to do"))}</div>'
+                f'<ul class="opsnb-actions">{todo}</ul>'
+                if todo
+                else ""
+            )
+            + "</div>"
+        )
+
+    def reserve_summary(self) -> None:
+        """Display the empty slot that :meth:`summary` fills later (done by :func:`setup`)."""
+        import uuid
+
+        from IPython.display import HTML
+
+        self._summary_id = f"opsnb-summary-{uuid.uuid4().hex}"
+        _display(HTML(""), display_id=self._summary_id)
+
     def money(self, x: float) -> str:
         return plots.format_money(float(x), self.lang, self.currency)
 
     def pct(self, x: float, digits: int = 1) -> str:
         return plots.format_pct(float(x), digits)
+
+    def count(self, x: float) -> str:
+        """A count in the reader's units: 37,713 as is; from 10万 (zh) or 1M (en) up
+        '12.35万' / '1.23M' (:func:`opsnb.plots.format_count`)."""
+        return plots.format_count(float(x), self.lang)
+
+    def item(
+        self, key: str, value: Any, *, note_zh: str = "", note_en: str = "", kind: str = "info"
+    ) -> SummaryItem:
+        """A :class:`SummaryItem` for a recorded key figure: the label and unit of ``key`` from
+        :data:`opsnb.i18n.RECORD_LABELS`, the value formatted in the reader's units (so the box
+        says what ``ctx.record(key=value)`` stores for the index and the ledger)."""
+        from opsnb.i18n import RECORD_LABELS, record_label
+
+        entry = RECORD_LABELS.get(key)
+        if entry is None:
+            label, unit = record_label(key, "en")
+            zh = en = label
+        else:
+            zh, en, unit = entry
+        return SummaryItem(
+            zh, en, self.figure(value, unit), note_zh=note_zh, note_en=note_en, kind=kind
+        )
+
+    def kpi(
+        self,
+        label_zh: str,
+        label_en: str,
+        value: str,
+        *,
+        note_zh: str = "",
+        note_en: str = "",
+        kind: str = "info",
+    ) -> SummaryItem:
+        """A :class:`SummaryItem` with its own label; ``value`` already formatted
+        (``ctx.money``, ``ctx.pct``, ``ctx.count``). For recorded figures use :meth:`item`."""
+        return SummaryItem(label_zh, label_en, value, note_zh=note_zh, note_en=note_en, kind=kind)
+
+    def figure(self, value: Any, unit: str = "") -> str:
+        """``value`` as text in the reader's units; ``unit`` is one of the
+        :data:`~opsnb.i18n.RECORD_LABELS` kinds (money, pct, count, num, days, bool, text)."""
+        if value is None or (isinstance(value, float) and value != value):
+            return "—"
+        if _is_bool(value) or unit == "bool":
+            return yes_no(bool(value), self.lang)
+        if unit == "money":
+            return self.money(value)
+        if unit == "pct":
+            return self.pct(value)
+        if unit == "count":
+            return self.count(value)
+        if unit == "days":
+            n = math.ceil(float(value))
+            return self.L(f"{n:,} 天", f"{n:,} days")
+        if unit == "num" and isinstance(value, (int, float)):
+            return f"{float(value):.3g}"
+        return str(value)
 
     # ------------------------------------------------------------------ tables and figures
     def table(
@@ -322,13 +461,17 @@ class Context:
         import pandas as pd
 
         df = df.head(max_rows).copy()
+        if "error_code" in df.columns:  # codes are for programs; the reader gets words
+            from opsnb.i18n import error_label
+
+            df["error_code"] = df["error_code"].map(lambda v: error_label(v, self.lang))
         fmt: dict[str, Any] = {}
         for c in money:
             fmt[c] = lambda v: "—" if pd.isna(v) else self.money(v)
         for c in pct:
             fmt[c] = lambda v: "—" if pd.isna(v) else self.pct(v)
         for c in int_cols:
-            fmt[c] = lambda v: "—" if pd.isna(v) else f"{int(v):,}"
+            fmt[c] = lambda v: "—" if pd.isna(v) else self.count(int(v))
         for c in df.columns:
             if c not in fmt and _is_bool_column(df[c]):
                 # never Python's True/False in a report: 是/否, yes/no
@@ -477,6 +620,7 @@ def setup(
         currency=currency or "¥",
     )
     _release_after_each_cell(ctx)
+    ctx.reserve_summary()
     ctx.record(
         _title=title,
         _period=str(per),

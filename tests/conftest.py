@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import pytest
@@ -48,6 +48,27 @@ def ensure_demo_db() -> Path:
 def demo_shop_once():
     """The session's full demo shop (:class:`opsnb.demo.shop.DemoShop`, generated on first use)."""
     return _demo()[0]
+
+
+@cache
+def rendered_report(stem: str, lang: str):
+    """Run and render notebook ``stem`` once per test session on the demo store, through the
+    path users run (papermill + HTML), into its own folder under the session's temporary
+    directory. Returns ``(RunResult, output_dir)``; every test reading a rendered report shares
+    this one run (``tests/test_notebooks.py``, ``tests/test_report_content.py``)."""
+    from opsnb.run.params import list_notebooks
+    from opsnb.run.runner import run_notebook
+
+    nb = next(p for p in list_notebooks() if p.stem == stem)
+    out = _TMP / "reports" / stem / "elsewhere"
+    r = run_notebook(
+        nb,
+        {"lang": lang, "db_path": str(ensure_demo_db())},
+        output_dir=out,
+        timeout=600,
+        ledger=False,
+    )
+    return r, out
 
 
 @pytest.fixture(scope="session")

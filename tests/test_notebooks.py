@@ -81,14 +81,11 @@ LANG = {nb.stem: ("en" if i % 2 == 0 else "zh") for i, nb in enumerate(BATCH_NOT
 
 @pytest.mark.slow
 @pytest.mark.parametrize("nb", BATCH_NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs_on_the_demo_shop_and_writes_into_its_output_folder(nb, demo_db, tmp_path):
-    from opsnb.run.runner import run_notebook
+def test_notebook_runs_on_the_demo_shop_and_writes_into_its_output_folder(nb, demo_db):
+    from conftest import rendered_report
 
-    out = tmp_path / "elsewhere"
     lang = LANG[nb.stem]
-    r = run_notebook(
-        nb, {"lang": lang, "db_path": str(demo_db)}, output_dir=out, timeout=600, ledger=False
-    )
+    r, out = rendered_report(nb.stem, lang)  # one run per session, shared with test_report_content
     assert r.ok, f"{nb.stem} failed: {r.error}\n{r.failed_cell}"
     html = Path(r.html_path).read_text(encoding="utf-8")
     assert "data:image/png;base64," in html or nb.stem.startswith("00"), (

@@ -88,8 +88,10 @@ from opsnb.abtest.sequential import (
     sequential_ratios,
 )
 from opsnb.abtest.show import (
+    DECISION_LABELS,
     correction_scope,
     daily_units,
+    first_crossings,
     format_p,
     load_experiment,
     parse_covariates,
@@ -99,6 +101,7 @@ from opsnb.abtest.show import (
     show_power,
     show_results,
     show_srm,
+    show_summary,
     split_list,
 )
 from opsnb.abtest.stats import (
@@ -217,6 +220,9 @@ __all__ = [
     "show_cumulative",
     "show_decision",
     "show_power",
+    "show_summary",
+    "first_crossings",
+    "DECISION_LABELS",
     "daily_units",
     "format_p",
     "correction_scope",

@@ -1,7 +1,8 @@
 """Sections of the A/B readout notebook (04): each call displays one part through a report context.
 
 The notebook stays thin: load the units, run the readout, then ``show_srm``, ``show_results``,
-``show_forest``, ``show_cumulative``, ``show_decision`` and ``show_power`` in that order.
+``show_forest``, ``show_cumulative``, ``show_decision`` and ``show_power`` in that order, and
+last :func:`show_summary`, which fills the 结论 / Summary box ``report.setup`` put under the title.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ __all__ = [
     "show_cumulative",
     "show_decision",
     "show_power",
+    "show_summary",
+    "first_crossings",
+    "DECISION_LABELS",
     "daily_units",
     "format_p",
     "correction_scope",
@@ -117,7 +121,7 @@ def load_experiment(ctx, experiment: str, data_file: str = "") -> pd.DataFrame:
 def show_srm(ctx, ro: Readout) -> None:
     """Sample-ratio check first: a broken split invalidates everything below."""
     s = ro.srm
-    counts = "，".join(f"{k}: {int(v):,}" for k, v in s.counts.items())
+    counts = "，".join(f"{k}：{int(v):,}" for k, v in s.counts.items())
     counts_en = ", ".join(f"{k}: {int(v):,}" for k, v in s.counts.items())
     if s.flagged:
         ctx.note(
@@ -139,7 +143,7 @@ def show_results(ctx, ro: Readout) -> None:
     r = ro.results
     t = pd.DataFrame(
         {
-            L("指标", "Metric"): r["metric"]
+            L("指标", "Metric"): r["metric"].map(L.col)
             + r["guardrail"].map({True: L("（护栏）", " (guardrail)"), False: ""}),
             L("实验组", "Variant"): r["variant"],
             L("对照组样本", "Control n"): r["n_control"],
@@ -433,21 +437,62 @@ def show_cumulative(
     return cum
 
 
-def show_decision(ctx, ro: Readout, **decide_kwargs) -> Decision:
+DECISION_LABELS = {
+    "ship": ("上线", "Ship"),
+    "dont_ship": ("不上线", "Don't ship"),
+    "keep_running": ("继续实验", "Keep running"),
+    "inconclusive": ("无明确结论", "Inconclusive"),
+}
+"""Display names of :attr:`Decision.decision`."""
+_DECISION_KINDS = {
+    "ship": "good",
+    "dont_ship": "alert",
+    "keep_running": "warn",
+    "inconclusive": "warn",
+}
+
+
+def first_crossings(cumulative: pd.DataFrame | None) -> dict[str, tuple[int, str]]:
+    """Per variant, the look and day (YYYY-MM-DD) the cumulative lift first crossed its
+    sequential boundary (:func:`show_cumulative`'s table); variants that never crossed are
+    left out. Every section quotes these, so the report names one look."""
+    if cumulative is None or cumulative.empty:
+        return {}
+    out = {}
+    for v, g in cumulative.groupby("variant", sort=False):
+        hit = g[g["crossed"]]
+        if len(hit):
+            out[str(v)] = (int(hit["look"].iloc[0]), hit["date"].iloc[0].strftime("%Y-%m-%d"))
+    return out
+
+
+def _crossing_note(d: Decision, cumulative: pd.DataFrame | None) -> tuple[str, str]:
+    hit = first_crossings(cumulative).get(str(d.variant))
+    if hit is None or d.decision not in ("ship", "dont_ship"):
+        return "", ""
+    k, day = hit
+    return (
+        f"累计提升图中，边界在第 {k} 次查看（{day}）首次越过（见第 3 节）。",
+        f" In the cumulative chart the boundary was first crossed at look {k} ({day}; section 3).",
+    )
+
+
+def show_decision(
+    ctx, ro: Readout, *, cumulative: pd.DataFrame | None = None, **decide_kwargs
+) -> Decision:
+    """The decision box (:func:`~opsnb.abtest.decision.decide`); with ``cumulative`` (the table
+    :func:`show_cumulative` returned) it names the look at which the boundary was first
+    crossed, the same look section 3 names."""
     d = decide(ro, **decide_kwargs)
     kind = {"ship": "info", "dont_ship": "alert", "keep_running": "warn", "inconclusive": "warn"}[
         d.decision
     ]
-    label = {
-        "ship": ("上线", "Ship"),
-        "dont_ship": ("不上线", "Don't ship"),
-        "keep_running": ("继续实验", "Keep running"),
-        "inconclusive": ("无明确结论", "Inconclusive"),
-    }[d.decision]
+    label = DECISION_LABELS[d.decision]
+    cz, ce = _crossing_note(d, cumulative)
     # the reasons may quote variant names from the data: escaped, the bold label is ours
     ctx.note(
-        ctx.trusted(f"<b>结论：{label[0]}</b>。{html.escape(d.reason_zh)}"),
-        ctx.trusted(f"<b>Decision: {label[1]}</b>. {html.escape(d.reason_en)}"),
+        ctx.trusted(f"<b>结论：{label[0]}</b>。{html.escape(d.reason_zh)}{html.escape(cz)}"),
+        ctx.trusted(f"<b>Decision: {label[1]}</b>. {html.escape(d.reason_en)}{html.escape(ce)}"),
         kind,
     )
     return d
@@ -497,3 +542,62 @@ def daily_units(
         return daily_traffic(ctx.read_all("daily_metrics", columns=["date", "visitors"]))
     except Exception:  # no store: duration cannot be estimated
         return math.nan
+
+
+def show_summary(ctx, ro: Readout, d: Decision, *, cumulative: pd.DataFrame | None = None) -> None:
+    """The 结论 / Summary box of the A/B readout: the decision, the deciding metric's lift with
+    its interval and adjusted p-value (the row :func:`show_results` shows), the SRM check and,
+    for a sequential readout, the look of the first boundary crossing (:func:`first_crossings`,
+    as in section 3); the decision's reason is the action."""
+    L = ctx.L
+    rows = ro.results[(ro.results["metric"] == d.metric) & (ro.results["variant"] == d.variant)]
+    r = rows.iloc[0] if len(rows) else ro.results.iloc[0]
+    label = DECISION_LABELS[d.decision]
+    lift = f"{r['rel_lift'] * 100:+.1f}%" if r["rel_lift"] == r["rel_lift"] else "—"
+    lo, hi = (f"{r[c] * 100:+.1f}%" if r[c] == r[c] else "—" for c in ("rel_ci_low", "rel_ci_high"))
+    items = [
+        ctx.kpi("决策", "Decision", L(*label), kind=_DECISION_KINDS[d.decision]),
+        ctx.kpi(
+            f"{L.col(r['metric'])} 相对提升",
+            f"{L.col(r['metric'])} relative lift",
+            lift,
+            note_zh=f"区间 [{lo}, {hi}]",
+            note_en=f"interval [{lo}, {hi}]",
+        ),
+    ]
+    if ro.method != "bayesian":
+        items.append(ctx.kpi("p 值（校正后）", "p-value (adjusted)", format_p(r["p_adjusted"])))
+    items.append(
+        ctx.kpi(
+            "分流检查（SRM）",
+            "Sample ratio check",
+            L("失衡", "mismatch") if ro.srm.flagged else L("通过", "ok"),
+            note_zh=f"p = {ro.srm.p_value:{'.2g' if ro.srm.flagged else '.2f'}}",
+            note_en=f"p = {ro.srm.p_value:{'.2g' if ro.srm.flagged else '.2f'}}",
+            kind="alert" if ro.srm.flagged else "good",
+        )
+    )
+    hit = first_crossings(cumulative).get(str(d.variant))
+    if hit is not None:
+        items.append(
+            ctx.kpi(
+                "首次越过边界",
+                "Boundary first crossed",
+                L(f"第 {hit[0]} 次查看", f"look {hit[0]}"),
+                note_zh=hit[1],
+                note_en=hit[1],
+            )
+        )
+    elif d.decision == "keep_running" and d.days_left == d.days_left:
+        items.append(ctx.item("ab_days_left", d.days_left, kind="warn"))
+    cz, ce = _crossing_note(d, cumulative)
+    actions = [(d.reason_zh + cz, d.reason_en + ce)]
+    if ro.srm.flagged:
+        actions.insert(
+            0,
+            (
+                "先排查分流（SRM 失衡），修复前不要依据结果决策。",
+                "Fix the split first (sample ratio mismatch): do not act on the results until then.",
+            ),
+        )
+    ctx.summary(items, actions)

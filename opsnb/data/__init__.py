@@ -79,11 +79,13 @@ from opsnb.data.schemas import (
     get_table,
 )
 from opsnb.data.show import (
+    CHECK_STATUS_LABELS,
     show_consistency,
     show_coverage,
     show_daily_coverage,
     show_duplicates,
     show_outliers,
+    show_summary,
 )
 from opsnb.data.store import (
     WriteResult,
@@ -172,4 +174,6 @@ __all__ = [
     "show_duplicates",
     "show_consistency",
     "show_outliers",
+    "show_summary",
+    "CHECK_STATUS_LABELS",
 ]

@@ -2,7 +2,8 @@
 
 The notebook stays thin: read the period's ``daily_metrics``, then ``show_coverage``,
 ``show_daily_coverage``, ``show_duplicates``, ``show_consistency`` and ``show_outliers`` in that
-order, and record :func:`opsnb.data.health.health_summary`. ``ctx`` is the notebook's report
+order, then :func:`show_summary` (it fills the 结论 / Summary box that ``report.setup`` put under
+the title) and record :func:`opsnb.data.health.health_summary`. ``ctx`` is the notebook's report
 context (:func:`opsnb.report.setup`).
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from opsnb.data.health import (
+    HealthSummary,
     OutlierScreen,
     consistency_checks,
     duplicate_keys,
@@ -26,7 +28,12 @@ __all__ = [
     "show_duplicates",
     "show_consistency",
     "show_outliers",
+    "show_summary",
+    "CHECK_STATUS_LABELS",
 ]
+
+CHECK_STATUS_LABELS = {"ok": ("通过", "ok"), "fail": ("未通过", "failed"), "n/a": ("不适用", "n/a")}
+"""Display names of a 口径 check's status."""
 
 
 def show_coverage(ctx) -> pd.DataFrame:
@@ -83,11 +90,16 @@ def show_consistency(ctx) -> pd.DataFrame:
     """The 口径 checks of the period (:func:`~opsnb.data.health.consistency_checks`), coloured by
     status, and a note naming the failed ones. Returns the checks."""
     checks = consistency_checks(ctx.con, ctx.period.start, ctx.period.end)
-    shown = checks.drop(columns=["description_en" if ctx.lang == "zh" else "description_zh"])
+    # the description is the check's name in the reader's language; the snake_case key stays
+    # in the returned frame (and the Excel/ledger), not in the report
+    shown = checks.drop(
+        columns=["check", "description_en" if ctx.lang == "zh" else "description_zh"]
+    ).assign(status=lambda d: d["status"].map(lambda v: ctx.L(*CHECK_STATUS_LABELS.get(v, (v, v)))))
+    ok, fail = (ctx.L(*CHECK_STATUS_LABELS[k]) for k in ("ok", "fail"))
     ctx.table(
         shown,
         int_cols=["rows_checked", "violations"],
-        highlight={"status": {"ok": "#d4edda", "fail": "#f8d7da"}},
+        highlight={"status": {ok: "#d4edda", fail: "#f8d7da"}},
     )
     failed = checks[checks["status"] == "fail"]
     if failed.empty:
@@ -121,3 +133,63 @@ def show_outliers(ctx, daily: pd.DataFrame, *, z: float = 5.0, top: int = 30) ->
             int_cols=["value", "typical"],
         )
     return screen
+
+
+def show_summary(ctx, summary: HealthSummary, checks: pd.DataFrame) -> None:
+    """The 结论 / Summary box of the data-health report: the counts of
+    :func:`~opsnb.data.health.health_summary` (the figures the report records) and what to fix
+    before any analysis, in that order: duplicates, failed 口径 checks, missing days, outliers."""
+    s = summary
+
+    def kind(n: int, bad: str = "alert") -> str:
+        return "good" if n == 0 else bad
+
+    items = [
+        ctx.item("rows", s.rows),
+        ctx.item(
+            "missing_channel_days",
+            s.missing_channel_days,
+            kind=kind(s.missing_channel_days, "warn"),
+        ),
+        ctx.item("duplicate_keys", s.duplicate_keys, kind=kind(s.duplicate_keys)),
+        ctx.item("failed_checks", s.failed_checks, kind=kind(s.failed_checks)),
+        ctx.item("outlier_days", s.outlier_days, kind=kind(s.outlier_days, "warn")),
+    ]
+    actions = []
+    if s.duplicate_keys:
+        actions.append(
+            (
+                f"在源文件中去除 {s.duplicate_keys} 组重复主键后重新导入。",
+                f"Deduplicate the {s.duplicate_keys} duplicate keys in the source file and load it again.",
+            )
+        )
+    if s.failed_checks:
+        failed = checks[checks["status"] == "fail"]
+        actions.append(
+            (
+                "核对未通过的口径检查：" + "、".join(failed["description_zh"]) + "。",
+                "Check the failed consistency checks: " + "; ".join(failed["description_en"]) + ".",
+            )
+        )
+    if s.missing_channel_days:
+        actions.append(
+            (
+                f"补导缺失的 {s.missing_channel_days} 个渠道·日（见第二节）。",
+                f"Export and load the {s.missing_channel_days} missing channel-days (section 2).",
+            )
+        )
+    if s.outlier_days:
+        actions.append(
+            (
+                f"逐条核对 {s.outlier_days} 条异常值记录是否为埋点或录入问题（见第四节）。",
+                f"Check the {s.outlier_days} outlier records for tracking or data-entry problems (section 4).",
+            )
+        )
+    if not actions:
+        actions.append(
+            (
+                "数据完整、口径一致，可以开始分析。",
+                "The data is complete and consistent: go ahead with the analysis.",
+            )
+        )
+    ctx.summary(items, actions)

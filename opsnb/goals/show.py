@@ -4,7 +4,8 @@ Each ``show_*`` call shows one part of the report through a report context ``ctx
 (:mod:`opsnb.report`), so that the notebooks stay thin: ``show_goal``, ``show_targets``,
 ``show_feasibility``, ``show_budget``, the plan sections (``show_plan_status``,
 ``show_late_tasks``, ``show_risk_actions``, ``show_owner_summary``, ``show_monthly_schedule``,
-:func:`export_plan`), ``show_scenarios`` and :func:`record_key_figures`; ``show_live_intro`` opens
+:func:`export_plan`), ``show_scenarios``, :func:`show_summary` (the 结论 / Summary box under the title, filled last)
+and :func:`record_key_figures`; ``show_live_intro`` opens
 the live what-if panel (02b).
 
 :func:`plot_driver_tree` draws GMV → channels → visitors × conversion × AOV;
@@ -51,6 +52,9 @@ __all__ = [
     "export_plan",
     "show_scenarios",
     "record_key_figures",
+    "key_figures",
+    "plan_target",
+    "show_summary",
     "show_live_intro",
     "plot_driver_tree",
     "VERDICT_LABELS",
@@ -79,6 +83,7 @@ def plot_driver_tree(decomposition: Decomposition, *, lang: str = "zh", ax=None)
     ax.set_xlim(0, 10)
     ax.set_ylim(-0.8, n - 0.2)
     money = lambda x: plots.format_money(x, lang)  # noqa: E731
+    count = lambda x: plots.format_count(x, lang)  # noqa: E731
     ys = [n - 1 - i for i in range(n)]
     mid = (n - 1) / 2
     root = (
@@ -92,14 +97,14 @@ def plot_driver_tree(decomposition: Decomposition, *, lang: str = "zh", ax=None)
         ax.text(
             2.4,
             y,
-            f"{r['channel']}  {money(r['gmv'])} ({r['growth']:+.0%})",
+            f"{r['channel']}  {money(r['gmv'])}{L.paren(f'{r.growth:+.0%}')}",
             ha="left",
             va="center",
             fontsize=10,
             bbox=dict(boxstyle="round,pad=0.3", fc="white", ec="#BBBBBB"),
         )
         parts = [
-            f"{L('访客', 'Visitors')} {r['base_visitors']:,.0f}→{r['visitors']:,.0f}",
+            f"{L('访客', 'Visitors')} {count(r['base_visitors'])}→{count(r['visitors'])}",
             f"{L('转化率', 'Conv.')} {r['base_conversion_rate']:.2%}→{r['conversion_rate']:.2%}",
             f"{L('客单价', 'AOV')} ¥{r['base_aov']:,.0f}→¥{r['aov']:,.0f}",
         ]
@@ -306,7 +311,53 @@ def show_goal(ctx, decomposition: Decomposition, base, *, mix: str = "history") 
         "visitors, conversion and AOV "
         f"{'the way the channel grew in the past' if by_history else 'in fixed proportions'}.",
     )
+    _say_plan_target(ctx, d)
     ctx.show(plot_driver_tree(d, lang=ctx.lang))
+
+
+def plan_target(ctx) -> float:
+    """The shop-wide GMV target of the report period in the store's ``targets`` table (the
+    plan's target, the one the retrospective 05 measures achievement against); NaN when the
+    table or the row is missing."""
+    try:
+        t = ctx.read_all("targets")
+    except Exception:  # noqa: BLE001 - no targets table in the store
+        return float("nan")
+    rows = t[
+        (t["period"].astype(str) == ctx.period.label)
+        & (t["metric"] == "gmv")
+        & (t["channel"] == "全部")
+    ]
+    return float(rows["target"].sum()) if len(rows) else float("nan")
+
+
+def _say_plan_target(ctx, d: Decomposition) -> None:
+    """Says how the goal compares with the plan's target (targets table), which 05 uses."""
+    plan = plan_target(ctx)
+    if plan != plan:
+        ctx.say(
+            f"targets 表中没有 {ctx.period.label} 的全店成交金额目标；复盘（05）需要它来计算达成率，请补录。",
+            f"The targets table has no shop-wide GMV target for {ctx.period.label}; the "
+            "retrospective (05) needs one to measure achievement: add it.",
+        )
+        return
+    gap = d.total - plan
+    if abs(gap) <= 0.005 * plan:
+        ctx.say(
+            f"与计划（targets 表）中 {ctx.period.label} 的目标 {ctx.money(plan)} 一致，复盘（05）按同一目标计算达成率。",
+            f"It matches the plan's target for {ctx.period.label} in the targets table "
+            f"({ctx.money(plan)}), the one the retrospective (05) measures against.",
+        )
+        return
+    more = "高" if gap > 0 else "低"
+    ctx.say(
+        f"计划（targets 表）中 {ctx.period.label} 的目标为 {ctx.money(plan)}：本拆解的目标{more} {ctx.money(abs(gap))}"
+        f"（{gap / plan:+.1%}），因为这里按基期实际成交金额 ×（1 + 增长目标）推算。复盘（05）按 targets 表的目标计算达成率。",
+        f"The plan's target for {ctx.period.label} in the targets table is {ctx.money(plan)}: "
+        f"this goal is {ctx.money(abs(gap))} {'higher' if gap > 0 else 'lower'} "
+        f"({gap / plan:+.1%}) because it is the base period's actual GMV × (1 + growth goal). "
+        "The retrospective (05) measures achievement against the targets table.",
+    )
 
 
 def show_targets(ctx, decomposition: Decomposition) -> None:
@@ -329,7 +380,12 @@ def show_targets(ctx, decomposition: Decomposition) -> None:
     ctx.table(
         channel_targets_table(decomposition, lang=ctx.lang),
         translate=False,
-        money=[L("参考期成交金额", "Reference GMV"), L("目标成交金额", "Target GMV")],
+        money=[
+            L("参考期成交金额", "Reference GMV"),
+            L("目标成交金额", "Target GMV"),
+            L("参考期客单价", "Reference AOV"),
+            L("目标客单价", "Target AOV"),
+        ],
         pct=[
             L("参考期转化率", "Reference conversion"),
             L("目标转化率", "Target conversion"),
@@ -519,8 +575,32 @@ def record_key_figures(
     """Record goal_gmv, base_gmv, goal_growth, unrealistic (driver changes beyond the history),
     ad_spend_needed, overdue_tasks, risks_without_plan and stretch_achievement (goal achievement
     of the stretch scenario) for the index page and the ledger."""
-    d = decomposition
     ctx.record(
+        **key_figures(
+            decomposition,
+            feasibility=feasibility,
+            budget=budget,
+            late=late,
+            risks=risks,
+            scenarios=scenarios,
+        )
+    )
+
+
+def key_figures(
+    decomposition: Decomposition,
+    *,
+    feasibility: pd.DataFrame,
+    budget: pd.DataFrame,
+    late: pd.DataFrame,
+    risks: pd.DataFrame,
+    scenarios: pd.DataFrame,
+) -> dict:
+    """The plan's key figures, recorded by :func:`record_key_figures` and shown by
+    :func:`show_summary`: goal_gmv, base_gmv, goal_growth, unrealistic, ad_spend_needed,
+    overdue_tasks, risks_without_plan, stretch_achievement."""
+    d = decomposition
+    return dict(
         goal_gmv=d.total,
         base_gmv=d.base_gmv,
         goal_growth=d.growth,
@@ -530,6 +610,87 @@ def record_key_figures(
         risks_without_plan=int(len(risks)),
         stretch_achievement=float(scenarios.set_index("scenario").loc["stretch", "achievement"]),
     )
+
+
+def show_summary(
+    ctx,
+    decomposition: Decomposition,
+    *,
+    feasibility: pd.DataFrame,
+    budget: pd.DataFrame,
+    late: pd.DataFrame,
+    risks: pd.DataFrame,
+    scenarios: pd.DataFrame,
+) -> None:
+    """The 结论 / Summary box of the plan: the goal (and the plan's target when it differs),
+    driver changes beyond history, the ad spend needed, overdue tasks and high risks without a
+    response (:func:`key_figures`); then what to do about each."""
+    f = key_figures(
+        decomposition,
+        feasibility=feasibility,
+        budget=budget,
+        late=late,
+        risks=risks,
+        scenarios=scenarios,
+    )
+    plan = plan_target(ctx)
+    differs = plan == plan and abs(f["goal_gmv"] - plan) > 0.005 * plan
+    items = [
+        ctx.item(
+            "goal_gmv",
+            f["goal_gmv"],
+            note_zh=f"较基期 {f['goal_growth']:+.1%}"
+            + (f"；targets 表 {ctx.money(plan)}" if differs else ""),
+            note_en=f"{f['goal_growth']:+.1%} on the base"
+            + (f"; targets table {ctx.money(plan)}" if differs else ""),
+        ),
+        ctx.item("unrealistic", f["unrealistic"], kind="alert" if f["unrealistic"] else "good"),
+        ctx.item("ad_spend_needed", f["ad_spend_needed"]),
+        ctx.item(
+            "overdue_tasks", f["overdue_tasks"], kind="warn" if f["overdue_tasks"] else "good"
+        ),
+        ctx.item(
+            "risks_without_plan",
+            f["risks_without_plan"],
+            kind="alert" if f["risks_without_plan"] else "good",
+        ),
+    ]
+    actions = []
+    if f["risks_without_plan"]:
+        actions.append(
+            (
+                f"24 小时内为 {f['risks_without_plan']} 个高风险节点补上应对措施（见第五节）。",
+                f"Add a response plan to the {f['risks_without_plan']} high-risk milestones within 24 hours (section 5).",
+            )
+        )
+    if f["overdue_tasks"]:
+        actions.append(
+            (
+                f"跟进 {f['overdue_tasks']} 项逾期任务，与负责人确认新的完成日期。",
+                f"Chase the {f['overdue_tasks']} overdue tasks and agree new end dates with their owners.",
+            )
+        )
+    if f["unrealistic"]:
+        actions.append(
+            (
+                f"{f['unrealistic']} 项驱动因子的所需变化超出历史：调整目标拆分或增加投入（见第三节）。",
+                f"{f['unrealistic']} driver changes go beyond anything in the history: re-split the goal or invest more (section 3).",
+            )
+        )
+    if differs:
+        actions.append(
+            (
+                f"与 targets 表的目标（{ctx.money(plan)}）对齐，复盘按 targets 表计算达成率。",
+                f"Align with the targets table ({ctx.money(plan)}): the retrospective measures against it.",
+            )
+        )
+    actions.append(
+        (
+            f"按所需推广花费 {ctx.money(f['ad_spend_needed'])} 申请预算；冲刺情景的目标达成率为 {ctx.pct(f['stretch_achievement'])}。",
+            f"Request {ctx.money(f['ad_spend_needed'])} of ad budget; the stretch scenario reaches {ctx.pct(f['stretch_achievement'])} of the goal.",
+        )
+    )
+    ctx.summary(items, actions)
 
 
 def show_live_intro(ctx, model: ScenarioModel) -> None:

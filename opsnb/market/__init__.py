@@ -66,6 +66,7 @@ from opsnb.market.show import (
     show_funnel,
     show_price_bands,
     show_rfm,
+    show_summary,
 )
 
 __all__ = [
@@ -122,4 +123,5 @@ __all__ = [
     "show_cohorts",
     "show_clv",
     "show_basket",
+    "show_summary",
 ]

@@ -633,6 +633,7 @@ def plot_category_trend(trend: pd.DataFrame, *, lang: str = "zh", ax=None):
             lw=2,
             label=f"{cat}（季节调整）" if lang == "zh" else f"{cat} (seasonally adjusted)",
         )
+    plots.axis_units(ax, "money", lang=lang)
     ax.set_title("类目趋势" if lang == "zh" else "Category trend")
     ax.legend(fontsize=8)
     return ax
@@ -650,6 +651,7 @@ def plot_price_bands(table: pd.DataFrame, *, lang: str = "zh", ax=None):
     ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
     ax2 = ax.twinx()
     ax2.plot(x, table["shops"], color=plots.PALETTE[1], marker="o")
+    plots.axis_units(ax2, "count", lang=lang)
     ax2.set_ylabel("竞争店铺数" if lang == "zh" else "Competing shops")
     ax2.grid(False)
     ax.set_ylabel("成交占比" if lang == "zh" else "Sales share")
@@ -686,6 +688,8 @@ def plot_calibration(index, value, cal: IndexCalibration, *, lang: str = "zh", a
     )
     ax.set_xscale("log")
     ax.set_yscale("log")
+    plots.axis_units(ax, "count", lang=lang, axis="x")
+    plots.axis_units(ax, "money", lang=lang)
     ax.set_xlabel("成交金额指数" if lang == "zh" else "Sales index")
     ax.set_ylabel("实际成交金额" if lang == "zh" else "Known GMV")
     ax.set_title("指数还原校准" if lang == "zh" else "Index calibration")
@@ -717,7 +721,7 @@ def plot_funnel(fun: pd.DataFrame, *, lang: str = "zh", ax=None):
         range(len(stages)), [names.get(s, (s, s))[0 if lang == "zh" else 1] for s in stages]
     )
     ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.1%}")
+    plots.axis_units(ax, "pct", lang=lang)
     ax.set_title(
         "渠道漏斗（相对访客）" if lang == "zh" else "Funnel by channel (share of visitors)"
     )

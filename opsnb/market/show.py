@@ -3,7 +3,9 @@
 The notebook stays thin: :func:`load_market_data` reads everything once (the store, or an
 orders file), then ``show_excluded``, ``show_category_trend``, ``show_price_bands``,
 ``show_competitors``, ``show_funnel``, ``show_channel_economics``, ``show_rfm``,
-``show_cohorts``, ``show_clv`` and ``show_basket`` in that order. A section whose data are
+``show_cohorts``, ``show_clv`` and ``show_basket`` in that order, and last
+:func:`show_summary` (the 结论 / Summary box under the title, from what the sections recorded
+and returned). A section whose data are
 missing (no ``market`` or ``daily_metrics`` table, no ``order_items``, an orders file without
 market or traffic data) says why in the report and returns None. ``ctx`` is the notebook's
 report context (:func:`opsnb.report.setup`).
@@ -58,6 +60,7 @@ __all__ = [
     "show_cohorts",
     "show_clv",
     "show_basket",
+    "show_summary",
 ]
 
 # why a section has no data: "" (it has), an orders file instead of the store, no such table in
@@ -335,11 +338,11 @@ def show_competitors(
     share = float(cc.loc[cc["is_own"], "share"].sum())
     rank = int(cc.reset_index(drop=True).index[cc["is_own"].to_numpy()][0]) + 1
     ctx.say(
-        f"指数还原采用 {cal.method} 单调拟合（{cal.n} 个本店月度点，留一法 MAPE {ctx.pct(cal.loo_mape)}）；本店估算份额 {ctx.pct(share)}，排名第 {rank}。超出本店指数范围的估算为外推，误差可能更大（见 extrapolated_share）。",
+        f"指数还原采用 {cal.method} 单调拟合（{cal.n} 个本店月度点，留一法 MAPE {ctx.pct(cal.loo_mape)}）；本店估算份额 {ctx.pct(share)}，排名第 {rank}。超出本店指数范围的估算为外推，误差可能更大（见“外推占比”列）。",
         f"Indices are mapped to GMV with a monotone {cal.method} fit ({cal.n} own months, "
         f"leave-one-out MAPE {ctx.pct(cal.loo_mape)}); our estimated share is {ctx.pct(share)}, "
         f"rank {rank}. Estimates beyond our own index range are extrapolations "
-        "(extrapolated_share).",
+        "(see the Extrapolated share column).",
     )
     ctx.record(calibration_loo_mape=cal.loo_mape, own_market_share=share)
     return cc
@@ -357,8 +360,9 @@ def show_funnel(ctx, data: MarketData) -> pd.DataFrame | None:
     prev = data.daily_prev if len(data.daily_prev) else None
     fun = funnel(data.daily, prev)
     ctx.show(plot_funnel(fun, lang=ctx.lang))
+    names = _STAGE_ZH if ctx.lang == "zh" else _STAGE_EN
     ctx.table(
-        fun,
+        fun.assign(stage=fun["stage"].map(lambda s: names.get(s, s))),
         pct=["step_rate", "drop_off", "overall_rate", "prev_step_rate"],
         int_cols=["users"],
     )
@@ -376,7 +380,7 @@ def show_funnel(ctx, data: MarketData) -> pd.DataFrame | None:
         made_en = " The funnel is " + " → ".join(_STAGE_EN.get(s, s) for s in stages) + "."
     ctx.say(
         f"全店流失最大的环节是进入“{_STAGE_ZH.get(worst.stage, worst.stage)}”（流失 {ctx.pct(worst.drop_off)}）。{made_zh}",
-        f"The largest shop-wide drop-off is into '{worst.stage}' ({ctx.pct(worst.drop_off)} "
+        f"The largest shop-wide drop-off is into '{_STAGE_EN.get(worst.stage, worst.stage)}' ({ctx.pct(worst.drop_off)} "
         f"lost).{made_en}",
     )
     return fun
@@ -392,6 +396,7 @@ def show_channel_economics(ctx, data: MarketData, *, margin: float = 0.3) -> pd.
         econ,
         money=["ad_spend", "gmv", "cac", "cac_low", "cac_high"],
         pct=["conversion_rate", "roi", "roi_low", "roi_high"],
+        int_cols=["buyers", "new_buyers"],
     )
     paid = econ.dropna(subset=["cac"]).sort_values("cac")
     if paid.empty:
@@ -494,7 +499,7 @@ def show_clv(
         return ltv
     ctx.table(ltv.bg.to_frame(), caption=("BG/NBD 参数（周）", "BG/NBD parameters (weeks)"))
     ctx.say(
-        f"BG/NBD + {ltv.spend_model}：未来 {horizon_days} 天每位客户的预期毛利 {ctx.money(ltv.mean_clv)}（参数不确定性 95% 区间 {ctx.money(ltv.mean_clv_low)}–{ctx.money(ltv.mean_clv_high)}），平均存活概率 {ctx.pct(ltv.mean_p_alive)}；拟合用 {ltv.n_fitted:,} / {ltv.n_customers:,} 位客户。",
+        f"BG/NBD + {ltv.spend_model}：未来 {horizon_days} 天每位客户的预期毛利 {ctx.money(ltv.mean_clv)}（参数不确定性 95% 区间 {ctx.money(ltv.mean_clv_low)}–{ctx.money(ltv.mean_clv_high)}），平均存活概率 {ctx.pct(ltv.mean_p_alive)}；拟合用 {ctx.count(ltv.n_fitted)} / {ctx.count(ltv.n_customers)} 位客户。",
         f"BG/NBD + {ltv.spend_model}: expected margin per customer over the next {horizon_days} "
         f"days {ctx.money(ltv.mean_clv)} (95% parameter interval {ctx.money(ltv.mean_clv_low)}"
         f"–{ctx.money(ltv.mean_clv_high)}); mean P(alive) {ctx.pct(ltv.mean_p_alive)}; fitted "
@@ -529,9 +534,89 @@ def show_basket(ctx, data: MarketData, *, top: int = 10) -> pd.DataFrame | None:
     r = rules.iloc[0]
     n_orders = items["order_id"].nunique()
     ctx.say(
-        f"提升度最高的规则：买 {r.antecedent} 的订单有 {ctx.pct(r.confidence)} 也买 {r.consequent}，是随机搭配的 {r.lift:.1f} 倍（{int(r['count'])} 单，共 {n_orders:,} 单），适合做搭配推荐或组合装。",
+        f"提升度最高的规则：买 {r.antecedent} 的订单有 {ctx.pct(r.confidence)} 也买 {r.consequent}，是随机搭配的 {r.lift:.1f} 倍（{int(r['count'])} 单，共 {ctx.count(n_orders)} 单），适合做搭配推荐或组合装。",
         f"Top rule by lift: {ctx.pct(r.confidence)} of orders with {r.antecedent} also hold "
         f"{r.consequent}, {r.lift:.1f}× chance ({int(r['count'])} of {n_orders:,} orders) — a "
         "bundle or cross-sell candidate.",
     )
     return rules
+
+
+def show_summary(
+    ctx,
+    *,
+    bands: pd.DataFrame | None = None,
+    funnel_table: pd.DataFrame | None = None,
+    economics: pd.DataFrame | None = None,
+    segments: pd.DataFrame | None = None,
+    rules: pd.DataFrame | None = None,
+) -> None:
+    """The 结论 / Summary box of the market study: the figures the sections recorded
+    (own market share, top segment's revenue share, month-1 retention, repurchase rate, mean
+    CLV; a section that had no data has none) and what to do, from the tables the sections
+    returned: the opportunity price bands, the cheapest paid channel, the leakiest funnel step,
+    the top bundle. Sections without data add no line."""
+    rec = ctx.records
+    keys = (
+        "own_market_share",
+        "top_segment_revenue_share",
+        "month1_retention",
+        "repurchase_rate",
+        "mean_clv",
+    )
+    items = [ctx.item(k, rec[k]) for k in keys if rec.get(k) is not None]
+    actions = []
+    if bands is not None and len(bands) and bands["opportunity"].any():
+        opp = bands[bands["opportunity"]]["price_band"].astype(str)
+        actions.append(
+            (
+                f"优先在机会价格带 {'、'.join(opp)} 布局新品（成交占比高、竞争少）。",
+                f"Launch into the opportunity price bands {', '.join(opp)} first (high share, low competition).",
+            )
+        )
+    if economics is not None and len(economics.dropna(subset=["cac"])) > 1:
+        paid = economics.dropna(subset=["cac"]).sort_values("cac")
+        lo, hi = paid.iloc[0], paid.iloc[-1]
+        actions.append(
+            (
+                f"把预算向获客成本最低的 {lo.channel}（{ctx.money(lo.cac)}）倾斜，复核最高的 {hi.channel}（{ctx.money(hi.cac)}）。",
+                f"Shift budget towards {lo.channel}, the cheapest paid channel (CAC {ctx.money(lo.cac)}); review {hi.channel}, the dearest ({ctx.money(hi.cac)}).",
+            )
+        )
+    if funnel_table is not None and len(funnel_table):
+        stages = list(dict.fromkeys(funnel_table["stage"]))
+        steps = funnel_table[
+            (funnel_table["stage"] != stages[0]) & (funnel_table["channel"] == "全部")
+        ]
+        if len(steps):
+            w = steps.sort_values("drop_off").iloc[-1]
+            actions.append(
+                (
+                    f"优化进入“{_STAGE_ZH.get(w.stage, w.stage)}”的环节：全店流失 {ctx.pct(w.drop_off)}，是漏斗中最大的一步。",
+                    f"Work on the step into '{_STAGE_EN.get(w.stage, w.stage)}': {ctx.pct(w.drop_off)} of users are lost there, the largest drop in the funnel.",
+                )
+            )
+    if segments is not None and len(segments):
+        top = segments.iloc[0]
+        actions.append(
+            (
+                f"维护 {top.segment}：占客户 {ctx.pct(top.customer_share)}，贡献成交额 {ctx.pct(top.revenue_share)}。",
+                f"Look after {top.segment}: {ctx.pct(top.customer_share)} of customers, {ctx.pct(top.revenue_share)} of revenue.",
+            )
+        )
+    if rules is not None and len(rules):
+        r = rules.iloc[0]
+        actions.append(
+            (
+                f"试推 {r.antecedent} + {r.consequent} 搭配或组合装（提升度 {r.lift:.1f}）。",
+                f"Try a {r.antecedent} + {r.consequent} bundle or cross-sell (lift {r.lift:.1f}).",
+            )
+        )
+    if not items and not actions:
+        actions.append(
+            (
+                "本期没有可汇总的市场或客户数据，各节说明了缺少的数据。",
+                "There is no market or customer data to sum up; each section says what is missing.",
+            )
+        )
+    ctx.summary(items, actions)

@@ -93,6 +93,7 @@ from opsnb.monitoring.show import (
     show_excel,
     show_incidents,
     show_root_cause,
+    show_summary,
     show_table3,
     show_trends,
 )
@@ -169,6 +170,7 @@ __all__ = [
     "show_table3",
     "show_excel",
     "show_alerts",
+    "show_summary",
     "show_trends",
     "show_root_cause",
     "show_drafts",

@@ -1,7 +1,8 @@
 """What notebook 03 shows from a :class:`opsnb.monitoring.MonitorResult`: the daily report 表3
 (每日数据监控表) with 环比 / 较上周同期 / 同比 / month-to-date against the target, anomaly notes,
 suggested fixes and owners, the open incidents with their age and deadlines, the alert list,
-trend charts with the expected band, drafted 异常数据整改报告 and the styled Excel export.
+trend charts with the expected band, drafted 异常数据整改报告, the styled Excel export and,
+last, :func:`show_summary`, the 结论 / Summary box under the report's title.
 Chinese and English (``lang``).
 """
 
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from opsnb.i18n import SEVERITIES, SEVERITY_LABELS
+from opsnb.i18n import SEVERITIES, SEVERITY_LABELS, Labels, event_label
 from opsnb.monitoring.compare import COMPARISON_LABELS, day_comparisons, month_to_date
 from opsnb.monitoring.daily import METRICS, RATES, TOTAL, MonitorResult, gmv_at_risk, root_cause
 from opsnb.results import Result
@@ -31,6 +32,7 @@ from opsnb.sheets import (
 )
 
 __all__ = [
+    "show_summary",
     "daily_report",
     "draft_rectification",
     "plot_monitor",
@@ -136,14 +138,19 @@ def _note(rows: pd.DataFrame, lang: str) -> str:
     for r in rows.itertuples(index=False):
         arrow = "↑" if r.direction == "up" else "↓"
         sev = L(*SEVERITY_LABELS[r.severity]) if r.severity in SEVERITY_LABELS else r.severity
-        ev = f" [{r.event}]" if r.event else ""
-        if getattr(r, "issue", "") == "data":
-            ev += L(" [埋点/口径问题]", " [tracking/data issue]")
-        parts.append(
-            f"{L.col(r.metric)}{arrow}{abs(r.rel_change) * 100:.0f}% "
-            f"({L('预期', 'expected')} {_fmt(r.metric, r.expected)}, {sev}){ev}"
+        ev = (
+            L(f"〔{event_label(r.event, lang)}〕", f" [{event_label(r.event, lang)}]")
+            if r.event
+            else ""
         )
-    return "; ".join(parts)
+        if getattr(r, "issue", "") == "data":
+            ev += L("〔埋点/口径问题〕", " [tracking/data issue]")
+        parts.append(
+            f"{L.col(r.metric)}{arrow}{abs(r.rel_change) * 100:.0f}%"
+            + L.paren(f"{L('预期', 'expected')} {_fmt(r.metric, r.expected)}{L.comma}{sev}")
+            + ev
+        )
+    return L.semi.join(parts)
 
 
 def _fmt(metric: str, x: float) -> str:
@@ -222,7 +229,7 @@ def draft_rectification(
         "orders_per_buyer": L("人均订单数", "orders per buyer"),
         "aov": L("客单价", "AOV"),
     }
-    causes = "; ".join(
+    causes = L.semi.join(
         f"{r.channel} {fac.get(r.factor, r.factor)} {format_money(r.contribution, lang)}"
         for r in dec.head(3).itertuples(index=False)
     )
@@ -247,12 +254,12 @@ def draft_rectification(
             & (al["cause"] == "visitors")
             & ((al["channel"] == alert.channel) | (al["channel"] == TOTAL))
         ]
-        arts = ", ".join(
+        arts = L("、", ", ").join(
             f"{r.channel} {L.col(r.metric)} {r.rel_change * 100:+.0f}%"
             for r in art.itertuples(index=False)
         )
         warn = [
-            f"- **{L('数据问题（埋点/口径）', 'Data issue (tracking)')}**: "
+            f"- **{L('数据问题（埋点/口径）', 'Data issue (tracking)')}**{L.colon}"
             + (
                 L(
                     "访客数少记，订单与GMV正常；同日",
@@ -271,30 +278,32 @@ def draft_rectification(
         and len(trk)
         and alert.metric != "visitors"
     ):
-        who = ", ".join(
+        who = L("、", ", ").join(
             f"{r.channel} {r.rel_change * 100:+.0f}%" for r in trk.itertuples(index=False)
         )
         warn = [
-            f"- **{L('先查数据', 'Check the data first')}**: "
-            f"{L('同日访客数骤降', 'recorded visitors collapsed the same day')} ({who})"
+            f"- **{L('先查数据', 'Check the data first')}**{L.colon}"
+            f"{L('同日访客数骤降', 'recorded visitors collapsed the same day')}{L.paren(who)}"
             f"{L('，很可能是埋点/数据回传丢失；此项变化多为口径假象，先修复访客统计。', ': most likely lost tracking, so this move is probably a counting artefact; fix visitor counting first.')}"
         ]
     return "\n".join(
         [
-            f"**{L('异常数据整改报告', 'Anomaly rectification report')}: {alert.channel} · {L.col(alert.metric)}**",
+            f"**{L('异常数据整改报告', 'Anomaly rectification report')}{L.colon}{alert.channel} · {L.col(alert.metric)}**",
             "",
             *warn,
-            f"- {L('异常内容', 'What')}: {L.col(alert.metric)} {arrow} {abs(alert.rel_change) * 100:.0f}% "
-            f"({L('实际', 'actual')} {_fmt(alert.metric, alert.actual)}, {L('预期', 'expected')} "
-            f"{_fmt(alert.metric, alert.expected)}, {L('区间', 'interval')} {_fmt(alert.metric, alert.lower)}–"
-            f"{_fmt(alert.metric, alert.upper)})",
-            f"- {L('开始时间', 'Since')}: {start.date()}",
-            f"- {L('影响金额', 'GMV at risk')}: {format_money(alert.gmv_at_risk, lang)} "
-            f"({L('严重程度', 'severity')} {L(*SEVERITY_LABELS[alert.severity])})",
-            f"- {L('可能原因（较预期日的GMV拆解，大促按大促预期）', 'Likely cause (GMV decomposition vs. the expected day, promotions included)')}: {causes}",
-            f"- {L('整改建议', 'Suggested fix')}: {fix[0] if lang == 'zh' else fix[1]}",
-            f"- {L('负责人', 'Owner')}: {owner}",
-            f"- {L('应对方案截止', 'Response plan due')}: {resp}; {L('整改报告截止', 'Report due')}: {alert.report_due.date()}",
+            f"- {L('异常内容', 'What')}{L.colon}{L.col(alert.metric)} {arrow} {abs(alert.rel_change) * 100:.0f}%"
+            + L.paren(
+                f"{L('实际', 'actual')} {_fmt(alert.metric, alert.actual)}{L.comma}{L('预期', 'expected')} "
+                f"{_fmt(alert.metric, alert.expected)}{L.comma}{L('区间', 'interval')} {_fmt(alert.metric, alert.lower)}–"
+                f"{_fmt(alert.metric, alert.upper)}"
+            ),
+            f"- {L('开始时间', 'Since')}{L.colon}{start.date()}",
+            f"- {L('影响金额', 'GMV at risk')}{L.colon}{format_money(alert.gmv_at_risk, lang)}"
+            + L.paren(f"{L('严重程度', 'severity')} {L(*SEVERITY_LABELS[alert.severity])}"),
+            f"- {L('可能原因（较预期日的GMV拆解，大促按大促预期）', 'Likely cause (GMV decomposition vs. the expected day, promotions included)')}{L.colon}{causes}",
+            f"- {L('整改建议', 'Suggested fix')}{L.colon}{fix[0] if lang == 'zh' else fix[1]}",
+            f"- {L('负责人', 'Owner')}{L.colon}{owner}",
+            f"- {L('应对方案截止', 'Response plan due')}{L.colon}{resp}{L.semi}{L('整改报告截止', 'Report due')}{L.colon}{alert.report_due.date()}",
         ]
     )
 
@@ -304,7 +313,7 @@ def plot_monitor(
 ):
     """Actual, expected band and flagged points of one channel × metric over the last ``days``."""
     from opsnb.i18n import Labels
-    from opsnb.plots import PALETTE, new_axes
+    from opsnb.plots import PALETTE, axis_units, metric_kind, new_axes
 
     ax = new_axes(ax)
     L = Labels(lang)
@@ -326,6 +335,7 @@ def plot_monitor(
     ax.plot(s["date"], s["actual"], color="#333333", lw=1.5, label=L("实际", "Actual"))
     f = s[s["is_anomaly"]]
     ax.scatter(f["date"], f["actual"], color=PALETTE[1], zorder=5, s=40, label=L("异常", "Anomaly"))
+    axis_units(ax, metric_kind(metric), lang=lang)
     ax.set_title(f"{channel} · {L.col(metric)}")
     ax.legend(loc="upper left", fontsize=8)
     ax.tick_params(axis="x", labelrotation=30)
@@ -413,27 +423,37 @@ def alert_list(result: MonitorResult, as_of, *, lang: str = "zh", days: int = 1)
 def rectification_drafts(
     result: MonitorResult, daily: pd.DataFrame, as_of, *, lang: str = "zh"
 ) -> str:
-    """Markdown drafts of 异常数据整改报告 for every high-severity alert of ``as_of`` (one per
-    channel: its largest alert) and for every data incident (a tracking outage: its visitors
-    alert, fix 修复访客统计), or a sentence saying there is none."""
+    """Markdown drafts of 异常数据整改报告 for the alerts of ``as_of``, one per channel (its
+    largest alert): every confirmed anomaly owes a report within 48 hours, so a day with only
+    low or medium alerts gets drafts too, introduced by a sentence saying no 24-hour response
+    plan is due. High-severity alerts and data incidents (a tracking outage: its visitors
+    alert, fix 修复访客统计) come first. A day without alerts gets a sentence saying so."""
+    from opsnb.i18n import Labels
+
+    L = Labels(lang)
     d = pd.Timestamp(as_of)
     al = result.alerts[result.alerts["date"] == d]
+    if al.empty:
+        return L("今日无异常，无需整改报告。", "No anomaly today: no report needed.")
     data = (al["issue"] == "data") & (al["metric"] == "visitors")
-    hi = al[(al["severity"] == "high") | data]
-    hi = (
-        hi.assign(_k=data[hi.index])
-        .sort_values(["_k", "gmv_at_risk"], ascending=False)
+    urgent = (al["severity"] == "high") | data
+    todo = (
+        al.assign(_u=urgent, _k=data)
+        .sort_values(["_u", "_k", "gmv_at_risk"], ascending=False)
         .drop_duplicates("channel")
     )
-    if hi.empty:
-        return (
-            "今日无高风险异常，无需整改报告。"
-            if lang == "zh"
-            else "No high-severity anomaly today: no report needed."
-        )
-    return "\n\n---\n\n".join(
-        draft_rectification(result, r, daily, lang=lang) for _, r in hi.iterrows()
+    drafts = "\n\n---\n\n".join(
+        draft_rectification(result, r, daily, lang=lang) for _, r in todo.iterrows()
     )
+    if urgent.any():
+        return drafts
+    due = pd.to_datetime(todo["report_due"]).min().date()
+    lead = L(
+        f"今日无高风险异常，无需 24 小时应对方案；{len(todo)} 项确认的异常仍须在 48 小时内（{due} 前）提交整改报告，草稿如下。",
+        f"No high-severity anomaly today, so no 24-hour response plan is due; {len(todo)} confirmed "
+        f"{'anomaly still needs' if len(todo) == 1 else 'anomalies still need'} a rectification report within 48 hours (by {due}): drafts below.",
+    )
+    return lead + "\n\n" + drafts
 
 
 def plot_day(
@@ -710,7 +730,7 @@ def show_alerts(ctx, result: MonitorResult, as_of) -> None:
     if al.empty:
         ctx.say("今日没有异常。", "No anomalies today.")
     else:
-        ctx.table(al, translate=False)
+        ctx.table(al, translate=False, money=[ctx.L("影响金额", "GMV at risk")])
 
 
 def show_trends(ctx, result: MonitorResult, as_of) -> None:
@@ -749,7 +769,7 @@ def show_root_cause(ctx, daily: pd.DataFrame, as_of, result: MonitorResult | Non
 
 
 def show_drafts(ctx, result: MonitorResult, daily: pd.DataFrame, as_of) -> None:
-    """Drafts of the 异常数据整改报告 for the day's high-severity alerts and data incidents."""
+    """Drafts of the 异常数据整改报告 the day's alerts owe (:func:`rectification_drafts`)."""
     ctx.h2("异常数据整改报告（草稿）", "Anomaly rectification reports (drafts)")
     ctx.md(rectification_drafts(result, daily, as_of, lang=ctx.lang))
 
@@ -834,12 +854,83 @@ def show_incidents(
         f"{len(open_)} open incidents ({n_new} new today, {over} overdue); {len(done)} resolved today "
         f"(after {quiet_days} quiet days). Alerts on the same channel and kind (sales/refunds/tracking) extend one incident.",
     )
+    at_risk = ctx.L("影响金额", "GMV at risk")
     if len(open_):
-        ctx.table(incident_table(open_, lang=ctx.lang), translate=False)
+        ctx.table(incident_table(open_, lang=ctx.lang), translate=False, money=[at_risk])
     if len(done):
         ctx.table(
             incident_table(done, lang=ctx.lang),
             translate=False,
+            money=[at_risk],
             caption=("今日恢复", "Resolved today"),
         )
     return inc
+
+
+def show_summary(
+    ctx,
+    summary: DaySummary,
+    table3: pd.DataFrame,
+    incidents: pd.DataFrame,
+    result: MonitorResult,
+    as_of,
+) -> None:
+    """The 结论 / Summary box of the daily report: anomalies (high-severity among them), GMV at
+    risk, open incidents and the month's achievement against time gone — the figures of
+    :func:`show_table3` (``summary``, ``table3``) and :func:`show_incidents` — then what to do:
+    one line per alert of the day from :func:`alert_list` (fix, owner, deadlines)."""
+    s = summary
+    open_ = incidents[incidents["status"].isin(("new", "ongoing"))] if len(incidents) else incidents
+    items = [
+        ctx.item("monitor_alerts", s.alerts, kind="alert" if s.alerts else "good"),
+        ctx.item("monitor_high", s.high, kind="alert" if s.high else "good"),
+        ctx.item("monitor_gmv_at_risk", s.gmv_at_risk, kind="warn" if s.gmv_at_risk else "info"),
+        ctx.kpi("未关闭事件", "Open incidents", ctx.count(len(open_))),
+    ]
+    tot = (
+        table3[table3["channel"] == TOTAL] if "achievement" in table3.columns else table3.iloc[0:0]
+    )
+    behind = False
+    if len(tot) and pd.notna(tot["achievement"].iloc[0]):
+        r = tot.iloc[0]
+        behind = r["achievement"] < r["time_progress"]
+        items.append(
+            ctx.kpi(
+                "本月目标达成",
+                "Month to date vs target",
+                ctx.pct(r["achievement"]),
+                note_zh=f"时间进度 {ctx.pct(r['time_progress'])}",
+                note_en=f"{ctx.pct(r['time_progress'])} of the month gone",
+                kind="warn" if behind else "good",
+            )
+        )
+    actions = []
+    for lang in ("zh", "en"):
+        al = alert_list(result, as_of, lang=lang)
+        L = Labels(lang)
+        lines = []
+        for row in al.itertuples(index=False):
+            # columns: date, channel, metric, actual, expected, change, at risk, severity, owner,
+            # response due, report due (see alert_list)
+            _, ch, metric, _, _, change, _, sev, owner, resp, rep = row
+            due = (
+                L(
+                    f"应对方案 {resp} 前、整改报告 {rep} 前",
+                    f"response plan by {resp}, report by {rep}",
+                )
+                if resp != "—"
+                else L(f"整改报告 {rep} 前", f"report by {rep}")
+            )
+            lines.append(f"{ch} {metric} {change}{L.paren(sev)}{L.colon}{owner}{L.comma}{due}")
+        actions.append(lines)
+    todo = [(zh + "。", en + ".") for zh, en in zip(*actions)]
+    if not todo:
+        todo.append(("今日无异常，照常运营。", "No anomaly today: business as usual."))
+    if behind:
+        todo.append(
+            (
+                "本月成交落后于时间进度：在周会上核对各渠道的追赶计划。",
+                "Month-to-date GMV is behind pace: review each channel's catch-up plan at the weekly meeting.",
+            )
+        )
+    ctx.summary(items, todo)

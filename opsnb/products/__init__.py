@@ -70,6 +70,7 @@ from opsnb.products.show import (
     show_promo_plan,
     show_slow_stock,
     show_stockout_risks,
+    show_summary,
     show_turnover,
     write_plan,
 )
@@ -126,5 +127,6 @@ __all__ = [
     "show_slow_stock",
     "show_promo_plan",
     "write_plan",
+    "show_summary",
     "key_figures",
 ]

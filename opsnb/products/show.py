@@ -3,7 +3,8 @@
 The notebook stays thin: ``load_products`` (the store's product_daily, skus, inventory and
 purchase_orders up to the plan day), then ``show_classes``, ``show_turnover``,
 ``forecast_skus``, ``make_plan`` with ``show_stockout_risks`` and ``show_slow_stock``,
-``show_promo_plan``, ``write_plan`` (the 补货建议表 as Excel) and ``key_figures``.
+``show_promo_plan``, ``write_plan`` (the 补货建议表 as Excel), ``show_summary`` (the 结论 /
+Summary box under the title, filled last) and ``key_figures``.
 
 The plan day is the last day with stock data on or before both ``as_of`` and the end of the
 report period: the 补货建议表 is made from the stock of that evening. A section whose tables
@@ -31,6 +32,7 @@ from opsnb.products.replenish import (
 )
 
 __all__ = [
+    "show_summary",
     "FAST_MODELS",
     "BIG_EVENTS",
     "ProductData",
@@ -330,7 +332,7 @@ def forecast_skus(
     cens = hs[hs["stockout"]]
     ctx.say(
         f"缺货会压低销量：{cens['series'].nunique()} 个 SKU 共有 {len(cens):,} 个缺货日，"
-        f"当天卖出 {_n(cens['value'].sum())} 件，按前后未缺货日的水平还原需求为 {_n(cens['demand'].sum())} 件。"
+        f"当天卖出 {ctx.count(cens['value'].sum())} 件，按前后未缺货日的水平还原需求为 {ctx.count(cens['demand'].sum())} 件。"
         "预测用的是还原后的需求，不是被截断的销量。",
         f"Stock-outs censor sales: {cens['series'].nunique()} SKUs had {len(cens):,} stock-out "
         f"days selling {_n(cens['value'].sum())} units; from the in-stock days around them the "
@@ -534,7 +536,7 @@ def show_promo_plan(
     first = need["last_order_date"].min() if len(need) else None
     ctx.say(
         f"下一个大促是 **{zh}**（{ev['start']:%Y-%m-%d} 至 {ev['end']:%Y-%m-%d}）。按去年同期的提升预测，"
-        f"大促期需求 {_n(p['event_demand'].sum())} 件；{len(need)} 个 SKU 需要备货 {_n(need['order_qty'].sum())} 件，"
+        f"大促期需求 {ctx.count(p['event_demand'].sum())} 件；{len(need)} 个 SKU 需要备货 {ctx.count(need['order_qty'].sum())} 件，"
         f"金额 {ctx.money(need['order_value'].sum())}"
         + (f"，最早的要在 {first:%Y-%m-%d} 前下单" if first is not None else "")
         + (f"；{len(late)} 个已过最晚下单日，需加急。" if len(late) else "。"),
@@ -621,3 +623,76 @@ def key_figures(data, classes, plan, promo) -> dict:
     if promo is not None:
         out["promo_order_value"] = float(promo["order_value"].sum())
     return out
+
+
+def show_summary(ctx, data, classes, plan, promo, *, risks=None, slow=None) -> None:
+    """The 结论 / Summary box of the products report: the :func:`key_figures` the report records
+    (hits, slow SKUs, stock-out and overstock alerts, the order value and the money tied up)
+    and what to do: order the most urgent SKUs by their order-by day (``risks``, from
+    :func:`show_stockout_risks`), clear the overstock (``slow``, :func:`show_slow_stock`) and
+    stock up for the promotion (``promo``). Without products data it says so in the box."""
+    f = key_figures(data, classes, plan, promo)
+    if data is None:
+        ctx.summary(
+            [],
+            [
+                (
+                    "没有商品或库存数据，无法给出结论；各节说明了缺少的数据。",
+                    "No product or stock data, so no conclusions; each section says what is missing.",
+                )
+            ],
+        )
+        return
+    keys = (
+        "hits",
+        "slow_skus",
+        "stockout_alerts",
+        "overstock_alerts",
+        "order_value",
+        "money_tied_up",
+    )
+    kinds = {"stockout_alerts": "alert", "overstock_alerts": "warn"}
+    items = [
+        ctx.item(k, f[k], kind=kinds.get(k, "info") if f[k] else ("good" if k in kinds else "info"))
+        for k in keys
+        if k in f
+    ][:5]
+    actions = []
+    if risks is not None and len(risks):
+        first = risks["order_by"].min()
+        urgent = risks[risks["order_by"] <= first]["sku"].head(5)
+        actions.append(
+            (
+                f"{first:%Y-%m-%d} 前为 {_names(ctx, urgent)} 下单（{len(risks)} 个 SKU 预计缺货，影响 GMV 约 {ctx.money(risks['gmv_at_risk'].sum())}）。",
+                f"Order {_names(ctx, urgent)} by {first:%Y-%m-%d} ({len(risks)} SKUs projected to run out, about {ctx.money(risks['gmv_at_risk'].sum())} of GMV at risk).",
+            )
+        )
+    if slow is not None and len(slow):
+        actions.append(
+            (
+                f"清理 {len(slow)} 个积压 SKU（超出需要约 {ctx.money(slow['excess_value'].sum())}）：清仓、搭售或停止补货。",
+                f"Clear the {len(slow)} overstocked SKUs (about {ctx.money(slow['excess_value'].sum())} beyond need): clearance, bundles or no more orders.",
+            )
+        )
+    if promo is not None and "promo_order_value" in f and f["promo_order_value"] > 0:
+        actions.append(
+            (
+                f"为下一场大促备货 {ctx.money(f['promo_order_value'])}（见第 6 节的最晚下单日）。",
+                f"Stock {ctx.money(f['promo_order_value'])} for the next big promotion (last order dates in section 6).",
+            )
+        )
+    if "order_value" in f and f["order_value"] > 0:
+        actions.append(
+            (
+                f"按补货建议表下单，合计 {ctx.money(f['order_value'])}。",
+                f"Place the orders of the replenishment sheet, {ctx.money(f['order_value'])} in all.",
+            )
+        )
+    if not actions:
+        actions.append(
+            (
+                "库存健康：没有缺货、积压或备货任务。",
+                "Stock is healthy: nothing to order, clear or stock up.",
+            )
+        )
+    ctx.summary(items, actions)

@@ -41,8 +41,10 @@ from opsnb.retro.review import (
     target_frame,
 )
 from opsnb.retro.show import (
+    TARGET_SOURCE,
     achievement_display,
     export_excel,
+    key_figures,
     period_or_last_year,
     record_key_figures,
     reviewed_campaign,
@@ -57,6 +59,7 @@ from opsnb.retro.show import (
     show_mix,
     show_pace,
     show_past_campaigns,
+    show_summary,
     write_workbook,
 )
 from opsnb.retro.summary import (
@@ -118,4 +121,7 @@ __all__ = [
     "record_key_figures",
     "achievement_display",
     "export_excel",
+    "key_figures",
+    "show_summary",
+    "TARGET_SOURCE",
 ]

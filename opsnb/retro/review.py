@@ -80,11 +80,7 @@ ACHIEVEMENT_LABELS = {
 
 
 def _money_axis(ax, lang: str) -> None:
-    from matplotlib.ticker import FuncFormatter
-
-    ax.yaxis.set_major_formatter(
-        FuncFormatter(lambda y, _: plots.format_money(y, lang).replace(".00", ""))
-    )
+    plots.axis_units(ax, "money", lang=lang)  # ¥1.2万 / ¥12k ticks, never 1e7
 
 
 def _label(L: Labels, pair) -> str:

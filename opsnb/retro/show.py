@@ -4,7 +4,8 @@ The notebook stays thin: it computes with :mod:`opsnb.retro.review` (achievement
 attribution) and :mod:`opsnb.retro.execution`, then calls ``show_achievement``, ``show_pace``,
 ``show_attribution``, ``show_mix``, ``show_gap_to_target``, ``show_lift``, ``show_did``,
 ``show_execution``, ``show_past_campaigns`` and ``show_lessons`` in that order, and ends with
-:func:`write_workbook` and :func:`record_key_figures`. A section without data says so in the
+:func:`show_summary` (the 结论 / Summary box under the title, filled last), :func:`write_workbook`
+and :func:`record_key_figures`. A section without data says so in the
 report. :func:`achievement_display` and :func:`export_excel` shape the tables for the report and
 the workbook.
 """
@@ -58,7 +59,17 @@ __all__ = [
     "record_key_figures",
     "achievement_display",
     "export_excel",
+    "key_figures",
+    "show_summary",
+    "TARGET_SOURCE",
 ]
+
+TARGET_SOURCE = (
+    "目标取自 targets 表（运营计划中录入的本期目标），不是 02 目标拆解按增长率推算的目标；两者不同时，02 报告列出差距。",
+    "Targets come from the targets table (the plan's targets for the period), not from the "
+    "growth goal of the decomposition (02); when the two differ, the 02 report shows the gap.",
+)
+"""Where the GMV target of the review comes from (said in section 1 and the summary box)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -99,6 +110,7 @@ def show_achievement(ctx, achievement: pd.DataFrame) -> None:
         f"{ctx.period} has {len(achievement)} targets; {good} are achieved or on track. "
         "For lower-is-better metrics such as the refund rate, achievement is target ÷ actual.",
     )
+    ctx.say(*TARGET_SOURCE)
     ctx.table(
         achievement_display(achievement, ctx.lang),
         pct=[ctx.L("达成率", "Achievement")],
@@ -241,7 +253,7 @@ def show_lift(
         return lift
     name = (campaign.name_zh, campaign.name_en)
     ctx.say(
-        " ".join(draft_summary(lift=lift, campaign_name=name, lang="zh")),
+        "".join(draft_summary(lift=lift, campaign_name=name, lang="zh")),
         " ".join(draft_summary(lift=lift, campaign_name=name, lang="en")),
     )
     ctx.show(
@@ -291,7 +303,7 @@ def show_execution(ctx, execution: ExecutionReview) -> None:
     """On-time completion in a sentence, then the tables per owner and of the risks that
     materialised."""
     ctx.say(
-        " ".join(draft_summary(execution=execution, lang="zh")),
+        "".join(draft_summary(execution=execution, lang="zh")),
         " ".join(draft_summary(execution=execution, lang="en")),
     )
     shown = execution_display(execution, ctx.lang)
@@ -397,20 +409,150 @@ def record_key_figures(
     workbook=None,
 ) -> None:
     """Record gmv, gmv_target, achievement (shop-wide GMV), campaign, lift, lift_ci_low,
-    lift_ci_high, roi (None without a campaign), on_time_rate and excel (the workbook's path,
-    "" when none was written) for the index page and the ledger."""
+    lift_ci_high, roi (None without a campaign), on_time_rate (:func:`key_figures`) and excel
+    (the workbook's path, "" when none was written) for the index page and the ledger."""
     ctx.record(
+        **key_figures(achievement, campaign=campaign, lift=lift, execution=execution),
+        excel=str(workbook) if workbook else "",
+    )
+
+
+def key_figures(
+    achievement: pd.DataFrame,
+    *,
+    campaign: str = "",
+    lift: LiftResult | None = None,
+    execution: ExecutionReview | None = None,
+) -> dict:
+    """The review's key figures (the summary box shows them, :func:`record_key_figures`
+    records them): gmv, gmv_target, achievement, campaign, lift, lift_ci_low, lift_ci_high,
+    roi and on_time_rate (None where the part is missing)."""
+    ok = lift is not None and not lift.error_code
+    return dict(
         gmv=achievement_total(achievement, "actual"),
         gmv_target=achievement_total(achievement, "target"),
         achievement=achievement_total(achievement, "achievement"),
         campaign=campaign,
-        lift=lift.estimate if lift else None,
-        lift_ci_low=lift.ci_low if lift else None,
-        lift_ci_high=lift.ci_high if lift else None,
-        roi=lift.roi if lift else None,
+        lift=lift.estimate if ok else None,
+        lift_ci_low=lift.ci_low if ok else None,
+        lift_ci_high=lift.ci_high if ok else None,
+        roi=lift.roi if ok else None,
         on_time_rate=execution.summary.on_time_rate if execution else None,
-        excel=str(workbook) if workbook else "",
     )
+
+
+def show_summary(
+    ctx,
+    achievement: pd.DataFrame,
+    *,
+    campaign: CampaignWindow | None = None,
+    lift: LiftResult | None = None,
+    execution: ExecutionReview | None = None,
+    projection: Projection | None = None,
+    decision: str = "",
+) -> None:
+    """The 结论 / Summary box of the review: GMV against its target (where the target comes
+    from), the campaign's lift and ROI and on-time execution — the :func:`key_figures` the
+    report records — then what to do: the targets missed, a campaign that did not pay back,
+    late tasks and high risks left without a response, and the decision taken."""
+    f = key_figures(achievement, lift=lift, execution=execution)
+    reached = f["achievement"] >= 1
+    items = [
+        ctx.item("gmv", f["gmv"]),
+        ctx.item(
+            "gmv_target",
+            f["gmv_target"],
+            note_zh="来自 targets 表",
+            note_en="from the targets table",
+        ),
+        ctx.item("achievement", f["achievement"], kind="good" if reached else "alert"),
+    ]
+    if (
+        projection is not None
+        and projection.days_left > 0
+        and projection.estimate == projection.estimate
+    ):
+        items.append(
+            ctx.kpi(
+                "期末预计",
+                "Projected end",
+                ctx.money(projection.estimate),
+                note_zh=f"达成概率约 {ctx.pct(projection.prob_reach_target, 0)}",
+                note_en=f"chance to reach ≈ {ctx.pct(projection.prob_reach_target, 0)}",
+            )
+        )
+    if f["lift"] is not None:
+        name = (campaign.name_zh, campaign.name_en) if campaign else ("活动", "campaign")
+        items.append(
+            ctx.kpi(
+                f"{name[0]}增量",
+                f"{name[1]} lift",
+                ctx.money(f["lift"]),
+                note_zh=f"95% 区间 {ctx.money(f['lift_ci_low'])} – {ctx.money(f['lift_ci_high'])}，ROI {f['roi']:.2f}",
+                note_en=f"95% interval {ctx.money(f['lift_ci_low'])} – {ctx.money(f['lift_ci_high'])}, ROI {f['roi']:.2f}",
+                kind="good" if f["roi"] >= 1 else "warn",
+            )
+        )
+    if f["on_time_rate"] is not None:
+        items.append(
+            ctx.item(
+                "on_time_rate",
+                f["on_time_rate"],
+                kind="good" if f["on_time_rate"] >= 0.8 else "warn",
+            )
+        )
+    actions = []
+    missed = achievement[achievement["status"].isin(["missed", "behind"])]
+    if len(missed):
+        names = [
+            (f"{r.metric_name}（{r.channel}）", f"{r.metric_name} ({r.channel})")
+            if r.channel != "全部"
+            else (r.metric_name, r.metric_name)
+            for r in missed.itertuples()
+        ]
+        actions.append(
+            (
+                "为未达成或落后的目标定追赶措施和负责人：" + "、".join(z for z, _ in names) + "。",
+                "Set a catch-up action and owner for the targets missed or behind: "
+                + ", ".join(e for _, e in names)
+                + ".",
+            )
+        )
+    if f["roi"] is not None and f["roi"] < 1:
+        actions.append(
+            (
+                f"活动增量 ROI {f['roi']:.2f} 低于 1：下次缩减投放或换打法。",
+                f"The campaign's incremental ROI {f['roi']:.2f} is below 1: spend less or change the play next time.",
+            )
+        )
+    if execution is not None:
+        s = execution.summary
+        if s.late:
+            actions.append(
+                (
+                    f"复盘 {s.late} 项延误任务的原因，下期计划中为关键节点预留缓冲。",
+                    f"Review why {s.late} tasks were late and leave buffer before key milestones in the next plan.",
+                )
+            )
+        if s.high_risk_without_response:
+            actions.append(
+                (
+                    f"{s.high_risk_without_response} 个高风险节点没有应对措施：在下期表2 中补齐。",
+                    f"{s.high_risk_without_response} high-risk "
+                    + ("milestone had" if s.high_risk_without_response == 1 else "milestones had")
+                    + " no response plan: add one in the next 表2.",
+                )
+            )
+    if decision:
+        actions.append((f"已定决策：{decision}", f"Decision taken: {decision}"))
+    if not actions:
+        actions.append(
+            (
+                "目标全部达成、执行按时：沿用本期打法。",
+                "Every target met and on time: keep this period's play.",
+            )
+        )
+    ctx.summary(items, actions)
 
 
 # ---------------------------------------------------------------------------------------------
