@@ -90,8 +90,10 @@ from opsnb.run.push import (
 )
 from opsnb.run.render import (
     REMOVE_TAGS,
+    STACK_CLASSES,
     atomic_write_text,
     collect_records,
+    label_tables,
     render_html,
     write_index,
 )
@@ -122,7 +124,9 @@ __all__ = [
     "write_index",
     "atomic_write_text",
     "collect_records",
+    "label_tables",
     "REMOVE_TAGS",
+    "STACK_CLASSES",
     "TABLE",
     "COLUMNS",
     "append",
