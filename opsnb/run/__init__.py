@@ -35,6 +35,7 @@ from opsnb.run.daily import (
 from opsnb.run.delivery import (
     DEFAULT_SIZE_BUDGET,
     SECURITY_MODES,
+    EmailAttachment,
     EmailContent,
     EmailImage,
     EmailSizeWarning,
@@ -60,6 +61,13 @@ from opsnb.run.ledger import (
     expand_results,
     read,
     to_json,
+)
+from opsnb.run.mailtables import (
+    MAIL_MAX_COLS,
+    MAIL_MAX_ROWS,
+    MailTable,
+    fit_tables,
+    tables_workbook,
 )
 from opsnb.run.params import (
     RUNNER_KEYS,
@@ -125,6 +133,11 @@ __all__ = [
     "atomic_write_text",
     "collect_records",
     "label_tables",
+    "MAIL_MAX_ROWS",
+    "MAIL_MAX_COLS",
+    "MailTable",
+    "fit_tables",
+    "tables_workbook",
     "REMOVE_TAGS",
     "STACK_CLASSES",
     "TABLE",
@@ -158,6 +171,7 @@ __all__ = [
     "reap",
     "SmtpSettings",
     "EmailImage",
+    "EmailAttachment",
     "EmailContent",
     "SendResult",
     "SendLog",
