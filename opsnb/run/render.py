@@ -427,7 +427,7 @@ def write_index(outputs_dir: str | Path | None = None) -> Path:
         rows.append(
             f'<tr><td class="l">{head}<br><small>{html.escape(r["notebook"])} · '
             f"{html.escape(r.get('slug', ''))}{' · ' + ' · '.join(extra) if extra else ''}</small></td>"
-            f'<td class="l" data-label="周期 Period">{html.escape(str(res.get("_period", "")))}</td>'
+            f'<td class="l period" data-label="周期 Period">{html.escape(str(res.get("_period", "")))}</td>'
             f'<td class="l opsnb-status-{html.escape(st)}" data-label="状态 Status">{html.escape(_STATUS_ZH.get(st, st))}<br><small>{html.escape(st)}</small></td>'
             f'<td data-label="完成 Finished">{html.escape(str(r.get("finished_at", ""))[:16].replace("T", " "))}<br><small>{r.get("duration_s", 0):.1f} s</small></td>'
             f'<td class="l figs">{fig_txt}{("<br><span class=err>" + err + "</span>") if err else ""}</td></tr>'
@@ -443,7 +443,7 @@ def write_index(outputs_dir: str | Path | None = None) -> Path:
     page = f"""<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>opsnb 报告索引 · Report index</title><style>{_css()}
-.opsnb-page{{max-width:1280px}} td.l{{text-align:left;white-space:normal}} td.figs{{font-size:12px;color:#334e68;max-width:520px;min-width:14em}}
+.opsnb-page{{max-width:1280px}} td.l{{text-align:left;white-space:normal}} td.period,.opsnb-index th{{white-space:nowrap}} td.figs{{font-size:12px;color:#334e68;max-width:520px;min-width:14em}}
 .err{{color:#c0392b}} tr.opsnb-day th{{background:#eef2f7;color:#102a43;font-size:15px;padding-top:10px}} td small{{color:#7b8794}} td a{{color:#2F6FB7;font-weight:600;text-decoration:none}}</style></head>
 <body><div class="opsnb-page"><header class="opsnb-header"><h1>opsnb 报告索引 · Report index</h1>
 <div class="sub">{len(records)} runs · {len({r["_day"] for r in records})} days · {n_ok} ok · {n_bad} failed · {dt.datetime.now().isoformat(timespec="minutes").replace("T", " ")} · opsnb {__version__}</div></header>
