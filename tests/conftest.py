@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import pytest
@@ -53,6 +53,29 @@ def demo_shop():
 @pytest.fixture(scope="session")
 def demo_db() -> Path:
     return ensure_demo_db()
+
+
+@cache
+def _demo_report(nb_path: str, lang: str):
+    from opsnb.run.runner import run_notebook
+
+    out = _TMP / "reports" / f"{Path(nb_path).stem}-{lang}"
+    return run_notebook(
+        nb_path,
+        {"lang": lang, "db_path": str(ensure_demo_db())},
+        output_dir=out,
+        timeout=600,
+        ledger=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def demo_report():
+    """``demo_report(notebook, lang)``: the run of a notebook on the session's demo shop in
+    ``lang`` (a :class:`opsnb.run.runner.RunResult`, HTML rendered), executed once per test
+    session into ``<tmp>/reports/<notebook>-<lang>/`` and shared by every test that reads a
+    report (the smoke runs of tests/test_notebooks.py, the browser and mail checks)."""
+    return lambda nb, lang: _demo_report(str(nb), lang)
 
 
 @pytest.fixture()

@@ -81,15 +81,11 @@ LANG = {nb.stem: ("en" if i % 2 == 0 else "zh") for i, nb in enumerate(BATCH_NOT
 
 @pytest.mark.slow
 @pytest.mark.parametrize("nb", BATCH_NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs_on_the_demo_shop_and_writes_into_its_output_folder(nb, demo_db, tmp_path):
-    from opsnb.run.runner import run_notebook
-
-    out = tmp_path / "elsewhere"
+def test_notebook_runs_on_the_demo_shop_and_writes_into_its_output_folder(nb, demo_report):
     lang = LANG[nb.stem]
-    r = run_notebook(
-        nb, {"lang": lang, "db_path": str(demo_db)}, output_dir=out, timeout=600, ledger=False
-    )
+    r = demo_report(nb, lang)  # run once per session, into its own --output-dir
     assert r.ok, f"{nb.stem} failed: {r.error}\n{r.failed_cell}"
+    out = next(p for p in Path(r.html_path).parents if p.name == f"{nb.stem}-{lang}")
     html = Path(r.html_path).read_text(encoding="utf-8")
     assert "data:image/png;base64," in html or nb.stem.startswith("00"), (
         "a report should have charts"
