@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 OPSNB := $(VENV)/bin/opsnb
 
-.PHONY: help setup demo test lint lab clean bench
+.PHONY: help setup demo test lint lab clean bench gallery
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ lab: setup ## open JupyterLab on notebooks/ with the project's kernel (on the de
 
 bench: setup ## run the benchmarks in benchmarks/ (slow; on demand)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+gallery: setup ## screenshots of demo reports for the README into docs/gallery/ (skipped without Chromium)
+	$(PY) docs/gallery/shoot.py
 
 clean: ## remove generated outputs and the demo store (keeps .venv)
 	rm -rf outputs/*/ outputs/index.html data/

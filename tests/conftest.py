@@ -82,6 +82,15 @@ def demo_db() -> Path:
     return ensure_demo_db()
 
 
+@pytest.fixture(scope="session")
+def demo_report():
+    """``demo_report(notebook, lang)``: the run of a notebook on the session's demo shop in
+    ``lang`` (a :class:`opsnb.run.runner.RunResult`, HTML rendered): :func:`rendered_report`'s
+    one run per session, shared by every test that reads a report (the smoke runs of
+    tests/test_notebooks.py, the content checks, the browser and mail checks)."""
+    return lambda nb, lang: rendered_report(Path(nb).stem, lang)[0]
+
+
 @pytest.fixture()
 def outputs(tmp_path, monkeypatch) -> Path:
     """A fresh outputs folder for one test."""

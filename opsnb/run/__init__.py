@@ -35,6 +35,7 @@ from opsnb.run.daily import (
 from opsnb.run.delivery import (
     DEFAULT_SIZE_BUDGET,
     SECURITY_MODES,
+    EmailAttachment,
     EmailContent,
     EmailImage,
     EmailSizeWarning,
@@ -69,6 +70,13 @@ from opsnb.run.live import (
     stop_live,
     voila_command,
 )
+from opsnb.run.mailtables import (
+    MAIL_MAX_COLS,
+    MAIL_MAX_ROWS,
+    MailTable,
+    fit_tables,
+    tables_workbook,
+)
 from opsnb.run.params import (
     RUNNER_KEYS,
     Param,
@@ -98,8 +106,10 @@ from opsnb.run.push import (
 )
 from opsnb.run.render import (
     REMOVE_TAGS,
+    STACK_CLASSES,
     atomic_write_text,
     collect_records,
+    label_tables,
     render_html,
     write_index,
 )
@@ -136,7 +146,14 @@ __all__ = [
     "write_index",
     "atomic_write_text",
     "collect_records",
+    "label_tables",
+    "MAIL_MAX_ROWS",
+    "MAIL_MAX_COLS",
+    "MailTable",
+    "fit_tables",
+    "tables_workbook",
     "REMOVE_TAGS",
+    "STACK_CLASSES",
     "TABLE",
     "COLUMNS",
     "append",
@@ -168,6 +185,7 @@ __all__ = [
     "reap",
     "SmtpSettings",
     "EmailImage",
+    "EmailAttachment",
     "EmailContent",
     "SendResult",
     "SendLog",

@@ -3,9 +3,14 @@
 Mail clients strip ``<style>`` blocks, scripts and ``data:`` images, so :func:`email_safe_html`
 rewrites a report for mail: CSS rules with simple selectors move into ``style=`` attributes
 (the rest are dropped), scripts and event handlers go, and every embedded chart becomes a PNG
-attachment referenced by Content-ID. :func:`build_report_message` wraps it in
-``multipart/alternative > [text/plain, multipart/related > [text/html, image/png...]]`` with
-RFC 2047-encoded Chinese subject and display names (``email.policy.SMTP``).
+attachment referenced by Content-ID. Tables are made to fit a mail window and Gmail's ~102 kB
+clip (:mod:`opsnb.run.mailtables`): long ones show their first rows and travel in full in an
+attached workbook, wide ones are split into parts that repeat the label columns; the
+report's card classes and ``data-label`` attributes (for phones, through media queries that
+mail clients drop) are removed. :func:`build_report_message` wraps it in
+``multipart/alternative > [text/plain, multipart/related > [text/html, image/png...]]`` (inside
+``multipart/mixed`` with the attachments) with RFC 2047-encoded Chinese subject and display
+names (``email.policy.SMTP``).
 
 SMTP settings come from the environment only (never from files in git)::
 
@@ -57,10 +62,12 @@ from pathlib import Path
 
 from opsnb import config
 from opsnb.errors import DeliveryError, OpsnbWarning, ParameterError
+from opsnb.run.mailtables import MAIL_MAX_COLS, MAIL_MAX_ROWS, fit_tables, tables_workbook
 
 __all__ = [
     "SmtpSettings",
     "EmailImage",
+    "EmailAttachment",
     "EmailContent",
     "SendResult",
     "SendLog",
@@ -195,13 +202,25 @@ class EmailImage:
 
 
 @dataclass(frozen=True)
+class EmailAttachment:
+    """A file sent with a mail (the workbook of the tables cut for it): name, bytes, MIME type."""
+
+    filename: str
+    data: bytes
+    maintype: str = "application"
+    subtype: str = "vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@dataclass(frozen=True)
 class EmailContent:
-    """An email-safe report: HTML referencing ``cid:`` images, its plain text, the images."""
+    """An email-safe report: HTML referencing ``cid:`` images, its plain text, the images,
+    and the files to attach (the full tables cut for the mail)."""
 
     html: str
     text: str
     images: tuple[EmailImage, ...]
     title: str
+    attachments: tuple[EmailAttachment, ...] = ()
 
 
 _DROP_TAGS = (
@@ -303,6 +322,39 @@ def _inline_css(soup) -> None:
         own = el.get("style", "")
         merged = "; ".join(f"{p}: {v}" for p, v in props.items())
         el["style"] = f"{merged}; {own}".strip("; ") if own else merged
+
+
+_LAYOUT_CLASS = re.compile(
+    r"^(data|row\d+|col\d+|level\d+|col_heading|row_heading|index_name|blank|opsnb-table"
+    r"|cell|code_cell|text_cell|border-box-sizing|rendered|rendered_html|inner_cell"
+    r"|text_cell_render|output|output_wrapper|output_area|output_subarea|output_\w+|jp-\S+)$"
+)
+"""Classes of pandas' Styler and nbconvert that mean nothing once the styles are inline."""
+_LAYOUT_ID = re.compile(r"^(T_[0-9a-f]+(_\S+)?|cell-id=\S+)$")
+
+
+def _drop_layout_markup(soup) -> None:
+    """Remove Styler's per-cell ids (``T_1a2b3_row0_col4``) and nbconvert's wrapper classes
+    after inlining: a third of a report's mail bytes, and no mail client uses them. A cell's
+    ``min-width`` goes too, and a long text cell may wrap: both would keep a wide table from
+    shrinking into an 800 px mail window."""
+    for cell in soup.find_all(["td", "th"], style=True):
+        style = re.sub(r"(^|;)\s*min-width\s*:[^;]*", r"\1", cell["style"]).strip("; ")
+        if cell.name == "td" and len(cell.get_text(strip=True)) > 12 and "nowrap" in style:
+            style = style.replace("white-space: nowrap", "white-space: normal")
+        if style:
+            cell["style"] = style
+        else:
+            del cell["style"]
+    for el in soup.find_all(True):
+        if _LAYOUT_ID.match(str(el.get("id", ""))):
+            del el["id"]
+        if el.get("class"):
+            kept = [c for c in el["class"] if not _LAYOUT_CLASS.match(c)]
+            if kept:
+                el["class"] = kept
+            else:
+                del el["class"]
 
 
 def _png_width(data: bytes) -> int | None:
@@ -460,17 +512,42 @@ def _scripted_url(value) -> bool:
     return re.sub(r"[\x00-\x20]", "", text).lower().startswith(("javascript:", "vbscript:"))
 
 
-def email_safe_html(html: str, *, base_dir: str | Path | None = None) -> EmailContent:
+def email_safe_html(
+    html: str,
+    *,
+    base_dir: str | Path | None = None,
+    max_rows: int | None = MAIL_MAX_ROWS,
+    max_cols: int | None = MAIL_MAX_COLS,
+    workbook_name: str = "tables.xlsx",
+) -> EmailContent:
     """Rewrite a report's HTML for mail clients.
 
     Inline styles from ``<style>`` rules with simple selectors (tag, ``.class``, ``#id``,
     compounds and descendants; pseudo-classes, ``@media``, custom properties and ``url()``
     are dropped), remove scripts, forms, frames and ``on*`` handlers, and turn ``data:`` and
-    local images into ``cid:`` references to :class:`EmailImage` attachments.
+    local images into ``cid:`` references to :class:`EmailImage` attachments. Tables of more
+    than ``max_rows`` rows keep their first ones and go in full into ``workbook_name``
+    (an :class:`EmailAttachment`); tables of more than ``max_cols`` columns are split
+    (:func:`opsnb.run.mailtables.fit_tables`; ``None`` keeps them whole).
     """
     from bs4 import BeautifulSoup, Comment
 
+    from opsnb.run.render import STACK_CLASSES
+
     soup = BeautifulSoup(html, "html.parser")
+    lang = "zh" if (soup.html and soup.html.get("lang", "").startswith("zh")) else "en"
+    cards = {cls for _, cls in STACK_CLASSES}
+    for table in soup.find_all("table"):  # cards need media queries: a mail shows tables
+        if table.get("class"):
+            table["class"] = [c for c in table["class"] if c not in cards]
+    for cell in soup.find_all(attrs={"data-label": True}):
+        del cell["data-label"]
+    cut = fit_tables(
+        soup, lang=lang, max_rows=max_rows, max_cols=max_cols, workbook_name=workbook_name
+    )
+    attachments = (
+        (EmailAttachment(filename=workbook_name, data=tables_workbook(cut)),) if cut else ()
+    )
     title_tag = soup.find("title")
     title = title_tag.get_text().strip() if title_tag else ""
     if not title:
@@ -493,6 +570,7 @@ def email_safe_html(html: str, *, base_dir: str | Path | None = None) -> EmailCo
         if meta.get("http-equiv", "").lower() == "refresh":
             meta.decompose()
     _inline_css(soup)
+    _drop_layout_markup(soup)
     for el in soup.find_all(True):
         for attr in list(el.attrs):
             value = el.attrs[attr]
@@ -511,7 +589,9 @@ def email_safe_html(html: str, *, base_dir: str | Path | None = None) -> EmailCo
     out = str(soup)
     if not out.lstrip().lower().startswith("<!doctype"):
         out = "<!DOCTYPE html>\n" + out
-    return EmailContent(html=out, text=text, images=tuple(images), title=title)
+    return EmailContent(
+        html=out, text=text, images=tuple(images), title=title, attachments=attachments
+    )
 
 
 # --------------------------------------------------------------------------------- messages
@@ -577,16 +657,23 @@ def build_report_message(
 ) -> EmailMessage:
     """The mail for one HTML report (see the module docstring for its MIME structure).
 
-    ``attachments`` (e.g. the 表3 Excel) are added as files, which makes the mail
-    ``multipart/mixed > [multipart/alternative …, attachments…]``."""
+    ``attachments`` (e.g. the 表3 Excel) are added as files, after the workbook of the tables
+    cut for the mail (``<report>-tables.xlsx``, when a table had more rows than a mail shows),
+    which makes the mail ``multipart/mixed > [multipart/alternative …, attachments…]``."""
     path = Path(report)
     if not path.is_file():
         raise FileNotFoundError(f"no report at {path}")
-    content = email_safe_html(path.read_text(encoding="utf-8"), base_dir=path.parent)
+    content = email_safe_html(
+        path.read_text(encoding="utf-8"),
+        base_dir=path.parent,
+        workbook_name=f"{path.stem}-tables.xlsx",
+    )
     msg = _new_message(
         subject or content.title or path.stem, sender, parse_recipients(to), parse_recipients(cc)
     )
     _attach(msg, content)
+    for f in content.attachments:
+        msg.add_attachment(f.data, maintype=f.maintype, subtype=f.subtype, filename=f.filename)
     for a in attachments:
         _attach_file(msg, Path(a))
     _check_size(msg, size_budget, str(path))

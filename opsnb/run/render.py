@@ -5,6 +5,12 @@ opsnb's own page with inline CSS: no code cells (the parameters cell is hidden t
 embedded as data URIs so the file stands alone, the title from the notebook's parameters
 (recorded by :func:`opsnb.report.setup`), and a footer with the parameters, data period,
 opsnb version and run time.
+
+Reports fit any screen without scrolling sideways (``templates/report.css``): charts scale,
+text and headers wrap, and each data cell of a table carries its column's name in a
+``data-label`` attribute (:func:`label_tables`), so that on a narrow screen every row becomes a
+card of ``label  value`` lines. A table's class says below which width it becomes cards, from its
+number of columns (:data:`STACK_CLASSES`).
 """
 
 from __future__ import annotations
@@ -25,9 +31,23 @@ from urllib.parse import quote
 from opsnb import __version__, config
 from opsnb.report import RECORD_MIME
 
-__all__ = ["render_html", "write_index", "atomic_write_text", "collect_records", "REMOVE_TAGS"]
+__all__ = [
+    "render_html",
+    "write_index",
+    "atomic_write_text",
+    "collect_records",
+    "label_tables",
+    "REMOVE_TAGS",
+    "STACK_CLASSES",
+]
 
 REMOVE_TAGS = {"parameters", "injected-parameters", "hide-in-report", "remove-cell"}
+
+STACK_CLASSES = ((12, "opsnb-cards"), (8, "opsnb-stack-md"), (4, "opsnb-stack"))
+"""``(at least this many columns, class)``: when a table turns its rows into cards
+(``report.css``). ``opsnb-stack``: on a phone (under 640 px); ``opsnb-stack-md``: under 1000 px
+(a tablet, a narrow window); ``opsnb-cards``: always (12+ columns never fit side by side), the
+cards then laid out in a grid. Tables of up to 3 columns stay tables and wrap."""
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
@@ -166,11 +186,97 @@ def render_html(
 <style>{_css()}</style></head>
 <body><div class="opsnb-page">
 <header class="opsnb-header"><h1>{html.escape(title)}</h1><div class="sub">{html.escape(sub)}</div></header>
-{_body_only(body)}
+{label_tables(_body_only(body))}
 {_footer(params or {}, records, meta or {}, lang)}
 </div></body></html>
 """
     return atomic_write_text(html_path, page)
+
+
+_TABLE = re.compile(r"<table\b.*?</table>", flags=re.S | re.I)
+
+
+def label_tables(body: str) -> str:
+    """Give every body cell of each ``<table>`` in ``body`` its column's name as ``data-label``
+    (the header texts above it, ``colspan``/``rowspan`` followed) and the table the card class
+    of its width (:data:`STACK_CLASSES`). Only the tables are rewritten; the rest of ``body``
+    is returned as it was.
+
+    >>> label_tables("<table><thead><tr><th>渠道</th><th>成交金额</th></tr></thead>"
+    ...              "<tbody><tr><td>抖音</td><td>¥1,234</td></tr></tbody></table>")
+    '<table><thead><tr><th>渠道</th><th>成交金额</th></tr></thead><tbody><tr><td data-label="渠道">抖音</td><td data-label="成交金额">¥1,234</td></tr></tbody></table>'
+    """
+    return _TABLE.sub(lambda m: _label_table(m.group(0)), body)
+
+
+def _grid(rows) -> list[list]:
+    """The cells of ``rows`` (``<tr>`` tags) placed on a grid: ``grid[r][c]`` is the cell
+    covering row r, column c (a cell with ``colspan``/``rowspan`` covers several)."""
+    grid: list[list] = []
+    for r, tr in enumerate(rows):
+        while len(grid) <= r:
+            grid.append([])
+        c = 0
+        for cell in tr.find_all(["th", "td"], recursive=False):
+            while c < len(grid[r]) and grid[r][c] is not None:
+                c += 1
+            span_c = _span(cell.get("colspan"))
+            span_r = _span(cell.get("rowspan"))
+            for dr in range(span_r):
+                while len(grid) <= r + dr:
+                    grid.append([])
+                row = grid[r + dr]
+                while len(row) < c + span_c:
+                    row.append(None)
+                for dc in range(span_c):
+                    row[c + dc] = cell
+            c += span_c
+    return grid
+
+
+def _span(value) -> int:
+    try:
+        return max(1, min(int(str(value)), 1000))
+    except (TypeError, ValueError):
+        return 1
+
+
+def _label_table(fragment: str) -> str:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(fragment, "html.parser")
+    table = soup.find("table")
+    if table is None or table.find("table") is not None:  # nested tables: leave them alone
+        return fragment
+    rows = [tr for tr in table.find_all("tr") if tr.find_parent("table") is table]
+    head = [tr for tr in rows if tr.parent.name == "thead"]
+    if not head and rows and not rows[0].find("td", recursive=False):
+        head = rows[:1]  # a table without <thead> whose first row is all <th>
+    body = [tr for tr in rows if tr not in head]
+    head_grid = _grid(head)
+    labels: list[str] = []
+    for c in range(max((len(row) for row in head_grid), default=0)):
+        texts: list[str] = []
+        for row in head_grid:
+            cell = row[c] if c < len(row) else None
+            text = re.sub(r"\s+", " ", cell.get_text(" ")).strip() if cell is not None else ""
+            if text and text not in texts:
+                texts.append(text)
+        labels.append(" · ".join(texts))
+    if not any(labels):
+        return fragment
+    for row in _grid(body):
+        for c, cell in enumerate(row):
+            if cell is None or c >= len(labels) or not labels[c] or cell.has_attr("data-label"):
+                continue
+            if cell.name == "td" or "row_heading" in (cell.get("class") or []):
+                cell["data-label"] = labels[c]
+    n_cols = len(labels)
+    for at_least, cls in STACK_CLASSES:
+        if n_cols >= at_least:
+            table["class"] = [*(table.get("class") or []), cls]
+            break
+    return str(soup)
 
 
 def _body_only(doc: str) -> str:
@@ -185,6 +291,8 @@ def _body_only(doc: str) -> str:
 
 
 # ------------------------------------------------------------------------------------- index
+
+_NO_RUNS = '<tr><td colspan="5">No runs yet: run `make demo` or `opsnb run NOTEBOOK`.</td></tr>'
 
 _STATUS_ZH = {"ok": "成功", "failed": "失败", "skipped": "跳过", "running": "运行中"}
 
@@ -319,21 +427,27 @@ def write_index(outputs_dir: str | Path | None = None) -> Path:
         rows.append(
             f'<tr><td class="l">{head}<br><small>{html.escape(r["notebook"])} · '
             f"{html.escape(r.get('slug', ''))}{' · ' + ' · '.join(extra) if extra else ''}</small></td>"
-            f'<td class="l">{html.escape(str(res.get("_period", "")))}</td>'
-            f'<td class="l opsnb-status-{html.escape(st)}">{html.escape(_STATUS_ZH.get(st, st))}<br><small>{html.escape(st)}</small></td>'
-            f"<td>{html.escape(str(r.get('finished_at', ''))[:16].replace('T', ' '))}<br><small>{r.get('duration_s', 0):.1f} s</small></td>"
+            f'<td class="l period" data-label="周期 Period">{html.escape(str(res.get("_period", "")))}</td>'
+            f'<td class="l opsnb-status-{html.escape(st)}" data-label="状态 Status">{html.escape(_STATUS_ZH.get(st, st))}<br><small>{html.escape(st)}</small></td>'
+            f'<td data-label="完成 Finished">{html.escape(str(r.get("finished_at", ""))[:16].replace("T", " "))}<br><small>{r.get("duration_s", 0):.1f} s</small></td>'
             f'<td class="l figs">{fig_txt}{("<br><span class=err>" + err + "</span>") if err else ""}</td></tr>'
         )
+    table = (
+        # on a phone each run is a card: the report's title on top, its key figures below
+        '<table class="opsnb-index opsnb-stack"><thead><tr><th>报告 Report</th><th>周期 Period</th>'
+        "<th>状态 Status</th><th>完成 Finished</th><th>关键指标 Key figures</th></tr></thead>"
+        f"<tbody>{''.join(rows) or _NO_RUNS}</tbody></table>"
+    )
     n_ok = sum(r.get("status") == "ok" for r in records)
     n_bad = sum(r.get("status") == "failed" for r in records)
     page = f"""<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>opsnb 报告索引 · Report index</title><style>{_css()}
-.opsnb-page{{max-width:1280px}} td.l{{text-align:left;white-space:normal}} td.figs{{font-size:12px;color:#334e68;max-width:520px}}
+.opsnb-page{{max-width:1280px}} td.l{{text-align:left;white-space:normal}} td.period,.opsnb-index th{{white-space:nowrap}} td.figs{{font-size:12px;color:#334e68;max-width:520px;min-width:14em}}
 .err{{color:#c0392b}} tr.opsnb-day th{{background:#eef2f7;color:#102a43;font-size:15px;padding-top:10px}} td small{{color:#7b8794}} td a{{color:#2F6FB7;font-weight:600;text-decoration:none}}</style></head>
 <body><div class="opsnb-page"><header class="opsnb-header"><h1>opsnb 报告索引 · Report index</h1>
 <div class="sub">{len(records)} runs · {len({r["_day"] for r in records})} days · {n_ok} ok · {n_bad} failed · {dt.datetime.now().isoformat(timespec="minutes").replace("T", " ")} · opsnb {__version__}</div></header>
-<table><thead><tr><th>报告 Report</th><th>周期 Period</th><th>状态 Status</th><th>完成 Finished</th><th>关键指标 Key figures</th></tr></thead>
-<tbody>{"".join(rows) or '<tr><td colspan="5">No runs yet: run `make demo` or `opsnb run NOTEBOOK`.</td></tr>'}</tbody></table>
+{table}
 </div></body></html>
 """
     return atomic_write_text(out / "index.html", page)
