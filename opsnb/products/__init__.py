@@ -52,6 +52,7 @@ from opsnb.products.policy import (
 from opsnb.products.replenish import (
     PLAN_COLUMNS,
     PROMO_COLUMNS,
+    daily_forecasts,
     forecast_sigma,
     overstock_alerts,
     promo_stock,
@@ -106,6 +107,7 @@ __all__ = [
     "PLAN_COLUMNS",
     "PROMO_COLUMNS",
     "forecast_sigma",
+    "daily_forecasts",
     "replenishment_plan",
     "promo_stock",
     "stockout_alerts",
