@@ -21,11 +21,13 @@
 5. the winner's forecast with intervals at each stated ``levels``, multiplied by the lift on
    future event days and floored at 0. ETS, Theta and seasonal naive carry statsforecast's
    model intervals (a combination takes the mean of its members' bounds); the Croston family
-   has none, so theirs are empirical: the forecast plus the quantiles of its backtest errors
-   (pooled over origins and steps — their forecasts are flat), widened where needed to contain
-   the forecast (on a series that sells one day in ten the 80 % error band can lie below the
-   mean). Their backtest coverage is scored honestly, each origin's interval built from the
-   errors of the other origins.
+   has none, so theirs are empirical: the quantiles of the last :data:`EMPIRICAL_WINDOW`
+   periods of (un-censored, de-lifted) demand, widened where needed to contain the flat
+   forecast (on a series that sells one day in ten the 80 % band of the demand can lie below
+   its mean). On the retail tuning split this covered 89 % / 97 % of held-out days at 80 / 95;
+   the quantiles of the backtest errors it replaced covered 69 % / 74 % (a level that moves
+   between origins shifts the band off zero). In the backtest each origin's interval comes
+   from the demand before that origin only.
 
 The backtest reports every model's MASE (scaled by the in-sample seasonal-naive MAE), sMAPE,
 relative bias and interval coverage, so the choice is shown against seasonal naive. Lifts are
@@ -66,6 +68,7 @@ __all__ = [
     "MODELS",
     "COMBINATIONS",
     "INTERMITTENT_MODELS",
+    "EMPIRICAL_WINDOW",
     "ADI_CUTOFF",
     "CV2_CUTOFF",
     "demand_class",
@@ -90,8 +93,12 @@ ADI_CUTOFF, CV2_CUTOFF = 1.32, 0.49
 coefficient of variation of the non-zero demand sizes."""
 
 INTERMITTENT_MODELS = ("CrostonSBA", "TSB", "ADIDA", "IMAPA")
-"""Models for intermittent demand; statsforecast gives them no interval, so theirs come from
-their backtest errors."""
+"""Models for intermittent demand; statsforecast gives them no interval, so theirs are the
+empirical quantiles of the recent demand (:data:`EMPIRICAL_WINDOW`)."""
+
+EMPIRICAL_WINDOW = 182
+"""Periods of recent (un-censored, de-lifted) demand whose quantiles give the Croston family's
+intervals (half a year of days; 91 to 364 covered alike on the retail tuning split)."""
 
 
 @dataclass(frozen=True)
@@ -218,9 +225,11 @@ def _run(names, df, freq, horizon, levels, m, *, n_windows=None):
     return out.sort_values(keys).reset_index(drop=True)
 
 
-def _quantiles(resid: np.ndarray, levels) -> dict:
-    """Empirical (lo, hi) error quantiles per level; NaN without errors."""
-    r = resid[np.isfinite(resid)]
+def _recent_quantiles(base: np.ndarray, levels) -> dict:
+    """(lo, hi) quantiles per level of the last :data:`EMPIRICAL_WINDOW` periods of ``base``;
+    NaN without data."""
+    r = np.asarray(base, dtype=float)[-EMPIRICAL_WINDOW:]
+    r = r[np.isfinite(r)]
     if not len(r):
         return {lv: (np.nan, np.nan) for lv in levels}
     return {
@@ -395,7 +404,7 @@ def forecast_demand(
     classes = {
         sid: demand_class(p["base"].to_numpy()) for sid, p in hist.groupby("series", sort=True)
     }
-    backtest, choice_rows, error_q = [], [], {}
+    backtest, choice_rows = [], []
     model_of = pd.Series(dtype=object)
     if len(long_ids):
         if auto:  # the rule picks; the backtest scores it next to seasonal naive
@@ -409,11 +418,9 @@ def forecast_demand(
         for ids, names in groups:
             tr = train[train["unique_id"].isin(ids)]
             cv = _run(names, tr, freq, horizon, levels, m, n_windows=n_windows)
-            bt_part, q_part = _score(
-                cv, hist, names, levels, m, per, pooled, use_events, calendar, extra
+            tables.append(
+                _score(cv, hist, names, levels, m, per, pooled, use_events, calendar, extra)
             )
-            tables.append(bt_part)
-            error_q.update(q_part)
         backtest = pd.concat(tables, ignore_index=True)
         if auto:
             model_of = rule
@@ -437,13 +444,16 @@ def forecast_demand(
     for mname, ids in model_of.groupby(model_of):
         tr = train[train["unique_id"].isin(ids.index)]
         fc = _run([mname], tr, freq, horizon, levels, m)
-        if mname in INTERMITTENT_MODELS:  # intervals from the backtest errors (base scale)
+        if mname in INTERMITTENT_MODELS:  # recent demand quantiles (base scale)
+            q = {
+                sid: _recent_quantiles(p["y"].to_numpy(), levels)
+                for sid, p in tr.groupby("unique_id", sort=False)
+            }
             for lv in levels:
-                q = fc["unique_id"].map(lambda sid: error_q.get((sid, mname), {}).get(lv))
-                lo = q.map(lambda t: np.nan if t is None else t[0]).astype(float)
-                hi = q.map(lambda t: np.nan if t is None else t[1]).astype(float)
-                fc[f"{mname}-lo-{lv}"] = np.minimum(fc[mname] + lo, fc[mname])
-                fc[f"{mname}-hi-{lv}"] = np.maximum(fc[mname] + hi, fc[mname])
+                lo = fc["unique_id"].map(lambda sid, lv=lv: q[sid][lv][0]).astype(float)
+                hi = fc["unique_id"].map(lambda sid, lv=lv: q[sid][lv][1]).astype(float)
+                fc[f"{mname}-lo-{lv}"] = np.minimum(lo, fc[mname])
+                fc[f"{mname}-hi-{lv}"] = np.maximum(hi, fc[mname])
         parts.append(_pick(fc, model_of, levels))
     fcst = pd.concat(parts, ignore_index=True).sort_values(["series", "timestamp"])
     fcst["event"] = (
@@ -499,8 +509,8 @@ def forecast_demand(
 def _score(cv, hist, models, levels, m, per, pooled, use_events, calendar, extra):
     """Backtest metrics per series and model, forecasts re-lifted and compared with demand.
 
-    Returns the metrics table and, for the Croston family, the error quantiles per (series,
-    model) used for their final intervals.
+    The Croston family's interval at each origin is the quantiles of the demand before it
+    (:func:`_recent_quantiles`), as in the final forecast.
     """
     cv = cv.rename(columns={"unique_id": "series", "ds": "timestamp"})
     truth = hist[["series", "timestamp", "demand"]]
@@ -508,8 +518,9 @@ def _score(cv, hist, models, levels, m, per, pooled, use_events, calendar, extra
     keys = event_keys(cv["timestamp"], calendar=calendar, extra=extra) if use_events else None
     lift = _lifts_for(cv["series"], keys, per, pooled) if use_events else np.ones(len(cv))
     first_cut = cv.groupby("series")["cutoff"].min()
-    rows, error_q = [], {}
+    rows = []
     for sid, part in cv.groupby("series", sort=True):
+        base = hist.loc[hist["series"] == sid, ["timestamp", "base"]]
         ins = hist[(hist["series"] == sid) & (hist["timestamp"] <= first_cut[sid])]["demand"]
         y_in = ins.to_numpy(float)
         scale = np.mean(np.abs(y_in[m:] - y_in[:-m])) if len(y_in) > m else np.nan
@@ -527,16 +538,14 @@ def _score(cv, hist, models, levels, m, per, pooled, use_events, calendar, extra
             row["mae"] = float(np.mean(np.abs(a - f)))
             row["bias"] = float(np.mean(f - a) / np.mean(a)) if np.mean(a) > 0 else np.nan
             if mname in INTERMITTENT_MODELS:
-                resid = a / lf - fb
-                error_q[(sid, mname)] = _quantiles(resid, levels)
                 lo_b = {lv: np.full(len(a), np.nan) for lv in levels}
                 hi_b = {lv: np.full(len(a), np.nan) for lv in levels}
-                for c in np.unique(cut):  # each origin's interval from the other origins
+                for c in np.unique(cut):  # each origin's interval from the demand before it
                     sel = cut == c
-                    q = _quantiles(resid[~sel], levels)
+                    q = _recent_quantiles(base.loc[base["timestamp"] <= c, "base"], levels)
                     for lv in levels:
-                        lo_b[lv][sel] = np.minimum(fb[sel] + q[lv][0], fb[sel])
-                        hi_b[lv][sel] = np.maximum(fb[sel] + q[lv][1], fb[sel])
+                        lo_b[lv][sel] = np.minimum(q[lv][0], fb[sel])
+                        hi_b[lv][sel] = np.maximum(q[lv][1], fb[sel])
             for lv in levels:
                 if mname in INTERMITTENT_MODELS:
                     lo_raw, hi_raw = lo_b[lv], hi_b[lv]
@@ -550,4 +559,4 @@ def _score(cv, hist, models, levels, m, per, pooled, use_events, calendar, extra
             if not np.isfinite(row["rank_key"]):
                 row["rank_key"] = np.inf
             rows.append(row)
-    return pd.DataFrame(rows), error_q
+    return pd.DataFrame(rows)
