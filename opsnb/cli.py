@@ -1283,15 +1283,16 @@ def forecast_cmd(
         "--season-length",
         help="Periods per season (default: 7 daily, 52 weekly, 12 monthly).",
     ),
-    n_windows: int = typer.Option(3, "--n-windows", help="Backtest origins for the model choice."),
+    n_windows: int = typer.Option(3, "--n-windows", help="Backtest origins (scores, intervals)."),
     backtest: Optional[Path] = typer.Option(
         None, "--backtest", help="Also write the per-series model choice and backtest metrics CSV."
     ),
 ) -> None:
-    """Demand forecasts per series (需求预测) with intervals; model chosen per series by backtest.
+    """Demand forecasts per series (需求预测) with intervals, any frequency.
 
-    Writes series, timestamp, forecast, lo_<level>, hi_<level> per level and model (the model
-    the rolling-origin backtest chose against seasonal naive by MASE).
+    Writes series, timestamp, forecast, lo_<level>, hi_<level> per level and model: CrostonSBA
+    for intermittent series (ADI ≥ 1.32), the ETS+Theta combination otherwise; --backtest
+    writes its rolling-origin scores next to seasonal naive's.
     """
     try:
         from opsnb.data.loaders import read_columns

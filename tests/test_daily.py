@@ -191,3 +191,85 @@ def test_table3_has_comparisons_and_a_styled_formula_safe_excel(tmp_path):
     flagged = [i for i, n in enumerate(t3["note"], start=2) if n]
     assert ws.cell(row=flagged[0], column=1).fill.fgColor.rgb.endswith("FDE2E1")
     assert "环比同比" in wb.sheetnames
+
+
+def _stub_runs(monkeypatch, tmp_path):
+    """Replace the notebook runner by a recorder (the daily loop's logic, not papermill)."""
+    from opsnb.run import runner
+    from opsnb.run.runner import RunResult
+
+    calls = []
+
+    def fake(nb, params, *, output_dir, render, today):
+        calls.append((nb.stem, params, render))
+        html = tmp_path / f"{nb.stem}.html"
+        html.write_text("<html></html>", encoding="utf-8")
+        return RunResult(nb.stem, nb.stem, "ok", None, str(html), str(html), None, params, 0.0)
+
+    monkeypatch.setattr(runner, "run_notebook", fake)
+    return calls
+
+
+def _store(path, tables):
+    from opsnb.data.store import open_store, write_table
+
+    con = open_store(path)
+    try:
+        for name in tables:
+            write_table(con, name, getattr(_shop(), name), mode="replace", validate=False)
+    finally:
+        con.close()
+    return path
+
+
+def test_daily_renders_the_inventory_notebook_when_the_store_has_stock(tmp_path, monkeypatch):
+    from opsnb.run.daily import INVENTORY_DAYS, run_daily
+
+    calls = _stub_runs(monkeypatch, tmp_path)
+    db = _store(tmp_path / "s.duckdb", ["daily_metrics", "product_daily", "skus", "inventory"])
+    r = run_daily(today="2025-11-12", db=db, output_dir=tmp_path / "out", params_file=None)
+    assert r.exit_code == 0, r.lines()
+    assert [c[0] for c in calls] == ["03_daily_monitoring", "06_inventory"]
+    p06 = calls[1][1]
+    assert INVENTORY_DAYS == 28
+    assert (p06["period"], p06["as_of"], p06["db_path"]) == (
+        "2025-10-15..2025-11-11",
+        "2025-11-11",
+        str(db.resolve()),
+    )
+    assert r.inventory_html_path.endswith("06_inventory.html") and not r.inventory_skipped
+    assert f"  inventory report {r.inventory_html_path}" in r.lines()
+    # the params file's notebooks list restricts the run; daily.yaml lists both
+    only03 = tmp_path / "only03.yaml"
+    only03.write_text("notebooks: [03_daily_monitoring]\n", encoding="utf-8")
+    r = run_daily(today="2025-11-12", db=db, output_dir=tmp_path / "out", params_file=only03)
+    assert calls[-1][0] == "03_daily_monitoring" and r.exit_code == 0
+    assert r.inventory_skipped == "06_inventory is not in the params file's notebooks list"
+    from opsnb import config
+
+    shipped = config.params_dir() / "daily.yaml"
+    calls.clear()
+    r = run_daily(today="2025-11-12", db=db, output_dir=tmp_path / "out", params_file=shipped)
+    assert [c[0] for c in calls] == ["03_daily_monitoring", "06_inventory"], r.lines()
+    assert calls[1][1]["shop"] == "旗舰店" and calls[1][1]["period"] == "2025-10-15..2025-11-11"
+
+
+def test_daily_skips_the_inventory_notebook_with_the_reason_without_stock(tmp_path, monkeypatch):
+    from opsnb.run.daily import inventory_ready, run_daily
+
+    calls = _stub_runs(monkeypatch, tmp_path)
+    db = _store(tmp_path / "s.duckdb", ["daily_metrics", "product_daily"])
+    r = run_daily(today="2025-11-12", db=db, output_dir=tmp_path / "out")
+    assert [c[0] for c in calls] == ["03_daily_monitoring"] and r.exit_code == 0
+    assert r.inventory_skipped == (
+        "the store has no skus, inventory table(s) (load the SKU master and stock with "
+        "`opsnb load` or `opsnb import`)"
+    )
+    assert f"  inventory report skipped: {r.inventory_skipped}" in r.lines()
+    _store(db, ["skus", "inventory"])
+    assert inventory_ready(db, dt.date(2025, 11, 11)) == ""
+    assert inventory_ready(db, dt.date(2020, 1, 1)) == (
+        "the inventory table has no stock on or before 2020-01-01"
+    )
+    r = run_daily(today="2025-11-12", db=db, output_dir=tmp_path / "out", report=False)
+    assert r.inventory_skipped == "no reports in this run (--no-report)" and r.exit_code == 0

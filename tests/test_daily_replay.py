@@ -81,3 +81,12 @@ def test_four_mornings_open_carry_over_and_resolve_an_incident_with_pushes(tmp_p
     assert 'id="d2025-06-12"' in page and 'href="03_daily_monitoring/2025-06-12/' in page
     html = next(day.glob("*.html")).read_text(encoding="utf-8")
     assert "异常事件跟踪" in html and "今日恢复" in html and "20250610-1" in html
+    # the demo store has skus and inventory: notebook 06 renders after the push on the morning
+    # with reports (as of the reported day, classes over its last 28 days), not on the others
+    assert all("inventory report skipped: no reports in this run" in o for o in out[:3])
+    inv = res["outputs"] / "06_inventory" / "2025-05-16_to_2025-06-12"
+    pages = list(inv.glob("*.html"))
+    assert len(pages) == 1 and f"inventory report {pages[0]}" in out[3]
+    text = pages[0].read_text(encoding="utf-8")
+    assert "缺货预警" in text and "补货建议表" in text
+    assert 'href="06_inventory/2025-05-16_to_2025-06-12/' in page

@@ -136,3 +136,73 @@ def test_replenish_bad_inventory_file_exits_2_with_row_and_column(forecast_csv, 
          "--output", str(tmp_path / "p.csv")],
     )  # fmt: skip
     assert res.exit_code == 2 and f"{inv}, row 2, column 'on_hand'" in res.output
+
+
+def test_weekly_csv_with_its_own_column_names_forecasts_weeks_and_plans_per_day(tmp_path):
+    """A weekly export (周一 dates, 货号/周/件数): the forecast is weekly, and the plan spreads
+    each week over its seven days (a weekly forecast is not read as a daily one)."""
+    from opsnb.products.replenish import daily_forecasts, forecast_sigma
+
+    weeks = pd.date_range("2023-01-02", periods=110, freq="W-MON")
+    rng = np.random.default_rng(8)
+    f = tmp_path / "weekly.csv"
+    pd.concat(
+        [
+            pd.DataFrame(
+                {"货号": "W1", "周": weeks.strftime("%Y/%m/%d"), "件数": rng.poisson(70, 110)}
+            ),
+            pd.DataFrame(
+                {"货号": "W2", "周": weeks.strftime("%Y/%m/%d"), "件数": rng.poisson(7, 110)}
+            ),
+        ]
+    ).to_csv(f, index=False, encoding="utf-8")
+    out = tmp_path / "wfc.csv"
+    res = runner.invoke(
+        app,
+        ["forecast", str(f), "--series-col", "货号", "--time-col", "周", "--value-col", "件数",
+         "--horizon", "6", "--output", str(out)],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "freq W-MON" in res.output
+    fc = pd.read_csv(out)
+    assert len(fc) == 12 and fc["timestamp"].iloc[0] == str(
+        (weeks[-1] + pd.Timedelta(weeks=1)).date()
+    )
+    w1 = fc[fc["series"] == "W1"]
+    assert 50 < w1["forecast"].mean() < 90  # units per week, not per day
+    skus = tmp_path / "skus.csv"
+    skus.write_text("sku,lead_time_days\nW1,7\nW2,7\n", encoding="utf-8")
+    inv = tmp_path / "inv.csv"
+    inv.write_text("sku,on_hand\nW1,20\nW2,500\n", encoding="utf-8")
+    plan = tmp_path / "plan.csv"
+    res = runner.invoke(
+        app,
+        ["replenish", str(out), "--skus", str(skus), "--inventory", str(inv), "--output",
+         str(plan), "--review-days", "7"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    got = pd.read_csv(plan).set_index("sku")
+    want = w1["forecast"].iloc[:2].sum() / 14  # lead time + review = 14 days = the first 2 weeks
+    assert got.loc["W1", "demand_per_day"] == pytest.approx(want, rel=1e-9)
+    assert got.loc["W1", "alert"] == "stockout" and got.loc["W2", "alert"] == "overstock"
+    daily = daily_forecasts(fc.assign(sigma=forecast_sigma(fc)))
+    assert len(daily) == 12 * 7
+    total = daily.groupby("series")["forecast"].sum().to_numpy()
+    np.testing.assert_allclose(total, fc.groupby("series")["forecast"].sum(), rtol=1e-12)
+    var = (daily["sigma"] ** 2).groupby(daily["series"]).sum().to_numpy()
+    np.testing.assert_allclose(var, (forecast_sigma(fc) ** 2).groupby(fc["series"]).sum())
+
+
+def test_bad_weekly_cell_names_file_row_and_column(tmp_path):
+    f = tmp_path / "bad_weekly.csv"
+    f.write_text(
+        "货号,周,件数\nW1,2025-01-06,3\nW1,2025-01-13,\nW1,2025-13-20,4\n", encoding="utf-8"
+    )
+    res = runner.invoke(
+        app,
+        ["forecast", str(f), "--series-col", "货号", "--time-col", "周", "--value-col", "件数",
+         "--horizon", "4", "--output", str(tmp_path / "o.csv")],
+    )  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert f"{f}, row 3, column '件数'; expected a value" in res.output
+    assert f"{f}, row 4, column '周': got '2025-13-20'" in res.output

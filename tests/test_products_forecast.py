@@ -19,7 +19,7 @@ from opsnb.products.demand import (
     smape,
     uncensor_demand,
 )
-from opsnb.products.forecast import forecast_demand
+from opsnb.products.forecast import MODELS, demand_class, forecast_demand
 
 H = 14
 DAYS = pd.date_range("2024-01-01", periods=224, freq="D")
@@ -74,20 +74,55 @@ def test_intervals_cover_held_out_demand_at_their_stated_level(fitted, sales):
         assert abs(inside.mean() - lv / 100) <= tol, (lv, inside.mean())
 
 
-def test_model_is_chosen_by_backtest_mase_and_reported_against_seasonal_naive(fitted):
-    bt, ch = fitted.backtest, fitted.choice
-    assert set(bt["model"]) == {
-        "AutoETS", "AutoTheta", "SeasonalNaive", "CrostonSBA", "TSB", "ADIDA", "IMAPA"
-    }  # fmt: skip
+def test_default_method_follows_the_demand_class_and_is_scored_against_seasonal_naive(fitted):
+    # the default (models="auto") changed in issue 17: the SBC class picks the method (SBA for
+    # intermittent demand, the ETS+Theta combination otherwise), no choice among seven models
+    bt, ch = fitted.backtest, fitted.choice.set_index("series")
+    smooth = ch.index.str.startswith("smooth")
+    assert (ch.loc[smooth, "demand_class"] == "smooth").all()
+    assert (ch.loc[~smooth, "demand_class"].isin(["intermittent", "lumpy"])).all()
+    assert (ch.loc[~smooth, "adi"] >= 1.32).all() and (ch.loc[smooth, "adi"] < 1.32).all()
+    assert (ch.loc[smooth, "model"] == "ETS+Theta").all()
+    assert (ch.loc[~smooth, "model"] == "CrostonSBA").all()
+    assert set(bt["model"]) == {"ETS+Theta", "CrostonSBA", "SeasonalNaive"}
+    assert (
+        bt.groupby("series").size().eq(2).all() and bt.groupby("series")["chosen"].sum().eq(1).all()
+    )
+    chosen = bt[bt["chosen"]].set_index("series")
+    assert_allclose(ch["mase"], chosen["mase"].reindex(ch.index))
+    sn = bt[bt["model"] == "SeasonalNaive"].set_index("series")["mase"]
+    assert_allclose(ch["mase_seasonal_naive"], sn.reindex(ch.index))
+    assert (ch.loc[smooth, "error_code"] == "").all() and ch.loc[smooth, "bias"].abs().max() < 0.1
+    fc = fitted.forecasts.set_index("series")
+    assert set(fc.loc[ch.index[smooth], "model"]) == {"ETS+Theta"}
+
+
+def test_the_combination_is_the_mean_of_ets_and_theta_forecasts_and_bounds(sales):
+    one = sales[sales["sku"] == "smooth3"]
+    combo = forecast_demand(one, horizon=H, models=["ETS+Theta"], n_windows=1).forecasts
+    ets = forecast_demand(one, horizon=H, models=["AutoETS"], n_windows=1).forecasts
+    theta = forecast_demand(one, horizon=H, models=["AutoTheta"], n_windows=1).forecasts
+    for col in ("forecast", "lo_80", "hi_80", "lo_95", "hi_95"):
+        assert_allclose(combo[col], (ets[col] + theta[col]) / 2, rtol=1e-12)
+
+
+def test_an_explicit_model_list_is_chosen_per_series_by_backtest_mase(sales):
+    few = sales[sales["sku"].isin(["smooth0", "smooth5", "sparse0", "sparse1"])]
+    res = forecast_demand(few, horizon=H, models=MODELS, n_windows=2)
+    bt, ch = res.backtest, res.choice
+    assert set(bt["model"]) == set(MODELS)
     best = bt.loc[bt.groupby("series")["mase"].idxmin(), ["series", "model"]]
     assert ch.set_index("series")["model"].to_dict() == dict(zip(best["series"], best["model"]))
-    assert bt.groupby("series")["chosen"].sum().eq(1).all()
-    sn = bt[bt["model"] == "SeasonalNaive"].set_index("series")["mase"]
-    assert_allclose(ch.set_index("series")["mase_seasonal_naive"], sn.reindex(ch["series"]))
     assert (ch["mase"] <= ch["mase_seasonal_naive"] + 1e-12).all()
-    smooth = ch[ch["series"].str.startswith("smooth")]
-    assert smooth["model"].isin(["AutoETS", "AutoTheta", "SeasonalNaive"]).all()
-    assert (smooth["error_code"] == "").all() and smooth["bias"].abs().max() < 0.1
+
+
+def test_demand_class_uses_the_syntetos_boylan_croston_cutoffs():
+    assert demand_class([5, 6, 5, 6, 5, 6]) == ("smooth", 1.0, pytest.approx(1 / 121))
+    assert demand_class([1, 9, 1, 9])[0] == "erratic"
+    assert demand_class([0, 4, 0, 4, 0, 4]) == ("intermittent", 2.0, 0.0)
+    cls, adi, cv2 = demand_class([0, 1, 0, 0, 9, 0])
+    assert (cls, adi, cv2) == ("lumpy", 3.0, pytest.approx(0.64))
+    assert demand_class([0, 0, 0])[:2] == ("lumpy", float("inf"))
 
 
 def test_croston_family_matches_statsforecast_directly(sales):

@@ -2,9 +2,11 @@
 
 Inputs are tidy tables with the kit's column names:
 
-- ``forecasts``: ``series`` (the SKU), ``timestamp`` (daily), ``forecast``, and an interval
+- ``forecasts``: ``series`` (the SKU), ``timestamp``, ``forecast``, and an interval
   ``lo_<l>, hi_<l>`` at a stated level ``l`` (the output of
-  :func:`opsnb.products.forecast.forecast_demand` or of ``opsnb forecast``);
+  :func:`opsnb.products.forecast.forecast_demand` or of ``opsnb forecast``). Daily forecasts
+  are used as they are; weekly or monthly ones are spread over their days first
+  (:func:`daily_forecasts`);
 - ``skus``: ``sku, lead_time_days`` and optionally ``name, price, unit_cost, moq, case_pack,
   lead_time_std_days``;
 - ``inventory``: ``sku, on_hand`` and optionally ``date, in_transit`` (the latest row per SKU
@@ -27,6 +29,7 @@ __all__ = [
     "PLAN_COLUMNS",
     "PROMO_COLUMNS",
     "forecast_sigma",
+    "daily_forecasts",
     "replenishment_plan",
     "promo_stock",
     "stockout_alerts",
@@ -99,11 +102,38 @@ def forecast_sigma(forecasts: pd.DataFrame, level: int | None = None) -> pd.Seri
     return ((forecasts[f"hi_{lv}"] - forecasts[f"lo_{lv}"]) / (2 * z)).clip(lower=0)
 
 
+def daily_forecasts(forecasts: pd.DataFrame) -> pd.DataFrame:
+    """Daily rows from forecasts of any period: ``series, timestamp, forecast, sigma``.
+
+    A period's timestamp is its first day and the period runs to the next timestamp (the last
+    one as long as the most common step). Its forecast is spread evenly over its ``k`` days
+    and its standard deviation ``sigma`` (from :func:`forecast_sigma`) as ``sigma / √k`` per
+    day, so the sum over the period keeps its mean and variance (days independent). Daily
+    forecasts (step of one day) come back unchanged.
+    """
+    fc = forecasts[["series", "timestamp", "forecast", "sigma"]].copy()
+    fc["timestamp"] = pd.to_datetime(fc["timestamp"]).dt.normalize()
+    fc = fc.sort_values(["series", "timestamp"], kind="mergesort").reset_index(drop=True)
+    step = fc.groupby("series")["timestamp"].diff().dt.days
+    if step.dropna().empty or (step.dropna() == 1).all():
+        return fc
+    typical = int(step.mode().iloc[0])
+    nxt = fc.groupby("series")["timestamp"].shift(-1)
+    k = ((nxt - fc["timestamp"]).dt.days.fillna(typical)).astype(int).clip(lower=1)
+    out = fc.loc[fc.index.repeat(k)].reset_index(drop=True)
+    offset = out.groupby(np.repeat(np.arange(len(fc)), k)).cumcount().to_numpy()
+    kk = np.repeat(k.to_numpy(), k.to_numpy())
+    out["timestamp"] = out["timestamp"] + pd.to_timedelta(offset, unit="D")
+    out["forecast"] = out["forecast"] / kk
+    out["sigma"] = out["sigma"] / np.sqrt(kk)
+    return out
+
+
 def _prepare(forecasts, skus, inventory, as_of, level):
     fc = forecasts.copy()
-    fc["timestamp"] = pd.to_datetime(fc["timestamp"]).dt.normalize()
     fc["series"] = fc["series"].astype(str)
     fc["sigma"] = forecast_sigma(fc, level).to_numpy()
+    fc = daily_forecasts(fc)
     as_of = (
         pd.Timestamp(as_of).normalize()
         if as_of is not None

@@ -23,13 +23,17 @@ from opsnb.run.batch import (
 from opsnb.run.daily import (
     CHANNELS,
     DAILY_NOTEBOOK,
+    DAILY_NOTEBOOKS,
     EXIT_DATA_MISSING,
     EXIT_IMPORT,
     EXIT_PUSH,
     EXIT_REPORT,
+    INVENTORY_DAYS,
+    INVENTORY_NOTEBOOK,
     DailyRun,
     daily_message,
     import_inbox,
+    inventory_ready,
     run_daily,
 )
 from opsnb.run.delivery import (
@@ -215,6 +219,10 @@ __all__ = [
     "build_request",
     "push_message",
     "DAILY_NOTEBOOK",
+    "INVENTORY_NOTEBOOK",
+    "DAILY_NOTEBOOKS",
+    "INVENTORY_DAYS",
+    "inventory_ready",
     "EXIT_IMPORT",
     "EXIT_DATA_MISSING",
     "EXIT_REPORT",

@@ -15,11 +15,17 @@ One call of :func:`run_daily` reports *yesterday in the shop's time zone*
 4. **render** notebook 03 into ``outputs/03_daily_monitoring/<day>/`` and the index;
 5. **push** the summary to the chat robots (:mod:`opsnb.run.push`) and mail the report with the
    表3 Excel attached (``email``: recipients from the params file's ``recipients`` or
-   ``$OPSNB_DAILY_TO``), each at most once per day and robot.
+   ``$OPSNB_DAILY_TO``), each at most once per day and robot;
+6. **render** notebook 06 (商品与库存: stock-out risks, 补货建议表) into
+   ``outputs/06_inventory/<period>/`` with ``as_of`` = the reported day and ``period`` = the
+   :data:`INVENTORY_DAYS` days ending on it, when the store has ``skus`` and ``inventory`` rows;
+   otherwise it is skipped and the run says why (``inventory_skipped``). It runs after the
+   push, so a slow forecast never delays the morning's alerts. A params file's ``notebooks:``
+   list restricts which of :data:`DAILY_NOTEBOOKS` run (``params/daily.yaml`` lists both).
 
 The exit status says what failed, as a sum of flags: 0 all well; 1 bad parameters; 2 an inbox
-file was not imported; 4 the day's data are not in the store; 8 monitoring or the report
-failed; 16 a push or mail failed. A crontab line (06:30 Beijing time)::
+file was not imported; 4 the day's data are not in the store; 8 monitoring or a report
+failed (notebook 03 or 06); 16 a push or mail failed. A crontab line (06:30 Beijing time)::
 
     30 6 * * *  cd /srv/opsnb && OPSNB_TZ=Asia/Shanghai .venv/bin/opsnb daily --inbox /srv/inbox --push dingtalk,email
 """
@@ -39,6 +45,10 @@ from opsnb.errors import OpsnbError, ParameterError
 
 __all__ = [
     "DAILY_NOTEBOOK",
+    "INVENTORY_NOTEBOOK",
+    "DAILY_NOTEBOOKS",
+    "INVENTORY_DAYS",
+    "inventory_ready",
     "EXIT_IMPORT",
     "EXIT_DATA_MISSING",
     "EXIT_REPORT",
@@ -51,6 +61,11 @@ __all__ = [
 ]
 
 DAILY_NOTEBOOK = "03_daily_monitoring"
+INVENTORY_NOTEBOOK = "06_inventory"
+DAILY_NOTEBOOKS = (DAILY_NOTEBOOK, INVENTORY_NOTEBOOK)
+"""The notebooks of the morning run, in order (06 only when the store has stock data)."""
+INVENTORY_DAYS = 28
+"""Days ending on the reported day that notebook 06's classes, sell rate and turnover cover."""
 EXIT_IMPORT, EXIT_DATA_MISSING, EXIT_REPORT, EXIT_PUSH = 2, 4, 8, 16
 CHANNELS = ("dingtalk", "wecom", "feishu", "email")
 """Where ``--push`` can send: the three chat robots and email."""
@@ -73,12 +88,15 @@ class DailyRun:
     incidents: dict = field(default_factory=dict)
     pushes: list = field(default_factory=list)
     push_errors: list[str] = field(default_factory=list)
+    inventory_html_path: str = ""
+    inventory_error: str = ""
+    inventory_skipped: str = ""
 
     @property
     def exit_code(self) -> int:
         code = EXIT_IMPORT if self.import_errors else 0
         code |= EXIT_DATA_MISSING if self.data_error else 0
-        code |= EXIT_REPORT if self.report_error else 0
+        code |= EXIT_REPORT if self.report_error or self.inventory_error else 0
         return code | (EXIT_PUSH if self.push_errors else 0)
 
     def lines(self) -> list[str]:
@@ -107,6 +125,12 @@ class DailyRun:
         for p in self.pushes:
             out.append(f"  {p.platform} {p.status}")
         out += [f"  PUSH FAILED {e}" for e in self.push_errors]
+        if self.inventory_error:
+            out.append(f"  INVENTORY REPORT FAILED {self.inventory_error}")
+        elif self.inventory_html_path:
+            out.append(f"  inventory report {self.inventory_html_path}")
+        elif self.inventory_skipped:
+            out.append(f"  inventory report skipped: {self.inventory_skipped}")
         out.append(f"  exit {self.exit_code}")
         return out
 
@@ -133,6 +157,36 @@ def import_inbox(inbox: str | Path, *, db: str | Path, today: dt.date, map_file=
         shutil.move(str(f), str(dest / f.name))
         done.append(f.name)
     return done, errors
+
+
+def inventory_ready(db: str | Path, day) -> str:
+    """Why notebook 06 cannot run on ``db`` for ``day``, or ``""`` when it can: it needs
+    ``product_daily``, ``skus`` and ``inventory`` tables with rows (stock on or before the day)."""
+    from opsnb.data.store import list_tables, open_store
+
+    path = Path(db)
+    if not path.exists():
+        return f"no store at {path}"
+    con = open_store(path, read_only=True)
+    try:
+        have = set(list_tables(con))
+        missing = [t for t in ("product_daily", "skus", "inventory") if t not in have]
+        if missing:
+            return (
+                f"the store has no {', '.join(missing)} table(s) (load the SKU master and stock "
+                "with `opsnb load` or `opsnb import`)"
+            )
+        n_skus = con.execute("select count(*) from skus").fetchone()[0]
+        n_inv = con.execute(
+            "select count(*) from inventory where cast(date as date) <= ?", [day]
+        ).fetchone()[0]
+    finally:
+        con.close()
+    if not n_skus:
+        return "the skus table is empty"
+    if not n_inv:
+        return f"the inventory table has no stock on or before {day}"
+    return ""
 
 
 def _fmt_money(x: float, lang: str) -> str:
@@ -272,6 +326,10 @@ def run_daily(
         if run.report_error:
             return run
     _push(run, push, full, params_file, out_root, force_push)
+    if report:
+        _render_inventory(run, params_file, overrides, store, day, now_day, out_root, render)
+    else:
+        run.inventory_skipped = "no reports in this run (--no-report)"
     return run
 
 
@@ -330,6 +388,53 @@ def _render(run, nb, values, store, day, now_day, out_root, render) -> None:
     run.html_path = r.html_path or r.ipynb_path or ""
     xlsx = sorted(Path(r.results_path).parent.glob("*.xlsx"))
     run.excel_path = str(xlsx[0]) if xlsx else ""
+
+
+def _render_inventory(run, params_file, overrides, store, day, now_day, out_root, render) -> None:
+    """Notebook 06 for the reported day, or the reason it is skipped (module docstring)."""
+    from opsnb.run.params import (
+        find_notebook,
+        load_params,
+        notebook_parameters,
+        notebooks_for_file,
+        read_yaml,
+    )
+    from opsnb.run.render import write_index
+    from opsnb.run.runner import run_notebook
+
+    listed = notebooks_for_file(read_yaml(params_file)) if params_file else None
+    if listed is not None and INVENTORY_NOTEBOOK not in listed:
+        run.inventory_skipped = f"{INVENTORY_NOTEBOOK} is not in the params file's notebooks list"
+        return
+    try:
+        why = inventory_ready(store, day)
+    except Exception as exc:  # noqa: BLE001 - a broken store: report it, keep the run's result
+        run.inventory_error = f"{type(exc).__name__}: {exc}"
+        return
+    if why:
+        run.inventory_skipped = why
+        return
+    nb = find_notebook(INVENTORY_NOTEBOOK)
+    start = day - dt.timedelta(days=INVENTORY_DAYS - 1)
+    try:
+        declared = {p.name for p in notebook_parameters(nb)} - {"period", "as_of", "db_path"}
+        keep = {k: v for k, v in (overrides or {}).items() if k in declared}
+        values = load_params(nb, params_file, keep)
+        params = {
+            **values,
+            "period": f"{start.isoformat()}..{day.isoformat()}",
+            "db_path": str(store),
+            "as_of": day.isoformat(),
+        }
+        r = run_notebook(nb, params, output_dir=out_root, render=render, today=now_day)
+    except Exception as exc:  # noqa: BLE001 - parameters or I/O
+        run.inventory_error = f"{type(exc).__name__}: {exc}"
+        return
+    write_index(out_root)
+    if not r.ok:
+        run.inventory_error = f"{r.error} (partial notebook: {r.partial_path})"
+        return
+    run.inventory_html_path = r.html_path or r.ipynb_path or ""
 
 
 def _push(run, push, full, params_file, out_root, force) -> None:
