@@ -834,6 +834,18 @@ def _purchases(
     return p
 
 
+def _write_table(frame, output: Path) -> None:
+    """A customer or cohort table to CSV with Arrow's writer (as pandas spells it), text cells
+    a spreadsheet could evaluate made safe first (:func:`opsnb.sheets.safe_frame`)."""
+    from opsnb.data.columnar import write_frame
+    from opsnb.sheets import FORMULA_PREFIXES
+
+    text = [c for c in frame.columns if frame[c].dtype.kind not in "biufM"]
+    if any(frame[c].astype(str).str.startswith(FORMULA_PREFIXES).any() for c in text):
+        frame = safe_frame(frame)
+    write_frame(frame, output, encoding=_CSV_ENCODING)
+
+
 _INPUT_HELP = (
     "Transactions: CSV or whitespace-separated text, Parquet (read by DuckDB where it lies), "
     "or a store (.duckdb: its orders table)."
@@ -908,7 +920,7 @@ def rfm_cmd(
         "m_score",
         "segment",
     ]
-    safe_frame(table[cols]).to_csv(output, index=False, encoding=_CSV_ENCODING)
+    _write_table(table[cols], output)
     typer.echo(f"wrote {len(table)} customers to {output}")
 
 
@@ -937,7 +949,7 @@ def cohorts_cmd(
     except Exception as exc:
         raise _handle(exc)
     cols = ["cohort", "months_since_first", "active_customers", "retention_rate", "gmv"]
-    safe_frame(table[cols]).to_csv(output, index=False, encoding=_CSV_ENCODING)
+    _write_table(table[cols], output)
     typer.echo(f"wrote {len(table)} rows ({table['cohort'].nunique()} cohorts) to {output}")
 
 

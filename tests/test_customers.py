@@ -486,12 +486,18 @@ def test_sql_rfm_equals_pandas_on_a_random_file_with_ties(tmp_path, tied_tx):
     )
 
 
-def test_near_ties_marks_totals_a_last_bit_could_reorder():
-    v = np.array([0.6, 0.1 + 0.2 + 0.3, 5.0, 5.0, 7.0])
-    n = np.array([3, 3, 1, 3, 3])
+def test_near_ties_marks_totals_a_last_bit_could_move_across_a_quintile():
     from opsnb.market.customers_sql import near_ties
 
-    assert near_ties(v, n).tolist() == [True, True, False, True, False]
+    # five totals, one per quintile: 0.6 and 0.1 + 0.2 + 0.3 (1 ulp apart) straddle a
+    # boundary, so do the two 5.0 (only the one summed from three rows can differ)
+    v = np.array([0.6, 0.1 + 0.2 + 0.3, 5.0, 5.0, 7.0])
+    assert near_ties(v, [3, 3, 1, 3, 3]).tolist() == [True, True, False, True, False]
+    # ten totals, two per quintile: equal pairs inside a quintile cannot change a score
+    v = np.repeat([1.0, 2.0, 3.0, 4.0, 5.0], 2)
+    assert not near_ties(v, [3] * 10).any()
+    v = np.array([1.0, 2.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0])  # ranks 2-3 straddle
+    assert np.flatnonzero(near_ties(v, [3] * 10)).tolist() == [1, 2]
 
 
 def test_cli_rfm_reads_parquet_and_the_store_like_a_csv(tmp_path, tied_tx):
