@@ -47,6 +47,7 @@ from opsnb.market.customers_sql import (
     cohorts_sql,
     near_ties,
     open_purchases,
+    repurchase_rate_sql,
     rfm_sql,
     rfm_summary_sql,
 )
@@ -117,6 +118,7 @@ __all__ = [
     "near_ties",
     "rfm_summary_sql",
     "rfm_sql",
+    "repurchase_rate_sql",
     "cohort_counts_sql",
     "cohorts_sql",
     "BGNBDFit",

@@ -318,21 +318,21 @@ def rfm_from_summary(summary: pd.DataFrame, *, as_of=None, lang: str = "zh") -> 
     as_of_ts = last_day + pd.Timedelta(days=1) if as_of is None else pd.Timestamp(as_of)
     if as_of_ts.normalize() < last_day:
         raise ValueError(f"as_of {as_of_ts.date()} is before the last purchase {last_day.date()}")
-    out = summary.set_index("customer_id")[["last_purchase", "frequency", "monetary"]].copy()
-    out.insert(1, "recency_days", (as_of_ts.normalize() - out["last_purchase"]).dt.days.astype(int))
+    # a plain row index: a text index makes every column lookup hash the ids
+    out = summary[["customer_id", "last_purchase", "frequency", "monetary"]].reset_index(drop=True)
+    out.insert(2, "recency_days", (as_of_ts.normalize() - out["last_purchase"]).dt.days.astype(int))
     out["r_score"] = rfm_scores(out["recency_days"], higher_is_better=False)
     out["f_score"] = rfm_scores(out["frequency"])
     out["m_score"] = rfm_scores(out["monetary"])
-    out["rfm_score"] = (
-        out["r_score"].astype(str) + out["f_score"].astype(str) + out["m_score"].astype(str)
-    )
+    # scores are single digits: "545" is the number 545 spelled out (one conversion, not three)
+    out["rfm_score"] = (out["r_score"] * 100 + out["f_score"] * 10 + out["m_score"]).astype(str)
     hi = {c: out[c] > out[c].mean() for c in ("r_score", "f_score", "m_score")}
     idx = 0 if lang == "zh" else 1
     names = np.array([SEGMENTS[k][idx] for k in SEGMENTS], dtype=object)
     keys = {k: i for i, k in enumerate(SEGMENTS)}
     code = _segment_codes(*(hi[c].to_numpy() for c in ("r_score", "f_score", "m_score")), keys)
     out["segment"] = pd.Series(names[code], index=out.index, dtype="str")
-    return out.reset_index()
+    return out
 
 
 def _segment_codes(r: np.ndarray, f: np.ndarray, m: np.ndarray, keys: dict) -> np.ndarray:

@@ -40,6 +40,7 @@ __all__ = [
     "near_ties",
     "rfm_summary_sql",
     "rfm_sql",
+    "repurchase_rate_sql",
     "cohort_counts_sql",
     "cohorts_sql",
 ]
@@ -187,6 +188,26 @@ def _resum_near_ties(con, out, relation, c, a, where, params, row_order):
     out = out.copy()
     out.loc[near, "monetary"] = sums.reindex(out.loc[near, "customer_id"]).to_numpy()
     return out
+
+
+def repurchase_rate_sql(
+    con,
+    relation: str,
+    *,
+    customer_col: str = "customer_id",
+    date_col: str = "order_time",
+    where: str | None = None,
+    params: list | None = None,
+) -> float:
+    """:func:`opsnb.market.customers.repurchase_rate` of a relation: the share of customers
+    with purchases on at least two distinct days (NaN without customers)."""
+    c, t = quote_ident(customer_col), quote_ident(date_col)
+    repeat, n = con.execute(
+        f"SELECT count(*) FILTER (WHERE days >= 2), count(*) FROM (SELECT count(DISTINCT "
+        f"CAST({t} AS DATE)) AS days FROM {relation}{_where(where)} GROUP BY CAST({c} AS VARCHAR))",
+        params or [],
+    ).fetchall()[0]
+    return float(repeat / n) if n else float("nan")
 
 
 def cohort_counts_sql(
