@@ -555,3 +555,16 @@ def test_cli_parquet_with_empty_cells_names_row_and_column(tmp_path):
     assert res.exit_code == 2 and "'user'" in res.output
     res = _cli(["rfm", src, "-o", tmp_path / "o.csv"])
     assert res.exit_code == 1 and "--customer-col" in res.output
+
+
+def test_sql_paths_turn_off_duckdb_progress_bar_which_would_be_a_widget_in_the_report(tied_tx):
+    import duckdb
+
+    from opsnb.market import customers_sql as cs
+
+    con = duckdb.connect()
+    con.register("tx", tied_tx)
+    for run in (cs.rfm_sql, cs.cohorts_sql, cs.repurchase_rate_sql):
+        con.execute("SET enable_progress_bar = true")
+        run(con, "tx")
+        assert con.execute("SELECT current_setting('enable_progress_bar')").fetchall() == [(False,)]

@@ -46,6 +46,11 @@ __all__ = [
 ]
 
 
+def _quiet(con) -> None:
+    """No DuckDB progress bar: in a notebook it would be a widget in the report."""
+    con.execute("SET enable_progress_bar = false")
+
+
 def _where(where: str | None) -> str:
     return f" WHERE {where}" if where else ""
 
@@ -74,6 +79,7 @@ def rfm_summary_sql(
     which pandas would meet the rows: near-tied totals are summed again in that order (see the
     module's note); None skips that step (totals then within 1 ulp of pandas').
     """
+    _quiet(con)
     if frequency not in ("days", "orders"):
         raise ValueError(f"frequency must be 'days' or 'orders', got {frequency!r}")
     c, t, a = (quote_ident(x) for x in (customer_col, date_col, amount_col))
@@ -201,6 +207,7 @@ def repurchase_rate_sql(
 ) -> float:
     """:func:`opsnb.market.customers.repurchase_rate` of a relation: the share of customers
     with purchases on at least two distinct days (NaN without customers)."""
+    _quiet(con)
     c, t = quote_ident(customer_col), quote_ident(date_col)
     repeat, n = con.execute(
         f"SELECT count(*) FILTER (WHERE days >= 2), count(*) FROM (SELECT count(DISTINCT "
@@ -226,6 +233,7 @@ def cohort_counts_sql(
     :func:`opsnb.market.customers.cohorts_from_counts` takes them, ``last`` being the last
     month with a purchase (None without rows).
     """
+    _quiet(con)
     c, t, a = (quote_ident(x) for x in (customer_col, date_col, amount_col))
     sql = f"""
     WITH p AS (
@@ -316,9 +324,10 @@ class Purchases:
     source: str
 
 
-def _parquet_relation(con, path: Path, cols: dict[str, str | None]) -> str | None:
-    """The typed SELECT over a Parquet file whose columns need no parsing; None when one does
-    (text dates, float ids, padded or missing-token ids: the pandas reader's job)."""
+def _parquet_relation(con, path: Path, cols: dict[str, str | None]):
+    """The typed SELECT over a Parquet file whose columns need no parsing, with the counts of
+    rows, refunds (amount < 0) and free purchases; None when a column needs parsing (text
+    dates, float ids, padded or missing-token ids: the pandas reader's job)."""
     src = "read_parquet('" + str(path).replace("'", "''") + "', file_row_number = true)"
     types = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
     absent = [h for h in cols.values() if h and h not in types]
@@ -348,18 +357,25 @@ def _parquet_relation(con, path: Path, cols: dict[str, str | None]) -> str | Non
         for k in ("customer_id", "order_id")
         if cols.get(k) and kind[k] == "VARCHAR"
     ]
+    odd = "false"
     if text:
         from opsnb.data.parsing import MISSING_TOKENS
 
         tokens = ", ".join("'" + tok.replace("'", "''") + "'" for tok in sorted(MISSING_TOKENS))
         odd = " OR ".join(f"{q} <> trim({q}) OR lower({q}) IN ({tokens})" for q in text)
-        if con.execute(f"SELECT count(*) FROM {src} WHERE {odd}").fetchall()[0][0]:
-            return None
-    nulls = con.execute(
-        f"SELECT file_row_number + 1, {c} IS NULL, {t} IS NULL, {a} IS NULL OR isnan({a}::DOUBLE)"
-        f" FROM {src} WHERE {c} IS NULL OR {t} IS NULL OR {a} IS NULL OR isnan({a}::DOUBLE)"
-        " ORDER BY 1 LIMIT 50"
-    ).fetchall()
+    empty = f"{c} IS NULL OR {t} IS NULL OR {a} IS NULL OR isnan({a}::DOUBLE)"
+    n_odd, n_empty, *counts = con.execute(  # one scan for every check and count
+        f"SELECT count(*) FILTER (WHERE {odd}), count(*) FILTER (WHERE {empty}), count(*), "
+        f"count(*) FILTER (WHERE {a} < 0), count(*) FILTER (WHERE {a} = 0) FROM {src}"
+    ).fetchall()[0]
+    if n_odd:
+        return None
+    nulls = []
+    if n_empty:
+        nulls = con.execute(
+            f"SELECT file_row_number + 1, {c} IS NULL, {t} IS NULL, {a} IS NULL OR "
+            f"isnan({a}::DOUBLE) FROM {src} WHERE {empty} ORDER BY 1 LIMIT 50"
+        ).fetchall()
     if nulls:
         probs = [
             DataProblem(
@@ -375,10 +391,11 @@ def _parquet_relation(con, path: Path, cols: dict[str, str | None]) -> str | Non
         if cols.get("order_id")
         else ""
     )
-    return (
+    relation = (
         f"(SELECT CAST({c} AS VARCHAR) AS customer_id, CAST({t} AS TIMESTAMP) AS order_time, "
         f"CAST({a} AS DOUBLE) AS amount{order}, file_row_number AS _row FROM {src})"
     )
+    return relation, tuple(counts)
 
 
 def open_purchases(
@@ -407,7 +424,7 @@ def open_purchases(
     cols = {"customer_id": customer_col, "order_time": date_col, "amount": amount_col}
     cols["order_id"] = order_col
     suffix = path.suffix.lower()
-    relation = None
+    relation, counts = None, None
     if suffix in STORE_SUFFIXES:
         from opsnb.data.store import open_store, table_columns
 
@@ -432,7 +449,7 @@ def open_purchases(
     else:
         con = duckdb.connect()
         if suffix in (".parquet", ".pq"):
-            relation = _parquet_relation(con, path, cols)
+            relation, counts = _parquet_relation(con, path, cols) or (None, None)
         source, row_order = "parquet", "_row"
         if relation is None:
             import numpy as np
@@ -448,10 +465,13 @@ def open_purchases(
             )
             con.register("_opsnb_purchases", tx.assign(_row=np.arange(len(tx))))
             relation, source = "_opsnb_purchases", "file"
-    rows, excluded, free = con.execute(
-        "SELECT count(*), count(*) FILTER (WHERE amount < 0), count(*) FILTER (WHERE amount = 0)"
-        f" FROM {relation}"
-    ).fetchall()[0]
+    rows, excluded, free = (
+        counts
+        or con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE amount < 0), count(*) FILTER (WHERE amount = 0)"
+            f" FROM {relation}"
+        ).fetchall()[0]
+    )
     if rows == excluded:
         raise DataContractError(
             f"{path}: no purchases",

@@ -150,6 +150,9 @@ def load_market_data(
             traffic_gap=FROM_FILE,
         )
     chan = _names(channels) or None
+    # the reads below share this cell's connection; without DuckDB's progress bar, which a
+    # slow read (a busy machine) would otherwise leave in the report as a widget
+    ctx.con.execute("SET enable_progress_bar = false")
     tables = set(list_tables(ctx.con))
     kw: dict = {"orders_gap": NO_TABLE, "items_gap": NO_TABLE}
     if "orders" in tables:
