@@ -4,6 +4,7 @@ Usage::
 
     .venv/bin/python benchmarks/bench_cli.py detect [--series 10000] [--days 365] [--loop 100]
     .venv/bin/python benchmarks/bench_cli.py ab [--rows 10000000]
+    .venv/bin/python benchmarks/bench_cli.py rfm [--rows 10000000]
 
 ``detect``: ``opsnb detect`` on a 10 000 × 365 daily CSV (series, timestamp, value; the series
 of :mod:`bench_monitoring`), CSV → CSV, timed as a separate process (start-up, reading,
@@ -14,6 +15,11 @@ not counted for it). Goal ≥ 20×.
 ``ab``: ``opsnb ab FILE.parquet`` on 10 M units (the file of :mod:`bench_abtest`), 2 metrics
 with CUPED + SRM, timed as a process; its start-up (the same command on a 10 000-unit file) is
 subtracted. Baseline: one bare DuckDB query of the same per-arm sums. Goal ≤ 3×.
+
+``rfm``: ``opsnb rfm FILE.parquet`` on 10 M order lines (customer_id, order_time, amount; about
+five lines per customer), timed as a process; its start-up (``opsnb --help``) is subtracted.
+Baseline: one hand-written DuckDB query of recency, frequency (distinct days) and monetary per
+customer on the same file, fetched as Arrow. Goal ≤ 3×.
 
 Peak memory is the process's maximum resident set (``/usr/bin/time -v``). Inputs are
 generated once into ``--dir`` (default /tmp), never into the repository.
@@ -120,9 +126,58 @@ def bench_ab(a) -> None:
     print(f"ratio ((CLI - start-up) / bare): {(t_cli - t_start) / t_bare:.2f}x (goal <= 3x)")
 
 
+def make_orders_file(path: Path, rows: int) -> None:
+    """``rows`` order lines (about five per customer, two years, amounts in cents) written by
+    DuckDB straight to Parquet, deterministic."""
+    import duckdb
+
+    customers = max(rows // 5, 1)
+    duckdb.connect().execute(
+        f"""COPY (
+        SELECT 'c' || lpad(CAST(hash(i) % {customers} AS VARCHAR), 8, '0') AS customer_id,
+               TIMESTAMP '2024-01-01' + to_seconds(CAST(hash(i * 7 + 1) % (730 * 86400) AS BIGINT))
+                 AS order_time,
+               round(1 + (hash(i * 13 + 2) % 60000) / 100.0, 2) AS amount
+        FROM range({rows}) t(i)) TO '{path}' (FORMAT parquet)"""
+    )
+
+
+def bench_rfm(a) -> None:
+    import duckdb
+
+    src = Path(a.dir) / f"opsnb_bench_rfm_{a.rows}.parquet"
+    if not src.exists():
+        make_orders_file(src, a.rows)
+    out = Path(a.dir) / "opsnb_bench_rfm_out.csv"
+    cmd = opsnb("rfm", str(src), "--customer-col", "customer_id", "--date-col", "order_time",
+                "--amount-col", "amount", "--as-of", "2026-01-01", "-o", str(out))  # fmt: skip
+    t_cli, rss = min(timed(cmd) for _ in range(a.repeat))
+    t_start, rss_start = min(timed(opsnb("--help")) for _ in range(a.repeat))
+    bare = f"""
+    SELECT customer_id, date_diff('day', max(CAST(order_time AS DATE)), DATE '2026-01-01') AS r,
+           count(DISTINCT CAST(order_time AS DATE)) AS f, sum(amount) AS m
+    FROM read_parquet('{src}') GROUP BY 1"""
+    con = duckdb.connect()
+    con.sql(bare).to_arrow_table()  # warm the file cache
+    times = []
+    for _ in range(a.repeat):
+        t0 = time.perf_counter()
+        con.sql(bare).to_arrow_table()
+        times.append(time.perf_counter() - t0)
+    t_bare = min(times)
+    print(f"input: {src} ({a.rows:,} order lines, {src.stat().st_size / 1e6:.0f} MB)")
+    print(f"command: {' '.join(cmd)}")
+    print(
+        f"opsnb rfm CLI: {t_cli:.2f} s, start-up (opsnb --help) {t_start:.2f} s, "
+        f"peak RSS {rss:.0f} MB (start-up {rss_start:.0f} MB)"
+    )
+    print(f"baseline hand-written DuckDB R, F, M query: {t_bare:.2f} s")
+    print(f"ratio ((CLI - start-up) / bare): {(t_cli - t_start) / t_bare:.2f}x (goal <= 3x)")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("workload", choices=["detect", "ab"])
+    ap.add_argument("workload", choices=["detect", "ab", "rfm"])
     ap.add_argument("--series", type=int, default=10000)
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--loop", type=int, default=100)
@@ -130,7 +185,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--dir", default="/tmp")
     a = ap.parse_args(argv)
-    {"detect": bench_detect, "ab": bench_ab}[a.workload](a)
+    {"detect": bench_detect, "ab": bench_ab, "rfm": bench_rfm}[a.workload](a)
     return 0
 
 

@@ -780,63 +780,72 @@ def whatif_cmd(
 # ---------------------------------------------------------------------------------------------
 
 
-def _read_purchases(
+def _purchases(
     input_file: Path,
-    customer_col: str,
-    date_col: str,
-    amount_col: str,
+    customer_col: Optional[str],
+    date_col: Optional[str],
+    amount_col: Optional[str],
     order_col: Optional[str] = None,
 ):
-    """Read and check transactions. Rows with a negative amount (refunds, cancellations) are
-    excluded and counted on stderr; a paid row of amount 0 (a free gift, a full coupon) is a
-    purchase and counts for frequency, recency and cohorts."""
-    from opsnb.market.customers import read_transactions
+    """The purchases of a file or the store as a DuckDB relation
+    (:func:`opsnb.market.customers_sql.open_purchases`). Rows with a negative amount (refunds,
+    cancellations) are excluded and counted on stderr; a paid row of amount 0 (a free gift, a
+    full coupon) is a purchase and counts for frequency, recency and cohorts."""
+    from opsnb.errors import ParameterError
+    from opsnb.market.customers_sql import STORE_SUFFIXES, open_purchases
 
-    tx = read_transactions(
-        input_file,
-        customer_col=customer_col,
-        date_col=date_col,
-        amount_col=amount_col,
-        order_col=order_col,
-    )
-    bad = tx["amount"] < 0
-    if bad.any():
+    names = {"customer_col": customer_col, "date_col": date_col, "amount_col": amount_col}
+    if input_file.suffix.lower() in STORE_SUFFIXES:  # the store's orders table
+        defaults = {"customer_col": "customer_id", "date_col": "order_time", "amount_col": "amount"}
+        names = {k: v or defaults[k] for k, v in names.items()}
+    missing = [f"--{k.replace('_', '-')}" for k, v in names.items() if not v]
+    if missing:
+        raise ParameterError(f"give {', '.join(missing)}: the columns of {input_file.name}")
+    p = open_purchases(input_file, order_col=order_col, **names)
+    if p.excluded:
         typer.echo(
-            f"note: excluded {int(bad.sum())} of {len(tx)} rows with {amount_col} < 0 "
+            f"note: excluded {p.excluded} of {p.rows} rows with {names['amount_col']} < 0 "
             "(refunds, cancellations) from the purchases",
             err=True,
         )
-        tx = tx[~bad]
-    free = int((tx["amount"] == 0).sum())
-    if free:
+    if p.free:
         typer.echo(
-            f"note: {free} purchase(s) of amount 0 (free gifts, full coupons) are counted",
+            f"note: {p.free} purchase(s) of amount 0 (free gifts, full coupons) are counted",
             err=True,
         )
-    if tx.empty:
-        from opsnb.errors import DataContractError, DataProblem
+    return p
 
-        raise DataContractError(
-            f"{input_file}: no purchases",
-            [
-                DataProblem(
-                    str(input_file),
-                    None,
-                    amount_col,
-                    None,
-                    "at least one row with an amount ≥ 0",
-                )
-            ],
-        )
-    return tx
+
+def _write_table(frame, output: Path) -> None:
+    """A customer or cohort table to CSV with Arrow's writer (as pandas spells it), text cells
+    a spreadsheet could evaluate made safe first (:func:`opsnb.sheets.safe_frame`)."""
+    from opsnb.data.columnar import write_frame
+    from opsnb.sheets import FORMULA_PREFIXES
+
+    text = [c for c in frame.columns if frame[c].dtype.kind not in "biufM"]
+    if any(frame[c].astype(str).str.startswith(FORMULA_PREFIXES).any() for c in text):
+        frame = safe_frame(frame)
+    write_frame(frame, output, encoding=_CSV_ENCODING)
+
+
+_INPUT_HELP = (
+    "Transactions: CSV or whitespace-separated text, Parquet (read by DuckDB where it lies), "
+    "or a store (.duckdb: its orders table)."
+)
 
 
 @app.command("rfm")
 def rfm_cmd(
-    input_file: Path = typer.Argument(..., help="Transactions: CSV or whitespace-separated text."),
-    customer_col: str = typer.Option(..., "--customer-col", help="Customer id column."),
-    date_col: str = typer.Option(..., "--date-col", help="Date column (2024-06-18 or 20240618)."),
-    amount_col: str = typer.Option(..., "--amount-col", help="Amount column."),
+    input_file: Path = typer.Argument(..., help=_INPUT_HELP),
+    customer_col: Optional[str] = typer.Option(
+        None, "--customer-col", help="Customer id column (store: customer_id)."
+    ),
+    date_col: Optional[str] = typer.Option(
+        None, "--date-col", help="Date column, 2024-06-18 or 20240618 (store: order_time)."
+    ),
+    amount_col: Optional[str] = typer.Option(
+        None, "--amount-col", help="Amount column (store: amount)."
+    ),
     output: Path = typer.Option(..., "--output", "-o", help="Output CSV."),
     as_of: Optional[str] = typer.Option(
         None, "--as-of", help="Reference date (default: day after the last date)."
@@ -849,8 +858,11 @@ def rfm_cmd(
     ),
     lang: str = typer.Option("zh", "--lang", help="Segment names: zh or en."),
 ) -> None:
-    """RFM scores (quintiles, 5 = best) and the eight segments per customer (客户RFM分层)."""
-    from opsnb.market.customers import rfm
+    """RFM scores (quintiles, 5 = best) and the eight segments per customer (客户RFM分层).
+
+    Recency, frequency and monetary are aggregated in one DuckDB pass; only the per-customer
+    table is scored in memory."""
+    from opsnb.market.customers_sql import rfm_sql
 
     try:
         if frequency not in ("days", "orders"):
@@ -867,9 +879,12 @@ def rfm_cmd(
                 as_of_ts = pd.Timestamp(parse_date(as_of))
             except ValueError as exc:
                 raise ValueError(f"--as-of: {exc}") from None
-        tx = _read_purchases(input_file, customer_col, date_col, amount_col, order_col)
-        table = rfm(
-            tx,
+        p = _purchases(input_file, customer_col, date_col, amount_col, order_col)
+        table = rfm_sql(
+            p.con,
+            p.relation,
+            where=p.where,
+            row_order=p.row_order,
             as_of=as_of_ts,
             frequency=frequency,
             order_col="order_id" if order_col else None,
@@ -887,28 +902,36 @@ def rfm_cmd(
         "m_score",
         "segment",
     ]
-    safe_frame(table[cols]).to_csv(output, index=False, encoding=_CSV_ENCODING)
+    _write_table(table[cols], output)
     typer.echo(f"wrote {len(table)} customers to {output}")
 
 
 @app.command("cohorts")
 def cohorts_cmd(
-    input_file: Path = typer.Argument(..., help="Transactions: CSV or whitespace-separated text."),
-    customer_col: str = typer.Option(..., "--customer-col", help="Customer id column."),
-    date_col: str = typer.Option(..., "--date-col", help="Date column (2024-06-18 or 20240618)."),
-    amount_col: str = typer.Option(..., "--amount-col", help="Amount column."),
+    input_file: Path = typer.Argument(..., help=_INPUT_HELP),
+    customer_col: Optional[str] = typer.Option(
+        None, "--customer-col", help="Customer id column (store: customer_id)."
+    ),
+    date_col: Optional[str] = typer.Option(
+        None, "--date-col", help="Date column, 2024-06-18 or 20240618 (store: order_time)."
+    ),
+    amount_col: Optional[str] = typer.Option(
+        None, "--amount-col", help="Amount column (store: amount)."
+    ),
     output: Path = typer.Option(..., "--output", "-o", help="Output CSV."),
 ) -> None:
-    """Monthly acquisition cohorts: active customers, retention and GMV by months since first purchase."""
-    from opsnb.market.customers import cohorts
+    """Monthly acquisition cohorts: active customers, retention and GMV by months since first purchase.
+
+    The cohort counts are aggregated in one DuckDB pass."""
+    from opsnb.market.customers_sql import cohorts_sql
 
     try:
-        tx = _read_purchases(input_file, customer_col, date_col, amount_col)
-        table = cohorts(tx)
+        p = _purchases(input_file, customer_col, date_col, amount_col)
+        table = cohorts_sql(p.con, p.relation, where=p.where)
     except Exception as exc:
         raise _handle(exc)
     cols = ["cohort", "months_since_first", "active_customers", "retention_rate", "gmv"]
-    safe_frame(table[cols]).to_csv(output, index=False, encoding=_CSV_ENCODING)
+    _write_table(table[cols], output)
     typer.echo(f"wrote {len(table)} rows ({table['cohort'].nunique()} cohorts) to {output}")
 
 

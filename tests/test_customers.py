@@ -407,3 +407,164 @@ def test_cli_excludes_refund_rows_with_a_note_and_keeps_free_purchases(tmp_path)
     assert res.exit_code == 0 and "excluded 1 of 3 rows" in res.output
     out = pd.read_csv(tmp_path / "o.csv")
     assert sorted(out["customer_id"].astype(str)) == ["a", "b"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The SQL path (opsnb.market.customers_sql) gives the pandas path's table
+# ---------------------------------------------------------------------------------------------
+
+
+def _same_rfm(sql: pd.DataFrame, pandas_table: pd.DataFrame) -> None:
+    """Every column identical; monetary within 1 ulp (DuckDB and pandas add in another order,
+    both compensated), never enough to change a score: near ties are summed again by pandas."""
+    ref = pandas_table.astype({"last_purchase": "datetime64[ns]"}).reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        sql.drop(columns="monetary"), ref.drop(columns="monetary"), check_exact=True
+    )
+    np.testing.assert_allclose(sql["monetary"], ref["monetary"], rtol=4e-16, atol=0)
+
+
+def _same_cohorts(sql: pd.DataFrame, pandas_table: pd.DataFrame) -> None:
+    money = ["gmv", "cum_gmv_per_customer"]
+    pd.testing.assert_frame_equal(
+        sql.drop(columns=money), pandas_table.drop(columns=money), check_exact=True
+    )
+    np.testing.assert_allclose(sql[money], pandas_table[money], rtol=1e-13, atol=0)
+
+
+def test_sql_rfm_and_cohorts_equal_pandas_on_the_demo_orders(demo_db):
+    from opsnb.data.store import open_store, read_table
+    from opsnb.market import customers_sql as cs
+
+    con = open_store(demo_db, read_only=True)
+    # one channel (a sixth of the shop, to stay fast), as notebook 01 reads it with channels=
+    orders = read_table(con, "orders", channels=["抖音"])  # by order_time, order_id
+    where, params = "channel IN (?)", ["抖音"]
+    got = cs.rfm_sql(con, "orders", where=where, params=params, row_order="order_time, order_id")
+    _same_rfm(got, cu.rfm(orders))
+    assert len(got) > 50_000
+    _same_cohorts(cs.cohorts_sql(con, "orders", where=where, params=params), cu.cohorts(orders))
+    rate = cs.repurchase_rate_sql(con, "orders", where=where, params=params)
+    assert rate == cu.repurchase_rate(orders)
+
+
+@pytest.fixture()
+def tied_tx() -> pd.DataFrame:
+    """Many ties: 60 % one-time buyers, amounts on a few price points (cents), shared days."""
+    rng = np.random.default_rng(16)
+    n = 6000
+    cust = np.r_[np.arange(1500), rng.integers(0, 600, n - 1500)]
+    prices = np.array([9.9, 19.9, 29.9, 0.1, 0.2, 0.3, 59.0, 99.99])
+    return pd.DataFrame(
+        {
+            "customer_id": np.char.add("c", cust.astype(str)),
+            "order_id": np.char.add("o", rng.integers(0, 4500, n).astype(str)),
+            "order_time": pd.Timestamp("2024-01-01")
+            + pd.to_timedelta(rng.integers(0, 40, n) * 7, "D")
+            + pd.to_timedelta(rng.integers(0, 3, n) * 5, "h"),
+            "amount": prices[rng.integers(0, len(prices), n)],
+        }
+    )
+
+
+def test_sql_rfm_equals_pandas_on_a_random_file_with_ties(tmp_path, tied_tx):
+    from opsnb.market import customers_sql as cs
+
+    src = tmp_path / "tx.parquet"
+    tied_tx.to_parquet(src, index=False)
+    p = cs.open_purchases(src, order_col="order_id")
+    assert p.source == "parquet" and p.rows == len(tied_tx)
+    for freq in ("days", "orders"):
+        got = cs.rfm_sql(
+            p.con,
+            p.relation,
+            where=p.where,
+            row_order=p.row_order,
+            frequency=freq,
+            order_col="order_id",
+            as_of="2024-12-01",
+        )
+        _same_rfm(got, cu.rfm(tied_tx, frequency=freq, order_col="order_id", as_of="2024-12-01"))
+    assert got["r_score"].nunique() > 1 and got.duplicated(["monetary"]).sum() > 100  # ties
+    _same_cohorts(cs.cohorts_sql(p.con, p.relation), cu.cohorts(tied_tx))
+    _same_cohorts(
+        cs.cohorts_sql(p.con, p.relation, end="2024-06-30"), cu.cohorts(tied_tx, end="2024-06-30")
+    )
+
+
+def test_near_ties_marks_totals_a_last_bit_could_move_across_a_quintile():
+    from opsnb.market.customers_sql import near_ties
+
+    # five totals, one per quintile: 0.6 and 0.1 + 0.2 + 0.3 (1 ulp apart) straddle a
+    # boundary, so do the two 5.0 (only the one summed from three rows can differ)
+    v = np.array([0.6, 0.1 + 0.2 + 0.3, 5.0, 5.0, 7.0])
+    assert near_ties(v, [3, 3, 1, 3, 3]).tolist() == [True, True, False, True, False]
+    # ten totals, two per quintile: equal pairs inside a quintile cannot change a score
+    v = np.repeat([1.0, 2.0, 3.0, 4.0, 5.0], 2)
+    assert not near_ties(v, [3] * 10).any()
+    v = np.array([1.0, 2.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0])  # ranks 2-3 straddle
+    assert np.flatnonzero(near_ties(v, [3] * 10)).tolist() == [1, 2]
+
+
+def test_cli_rfm_reads_parquet_and_the_store_like_a_csv(tmp_path, tied_tx):
+    csv_file, pq_file = tmp_path / "tx.csv", tmp_path / "tx.parquet"
+    tied_tx.assign(order_time=tied_tx["order_time"].dt.strftime("%Y-%m-%d %H:%M:%S")).to_csv(
+        csv_file, index=False
+    )
+    tied_tx.to_parquet(pq_file, index=False)
+    cols = ["--customer-col", "customer_id", "--date-col", "order_time", "--amount-col", "amount"]
+    outs = {}
+    for name, src in (("csv", csv_file), ("parquet", pq_file)):
+        for cmd in ("rfm", "cohorts"):
+            out = tmp_path / f"{cmd}-{name}.csv"
+            res = _cli([cmd, src, *cols, "-o", out])
+            assert res.exit_code == 0, res.output
+            outs[cmd, name] = pd.read_csv(out, dtype={"customer_id": str})
+    pd.testing.assert_frame_equal(outs["rfm", "csv"], outs["rfm", "parquet"])
+    pd.testing.assert_frame_equal(outs["cohorts", "csv"], outs["cohorts", "parquet"])
+    ref = cu.rfm(tied_tx)
+    assert outs["rfm", "csv"]["m_score"].tolist() == ref["m_score"].tolist()
+    # the store: its orders table, the column options default to the contract's names
+    import duckdb
+
+    store = tmp_path / "s.duckdb"
+    with duckdb.connect(str(store)) as con:
+        con.execute("CREATE TABLE orders AS SELECT * FROM tied_tx")
+    res = _cli(["rfm", store, "-o", tmp_path / "rfm-store.csv"])
+    assert res.exit_code == 0, res.output
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "rfm-store.csv", dtype={"customer_id": str}), outs["rfm", "csv"]
+    )
+
+
+def test_cli_parquet_with_empty_cells_names_row_and_column(tmp_path):
+    src = tmp_path / "bad.parquet"
+    pd.DataFrame(
+        {
+            "buyer": ["a", None, "c"],
+            "day": pd.to_datetime(["2024-06-01", "2024-06-02", None]),
+            "paid": [1.0, 2.0, 3.0],
+        }
+    ).to_parquet(src, index=False)
+    cols = ["--customer-col", "buyer", "--date-col", "day", "--amount-col", "paid"]
+    res = _cli(["rfm", src, *cols, "-o", tmp_path / "o.csv"])
+    assert res.exit_code == 2
+    assert "row 2, column 'buyer'" in res.output and "row 3, column 'day'" in res.output
+    res = _cli(["rfm", src, "--customer-col", "user", "--date-col", "day", "--amount-col",
+                "paid", "-o", tmp_path / "o.csv"])  # fmt: skip
+    assert res.exit_code == 2 and "'user'" in res.output
+    res = _cli(["rfm", src, "-o", tmp_path / "o.csv"])
+    assert res.exit_code == 1 and "--customer-col" in res.output
+
+
+def test_sql_paths_turn_off_duckdb_progress_bar_which_would_be_a_widget_in_the_report(tied_tx):
+    import duckdb
+
+    from opsnb.market import customers_sql as cs
+
+    con = duckdb.connect()
+    con.register("tx", tied_tx)
+    for run in (cs.rfm_sql, cs.cohorts_sql, cs.repurchase_rate_sql):
+        con.execute("SET enable_progress_bar = true")
+        run(con, "tx")
+        assert con.execute("SELECT current_setting('enable_progress_bar')").fetchall() == [(False,)]

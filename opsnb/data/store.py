@@ -77,7 +77,10 @@ def open_store(
     pause = 0.05
     while True:
         try:
-            return duckdb.connect(str(p), read_only=read_only)
+            con = duckdb.connect(str(p), read_only=read_only)
+            # no progress bar: in a notebook a long query would print one into the report
+            con.execute("SET enable_progress_bar = false")
+            return con
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
                 raise

@@ -35,8 +35,11 @@ __all__ = [
     "load_orders_file",
     "rfm",
     "rfm_scores",
+    "rfm_from_summary",
     "rfm_segments",
     "cohorts",
+    "COHORT_COLUMNS",
+    "cohorts_from_counts",
     "cohort_matrix",
     "repurchase_rate",
     "plot_cohort_heatmap",
@@ -290,27 +293,54 @@ def rfm(
         freq = g["day"].nunique()
     else:
         freq = g["order"].nunique() if order_col else g.size()
-    out = pd.DataFrame(
+    summary = pd.DataFrame(
         {
             "last_purchase": g["day"].max(),
             "frequency": freq.astype(int),
             "monetary": g["amount"].sum(),
         }
-    )
-    out.insert(1, "recency_days", (as_of_ts.normalize() - out["last_purchase"]).dt.days.astype(int))
+    ).reset_index()
+    return rfm_from_summary(summary, as_of=as_of_ts, lang=lang)
+
+
+def rfm_from_summary(summary: pd.DataFrame, *, as_of=None, lang: str = "zh") -> pd.DataFrame:
+    """Scores and segments of per-customer aggregates, the second half of :func:`rfm`.
+
+    ``summary`` has one row per customer, sorted by customer_id: customer_id, last_purchase
+    (the day of the last purchase), frequency, monetary, as aggregated by :func:`rfm` (pandas)
+    or :func:`opsnb.market.customers_sql.rfm_summary_sql` (one DuckDB pass); the scoring is
+    the module's method, on this small frame, so both paths give the same table.
+    ``as_of`` defaults to the day after the last purchase. Columns as :func:`rfm`.
+    """
+    if summary.empty:
+        raise ValueError("no transactions: RFM needs at least one purchase")
+    last_day = summary["last_purchase"].max()
+    as_of_ts = last_day + pd.Timedelta(days=1) if as_of is None else pd.Timestamp(as_of)
+    if as_of_ts.normalize() < last_day:
+        raise ValueError(f"as_of {as_of_ts.date()} is before the last purchase {last_day.date()}")
+    # a plain row index: a text index makes every column lookup hash the ids
+    out = summary[["customer_id", "last_purchase", "frequency", "monetary"]].reset_index(drop=True)
+    out.insert(2, "recency_days", (as_of_ts.normalize() - out["last_purchase"]).dt.days.astype(int))
     out["r_score"] = rfm_scores(out["recency_days"], higher_is_better=False)
     out["f_score"] = rfm_scores(out["frequency"])
     out["m_score"] = rfm_scores(out["monetary"])
-    out["rfm_score"] = (
-        out["r_score"].astype(str) + out["f_score"].astype(str) + out["m_score"].astype(str)
-    )
+    # scores are single digits: "545" is the number 545 spelled out (one conversion, not three)
+    out["rfm_score"] = (out["r_score"] * 100 + out["f_score"] * 10 + out["m_score"]).astype(str)
     hi = {c: out[c] > out[c].mean() for c in ("r_score", "f_score", "m_score")}
     idx = 0 if lang == "zh" else 1
-    out["segment"] = [
-        SEGMENTS[(bool(r), bool(f), bool(m))][idx]
-        for r, f, m in zip(hi["r_score"], hi["f_score"], hi["m_score"])
-    ]
-    return out.reset_index()
+    names = np.array([SEGMENTS[k][idx] for k in SEGMENTS], dtype=object)
+    keys = {k: i for i, k in enumerate(SEGMENTS)}
+    code = _segment_codes(*(hi[c].to_numpy() for c in ("r_score", "f_score", "m_score")), keys)
+    out["segment"] = pd.Series(names[code], index=out.index, dtype="str")
+    return out
+
+
+def _segment_codes(r: np.ndarray, f: np.ndarray, m: np.ndarray, keys: dict) -> np.ndarray:
+    """Index into SEGMENTS of each (R high, F high, M high), vectorised."""
+    table = np.empty(8, dtype=np.int64)
+    for (a, b, c), i in keys.items():
+        table[int(a) * 4 + int(b) * 2 + int(c)] = i
+    return table[r.astype(int) * 4 + f.astype(int) * 2 + m.astype(int)]
 
 
 def rfm_segments(table: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
@@ -372,44 +402,80 @@ def cohorts(
     cum_gmv_per_customer (empirical LTV: cumulative gmv / cohort size).
     ``end`` (a date) caps the observed months; default: the last transaction's month.
     """
+    t = pd.to_datetime(tx[date_col])
     d = pd.DataFrame(
         {
             "customer_id": tx[customer_col].astype(str),
-            "month": pd.to_datetime(tx[date_col]).dt.to_period("M"),
+            "month": (t.dt.year * 12 + t.dt.month - 1).to_numpy(),  # months since year 0
             "amount": pd.to_numeric(tx[amount_col]).astype(float),
         }
     )
-    cols = [
-        "cohort",
-        "months_since_first",
-        "cohort_size",
-        "active_customers",
-        "retention_rate",
-        "gmv",
-        "cum_gmv_per_customer",
-    ]
     if d.empty:
-        return pd.DataFrame(columns=cols)
-    first = d.groupby("customer_id")["month"].min().rename("cohort_p")
-    d = d.join(first, on="customer_id")
-    d["k"] = (d["month"] - d["cohort_p"]).apply(lambda off: off.n).astype(int)
-    last = d["month"].max() if end is None else pd.Timestamp(end).to_period("M")
-    act = d.groupby(["cohort_p", "k"]).agg(
-        active_customers=("customer_id", "nunique"), gmv=("amount", "sum")
+        return pd.DataFrame(columns=COHORT_COLUMNS)
+    cust = pd.factorize(d["customer_id"])[0]
+    first = pd.Series(d["month"].to_numpy()).groupby(cust).min()
+    d["cohort_m"] = first.to_numpy()[cust]
+    d["k"] = d["month"] - d["cohort_m"]
+    d["cust"] = cust
+    g = d.groupby(["cohort_m", "k"])
+    active = pd.DataFrame(
+        {
+            "active_customers": d.drop_duplicates(["cohort_m", "k", "cust"])
+            .groupby(["cohort_m", "k"])
+            .size(),
+            "gmv": g["amount"].sum(),
+        }
     )
-    sizes = first.value_counts().sort_index()
-    rows = []
-    for c, size in sizes.items():
-        span = (last - c).n
-        for k in range(0, max(span, 0) + 1):
-            a, g = act.loc[(c, k)] if (c, k) in act.index else (0, 0.0)
-            rows.append((str(c), k, int(size), int(a), float(g)))
+    last = int(d["month"].max()) if end is None else _month_number(end)
+    return cohorts_from_counts(first.value_counts(), active, last=last)
+
+
+COHORT_COLUMNS = [
+    "cohort",
+    "months_since_first",
+    "cohort_size",
+    "active_customers",
+    "retention_rate",
+    "gmv",
+    "cum_gmv_per_customer",
+]
+
+
+def _month_number(day) -> int:
+    ts = pd.Timestamp(day)
+    return ts.year * 12 + ts.month - 1
+
+
+def cohorts_from_counts(sizes: pd.Series, active: pd.DataFrame, *, last: int) -> pd.DataFrame:
+    """The :func:`cohorts` table from per-cohort counts, the second half of :func:`cohorts`.
+
+    Months are numbered ``year * 12 + month - 1``. ``sizes``: customers per first-purchase
+    month (index: month number); ``active``: indexed by (cohort month, months since first),
+    columns active_customers and gmv, as aggregated by :func:`cohorts` (pandas) or
+    :func:`opsnb.market.customers_sql.cohorts_sql` (DuckDB); ``last``: the last observed month.
+    Months without activity become rows with 0, so both paths give the same table.
+    """
+    sizes = sizes.sort_index()
+    c = sizes.index.to_numpy(dtype=np.int64)
+    span = np.maximum(last - c, 0) + 1
+    coh = np.repeat(c, span)
+    k = np.arange(span.sum()) - np.repeat(np.cumsum(span) - span, span)
+    act = active.reindex(pd.MultiIndex.from_arrays([coh, k]))
     out = pd.DataFrame(
-        rows, columns=["cohort", "months_since_first", "cohort_size", "active_customers", "gmv"]
+        {
+            "cohort": pd.Series([f"{m // 12:04d}-{m % 12 + 1:02d}" for m in c], dtype="str")
+            .repeat(span)
+            .to_numpy(),
+            "months_since_first": k.astype(np.int64),
+            "cohort_size": np.repeat(sizes.to_numpy(dtype=np.int64), span),
+            "active_customers": act["active_customers"].fillna(0).to_numpy(dtype=np.int64),
+            "gmv": act["gmv"].fillna(0.0).to_numpy(dtype=np.float64),
+        }
     )
+    out["cohort"] = out["cohort"].astype("str")
     out["retention_rate"] = out["active_customers"] / out["cohort_size"]
     out["cum_gmv_per_customer"] = out.groupby("cohort")["gmv"].cumsum() / out["cohort_size"]
-    return out[cols]
+    return out[COHORT_COLUMNS]
 
 
 def cohort_matrix(table: pd.DataFrame, value: str = "retention_rate") -> pd.DataFrame:

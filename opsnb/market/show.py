@@ -31,6 +31,7 @@ from opsnb.market.customers import (
     rfm,
     rfm_segments,
 )
+from opsnb.market.customers_sql import cohorts_sql, repurchase_rate_sql, rfm_sql
 from opsnb.market.research import (
     IndexCalibration,
     apply_calibration,
@@ -86,7 +87,8 @@ class MarketData:
     ``calibration`` (fitted on the shop's own months of every category, ``own_months``);
     ``daily``/``daily_prev``: daily_metrics of the period and of the period before.
     ``*_gap`` says why a part is None: "" (present), "orders_file", "no_table", "no_rows" or
-    "no_items" (an orders file without item lines).
+    "no_items" (an orders file without item lines). ``channels``: the channels kept (empty:
+    all); the customer sections aggregate the store's ``orders`` table in SQL with them.
     """
 
     start: pd.Timestamp
@@ -101,6 +103,7 @@ class MarketData:
     daily_prev: pd.DataFrame | None = field(default=None, repr=False)
     orders_file: str = ""
     category: str = ""
+    channels: tuple[str, ...] = ()
     orders_gap: str = OK
     items_gap: str = OK
     market_gap: str = OK
@@ -150,6 +153,9 @@ def load_market_data(
             traffic_gap=FROM_FILE,
         )
     chan = _names(channels) or None
+    # the reads below share this cell's connection; without DuckDB's progress bar, which a
+    # slow read (a busy machine) would otherwise leave in the report as a widget
+    ctx.con.execute("SET enable_progress_bar = false")
     tables = set(list_tables(ctx.con))
     kw: dict = {"orders_gap": NO_TABLE, "items_gap": NO_TABLE}
     if "orders" in tables:
@@ -160,7 +166,19 @@ def load_market_data(
         kw.update(items=ctx.read_all("order_items"), items_gap=OK)
     kw.update(_market_part(ctx, category, tables))
     kw.update(_traffic_part(ctx, chan, tables))
-    return MarketData(start=start, end=end, category=category, **kw)
+    return MarketData(start=start, end=end, category=category, channels=tuple(chan or ()), **kw)
+
+
+def _store_orders(data: MarketData) -> tuple[str, list] | None:
+    """(where, params) selecting ``data.orders`` from the store's ``orders`` table (None for
+    an orders file): the customer sections aggregate there in SQL, not over the frame."""
+    if data.orders_file:
+        return None
+    where, params = "order_time < ?", [data.end.to_pydatetime()]
+    if data.channels:
+        where += f" AND channel IN ({', '.join('?' * len(data.channels))})"
+        params += list(data.channels)
+    return where, params
 
 
 def _market_part(ctx, category: str, tables: set[str]) -> dict:
@@ -423,7 +441,20 @@ def show_rfm(ctx, data: MarketData) -> pd.DataFrame | None:
     :func:`~opsnb.market.customers.rfm_segments` summary."""
     if data.orders_gap:
         return _skipped(ctx, data, "orders", data.orders_gap)
-    table = rfm(data.orders, as_of=data.end, lang=ctx.lang)
+    sql = _store_orders(data)
+    if sql is None:
+        table = rfm(data.orders, as_of=data.end, lang=ctx.lang)
+    else:  # one DuckDB pass; near ties re-summed in the order ctx.read_all gives
+        where, params = sql
+        table = rfm_sql(
+            ctx.con,
+            "orders",
+            where=where,
+            params=params,
+            row_order="order_time, order_id",
+            as_of=data.end,
+            lang=ctx.lang,
+        )
     seg = rfm_segments(table, lang=ctx.lang)
     ctx.table(
         seg,
@@ -451,11 +482,19 @@ def show_cohorts(ctx, data: MarketData, *, months: int = 12) -> pd.DataFrame | N
     if data.orders_gap:
         return _skipped(ctx, data, "orders", data.orders_gap)
     end = data.end
-    coh = cohorts(data.orders, end=end - pd.Timedelta(days=1))
+    sql = _store_orders(data)
+    if sql is None:
+        coh = cohorts(data.orders, end=end - pd.Timedelta(days=1))
+        rep = repurchase_rate(data.orders)
+    else:
+        where, params = sql
+        coh = cohorts_sql(
+            ctx.con, "orders", where=where, params=params, end=end - pd.Timedelta(days=1)
+        )
+        rep = repurchase_rate_sql(ctx.con, "orders", where=where, params=params)
     coh = coh[coh["cohort"] >= (end - pd.DateOffset(months=months)).strftime("%Y-%m")]
     ctx.show(plot_cohort_heatmap(coh, lang=ctx.lang))
     m1 = float(coh.loc[coh["months_since_first"] == 1, "retention_rate"].mean())
-    rep = repurchase_rate(data.orders)
     ctx.say(
         f"近 12 个月各首购队列次月留存率平均 {ctx.pct(m1)}；全部客户复购率（至少两个不同购买日）{ctx.pct(rep)}。",
         f"Month-1 retention averages {ctx.pct(m1)} over the last 12 monthly cohorts; "
@@ -511,6 +550,14 @@ def show_clv(
     return ltv
 
 
+def _isin(values: pd.Series, allowed: pd.Series):
+    """``values.isin(allowed)`` by Arrow's hash lookup (pandas loops over Arrow strings)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.is_in(pa.array(values), value_set=pa.array(allowed)).to_numpy(zero_copy_only=False)
+
+
 def show_basket(ctx, data: MarketData, *, top: int = 10) -> pd.DataFrame | None:
     """The ``top`` item pairs by lift in the period's orders (every valid line of an orders file,
     guest checkouts included), naming the strongest. Returns the
@@ -521,7 +568,7 @@ def show_basket(ctx, data: MarketData, *, top: int = 10) -> pd.DataFrame | None:
     if data.excluded is None:  # the store: the items of the period's orders
         if data.orders is None:
             return _skipped(ctx, data, "orders", data.orders_gap)
-        items = items[items["order_id"].isin(data.period_orders["order_id"])]
+        items = items[_isin(items["order_id"], data.period_orders["order_id"])]
     rules = association_rules(items, min_support=0.001, min_lift=1.0, top=top)
     ctx.table(
         rules,
