@@ -448,13 +448,22 @@ def detect_cmd(
     output: Path = typer.Option(
         ..., "--output", "-o", help="Output CSV (or .parquet), one row per input row."
     ),
+    scheduler: Optional[str] = typer.Option(
+        None,
+        "--scheduler",
+        help="Dask scheduler address, e.g. tcp://10.0.0.5:8786: the series are scored on the "
+        "cluster's workers (same output as a local run).",
+    ),
 ) -> None:
     """Flag anomalies in any time series CSV, causally (每日监控 / 异常检测).
 
     Writes series, timestamp, value, expected, lower, upper, score (≥ 0), is_anomaly (0/1: an
     alert, by default only at the start of an incident; --alerts all marks every flagged row),
     direction and severity (low/medium/high by deviation from expected) on every flagged row.
+    With --scheduler the series are split across the Dask cluster's worker threads; the step
+    across series (false-discovery control at each timestamp) runs here on the gathered scores.
     """
+    import contextlib
     import warnings
 
     try:
@@ -472,7 +481,18 @@ def detect_cmd(
         if events is not None:
             cal = read_series_file(events, time_col="start", value_cols=[], series_col="event")
             cal["end"] = read_series_file(events, time_col="end", value_cols=[])["end"].to_numpy()
-        with warnings.catch_warnings(record=True) as caught:
+        with contextlib.ExitStack() as stack:
+            mapper, partitions = None, 1
+            if scheduler:
+                from opsnb.run.batch import dask_client
+
+                client = stack.enter_context(dask_client(scheduler))
+                partitions = max(1, sum(client.nthreads().values()))
+
+                def mapper(func, parts):
+                    return client.gather(client.map(func, parts, pure=False))
+
+            caught = stack.enter_context(warnings.catch_warnings(record=True))
             warnings.simplefilter("always")
             out = detect(
                 df,
@@ -486,6 +506,8 @@ def detect_cmd(
                 sensitivity=sensitivity,
                 source=str(input_file),
                 alerts=alerts,
+                mapper=mapper,
+                partitions=partitions,
             )
         _echo_warnings(caught)
         cols_out = [
