@@ -522,7 +522,7 @@ def detect_cmd(
             "direction",
             "severity",
         ]
-        write_frame(safe_frame(out[cols_out]), output, encoding=_CSV_ENCODING)
+        write_frame(out[cols_out], output, encoding=_CSV_ENCODING, formula_safe=True)
         typer.echo(
             f"{int(out['is_anomaly'].sum())} alert(s), {int(out['flagged'].sum())} flagged row(s) "
             f"of {len(out)} → {output}"

@@ -248,9 +248,43 @@ def _text_cells(s: pd.Series):
     return pa.array(np.where(missing, None, text), pa.string())
 
 
-def _csv_cells(s: pd.Series, lone: bool):
-    """One column's CSV cells; only text can hold a delimiter or a quote."""
+def _is_text(s: pd.Series) -> bool:
+    return s.dtype == object or str(s.dtype) in ("string", "str", "category")
+
+
+def _formula_safe(arr):
+    """:func:`opsnb.sheets.safe_cell` on a column of strings, in Arrow: cells a spreadsheet
+    would evaluate get a leading apostrophe."""
+    import pyarrow.compute as pc
+
+    from opsnb.sheets import FORMULA_PREFIXES
+
+    risky = None
+    for prefix in FORMULA_PREFIXES:
+        hit = pc.starts_with(arr, prefix)
+        risky = hit if risky is None else pc.or_(risky, hit)
+    if risky is None or not pc.any(risky).as_py():
+        return arr
+    return pc.if_else(risky, pc.binary_join_element_wise("'", arr, ""), arr)
+
+
+def _csv_cells(s: pd.Series, lone: bool, safe: bool = False):
+    """One column's CSV cells; only text can hold a delimiter or a quote (or a formula)."""
+    if safe and s.dtype == object:
+        import pyarrow as pa
+
+        try:  # strings (and missing cells) only: the guard runs in Arrow
+            arr = pa.array(s.to_numpy(object), pa.string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed: numbers stay numbers
+            from opsnb.sheets import safe_cell
+
+            arr = _text_cells(s.map(safe_cell))
+        else:
+            arr = _formula_safe(arr)
+        return _quote_minimal(arr, lone)
     arr = _text_cells(s)
+    if safe and _is_text(s):
+        arr = _formula_safe(arr)
     if s.dtype.kind in "biufM" and not lone:
         return arr
     return _quote_minimal(arr, lone)
@@ -293,12 +327,16 @@ def write_frame(
     *,
     chunk_rows: int = 1_000_000,
     encoding: str = "utf-8",
+    formula_safe: bool = False,
 ) -> None:
     """Write ``frame`` (its columns, not its index) to ``path``: Parquet when the name ends in
     ``.parquet``, else UTF-8 CSV with a header row, quoted and spelled as pandas' ``to_csv``
     would write it (floats in the shortest form that reads back the same number). Columns are formatted on all cores, ``chunk_rows`` rows at a time.
     ``encoding="utf-8-sig"`` starts the CSV with a byte-order mark, so Excel on Windows reads
-    Chinese text as UTF-8 (the command-line tools write that); only UTF-8 is supported."""
+    Chinese text as UTF-8 (the command-line tools write that); only UTF-8 is supported.
+    ``formula_safe=True`` writes what :func:`opsnb.sheets.safe_frame` of ``frame`` would write
+    (text cells and column names a spreadsheet could evaluate get a leading apostrophe), with
+    the rule applied in Arrow instead of once per Python cell."""
     import pyarrow as pa
 
     if encoding.lower().replace("_", "-") not in ("utf-8", "utf8", "utf-8-sig"):
@@ -310,10 +348,19 @@ def write_frame(
     if path.suffix.lower() == ".parquet":
         import pyarrow.parquet as pq
 
+        if formula_safe:
+            from opsnb.sheets import safe_frame
+
+            frame = safe_frame(frame)
         pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
         return
+    names = [str(c) for c in frame.columns]
+    if formula_safe:
+        from opsnb.sheets import safe_cell
+
+        names = [str(safe_cell(c)) for c in frame.columns]
     head = io.StringIO()
-    csv.writer(head, lineterminator="\n").writerow([str(c) for c in frame.columns])
+    csv.writer(head, lineterminator="\n").writerow(names)
     lone = frame.shape[1] == 1
     workers = max(1, min(frame.shape[1], os.cpu_count() or 1))
     with open(path, "wb") as f, ThreadPoolExecutor(workers) as pool:  # Arrow releases the GIL
@@ -321,6 +368,6 @@ def write_frame(
         for lo in range(0, len(frame), chunk_rows):
             part = frame.iloc[lo : lo + chunk_rows]
             cols = [part.iloc[:, j] for j in range(part.shape[1])]
-            arrays = list(pool.map(lambda s: _csv_cells(s, lone), cols))
+            arrays = list(pool.map(lambda s: _csv_cells(s, lone, formula_safe), cols))
             if arrays:
                 f.write(_lines(arrays))
