@@ -235,6 +235,11 @@ def _text_cells(s: pd.Series):
     if s.dtype.kind == "f":
         return _float_cells(s.to_numpy(dtype=np.float64))
     if isinstance(s.dtype, pd.StringDtype):
+        if s.dtype.storage == "pyarrow":  # the cells are in Arrow already: no Python strings
+            arr = pa.array(s.array)
+            if isinstance(arr, pa.ChunkedArray):
+                arr = arr.combine_chunks()
+            return arr.cast(pa.string())
         return pa.array(s.to_numpy(object, na_value=None), pa.string())
     if s.dtype == object:
         vals = s.to_numpy(object)
@@ -295,7 +300,7 @@ def _quote_minimal(arr, lone: bool):
     an empty cell, which would otherwise read as a blank line)."""
     import pyarrow.compute as pc
 
-    arr = pc.fill_null(arr, "")
+    arr = _no_nulls(arr)
     need = pc.match_substring_regex(arr, '[",\n\r]')
     if lone:
         need = pc.or_(need, pc.equal(arr, ""))
@@ -305,17 +310,27 @@ def _quote_minimal(arr, lone: bool):
     return pc.if_else(need, quoted, arr)
 
 
+def _no_nulls(arr):
+    """``arr`` with missing cells as "" (no copy when none is missing)."""
+    import pyarrow.compute as pc
+
+    return pc.fill_null(arr, "") if arr.null_count else arr
+
+
 def _lines(arrays: list) -> memoryview:
     """The CSV text of ``arrays`` (string columns, equal lengths) as one buffer of lines."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    cells = [pc.fill_null(a, "") for a in arrays]
-    line = pc.binary_join_element_wise(*cells, ",") if len(cells) > 1 else cells[0]
-    line = pc.binary_join_element_wise(line, "", "\n").cast(pa.large_string())
+    empty = {"null_handling": "replace", "null_replacement": ""}  # a missing cell is empty
+    cells = list(arrays)
+    # the line ends on the last cell, so the whole line is built (copied) once
+    cells[-1] = pc.binary_join_element_wise(cells[-1], "\n", "", **empty)
+    line = pc.binary_join_element_wise(*cells, ",", **empty) if len(cells) > 1 else cells[-1]
     if isinstance(line, pa.ChunkedArray):
         line = line.combine_chunks()
-    offsets = np.frombuffer(line.buffers()[1], dtype=np.int64)[
+    wide = pa.types.is_large_string(line.type)
+    offsets = np.frombuffer(line.buffers()[1], dtype=np.int64 if wide else np.int32)[
         line.offset : line.offset + len(line) + 1
     ]
     return memoryview(line.buffers()[2])[int(offsets[0]) : int(offsets[-1])]

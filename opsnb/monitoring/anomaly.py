@@ -250,12 +250,36 @@ def alert_onsets(flags: np.ndarray, quiet: int) -> np.ndarray:
     return F & ~(before > 0)
 
 
+_SEVERITY_LABELS = np.array(["", "low", "medium", "high"], dtype=object)
+_DIRECTION_LABELS = np.array(["", "up", "down"], dtype=object)
+
+
 def _relative_severity(value, expected, is_anom) -> np.ndarray:
-    """low / medium / high by relative deviation from expected (≥ 20 % medium, ≥ 50 % high)."""
+    """Codes into :data:`_SEVERITY_LABELS`: low / medium / high by relative deviation from
+    expected (≥ 20 % medium, ≥ 50 % high), "" where not ``is_anom``."""
     with np.errstate(invalid="ignore", divide="ignore"):
         rel = np.abs(value - expected) / np.fmax(np.abs(expected), 1e-12)
-    sev = np.where(rel >= 0.5, "high", np.where(rel >= 0.2, "medium", "low"))
-    return np.where(is_anom, sev, "")
+    sev = np.where(rel >= 0.5, 3, np.where(rel >= 0.2, 2, 1))
+    return np.where(is_anom, sev, 0)
+
+
+def _text_column(codes: np.ndarray, labels):
+    """``np.asarray(labels)[codes]`` as the column pandas makes of it, without a Python string
+    per row when the labels are text and pandas stores text in Arrow (its default since 3.0):
+    the rows are decoded from the codes by Arrow."""
+    values = np.asarray(labels)
+    if not (
+        values.dtype == object
+        and pd.get_option("future.infer_string")
+        and all(isinstance(x, str) for x in values)
+    ):
+        return values[codes]
+    import pyarrow as pa
+
+    arr = pa.DictionaryArray.from_arrays(
+        pa.array(np.asarray(codes, dtype=np.int32)), pa.array(values, pa.string())
+    ).dictionary_decode()
+    return pd.Series(pd.arrays.ArrowStringArray(arr), copy=False).astype("str").array
 
 
 def score_partition(
@@ -447,10 +471,10 @@ def flag_across_series(
         is_anom[d] = flagged[d]
         if alerts == "onset":  # an onset when the series was quiet in the steps before
             is_anom[d] &= ~(take(past_sum(flag.astype(float), quiet, 0))[d] > 0)
-    direction = np.where(flagged, np.where(z >= 0, "up", "down"), "")
+    direction = np.where(flagged, np.where(z >= 0, 1, 2), 0)
     return pd.DataFrame(
         {
-            "series": np.asarray(g.series)[i] if series_col else "value",
+            "series": _text_column(i, np.asarray(g.series)) if series_col else "value",
             "timestamp": pd.DatetimeIndex(df[time_col]),
             "value": value,
             "expected": expected,
@@ -461,7 +485,9 @@ def flag_across_series(
             "q_value": q_row,
             "is_anomaly": is_anom.astype(int),
             "flagged": flagged.astype(int),
-            "direction": direction,
-            "severity": _relative_severity(value, expected, flagged),
+            "direction": _text_column(direction, _DIRECTION_LABELS),
+            "severity": _text_column(
+                _relative_severity(value, expected, flagged), _SEVERITY_LABELS
+            ),
         }
     )
