@@ -171,8 +171,8 @@ class ForkedProcess:
 
         if self.returncode is not None:
             return self.returncode
-        try:
-            if self._proc.status() != psutil.STATUS_ZOMBIE:
+        try:  # is_running() also says False when the pid now belongs to another process
+            if self._proc.is_running() and self._proc.status() != psutil.STATUS_ZOMBIE:
                 return None
         except psutil.Error:
             pass
@@ -194,7 +194,10 @@ class ForkedProcess:
 
     def send_signal(self, signum: int) -> None:
         if self.poll() is None:
-            os.kill(self.pid, signum)
+            try:
+                os.kill(self.pid, signum)
+            except ProcessLookupError:  # it has just ended
+                self.returncode = 0
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
