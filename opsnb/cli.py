@@ -413,6 +413,21 @@ def params_cmd(
 # ---------------------------------------------------------------------------------------------
 
 
+def _keep_freed_arrays() -> None:
+    """Let this (one-shot) process reuse the memory of freed large arrays instead of giving it
+    back to the OS after every temporary (glibc ``mallopt``): the engine makes hundreds of
+    (series × time) temporaries, and mapping them afresh each time was about 2 s of page
+    faults at 10 000 × 365 (peak memory about 10 % higher). No-op off glibc."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD: arrays up to 1 GiB from the heap
+        libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: keep up to 1 GiB freed for reuse
+    except (OSError, AttributeError):
+        pass
+
+
 @app.command("detect")
 def detect_cmd(
     input_file: Path = typer.Argument(
@@ -466,6 +481,7 @@ def detect_cmd(
     import contextlib
     import warnings
 
+    _keep_freed_arrays()
     try:
         from opsnb.data.columnar import write_frame
         from opsnb.monitoring.anomaly import detect

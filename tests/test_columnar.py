@@ -234,6 +234,13 @@ def test_formula_safe_csv_is_byte_for_byte_what_safe_frame_then_write_gives(tmp_
     write_frame(df, tmp_path / "got.csv", encoding="utf-8-sig", formula_safe=True)
     assert (tmp_path / "got.csv").read_bytes() == (tmp_path / "want.csv").read_bytes()
     assert "'=HYPERLINK" in (tmp_path / "got.csv").read_text(encoding="utf-8-sig")
+    # a long column of few distinct cells is guarded and quoted per distinct cell: same bytes
+    big = pd.concat([df] * 200, ignore_index=True)
+    for safe in (True, False):
+        write_frame(df, tmp_path / "small.csv", formula_safe=safe)
+        write_frame(big, tmp_path / "big.csv", formula_safe=safe)
+        head, *rows = (tmp_path / "small.csv").read_text(encoding="utf-8").splitlines(True)
+        assert (tmp_path / "big.csv").read_text(encoding="utf-8") == head + "".join(rows) * 200
     typed = df.drop(columns="mixed")  # Parquet needs one type per column
     write_frame(typed, tmp_path / "got.parquet", formula_safe=True)
     pd.testing.assert_frame_equal(

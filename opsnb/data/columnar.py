@@ -273,6 +273,23 @@ def _formula_safe(arr):
     return pc.if_else(risky, pc.binary_join_element_wise("'", arr, ""), arr)
 
 
+def _text_csv(arr, lone: bool, safe: bool):
+    """Guarded (``safe``) and quoted cells of a text column. A column of few distinct cells
+    (series names, labels) is guarded and quoted once per distinct cell, then expanded."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not lone and not arr.null_count and len(arr) > 1000:
+        enc = pc.dictionary_encode(arr)
+        if isinstance(enc, pa.ChunkedArray):
+            enc = enc.combine_chunks()
+        if 4 * len(enc.dictionary) < len(arr):
+            d = _formula_safe(enc.dictionary) if safe else enc.dictionary
+            d = _quote_minimal(d, lone)
+            return pa.DictionaryArray.from_arrays(enc.indices, d).dictionary_decode()
+    return _quote_minimal(_formula_safe(arr) if safe else arr, lone)
+
+
 def _csv_cells(s: pd.Series, lone: bool, safe: bool = False):
     """One column's CSV cells; only text can hold a delimiter or a quote (or a formula)."""
     if safe and s.dtype == object:
@@ -283,16 +300,12 @@ def _csv_cells(s: pd.Series, lone: bool, safe: bool = False):
         except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed: numbers stay numbers
             from opsnb.sheets import safe_cell
 
-            arr = _text_cells(s.map(safe_cell))
-        else:
-            arr = _formula_safe(arr)
-        return _quote_minimal(arr, lone)
+            return _text_csv(_text_cells(s.map(safe_cell)), lone, False)
+        return _text_csv(arr, lone, True)
     arr = _text_cells(s)
-    if safe and _is_text(s):
-        arr = _formula_safe(arr)
     if s.dtype.kind in "biufM" and not lone:
         return arr
-    return _quote_minimal(arr, lone)
+    return _text_csv(arr, lone, safe and _is_text(s))
 
 
 def _quote_minimal(arr, lone: bool):

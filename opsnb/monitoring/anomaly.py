@@ -268,9 +268,11 @@ def _text_column(codes: np.ndarray, labels):
     per row when the labels are text and pandas stores text in Arrow (its default since 3.0):
     the rows are decoded from the codes by Arrow."""
     values = np.asarray(labels)
+    inferred = pd.Series(np.array(["a"], dtype=object)).dtype  # what pandas makes of text
     if not (
         values.dtype == object
-        and pd.get_option("future.infer_string")
+        and isinstance(inferred, pd.StringDtype)
+        and inferred.storage == "pyarrow"
         and all(isinstance(x, str) for x in values)
     ):
         return values[codes]
