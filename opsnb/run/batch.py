@@ -589,10 +589,7 @@ def _warm_worker(log_path: str | None = None, batch_id: str | None = None) -> No
         render,  # noqa: F401
     )
 
-    try:  # the run record goes to the ledger (pandas, duckdb): import them now, not in run 1
-        from opsnb.run import ledger  # noqa: F401
-    except ImportError:
-        pass
+    # (no ledger import: the parent writes each run into the ledger, workers never do)
     render._exporter()
     render._css()
 

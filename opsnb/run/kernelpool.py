@@ -62,13 +62,19 @@ PRELOAD = (
     "seaborn",
     "scipy.special",
     "scipy.stats",
+    "sqlite3",
+    "tornado.ioloop",
     "IPython",
+    "IPython.core.debugger",
     "ipykernel.kernelapp",
     "ipykernel.ipkernel",
+    "ipykernel.zmqshell",
+    "ipykernel.debugger",
 )
 """Modules the fork server imports once, so that no kernel pays for them again. Only libraries
-whose import has no per-run state (no opsnb module: those read the run's environment); never
-``matplotlib_inline.backend_inline``, whose import hooks into the kernel's shell."""
+whose import has no per-run state (no opsnb module: those read the run's environment), plus
+what every kernel imports as it starts (the debugger's debugpy, sqlite3 for the history);
+never ``matplotlib_inline.backend_inline``, whose import hooks into the kernel's shell."""
 
 SERVER_FLAG = "opsnb-kernel-fork-server"
 """Last argument of a fork server's command line (and so of its forked kernels', which share it)."""
