@@ -413,6 +413,21 @@ def params_cmd(
 # ---------------------------------------------------------------------------------------------
 
 
+def _keep_freed_arrays() -> None:
+    """Let this (one-shot) process reuse the memory of freed large arrays instead of giving it
+    back to the OS after every temporary (glibc ``mallopt``): the engine makes hundreds of
+    (series × time) temporaries, and mapping them afresh each time was about 2 s of page
+    faults at 10 000 × 365 (peak memory about 10 % higher). No-op off glibc."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD: arrays up to 1 GiB from the heap
+        libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: keep up to 1 GiB freed for reuse
+    except (OSError, AttributeError):
+        pass
+
+
 @app.command("detect")
 def detect_cmd(
     input_file: Path = typer.Argument(
@@ -448,15 +463,25 @@ def detect_cmd(
     output: Path = typer.Option(
         ..., "--output", "-o", help="Output CSV (or .parquet), one row per input row."
     ),
+    scheduler: Optional[str] = typer.Option(
+        None,
+        "--scheduler",
+        help="Dask scheduler address, e.g. tcp://10.0.0.5:8786: the series are scored on the "
+        "cluster's workers (same output as a local run).",
+    ),
 ) -> None:
     """Flag anomalies in any time series CSV, causally (每日监控 / 异常检测).
 
     Writes series, timestamp, value, expected, lower, upper, score (≥ 0), is_anomaly (0/1: an
     alert, by default only at the start of an incident; --alerts all marks every flagged row),
     direction and severity (low/medium/high by deviation from expected) on every flagged row.
+    With --scheduler the series are split across the Dask cluster's worker threads; the step
+    across series (false-discovery control at each timestamp) runs here on the gathered scores.
     """
+    import contextlib
     import warnings
 
+    _keep_freed_arrays()
     try:
         from opsnb.data.columnar import write_frame
         from opsnb.monitoring.anomaly import detect
@@ -472,7 +497,18 @@ def detect_cmd(
         if events is not None:
             cal = read_series_file(events, time_col="start", value_cols=[], series_col="event")
             cal["end"] = read_series_file(events, time_col="end", value_cols=[])["end"].to_numpy()
-        with warnings.catch_warnings(record=True) as caught:
+        with contextlib.ExitStack() as stack:
+            mapper, partitions = None, 1
+            if scheduler:
+                from opsnb.run.batch import dask_client
+
+                client = stack.enter_context(dask_client(scheduler))
+                partitions = max(1, sum(client.nthreads().values()))
+
+                def mapper(func, parts):
+                    return client.gather(client.map(func, parts, pure=False))
+
+            caught = stack.enter_context(warnings.catch_warnings(record=True))
             warnings.simplefilter("always")
             out = detect(
                 df,
@@ -486,6 +522,8 @@ def detect_cmd(
                 sensitivity=sensitivity,
                 source=str(input_file),
                 alerts=alerts,
+                mapper=mapper,
+                partitions=partitions,
             )
         _echo_warnings(caught)
         cols_out = [
@@ -500,7 +538,7 @@ def detect_cmd(
             "direction",
             "severity",
         ]
-        write_frame(safe_frame(out[cols_out]), output, encoding=_CSV_ENCODING)
+        write_frame(out[cols_out], output, encoding=_CSV_ENCODING, formula_safe=True)
         typer.echo(
             f"{int(out['is_anomaly'].sum())} alert(s), {int(out['flagged'].sum())} flagged row(s) "
             f"of {len(out)} → {output}"

@@ -395,6 +395,41 @@ def _alive(procs) -> list[str]:
     return out
 
 
+def _cmd(p) -> str:
+    try:
+        return " ".join(p.cmdline())
+    except Exception:  # noqa: BLE001 - psutil.Error: it has just ended
+        return ""
+
+
+def _kernels(procs) -> list:
+    """The kernels among ``procs``: cold ones run ipykernel_launcher; warm ones are forked by
+    a worker's kernel fork server (:mod:`opsnb.run.kernelpool`), whose command line they share,
+    so they are the server's children with that command line."""
+    from opsnb.run.kernelpool import SERVER_FLAG
+
+    out = []
+    for p in procs:
+        cmd = _cmd(p)
+        if SERVER_FLAG in cmd:
+            try:
+                forked = SERVER_FLAG in _cmd(p.parent())
+            except Exception:  # noqa: BLE001 - psutil.Error
+                continue
+            if forked:
+                out.append(p)
+        elif "ipykernel" in cmd:
+            out.append(p)
+    return out
+
+
+def _worker_of(kernel):
+    """The pool worker that runs ``kernel`` (its parent, or its fork server's parent)."""
+    from opsnb.run.kernelpool import SERVER_FLAG
+
+    return next(p for p in kernel.parents() if SERVER_FLAG not in _cmd(p))
+
+
 @pytest.mark.slow
 def test_killing_a_worker_and_then_the_parent_leaves_no_process_and_keeps_finished_runs(
     tmp_path,
@@ -431,20 +466,14 @@ def test_killing_a_worker_and_then_the_parent_leaves_no_process_and_keeps_finish
             return len(rows) == 2 and sorted(rows["run_id"])
 
         done = _wait(both_ok_in_ledger, 120, "the two ok runs in the ledger")
-        kernels = [
-            p for p in parent.children(recursive=True) if "ipykernel" in " ".join(p.cmdline())
-        ]
+        kernels = _kernels(parent.children(recursive=True))
         assert len(kernels) == 1  # only the sleeping run is still going
         kernel = kernels[0]
-        worker = kernel.parent()
+        worker = _worker_of(kernel)
         worker.kill()
         _wait(lambda: not _alive([kernel, worker]), 20, "the dead worker's kernel to go")
         # the pool is rebuilt and the interrupted run retried: now kill the parent itself
-        _wait(
-            lambda: any("ipykernel" in " ".join(p.cmdline()) for p in parent.children(True)),
-            60,
-            "the retried run's kernel",
-        )
+        _wait(lambda: _kernels(parent.children(True)), 60, "the retried run's kernel")
         family = parent.children(recursive=True)
         reapers = [p for p in family if "import reap" in " ".join(p.cmdline())]
         assert len(reapers) == 1

@@ -215,3 +215,34 @@ def test_every_csv_the_cli_writes_starts_with_a_bom_so_excel_reads_chinese(tmp_p
         cols = pd.read_csv(tmp_path / f"{name}.csv").columns
         assert not cols[0].startswith("\ufeff"), name
     assert set(pd.read_csv(tmp_path / "plan.csv")["sku"]) == {"保温杯", "杯套"}
+
+
+def test_formula_safe_csv_is_byte_for_byte_what_safe_frame_then_write_gives(tmp_path):
+    from opsnb.sheets import safe_frame
+
+    df = pd.DataFrame(
+        {
+            "=name": ['=HYPERLINK("x")', "抖音", None, "+1", "@SUM(1)", "-x,y", "\tt", "ok"],
+            "mixed": [-3, "=1+1", "a", np.nan, 2.5, "\r", "b", "-"],
+            "cat": pd.Categorical(["-a", "b", "=c", "b", None, "d", "-a", "e"]),
+            "text": pd.array(["@x", "y", None, "z", "=", "w", "v", "u"], dtype="string"),
+            "n": [-1.5, 2.0, np.nan, 4.0, -5.0, 6.25, 7.0, 8.0],
+            "t": pd.date_range("2025-01-01", periods=8),
+        }
+    )
+    write_frame(safe_frame(df), tmp_path / "want.csv", encoding="utf-8-sig")
+    write_frame(df, tmp_path / "got.csv", encoding="utf-8-sig", formula_safe=True)
+    assert (tmp_path / "got.csv").read_bytes() == (tmp_path / "want.csv").read_bytes()
+    assert "'=HYPERLINK" in (tmp_path / "got.csv").read_text(encoding="utf-8-sig")
+    # a long column of few distinct cells is guarded and quoted per distinct cell: same bytes
+    big = pd.concat([df] * 200, ignore_index=True)
+    for safe in (True, False):
+        write_frame(df, tmp_path / "small.csv", formula_safe=safe)
+        write_frame(big, tmp_path / "big.csv", formula_safe=safe)
+        head, *rows = (tmp_path / "small.csv").read_text(encoding="utf-8").splitlines(True)
+        assert (tmp_path / "big.csv").read_text(encoding="utf-8") == head + "".join(rows) * 200
+    typed = df.drop(columns="mixed")  # Parquet needs one type per column
+    write_frame(typed, tmp_path / "got.parquet", formula_safe=True)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "got.parquet"), safe_frame(typed), check_dtype=False
+    )

@@ -235,6 +235,11 @@ def _text_cells(s: pd.Series):
     if s.dtype.kind == "f":
         return _float_cells(s.to_numpy(dtype=np.float64))
     if isinstance(s.dtype, pd.StringDtype):
+        if s.dtype.storage == "pyarrow":  # the cells are in Arrow already: no Python strings
+            arr = pa.array(s.array)
+            if isinstance(arr, pa.ChunkedArray):
+                arr = arr.combine_chunks()
+            return arr.cast(pa.string())
         return pa.array(s.to_numpy(object, na_value=None), pa.string())
     if s.dtype == object:
         vals = s.to_numpy(object)
@@ -248,12 +253,59 @@ def _text_cells(s: pd.Series):
     return pa.array(np.where(missing, None, text), pa.string())
 
 
-def _csv_cells(s: pd.Series, lone: bool):
-    """One column's CSV cells; only text can hold a delimiter or a quote."""
+def _is_text(s: pd.Series) -> bool:
+    return s.dtype == object or str(s.dtype) in ("string", "str", "category")
+
+
+def _formula_safe(arr):
+    """:func:`opsnb.sheets.safe_cell` on a column of strings, in Arrow: cells a spreadsheet
+    would evaluate get a leading apostrophe."""
+    import pyarrow.compute as pc
+
+    from opsnb.sheets import FORMULA_PREFIXES
+
+    risky = None
+    for prefix in FORMULA_PREFIXES:
+        hit = pc.starts_with(arr, prefix)
+        risky = hit if risky is None else pc.or_(risky, hit)
+    if risky is None or not pc.any(risky).as_py():
+        return arr
+    return pc.if_else(risky, pc.binary_join_element_wise("'", arr, ""), arr)
+
+
+def _text_csv(arr, lone: bool, safe: bool):
+    """Guarded (``safe``) and quoted cells of a text column. A column of few distinct cells
+    (series names, labels) is guarded and quoted once per distinct cell, then expanded."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not lone and not arr.null_count and len(arr) > 1000:
+        enc = pc.dictionary_encode(arr)
+        if isinstance(enc, pa.ChunkedArray):
+            enc = enc.combine_chunks()
+        if 4 * len(enc.dictionary) < len(arr):
+            d = _formula_safe(enc.dictionary) if safe else enc.dictionary
+            d = _quote_minimal(d, lone)
+            return pa.DictionaryArray.from_arrays(enc.indices, d).dictionary_decode()
+    return _quote_minimal(_formula_safe(arr) if safe else arr, lone)
+
+
+def _csv_cells(s: pd.Series, lone: bool, safe: bool = False):
+    """One column's CSV cells; only text can hold a delimiter or a quote (or a formula)."""
+    if safe and s.dtype == object:
+        import pyarrow as pa
+
+        try:  # strings (and missing cells) only: the guard runs in Arrow
+            arr = pa.array(s.to_numpy(object), pa.string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed: numbers stay numbers
+            from opsnb.sheets import safe_cell
+
+            return _text_csv(_text_cells(s.map(safe_cell)), lone, False)
+        return _text_csv(arr, lone, True)
     arr = _text_cells(s)
     if s.dtype.kind in "biufM" and not lone:
         return arr
-    return _quote_minimal(arr, lone)
+    return _text_csv(arr, lone, safe and _is_text(s))
 
 
 def _quote_minimal(arr, lone: bool):
@@ -261,7 +313,7 @@ def _quote_minimal(arr, lone: bool):
     an empty cell, which would otherwise read as a blank line)."""
     import pyarrow.compute as pc
 
-    arr = pc.fill_null(arr, "")
+    arr = _no_nulls(arr)
     need = pc.match_substring_regex(arr, '[",\n\r]')
     if lone:
         need = pc.or_(need, pc.equal(arr, ""))
@@ -271,17 +323,27 @@ def _quote_minimal(arr, lone: bool):
     return pc.if_else(need, quoted, arr)
 
 
+def _no_nulls(arr):
+    """``arr`` with missing cells as "" (no copy when none is missing)."""
+    import pyarrow.compute as pc
+
+    return pc.fill_null(arr, "") if arr.null_count else arr
+
+
 def _lines(arrays: list) -> memoryview:
     """The CSV text of ``arrays`` (string columns, equal lengths) as one buffer of lines."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    cells = [pc.fill_null(a, "") for a in arrays]
-    line = pc.binary_join_element_wise(*cells, ",") if len(cells) > 1 else cells[0]
-    line = pc.binary_join_element_wise(line, "", "\n").cast(pa.large_string())
+    empty = {"null_handling": "replace", "null_replacement": ""}  # a missing cell is empty
+    cells = list(arrays)
+    # the line ends on the last cell, so the whole line is built (copied) once
+    cells[-1] = pc.binary_join_element_wise(cells[-1], "\n", "", **empty)
+    line = pc.binary_join_element_wise(*cells, ",", **empty) if len(cells) > 1 else cells[-1]
     if isinstance(line, pa.ChunkedArray):
         line = line.combine_chunks()
-    offsets = np.frombuffer(line.buffers()[1], dtype=np.int64)[
+    wide = pa.types.is_large_string(line.type)
+    offsets = np.frombuffer(line.buffers()[1], dtype=np.int64 if wide else np.int32)[
         line.offset : line.offset + len(line) + 1
     ]
     return memoryview(line.buffers()[2])[int(offsets[0]) : int(offsets[-1])]
@@ -293,12 +355,16 @@ def write_frame(
     *,
     chunk_rows: int = 1_000_000,
     encoding: str = "utf-8",
+    formula_safe: bool = False,
 ) -> None:
     """Write ``frame`` (its columns, not its index) to ``path``: Parquet when the name ends in
     ``.parquet``, else UTF-8 CSV with a header row, quoted and spelled as pandas' ``to_csv``
     would write it (floats in the shortest form that reads back the same number). Columns are formatted on all cores, ``chunk_rows`` rows at a time.
     ``encoding="utf-8-sig"`` starts the CSV with a byte-order mark, so Excel on Windows reads
-    Chinese text as UTF-8 (the command-line tools write that); only UTF-8 is supported."""
+    Chinese text as UTF-8 (the command-line tools write that); only UTF-8 is supported.
+    ``formula_safe=True`` writes what :func:`opsnb.sheets.safe_frame` of ``frame`` would write
+    (text cells and column names a spreadsheet could evaluate get a leading apostrophe), with
+    the rule applied in Arrow instead of once per Python cell."""
     import pyarrow as pa
 
     if encoding.lower().replace("_", "-") not in ("utf-8", "utf8", "utf-8-sig"):
@@ -310,10 +376,19 @@ def write_frame(
     if path.suffix.lower() == ".parquet":
         import pyarrow.parquet as pq
 
+        if formula_safe:
+            from opsnb.sheets import safe_frame
+
+            frame = safe_frame(frame)
         pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
         return
+    names = [str(c) for c in frame.columns]
+    if formula_safe:
+        from opsnb.sheets import safe_cell
+
+        names = [str(safe_cell(c)) for c in frame.columns]
     head = io.StringIO()
-    csv.writer(head, lineterminator="\n").writerow([str(c) for c in frame.columns])
+    csv.writer(head, lineterminator="\n").writerow(names)
     lone = frame.shape[1] == 1
     workers = max(1, min(frame.shape[1], os.cpu_count() or 1))
     with open(path, "wb") as f, ThreadPoolExecutor(workers) as pool:  # Arrow releases the GIL
@@ -321,6 +396,6 @@ def write_frame(
         for lo in range(0, len(frame), chunk_rows):
             part = frame.iloc[lo : lo + chunk_rows]
             cols = [part.iloc[:, j] for j in range(part.shape[1])]
-            arrays = list(pool.map(lambda s: _csv_cells(s, lone), cols))
+            arrays = list(pool.map(lambda s: _csv_cells(s, lone, formula_safe), cols))
             if arrays:
                 f.write(_lines(arrays))

@@ -12,9 +12,11 @@ from opsnb.monitoring.anomaly import (
     alert_onsets,
     detect,
     event_keys,
+    flag_across_series,
     infer_season,
     infer_step,
     quiet_steps,
+    score_partition,
     to_grid,
 )
 from opsnb.monitoring.compare import (
@@ -123,6 +125,8 @@ __all__ = [
     "event_keys",
     "SENSITIVITY",
     "detect",
+    "score_partition",
+    "flag_across_series",
     "DETECT_COLUMNS",
     "alert_onsets",
     "quiet_steps",

@@ -21,6 +21,7 @@ False-discovery control: Benjamini–Hochberg across all series at each timestam
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -43,6 +44,8 @@ __all__ = [
     "event_keys",
     "SENSITIVITY",
     "detect",
+    "score_partition",
+    "flag_across_series",
     "DETECT_COLUMNS",
     "alert_onsets",
     "quiet_steps",
@@ -247,12 +250,76 @@ def alert_onsets(flags: np.ndarray, quiet: int) -> np.ndarray:
     return F & ~(before > 0)
 
 
+_SEVERITY_LABELS = np.array(["", "low", "medium", "high"], dtype=object)
+_DIRECTION_LABELS = np.array(["", "up", "down"], dtype=object)
+
+
 def _relative_severity(value, expected, is_anom) -> np.ndarray:
-    """low / medium / high by relative deviation from expected (≥ 20 % medium, ≥ 50 % high)."""
+    """Codes into :data:`_SEVERITY_LABELS`: low / medium / high by relative deviation from
+    expected (≥ 20 % medium, ≥ 50 % high), "" where not ``is_anom``."""
     with np.errstate(invalid="ignore", divide="ignore"):
         rel = np.abs(value - expected) / np.fmax(np.abs(expected), 1e-12)
-    sev = np.where(rel >= 0.5, "high", np.where(rel >= 0.2, "medium", "low"))
-    return np.where(is_anom, sev, "")
+    sev = np.where(rel >= 0.5, 3, np.where(rel >= 0.2, 2, 1))
+    return np.where(is_anom, sev, 0)
+
+
+def _text_column(codes: np.ndarray, labels):
+    """``np.asarray(labels)[codes]`` as the column pandas makes of it, without a Python string
+    per row when the labels are text and pandas stores text in Arrow (its default since 3.0):
+    the rows are decoded from the codes by Arrow."""
+    values = np.asarray(labels)
+    inferred = pd.Series(np.array(["a"], dtype=object)).dtype  # what pandas makes of text
+    if not (
+        values.dtype == object
+        and isinstance(inferred, pd.StringDtype)
+        and inferred.storage == "pyarrow"
+        and all(isinstance(x, str) for x in values)
+    ):
+        return values[codes]
+    import pyarrow as pa
+
+    arr = pa.DictionaryArray.from_arrays(
+        pa.array(np.asarray(codes, dtype=np.int32)), pa.array(values, pa.string())
+    ).dictionary_decode()
+    return pd.Series(pd.arrays.ArrowStringArray(arr), copy=False).astype("str").array
+
+
+def score_partition(
+    values: dict[str, np.ndarray],
+    *,
+    kind: str,
+    season: int,
+    times,
+    keys: np.ndarray | None,
+    config: EngineConfig,
+) -> dict[str, np.ndarray]:
+    """The per-series part of :func:`detect` on some rows of the (series × time) grid.
+
+    ``values``: ``{"value": M}`` for counts, ``{"numerator": X, "denominator": N}`` for rates
+    (rows = series, on the grid of the whole input: same ``season``, ``times`` and event
+    ``keys``). Every statistic here reads one series only, so scoring the rows in parts and
+    stacking the parts (``np.concatenate(..., axis=0)``) gives the arrays of one call on all
+    rows; the step across series is :func:`flag_across_series`. Returns the scorer's arrays
+    (:func:`~opsnb.monitoring.scoring.score_counts` / :func:`~opsnb.monitoring.scoring.score_rates`).
+    """
+    if kind == "count":
+        return score_counts(values["value"], season, times=times, keys=keys, config=config)
+    if kind == "rate":
+        return score_rates(
+            values["numerator"],
+            values["denominator"],
+            season,
+            times=times,
+            keys=keys,
+            config=config,
+        )
+    raise ValueError(f"kind must be one of ('count', 'rate'), got {kind!r}")
+
+
+def _partitions(n_rows: int, parts: int) -> list[slice]:
+    parts = max(1, min(int(parts), n_rows or 1))
+    edges = np.linspace(0, n_rows, parts + 1).round().astype(int)
+    return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a] or [slice(0, 0)]
 
 
 def detect(
@@ -271,6 +338,8 @@ def detect(
     config: EngineConfig | None = None,
     source: str = "<frame>",
     alerts: str = "onset",
+    mapper=None,
+    partitions: int = 1,
 ) -> pd.DataFrame:
     """Score every row of a long table; one output row per input row, in input order.
 
@@ -285,6 +354,12 @@ def detect(
     previous :func:`quiet_steps` steps (half a seasonal cycle, at most half a week); the rest of the
     incident stays visible in ``flagged``. "all": is_anomaly = flagged.
     For ``kind="rate"`` value is numerator/denominator and expected the baseline rate.
+
+    ``mapper``/``partitions``: the series are scored in ``partitions`` groups of rows by
+    ``mapper(func, parts) -> results`` (e.g. a Dask client's map and gather; default: the
+    built-in ``map``) with :func:`score_partition`; the step across series (BH, flags, alert
+    onsets) then runs here on the stacked scores (:func:`flag_across_series`), so the result is
+    the same however the series are split.
 
     Examples
     --------
@@ -311,12 +386,57 @@ def detect(
         df, time_col=time_col, value_cols=cols, series_col=series_col, season=season, source=source
     )
     keys = event_keys(g.times, events) if events is not None else None
+    names = ["value"] if kind == "count" else ["numerator", "denominator"]
+    score = partial(
+        score_partition, kind=kind, season=g.season, times=g.times, keys=keys, config=cfg
+    )
+    whole = {n: g.values[c] for n, c in zip(names, cols)}
+    if mapper is None and partitions <= 1:
+        res = score(whole)
+    else:
+        parts = [
+            {n: m[rows] for n, m in whole.items()}
+            for rows in _partitions(len(g.series), partitions)
+        ]
+        done = list((mapper or map)(score, parts))
+        res = {k: np.concatenate([r[k] for r in done], axis=0) for k in done[0]}
+    return flag_across_series(
+        df,
+        g,
+        res,
+        kind=kind,
+        alpha=a,
+        alerts=alerts,
+        time_col=time_col,
+        value_col=value_col,
+        series_col=series_col,
+        numerator_col=numerator_col,
+        denominator_col=denominator_col,
+    )
+
+
+def flag_across_series(
+    df: pd.DataFrame,
+    grid: Grid,
+    scores: dict[str, np.ndarray],
+    *,
+    kind: str,
+    alpha: float,
+    alerts: str = "onset",
+    time_col: str = "timestamp",
+    value_col: str | None = "value",
+    series_col: str | None = None,
+    numerator_col: str | None = None,
+    denominator_col: str | None = None,
+) -> pd.DataFrame:
+    """The step of :func:`detect` across series, on the stacked :func:`score_partition` arrays
+    of every series of ``grid``: Benjamini–Hochberg at each timestamp, flags, alert onsets,
+    duplicated steps, and the long output table of :func:`detect` (same columns)."""
+    g, res, a = grid, scores, alpha
     if kind == "count":
-        res = score_counts(g.values[value_col], g.season, times=g.times, keys=keys, config=cfg)
         value_m = g.values[value_col]
     else:
         X, N = g.values[numerator_col], g.values[denominator_col]
-        res = score_rates(X, N, g.season, times=g.times, keys=keys, config=cfg)
         with np.errstate(invalid="ignore", divide="ignore"):
             value_m = X / N
     q = bh_adjust(res["p_value"])
@@ -353,10 +473,10 @@ def detect(
         is_anom[d] = flagged[d]
         if alerts == "onset":  # an onset when the series was quiet in the steps before
             is_anom[d] &= ~(take(past_sum(flag.astype(float), quiet, 0))[d] > 0)
-    direction = np.where(flagged, np.where(z >= 0, "up", "down"), "")
+    direction = np.where(flagged, np.where(z >= 0, 1, 2), 0)
     return pd.DataFrame(
         {
-            "series": np.asarray(g.series)[i] if series_col else "value",
+            "series": _text_column(i, np.asarray(g.series)) if series_col else "value",
             "timestamp": pd.DatetimeIndex(df[time_col]),
             "value": value,
             "expected": expected,
@@ -367,7 +487,9 @@ def detect(
             "q_value": q_row,
             "is_anomaly": is_anom.astype(int),
             "flagged": flagged.astype(int),
-            "direction": direction,
-            "severity": _relative_severity(value, expected, flagged),
+            "direction": _text_column(direction, _DIRECTION_LABELS),
+            "severity": _text_column(
+                _relative_severity(value, expected, flagged), _SEVERITY_LABELS
+            ),
         }
     )

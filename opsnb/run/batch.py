@@ -31,7 +31,11 @@ scheduler address) with a progress bar and returns a :class:`BatchSummary` whose
   the time-limit watchdog kills only its own kernel), e.g.
   ``dask worker tcp://host:8786 --nworkers 4 --nthreads 1``.
 - **Overhead.** Workers are started once and import papermill, nbconvert and opsnb and build
-  the HTML exporter before the first run; each run then pays only its kernel.
+  the HTML exporter before the first run. Each also starts a warm kernel server
+  (:mod:`opsnb.run.kernelpool`) that has imported ipykernel, numpy, pandas and matplotlib once
+  and forks a fresh kernel process for every run: runs stay isolated (no variable, working
+  directory or environment change of one run reaches the next) without paying a kernel start
+  and those imports each time.
 
 Scheduling: relative periods (``yesterday``, ``last-week``...) are resolved when the batch is
 planned, from today in the shop's time zone (:func:`opsnb.periods.shop_today`; ``today=`` /
@@ -74,6 +78,7 @@ __all__ = [
     "is_up_to_date",
     "deliver",
     "BATCH_ID_ENV",
+    "dask_client",
     "marked_processes",
     "kill_marked",
     "reap",
@@ -571,6 +576,12 @@ def _warm_worker(log_path: str | None = None, batch_id: str | None = None) -> No
         fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         os.dup2(fd, 2)
         os.close(fd)
+    from opsnb.run.kernelpool import start_server
+    from opsnb.run.runner import kernel_name
+
+    # first, so that it imports while this worker does; before any run, so that a run's
+    # time-limit watchdog never counts it among the run's own processes
+    start_server(kernel_name(), wait=False)
     import nbformat  # noqa: F401
     import papermill  # noqa: F401
 
@@ -578,10 +589,7 @@ def _warm_worker(log_path: str | None = None, batch_id: str | None = None) -> No
         render,  # noqa: F401
     )
 
-    try:  # the run record goes to the ledger (pandas, duckdb): import them now, not in run 1
-        from opsnb.run import ledger  # noqa: F401
-    except ImportError:
-        pass
+    # (no ledger import: the parent writes each run into the ledger, workers never do)
     render._exporter()
     render._css()
 
@@ -641,6 +649,7 @@ def _execute(job: BatchJob) -> BatchRun:
             slug=job.slug,
             timeout=limit,
             ledger=False,
+            warm=True,
         )
     except Exception as exc:  # parameters or I/O: still only this run fails
         watchdog.cancel()
@@ -810,11 +819,19 @@ def _run_pool(
     return results
 
 
+def dask_client(scheduler: str):
+    """A Dask ``distributed.Client`` of the cluster at ``scheduler`` (``tcp://host:8786``),
+    connected as the batch connects (30 s to reach it). Use it as a context manager."""
+    from distributed import Client
+
+    return Client(scheduler, timeout="30s")
+
+
 def _run_dask(jobs: list[BatchJob], scheduler: str, bar, on_done=None) -> dict[int, BatchRun]:
-    from distributed import Client, as_completed
+    from distributed import as_completed
 
     results: dict[int, BatchRun] = {}
-    with Client(scheduler, timeout="30s") as client:
+    with dask_client(scheduler) as client:
         client.run(_warm_worker)
         futures = {
             client.submit(_execute, job, pure=False, retries=0): i for i, job in enumerate(jobs)
