@@ -388,6 +388,29 @@ def test_a_day_with_only_medium_alerts_still_gets_its_48h_report_drafts(demo_sho
     assert due in set(alert_list(res, "2025-10-08", lang="zh")["整改报告截止"])
 
 
+def test_alert_list_names_the_person_the_incident_table_names(demo_shop):
+    """One truth in 03: the alert list's owner is the incident's owner (from ``owners``, then the
+    targets table), with the acting role beside the name."""
+    from opsnb.monitoring.daily import monitor
+    from opsnb.monitoring.incidents import replay_incidents, resolve_owners
+    from opsnb.monitoring.show import alert_list
+
+    res = monitor(demo_shop.daily_metrics, as_of="2025-10-08", metrics=["gmv", "refund_rate"])
+    owners = resolve_owners({"data": "李工"}, demo_shop.targets)
+    people = {ch: o.name for ch, o in owners.items()}
+    inc = replay_incidents(res.alerts, "2025-10-01", "2025-10-08", owners=owners)
+    al = alert_list(res, "2025-10-08", lang="zh", people=people)
+    assert len(al)
+    for ch, who in zip(al["流量来源"], al["负责人"]):
+        person = inc.loc[inc["channel"] == ch, "owner"].iloc[0]
+        assert person and who.startswith(f"{person}（") and who.endswith("）"), (ch, who, person)
+    en = alert_list(res, "2025-10-08", lang="en", people=people)
+    assert all(" (" in w for w in en["Owner"])
+    assert list(alert_list(res, "2025-10-08", lang="zh")["负责人"]) == [
+        w.split("（", 1)[1][:-1] for w in al["负责人"]
+    ]
+
+
 def test_log_axes_get_no_scientific_minor_labels():
     import matplotlib.pyplot as plt
 

@@ -130,6 +130,13 @@ def _owner(
     return _OWNERS.get(channel, ("渠道负责人", "Channel owner"))[i]
 
 
+def _with_person(role: str, person: str | None, lang: str) -> str:
+    """``陈晨（小红书运营）`` / ``Chen (Xiaohongshu ops)``; the role alone when nobody is named."""
+    if not person:
+        return role
+    return f"{person}（{role}）" if lang == "zh" else f"{person} ({role})"
+
+
 def _note(rows: pd.DataFrame, lang: str) -> str:
     from opsnb.i18n import Labels
 
@@ -382,9 +389,22 @@ def day_summary(result: MonitorResult, as_of) -> DaySummary:
     )
 
 
-def alert_list(result: MonitorResult, as_of, *, lang: str = "zh", days: int = 1) -> pd.DataFrame:
+def alert_list(
+    result: MonitorResult,
+    as_of,
+    *,
+    lang: str = "zh",
+    days: int = 1,
+    people: dict[str, str] | None = None,
+) -> pd.DataFrame:
     """Alerts of the ``days`` days ending ``as_of``: date, channel, metric (translated), actual,
-    expected, change, gmv_at_risk, severity, owner, response_due, report_due."""
+    expected, change, gmv_at_risk, severity, owner, response_due, report_due.
+
+    The owner is the role that acts (渠道运营, 数据分析); with ``people`` (channel → name, key
+    ``data`` for tracking problems: the names the incident table uses, see
+    :func:`opsnb.monitoring.incidents.resolve_owners`) it reads ``陈晨（小红书运营）``, so the alert
+    list and the incident table name the same person.
+    """
     from opsnb.i18n import Labels
 
     L = Labels(lang)
@@ -407,7 +427,11 @@ def alert_list(result: MonitorResult, as_of, *, lang: str = "zh", days: int = 1)
             L("影响金额", "GMV at risk"): al["gmv_at_risk"].round(0),
             L("严重程度", "Severity"): al["severity"].map(lambda c: L(*SEVERITY_LABELS[c])),
             L("负责人", "Owner"): [
-                _owner(c, m, dr, r, lang, i)
+                _with_person(
+                    _owner(c, m, dr, r, lang, i),
+                    (people or {}).get("data" if i == "data" and "data" in (people or {}) else c),
+                    lang,
+                )
                 for c, m, dr, r, i in zip(
                     al["channel"], al["metric"], al["direction"], al["rel_change"], al["issue"]
                 )
@@ -642,7 +666,7 @@ def show_table3(
     shown = t3.rename(
         columns={
             **{
-                f"gmv_{k}": f"{L('成交', 'GMV')}{L(*COMPARISON_LABELS[k])}"
+                f"gmv_{k}": f"{L('成交', 'GMV ')}{L(*COMPARISON_LABELS[k])}"
                 for k in ("dod", "wow", "yoy")
             },
             **{
@@ -719,14 +743,18 @@ def show_excel(ctx, table: pd.DataFrame, as_of, daily: pd.DataFrame | None = Non
     return xlsx
 
 
-def show_alerts(ctx, result: MonitorResult, as_of) -> None:
-    """The alert list with its 24 h / 48 h deadlines."""
+def show_alerts(ctx, result: MonitorResult, as_of, *, owners: dict | None = None) -> None:
+    """The alert list with its 24 h / 48 h deadlines; owners named as in the incident table
+    (``owners`` parameter, then the targets' owners)."""
+    from opsnb.monitoring.incidents import resolve_owners
+
     ctx.h2("异常清单与期限", "Anomaly list and deadlines")
     ctx.say(
         "高风险：24小时内提交应对方案；所有确认的异常：48小时内提交异常数据整改报告。",
         "High severity: response plan within 24 h; every confirmed anomaly: rectification report within 48 h.",
     )
-    al = alert_list(result, as_of, lang=ctx.lang)
+    people = {ch: o.name for ch, o in resolve_owners(owners, _targets(ctx)).items() if o.name}
+    al = alert_list(result, as_of, lang=ctx.lang, people=people)
     if al.empty:
         ctx.say("今日没有异常。", "No anomalies today.")
     else:

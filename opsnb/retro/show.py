@@ -107,7 +107,8 @@ def show_achievement(ctx, achievement: pd.DataFrame) -> None:
     ctx.say(
         f"{ctx.period} 共 {len(achievement)} 个目标，{good} 个已达成或进度正常；"
         "退款率等“越低越好”的指标按 目标 ÷ 实际 计算达成率。",
-        f"{ctx.period} has {len(achievement)} targets; {good} are achieved or on track. "
+        f"{ctx.period} has {len(achievement)} target{'' if len(achievement) == 1 else 's'}; "
+        f"{good} {'is' if good == 1 else 'are'} achieved or on track. "
         "For lower-is-better metrics such as the refund rate, achievement is target ÷ actual.",
     )
     ctx.say(*TARGET_SOURCE)
