@@ -1,0 +1,316 @@
+"""A file checked in bounded chunks and staged in DuckDB: the one path of ``opsnb validate``
+and ``opsnb load`` (one verdict: what validates loads).
+
+:func:`stage_file` reads a contract table's file, parses and checks it chunk by chunk with
+:func:`opsnb.data.loaders.check_frame` (the same parsers, checks and messages as
+:func:`~opsnb.data.loaders.read_file`) and inserts each typed chunk, through Arrow, into a
+temporary DuckDB table with the file row of each record (``__row``). Checks that span chunks
+run on that table at the end: a key repeated in two chunks is reported at its later row,
+naming the first. Every problem of the file is raised at once, as a
+:class:`~opsnb.errors.DataContractError` naming file, row and column.
+
+A plain delimited text file (UTF-8, header on line 1, no title, total or note rows; see
+:func:`opsnb.data.parsing.plain_csv_layout`) of ``stream_min_bytes`` or more is read by
+Arrow's streaming reader in blocks, and a Parquet file by row groups, so memory stays a small
+multiple of ``chunk_rows`` rows whatever the size of the file. Exports with title rows or
+footers, GBK or UTF-16 text, Excel workbooks, and a text file that turns out not to be plain
+(a record that does not fit the header, a cell that is not UTF-8) are read whole by
+:func:`opsnb.data.parsing.read_raw`, then checked the same way.
+
+Records are numbered as the whole-file reader numbers them: header = row 1, a blank line keeps
+its number, Parquet records count from 1.
+
+Example
+-------
+>>> import duckdb                                                           # doctest: +SKIP
+>>> con = duckdb.connect()                                                  # doctest: +SKIP
+>>> staged = stage_file(con, "daily.csv", "daily_metrics")                  # doctest: +SKIP
+>>> staged.rows, con.execute(f"SELECT count(*) FROM {staged.relation}").fetchone()  # doctest: +SKIP
+(3650, (3650,))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from opsnb.data import parsing
+from opsnb.data.loaders import (
+    bad_line_error,
+    canonical_dtypes,
+    check_frame,
+    contract_error,
+    duplicate_problem,
+    empty_file_error,
+    known_headers,
+    warn_checked,
+)
+from opsnb.data.schemas import Table, get_table
+from opsnb.errors import DataProblem
+
+__all__ = ["CHUNK_ROWS", "STREAM_MIN_BYTES", "STAGE", "StagedFile", "stage_file"]
+
+CHUNK_ROWS = 262_144
+"""Records parsed and checked at a time."""
+
+STREAM_MIN_BYTES = 8 << 20
+"""Plain CSV and Parquet files from this size on are read in chunks (smaller ones whole)."""
+
+STAGE = "__opsnb_stage"
+"""The temporary DuckDB table holding the typed rows of the staged file."""
+
+_BLOCK_BYTES = 16 << 20
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """A file checked and staged: ``relation`` (temporary table) holds its typed ``columns``
+    plus ``__row`` (the file row of each record), ``rows`` records in all; ``empty_columns``
+    have no value at all; ``chunks`` says how many chunks it was read in (1: whole)."""
+
+    source: str
+    table: str
+    relation: str
+    columns: tuple[str, ...]
+    rows: int
+    empty_columns: tuple[str, ...]
+    chunks: int
+
+
+class _NotPlain(Exception):
+    """The text file is not plain after all: read it whole."""
+
+
+def _row_numbers(start: int, n: int, blanks: list[int]) -> np.ndarray:
+    """``n`` file rows from ``start`` on, skipping the lines in ``blanks`` (sorted)."""
+    hi = start + n
+    while True:
+        lo_i, hi_i = np.searchsorted(blanks, [start, hi])
+        if hi - start - (hi_i - lo_i) >= n:
+            break
+        hi = start + n + (hi_i - lo_i)
+    rows = np.arange(start, hi, dtype=np.int64)
+    if hi_i > lo_i:
+        rows = rows[~np.isin(rows, blanks[lo_i:hi_i])]
+    return rows[:n]
+
+
+def _csv_chunks(
+    path: Path, layout: parsing.CsvLayout, chunk_rows: int
+) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    """(raw cells as text, file rows) of a plain CSV, ``chunk_rows`` records at a time."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    names = list(layout.header)
+    blanks: list[int] = []
+    state: dict[str, object] = {}
+
+    def invalid(row) -> str:
+        if row.number is None:
+            state["unknown"] = True
+        elif not row.text.strip():  # spaces only: a blank record, as the whole-file reader has it
+            blanks.append(row.number)
+            return "skip"
+        elif row.actual_columns > row.expected_columns and '"' not in row.text:
+            state["bad"] = parsing.BadLine(row.number, row.expected_columns, row.actual_columns)
+        return "error"
+
+    def failed() -> Exception:
+        if "bad" in state:
+            return state["bad"]  # a line with more fields than the header
+        return _NotPlain()  # a short record, a multi-line cell, GBK: read it whole
+
+    try:
+        reader = pcsv.open_csv(
+            path,
+            read_options=pcsv.ReadOptions(
+                column_names=names, skip_rows=1, block_size=_BLOCK_BYTES, use_threads=False
+            ),
+            parse_options=pcsv.ParseOptions(
+                delimiter=layout.sep,
+                newlines_in_values=False,
+                ignore_empty_lines=False,
+                invalid_row_handler=invalid,
+            ),
+            convert_options=pcsv.ConvertOptions(
+                column_types={c: pa.string() for c in names},
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        raise failed() from None
+    line, none = 2, True
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            if none:  # a header without records: checked all the same
+                yield (
+                    pd.DataFrame({n: pd.Series([], dtype="str") for n in names}),
+                    line + np.arange(0),
+                )
+            return
+        except (pa.ArrowInvalid, UnicodeDecodeError):
+            raise failed() from None
+        for lo in range(0, batch.num_rows, chunk_rows):
+            part = batch.slice(lo, chunk_rows)
+            rows = _row_numbers(line, part.num_rows, sorted(blanks))
+            if len(rows):
+                line, none = int(rows[-1]) + 1, False
+            frame = pd.DataFrame(
+                {n: part.column(i).to_pandas() for i, n in enumerate(names)}, copy=False
+            )
+            yield frame, rows
+
+
+def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    import pyarrow.parquet as pq
+
+    start, pf = 1, pq.ParquetFile(path)
+    for batch in pf.iter_batches(batch_size=chunk_rows):
+        frame = batch.to_pandas()
+        yield frame, np.arange(start, start + len(frame), dtype=np.int64)
+        start += len(frame)
+    if start == 1:
+        yield pf.schema_arrow.empty_table().to_pandas(), np.arange(0, dtype=np.int64)
+
+
+def _whole(path: Path, t: Table, source: str, sheet) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    try:
+        raw = parsing.read_raw(
+            path,
+            known_headers(t),
+            sheet=sheet,
+            sheet_names=(t.name, t.zh_name, t.zh_name.split()[-1]),
+        )
+    except parsing.BadLine as exc:
+        raise bad_line_error(source, exc) from None
+    if not len(raw.frame.columns):
+        raise empty_file_error(source, t)
+    yield raw.frame, np.asarray(raw.rows, dtype=np.int64)
+
+
+def _insert(con, chunk: pd.DataFrame, created: bool) -> None:
+    import pyarrow as pa
+
+    arrow = pa.Table.from_pandas(chunk, preserve_index=False)
+    con.register("__opsnb_chunk", arrow)
+    try:
+        if created:
+            con.execute(f"INSERT INTO {STAGE} BY NAME SELECT * FROM __opsnb_chunk")
+        else:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT * FROM __opsnb_chunk")
+    finally:
+        con.unregister("__opsnb_chunk")
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _duplicates(con, t: Table, source: str, flagged: set[tuple[int, str]]) -> list[DataProblem]:
+    """Later rows repeating a key, across every chunk (rows with a missing or bad key cell are
+    reported on their own), each naming the first row of its key."""
+    keys = ", ".join(_q(k) for k in t.unique)
+    hits = con.execute(
+        f"WITH d AS (SELECT {keys}, min(__row) AS __first FROM {STAGE} WHERE "
+        + " AND ".join(f"{_q(k)} IS NOT NULL" for k in t.unique)
+        + " GROUP BY ALL HAVING count(*) > 1) SELECT s.__row, d.__first, "
+        + ", ".join(f"s.{_q(k)}" for k in t.unique)
+        + f" FROM {STAGE} s JOIN d USING ({keys}) WHERE s.__row > d.__first ORDER BY s.__row"
+    ).fetchall()
+    return [
+        duplicate_problem(t, source, int(row), list(key), int(first))
+        for row, first, *key in hits
+        if not any((int(row), k) in flagged for k in t.unique)
+    ]
+
+
+def stage_file(
+    con,
+    path: str | Path,
+    table: str,
+    *,
+    sheet: str | int | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    stream_min_bytes: int = STREAM_MIN_BYTES,
+) -> StagedFile:
+    """Check file ``path`` against contract ``table`` and stage its typed rows in the temporary
+    table :data:`STAGE` of DuckDB connection ``con`` (replaced if there).
+
+    Plain CSV and Parquet files of ``stream_min_bytes`` or more are read ``chunk_rows``
+    records at a time; other files whole. Warns (dropped columns, invisible characters
+    removed) as :func:`~opsnb.data.loaders.read_file` does, once per file. Raises
+    :class:`~opsnb.errors.DataContractError` listing every problem, by file row; the staged
+    table is then left incomplete (drop it, or roll back the caller's transaction).
+    """
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be a positive number of records, got {chunk_rows!r}")
+    t = get_table(table)
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    source = path.name
+    big = path.stat().st_size >= stream_min_bytes
+    suffix = path.suffix.lower()
+    layout = parsing.plain_csv_layout(path, known_headers(t)) if big else None
+    if layout is not None and not t.extra_columns:
+        try:
+            return _stage(con, t, source, _csv_chunks(path, layout, chunk_rows))
+        except parsing.BadLine as exc:
+            raise bad_line_error(source, exc) from None
+        except _NotPlain:
+            pass
+    elif big and suffix in (".parquet", ".pq") and not t.extra_columns:
+        return _stage(con, t, source, _parquet_chunks(path, chunk_rows))
+    return _stage(con, t, source, _whole(path, t, source, sheet))
+
+
+def _stage(con, t: Table, source: str, chunks) -> StagedFile:
+    problems: list[DataProblem] = []
+    flagged: set[tuple[int, str]] = set()
+    dropped: list[str] = []
+    changed: dict[str, tuple[int, int, str, str]] = {}
+    columns: tuple[str, ...] = ()
+    filled: dict[str, bool] = {}
+    n = n_chunks = 0
+    for frame, rows in chunks:
+        frame, rows = parsing.drop_blank_records(frame, rows)
+        first = n_chunks == 0
+        checked = check_frame(frame, t, source, rows, unique=False, headers=first)
+        problems += checked.problems
+        flagged |= checked.flagged
+        if first:
+            dropped = checked.dropped
+        for name, (k, row, before, after) in checked.changed.items():
+            k0, row0, before0, after0 = changed.get(name, (0, row, before, after))
+            changed[name] = (k0 + k, row0, before0, after0)
+        typed = canonical_dtypes(checked.typed.reset_index(drop=True), t)
+        columns = tuple(typed.columns)
+        for c in columns:
+            filled[c] = filled.get(c, False) or bool(typed[c].notna().any())
+        typed["__row"] = rows
+        _insert(con, typed, created=n_chunks > 0)
+        n += len(typed)
+        n_chunks += 1
+    warn_checked(t, source, dropped, changed, stacklevel=5)
+    if t.unique and all(k in columns for k in t.unique):
+        problems += _duplicates(con, t, source, flagged)
+    if problems:
+        raise contract_error(t, source, problems)
+    return StagedFile(
+        source,
+        t.name,
+        STAGE,
+        columns,
+        n,
+        tuple(c for c in columns if not filled[c]),
+        n_chunks,
+    )
