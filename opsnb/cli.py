@@ -115,7 +115,7 @@ def _echo_warnings(caught) -> None:
         typer.echo(f"warning: {w.message}", err=True)
 
 
-STAGE_MEMORY = "512MB"
+STAGE_MEMORY = "128MB"
 """DuckDB's memory limit while a file is staged (it spills the staged rows to disk beyond)."""
 
 
@@ -126,6 +126,7 @@ def _stage(con, file: Path, table: str, sheet):
 
     con.execute(f"SET memory_limit = '{STAGE_MEMORY}'")
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")
     return stage_file(con, file, table, sheet=sheet)
 
 

@@ -98,6 +98,7 @@ from opsnb.data.show import (
     show_outliers,
 )
 from opsnb.data.staging import (
+    CHUNK_BYTES,
     CHUNK_ROWS,
     STAGE,
     STREAM_MIN_BYTES,
@@ -164,6 +165,7 @@ __all__ = [
     "empty_file_error",
     "known_headers",
     "CHUNK_ROWS",
+    "CHUNK_BYTES",
     "STREAM_MIN_BYTES",
     "STAGE",
     "StagedFile",

@@ -239,6 +239,22 @@ def _rule_check(expr: str, cols: list[str]):
     return check
 
 
+_COMPARISON = re.compile(r"^\s*([A-Za-z_]\w*)\s*(<=|>=|<|>)\s*([A-Za-z_]\w*)\s*$")
+_OPS = {"<=": np.less_equal, ">=": np.greater_equal, "<": np.less, ">": np.greater}
+
+
+def _rule_holds(df: pd.DataFrame, expr: str, cols: list[str]) -> np.ndarray:
+    """Per row: the rule holds, or a value it needs is missing (not judged). ``a <= b`` of
+    two number columns (most rules) is compared in numpy, anything else evaluated by pandas."""
+    m = _COMPARISON.match(expr)
+    if m and all(df[c].dtype.kind in "iuf" or str(df[c].dtype) == "Int64" for c in cols):
+        a = df[m.group(1)].to_numpy(dtype="float64", na_value=np.nan)
+        b = df[m.group(3)].to_numpy(dtype="float64", na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            return np.isnan(a) | np.isnan(b) | _OPS[m.group(2)](a, b)
+    return _rule_check(expr, cols)(df).to_numpy(dtype=bool)
+
+
 def pandera_schema(table: str | Table, columns: Iterable[str] | None = None):
     """The pandera ``DataFrameSchema`` of a table contract (for the given present columns).
 
@@ -351,7 +367,7 @@ def contract_problems(
         rcols = _rule_columns(expr, table)
         if not rcols or not all(c in typed.columns for c in rcols):
             continue
-        ok = _rule_check(expr, rcols)(typed).to_numpy(dtype=bool)
+        ok = _rule_holds(typed, expr, rcols)
         bad_rows = np.flatnonzero(~ok)
         if not len(bad_rows):
             continue

@@ -52,7 +52,7 @@ from opsnb.data.loaders import (
 from opsnb.data.schemas import Table, get_table
 from opsnb.errors import DataProblem
 
-__all__ = ["CHUNK_ROWS", "STREAM_MIN_BYTES", "STAGE", "StagedFile", "stage_file"]
+__all__ = ["CHUNK_ROWS", "CHUNK_BYTES", "STREAM_MIN_BYTES", "STAGE", "StagedFile", "stage_file"]
 
 CHUNK_ROWS = 262_144
 """Records parsed and checked at a time."""
@@ -63,7 +63,8 @@ STREAM_MIN_BYTES = 8 << 20
 STAGE = "__opsnb_stage"
 """The temporary DuckDB table holding the typed rows of the staged file."""
 
-_BLOCK_BYTES = 16 << 20
+CHUNK_BYTES = 8 << 20
+"""Bytes of text read at a time from a plain CSV."""
 
 
 @dataclass(frozen=True)
@@ -85,24 +86,9 @@ class _NotPlain(Exception):
     """The text file is not plain after all: read it whole."""
 
 
-def _row_numbers(start: int, n: int, blanks: list[int]) -> np.ndarray:
-    """``n`` file rows from ``start`` on, skipping the lines in ``blanks`` (sorted)."""
-    hi = start + n
-    while True:
-        lo_i, hi_i = np.searchsorted(blanks, [start, hi])
-        if hi - start - (hi_i - lo_i) >= n:
-            break
-        hi = start + n + (hi_i - lo_i)
-    rows = np.arange(start, hi, dtype=np.int64)
-    if hi_i > lo_i:
-        rows = rows[~np.isin(rows, blanks[lo_i:hi_i])]
-    return rows[:n]
-
-
-def _csv_chunks(
-    path: Path, layout: parsing.CsvLayout, chunk_rows: int
-) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
-    """(raw cells as text, file rows) of a plain CSV, ``chunk_rows`` records at a time."""
+def _read_block(block: bytes, layout: parsing.CsvLayout, line: int):
+    """Arrow table (every cell text, empty cells null) of ``block`` (whole lines, the first
+    being file line ``line``) and the file lines of its blank records (spaces only)."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
@@ -111,25 +97,21 @@ def _csv_chunks(
     state: dict[str, object] = {}
 
     def invalid(row) -> str:
-        if row.number is None:
-            state["unknown"] = True
-        elif not row.text.strip():  # spaces only: a blank record, as the whole-file reader has it
-            blanks.append(row.number)
+        if row.number is not None and not row.text.strip():
+            blanks.append(line + row.number - 1)  # a blank record, as the whole-file reader has it
             return "skip"
-        elif row.actual_columns > row.expected_columns and '"' not in row.text:
-            state["bad"] = parsing.BadLine(row.number, row.expected_columns, row.actual_columns)
+        if row.number is not None and row.actual_columns > row.expected_columns:
+            if '"' not in row.text:
+                state["bad"] = parsing.BadLine(
+                    line + row.number - 1, row.expected_columns, row.actual_columns
+                )
         return "error"
 
-    def failed() -> Exception:
-        if "bad" in state:
-            return state["bad"]  # a line with more fields than the header
-        return _NotPlain()  # a short record, a multi-line cell, GBK: read it whole
-
     try:
-        reader = pcsv.open_csv(
-            path,
+        table = pcsv.read_csv(
+            pa.py_buffer(block),
             read_options=pcsv.ReadOptions(
-                column_names=names, skip_rows=1, block_size=_BLOCK_BYTES, use_threads=False
+                column_names=names, block_size=len(block) + 1, use_threads=False
             ),
             parse_options=pcsv.ParseOptions(
                 delimiter=layout.sep,
@@ -145,29 +127,57 @@ def _csv_chunks(
             ),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError):
-        raise failed() from None
-    line, none = 2, True
-    while True:
-        try:
-            batch = reader.read_next_batch()
-        except StopIteration:
-            if none:  # a header without records: checked all the same
-                yield (
-                    pd.DataFrame({n: pd.Series([], dtype="str") for n in names}),
-                    line + np.arange(0),
+        if "bad" in state:
+            raise state["bad"] from None  # a line with more fields than the header
+        raise _NotPlain() from None  # a short record, a multi-line cell, not UTF-8: read whole
+    return table, blanks
+
+
+def _csv_chunks(
+    path: Path, layout: parsing.CsvLayout, chunk_rows: int, chunk_bytes: int
+) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    """(raw cells as text, file rows) of a plain CSV: ``chunk_bytes`` of whole lines read at a
+    time, handed on ``chunk_rows`` records at a time. Lines are counted in the bytes, so every
+    record keeps its file row (header = row 1, a blank line keeps its number)."""
+    names = list(layout.header)
+    none = True
+    with open(path, "rb") as f:
+        f.readline()  # the header, line 1
+        line, rest = 2, b""
+        while True:
+            data = f.read(chunk_bytes)
+            buf = rest + data
+            if not data:
+                if not buf:
+                    break
+                block, rest = buf, b""
+            else:
+                cut = buf.rfind(b"\n")
+                if cut < 0:
+                    if len(buf) > 64 * chunk_bytes:
+                        raise _NotPlain()  # no line ends (a file of bare CR)
+                    rest = buf
+                    continue
+                block, rest = buf[: cut + 1], buf[cut + 1 :]
+            n_lines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+            table, blanks = _read_block(block, layout, line)
+            del block, buf
+            rows = np.arange(line, line + n_lines, dtype=np.int64)
+            if blanks:
+                rows = rows[~np.isin(rows, blanks)]
+            if len(rows) != table.num_rows:
+                raise _NotPlain()  # a bare CR inside a line: records and lines differ
+            line += n_lines
+            for lo in range(0, table.num_rows, chunk_rows):
+                part = table.slice(lo, chunk_rows)
+                frame = pd.DataFrame(
+                    {n: part.column(i).to_pandas() for i, n in enumerate(names)}, copy=False
                 )
-            return
-        except (pa.ArrowInvalid, UnicodeDecodeError):
-            raise failed() from None
-        for lo in range(0, batch.num_rows, chunk_rows):
-            part = batch.slice(lo, chunk_rows)
-            rows = _row_numbers(line, part.num_rows, sorted(blanks))
-            if len(rows):
-                line, none = int(rows[-1]) + 1, False
-            frame = pd.DataFrame(
-                {n: part.column(i).to_pandas() for i, n in enumerate(names)}, copy=False
-            )
-            yield frame, rows
+                none = False
+                yield frame, rows[lo : lo + chunk_rows]
+            del table
+    if none:  # a header without records: checked all the same
+        yield pd.DataFrame({n: pd.Series([], dtype="str") for n in names}), np.arange(0)
 
 
 def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
@@ -215,6 +225,22 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _key_hashes(typed: pd.DataFrame, keys) -> np.ndarray:
+    """A 64-bit hash of each row's key (rows with a missing key part left out)."""
+    sub = typed[list(keys)]
+    full = sub.notna().all(axis=1).to_numpy()
+    return pd.util.hash_pandas_object(sub[full], index=False).to_numpy()
+
+
+def _may_repeat(hashes: list[np.ndarray]) -> bool:
+    """Whether two rows may share a key: equal hashes (8 bytes a row are kept for this), so
+    the exact check on the staged rows runs only for a file with a repeated key."""
+    if not hashes:
+        return False
+    h = np.sort(np.concatenate(hashes))
+    return bool(len(h) > 1 and (h[1:] == h[:-1]).any())
+
+
 def _duplicates(con, t: Table, source: str, flagged: set[tuple[int, str]]) -> list[DataProblem]:
     """Later rows repeating a key, across every chunk (rows with a missing or bad key cell are
     reported on their own), each naming the first row of its key."""
@@ -240,19 +266,22 @@ def stage_file(
     *,
     sheet: str | int | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    chunk_bytes: int = CHUNK_BYTES,
     stream_min_bytes: int = STREAM_MIN_BYTES,
 ) -> StagedFile:
     """Check file ``path`` against contract ``table`` and stage its typed rows in the temporary
     table :data:`STAGE` of DuckDB connection ``con`` (replaced if there).
 
-    Plain CSV and Parquet files of ``stream_min_bytes`` or more are read ``chunk_rows``
-    records at a time; other files whole. Warns (dropped columns, invisible characters
+    Plain CSV and Parquet files of ``stream_min_bytes`` or more are read in chunks
+    (``chunk_bytes`` of text, then at most ``chunk_rows`` records at a time); other files whole. Warns (dropped columns, invisible characters
     removed) as :func:`~opsnb.data.loaders.read_file` does, once per file. Raises
     :class:`~opsnb.errors.DataContractError` listing every problem, by file row; the staged
     table is then left incomplete (drop it, or roll back the caller's transaction).
     """
-    if chunk_rows < 1:
-        raise ValueError(f"chunk_rows must be a positive number of records, got {chunk_rows!r}")
+    if chunk_rows < 1 or chunk_bytes < 1:
+        raise ValueError(
+            f"chunk_rows and chunk_bytes must be positive, got {chunk_rows!r} and {chunk_bytes!r}"
+        )
     t = get_table(table)
     path = Path(path)
     if not path.is_file():
@@ -263,7 +292,7 @@ def stage_file(
     layout = parsing.plain_csv_layout(path, known_headers(t)) if big else None
     if layout is not None and not t.extra_columns:
         try:
-            return _stage(con, t, source, _csv_chunks(path, layout, chunk_rows))
+            return _stage(con, t, source, _csv_chunks(path, layout, chunk_rows, chunk_bytes))
         except parsing.BadLine as exc:
             raise bad_line_error(source, exc) from None
         except _NotPlain:
@@ -281,6 +310,8 @@ def _stage(con, t: Table, source: str, chunks) -> StagedFile:
     columns: tuple[str, ...] = ()
     filled: dict[str, bool] = {}
     n = n_chunks = 0
+    keyed = bool(t.unique)
+    hashes: list[np.ndarray] = []
     for frame, rows in chunks:
         frame, rows = parsing.drop_blank_records(frame, rows)
         first = n_chunks == 0
@@ -296,12 +327,14 @@ def _stage(con, t: Table, source: str, chunks) -> StagedFile:
         columns = tuple(typed.columns)
         for c in columns:
             filled[c] = filled.get(c, False) or bool(typed[c].notna().any())
+        if keyed and all(k in typed.columns for k in t.unique):
+            hashes.append(_key_hashes(typed, t.unique))
         typed["__row"] = rows
         _insert(con, typed, created=n_chunks > 0)
         n += len(typed)
         n_chunks += 1
     warn_checked(t, source, dropped, changed, stacklevel=5)
-    if t.unique and all(k in columns for k in t.unique):
+    if keyed and all(k in columns for k in t.unique) and _may_repeat(hashes):
         problems += _duplicates(con, t, source, flagged)
     if problems:
         raise contract_error(t, source, problems)

@@ -265,19 +265,26 @@ def _conform_columns(
     return tuple(widened)
 
 
-def _upsert(con, table: str, t: Table | None, key: list[str], columns: list[str]) -> tuple:
-    """(inserted, updated, unchanged) after writing ``__opsnb_new`` by key into ``table``."""
+def _upsert(
+    con, table: str, t: Table | None, key: list[str], columns: list[str], positioned: bool
+) -> tuple:
+    """(inserted, updated, unchanged) after writing ``__opsnb_new`` by key into ``table``.
+
+    ``positioned``: ``__opsnb_new`` already has the stored types and a unique ``__opsnb_pos``
+    (a staged file), so it is read as it is instead of copied."""
     q = quote_ident
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE __opsnb_n AS SELECT {_select_list(columns, t)}, "
-        "row_number() OVER () AS __opsnb_pos FROM __opsnb_new"
-    )
+    n_rel = "__opsnb_new" if positioned else "__opsnb_n"
+    if not positioned:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE __opsnb_n AS SELECT {_select_list(columns, t)}, "
+            "row_number() OVER () AS __opsnb_pos FROM __opsnb_new"
+        )
     match = " AND ".join(f"s.{q(k)} = n.{q(k)}" for k in key)
     same = " AND ".join(f"s.{q(c)} IS NOT DISTINCT FROM n.{q(c)}" for c in columns)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE __opsnb_status AS SELECT n.__opsnb_pos AS pos, "
         f"count(s.{q(key[0])}) AS hits, coalesce(bool_and({same}), false) AS same "
-        f"FROM __opsnb_n n LEFT JOIN {q(table)} s ON {match} GROUP BY n.__opsnb_pos"
+        f"FROM {n_rel} n LEFT JOIN {q(table)} s ON {match} GROUP BY n.__opsnb_pos"
     )
     ins, upd, unch = con.execute(
         "SELECT count(*) FILTER (WHERE hits = 0), count(*) FILTER (WHERE hits > 0 AND NOT same), "
@@ -289,16 +296,17 @@ def _upsert(con, table: str, t: Table | None, key: list[str], columns: list[str]
         con.execute(
             f"UPDATE {q(table)} SET "
             + ", ".join(f"{q(c)} = u.{q(c)}" for c in sets)
-            + " FROM (SELECT n.* FROM __opsnb_n n JOIN __opsnb_status st ON st.pos = "
+            + f" FROM (SELECT n.* FROM {n_rel} n JOIN __opsnb_status st ON st.pos = "
             f"n.__opsnb_pos WHERE st.hits > 0 AND NOT st.same) u WHERE {tmatch}"
         )
     if ins:
         cols = ", ".join(f"n.{q(c)}" for c in columns)
         con.execute(
-            f"INSERT INTO {q(table)} BY NAME SELECT {cols} FROM __opsnb_n n JOIN __opsnb_status "
+            f"INSERT INTO {q(table)} BY NAME SELECT {cols} FROM {n_rel} n JOIN __opsnb_status "
             "st ON st.pos = n.__opsnb_pos WHERE st.hits = 0"
         )
-    con.execute("DROP TABLE __opsnb_n")
+    if not positioned:
+        con.execute("DROP TABLE __opsnb_n")
     con.execute("DROP TABLE __opsnb_status")
     return int(ins), int(upd), int(unch)
 
@@ -410,8 +418,8 @@ def write_staged(
         )
     stored = _stored_rows(con, staged.table)
     con.execute(
-        f"CREATE OR REPLACE TEMP VIEW __opsnb_new AS SELECT "
-        f"{', '.join(quote_ident(c) for c in columns)} FROM {staged.relation}"
+        f"CREATE OR REPLACE TEMP VIEW __opsnb_new AS SELECT {_select_list(columns, t)}, "
+        f"__row AS __opsnb_pos FROM {staged.relation}"
     )
     try:
         dup_check = staged.relation if all(k in columns for k in keys) else None
@@ -428,6 +436,7 @@ def write_staged(
             atomic,
             dup_check,
             stored,
+            positioned=True,
         )
     finally:
         con.execute("DROP VIEW IF EXISTS __opsnb_new")
@@ -444,7 +453,19 @@ def _stored_rows(con, table: str) -> tuple[bool, int]:
 
 
 def _write(
-    con, table, t, columns, empty, n, mode, keys, source, atomic, dup_check, stored
+    con,
+    table,
+    t,
+    columns,
+    empty,
+    n,
+    mode,
+    keys,
+    source,
+    atomic,
+    dup_check,
+    stored,
+    positioned=False,
 ) -> WriteResult:
     """Write relation ``__opsnb_new`` (``columns``, ``n`` rows) into ``table``; ``dup_check``
     names a relation of keys and ``__row`` to refuse stored keys with (append); ``stored`` is
@@ -460,7 +481,7 @@ def _write(
                 _check_store_duplicates(con, t, dup_check, source)
             widened = _conform_columns(con, table, t, columns, empty, source)
             if mode == "upsert":
-                ins, upd, unch = _upsert(con, table, t, keys, columns)
+                ins, upd, unch = _upsert(con, table, t, keys, columns, positioned)
             else:
                 con.execute(
                     f"INSERT INTO {quote_ident(table)} BY NAME SELECT "
