@@ -265,19 +265,23 @@ def stage_file(
     table: str,
     *,
     sheet: str | int | None = None,
-    chunk_rows: int = CHUNK_ROWS,
-    chunk_bytes: int = CHUNK_BYTES,
-    stream_min_bytes: int = STREAM_MIN_BYTES,
+    chunk_rows: int | None = None,
+    chunk_bytes: int | None = None,
+    stream_min_bytes: int | None = None,
 ) -> StagedFile:
     """Check file ``path`` against contract ``table`` and stage its typed rows in the temporary
     table :data:`STAGE` of DuckDB connection ``con`` (replaced if there).
 
-    Plain CSV and Parquet files of ``stream_min_bytes`` or more are read in chunks
-    (``chunk_bytes`` of text, then at most ``chunk_rows`` records at a time); other files whole. Warns (dropped columns, invisible characters
+    Plain CSV and Parquet files of ``stream_min_bytes`` (default :data:`STREAM_MIN_BYTES`) or
+    more are read in chunks (``chunk_bytes`` of text, then at most ``chunk_rows`` records at a
+    time; defaults :data:`CHUNK_BYTES`, :data:`CHUNK_ROWS`); other files whole. Warns (dropped columns, invisible characters
     removed) as :func:`~opsnb.data.loaders.read_file` does, once per file. Raises
     :class:`~opsnb.errors.DataContractError` listing every problem, by file row; the staged
     table is then left incomplete (drop it, or roll back the caller's transaction).
     """
+    chunk_rows = CHUNK_ROWS if chunk_rows is None else chunk_rows
+    chunk_bytes = CHUNK_BYTES if chunk_bytes is None else chunk_bytes
+    stream_min_bytes = STREAM_MIN_BYTES if stream_min_bytes is None else stream_min_bytes
     if chunk_rows < 1 or chunk_bytes < 1:
         raise ValueError(
             f"chunk_rows and chunk_bytes must be positive, got {chunk_rows!r} and {chunk_bytes!r}"
