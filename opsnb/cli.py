@@ -177,8 +177,9 @@ def load_cmd(
 
     Rows with a new key are inserted, stored keys with other values updated, the same rows
     again change nothing (counted as unchanged). --replace --yes replaces the whole table after
-    keeping a timestamped Parquet backup of it next to the store. The file is checked and
-    written in one transaction: a load that fails or is killed leaves the store as it was.
+    keeping a timestamped Parquet backup of it next to the store. The whole file is checked
+    first, then written in one transaction: a load that fails or is killed leaves the store
+    as it was.
     """
     import warnings
 
@@ -195,9 +196,11 @@ def load_cmd(
                 raise FileNotFoundError(f"no such file: {file}")
             con = _open_for_writing(path)
             try:
+                # staged in a temporary table first (private to this connection, spilled to
+                # disk beyond the memory limit), then written in one transaction
+                staged = _stage(con, file, table, sheet)
                 con.execute("BEGIN TRANSACTION")
                 try:
-                    staged = _stage(con, file, table, sheet)
                     backup = None
                     if replace and table in list_tables(con):
                         n_old = con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0]

@@ -3,8 +3,10 @@
 * :func:`read_file` reads a CSV/TXT (UTF-8, UTF-8 with BOM, GBK/GB18030), Excel or Parquet
   file, maps Chinese or English headers to canonical names, parses values such as ``3.2%``,
   ``¥1,234.50``, ``1.2万``, ``2024年6月18日`` or Excel serial dates, and validates the result
-  against the table contract with pandera (lazily: every problem at once).
-* :func:`validate` does the same on a DataFrame.
+  against the table contract (every problem at once). The checks are vectorised
+  (:func:`contract_problems`); :func:`pandera_schema` states the same contract for pandera.
+* :func:`validate` does the same on a DataFrame; :func:`check_frame` checks one frame or one
+  chunk of a file without raising (:mod:`opsnb.data.staging` reads big files in chunks).
 * The DuckDB store that keeps the tables (:func:`~opsnb.data.store.open_store`,
   ``write_table``, ``read_table``) lives in :mod:`opsnb.data.store` and builds on this module.
 * :func:`add_rates` derives conversion rate, AOV and refund rate from summed counts.

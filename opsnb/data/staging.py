@@ -237,7 +237,9 @@ def _may_repeat(hashes: list[np.ndarray]) -> bool:
     the exact check on the staged rows runs only for a file with a repeated key."""
     if not hashes:
         return False
-    h = np.sort(np.concatenate(hashes))
+    h = np.concatenate(hashes)
+    hashes.clear()
+    h.sort()
     return bool(len(h) > 1 and (h[1:] == h[:-1]).any())
 
 
