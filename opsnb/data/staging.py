@@ -54,7 +54,7 @@ from opsnb.errors import DataProblem
 
 __all__ = ["CHUNK_ROWS", "CHUNK_BYTES", "STREAM_MIN_BYTES", "STAGE", "StagedFile", "stage_file"]
 
-CHUNK_ROWS = 262_144
+CHUNK_ROWS = 131_072
 """Records parsed and checked at a time."""
 
 STREAM_MIN_BYTES = 8 << 20
@@ -63,7 +63,7 @@ STREAM_MIN_BYTES = 8 << 20
 STAGE = "__opsnb_stage"
 """The temporary DuckDB table holding the typed rows of the staged file."""
 
-CHUNK_BYTES = 8 << 20
+CHUNK_BYTES = 4 << 20
 """Bytes of text read at a time from a plain CSV."""
 
 
