@@ -32,7 +32,8 @@ Example
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -308,48 +309,63 @@ def stage_file(
     return _stage(con, t, source, _whole(path, t, source, sheet))
 
 
-def _stage(con, t: Table, source: str, chunks) -> StagedFile:
-    problems: list[DataProblem] = []
-    flagged: set[tuple[int, str]] = set()
-    dropped: list[str] = []
-    changed: dict[str, tuple[int, int, str, str]] = {}
+@dataclass
+class _State:
+    """What the chunks of one file have told so far."""
+
+    problems: list[DataProblem] = field(default_factory=list)
+    flagged: set[tuple[int, str]] = field(default_factory=set)
+    dropped: list[str] = field(default_factory=list)
+    changed: dict[str, tuple[int, int, str, str]] = field(default_factory=dict)
     columns: tuple[str, ...] = ()
-    filled: dict[str, bool] = {}
+    filled: dict[str, bool] = field(default_factory=dict)
+    hashes: list[np.ndarray] = field(default_factory=list)
+
+
+def _checked_chunk(frame, rows, t: Table, source: str, first: bool, state: _State):
+    """One chunk parsed and checked (its findings added to ``state``), typed, with ``__row``."""
+    frame, rows = parsing.drop_blank_records(frame, rows)
+    checked = check_frame(frame, t, source, rows, unique=False, headers=first)
+    state.problems += checked.problems
+    state.flagged |= checked.flagged
+    if first:
+        state.dropped = checked.dropped
+    for name, (k, row, before, after) in checked.changed.items():
+        k0, row0, before0, after0 = state.changed.get(name, (0, row, before, after))
+        state.changed[name] = (k0 + k, row0, before0, after0)
+    typed = canonical_dtypes(checked.typed.reset_index(drop=True), t)
+    state.columns = tuple(typed.columns)
+    for c in state.columns:
+        state.filled[c] = state.filled.get(c, False) or bool(typed[c].notna().any())
+    if t.unique and all(k in typed.columns for k in t.unique):
+        state.hashes.append(_key_hashes(typed, t.unique))
+    typed["__row"] = rows
+    return typed
+
+
+def _stage(con, t: Table, source: str, chunks) -> StagedFile:
+    state = _State()
     n = n_chunks = 0
-    keyed = bool(t.unique)
-    hashes: list[np.ndarray] = []
-    for frame, rows in chunks:
-        frame, rows = parsing.drop_blank_records(frame, rows)
-        first = n_chunks == 0
-        checked = check_frame(frame, t, source, rows, unique=False, headers=first)
-        problems += checked.problems
-        flagged |= checked.flagged
-        if first:
-            dropped = checked.dropped
-        for name, (k, row, before, after) in checked.changed.items():
-            k0, row0, before0, after0 = changed.get(name, (0, row, before, after))
-            changed[name] = (k0 + k, row0, before0, after0)
-        typed = canonical_dtypes(checked.typed.reset_index(drop=True), t)
-        columns = tuple(typed.columns)
-        for c in columns:
-            filled[c] = filled.get(c, False) or bool(typed[c].notna().any())
-        if keyed and all(k in typed.columns for k in t.unique):
-            hashes.append(_key_hashes(typed, t.unique))
-        typed["__row"] = rows
-        _insert(con, typed, created=n_chunks > 0)
-        n += len(typed)
-        n_chunks += 1
-    warn_checked(t, source, dropped, changed, stacklevel=5)
-    if keyed and all(k in columns for k in t.unique) and _may_repeat(hashes):
-        problems += _duplicates(con, t, source, flagged)
+    # DuckDB inserts one chunk (it releases the GIL) while the next is parsed and checked
+    pool = ThreadPoolExecutor(1, thread_name_prefix="opsnb-stage")
+    pending = None
+    try:
+        for frame, rows in chunks:
+            typed = _checked_chunk(frame, rows, t, source, n_chunks == 0, state)
+            if pending is not None:
+                pending.result()
+            pending = pool.submit(_insert, con, typed, n_chunks > 0)
+            n += len(typed)
+            n_chunks += 1
+        if pending is not None:
+            pending.result()
+    finally:
+        pool.shutdown(wait=True)
+    warn_checked(t, source, state.dropped, state.changed, stacklevel=5)
+    problems = state.problems
+    if t.unique and all(k in state.columns for k in t.unique) and _may_repeat(state.hashes):
+        problems += _duplicates(con, t, source, state.flagged)
     if problems:
         raise contract_error(t, source, problems)
-    return StagedFile(
-        source,
-        t.name,
-        STAGE,
-        columns,
-        n,
-        tuple(c for c in columns if not filled[c]),
-        n_chunks,
-    )
+    empty = tuple(c for c in state.columns if not state.filled[c])
+    return StagedFile(source, t.name, STAGE, state.columns, n, empty, n_chunks)
