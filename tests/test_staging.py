@@ -200,3 +200,32 @@ def test_validate_and_load_give_one_verdict_and_a_failed_load_writes_nothing(tmp
     finally:
         con.close()
     assert (len(stored), int(stored["visitors"].iloc[3])) == (20, 103)  # as before the load
+
+
+def test_a_block_parsed_on_two_threads_still_numbers_blank_and_long_lines(tmp_path, monkeypatch):
+    rows = _daily(21_000)  # ~1.5 MB: one block, parsed in two halves
+
+    def whole(*args):
+        raise AssertionError("read whole instead of in blocks")
+
+    monkeypatch.setattr(staging, "_whole", whole)  # only the block reader may run here
+    rows[15_000] = "  \n"  # file row 15 002: blank
+    rows[18_000] = rows[18_000].replace(",5,6,", ",x,6,")  # row 18 002
+    path = tmp_path / "big.csv"
+    path.write_text(HEADER + "".join(rows), encoding="utf-8")
+    assert path.stat().st_size > 1 << 20
+    got = _problems(lambda: _stage(path, chunk_rows=staging.CHUNK_ROWS, chunk_bytes=4 << 20))
+    assert got[0] == (
+        "big.csv, row 18002, column 'buyers': got 'x'; expected an integer count "
+        "(write 1234.5, 1,234.5, ¥1,234.50 or 1.2万)"
+    )
+    monkeypatch.undo()
+    assert got == _problems(lambda: data.read_file(path, "daily_metrics"))
+    # a long line holding quotes may be a cell with a line break: the whole-file reader decides
+    rows[19_000] = rows[19_000].replace(",10\n", ",10,1\n")  # row 19 002: one field too many
+    path.write_text(HEADER + "".join(rows), encoding="utf-8")
+    got = _problems(lambda: _stage(path, chunk_rows=staging.CHUNK_ROWS, chunk_bytes=4 << 20))
+    assert got == [
+        "big.csv, row 19002: got '9 fields'; expected 8 fields like the header "
+        "(quote cells that contain the separator)"
+    ]

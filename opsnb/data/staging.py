@@ -87,21 +87,27 @@ class _NotPlain(Exception):
     """The text file is not plain after all: read it whole."""
 
 
-def _read_block(block: bytes, layout: parsing.CsvLayout, line: int):
+def _read_block(block: bytes, layout: parsing.CsvLayout, line: int, serial: bool = False):
     """Arrow table (every cell text, empty cells null) of ``block`` (whole lines, the first
-    being file line ``line``) and the file lines of its blank records (spaces only)."""
+    being file line ``line``) and the file lines of its blank records (spaces only).
+
+    A big block is parsed in two halves on two threads; Arrow numbers the line of a record
+    that does not fit only when it parses alone, so such a block is parsed again ``serial``."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
     names = list(layout.header)
     blanks: list[int] = []
     state: dict[str, object] = {}
+    serial = serial or len(block) < 1 << 20  # halves of a small block are not worth a thread
 
     def invalid(row) -> str:
-        if row.number is not None and not row.text.strip():
+        if row.number is None:
+            state["again"] = True
+        elif not row.text.strip():
             blanks.append(line + row.number - 1)  # a blank record, as the whole-file reader has it
             return "skip"
-        if row.number is not None and row.actual_columns > row.expected_columns:
+        elif row.actual_columns > row.expected_columns:
             if '"' not in row.text:
                 state["bad"] = parsing.BadLine(
                     line + row.number - 1, row.expected_columns, row.actual_columns
@@ -112,7 +118,9 @@ def _read_block(block: bytes, layout: parsing.CsvLayout, line: int):
         table = pcsv.read_csv(
             pa.py_buffer(block),
             read_options=pcsv.ReadOptions(
-                column_names=names, block_size=len(block) + 1, use_threads=False
+                column_names=names,
+                block_size=len(block) + 1 if serial else len(block) // 2 + 1,
+                use_threads=not serial,
             ),
             parse_options=pcsv.ParseOptions(
                 delimiter=layout.sep,
@@ -128,6 +136,8 @@ def _read_block(block: bytes, layout: parsing.CsvLayout, line: int):
             ),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError):
+        if "again" in state:
+            return _read_block(block, layout, line, serial=True)
         if "bad" in state:
             raise state["bad"] from None  # a line with more fields than the header
         raise _NotPlain() from None  # a short record, a multi-line cell, not UTF-8: read whole
