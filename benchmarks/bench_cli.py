@@ -5,6 +5,7 @@ Usage::
     .venv/bin/python benchmarks/bench_cli.py detect [--series 10000] [--days 365] [--loop 100]
     .venv/bin/python benchmarks/bench_cli.py ab [--rows 10000000]
     .venv/bin/python benchmarks/bench_cli.py rfm [--rows 10000000]
+    .venv/bin/python benchmarks/bench_cli.py load [--rows 10000000]
 
 ``detect``: ``opsnb detect`` on a 10 000 × 365 daily CSV (series, timestamp, value; the series
 of :mod:`bench_monitoring`), CSV → CSV, timed as a separate process (start-up, reading,
@@ -20,6 +21,12 @@ subtracted. Baseline: one bare DuckDB query of the same per-arm sums. Goal ≤ 3
 five lines per customer), timed as a process; its start-up (``opsnb --help``) is subtracted.
 Baseline: one hand-written DuckDB query of recency, frequency (distinct days) and monetary per
 customer on the same file, fetched as Arrow. Goal ≤ 3×.
+
+``load``: ``opsnb load daily_metrics FILE.csv`` of a ``--rows`` daily export (Chinese headers,
+9 columns, keys date × channel), timed end to end as a process into a fresh store, then again
+(every row unchanged), and ``opsnb validate`` of the same file. Baseline: DuckDB's own
+``CREATE TABLE t AS SELECT * FROM read_csv(FILE)`` into a fresh database file, also timed as
+a process. Goal <= 3x, and a peak RSS that does not grow with the file (issue 19).
 
 Peak memory is the process's maximum resident set (``/usr/bin/time -v``); ``detect`` also
 prints both sides' CPU seconds (user + system), which a shared machine's load stretches far
@@ -192,9 +199,74 @@ def bench_rfm(a) -> None:
     print(f"ratio ((CLI - start-up) / bare): {(t_cli - t_start) / t_bare:.2f}x (goal <= 3x)")
 
 
+def make_daily_csv(path: Path, rows: int, seed: int = 0) -> None:
+    """A daily_metrics export of ``rows`` rows: 730 days x enough channels, Chinese headers."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    rng = np.random.default_rng(seed)
+    n_days = 730
+    tmp = path.with_suffix(".tmp")
+    schema = pa.schema(
+        [(c, pa.string()) for c in ("日期", "渠道")]
+        + [(c, pa.int64()) for c in ("访客数", "买家数", "订单数")]
+        + [("成交金额", pa.float64()), ("退款订单数", pa.int64())]
+        + [(c, pa.float64()) for c in ("退款金额", "推广花费")]
+    )
+    opts = pcsv.WriteOptions(quoting_style="none")
+    with pcsv.CSVWriter(tmp, schema, write_options=opts) as w:
+        for lo in range(0, rows, 1_000_000):
+            i = np.arange(lo, min(rows, lo + 1_000_000))
+            k = len(i)
+            day = (np.datetime64("2024-01-01") + (i % n_days)).astype("datetime64[D]").astype(str)
+            vis = rng.integers(100, 100_000, k)
+            buy = (vis * rng.uniform(0.01, 0.05, k)).astype(np.int64)
+            orders = buy + rng.integers(0, 5, k)
+            gmv = np.round(orders * rng.uniform(50, 300, k), 2)
+            cols = [
+                day,
+                np.char.add("渠道", (i // n_days).astype(str)),
+                vis,
+                buy,
+                orders,
+                gmv,
+                (orders * rng.uniform(0, 0.1, k)).astype(np.int64),
+                np.round(gmv * rng.uniform(0, 0.05, k), 2),
+                np.round(rng.uniform(0, 5000, k), 2),
+            ]
+            w.write_batch(pa.record_batch(cols, schema=schema))
+    tmp.rename(path)
+
+
+def bench_load(a) -> None:
+    import tempfile
+
+    src = Path(a.dir) / "opsnb_bench" / f"opsnb_bench_daily_{a.rows}.csv"
+    src.parent.mkdir(parents=True, exist_ok=True)
+    if not src.exists():
+        make_daily_csv(src, a.rows)
+    mb = src.stat().st_size / 1e6
+    with tempfile.TemporaryDirectory(dir=src.parent) as tmp:
+        db = Path(tmp) / "opsnb.duckdb"
+        base = Path(tmp) / "baseline.duckdb"
+        sql = f"CREATE TABLE t AS SELECT * FROM read_csv('{src}')"
+        bare = [sys.executable, "-c", f"import duckdb; duckdb.connect('{base}').execute({sql!r})"]
+        t_bare, rss_bare = timed(bare)
+        load = opsnb("load", "daily_metrics", str(src), "--db", str(db))
+        t_load, rss_load = timed(load)
+        t_again, rss_again = timed(load)
+        t_val, rss_val = timed(opsnb("validate", "daily_metrics", str(src)))
+    print(f"input: {src} ({a.rows:,} rows, {mb:.0f} MB)")
+    print(f"baseline DuckDB read_csv + CREATE TABLE: {t_bare:.2f} s, peak RSS {rss_bare:.0f} MB")
+    print(f"opsnb load (new store):     {t_load:.2f} s, peak RSS {rss_load:.0f} MB")
+    print(f"opsnb load (all unchanged): {t_again:.2f} s, peak RSS {rss_again:.0f} MB")
+    print(f"opsnb validate:             {t_val:.2f} s, peak RSS {rss_val:.0f} MB")
+    print(f"ratio (load / baseline): {t_load / t_bare:.2f}x (goal <= 3x)")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("workload", choices=["detect", "ab", "rfm"])
+    ap.add_argument("workload", choices=["detect", "ab", "rfm", "load"])
     ap.add_argument("--series", type=int, default=10000)
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--loop", type=int, default=100)
@@ -202,7 +274,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--dir", default="/tmp")
     a = ap.parse_args(argv)
-    {"detect": bench_detect, "ab": bench_ab, "rfm": bench_rfm}[a.workload](a)
+    {"detect": bench_detect, "ab": bench_ab, "rfm": bench_rfm, "load": bench_load}[a.workload](a)
     return 0
 
 

@@ -115,6 +115,21 @@ def _echo_warnings(caught) -> None:
         typer.echo(f"warning: {w.message}", err=True)
 
 
+STAGE_MEMORY = "128MB"
+"""DuckDB's memory limit while a file is staged (it spills the staged rows to disk beyond)."""
+
+
+def _stage(con, file: Path, table: str, sheet):
+    """Check ``file`` against ``table`` and stage it on ``con``: the one path of validate and
+    load, in bounded memory (plain CSV and Parquet are read in chunks)."""
+    from opsnb.data.staging import stage_file
+
+    con.execute(f"SET memory_limit = '{STAGE_MEMORY}'")
+    con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")
+    return stage_file(con, file, table, sheet=sheet)
+
+
 @app.command("validate")
 def validate_cmd(
     table: str = typer.Argument(..., help="Contract table: daily_metrics, orders, plan, ..."),
@@ -123,21 +138,28 @@ def validate_cmd(
 ) -> None:
     """Check a file against a table contract: prints 'OK: N rows' or every problem (exit 2).
 
-    The same reading and checks as `opsnb load` (one verdict): what passes here loads.
+    The same reading and checks as `opsnb load` (one verdict): what passes here loads. Big
+    CSV and Parquet files are read in chunks, in bounded memory.
     """
+    import tempfile
     import warnings
 
-    from opsnb.data import loaders
+    import duckdb
 
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, tempfile.TemporaryDirectory() as tmp:
         warnings.simplefilter("always")
         try:
-            df = loaders.read_file(file, table, sheet=sheet)
+            con = duckdb.connect()
+            try:
+                con.execute(f"SET temp_directory = '{Path(tmp).as_posix()}'")
+                staged = _stage(con, file, table, sheet)
+            finally:
+                con.close()
         except Exception as exc:
             _echo_warnings(caught)
             raise _handle(exc)
     _echo_warnings(caught)
-    typer.echo(f"OK: {len(df)} rows")
+    typer.echo(f"OK: {staged.rows} rows")
 
 
 @app.command("load")
@@ -155,40 +177,48 @@ def load_cmd(
 
     Rows with a new key are inserted, stored keys with other values updated, the same rows
     again change nothing (counted as unchanged). --replace --yes replaces the whole table after
-    keeping a timestamped Parquet backup of it next to the store.
+    keeping a timestamped Parquet backup of it next to the store. The whole file is checked
+    first, then written in one transaction: a load that fails or is killed leaves the store
+    as it was.
     """
     import warnings
 
     from opsnb.config import default_db_path
-    from opsnb.data.loaders import read_rows
-    from opsnb.data.store import backup_table, list_tables, write_table
+    from opsnb.data.schemas import get_table
+    from opsnb.data.store import backup_table, list_tables, write_staged
 
     path = Path(db) if db else default_db_path()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            df, source, rows = read_rows(file, table, sheet)
+            get_table(table)  # an unknown table is named before the store is opened
+            if not file.is_file():
+                raise FileNotFoundError(f"no such file: {file}")
             con = _open_for_writing(path)
             try:
-                backup = None
-                if replace and table in list_tables(con):
-                    n_old = con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
-                    if n_old and not yes:
-                        raise _fail(
-                            f"--replace removes all {n_old} rows of {table} in {path} before "
-                            f"loading {file.name}; add --yes to confirm (a backup is kept), or "
-                            "leave out --replace to update by key (upsert)"
-                        )
-                    if n_old:
-                        backup = backup_table(con, table, path.parent / "backups" / path.stem)
-                res = write_table(
-                    con,
-                    table,
-                    df,
-                    mode="replace" if replace else "upsert",
-                    source=source,
-                    rows=rows,
-                )
+                # staged in a temporary table first (private to this connection, spilled to
+                # disk beyond the memory limit), then written in one transaction
+                staged = _stage(con, file, table, sheet)
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    backup = None
+                    if replace and table in list_tables(con):
+                        n_old = con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
+                        if n_old and not yes:
+                            raise _fail(
+                                f"--replace removes all {n_old} rows of {table} in {path} "
+                                f"before loading {file.name}; add --yes to confirm (a backup is "
+                                "kept), or leave out --replace to update by key (upsert)"
+                            )
+                        if n_old:
+                            backup = backup_table(con, table, path.parent / "backups" / path.stem)
+                    res = write_staged(
+                        con, staged, mode="replace" if replace else "upsert", atomic=False
+                    )
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
             finally:
                 con.close()
         except typer.Exit:

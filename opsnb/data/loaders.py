@@ -3,8 +3,10 @@
 * :func:`read_file` reads a CSV/TXT (UTF-8, UTF-8 with BOM, GBK/GB18030), Excel or Parquet
   file, maps Chinese or English headers to canonical names, parses values such as ``3.2%``,
   ``¥1,234.50``, ``1.2万``, ``2024年6月18日`` or Excel serial dates, and validates the result
-  against the table contract with pandera (lazily: every problem at once).
-* :func:`validate` does the same on a DataFrame.
+  against the table contract (every problem at once). The checks are vectorised
+  (:func:`contract_problems`); :func:`pandera_schema` states the same contract for pandera.
+* :func:`validate` does the same on a DataFrame; :func:`check_frame` checks one frame or one
+  chunk of a file without raising (:mod:`opsnb.data.staging` reads big files in chunks).
 * The DuckDB store that keeps the tables (:func:`~opsnb.data.store.open_store`,
   ``write_table``, ``read_table``) lives in :mod:`opsnb.data.store` and builds on this module.
 * :func:`add_rates` derives conversion rate, AOV and refund rate from summed counts.
@@ -32,6 +34,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -52,6 +55,15 @@ __all__ = [
     "conform",
     "read_rows",
     "show_value",
+    "CheckedFrame",
+    "check_frame",
+    "contract_problems",
+    "contract_error",
+    "duplicate_problem",
+    "warn_checked",
+    "bad_line_error",
+    "empty_file_error",
+    "known_headers",
 ]
 
 _NOT_NULL = "a value (this column may not be empty)"
@@ -62,7 +74,8 @@ _NOT_NULL = "a value (this column may not be empty)"
 # --------------------------------------------------------------------------------------------
 
 
-def _known_headers(table: Table) -> dict[str, str]:
+def known_headers(table: Table) -> dict[str, str]:
+    """Normalised header → canonical name, for every name and alias of ``table``."""
     out: dict[str, str] = {}
     for c in table.columns:
         for a in (c.name, *c.aliases):
@@ -78,7 +91,7 @@ def _map_headers(
     frame: pd.DataFrame, table: Table, source: str
 ) -> tuple[dict[object, str], list[str], list[DataProblem]]:
     """(raw header → canonical name, unknown headers, problems) for the frame's columns."""
-    known = _known_headers(table)
+    known = known_headers(table)
     mapping: dict[object, str] = {}
     seen: dict[str, object] = {}
     unknown: list[str] = []
@@ -118,6 +131,37 @@ def _map_headers(
 
 
 def _parse_column(
+    raw: pd.Series, col: Column, changed: dict[int, str] | None = None
+) -> tuple[pd.Series, dict[int, str]]:
+    if col.dtype not in ("int", "float") and isinstance(raw.dtype, pd.StringDtype):
+        if len(raw) >= 4096:  # dates, channels, statuses: parse each distinct cell once
+            codes, uniques = pd.factorize(raw)
+            if len(uniques) * 8 <= len(raw):
+                return _parse_distinct(raw, codes, uniques, col, changed)
+    return _parse_cells(raw, col, changed)
+
+
+def _parse_distinct(raw, codes, uniques, col, changed):
+    """:func:`_parse_cells` of the distinct cells, then one value (and problem) per row."""
+    distinct = pd.Series(list(uniques) + [None], dtype=raw.dtype)
+    codes = np.where(codes < 0, len(uniques), codes)
+    fixed: dict[int, str] = {}
+    values, bad = _parse_cells(distinct, col, fixed)
+    out = values.take(codes).set_axis(raw.index)
+    per_row: list[dict[int, str]] = []
+    for found in (bad, fixed):
+        rows: dict[int, str] = {}
+        if found:
+            hit = np.zeros(len(distinct), dtype=bool)
+            hit[list(found)] = True
+            rows = {int(i): found[int(codes[i])] for i in np.flatnonzero(hit[codes])}
+        per_row.append(rows)
+    if changed is not None:
+        changed.update(per_row[1])
+    return out, per_row[0]
+
+
+def _parse_cells(
     raw: pd.Series, col: Column, changed: dict[int, str] | None = None
 ) -> tuple[pd.Series, dict[int, str]]:
     if col.dtype in ("int", "float"):
@@ -197,6 +241,22 @@ def _rule_check(expr: str, cols: list[str]):
     return check
 
 
+_COMPARISON = re.compile(r"^\s*([A-Za-z_]\w*)\s*(<=|>=|<|>)\s*([A-Za-z_]\w*)\s*$")
+_OPS = {"<=": np.less_equal, ">=": np.greater_equal, "<": np.less, ">": np.greater}
+
+
+def _rule_holds(df: pd.DataFrame, expr: str, cols: list[str]) -> np.ndarray:
+    """Per row: the rule holds, or a value it needs is missing (not judged). ``a <= b`` of
+    two number columns (most rules) is compared in numpy, anything else evaluated by pandas."""
+    m = _COMPARISON.match(expr)
+    if m and all(df[c].dtype.kind in "iuf" or str(df[c].dtype) == "Int64" for c in cols):
+        a = df[m.group(1)].to_numpy(dtype="float64", na_value=np.nan)
+        b = df[m.group(3)].to_numpy(dtype="float64", na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            return np.isnan(a) | np.isnan(b) | _OPS[m.group(2)](a, b)
+    return _rule_check(expr, cols)(df).to_numpy(dtype=bool)
+
+
 def pandera_schema(table: str | Table, columns: Iterable[str] | None = None):
     """The pandera ``DataFrameSchema`` of a table contract (for the given present columns).
 
@@ -251,72 +311,101 @@ def show_value(v: object) -> object:
     return v
 
 
-def _pandera_problems(
-    typed: pd.DataFrame, raw: pd.DataFrame, table: Table, source: str, skip: set[tuple[int, str]]
-) -> list[DataProblem]:
-    import pandera.pandas as pa
+def _column_values(raw: pd.DataFrame, col: str) -> np.ndarray | None:
+    return raw[col].to_numpy(dtype=object) if col in raw.columns else None
 
-    schema = pandera_schema(table, typed.columns)
-    try:
-        schema.validate(typed, lazy=True)
-        return []
-    except pa.errors.SchemaErrors as exc:
-        fc = exc.failure_cases
+
+def contract_problems(
+    typed: pd.DataFrame,
+    raw: pd.DataFrame,
+    table: Table,
+    source: str,
+    skip: set[tuple[int, str]],
+    *,
+    unique: bool = True,
+) -> list[DataProblem]:
+    """Problems of parsed cells against the contract, vectorised (the checks of
+    :func:`pandera_schema`, with the same messages): nullability, ``min``/``max``, ``allowed``,
+    then every rule whose columns are present, then (``unique``) the key, later duplicates
+    naming the first row. ``typed`` and ``raw`` are indexed by file row; a cell in ``skip``
+    (already reported) is not judged again, and each problem found is added to ``skip``."""
     problems: list[DataProblem] = []
-    rules = {message: (name, _rule_columns(expr, table)) for name, expr, message in table.rules}
-    done: set[tuple] = set()
-    first_of: pd.Series | None = None
-    fc = fc.assign(_frame=fc["schema_context"].astype(str) == "DataFrameSchema")
-    for r in fc.sort_values("_frame", kind="stable").itertuples(index=False):
-        row = None if pd.isna(r.index) else int(r.index)
-        check = str(r.check)
-        if check == "multiple_fields_uniqueness":
-            if (row, check) in done or any(
-                (row, k) in skip or pd.isna(typed.at[row, k]) for k in table.unique
-            ):
-                continue  # a missing or bad key cell is reported on its own
-            done.add((row, check))
-            if first_of is None:
-                first_of = (
-                    pd.Series(typed.index, index=typed.index)
-                    .groupby([typed[k] for k in table.unique], dropna=False)
-                    .transform("min")
-                )
-            value = ", ".join(str(show_value(typed.at[row, k])) for k in table.unique)
-            problems.append(
-                DataProblem(
-                    source,
-                    row,
-                    ", ".join(table.unique),
-                    value,
-                    f"a unique ({', '.join(table.unique)}); duplicates row {int(first_of[row])}",
-                )
+    rows = typed.index.to_numpy()
+    for c in table.columns:
+        if c.name not in typed.columns:
+            continue
+        s = typed[c.name]
+        null = s.isna().to_numpy()
+        fails: list[tuple[np.ndarray, str]] = []
+        if not c.nullable:
+            fails.append((null, _NOT_NULL))
+        if c.min is not None or c.max is not None:
+            v = s.to_numpy(dtype="float64", na_value=np.nan)
+            lo = -np.inf if c.min is None else c.min
+            hi = np.inf if c.max is None else c.max
+            out = ~null & ((v < lo) | (v > hi))
+            if c.min is not None and c.max is not None:
+                fails.append((out, f"a number between {c.min:g} and {c.max:g}"))
+            elif c.min is not None:
+                fails.append((out, f"a number ≥ {c.min:g}"))
+            else:
+                fails.append((out, f"a number ≤ {c.max:g}"))
+        if c.allowed:
+            fails.append(
+                (~null & ~s.isin(list(c.allowed)).to_numpy(), f"one of {' / '.join(c.allowed)}")
             )
-        elif check in rules:
-            _, rcols = rules[check]
-            if (row, check) in done or any((row, c) in skip for c in rcols):
+        cells = None
+        for mask, expected in fails:
+            for i in np.flatnonzero(mask):
+                row = int(rows[i])
+                if (row, c.name) in skip:
+                    continue
+                skip.add((row, c.name))
+                if cells is None:
+                    cells = _column_values(raw, c.name)
+                value = show_value(None if cells is None else cells[i])
+                problems.append(DataProblem(source, row, c.name, value, expected))
+    for _name, expr, message in table.rules:
+        rcols = _rule_columns(expr, table)
+        if not rcols or not all(c in typed.columns for c in rcols):
+            continue
+        ok = _rule_holds(typed, expr, rcols)
+        bad_rows = np.flatnonzero(~ok)
+        if not len(bad_rows):
+            continue
+        cells = {c: _column_values(raw, c) for c in rcols}
+        for i in bad_rows:
+            row = int(rows[i])
+            if any((row, c) in skip for c in rcols):
                 continue  # a value already reported as bad is not judged again by a rule
-            done.add((row, check))
-            value = ", ".join(f"{c}={show_value(raw.at[row, c])}" for c in rcols)
-            problems.append(DataProblem(source, row, rcols[0], value, check))
-        elif r.column is not None and row is not None:
-            col = str(r.column)
-            if (row, col) in skip:
-                continue
-            skip.add((row, col))
-            expected = _NOT_NULL if check == "not_nullable" else check
-            problems.append(DataProblem(source, row, col, show_value(raw.at[row, col]), expected))
-        else:  # a failure without a row (should not happen after parsing)
-            problems.append(
-                DataProblem(
-                    source,
-                    None,
-                    None if r.column is None else str(r.column),
-                    show_value(r.failure_case),
-                    check,
-                )
+            value = ", ".join(
+                f"{c}={show_value(None if cells[c] is None else cells[c][i])}" for c in rcols
             )
+            problems.append(DataProblem(source, row, rcols[0], value, message))
+    keys = list(table.unique)
+    if unique and keys and all(k in typed.columns for k in keys):
+        dup = typed.duplicated(keys, keep="first").to_numpy()
+        if dup.any():
+            first = (
+                pd.Series(rows, index=typed.index)
+                .groupby([typed[k] for k in keys], dropna=False)
+                .transform("min")
+                .to_numpy()
+            )
+            for i in np.flatnonzero(dup):
+                row = int(rows[i])
+                vals = [typed[k].iat[i] for k in keys]
+                if any((row, k) in skip for k in keys) or any(pd.isna(v) for v in vals):
+                    continue  # a missing or bad key cell is reported on its own
+                problems.append(duplicate_problem(table, source, row, vals, int(first[i])))
     return problems
+
+
+def duplicate_problem(table: Table, source: str, row: int, key: list, first: int) -> DataProblem:
+    """The problem of row ``row`` repeating key values ``key`` first seen at row ``first``."""
+    value = ", ".join(str(show_value(v)) for v in key)
+    names = ", ".join(table.unique)
+    return DataProblem(source, row, names, value, f"a unique ({names}); duplicates row {first}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -324,67 +413,130 @@ def _pandera_problems(
 # --------------------------------------------------------------------------------------------
 
 
-def conform(
-    frame: pd.DataFrame, table: Table, source: str, rows: np.ndarray, stacklevel: int = 3
-) -> pd.DataFrame:
+@dataclass(frozen=True)
+class CheckedFrame:
+    """One frame (a whole file, or one chunk of it) parsed and checked against a contract.
+
+    ``typed``: parsed values indexed by file row (bad cells missing); ``problems``: every
+    problem found (unsorted); ``dropped``: headers not in the contract (dropped unless the
+    table keeps extra columns); ``changed``: {column: (cells changed, first row, cell before,
+    cell after)} for cells whose invisible characters were removed; ``flagged``: the (row,
+    column) cells already reported, which later checks (a key across chunks) do not judge.
+    """
+
+    typed: pd.DataFrame
+    problems: list[DataProblem]
+    dropped: list[str]
+    changed: dict[str, tuple[int, int, str, str]]
+    flagged: set[tuple[int, str]]
+
+
+def check_frame(
+    frame: pd.DataFrame,
+    table: Table,
+    source: str,
+    rows: np.ndarray,
+    *,
+    unique: bool = True,
+    headers: bool = True,
+) -> CheckedFrame:
+    """Parse and check ``frame`` (raw cells, headers as in the file; row ``i`` is file row
+    ``rows[i]``) against ``table`` without raising. ``unique=False`` leaves the key to the
+    caller (a file read in chunks checks it across chunks); ``headers=False`` leaves out the
+    missing-column problems (reported once, for the first chunk)."""
     problems: list[DataProblem] = []
     mapping, unknown, header_problems = _map_headers(frame, table, source)
-    problems += header_problems
-    raw = frame.copy()
+    if headers:
+        problems += header_problems
+    raw = frame.rename(columns={h: n for h, n in mapping.items()})
     raw.index = pd.Index(rows, name="row")
-    raw = raw.rename(columns={h: n for h, n in mapping.items()})
-    keep_extra = [h for h in unknown if str(h).strip()]
-    if keep_extra and not table.extra_columns:
-        warnings.warn(
-            f"{source}: columns not in table {table.name!r} were dropped: "
-            f"{', '.join(map(str, keep_extra))}",
-            DataQualityWarning,
-            stacklevel=stacklevel,
-        )
+    dropped = [str(h) for h in unknown if str(h).strip()]
     typed = pd.DataFrame(index=raw.index)
     skip: set[tuple[int, str]] = set()
+    changes: dict[str, tuple[int, int, str, str]] = {}
     for col in table.columns:
         if col.name not in mapping.values():
             if not col.required:
                 typed[col.name] = _parse_column(
-                    pd.Series(np.nan, index=raw.index, dtype=object), col
+                    pd.Series(np.nan, index=raw.index, dtype="str"), col
                 )[0]
             continue
         changed: dict[int, str] = {}
         values, bad = _parse_column(raw[col.name], col, changed)
-        typed[col.name] = values
+        typed[col.name] = values.set_axis(raw.index)
         if changed:
             first = min(changed)
-            warnings.warn(
-                f"{source}: invisible characters (NUL, zero-width, non-breaking or ideographic "
-                f"spaces) removed from {len(changed)} cell(s) of column {col.name!r}; first at "
-                f"row {int(rows[first])}: {str(raw[col.name].iat[first])!r} → "
-                f"{str(values.iat[first])!r}",
-                DataQualityWarning,
-                stacklevel=stacklevel,
+            changes[col.name] = (
+                len(changed),
+                int(rows[first]),
+                str(raw[col.name].iat[first]),
+                str(values.iat[first]),
             )
-        for pos, expected in bad.items():
-            row = int(rows[pos])
-            skip.add((row, col.name))
-            problems.append(
-                DataProblem(source, row, col.name, show_value(raw[col.name].iat[pos]), expected)
-            )
-    for h in keep_extra if table.extra_columns else []:
-        typed[str(h).strip()] = _parse_extra(raw[h])
+        if bad:
+            cells = raw[col.name].to_numpy(dtype=object)
+            for pos, expected in bad.items():
+                row = int(rows[pos])
+                skip.add((row, col.name))
+                problems.append(
+                    DataProblem(source, row, col.name, show_value(cells[pos]), expected)
+                )
+    if table.extra_columns:
+        for h in unknown:
+            if str(h).strip():
+                typed[str(h).strip()] = _parse_extra(raw[h])
     if len(typed):
-        problems += _pandera_problems(typed, raw, table, source, skip)
-    if problems:
-        order = {c: i for i, c in enumerate(table.column_names)}
-        problems.sort(
-            key=lambda p: (-1 if p.row is None else p.row, order.get(p.column or "", len(order)))
+        problems += contract_problems(typed, raw, table, source, skip, unique=unique)
+    return CheckedFrame(typed, problems, dropped, changes, skip)
+
+
+def warn_checked(
+    table: Table,
+    source: str,
+    dropped: list[str],
+    changed: dict[str, tuple[int, int, str, str]],
+    stacklevel: int = 3,
+) -> None:
+    """The warnings of a checked file: columns dropped, invisible characters removed."""
+    if dropped and not table.extra_columns:
+        warnings.warn(
+            f"{source}: columns not in table {table.name!r} were dropped: {', '.join(dropped)}",
+            DataQualityWarning,
+            stacklevel=stacklevel,
         )
-        raise DataContractError(
-            f"{source} does not match table {table.name!r} ({table.zh_name}): "
-            f"{len(problems)} problem(s)",
-            problems,
+    for name, (n, row, before, after) in changed.items():
+        warnings.warn(
+            f"{source}: invisible characters (NUL, zero-width, non-breaking or ideographic "
+            f"spaces) removed from {n} cell(s) of column {name!r}; first at "
+            f"row {row}: {before!r} → {after!r}",
+            DataQualityWarning,
+            stacklevel=stacklevel,
         )
-    typed = typed.reset_index(drop=True)
-    return canonical_dtypes(typed, table)
+
+
+def contract_error(table: Table, source: str, problems: list[DataProblem]) -> DataContractError:
+    """The error listing ``problems`` by file row, then by the contract's column order."""
+    order = {c: i for i, c in enumerate(table.column_names)}
+    problems = sorted(
+        problems,
+        key=lambda p: (-1 if p.row is None else p.row, order.get(p.column or "", len(order))),
+    )
+    return DataContractError(
+        f"{source} does not match table {table.name!r} ({table.zh_name}): "
+        f"{len(problems)} problem(s)",
+        problems,
+    )
+
+
+def conform(
+    frame: pd.DataFrame, table: Table, source: str, rows: np.ndarray, stacklevel: int = 3
+) -> pd.DataFrame:
+    """Parse and check a whole frame (see :func:`check_frame`); warn, raise every problem at
+    once, or return the typed frame (0-based index, canonical dtypes)."""
+    checked = check_frame(frame, table, source, rows)
+    warn_checked(table, source, checked.dropped, checked.changed, stacklevel + 1)
+    if checked.problems:
+        raise contract_error(table, source, checked.problems)
+    return canonical_dtypes(checked.typed.reset_index(drop=True), table)
 
 
 def validate(
@@ -398,6 +550,39 @@ def validate(
     """
     t = get_table(table)
     return conform(df, t, source, np.arange(first_row, first_row + len(df)))
+
+
+def bad_line_error(source: str, exc: parsing.BadLine) -> DataContractError:
+    """The error of a text line with more fields than the header."""
+    return DataContractError(
+        f"{source} cannot be read as a table",
+        [
+            DataProblem(
+                source,
+                exc.line,
+                None,
+                f"{exc.got} fields",
+                f"{exc.expected} fields like the header (quote cells that contain the separator)",
+            )
+        ],
+    )
+
+
+def empty_file_error(source: str, table: Table) -> DataContractError:
+    """The error of a file without a header row."""
+    return DataContractError(
+        f"{source} is empty",
+        [
+            DataProblem(
+                source,
+                1,
+                None,
+                None,
+                "a header row naming the columns: "
+                + ", ".join(c.name for c in table.columns if c.required),
+            )
+        ],
+    )
 
 
 def read_file(path: str | Path, table: str, *, sheet: str | int | None = None) -> pd.DataFrame:
@@ -418,37 +603,14 @@ def read_rows(path: str | Path, table: str, sheet=None) -> tuple[pd.DataFrame, s
     try:
         raw = parsing.read_raw(
             path,
-            _known_headers(t),
+            known_headers(t),
             sheet=sheet,
             sheet_names=(t.name, t.zh_name, t.zh_name.split()[-1]),
         )
-    except parsing._BadLine as exc:
-        raise DataContractError(
-            f"{source} cannot be read as a table",
-            [
-                DataProblem(
-                    source,
-                    exc.line,
-                    None,
-                    f"{exc.got} fields",
-                    f"{exc.expected} fields like the header (quote cells that contain the separator)",
-                )
-            ],
-        ) from None
+    except parsing.BadLine as exc:
+        raise bad_line_error(source, exc) from None
     if not len(raw.frame.columns):
-        raise DataContractError(
-            f"{source} is empty",
-            [
-                DataProblem(
-                    source,
-                    1,
-                    None,
-                    None,
-                    "a header row naming the columns: "
-                    + ", ".join(c.name for c in t.columns if c.required),
-                )
-            ],
-        )
+        raise empty_file_error(source, t)
     return conform(raw.frame, t, source, raw.rows, stacklevel=5), source, raw.rows
 
 
@@ -485,19 +647,8 @@ def read_columns(
     known = {parsing.norm_header(h): h for h, _ in columns.values()}
     try:
         raw = parsing.read_raw(path, known, sheet=sheet)
-    except parsing._BadLine as exc:
-        raise DataContractError(
-            f"{source} cannot be read as a table",
-            [
-                DataProblem(
-                    source,
-                    exc.line,
-                    None,
-                    f"{exc.got} fields",
-                    f"{exc.expected} fields like the header (quote cells that contain the separator)",
-                )
-            ],
-        ) from None
+    except parsing.BadLine as exc:
+        raise bad_line_error(source, exc) from None
     frame = raw.frame
     by_norm = {parsing.norm_header(c): c for c in frame.columns}
     problems: list[DataProblem] = []

@@ -40,6 +40,9 @@ __all__ = [
     "RawFile",
     "read_raw",
     "peek_rows",
+    "drop_blank_records",
+    "CsvLayout",
+    "plain_csv_layout",
     "BadLine",
     "decode_text",
     "norm_header",
@@ -478,14 +481,83 @@ def read_raw(
         )
     frame = raw.frame
     if len(frame.columns):
-        blank = np.ones(len(frame), dtype=bool)
-        for c in frame.columns:
-            blank &= is_missing(frame[c]).to_numpy() & ~_is_dash(frame[c])
         keep_cols = [c for c in frame.columns if str(c).strip() or not is_missing(frame[c]).all()]
-        if blank.any():
-            frame, raw.rows = frame.loc[~blank], raw.rows[~blank]
-        raw.frame = frame[keep_cols].reset_index(drop=True)
+        frame, raw.rows = drop_blank_records(frame, raw.rows)
+        raw.frame = frame[keep_cols]
     return raw
+
+
+def drop_blank_records(frame: pd.DataFrame, rows: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """``frame`` (0-based index) and ``rows`` without the fully blank records (every cell
+    missing; a row of dashes is data). Their row numbers are skipped, not reused."""
+    blank = np.arange(len(frame))  # candidates: each column looks only at rows blank so far
+    for c in frame.columns:
+        if not len(blank):
+            break
+        s = frame[c].iloc[blank]
+        blank = blank[is_missing(s).to_numpy() & ~_is_dash(s)]
+    if len(blank) and len(frame.columns):
+        keep = np.ones(len(frame), dtype=bool)
+        keep[blank] = False
+        frame, rows = frame.loc[keep], rows[keep]
+    return frame.reset_index(drop=True), rows
+
+
+@dataclass(frozen=True)
+class CsvLayout:
+    """A plain delimited text file: UTF-8 (a BOM allowed), the header on line 1, no title,
+    total or note rows; ``sep`` is its separator and ``header`` its header cells."""
+
+    sep: str
+    header: tuple[str, ...]
+
+
+def plain_csv_layout(path: Path, known: dict[str, str], probe: int = 1 << 16) -> CsvLayout | None:
+    """The layout of ``path`` when it is a plain delimited text file that can be read record by
+    record (see :class:`CsvLayout`), else None (the whole-file reader of :func:`read_raw` then
+    handles title rows, totals, GBK, UTF-16 or whitespace-separated text).
+
+    Only the first and last ``probe`` bytes are read. Cells that turn out later not to be
+    UTF-8, or a record that does not fit the header, are for the reader to notice."""
+    suffix = path.suffix.lower()
+    if suffix not in TEXT_SUFFIXES:
+        return None
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(probe)
+        f.seek(max(0, size - probe))
+        tail = f.read(probe)
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in head:
+        return None
+    cut = head if size <= probe else head[: head.rfind(b"\n") + 1]
+    try:
+        text = cut.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    lines = re.split(r"\r\n|\n|\r", text)
+    head_lines = [ln for ln in lines[:15]]
+    if len(head_lines) < 2 or not head_lines[0].strip():
+        return None
+    data_line = max(head_lines, key=lambda ln: max(ln.count(c) for c in ",\t;|"))
+    sep = _sniff_sep(data_line, suffix)
+    if sep is None:
+        return None
+    head_rows = _split(head_lines, sep)
+    if _find_header(head_rows, known) != 0:
+        return None
+    header = head_rows[0]
+    if len(header) < 2 or any(not h.strip() for h in header) or len(set(header)) != len(header):
+        return None
+    first = next((r for r in head_rows[1:] if _first_cell(r)), None)
+    if first is not None and _TOTAL.match(_first_cell(first)):
+        return None
+    tail_text = tail.decode("utf-8", "ignore")
+    tail_lines = [ln for ln in re.split(r"\r\n|\n|\r", tail_text)[1:] if ln.strip()]
+    if tail_lines:
+        cell = _first_cell(_split([tail_lines[-1]], sep)[0])
+        if _TOTAL.match(cell) or _NOTE.match(cell):
+            return None
+    return CsvLayout(sep, tuple(header))
 
 
 # --------------------------------------------------------------------------------------------
@@ -506,7 +578,41 @@ def _as_text(s: pd.Series) -> pd.Series:
     out = s.map(one).astype("str") if s.dtype == object or s.dtype.kind == "f" else s.astype("str")
     out = out.str.strip()
     # exports that protect long numbers from Excel write them as ="1234567890123"
-    return out.str.replace(r'^="(.*)"$', r"\1", regex=True)
+    marked = out.str.startswith('="', na=False)
+    if not marked.any():
+        return out
+    out = out.copy()
+    out[marked] = out[marked].str.replace(r'^="(.*)"$', r"\1", regex=True)
+    return out
+
+
+_PLAIN_NUMBER = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
+
+
+def _to_float(text: pd.Series, missing: np.ndarray) -> np.ndarray:
+    """``pd.to_numeric(text, errors="coerce")`` of the cells not ``missing``, as float64: Arrow
+    casts the plain spellings (all of them at once when it can), pandas reads the others."""
+    if not isinstance(text.dtype, pd.StringDtype) or len(text) < 64:
+        return pd.to_numeric(text.where(~missing), errors="coerce").to_numpy(
+            dtype="float64", na_value=np.nan, copy=True
+        )
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(text.where(~missing).array)
+    try:
+        return pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False).copy()
+    except pa.ArrowInvalid:  # a cell Arrow does not read as a number: cast the plain ones
+        pass
+    plain = pc.fill_null(pc.match_substring_regex(arr, _PLAIN_NUMBER), False)
+    values = pc.cast(pc.if_else(plain, arr, pa.scalar(None, arr.type)), pa.float64())
+    values = values.to_numpy(zero_copy_only=False).copy()
+    rest = ~plain.to_numpy(zero_copy_only=False) & ~missing
+    if rest.any():
+        values[rest] = pd.to_numeric(text[rest], errors="coerce").to_numpy(
+            dtype="float64", na_value=np.nan
+        )
+    return values
 
 
 def is_missing(s: pd.Series) -> pd.Series:
@@ -559,6 +665,74 @@ def _parse_number_text(t: str) -> tuple[float, bool] | None:
     return float(value), pct
 
 
+def _plain_floats(s: pd.Series) -> np.ndarray | None:
+    """float64 of an Arrow-backed text column when Arrow reads every cell as a finite number
+    (missing cells null), else None. The common case of a big export, one cast."""
+    if not isinstance(s.dtype, pd.StringDtype) or len(s) < 64:
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        values = pc.cast(pa.array(s.array), pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, TypeError):
+        return None
+    return values.copy() if np.isfinite(values[~np.isnan(values)]).all() else None
+
+
+def _text_numbers(
+    s: pd.Series, what: str, *, integer: bool, percent_ok: bool
+) -> tuple[np.ndarray, dict[int, str]]:
+    """float64 values and {position: expected} of a column of text cells."""
+    bad: dict[int, str] = {}
+    text = _as_text(s)
+    low = text.str.lower()
+    missing = (text.isna() | low.isin(MISSING_TOKENS - {"nan"})).to_numpy()
+    values = _to_float(text, missing)
+    for i in np.flatnonzero(np.isinf(values)):  # 'inf', '-Infinity', '1e400''
+        bad[i] = what + ", finite (got infinity or a number beyond the float range)"
+    values[np.isinf(values)] = np.nan
+    for i in np.flatnonzero(low.eq("nan").fillna(False).to_numpy(dtype=bool)):
+        bad[i] = what + " (NaN is not a number; leave the cell empty when it is missing)"
+    rest = np.isnan(values) & ~missing
+    if rest.any():  # vectorised pass for the common '¥1,234.50' / '1,234'
+        sub = text[rest]
+        plain = sub.str.fullmatch(_MONEY, na=False)
+        if plain.any():
+            cleaned = sub[plain].str.replace(r"[¥￥$,]", "", regex=True)
+            idx = np.flatnonzero(rest)[plain.to_numpy()]
+            values[idx] = _to_float(cleaned, np.zeros(len(cleaned), dtype=bool))
+    todo = np.flatnonzero(np.isnan(values) & ~missing)
+    objs = s.to_numpy() if len(todo) else None
+    seen: dict[str, tuple[float, bool] | None] = {}  # each distinct spelling parsed once
+    for i in todo:
+        if i in bad:
+            continue
+        v = objs[i]
+        if isinstance(v, bool):
+            bad[i] = what
+            continue
+        t = text.iat[i]
+        parsed = seen[t] if t in seen else seen.setdefault(t, _parse_number_text(t))
+        if parsed is None:
+            bad[i] = what + (
+                " (write 1234.5, 1,234.5, ¥1,234.50, 1.2万 or 3.2%)"
+                if percent_ok
+                else " (write 1234.5, 1,234.5, ¥1,234.50 or 1.2万)"
+            )
+        elif parsed[1] and not percent_ok:
+            bad[i] = (
+                what + ", not a percentage (rates are derived from counts)"
+                if integer
+                else what + ", not a percentage"
+            )
+        elif math.isinf(parsed[0]):
+            bad[i] = what + ", finite (got a number beyond the float range)"
+        else:
+            values[i] = parsed[0]
+    return values, bad
+
+
 def parse_numbers(
     s: pd.Series, *, integer: bool, percent_ok: bool
 ) -> tuple[pd.Series, dict[int, str]]:
@@ -579,49 +753,12 @@ def parse_numbers(
         bad.update({i: what for i in np.flatnonzero(s.notna().to_numpy())})
         return pd.Series(values, index=s.index), bad
     else:
-        text = _as_text(s)
-        missing = (text.isna() | text.str.lower().isin(MISSING_TOKENS - {"nan"})).to_numpy()
-        objs = s.to_numpy()
-        values = pd.to_numeric(text.where(~missing), errors="coerce").to_numpy(
-            dtype="float64", na_value=np.nan, copy=True
-        )
-        for i in np.flatnonzero(np.isinf(values)):  # 'inf', '-Infinity', '1e400'
-            bad[i] = what + ", finite (got infinity or a number beyond the float range)"
-        values[np.isinf(values)] = np.nan
-        for i in np.flatnonzero(np.asarray(text.str.lower().eq("nan").fillna(False))):
-            bad[i] = what + " (NaN is not a number; leave the cell empty when it is missing)"
-        rest = np.isnan(values) & ~missing
-        if rest.any():  # vectorised pass for the common '¥1,234.50' / '1,234'
-            sub = text[rest]
-            plain = sub.str.fullmatch(_MONEY, na=False)
-            if plain.any():
-                cleaned = sub[plain].str.replace(r"[¥￥$,]", "", regex=True)
-                idx = np.flatnonzero(rest)[plain.to_numpy()]
-                values[idx] = pd.to_numeric(cleaned, errors="coerce").to_numpy(dtype="float64")
-        for i in np.flatnonzero(np.isnan(values) & ~missing):
-            if i in bad:
-                continue
-            v = objs[i]
-            if isinstance(v, bool):
-                bad[i] = what
-                continue
-            parsed = _parse_number_text(text.iat[i])
-            if parsed is None:
-                bad[i] = what + (
-                    " (write 1234.5, 1,234.5, ¥1,234.50, 1.2万 or 3.2%)"
-                    if percent_ok
-                    else " (write 1234.5, 1,234.5, ¥1,234.50 or 1.2万)"
-                )
-            elif parsed[1] and not percent_ok:
-                bad[i] = (
-                    what + ", not a percentage (rates are derived from counts)"
-                    if integer
-                    else what + ", not a percentage"
-                )
-            elif math.isinf(parsed[0]):
-                bad[i] = what + ", finite (got a number beyond the float range)"
-            else:
-                values[i] = parsed[0]
+        fast = _plain_floats(s)
+        if fast is not None:
+            values = fast
+        else:
+            values, found = _text_numbers(s, what, integer=integer, percent_ok=percent_ok)
+            bad.update(found)
     if integer:
         big = ~np.isnan(values) & (np.abs(values) > _MAX_EXACT)
         for i in np.flatnonzero(big):
@@ -814,7 +951,7 @@ def clean_strings(
     text = parse_strings(s)
     changed: dict[int, str] = {}
     bad: dict[int, str] = {}
-    raw = s.to_numpy()
+    raw = s.to_numpy() if s.dtype == object or s.dtype.kind == "f" else ()
     odd = text.str.contains(_INVISIBLE, na=False) | text.str.contains(_ODD_SPACE, na=False)
     if s.dtype == object or pd.api.types.is_string_dtype(s):
         # stripping already removed odd spaces at the ends of a cell ('\u3000抖音'): report them too

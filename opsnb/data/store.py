@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "open_store",
     "write_table",
+    "write_staged",
     "WriteResult",
     "backup_table",
     "read_table",
@@ -120,9 +121,9 @@ def table_columns(con, table: str) -> list[str]:
     ]
 
 
-def _select_list(df: pd.DataFrame, t: Table | None) -> str:
+def _select_list(columns, t: Table | None) -> str:
     parts = []
-    for c in df.columns:
+    for c in columns:
         col = None
         if t is not None and c in t.column_names:
             col = t.column(c)
@@ -133,27 +134,22 @@ def _select_list(df: pd.DataFrame, t: Table | None) -> str:
     return ", ".join(parts)
 
 
-def _check_store_duplicates(con, t: Table, df: pd.DataFrame, source: str, rows: np.ndarray) -> None:
+def _check_store_duplicates(con, t: Table, relation: str, source: str) -> None:
+    """Refuse the rows of ``relation`` (keys and ``__row``) whose key is already stored."""
     key = list(t.unique)
-    keys = df[key].copy()
-    keys["__row"] = rows
-    con.register("__opsnb_keys", keys)
-    try:
-        cond = " AND ".join(
-            f"s.{quote_ident(k)} = "
-            + (
-                f"CAST(n.{quote_ident(k)} AS DATE)"
-                if t.column(k).dtype == "date"
-                else f"n.{quote_ident(k)}"
-            )
-            for k in key
+    cond = " AND ".join(
+        f"s.{quote_ident(k)} = "
+        + (
+            f"CAST(n.{quote_ident(k)} AS DATE)"
+            if t.column(k).dtype == "date"
+            else f"n.{quote_ident(k)}"
         )
-        hits = con.execute(
-            f"SELECT n.* FROM __opsnb_keys n WHERE EXISTS "
-            f"(SELECT 1 FROM {quote_ident(t.name)} s WHERE {cond}) ORDER BY n.__row"
-        ).df()
-    finally:
-        con.unregister("__opsnb_keys")
+        for k in key
+    )
+    hits = con.execute(
+        f"SELECT {', '.join(f'n.{quote_ident(k)}' for k in key)}, n.__row FROM {relation} n "
+        f"WHERE EXISTS (SELECT 1 FROM {quote_ident(t.name)} s WHERE {cond}) ORDER BY n.__row"
+    ).df()
     if len(hits):
         problems = [
             DataProblem(
@@ -224,7 +220,9 @@ def _family(duck_type: str) -> str:
     return t
 
 
-def _conform_columns(con, table: str, t: Table | None, df: pd.DataFrame, source: str) -> tuple:
+def _conform_columns(
+    con, table: str, t: Table | None, columns: list[str], empty: set[str], source: str
+) -> tuple:
     """Add new columns and check (or safely widen) the stored types of the frame's columns.
 
     Never rounds: an integer column receiving fractions is widened to DOUBLE; values of another
@@ -233,15 +231,17 @@ def _conform_columns(con, table: str, t: Table | None, df: pd.DataFrame, source:
     stored = {r[0]: r[1] for r in con.execute(f"DESCRIBE {quote_ident(table)}").fetchall()}
     new = {
         r[0]: r[1]
-        for r in con.execute(f"DESCRIBE SELECT {_select_list(df, t)} FROM __opsnb_new").fetchall()
+        for r in con.execute(
+            f"DESCRIBE SELECT {_select_list(columns, t)} FROM __opsnb_new"
+        ).fetchall()
     }
     widened, problems = [], []
-    for c in df.columns:
+    for c in columns:
         if c not in stored:
             con.execute(f"ALTER TABLE {quote_ident(table)} ADD COLUMN {quote_ident(c)} {new[c]}")
             continue
         have, got = _family(stored[c]), _family(new[c])
-        if have == got or df[c].isna().all():
+        if have == got or c in empty:
             continue
         if have == "int" and got == "float":
             con.execute(f"ALTER TABLE {quote_ident(table)} ALTER {quote_ident(c)} TYPE DOUBLE")
@@ -268,40 +268,48 @@ def _conform_columns(con, table: str, t: Table | None, df: pd.DataFrame, source:
     return tuple(widened)
 
 
-def _upsert(con, table: str, t: Table | None, key: list[str], df: pd.DataFrame) -> tuple:
-    """(inserted, updated, unchanged) after writing ``__opsnb_new`` by key into ``table``."""
+def _upsert(
+    con, table: str, t: Table | None, key: list[str], columns: list[str], positioned: bool
+) -> tuple:
+    """(inserted, updated, unchanged) after writing ``__opsnb_new`` by key into ``table``.
+
+    ``positioned``: ``__opsnb_new`` already has the stored types and a unique ``__opsnb_pos``
+    (a staged file), so it is read as it is instead of copied."""
     q = quote_ident
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE __opsnb_n AS SELECT {_select_list(df, t)}, "
-        "row_number() OVER () AS __opsnb_pos FROM __opsnb_new"
-    )
+    n_rel = "__opsnb_new" if positioned else "__opsnb_n"
+    if not positioned:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE __opsnb_n AS SELECT {_select_list(columns, t)}, "
+            "row_number() OVER () AS __opsnb_pos FROM __opsnb_new"
+        )
     match = " AND ".join(f"s.{q(k)} = n.{q(k)}" for k in key)
-    same = " AND ".join(f"s.{q(c)} IS NOT DISTINCT FROM n.{q(c)}" for c in df.columns)
+    same = " AND ".join(f"s.{q(c)} IS NOT DISTINCT FROM n.{q(c)}" for c in columns)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE __opsnb_status AS SELECT n.__opsnb_pos AS pos, "
         f"count(s.{q(key[0])}) AS hits, coalesce(bool_and({same}), false) AS same "
-        f"FROM __opsnb_n n LEFT JOIN {q(table)} s ON {match} GROUP BY n.__opsnb_pos"
+        f"FROM {n_rel} n LEFT JOIN {q(table)} s ON {match} GROUP BY n.__opsnb_pos"
     )
     ins, upd, unch = con.execute(
         "SELECT count(*) FILTER (WHERE hits = 0), count(*) FILTER (WHERE hits > 0 AND NOT same), "
         "count(*) FILTER (WHERE hits > 0 AND same) FROM __opsnb_status"
     ).fetchall()[0]
-    sets = [c for c in df.columns if c not in key]
+    sets = [c for c in columns if c not in key]
     if upd and sets:
         tmatch = " AND ".join(f"{q(table)}.{q(k)} = u.{q(k)}" for k in key)
         con.execute(
             f"UPDATE {q(table)} SET "
             + ", ".join(f"{q(c)} = u.{q(c)}" for c in sets)
-            + " FROM (SELECT n.* FROM __opsnb_n n JOIN __opsnb_status st ON st.pos = "
+            + f" FROM (SELECT n.* FROM {n_rel} n JOIN __opsnb_status st ON st.pos = "
             f"n.__opsnb_pos WHERE st.hits > 0 AND NOT st.same) u WHERE {tmatch}"
         )
     if ins:
-        cols = ", ".join(f"n.{q(c)}" for c in df.columns)
+        cols = ", ".join(f"n.{q(c)}" for c in columns)
         con.execute(
-            f"INSERT INTO {q(table)} BY NAME SELECT {cols} FROM __opsnb_n n JOIN __opsnb_status "
+            f"INSERT INTO {q(table)} BY NAME SELECT {cols} FROM {n_rel} n JOIN __opsnb_status "
             "st ON st.pos = n.__opsnb_pos WHERE st.hits = 0"
         )
-    con.execute("DROP TABLE __opsnb_n")
+    if not positioned:
+        con.execute("DROP TABLE __opsnb_n")
     con.execute("DROP TABLE __opsnb_status")
     return int(ins), int(upd), int(unch)
 
@@ -358,45 +366,144 @@ def write_table(
             f"mode='upsert' needs the key columns of {table!r} in the frame "
             f"(key: {keys or 'none'}); pass key=... or mode='append'/'replace'"
         )
+    keys_frame = None
+    if mode == "append" and t is not None and t.unique and all(k in df.columns for k in t.unique):
+        keys_frame = df[list(t.unique)].assign(__row=rows)
+    stored = _stored_rows(con, table)
+    con.register("__opsnb_new", df)
+    if keys_frame is not None:
+        con.register("__opsnb_keys", keys_frame)
+    try:
+        empty = {c for c in df.columns if df[c].isna().all()}
+        return _write(
+            con,
+            table,
+            t,
+            list(df.columns),
+            empty,
+            len(df),
+            mode,
+            keys,
+            source,
+            atomic,
+            "__opsnb_keys" if keys_frame is not None else None,
+            stored,
+        )
+    finally:
+        con.unregister("__opsnb_new")
+        if keys_frame is not None:
+            con.unregister("__opsnb_keys")
+
+
+def write_staged(
+    con,
+    staged,
+    *,
+    mode: Literal["upsert", "append", "replace"] = "upsert",
+    atomic: bool = True,
+) -> WriteResult:
+    """Write a file staged by :func:`opsnb.data.staging.stage_file` on ``con`` (already
+    checked against its contract) into its store table, as :func:`write_table` writes a frame.
+
+    Call it in the transaction that staged the file, so that a load is all or nothing.
+    """
+    if mode not in ("upsert", "replace", "append"):
+        raise ValueError(f"mode must be 'upsert', 'append' or 'replace', got {mode!r}")
+    from opsnb.data.schemas import TABLES
+
+    t = TABLES[staged.table]
+    columns = list(staged.columns)
+    keys = list(t.unique)
+    if mode == "upsert" and (not keys or not all(k in columns for k in keys)):
+        raise ValueError(
+            f"mode='upsert' needs the key columns of {staged.table!r} in the file "
+            f"(key: {keys or 'none'}); use mode='append' or 'replace'"
+        )
+    stored = _stored_rows(con, staged.table)
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW __opsnb_new AS SELECT {_select_list(columns, t)}, "
+        f"__row AS __opsnb_pos FROM {staged.relation}"
+    )
+    try:
+        dup_check = staged.relation if all(k in columns for k in keys) else None
+        return _write(
+            con,
+            staged.table,
+            t,
+            columns,
+            set(staged.empty_columns),
+            staged.rows,
+            mode,
+            keys,
+            staged.source,
+            atomic,
+            dup_check,
+            stored,
+            positioned=True,
+        )
+    finally:
+        con.execute("DROP VIEW IF EXISTS __opsnb_new")
+
+
+def _stored_rows(con, table: str) -> tuple[bool, int]:
+    """(the table exists, its row count); run before registering a frame (it also finishes a
+    result the caller left unfetched, which DuckDB requires before a registration)."""
     exists = table in list_tables(con)
     before = (
         con.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchall()[0][0] if exists else 0
     )
-    con.register("__opsnb_new", df)
+    return exists, int(before)
+
+
+def _write(
+    con,
+    table,
+    t,
+    columns,
+    empty,
+    n,
+    mode,
+    keys,
+    source,
+    atomic,
+    dup_check,
+    stored,
+    positioned=False,
+) -> WriteResult:
+    """Write relation ``__opsnb_new`` (``columns``, ``n`` rows) into ``table``; ``dup_check``
+    names a relation of keys and ``__row`` to refuse stored keys with (append); ``stored`` is
+    :func:`_stored_rows` of ``table``."""
+    exists, before = stored
     ins = upd = unch = removed = 0
     widened: tuple[str, ...] = ()
+    if atomic:
+        con.execute("BEGIN TRANSACTION")
     try:
-        if atomic:
-            con.execute("BEGIN TRANSACTION")
-        try:
-            if mode in ("append", "upsert") and exists:
-                if mode == "append" and t is not None and t.unique:
-                    if all(k in df.columns for k in t.unique):
-                        _check_store_duplicates(con, t, df, source, rows)
-                widened = _conform_columns(con, table, t, df, source)
-                if mode == "upsert":
-                    ins, upd, unch = _upsert(con, table, t, keys, df)
-                else:
-                    con.execute(
-                        f"INSERT INTO {quote_ident(table)} BY NAME SELECT {_select_list(df, t)} "
-                        "FROM __opsnb_new"
-                    )
-                    ins = len(df)
+        if mode in ("append", "upsert") and exists:
+            if mode == "append" and dup_check is not None:
+                _check_store_duplicates(con, t, dup_check, source)
+            widened = _conform_columns(con, table, t, columns, empty, source)
+            if mode == "upsert":
+                ins, upd, unch = _upsert(con, table, t, keys, columns, positioned)
             else:
                 con.execute(
-                    f"CREATE OR REPLACE TABLE {quote_ident(table)} AS SELECT "
-                    f"{_select_list(df, t)} FROM __opsnb_new"
+                    f"INSERT INTO {quote_ident(table)} BY NAME SELECT "
+                    f"{_select_list(columns, t)} FROM __opsnb_new"
                 )
-                ins, removed = len(df), int(before)
-            total = con.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchall()[0][0]
-            if atomic:
-                con.execute("COMMIT")
-        except BaseException:
-            if atomic:
-                con.execute("ROLLBACK")
-            raise
-    finally:
-        con.unregister("__opsnb_new")
+                ins = n
+        else:
+            con.execute(
+                f"CREATE OR REPLACE TABLE {quote_ident(table)} AS SELECT "
+                f"{_select_list(columns, t)} FROM __opsnb_new"
+            )
+            ins, removed = n, int(before)
+        total = con.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchall()[0][0]
+        if atomic:
+            con.execute("COMMIT")
+    except BaseException:
+        if atomic:
+            con.execute("ROLLBACK")
+        raise
     return WriteResult(table, mode, ins, upd, unch, removed, int(total), widened)
 
 

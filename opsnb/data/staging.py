@@ -1,0 +1,381 @@
+"""A file checked in bounded chunks and staged in DuckDB: the one path of ``opsnb validate``
+and ``opsnb load`` (one verdict: what validates loads).
+
+:func:`stage_file` reads a contract table's file, parses and checks it chunk by chunk with
+:func:`opsnb.data.loaders.check_frame` (the same parsers, checks and messages as
+:func:`~opsnb.data.loaders.read_file`) and inserts each typed chunk, through Arrow, into a
+temporary DuckDB table with the file row of each record (``__row``). Checks that span chunks
+run on that table at the end: a key repeated in two chunks is reported at its later row,
+naming the first. Every problem of the file is raised at once, as a
+:class:`~opsnb.errors.DataContractError` naming file, row and column.
+
+A plain delimited text file (UTF-8, header on line 1, no title, total or note rows; see
+:func:`opsnb.data.parsing.plain_csv_layout`) of ``stream_min_bytes`` or more is read by
+Arrow's streaming reader in blocks, and a Parquet file by row groups, so memory stays a small
+multiple of ``chunk_rows`` rows whatever the size of the file. Exports with title rows or
+footers, GBK or UTF-16 text, Excel workbooks, and a text file that turns out not to be plain
+(a record that does not fit the header, a cell that is not UTF-8) are read whole by
+:func:`opsnb.data.parsing.read_raw`, then checked the same way.
+
+Records are numbered as the whole-file reader numbers them: header = row 1, a blank line keeps
+its number, Parquet records count from 1.
+
+Example
+-------
+>>> import duckdb                                                           # doctest: +SKIP
+>>> con = duckdb.connect()                                                  # doctest: +SKIP
+>>> staged = stage_file(con, "daily.csv", "daily_metrics")                  # doctest: +SKIP
+>>> staged.rows, con.execute(f"SELECT count(*) FROM {staged.relation}").fetchone()  # doctest: +SKIP
+(3650, (3650,))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from opsnb.data import parsing
+from opsnb.data.loaders import (
+    bad_line_error,
+    canonical_dtypes,
+    check_frame,
+    contract_error,
+    duplicate_problem,
+    empty_file_error,
+    known_headers,
+    warn_checked,
+)
+from opsnb.data.schemas import Table, get_table
+from opsnb.errors import DataProblem
+
+__all__ = ["CHUNK_ROWS", "CHUNK_BYTES", "STREAM_MIN_BYTES", "STAGE", "StagedFile", "stage_file"]
+
+CHUNK_ROWS = 131_072
+"""Records parsed and checked at a time."""
+
+STREAM_MIN_BYTES = 8 << 20
+"""Plain CSV and Parquet files from this size on are read in chunks (smaller ones whole)."""
+
+STAGE = "__opsnb_stage"
+"""The temporary DuckDB table holding the typed rows of the staged file."""
+
+CHUNK_BYTES = 4 << 20
+"""Bytes of text read at a time from a plain CSV."""
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """A file checked and staged: ``relation`` (temporary table) holds its typed ``columns``
+    plus ``__row`` (the file row of each record), ``rows`` records in all; ``empty_columns``
+    have no value at all; ``chunks`` says how many chunks it was read in (1: whole)."""
+
+    source: str
+    table: str
+    relation: str
+    columns: tuple[str, ...]
+    rows: int
+    empty_columns: tuple[str, ...]
+    chunks: int
+
+
+class _NotPlain(Exception):
+    """The text file is not plain after all: read it whole."""
+
+
+def _read_block(block: bytes, layout: parsing.CsvLayout, line: int, serial: bool = False):
+    """Arrow table (every cell text, empty cells null) of ``block`` (whole lines, the first
+    being file line ``line``) and the file lines of its blank records (spaces only).
+
+    A big block is parsed in two halves on two threads; Arrow numbers the line of a record
+    that does not fit only when it parses alone, so such a block is parsed again ``serial``."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    names = list(layout.header)
+    blanks: list[int] = []
+    state: dict[str, object] = {}
+    serial = serial or len(block) < 1 << 20  # halves of a small block are not worth a thread
+
+    def invalid(row) -> str:
+        if row.number is None:
+            state["again"] = True
+        elif not row.text.strip():
+            blanks.append(line + row.number - 1)  # a blank record, as the whole-file reader has it
+            return "skip"
+        elif row.actual_columns > row.expected_columns:
+            if '"' not in row.text:
+                state["bad"] = parsing.BadLine(
+                    line + row.number - 1, row.expected_columns, row.actual_columns
+                )
+        return "error"
+
+    try:
+        table = pcsv.read_csv(
+            pa.py_buffer(block),
+            read_options=pcsv.ReadOptions(
+                column_names=names,
+                block_size=len(block) + 1 if serial else len(block) // 2 + 1,
+                use_threads=not serial,
+            ),
+            parse_options=pcsv.ParseOptions(
+                delimiter=layout.sep,
+                newlines_in_values=False,
+                ignore_empty_lines=False,
+                invalid_row_handler=invalid,
+            ),
+            convert_options=pcsv.ConvertOptions(
+                column_types={c: pa.string() for c in names},
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        if "again" in state:
+            return _read_block(block, layout, line, serial=True)
+        if "bad" in state:
+            raise state["bad"] from None  # a line with more fields than the header
+        raise _NotPlain() from None  # a short record, a multi-line cell, not UTF-8: read whole
+    return table, blanks
+
+
+def _csv_chunks(
+    path: Path, layout: parsing.CsvLayout, chunk_rows: int, chunk_bytes: int
+) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    """(raw cells as text, file rows) of a plain CSV: ``chunk_bytes`` of whole lines read at a
+    time, handed on ``chunk_rows`` records at a time. Lines are counted in the bytes, so every
+    record keeps its file row (header = row 1, a blank line keeps its number)."""
+    names = list(layout.header)
+    none = True
+    with open(path, "rb") as f:
+        f.readline()  # the header, line 1
+        line, rest = 2, b""
+        while True:
+            data = f.read(chunk_bytes)
+            buf = rest + data
+            if not data:
+                if not buf:
+                    break
+                block, rest = buf, b""
+            else:
+                cut = buf.rfind(b"\n")
+                if cut < 0:
+                    if len(buf) > 64 * chunk_bytes:
+                        raise _NotPlain()  # no line ends (a file of bare CR)
+                    rest = buf
+                    continue
+                block, rest = buf[: cut + 1], buf[cut + 1 :]
+            n_lines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+            table, blanks = _read_block(block, layout, line)
+            del block, buf
+            rows = np.arange(line, line + n_lines, dtype=np.int64)
+            if blanks:
+                rows = rows[~np.isin(rows, blanks)]
+            if len(rows) != table.num_rows:
+                raise _NotPlain()  # a bare CR inside a line: records and lines differ
+            line += n_lines
+            for lo in range(0, table.num_rows, chunk_rows):
+                part = table.slice(lo, chunk_rows)
+                frame = pd.DataFrame(
+                    {n: part.column(i).to_pandas() for i, n in enumerate(names)}, copy=False
+                )
+                none = False
+                yield frame, rows[lo : lo + chunk_rows]
+            del table
+    if none:  # a header without records: checked all the same
+        yield pd.DataFrame({n: pd.Series([], dtype="str") for n in names}), np.arange(0)
+
+
+def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    import pyarrow.parquet as pq
+
+    start, pf = 1, pq.ParquetFile(path)
+    for batch in pf.iter_batches(batch_size=chunk_rows):
+        frame = batch.to_pandas()
+        yield frame, np.arange(start, start + len(frame), dtype=np.int64)
+        start += len(frame)
+    if start == 1:
+        yield pf.schema_arrow.empty_table().to_pandas(), np.arange(0, dtype=np.int64)
+
+
+def _whole(path: Path, t: Table, source: str, sheet) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    try:
+        raw = parsing.read_raw(
+            path,
+            known_headers(t),
+            sheet=sheet,
+            sheet_names=(t.name, t.zh_name, t.zh_name.split()[-1]),
+        )
+    except parsing.BadLine as exc:
+        raise bad_line_error(source, exc) from None
+    if not len(raw.frame.columns):
+        raise empty_file_error(source, t)
+    yield raw.frame, np.asarray(raw.rows, dtype=np.int64)
+
+
+def _insert(con, chunk: pd.DataFrame, created: bool) -> None:
+    import pyarrow as pa
+
+    arrow = pa.Table.from_pandas(chunk, preserve_index=False)
+    con.register("__opsnb_chunk", arrow)
+    try:
+        if created:
+            con.execute(f"INSERT INTO {STAGE} BY NAME SELECT * FROM __opsnb_chunk")
+        else:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT * FROM __opsnb_chunk")
+    finally:
+        con.unregister("__opsnb_chunk")
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _key_hashes(typed: pd.DataFrame, keys) -> np.ndarray:
+    """A 64-bit hash of each row's key (rows with a missing key part left out)."""
+    sub = typed[list(keys)]
+    full = sub.notna().all(axis=1).to_numpy()
+    return pd.util.hash_pandas_object(sub[full], index=False).to_numpy()
+
+
+def _may_repeat(hashes: list[np.ndarray]) -> bool:
+    """Whether two rows may share a key: equal hashes (8 bytes a row are kept for this), so
+    the exact check on the staged rows runs only for a file with a repeated key."""
+    if not hashes:
+        return False
+    h = np.concatenate(hashes)
+    hashes.clear()
+    h.sort()
+    return bool(len(h) > 1 and (h[1:] == h[:-1]).any())
+
+
+def _duplicates(con, t: Table, source: str, flagged: set[tuple[int, str]]) -> list[DataProblem]:
+    """Later rows repeating a key, across every chunk (rows with a missing or bad key cell are
+    reported on their own), each naming the first row of its key."""
+    keys = ", ".join(_q(k) for k in t.unique)
+    hits = con.execute(
+        f"WITH d AS (SELECT {keys}, min(__row) AS __first FROM {STAGE} WHERE "
+        + " AND ".join(f"{_q(k)} IS NOT NULL" for k in t.unique)
+        + " GROUP BY ALL HAVING count(*) > 1) SELECT s.__row, d.__first, "
+        + ", ".join(f"s.{_q(k)}" for k in t.unique)
+        + f" FROM {STAGE} s JOIN d USING ({keys}) WHERE s.__row > d.__first ORDER BY s.__row"
+    ).fetchall()
+    return [
+        duplicate_problem(t, source, int(row), list(key), int(first))
+        for row, first, *key in hits
+        if not any((int(row), k) in flagged for k in t.unique)
+    ]
+
+
+def stage_file(
+    con,
+    path: str | Path,
+    table: str,
+    *,
+    sheet: str | int | None = None,
+    chunk_rows: int | None = None,
+    chunk_bytes: int | None = None,
+    stream_min_bytes: int | None = None,
+) -> StagedFile:
+    """Check file ``path`` against contract ``table`` and stage its typed rows in the temporary
+    table :data:`STAGE` of DuckDB connection ``con`` (replaced if there).
+
+    Plain CSV and Parquet files of ``stream_min_bytes`` (default :data:`STREAM_MIN_BYTES`) or
+    more are read in chunks (``chunk_bytes`` of text, then at most ``chunk_rows`` records at a
+    time; defaults :data:`CHUNK_BYTES`, :data:`CHUNK_ROWS`); other files whole. Warns (dropped columns, invisible characters
+    removed) as :func:`~opsnb.data.loaders.read_file` does, once per file. Raises
+    :class:`~opsnb.errors.DataContractError` listing every problem, by file row; the staged
+    table is then left incomplete (drop it, or roll back the caller's transaction).
+    """
+    chunk_rows = CHUNK_ROWS if chunk_rows is None else chunk_rows
+    chunk_bytes = CHUNK_BYTES if chunk_bytes is None else chunk_bytes
+    stream_min_bytes = STREAM_MIN_BYTES if stream_min_bytes is None else stream_min_bytes
+    if chunk_rows < 1 or chunk_bytes < 1:
+        raise ValueError(
+            f"chunk_rows and chunk_bytes must be positive, got {chunk_rows!r} and {chunk_bytes!r}"
+        )
+    t = get_table(table)
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    source = path.name
+    big = path.stat().st_size >= stream_min_bytes
+    suffix = path.suffix.lower()
+    layout = parsing.plain_csv_layout(path, known_headers(t)) if big else None
+    if layout is not None and not t.extra_columns:
+        try:
+            return _stage(con, t, source, _csv_chunks(path, layout, chunk_rows, chunk_bytes))
+        except parsing.BadLine as exc:
+            raise bad_line_error(source, exc) from None
+        except _NotPlain:
+            pass
+    elif big and suffix in (".parquet", ".pq") and not t.extra_columns:
+        return _stage(con, t, source, _parquet_chunks(path, chunk_rows))
+    return _stage(con, t, source, _whole(path, t, source, sheet))
+
+
+@dataclass
+class _State:
+    """What the chunks of one file have told so far."""
+
+    problems: list[DataProblem] = field(default_factory=list)
+    flagged: set[tuple[int, str]] = field(default_factory=set)
+    dropped: list[str] = field(default_factory=list)
+    changed: dict[str, tuple[int, int, str, str]] = field(default_factory=dict)
+    columns: tuple[str, ...] = ()
+    filled: dict[str, bool] = field(default_factory=dict)
+    hashes: list[np.ndarray] = field(default_factory=list)
+
+
+def _checked_chunk(frame, rows, t: Table, source: str, first: bool, state: _State):
+    """One chunk parsed and checked (its findings added to ``state``), typed, with ``__row``."""
+    frame, rows = parsing.drop_blank_records(frame, rows)
+    checked = check_frame(frame, t, source, rows, unique=False, headers=first)
+    state.problems += checked.problems
+    state.flagged |= checked.flagged
+    if first:
+        state.dropped = checked.dropped
+    for name, (k, row, before, after) in checked.changed.items():
+        k0, row0, before0, after0 = state.changed.get(name, (0, row, before, after))
+        state.changed[name] = (k0 + k, row0, before0, after0)
+    typed = canonical_dtypes(checked.typed.reset_index(drop=True), t)
+    state.columns = tuple(typed.columns)
+    for c in state.columns:
+        state.filled[c] = state.filled.get(c, False) or bool(typed[c].notna().any())
+    if t.unique and all(k in typed.columns for k in t.unique):
+        state.hashes.append(_key_hashes(typed, t.unique))
+    typed["__row"] = rows
+    return typed
+
+
+def _stage(con, t: Table, source: str, chunks) -> StagedFile:
+    state = _State()
+    n = n_chunks = 0
+    # DuckDB inserts one chunk (it releases the GIL) while the next is parsed and checked
+    pool = ThreadPoolExecutor(1, thread_name_prefix="opsnb-stage")
+    pending = None
+    try:
+        for frame, rows in chunks:
+            typed = _checked_chunk(frame, rows, t, source, n_chunks == 0, state)
+            if pending is not None:
+                pending.result()
+            pending = pool.submit(_insert, con, typed, n_chunks > 0)
+            n += len(typed)
+            n_chunks += 1
+        if pending is not None:
+            pending.result()
+    finally:
+        pool.shutdown(wait=True)
+    warn_checked(t, source, state.dropped, state.changed, stacklevel=5)
+    problems = state.problems
+    if t.unique and all(k in state.columns for k in t.unique) and _may_repeat(state.hashes):
+        problems += _duplicates(con, t, source, state.flagged)
+    if problems:
+        raise contract_error(t, source, problems)
+    empty = tuple(c for c in state.columns if not state.filled[c])
+    return StagedFile(source, t.name, STAGE, state.columns, n, empty, n_chunks)
