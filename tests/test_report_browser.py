@@ -148,9 +148,8 @@ def test_report_index_fits_a_phone_and_a_laptop(page, demo_report, tmp_path):
     # the index of every demo report: each run folder linked under one outputs folder
     for nb, lang in REPORTS:
         report = _report(demo_report, nb, lang)
-        run_dir = report.parent  # <tmp>/reports/<nb>-<lang>/<nb>[/<period>]
-        while run_dir.parent.name != f"{nb.stem}-{lang}":
-            run_dir = run_dir.parent
+        # <run's output dir>/<nb>[/<period>]/<report>.html: link the notebook's folder
+        run_dir = next(p for p in report.parents if p.name == nb.stem)
         (tmp_path / f"{nb.stem}-{lang}").symlink_to(run_dir, target_is_directory=True)
     index = write_index(tmp_path)
     assert index.read_text(encoding="utf-8").count('class="l figs"') == len(REPORTS)
