@@ -8,6 +8,7 @@ axis formatter is tested directly.
 from __future__ import annotations
 
 import html
+import os
 import re
 from html.parser import HTMLParser
 
@@ -209,10 +210,10 @@ class _Text(HTMLParser):
             buf.append(data)
 
 
-def _read(stem):
+def _read(stem, lang=None):
     from conftest import rendered_report
 
-    r, _ = rendered_report(stem, LANG[stem])
+    r, _ = rendered_report(stem, lang or LANG[stem])
     assert r.ok, f"{stem} failed: {r.error}"
     page = open(r.html_path, encoding="utf-8").read()
     t = _Text()
@@ -221,7 +222,11 @@ def _read(stem):
 
 
 STEMS = [nb.stem for nb in BATCH_NOTEBOOKS]
-ZH = [s for s in STEMS if LANG[s] == "zh"]
+# each notebook in the language of its smoke run (they alternate, so both are covered);
+# OPSNB_REPORT_LANGS=zh,en checks every report in both (seven more notebook runs)
+LANGS = [x.strip() for x in os.environ.get("OPSNB_REPORT_LANGS", "").split(",") if x.strip()]
+REPORTS = [(s, lang) for s in STEMS for lang in (LANGS or [LANG[s]])]
+ZH = [(s, lang) for s, lang in REPORTS if lang == "zh"]
 # words a Chinese report may print in Latin letters: brands, methods and units everyone uses
 ALLOWED_LATIN = {
     "GMV", "SKU", "SKUs", "CUPED", "ROI", "ROAS", "UV", "CAC", "AOV", "RFM", "CLV", "SRM", "MDE",
@@ -233,11 +238,11 @@ ALLOWED_LATIN = {
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stem", STEMS)
-def test_executed_notebook_has_no_stderr_or_warning_output(stem):
+@pytest.mark.parametrize("stem,lang", REPORTS)
+def test_executed_notebook_has_no_stderr_or_warning_output(stem, lang):
     import nbformat
 
-    r, _, _ = _read(stem)
+    r, _, _ = _read(stem, lang)
     nb = nbformat.read(r.ipynb_path, as_version=4)
     bad = [
         (c.source.splitlines()[0], o.get("text", "")[:200])
@@ -252,9 +257,9 @@ def test_executed_notebook_has_no_stderr_or_warning_output(stem):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stem", STEMS)
-def test_report_opens_with_the_summary_box_and_prints_no_scientific_numbers(stem):
-    _, page, t = _read(stem)
+@pytest.mark.parametrize("stem,lang", REPORTS)
+def test_report_opens_with_the_summary_box_and_prints_no_scientific_numbers(stem, lang):
+    _, page, t = _read(stem, lang)
     body = page[page.index("<body") :]
     box = body.find(f'class="{report.SUMMARY_CLASS}"')
     assert box != -1, "no summary box"
@@ -265,7 +270,7 @@ def test_report_opens_with_the_summary_box_and_prints_no_scientific_numbers(stem
     assert not re.findall(r"\b\d+(?:\.\d+)?e[+-]?\d+\b", text), re.findall(
         r".{30}\b\d+(?:\.\d+)?e[+-]?\d+\b.{10}", text
     )
-    title = "结论" if LANG[stem] == "zh" else "Summary"
+    title = "结论" if lang == "zh" else "Summary"
     box_text = html.unescape(re.sub(r"<[^>]+>", " ", body[box : box + 6000]))
     assert title in box_text
 
@@ -283,9 +288,9 @@ def _params_tokens(r) -> set[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stem", ZH)
-def test_chinese_report_has_no_snake_case_keys_or_english_only_labels(stem):
-    r, _, t = _read(stem)
+@pytest.mark.parametrize("stem,lang", ZH)
+def test_chinese_report_has_no_snake_case_keys_or_english_only_labels(stem, lang):
+    r, _, t = _read(stem, lang)
     allowed = _params_tokens(r)
     text = "".join(t.parts)
     snake = sorted(set(re.findall(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b", text)) - allowed)
@@ -301,9 +306,9 @@ def test_chinese_report_has_no_snake_case_keys_or_english_only_labels(stem):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stem", ZH)
-def test_chinese_sentences_use_full_width_punctuation(stem):
-    _, _, t = _read(stem)
+@pytest.mark.parametrize("stem,lang", ZH)
+def test_chinese_sentences_use_full_width_punctuation(stem, lang):
+    _, _, t = _read(stem, lang)
     cjk = r"[\u4e00-\u9fff]"
     bad = [b for b in t.blocks if re.search(rf"{cjk}[;:,(]|[;,)]{cjk}|{cjk}\s*\)|；$", b)]
     assert not bad, bad
