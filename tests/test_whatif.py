@@ -157,8 +157,11 @@ def test_whatif_command_serves_the_live_notebook_with_the_given_parameters():
         app, ["whatif", "--dry-run", "--port", "8999", "-p", "goal=0.25", "-p", "lang=en"]
     )
     assert r.exit_code == 0, r.output
-    cmd = r.output.strip().splitlines()[-1].split()
+    lines = r.output.strip().splitlines()
+    cmd = next(line for line in lines if " -m voila " in line).split()
     assert cmd[1:3] == ["-m", "voila"] and "--port=8999" in cmd and "--no-browser" in cmd
+    # the dry run keeps the served copy so the printed command still runs, and says so
+    assert lines[-1].startswith("(served copy kept in ")
     nb = _json.loads(Path(cmd[3]).read_text(encoding="utf-8"))
     injected = [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
     assert injected and "goal = 0.25" in "".join(injected[0]["source"])
