@@ -393,12 +393,12 @@ def test_a_day_with_only_medium_alerts_still_gets_its_48h_report_drafts(demo_sho
     assert due in set(alert_list(res, "2025-10-08", lang="zh")["整改报告截止"])
 
 
-def test_alert_list_names_the_person_the_incident_table_names(demo_shop):
-    """One truth in 03: the alert list's owner is the incident's owner (from ``owners``, then the
+def test_alert_list_and_table3_name_the_person_the_incident_table_names(demo_shop):
+    """One truth in 03: the alert list's and 表3's owner is the incident's owner (from ``owners``, then the
     targets table), with the acting role beside the name."""
     from opsnb.monitoring.daily import monitor
     from opsnb.monitoring.incidents import replay_incidents, resolve_owners
-    from opsnb.monitoring.show import alert_list
+    from opsnb.monitoring.show import alert_list, daily_report
 
     res = monitor(demo_shop.daily_metrics, as_of="2025-10-08", metrics=["gmv", "refund_rate"])
     owners = resolve_owners({"data": "李工"}, demo_shop.targets)
@@ -411,6 +411,12 @@ def test_alert_list_names_the_person_the_incident_table_names(demo_shop):
         assert person and who.startswith(f"{person}（") and who.endswith("）"), (ch, who, person)
     en = alert_list(res, "2025-10-08", lang="en", people=people)
     assert all(" (" in w for w in en["Owner"])
+    t3 = daily_report(res, "2025-10-08", lang="zh", people=people)
+    flagged = t3[t3["owner"] != ""]
+    assert len(flagged) and all(
+        w == dict(zip(al["流量来源"], al["负责人"]))[ch]
+        for ch, w in zip(flagged["channel"], flagged["owner"])
+    ), (flagged[["channel", "owner"]], al)
     assert list(alert_list(res, "2025-10-08", lang="zh")["负责人"]) == [
         w.split("（", 1)[1][:-1] for w in al["负责人"]
     ]

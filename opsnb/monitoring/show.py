@@ -130,6 +130,20 @@ def _owner(
     return _OWNERS.get(channel, ("渠道负责人", "Channel owner"))[i]
 
 
+def _person(people: dict[str, str] | None, channel: str, issue: str = "") -> str | None:
+    """The person named for ``channel`` (``data`` for a tracking problem when named), as the
+    incident table picks them."""
+    people = people or {}
+    return people.get("data" if issue == "data" and "data" in people else channel)
+
+
+def _people(ctx, owners: dict | None) -> dict[str, str]:
+    """channel → name from the ``owners`` parameter, then the targets' owners."""
+    from opsnb.monitoring.incidents import resolve_owners
+
+    return {ch: o.name for ch, o in resolve_owners(owners, _targets(ctx)).items() if o.name}
+
+
 def _with_person(role: str, person: str | None, lang: str) -> str:
     """``陈晨（小红书运营）`` / ``Chen (Xiaohongshu ops)``; the role alone when nobody is named."""
     if not person:
@@ -173,12 +187,14 @@ def daily_report(
     lang: str = "zh",
     daily: pd.DataFrame | None = None,
     targets: pd.DataFrame | None = None,
+    people: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """表3 每日数据监控表 for one day: date, channel, visitors, conversion_rate, aov, gmv,
     refund_rate, [gmv_dod, gmv_wow, gmv_yoy, mtd_gmv, month_target, achievement,
     time_progress — with ``daily``, see :data:`TABLE3_COMPARISONS`], note (anomaly note), fix
     (suggested fix), owner. Canonical column names (the report translates them); the shop total
-    is the last row. ``targets``: the ``targets`` table (monthly GMV targets, period YYYY-MM)."""
+    is the last row. ``targets``: the ``targets`` table (monthly GMV targets, period YYYY-MM).
+    ``people``: channel → the person who answers for it, as in :func:`alert_list`."""
     d = pd.Timestamp(as_of) if as_of is not None else result.as_of
     sc = result.scores[result.scores["date"] == d]
     wide = sc.pivot_table(index="channel", columns="metric", values="actual", aggfunc="first")
@@ -198,7 +214,11 @@ def daily_report(
         if top is not None:
             zh, en = _fix(top.metric, top.direction, top.issue)
             fix = zh if lang == "zh" else en
-            owner = _owner(ch, top.metric, top.direction, top.rel_change, lang, top.issue)
+            owner = _with_person(
+                _owner(ch, top.metric, top.direction, top.rel_change, lang, top.issue),
+                _person(people, ch, top.issue),
+                lang,
+            )
         rec = {"date": d.date(), "channel": ch}
         for m in METRICS:
             rec[m] = wide.loc[ch, m] if m in wide.columns else np.nan
@@ -427,11 +447,7 @@ def alert_list(
             L("影响金额", "GMV at risk"): al["gmv_at_risk"].round(0),
             L("严重程度", "Severity"): al["severity"].map(lambda c: L(*SEVERITY_LABELS[c])),
             L("负责人", "Owner"): [
-                _with_person(
-                    _owner(c, m, dr, r, lang, i),
-                    (people or {}).get("data" if i == "data" and "data" in (people or {}) else c),
-                    lang,
-                )
+                _with_person(_owner(c, m, dr, r, lang, i), _person(people, c, i), lang)
                 for c, m, dr, r, i in zip(
                     al["channel"], al["metric"], al["direction"], al["rel_change"], al["issue"]
                 )
@@ -636,11 +652,17 @@ def _targets(ctx) -> pd.DataFrame | None:
 
 
 def show_table3(
-    ctx, result: MonitorResult, as_of, daily: pd.DataFrame | None = None
+    ctx,
+    result: MonitorResult,
+    as_of,
+    daily: pd.DataFrame | None = None,
+    *,
+    owners: dict | None = None,
 ) -> tuple[DaySummary, pd.DataFrame]:
     """表3 每日数据监控表 with its headline sentence (how GMV at risk is counted), GMV 环比 /
     较上周同期 / 同比 and month to date against the monthly target when ``daily`` is given, and
-    the shop total's comparisons per metric; returns the day's summary and the table."""
+    the shop total's comparisons per metric; returns the day's summary and the table. Owners
+    are named as in the incident table (``owners``, then the targets' owners)."""
     s = day_summary(result, as_of)
     ctx.h2("表3 每日数据监控表", "Table 3: daily monitoring")
     ctx.say(
@@ -661,7 +683,9 @@ def show_table3(
             kind="alert",
         )
     targets = _targets(ctx) if daily is not None else None
-    t3 = daily_report(result, as_of, lang=ctx.lang, daily=daily, targets=targets)
+    t3 = daily_report(
+        result, as_of, lang=ctx.lang, daily=daily, targets=targets, people=_people(ctx, owners)
+    )
     L = ctx.L
     shown = t3.rename(
         columns={
@@ -746,15 +770,12 @@ def show_excel(ctx, table: pd.DataFrame, as_of, daily: pd.DataFrame | None = Non
 def show_alerts(ctx, result: MonitorResult, as_of, *, owners: dict | None = None) -> None:
     """The alert list with its 24 h / 48 h deadlines; owners named as in the incident table
     (``owners`` parameter, then the targets' owners)."""
-    from opsnb.monitoring.incidents import resolve_owners
-
     ctx.h2("异常清单与期限", "Anomaly list and deadlines")
     ctx.say(
         "高风险：24小时内提交应对方案；所有确认的异常：48小时内提交异常数据整改报告。",
         "High severity: response plan within 24 h; every confirmed anomaly: rectification report within 48 h.",
     )
-    people = {ch: o.name for ch, o in resolve_owners(owners, _targets(ctx)).items() if o.name}
-    al = alert_list(result, as_of, lang=ctx.lang, people=people)
+    al = alert_list(result, as_of, lang=ctx.lang, people=_people(ctx, owners))
     if al.empty:
         ctx.say("今日没有异常。", "No anomalies today.")
     else:
