@@ -60,7 +60,7 @@ def rendered_report(stem: str, lang: str):
     from opsnb.run.runner import run_notebook
 
     nb = next(p for p in list_notebooks() if p.stem == stem)
-    out = _TMP / "reports" / stem / "elsewhere"
+    out = _TMP / "reports" / f"{stem}-{lang}" / "elsewhere"
     r = run_notebook(
         nb,
         {"lang": lang, "db_path": str(ensure_demo_db())},

@@ -180,8 +180,12 @@ class _Text(HTMLParser):
         self._open: list[tuple[str, list[str]]] = []
         self.footer = False
 
+    BLOCKS = ("h1", "h2", "h3", "h4", "p", "li", "div", "td", "th", "tr", "br", "header")
+
     def handle_starttag(self, tag, attrs):
         cls = dict(attrs).get("class") or ""
+        if tag in self.BLOCKS:  # block boundaries separate words ('标题' then '2025-09')
+            self.parts.append("\n")
         if tag in ("style", "script"):
             self._skip += 1
         if tag == "footer":
@@ -192,6 +196,8 @@ class _Text(HTMLParser):
             self._open.append(("div", []))
 
     def handle_endtag(self, tag):
+        if tag in self.BLOCKS:
+            self.parts.append("\n")
         if tag in ("style", "script"):
             self._skip -= 1
         if tag in ("th", "h2", "h3", "p", "li", "div") and self._open:
