@@ -54,6 +54,7 @@ __all__ = [
     "pandera_schema",
     "conform",
     "read_rows",
+    "read_raw_rows",
     "show_value",
     "CheckedFrame",
     "check_frame",
@@ -600,6 +601,14 @@ def read_rows(path: str | Path, table: str, sheet=None) -> tuple[pd.DataFrame, s
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
     source = path.name
+    frame, rows = read_raw_rows(path, t, source, sheet)
+    return conform(frame, t, source, rows, stacklevel=5), source, rows
+
+
+def read_raw_rows(path: Path, t: Table, source: str, sheet=None) -> tuple[pd.DataFrame, np.ndarray]:
+    """The whole file as raw text cells under canonical headers, with each row's file row
+    (title rows, footers, encodings and sheets handled by :func:`opsnb.data.parsing.read_raw`);
+    a bad line or a file without a header is an error naming ``source``."""
     try:
         raw = parsing.read_raw(
             path,
@@ -611,7 +620,7 @@ def read_rows(path: str | Path, table: str, sheet=None) -> tuple[pd.DataFrame, s
         raise bad_line_error(source, exc) from None
     if not len(raw.frame.columns):
         raise empty_file_error(source, t)
-    return conform(raw.frame, t, source, raw.rows, stacklevel=5), source, raw.rows
+    return raw.frame, np.asarray(raw.rows, dtype=np.int64)
 
 
 def read_columns(

@@ -46,8 +46,8 @@ from opsnb.data.loaders import (
     check_frame,
     contract_error,
     duplicate_problem,
-    empty_file_error,
     known_headers,
+    read_raw_rows,
     warn_checked,
 )
 from opsnb.data.schemas import Table, get_table
@@ -204,18 +204,7 @@ def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[tuple[pd.DataFrame,
 
 
 def _whole(path: Path, t: Table, source: str, sheet) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
-    try:
-        raw = parsing.read_raw(
-            path,
-            known_headers(t),
-            sheet=sheet,
-            sheet_names=(t.name, t.zh_name, t.zh_name.split()[-1]),
-        )
-    except parsing.BadLine as exc:
-        raise bad_line_error(source, exc) from None
-    if not len(raw.frame.columns):
-        raise empty_file_error(source, t)
-    yield raw.frame, np.asarray(raw.rows, dtype=np.int64)
+    yield read_raw_rows(path, t, source, sheet)
 
 
 def _insert(con, chunk: pd.DataFrame, created: bool) -> None:
