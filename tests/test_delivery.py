@@ -18,6 +18,7 @@ import pytest
 
 from opsnb.errors import DeliveryError, ParameterError
 from opsnb.run import delivery
+from opsnb.run.render import find_chromium
 
 aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller")
 
@@ -262,8 +263,8 @@ def test_settings_come_from_environment_and_bad_values_are_named():
 @pytest.mark.slow
 @pytest.mark.browser
 def test_email_html_renders_with_its_charts_in_chromium(report, tmp_path):
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(chromium).exists():
+    chromium = find_chromium()
+    if chromium is None:
         pytest.skip("no chromium")
     msg = delivery.build_report_message(report, to=["a@example.com"])
     related = msg.get_payload()[1]
@@ -400,6 +401,7 @@ def test_an_absent_server_records_a_failure_that_a_later_send_replaces(smtp, rep
 _SEND = """
 import sys
 from opsnb.run import delivery
+from opsnb.run.render import find_chromium
 s = delivery.SmtpSettings(host="127.0.0.1", port=int(sys.argv[2]), sender="a@example.com",
                           security="none", timeout=5)
 print(delivery.send_report(sys.argv[1], to="b@example.com", settings=s).status)

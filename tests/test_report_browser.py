@@ -15,14 +15,13 @@ under Gmail's clip of about 102 kB of HTML.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 from test_notebooks import BATCH_NOTEBOOKS, LANG
 
 from opsnb.run.delivery import email_safe_html
-from opsnb.run.render import write_index
+from opsnb.run.render import find_chromium, write_index
 
 LANGS = [x.strip() for x in os.environ.get("OPSNB_REPORT_LANGS", "").split(",") if x.strip()]
 REPORTS = [(nb, lang) for nb in BATCH_NOTEBOOKS for lang in (LANGS or [LANG[nb.stem]])]
@@ -44,23 +43,10 @@ OVERFLOW_JS = """() => {
 }"""
 
 
-def _chromium() -> str | None:
-    for c in (
-        os.environ.get("OPSNB_CHROMIUM"),
-        "/usr/bin/chromium",
-        shutil.which("chromium"),
-        shutil.which("chromium-browser"),
-        shutil.which("google-chrome"),
-    ):
-        if c and Path(c).is_file():
-            return c
-    return None
-
-
 @pytest.fixture(scope="module")
 def page():
     """One browser and one page for the whole module."""
-    chromium = _chromium()
+    chromium = find_chromium()
     if chromium is None:
         pytest.skip(
             "no Chromium found (/usr/bin/chromium, chromium on PATH or $OPSNB_CHROMIUM; "

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -28,23 +27,11 @@ from test_goals import synthetic_history
 
 from opsnb import goals
 from opsnb.goals import whatif
+from opsnb.run.render import find_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "02b_whatif_live.ipynb"
 PRESSES = 3  # ArrowRight presses on the first slider (step 1 %)
-
-
-def _chromium() -> str | None:
-    for c in (
-        os.environ.get("OPSNB_CHROMIUM"),
-        "/usr/bin/chromium",
-        shutil.which("chromium"),
-        shutil.which("chromium-browser"),
-        shutil.which("google-chrome"),
-    ):
-        if c and Path(c).is_file():
-            return c
-    return None
 
 
 def _free_port() -> int:
@@ -122,7 +109,7 @@ def store(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.browser
 def test_voila_slider_shows_the_model_gmv(store, tmp_path):
-    chromium = _chromium()
+    chromium = find_chromium()
     if chromium is None:
         pytest.skip(
             "no Chromium found (/usr/bin/chromium or chromium on PATH; "

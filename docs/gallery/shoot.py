@@ -10,12 +10,12 @@ Chromium it says so and exits 0 (the committed PNGs stay as they are).
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from opsnb.run.render import find_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 GALLERY = ROOT / "docs" / "gallery"
@@ -41,19 +41,6 @@ SHOTS = [
     ("abtest-en-laptop.png", "04_ab_test", "demo-2025-11-en.yaml", "demo-2025-11-en", 1280, 1250),
     ("index-laptop.png", None, None, None, 1280, 800),
 ]
-
-
-def chromium() -> str | None:
-    for c in (
-        os.environ.get("OPSNB_CHROMIUM"),
-        "/usr/bin/chromium",
-        shutil.which("chromium"),
-        shutil.which("chromium-browser"),
-        shutil.which("google-chrome"),
-    ):
-        if c and Path(c).is_file():
-            return c
-    return None
 
 
 def report(notebook: str, params: str, slug: str, folder: Path) -> Path:
@@ -111,7 +98,7 @@ def shoot(browser: str, page: Path, out: Path, width: int, height: int) -> int:
 
 
 def main() -> int:
-    browser = chromium()
+    browser = find_chromium()
     if browser is None:
         print(
             "make gallery: skipped, no Chromium found (/usr/bin/chromium, chromium on PATH or "

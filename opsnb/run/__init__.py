@@ -125,6 +125,7 @@ from opsnb.run.render import (
     STACK_CLASSES,
     atomic_write_text,
     collect_records,
+    find_chromium,
     label_tables,
     render_html,
     write_index,
@@ -141,6 +142,7 @@ from opsnb.run.runner import (
 )
 
 __all__ = [
+    "find_chromium",
     "LIVE_ID_ENV",
     "prepare_live_notebook",
     "voila_command",

@@ -32,6 +32,7 @@ from opsnb import __version__, config
 from opsnb.report import RECORD_MIME
 
 __all__ = [
+    "find_chromium",
     "render_html",
     "write_index",
     "atomic_write_text",
@@ -48,6 +49,24 @@ STACK_CLASSES = ((12, "opsnb-cards"), (8, "opsnb-stack-md"), (4, "opsnb-stack"))
 (``report.css``). ``opsnb-stack``: on a phone (under 640 px); ``opsnb-stack-md``: under 1000 px
 (a tablet, a narrow window); ``opsnb-cards``: always (12+ columns never fit side by side), the
 cards then laid out in a grid. Tables of up to 3 columns stay tables and wrap."""
+
+
+def find_chromium() -> str | None:
+    """The Chromium (or Chrome) to screenshot and browser-test reports with: ``$OPSNB_CHROMIUM``,
+    then the usual names on PATH; None when there is none (callers skip with a reason)."""
+    import shutil
+    from pathlib import Path
+
+    for c in (
+        os.environ.get("OPSNB_CHROMIUM"),
+        "/usr/bin/chromium",
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+        shutil.which("google-chrome"),
+    ):
+        if c and Path(c).is_file():
+            return c
+    return None
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
