@@ -116,9 +116,24 @@ def test_cumulative_chart_of_a_proportion_is_in_percentage_points_like_its_title
         plt.close(ax.figure)
     gmv = cumulative_lift_from_frame(units(), metric="gmv:mean")
     ax = plot_cumulative_lift(gmv, lang="en")
-    assert "absolute difference in gmv" in ax.get_ylabel()
+    assert "absolute difference in GMV" in ax.get_ylabel()  # the metric's display name
     assert "percentage points" not in ax.get_title()
     plt.close(ax.figure)
+
+
+def test_forest_chart_names_metrics_as_the_results_table_does():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from opsnb.abtest.plots import plot_forest
+
+    ro = readout(units(), metrics=["converted:proportion", "gmv:mean"])
+    for lang, want in (("en", {"Converted", "GMV"}), ("zh", {"转化", "成交金额"})):
+        ax = plot_forest(ro.results, lang=lang)
+        assert {t.get_text() for t in ax.get_yticklabels()} == want
+        plt.close(ax.figure)
 
 
 def test_report_says_which_sequential_design_and_how_much_of_the_plan_is_reached():

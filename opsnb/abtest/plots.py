@@ -25,9 +25,9 @@ def plot_forest(results: pd.DataFrame, *, lang: str = "zh", ax=None, relative: b
     )
     r = results.reset_index(drop=True)
     y = np.arange(len(r))[::-1]
+    names = r["metric"].astype(str).map(L.col)  # the results table's metric names
     labels = [
-        f"{m} · {v}" if r["variant"].nunique() > 1 else str(m)
-        for m, v in zip(r["metric"], r["variant"])
+        f"{m} · {v}" if r["variant"].nunique() > 1 else m for m, v in zip(names, r["variant"])
     ]
     for yi, (_, row) in zip(y, r.iterrows()):
         p_adj = row.get("p_adjusted", np.nan)
@@ -87,7 +87,7 @@ def plot_cumulative_lift(cum: pd.DataFrame, *, lang: str = "zh", ax=None, varian
     if variant is None and len(cum):
         variant = cum["variant"].iloc[0]
     c = cum[cum["variant"] == variant].sort_values("date").copy()
-    metric = cum.attrs.get("metric", "")
+    metric = L.col(cum.attrs["metric"]) if cum.attrs.get("metric") else ""  # display name
     pp = cum.attrs.get("kind") == "proportion"
     if pp:  # absolute difference of two proportions: percentage points
         for col in ("abs_lift", "ci_low", "ci_high", "seq_ci_low", "seq_ci_high"):
