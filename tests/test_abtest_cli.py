@@ -354,3 +354,20 @@ def test_parquet_readout_names_missing_columns_arms_and_bad_cells(tmp_path):
     ).to_parquet(path)
     r = _run(path, "--control", "A", "--metric", "gmv:mean")
     assert r.exit_code == 2 and "s.parquet, row 4, column 'gmv'" in r.output and "'x'" in r.output
+
+
+def test_xlsx_experiment_reads_like_its_csv_without_warnings(units_csv, tmp_path):
+    import warnings
+
+    from opsnb.abtest.analysis import load_units
+
+    path, df = units_csv
+    xlsx = tmp_path / "units.xlsx"
+    pd.read_csv(path, dtype=str).to_excel(xlsx, index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. pandas' future-engine warning reached the terminal
+        got = load_units(xlsx)
+    want = load_units(path)
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True))
+    args = ("--variant-col", "组别", "--control", "对照", "--metric", "gmv:mean", "--format", "csv")
+    assert _run(xlsx, *args).stdout == _run(path, *args).stdout

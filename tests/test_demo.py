@@ -385,7 +385,7 @@ def test_write_demo_fills_store_and_files(tmp_path):
     assert {"日期", "渠道", "访客数", "成交金额"} <= set(dm.columns)
     od = pd.read_csv(out / "orders_sample_gbk.csv", encoding="gbk", dtype={"订单号": str})
     assert len(od) == min(5000, len(shop.orders)) and "订单号" in od.columns
-    plan = pd.read_excel(out / "plan.xlsx")
+    plan = pd.read_excel(out / "plan.xlsx", engine="calamine")
     assert {"负责人", "状态", "开始时间"} <= set(plan.columns)
     assert (out / "milestones.xlsx").exists()
     from workbooks import workbook_problems  # styled like 表1/表2, for users to edit

@@ -196,7 +196,7 @@ def load_units(path: str | Path, *, sheet=None) -> pd.DataFrame:
         df = pd.read_parquet(p)
         rows = np.arange(1, len(df) + 1)
     elif suf in (".xlsx", ".xls"):
-        df = pd.read_excel(p, sheet_name=sheet or 0, dtype=str)
+        df = pd.read_excel(p, sheet_name=sheet or 0, dtype=str, engine="calamine")
         rows = np.arange(2, len(df) + 2)
     else:
         raw = parsing.read_raw(p, {})
