@@ -33,8 +33,16 @@ Promotion events: each timestamp gets a key ``event:offset-from-peak``; the mult
 the same key last year (actual versus last year's baseline, log or logit scale) is applied to
 today's baseline. The event-day variance is today's noise + the reference day's noise (the
 multiplier is one noisy day) + a year-to-year spread estimated causally from earlier clean
-event days (prior ``event_spread``); event-day p-values use the normal tail. Without a reference
-(first year) event points are not scored (p-value NaN): a first 双11 is not an anomaly.
+event days (prior ``event_spread``); event-day p-values use the normal tail.
+
+Without a reference (the series has no past of the event, issue 15): a public holiday is
+scored as an ordinary day with its band widened by the event spread (a −50 % 1 January in a
+shop with no January history is an anomaly); a promotion day is scored one-sided against the
+ordinary day (only a fall below its band: a first 双11 lift is not an anomaly, a first 618 day at
+half a normal day is) and a holiday dip (春节) the other way round. Such days feed the baseline
+when pass 1 found them within ``_ORDINARY_Z`` of an ordinary day (toward the event's direction),
+so that a shop that does not take part in 618 does not lose a month of history; ordinary days
+after weeks of masked days read their seasonal term from older cycles.
 """
 
 from __future__ import annotations
@@ -247,6 +255,7 @@ def _count_pass(
     poisson: np.ndarray,
     log: np.ndarray,
     robust: bool = True,
+    calendar_days: np.ndarray | None = None,
 ):
     """Baseline, residual and scale from the points in ``use``. ``robust``: medians and MAD
     (pass 1, outliers still in); otherwise means and mean absolute deviation, which are exact
@@ -260,7 +269,17 @@ def _count_pass(
         past_window(Yc, W, mp_level, how),
         lambda at: past_window(Yc, 3 * W, mp_level, how, at=at),
     )
-    seasonal = past_same_phase(Yc - level, season, cfg.season_cycles, 3, how)
+    # too few ordinary days since the start (a series that starts a week before 双11): the
+    # median of every day so far, calendar days included
+    level = _fill(level, lambda at: past_window(Y, 3 * W, mp_level, "median", at=at))
+    dev = Yc - level
+    seasonal = past_same_phase(dev, season, cfg.season_cycles, 3, how)
+    gap = np.isnan(seasonal) & np.isfinite(level)
+    if calendar_days is not None:  # event days keep their own rule (last year's multiplier)
+        gap &= ~calendar_days[None, :]
+    if season > 1 and gap.any():  # ordinary days after weeks of masked days: older cycles
+        longer = past_same_phase(dev, season, 3 * cfg.season_cycles, 3, how)
+        seasonal = np.where(gap, longer, seasonal)
     seasonal = np.where(np.isnan(seasonal) & np.isfinite(level), 0.0, seasonal)
     if cfg.season_test and season > 1:
         # seasonality tested, not assumed: keep the seasonal term only where it predicted the
@@ -276,6 +295,7 @@ def _count_pass(
     scale = k * past_window(absr, M, mp_scale, how)
     # warm-up / after long masked spells: spread of the raw values around the level (conservative)
     scale = _fill(scale, lambda at: k * past_window(np.abs(Yc - level), W, mp_level, how, at=at))
+    scale = _fill(scale, lambda at: 1.4826 * past_window(np.abs(Y - level), W, mp_level, at=at))
     if (
         season >= 24
     ):  # intraday cycles are heteroscedastic (night vs day): shrink to the phase scale
@@ -322,7 +342,7 @@ def score_counts(
     use = finite & ~is_event[None, :]
     side = _first_event_side(keys, times) if is_event.any() else np.zeros(T, dtype=int)
     fresh = _first_event(keys, times) if is_event.any() else np.zeros(T, dtype=bool)
-    mu1, r1, sc1 = _count_pass(Y, season, config, use, integer, logs)
+    mu1, r1, sc1 = _count_pass(Y, season, config, use, integer, logs, calendar_days=is_event)
     # a calendar day without last year's reference that looked like an ordinary day feeds the
     # baseline (a shop that does not take part must not lose a month of 618 from its history)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -333,7 +353,9 @@ def score_counts(
         toward = np.where(side[None, :] != 0, side[None, :] * z1, np.abs(z1))
         ordinary = finite & fresh[None, :] & (toward <= _ORDINARY_Z)
     clean = (use | ordinary) & ~(np.abs(z1) > config.clean_z)
-    mu2, r2, sc2 = _count_pass(Y, season, config, clean, integer, logs, robust=False)
+    mu2, r2, sc2 = _count_pass(
+        Y, season, config, clean, integer, logs, robust=False, calendar_days=is_event
+    )
     bad = ~np.isfinite(mu2) | ~np.isfinite(sc2)
     mu = np.where(bad, mu1, mu2)
     sc = np.where(bad, sc1, sc2)
