@@ -349,3 +349,62 @@ def test_a_quantised_series_does_not_alarm_on_what_it_does_every_day():
     off = score_counts(y, 1, config=EngineConfig(rank_margin=None))["p_value"][0, 200:] < 1e-3
     assert off.sum() > 300  # without the rank: one point in five is an "anomaly"
     assert on[1300] and on.sum() <= off.sum() / 10  # with it: the incident, few others
+
+
+# ------------------------------------------------------------------------------------------
+# calendar days without a past (issue 15): a shop outside China under the default calendar
+# ------------------------------------------------------------------------------------------
+
+
+def _shop_outside_china(start, T, seed, changes):
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range(start, periods=T)
+    mu = 3000 * WEEK[dates.day_of_week] * np.exp(rng.normal(0, 0.03, T))
+    for day, factor in changes.items():
+        mu[dates.get_loc(pd.Timestamp(day))] *= factor
+    return dates, rng.poisson(mu).astype(float)
+
+
+def _flags_with_default_calendar(dates, y):
+    from opsnb.calendar import shop_calendar
+
+    cal = shop_calendar(dates[0], dates[-1])  # the default: promotions + China's holidays
+    frame = pd.DataFrame({"date": dates, "v": y})
+    out = A.detect(frame, time_col="date", value_col="v", events=cal)
+    return out, [str(d.date()) for d in out.loc[out["flagged"] == 1, "timestamp"]]
+
+
+@pytest.mark.parametrize("seed", [0, 2, 4])
+def test_a_first_year_618_day_at_half_a_normal_day_is_an_anomaly_and_its_lift_is_not(seed):
+    # no 618 last year: the lift is unknown but a promotion does not halve a day (the engine
+    # gave every first-year promotion day a free pass: p-value NaN)
+    dates, y = _shop_outside_china("2025-03-01", 110, seed, {"2025-06-05": 0.5, "2025-06-18": 3})
+    out, flags = _flags_with_default_calendar(dates, y)
+    assert flags == ["2025-06-05"]
+    peak = out[out["timestamp"] == "2025-06-18"].iloc[0]
+    assert np.isnan(peak["p_value"]) and np.isnan(peak["upper"]) and peak["lower"] > 0
+
+
+def test_a_shop_that_ignores_618_keeps_its_baseline_through_the_month():
+    # the 30 days of a first 618 that look like ordinary days feed the baseline: a −15 % day
+    # inside 618 and a −20 % day a week after it are found, nothing else (the month used to be
+    # masked: the drop inside was not scored and the weeks after alarmed on a stale baseline)
+    dates, y = _shop_outside_china("2025-03-01", 130, 0, {"2025-06-10": 0.85, "2025-06-25": 0.8})
+    _, flags = _flags_with_default_calendar(dates, y)
+    assert flags == ["2025-06-10", "2025-06-25"]
+
+
+def test_a_holiday_the_calendar_knows_without_past_gets_a_wider_band_not_a_free_pass():
+    # 1 January is a China holiday; this shop has no January history: a −50 % day is found,
+    # from a series that starts the week before its first 双11 (a month of calendar days)
+    dates, y = _shop_outside_china("2024-10-15", 100, 0, {"2025-01-01": 0.5})
+    _, flags = _flags_with_default_calendar(dates, y)
+    assert flags == ["2025-01-01"]
+    # the band of a first-year holiday is the ordinary day's widened by the event spread
+    from opsnb.calendar import shop_calendar
+
+    keys = A.event_keys(dates, shop_calendar(dates[0], dates[-1]))
+    sc = score_counts(y[None, :], 7, times=dates, keys=keys)["scale"][0]
+    i = dates.get_loc(pd.Timestamp("2025-01-01"))
+    assert keys[i].startswith("holiday_cn_new_year") and keys[i - 1] == ""
+    assert sc[i] ** 2 == pytest.approx(sc[i - 1] ** 2 + EngineConfig().event_spread ** 2, rel=0.1)

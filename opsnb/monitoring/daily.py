@@ -146,7 +146,10 @@ def monitor(
     ``calendar``: "auto" (:func:`opsnb.calendar.shop_calendar`: the promotion calendar plus the
     public holidays of ``country``, default China; None: promotions only), a frame (event,
     start, end, peak) or None. A calendar day is scored against the same event last year; a
-    holiday missing from the calendar is scored like any other day, so it alarms if unusual.
+    holiday missing from the calendar is scored like any other day, so it alarms if unusual;
+    a calendar day the series has no past of is still scored (a holiday with a wider band, a
+    promotion one-sided: a fall below a normal day alarms, a lift does not; see
+    :mod:`opsnb.monitoring.scoring`).
     ``sensitivity``: "low" | "medium" | "high" → BH alpha 0.001 | 0.01 | 0.05.
     ``channels``/``metrics``: lists to restrict to; None or empty = all (metrics: :data:`METRICS`).
     """

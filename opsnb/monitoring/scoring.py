@@ -33,8 +33,16 @@ Promotion events: each timestamp gets a key ``event:offset-from-peak``; the mult
 the same key last year (actual versus last year's baseline, log or logit scale) is applied to
 today's baseline. The event-day variance is today's noise + the reference day's noise (the
 multiplier is one noisy day) + a year-to-year spread estimated causally from earlier clean
-event days (prior ``event_spread``); event-day p-values use the normal tail. Without a reference
-(first year) event points are not scored (p-value NaN): a first 双11 is not an anomaly.
+event days (prior ``event_spread``); event-day p-values use the normal tail.
+
+Without a reference (the series has no past of the event, issue 15): a public holiday is
+scored as an ordinary day with its band widened by the event spread (a −50 % 1 January in a
+shop with no January history is an anomaly); a promotion day is scored one-sided against the
+ordinary day (only a fall below its band: a first 双11 lift is not an anomaly, a first 618 day at
+half a normal day is) and a holiday dip (春节) the other way round. Such days feed the baseline
+when pass 1 found them within ``_ORDINARY_Z`` of an ordinary day (toward the event's direction),
+so that a shop that does not take part in 618 does not lose a month of history; ordinary days
+after weeks of masked days read their seasonal term from older cycles.
 """
 
 from __future__ import annotations
@@ -158,6 +166,37 @@ def _first_holiday(keys, prev: np.ndarray) -> np.ndarray:
     return np.array([str(k).startswith("holiday_") for k in keys], dtype=bool) & (prev < 0)
 
 
+def _first_event(keys, times) -> np.ndarray:
+    """(T,) calendar days without last year's reference (same event key ≥ 300 days before)."""
+    k = np.asarray(keys)
+    return (k != "") & (_previous_same_key(k, pd.DatetimeIndex(times)) < 0)
+
+
+_ORDINARY_Z = 1.5
+"""A first-year calendar day within this many σ of an ordinary day (toward the event's known
+direction: above for a promotion, below for a dip, either side for a holiday) feeds the
+baseline: a shop that does not take part in 618 must not lose a month of history to it, while
+the lifted days of a shop that does stay out."""
+
+_DIP_EVENTS = ("spring_festival",)
+"""Calendar events (slugs) that lower sales (kind ``holiday_dip`` in :mod:`opsnb.calendar`)."""
+
+
+def _first_event_side(keys, times) -> np.ndarray:
+    """(T,) sign of the effect a calendar event is known to have, on its days without last
+    year's reference (0 elsewhere and on public holidays, which :func:`_first_holiday` scores):
+    +1 for a promotion (it lifts a count, by an amount the series has not shown yet), −1 for a
+    holiday dip (春节: logistics stop). Such a day is scored one-sided against the ordinary
+    baseline: a first 618 far above a normal day is expected, a first 618 at half a normal
+    day (a storm, an outage, a shop that does not take part and loses a day) is an anomaly."""
+    k = np.asarray(keys)
+    prev = _previous_same_key(k, pd.DatetimeIndex(times))
+    slug = np.array([str(x).split(":")[0] for x in k], dtype=object)
+    side = np.where(np.isin(slug, _DIP_EVENTS), -1, 1)
+    free = (slug != "") & (prev < 0) & ~_first_holiday(k, prev)
+    return np.where(free, side, 0)
+
+
 def _event_variance(
     err: np.ndarray, noise_var: np.ndarray, keys, times, cfg: EngineConfig, prior_days: float = 10.0
 ) -> np.ndarray:
@@ -216,6 +255,7 @@ def _count_pass(
     poisson: np.ndarray,
     log: np.ndarray,
     robust: bool = True,
+    calendar_days: np.ndarray | None = None,
 ):
     """Baseline, residual and scale from the points in ``use``. ``robust``: medians and MAD
     (pass 1, outliers still in); otherwise means and mean absolute deviation, which are exact
@@ -229,7 +269,17 @@ def _count_pass(
         past_window(Yc, W, mp_level, how),
         lambda at: past_window(Yc, 3 * W, mp_level, how, at=at),
     )
-    seasonal = past_same_phase(Yc - level, season, cfg.season_cycles, 3, how)
+    # too few ordinary days since the start (a series that starts a week before 双11): the
+    # median of every day so far, calendar days included
+    level = _fill(level, lambda at: past_window(Y, 3 * W, mp_level, "median", at=at))
+    dev = Yc - level
+    seasonal = past_same_phase(dev, season, cfg.season_cycles, 3, how)
+    gap = np.isnan(seasonal) & np.isfinite(level)
+    if calendar_days is not None:  # event days keep their own rule (last year's multiplier)
+        gap &= ~calendar_days[None, :]
+    if season > 1 and gap.any():  # ordinary days after weeks of masked days: older cycles
+        longer = past_same_phase(dev, season, 3 * cfg.season_cycles, 3, how)
+        seasonal = np.where(gap, longer, seasonal)
     seasonal = np.where(np.isnan(seasonal) & np.isfinite(level), 0.0, seasonal)
     if cfg.season_test and season > 1:
         # seasonality tested, not assumed: keep the seasonal term only where it predicted the
@@ -245,6 +295,7 @@ def _count_pass(
     scale = k * past_window(absr, M, mp_scale, how)
     # warm-up / after long masked spells: spread of the raw values around the level (conservative)
     scale = _fill(scale, lambda at: k * past_window(np.abs(Yc - level), W, mp_level, how, at=at))
+    scale = _fill(scale, lambda at: 1.4826 * past_window(np.abs(Y - level), W, mp_level, at=at))
     if (
         season >= 24
     ):  # intraday cycles are heteroscedastic (night vs day): shrink to the phase scale
@@ -289,20 +340,34 @@ def score_counts(
     Y = np.sign(V) * np.log1p(np.abs(V)) if transform != "none" else V.copy()
     is_event = np.asarray([bool(k) for k in keys]) if keys is not None else np.zeros(T, bool)
     use = finite & ~is_event[None, :]
-    mu1, r1, sc1 = _count_pass(Y, season, config, use, integer, logs)
-    clean = use & ~(np.abs(r1 / sc1) > config.clean_z)
-    mu2, r2, sc2 = _count_pass(Y, season, config, clean, integer, logs, robust=False)
+    side = _first_event_side(keys, times) if is_event.any() else np.zeros(T, dtype=int)
+    fresh = _first_event(keys, times) if is_event.any() else np.zeros(T, dtype=bool)
+    mu1, r1, sc1 = _count_pass(Y, season, config, use, integer, logs, calendar_days=is_event)
+    # a calendar day without last year's reference that looked like an ordinary day feeds the
+    # baseline (a shop that does not take part must not lose a month of 618 from its history)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z1 = r1 / sc1
+    # a calendar day without last year's reference that looked like an ordinary day (pass 1)
+    # feeds the baseline (:data:`_ORDINARY_Z`)
+    with np.errstate(invalid="ignore"):  # how far toward the event's known direction
+        toward = np.where(side[None, :] != 0, side[None, :] * z1, np.abs(z1))
+        ordinary = finite & fresh[None, :] & (toward <= _ORDINARY_Z)
+    clean = (use | ordinary) & ~(np.abs(z1) > config.clean_z)
+    mu2, r2, sc2 = _count_pass(
+        Y, season, config, clean, integer, logs, robust=False, calendar_days=is_event
+    )
     bad = ~np.isfinite(mu2) | ~np.isfinite(sc2)
     mu = np.where(bad, mu1, mu2)
     sc = np.where(bad, sc1, sc2)
     ev_tail = np.zeros((S, T), dtype=bool)
+    mu_day, sc_day = mu, sc  # the ordinary day's baseline and scale
     if keys is not None and is_event.any():
         ev_shift, _ = _event_shift(Y - mu, keys, times)
         noise = sc**2 + _at_prev(sc, keys, times) ** 2  # today's and the reference day's noise
         v_ev = _event_variance(Y - mu - ev_shift, noise, keys, times, config)
         mu = np.where(is_event[None, :], mu + ev_shift, mu)
         sc = np.where(is_event[None, :], np.sqrt(noise + v_ev), sc)
-        ev_tail = np.broadcast_to(is_event[None, :], (S, T))
+        ev_tail = np.broadcast_to((is_event & (side == 0))[None, :], (S, T))
     z = (Y - mu) / sc
     nu, c = _tail_shape(z, is_event, season, config)
     # event days: a sum of three independent errors (today, the reference day, the yearly
@@ -310,6 +375,13 @@ def score_counts(
     nu = np.where(ev_tail, 1000.0, nu)
     c = np.where(ev_tail, 1.0, c)
     p = np.where(np.isnan(z), np.nan, student_p(z * c, nu))
+    if side.any():  # first-year promotion / dip days: the other side of an ordinary day
+        on = side != 0
+        z = np.where(on[None, :], (Y - mu_day) / sc_day, z)
+        mu = np.where(on[None, :], mu_day, mu)
+        sc = np.where(on[None, :], sc_day, sc)
+        against = (side[None, :] * z) < 0
+        p = np.where(on[None, :], np.where(against, student_p(z * c, nu), np.nan), p)
     if config.rank_margin is not None:  # the series' own history: rank of today's |z|
         az = np.abs(np.where(is_event[None, :], np.nan, z))
         k, n = past_exceedance(az, _windows(season, config)[1])
@@ -327,10 +399,14 @@ def score_counts(
         h=config.cusum_h,
         clip=config.cusum_clip,
     )
+    upper = back(mu + zc * sc)
+    if side.any():  # unbounded on the side the event is known to move a count
+        lower = np.where(side[None, :] < 0, np.nan, lower)
+        upper = np.where(side[None, :] > 0, np.nan, upper)
     return {
         "expected": back(mu),
         "lower": lower,
-        "upper": back(mu + zc * sc),
+        "upper": upper,
         "z": z,
         "p_value": p,
         "level_shift": shifts,
