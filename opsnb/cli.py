@@ -447,15 +447,23 @@ def _keep_freed_arrays() -> None:
     """Let this (one-shot) process reuse the memory of freed large arrays instead of giving it
     back to the OS after every temporary (glibc ``mallopt``): the engine makes hundreds of
     (series × time) temporaries, and mapping them afresh each time was about 2 s of page
-    faults at 10 000 × 365 (peak memory about 10 % higher). No-op off glibc."""
+    faults at 10 000 × 365 (peak memory about 10 % higher). Also: no transparent huge pages
+    for this process (``prctl(PR_SET_THP_DISABLE)``; numpy asks for them on every large
+    array, and a kernel that compacts memory to find one spent 3-5 s of system time at
+    10 000 × 365, more than all the scoring), and Arrow allocates from the same glibc heap
+    (its mimalloc pool faulted fresh pages for every written block). No-op off Linux/glibc."""
     import ctypes
 
     try:
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD: arrays up to 1 GiB from the heap
         libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: keep up to 1 GiB freed for reuse
+        libc.prctl(41, 1, 0, 0, 0)  # PR_SET_THP_DISABLE: 4 KiB pages, no compaction stalls
     except (OSError, AttributeError):
-        pass
+        return
+    import pyarrow as pa
+
+    pa.set_memory_pool(pa.system_memory_pool())
 
 
 @app.command("detect")
