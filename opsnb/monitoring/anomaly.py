@@ -143,7 +143,10 @@ def to_grid(
         codes, series = pd.factorize(df[series_col], sort=True)
         series = pd.Index(series)
     flat = codes * n_steps + k
-    dup = pd.Series(flat).duplicated(keep="last").to_numpy()
+    if len(flat) < 2 or bool(np.all(flat[1:] > flat[:-1])):  # rows in grid order: no repeats
+        dup = np.zeros(len(flat), dtype=bool)
+    else:
+        dup = pd.Series(flat).duplicated(keep="last").to_numpy()
     if dup.any():
         import warnings
 
@@ -444,7 +447,11 @@ def flag_across_series(
     quiet = quiet_steps(g.step, g.season)
     anom = alert_onsets(flag, quiet) if alerts == "onset" else flag
     i, j = g.row_series, g.row_time
-    take = lambda m: m[i, j]  # noqa: E731
+    flat = i * len(g.times) + j
+    if len(flat) == len(g.series) * len(g.times) and bool(np.all(flat == np.arange(len(flat)))):
+        take = lambda m: np.ravel(m)  # noqa: E731 - a row per grid cell, in order: a view
+    else:
+        take = lambda m: np.take(m, flat)  # noqa: E731
     value, expected = take(value_m), take(res["expected"])
     z, p_row, q_row, is_anom = take(res["z"]), take(res["p_value"]), take(q), take(anom)
     flagged = take(flag)
