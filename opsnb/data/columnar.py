@@ -76,6 +76,8 @@ def _utf8_bytes(path: Path) -> bytes:
     from opsnb.data.parsing import decode_text
 
     raw = path.read_bytes()
+    if raw.isascii() and decode_text(raw[:2000])[1] == "utf-8":
+        return raw  # plain ASCII, not UTF-16 by its head: UTF-8 without decoding every byte
     text, enc = decode_text(raw)  # the loaders' decision, so GBK and UTF-16 files read alike
     if enc == "utf-8":
         return raw[3:] if raw[:3] == b"\xef\xbb\xbf" else raw
