@@ -339,6 +339,33 @@ def test_past_exceedance_counts_strictly_past_values_at_least_as_large():
             assert k[s, t] == want
 
 
+def test_rolling_median_and_sum_are_those_of_the_strictly_past_window():
+    from opsnb.monitoring.kernels import past_window
+
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(4, 60)) * 100
+    X[rng.random(X.shape) < 0.2] = np.nan
+    X[2, 10:25] = np.nan  # a long gap: partial windows in the middle of a series
+    at = rng.random(X.shape) < 0.4
+    for window, mp in [(1, 1), (7, 3), (28, 14), (56, 5)]:
+        med, med_at = past_window(X, window, mp), past_window(X, window, mp, at=at)
+        total, mean = past_window(X, window, mp, "sum"), past_window(X, window, mp, "mean")
+        for s in range(4):
+            for t in range(60):
+                w = X[s, max(0, t - window) : t]
+                w = w[np.isfinite(w)]
+                if len(w) < min(mp, window):
+                    assert np.isnan([med[s, t], total[s, t], mean[s, t], med_at[s, t]]).all()
+                    continue
+                srt = np.sort(w.astype(np.float32))  # medians sort float32 windows
+                want = 0.5 * (float(srt[(len(w) - 1) // 2]) + float(srt[len(w) // 2]))
+                assert med[s, t] == want
+                assert med_at[s, t] == want if at[s, t] else np.isnan(med_at[s, t])
+                np.testing.assert_allclose(
+                    [total[s, t], mean[s, t]], [w.sum(), w.mean()], rtol=1e-12, atol=1e-9
+                )
+
+
 def test_a_quantised_series_does_not_alarm_on_what_it_does_every_day():
     # CPU share on a 0.066 grid, as NAB's ec2_cpu_utilization files (MAD 0): every step off the
     # mode is many robust σ away; the series' own rank of |z| says it happens all the time

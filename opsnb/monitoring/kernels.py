@@ -57,8 +57,14 @@ def _median_of_windows(Wv: np.ndarray, n: np.ndarray, min_periods: int) -> np.nd
     """Median along the last axis of windows holding ``n`` non-NaN values (NaN sorts last);
     NaN with fewer than ``min_periods`` values."""
     srt = np.sort(Wv, axis=-1)
-    lo = np.take_along_axis(srt, (np.maximum(n - 1, 0) // 2)[..., None], -1)[..., 0]
-    hi = np.take_along_axis(srt, np.minimum(n // 2, Wv.shape[-1] - 1)[..., None], -1)[..., 0]
+    w = Wv.shape[-1]
+    # full windows (most of them) by slicing; the others gathered one by one
+    lo, hi = srt[..., (w - 1) // 2].copy(), srt[..., w // 2].copy()
+    part = np.nonzero(n < w)
+    if len(part[0]):
+        m = n[part]
+        lo[part] = srt[(*part, np.maximum(m - 1, 0) // 2)]
+        hi[part] = srt[(*part, np.minimum(m // 2, w - 1))]
     return np.where(n >= min_periods, 0.5 * (lo.astype(float) + hi), np.nan)
 
 
