@@ -355,7 +355,7 @@ def write_frame(
     frame: pd.DataFrame,
     path: str | Path,
     *,
-    chunk_rows: int = 1_000_000,
+    chunk_rows: int = 250_000,
     encoding: str = "utf-8",
     formula_safe: bool = False,
 ) -> None:
@@ -395,7 +395,9 @@ def write_frame(
     lone = frame.shape[1] == 1
     workers = os.cpu_count() or 1
     # blocks of rows, each formatted and joined into lines by one thread (Arrow releases the
-    # GIL), at least two per thread so that all cores work while the lines are written
+    # GIL), at least two per thread so that all cores work while the lines are written; small
+    # enough (250 000 rows, ~25 MB of text) that each block reuses the memory of the last
+    # (1 M-row blocks faulted in 700 MB of fresh pages at 3.65 M rows)
     split = 2 * workers if len(frame) >= 100_000 else 1
     rows = max(1, min(chunk_rows, -(-len(frame) // split)))
 
