@@ -180,6 +180,27 @@ def test_detect_handles_hourly_gaps_and_returns_one_row_per_input_row():
     assert (out.score.dropna() >= 0).all()
 
 
+def test_rows_in_any_order_get_the_same_scores_as_rows_in_grid_order():
+    # rows sorted by series then time are read off the grid as it is; any other order by index
+    rng = np.random.default_rng(12)
+    t = pd.date_range("2024-01-01", periods=90)
+    df = pd.DataFrame(
+        {
+            "series": np.repeat(["a", "b", "c"], len(t)),
+            "timestamp": np.tile(t, 3),
+            "value": rng.poisson(np.repeat([50.0, 400.0, 3000.0], len(t))).astype(float),
+        }
+    )
+    df.loc[[70, 160, 250], "value"] *= 3
+    ordered = A.detect(df, series_col="series")
+    shuffled = df.sample(frac=1.0, random_state=3)
+    again = A.detect(shuffled, series_col="series")
+    pd.testing.assert_frame_equal(
+        again.set_index(shuffled.index).sort_index(), ordered, check_exact=True
+    )
+    assert ordered["is_anomaly"].sum() >= 3
+
+
 def test_duplicated_timestamps_warn_and_are_scored_against_the_same_baseline():
     from opsnb.errors import DataQualityWarning
 
