@@ -89,9 +89,15 @@ def bench_detect(a) -> None:
                 "value": y.ravel().astype(np.int64),
             }
         ).to_csv(src, index=False)
-    out = Path(a.dir) / "opsnb_bench_detect_out.csv"
+    out = Path(a.dir) / f"opsnb_bench_detect_out_{os.getpid()}.csv"  # others may bench too
     cmd = opsnb("detect", str(src), "--series-col", "series", "-o", str(out))
-    t_cli, rss, cpu_cli = min(timed(cmd, cpu=True) for _ in range(a.repeat))
+
+    def fresh_run():  # every run writes a new file (not the truncation of the last one's 366 MB)
+        out.unlink(missing_ok=True)
+        return timed(cmd, cpu=True)
+
+    t_cli, rss, cpu_cli = min(fresh_run() for _ in range(a.repeat))
+    out.unlink(missing_ok=True)
     sub = np.random.default_rng(1).choice(a.series, a.loop, replace=False)
     t0, c0 = time.perf_counter(), time.process_time()
     for i in sub:

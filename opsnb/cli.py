@@ -7,6 +7,7 @@ file, row and column; other opsnb errors exit with status 1.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Optional
@@ -447,15 +448,42 @@ def _keep_freed_arrays() -> None:
     """Let this (one-shot) process reuse the memory of freed large arrays instead of giving it
     back to the OS after every temporary (glibc ``mallopt``): the engine makes hundreds of
     (series × time) temporaries, and mapping them afresh each time was about 2 s of page
-    faults at 10 000 × 365 (peak memory about 10 % higher). No-op off glibc."""
+    faults at 10 000 × 365 (peak memory about 10 % higher). Also no transparent huge pages
+    for this process (``prctl(PR_SET_THP_DISABLE)``): numpy asks for them on every large
+    array, and a kernel that compacts memory to find one spent 3-5 s of system time at
+    10 000 × 365, more than all the scoring. No-op off Linux/glibc."""
     import ctypes
 
     try:
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD: arrays up to 1 GiB from the heap
         libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: keep up to 1 GiB freed for reuse
+        libc.prctl(41, 1, 0, 0, 0)  # PR_SET_THP_DISABLE: 4 KiB pages, no compaction stalls
     except (OSError, AttributeError):
         pass
+
+
+@contextlib.contextmanager
+def _one_big_job():
+    """While one command streams a whole file: :func:`_keep_freed_arrays`, Arrow's buffers
+    from the same glibc heap (its mimalloc pool faulted fresh pages for every written block)
+    and no cyclic garbage collection (the imports and frames of one run made it scan every
+    object some 200 times; nothing the run frees is in a cycle worth waiting for). The pool
+    and the collector are restored afterwards (the command also runs inside test processes)."""
+    import gc
+
+    import pyarrow as pa
+
+    _keep_freed_arrays()
+    pool, collecting = pa.default_memory_pool(), gc.isenabled()
+    pa.set_memory_pool(pa.system_memory_pool())
+    gc.disable()
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(pool)
+        if collecting:
+            gc.enable()
 
 
 @app.command("detect")
@@ -508,71 +536,87 @@ def detect_cmd(
     With --scheduler the series are split across the Dask cluster's worker threads; the step
     across series (false-discovery control at each timestamp) runs here on the gathered scores.
     """
-    import contextlib
+    import os
     import warnings
 
-    _keep_freed_arrays()
     try:
-        from opsnb.data.columnar import write_frame
-        from opsnb.monitoring.anomaly import detect
-        from opsnb.monitoring.daily import read_series_file
+        with _one_big_job():
+            from opsnb.data.columnar import write_frame
+            from opsnb.monitoring.anomaly import detect
+            from opsnb.monitoring.daily import read_series_file
 
-        if kind not in ("count", "rate"):
-            raise ValueError(f"--kind must be one of count, rate; got {kind!r}")
-        cols = [numerator_col, denominator_col] if kind == "rate" else [value_col]
-        if any(c is None for c in cols):
-            raise ValueError("--kind rate needs --numerator-col and --denominator-col")
-        df = read_series_file(input_file, time_col=time_col, value_cols=cols, series_col=series_col)
-        cal = None
-        if events is not None:
-            cal = read_series_file(events, time_col="start", value_cols=[], series_col="event")
-            cal["end"] = read_series_file(events, time_col="end", value_cols=[])["end"].to_numpy()
-        with contextlib.ExitStack() as stack:
-            mapper, partitions = None, 1
-            if scheduler:
-                from opsnb.run.batch import dask_client
-
-                client = stack.enter_context(dask_client(scheduler))
-                partitions = max(1, sum(client.nthreads().values()))
-
-                def mapper(func, parts):
-                    return client.gather(client.map(func, parts, pure=False))
-
-            caught = stack.enter_context(warnings.catch_warnings(record=True))
-            warnings.simplefilter("always")
-            out = detect(
-                df,
-                time_col=time_col,
-                value_col=value_col if kind == "count" else None,
-                series_col=series_col,
-                kind=kind,
-                numerator_col=numerator_col,
-                denominator_col=denominator_col,
-                events=cal,
-                sensitivity=sensitivity,
-                source=str(input_file),
-                alerts=alerts,
-                mapper=mapper,
-                partitions=partitions,
+            if kind not in ("count", "rate"):
+                raise ValueError(f"--kind must be one of count, rate; got {kind!r}")
+            cols = [numerator_col, denominator_col] if kind == "rate" else [value_col]
+            if any(c is None for c in cols):
+                raise ValueError("--kind rate needs --numerator-col and --denominator-col")
+            df = read_series_file(
+                input_file, time_col=time_col, value_cols=cols, series_col=series_col
             )
-        _echo_warnings(caught)
-        cols_out = [
-            "series",
-            "timestamp",
-            "value",
-            "expected",
-            "lower",
-            "upper",
-            "score",
-            "is_anomaly",
-            "direction",
-            "severity",
-        ]
-        write_frame(out[cols_out], output, encoding=_CSV_ENCODING, formula_safe=True)
-        typer.echo(
-            f"{int(out['is_anomaly'].sum())} alert(s), {int(out['flagged'].sum())} flagged row(s) "
-            f"of {len(out)} → {output}"
-        )
+            cal = None
+            if events is not None:
+                cal = read_series_file(events, time_col="start", value_cols=[], series_col="event")
+                ends = read_series_file(events, time_col="end", value_cols=[])
+                cal["end"] = ends["end"].to_numpy()
+            with contextlib.ExitStack() as stack:
+                # local run: the series in row blocks on a thread per core (numpy releases the
+                # GIL in its array loops); every statistic reads one series, so the stacked blocks
+                # are the arrays of one call (same output bytes, see score_partition)
+                workers = os.cpu_count() or 1
+                partitions = 8 * workers if workers > 1 else 1
+                mapper = None
+                if workers > 1 and not scheduler:
+                    from concurrent.futures import ThreadPoolExecutor
+
+                    pool = stack.enter_context(ThreadPoolExecutor(workers))
+
+                    def mapper(func, parts):
+                        return list(pool.map(func, parts))
+
+                if scheduler:
+                    from opsnb.run.batch import dask_client
+
+                    client = stack.enter_context(dask_client(scheduler))
+                    partitions = max(1, sum(client.nthreads().values()))
+
+                    def mapper(func, parts):
+                        return client.gather(client.map(func, parts, pure=False))
+
+                caught = stack.enter_context(warnings.catch_warnings(record=True))
+                warnings.simplefilter("always")
+                out = detect(
+                    df,
+                    time_col=time_col,
+                    value_col=value_col if kind == "count" else None,
+                    series_col=series_col,
+                    kind=kind,
+                    numerator_col=numerator_col,
+                    denominator_col=denominator_col,
+                    events=cal,
+                    sensitivity=sensitivity,
+                    source=str(input_file),
+                    alerts=alerts,
+                    mapper=mapper,
+                    partitions=partitions,
+                )
+            _echo_warnings(caught)
+            cols_out = [
+                "series",
+                "timestamp",
+                "value",
+                "expected",
+                "lower",
+                "upper",
+                "score",
+                "is_anomaly",
+                "direction",
+                "severity",
+            ]
+            write_frame(out[cols_out], output, encoding=_CSV_ENCODING, formula_safe=True)
+            typer.echo(
+                f"{int(out['is_anomaly'].sum())} alert(s), {int(out['flagged'].sum())} flagged row(s) "
+                f"of {len(out)} → {output}"
+            )
     except Exception as exc:  # noqa: BLE001 - mapped to exit codes
         raise _handle(exc) from None
 

@@ -180,6 +180,27 @@ def test_detect_handles_hourly_gaps_and_returns_one_row_per_input_row():
     assert (out.score.dropna() >= 0).all()
 
 
+def test_rows_in_any_order_get_the_same_scores_as_rows_in_grid_order():
+    # rows sorted by series then time are read off the grid as it is; any other order by index
+    rng = np.random.default_rng(12)
+    t = pd.date_range("2024-01-01", periods=90)
+    df = pd.DataFrame(
+        {
+            "series": np.repeat(["a", "b", "c"], len(t)),
+            "timestamp": np.tile(t, 3),
+            "value": rng.poisson(np.repeat([50.0, 400.0, 3000.0], len(t))).astype(float),
+        }
+    )
+    df.loc[[70, 160, 250], "value"] *= 3
+    ordered = A.detect(df, series_col="series")
+    shuffled = df.sample(frac=1.0, random_state=3)
+    again = A.detect(shuffled, series_col="series")
+    pd.testing.assert_frame_equal(
+        again.set_index(shuffled.index).sort_index(), ordered, check_exact=True
+    )
+    assert ordered["is_anomaly"].sum() >= 3
+
+
 def test_duplicated_timestamps_warn_and_are_scored_against_the_same_baseline():
     from opsnb.errors import DataQualityWarning
 
@@ -337,6 +358,33 @@ def test_past_exceedance_counts_strictly_past_values_at_least_as_large():
             assert n[s, t] == len(w)
             want = np.sum(w >= np.float32(A[s, t])) if np.isfinite(A[s, t]) else 0
             assert k[s, t] == want
+
+
+def test_rolling_median_and_sum_are_those_of_the_strictly_past_window():
+    from opsnb.monitoring.kernels import past_window
+
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(4, 60)) * 100
+    X[rng.random(X.shape) < 0.2] = np.nan
+    X[2, 10:25] = np.nan  # a long gap: partial windows in the middle of a series
+    at = rng.random(X.shape) < 0.4
+    for window, mp in [(1, 1), (7, 3), (28, 14), (56, 5)]:
+        med, med_at = past_window(X, window, mp), past_window(X, window, mp, at=at)
+        total, mean = past_window(X, window, mp, "sum"), past_window(X, window, mp, "mean")
+        for s in range(4):
+            for t in range(60):
+                w = X[s, max(0, t - window) : t]
+                w = w[np.isfinite(w)]
+                if len(w) < min(mp, window):
+                    assert np.isnan([med[s, t], total[s, t], mean[s, t], med_at[s, t]]).all()
+                    continue
+                srt = np.sort(w.astype(np.float32))  # medians sort float32 windows
+                want = 0.5 * (float(srt[(len(w) - 1) // 2]) + float(srt[len(w) // 2]))
+                assert med[s, t] == want
+                assert med_at[s, t] == want if at[s, t] else np.isnan(med_at[s, t])
+                np.testing.assert_allclose(
+                    [total[s, t], mean[s, t]], [w.sum(), w.mean()], rtol=1e-12, atol=1e-9
+                )
 
 
 def test_a_quantised_series_does_not_alarm_on_what_it_does_every_day():

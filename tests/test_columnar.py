@@ -134,6 +134,25 @@ def test_detect_cli_writes_the_pandas_path_numbers_to_csv_and_parquet(tmp_path):
     )
 
 
+def test_detect_cli_restores_the_garbage_collector_and_arrow_pool_it_switches(tmp_path):
+    import gc
+
+    import pyarrow as pa
+
+    t = pd.date_range("2024-01-01", periods=40).strftime("%Y-%m-%d")
+    pd.DataFrame({"timestamp": t, "value": np.arange(40) % 7 + 100}).to_csv(
+        tmp_path / "in.csv", index=False
+    )
+    before = pa.default_memory_pool().backend_name
+    assert gc.isenabled()
+    r = CliRunner().invoke(app, ["detect", str(tmp_path / "in.csv"), "-o", str(tmp_path / "o.csv")])
+    assert r.exit_code == 0, r.output
+    assert gc.isenabled() and pa.default_memory_pool().backend_name == before
+    r = CliRunner().invoke(app, ["detect", str(tmp_path / "missing.csv"), "-o", "x.csv"])
+    assert r.exit_code != 0  # an error inside the command restores them too
+    assert gc.isenabled() and pa.default_memory_pool().backend_name == before
+
+
 BOM = b"\xef\xbb\xbf"
 
 

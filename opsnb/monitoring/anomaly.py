@@ -143,7 +143,10 @@ def to_grid(
         codes, series = pd.factorize(df[series_col], sort=True)
         series = pd.Index(series)
     flat = codes * n_steps + k
-    dup = pd.Series(flat).duplicated(keep="last").to_numpy()
+    if len(flat) < 2 or bool(np.all(flat[1:] > flat[:-1])):  # rows in grid order: no repeats
+        dup = np.zeros(len(flat), dtype=bool)
+    else:
+        dup = pd.Series(flat).duplicated(keep="last").to_numpy()
     if dup.any():
         import warnings
 
@@ -444,7 +447,11 @@ def flag_across_series(
     quiet = quiet_steps(g.step, g.season)
     anom = alert_onsets(flag, quiet) if alerts == "onset" else flag
     i, j = g.row_series, g.row_time
-    take = lambda m: m[i, j]  # noqa: E731
+    flat = i * len(g.times) + j
+    if len(flat) == len(g.series) * len(g.times) and bool(np.all(flat == np.arange(len(flat)))):
+        take = lambda m: np.ravel(m).copy()  # noqa: E731 - a row per grid cell, in order
+    else:
+        take = lambda m: np.take(m, flat)  # noqa: E731
     value, expected = take(value_m), take(res["expected"])
     z, p_row, q_row, is_anom = take(res["z"]), take(res["p_value"]), take(q), take(anom)
     flagged = take(flag)
@@ -474,10 +481,12 @@ def flag_across_series(
         if alerts == "onset":  # an onset when the series was quiet in the steps before
             is_anom[d] &= ~(take(past_sum(flag.astype(float), quiet, 0))[d] > 0)
     direction = np.where(flagged, np.where(z >= 0, 1, 2), 0)
+    # every column is a new array: the frame keeps them as they are (copy=False), instead of
+    # copying the float columns into one block
     return pd.DataFrame(
         {
             "series": _text_column(i, np.asarray(g.series)) if series_col else "value",
-            "timestamp": pd.DatetimeIndex(df[time_col]),
+            "timestamp": pd.DatetimeIndex(df[time_col], copy=True),
             "value": value,
             "expected": expected,
             "lower": take(res["lower"]),
@@ -491,5 +500,6 @@ def flag_across_series(
             "severity": _text_column(
                 _relative_severity(value, expected, flagged), _SEVERITY_LABELS
             ),
-        }
+        },
+        copy=False,
     )

@@ -57,26 +57,35 @@ def _median_of_windows(Wv: np.ndarray, n: np.ndarray, min_periods: int) -> np.nd
     """Median along the last axis of windows holding ``n`` non-NaN values (NaN sorts last);
     NaN with fewer than ``min_periods`` values."""
     srt = np.sort(Wv, axis=-1)
-    lo = np.take_along_axis(srt, (np.maximum(n - 1, 0) // 2)[..., None], -1)[..., 0]
-    hi = np.take_along_axis(srt, np.minimum(n // 2, Wv.shape[-1] - 1)[..., None], -1)[..., 0]
+    w = Wv.shape[-1]
+    # full windows (most of them) by slicing; the others gathered one by one
+    lo, hi = srt[..., (w - 1) // 2].copy(), srt[..., w // 2].copy()
+    part = np.nonzero(n < w)
+    if len(part[0]):
+        m = n[part]
+        lo[part] = srt[(*part, np.maximum(m - 1, 0) // 2)]
+        hi[part] = srt[(*part, np.minimum(m // 2, w - 1))]
     return np.where(n >= min_periods, 0.5 * (lo.astype(float) + hi), np.nan)
 
 
 def _lagged_diff(c: np.ndarray, window: int) -> np.ndarray:
     """From per-row cumulative sums ``c`` (S × (T+1), ``c[:, t]`` = total before t): the total
-    over ``[t-window, t)`` for every t (slices, no copies of index arrays)."""
+    over ``[t-window, t)`` for every t (one subtraction into the output, no index arrays)."""
     T = c.shape[1] - 1
-    out = c[:, :T].copy()
-    if T > window:
-        out[:, window:] -= c[:, : T - window]
+    out = np.empty((c.shape[0], T), dtype=c.dtype)
+    lag = min(window, T)
+    out[:, :lag] = c[:, :lag]
+    np.subtract(c[:, lag:T], c[:, : T - lag], out=out[:, lag:])
     return out
 
 
-def _past_count(X: np.ndarray, window: int) -> np.ndarray:
-    """Number of non-NaN values in ``X[:, t-window:t]`` (by per-row cumulative counts)."""
+def _past_count(X: np.ndarray, window: int, ok: np.ndarray | None = None) -> np.ndarray:
+    """Number of non-NaN values in ``X[:, t-window:t]`` (by per-row cumulative counts);
+    ``ok`` = ``np.isfinite(X)`` when the caller has it."""
     S, T = X.shape
-    cn = np.zeros((S, T + 1), dtype=np.int32)
-    np.cumsum(np.isfinite(X), axis=1, out=cn[:, 1:])
+    cn = np.empty((S, T + 1), dtype=np.int32)
+    cn[:, 0] = 0
+    np.cumsum(np.isfinite(X) if ok is None else ok, axis=1, out=cn[:, 1:])
     return _lagged_diff(cn, window)
 
 
@@ -110,11 +119,14 @@ def past_sum(X: np.ndarray, window: int, min_periods: int, mean: bool = False) -
     S, T = X.shape
     ok = np.isfinite(X)
     cs = np.zeros((S, T + 1))
-    np.cumsum(np.where(ok, X, 0.0), axis=1, out=cs[:, 1:])
-    tot, n = _lagged_diff(cs, window), _past_count(X, window)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        res = tot / n if mean else tot
-    return np.where(n >= min(min_periods, window), res, np.nan)
+    np.copyto(cs[:, 1:], X, where=ok)  # missing values add 0
+    np.cumsum(cs[:, 1:], axis=1, out=cs[:, 1:])
+    tot, n = _lagged_diff(cs, window), _past_count(X, window, ok)
+    if mean:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            np.divide(tot, n, out=tot)
+    tot[n < min(min_periods, window)] = np.nan
+    return tot
 
 
 def past_window(

@@ -272,20 +272,19 @@ def _count_pass(
     # too few ordinary days since the start (a series that starts a week before 双11): the
     # median of every day so far, calendar days included
     level = _fill(level, lambda at: past_window(Y, 3 * W, mp_level, "median", at=at))
-    dev = Yc - level
-    seasonal = past_same_phase(dev, season, cfg.season_cycles, 3, how)
+    dc = Yc - level  # deviation from the level of the points in use (NaN elsewhere)
+    seasonal = past_same_phase(dc, season, cfg.season_cycles, 3, how)
     gap = np.isnan(seasonal) & np.isfinite(level)
     if calendar_days is not None:  # event days keep their own rule (last year's multiplier)
         gap &= ~calendar_days[None, :]
     if season > 1 and gap.any():  # ordinary days after weeks of masked days: older cycles
-        longer = past_same_phase(dev, season, 3 * cfg.season_cycles, 3, how)
+        longer = past_same_phase(dc, season, 3 * cfg.season_cycles, 3, how)
         seasonal = np.where(gap, longer, seasonal)
     seasonal = np.where(np.isnan(seasonal) & np.isfinite(level), 0.0, seasonal)
     if cfg.season_test and season > 1:
         # seasonality tested, not assumed: keep the seasonal term only where it predicted the
         # recent past better than the level alone (causal: errors strictly before t)
-        e_s = np.abs(np.where(use, Y - level - seasonal, np.nan))
-        e_n = np.abs(np.where(use, Y - level, np.nan))
+        e_s, e_n = np.abs(dc - seasonal), np.abs(dc)
         mp = mp_scale
         err_s, err_n = past_window(e_s, M, mp, "mean"), past_window(e_n, M, mp, "mean")
         seasonal = np.where(err_n < err_s, 0.0, seasonal)
@@ -294,7 +293,7 @@ def _count_pass(
     absr = np.abs(np.where(use, r, np.nan))
     scale = k * past_window(absr, M, mp_scale, how)
     # warm-up / after long masked spells: spread of the raw values around the level (conservative)
-    scale = _fill(scale, lambda at: k * past_window(np.abs(Yc - level), W, mp_level, how, at=at))
+    scale = _fill(scale, lambda at: k * past_window(np.abs(dc), W, mp_level, how, at=at))
     scale = _fill(scale, lambda at: 1.4826 * past_window(np.abs(Y - level), W, mp_level, at=at))
     if (
         season >= 24
