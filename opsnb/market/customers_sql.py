@@ -39,6 +39,7 @@ __all__ = [
     "open_purchases",
     "near_ties",
     "rfm_summary_sql",
+    "customer_totals_sql",
     "rfm_sql",
     "repurchase_rate_sql",
     "cohort_counts_sql",
@@ -110,6 +111,82 @@ def rfm_summary_sql(
             "last_purchase": "datetime64[ns]",
             "frequency": "int64",
             "monetary": "float64",
+        }
+    )
+
+
+def customer_totals_sql(
+    con,
+    relation: str,
+    *,
+    customer_col: str = "customer_id",
+    date_col: str = "order_time",
+    amount_col: str = "amount",
+    where: str | None = None,
+    params: list | None = None,
+    row_order: str | None = None,
+) -> pd.DataFrame:
+    """Per customer what RFM, the repurchase rate and CLV all read, in one pass over ``relation``.
+
+    Columns: customer_id (str), first_purchase and last_purchase (datetime64[ns], the days),
+    frequency (int64, distinct purchase days), monetary (float64, the total of the rows, as
+    :func:`~opsnb.market.customers.rfm` sums it), day_total (float64, the total of the day
+    totals, as :func:`opsnb.market.clv.customer_summary` sums it) and first_amount (float64,
+    the first day's total); one row per customer, sorted by customer_id as pandas sorts it.
+    :func:`~opsnb.market.customers.rfm_from_summary` scores them as :func:`rfm_sql` does and
+    :func:`opsnb.market.clv.customer_summary_from_totals` turns them into BG/NBD inputs.
+
+    Sums of one or two rows do not depend on their order; with ``row_order`` (the order in
+    which pandas would meet the rows, e.g. ``"order_time, order_id"``) the customers of three
+    or more rows are summed again by pandas in that order, so every total is the pandas paths'
+    to the last bit (without it, within a few ulps).
+    """
+    _quiet(con)
+    c, t, a = (quote_ident(x) for x in (customer_col, date_col, amount_col))
+    sql = (
+        f"WITH d AS (SELECT CAST({c} AS VARCHAR) AS customer_id, CAST({t} AS DATE) AS day, "
+        f"fsum(CAST({a} AS DOUBLE)) AS s, count(*) AS n FROM {relation}{_where(where)} "
+        "GROUP BY 1, 2) "
+        "SELECT customer_id, CAST(min(day) AS TIMESTAMP) AS first_purchase, "
+        "CAST(max(day) AS TIMESTAMP) AS last_purchase, count(*) AS frequency, "
+        "fsum(s) AS monetary, arg_min(s, day) AS first_amount, sum(n) AS n_rows "
+        "FROM d GROUP BY 1 ORDER BY customer_id"
+    )
+    out = con.sql(sql, params=params or []).to_arrow_table().to_pandas()
+    out.insert(5, "day_total", out["monetary"])
+    if row_order is not None and len(out) and (out["n_rows"] >= 3).any():
+        cond = (
+            f"CAST({c} AS VARCHAR) IN (SELECT CAST({c} AS VARCHAR) FROM {relation}"
+            f"{_where(where)} GROUP BY 1 HAVING count(*) >= 3)"
+        )
+        rows = con.sql(
+            f"SELECT CAST({c} AS VARCHAR) AS customer_id, CAST(CAST({t} AS DATE) AS TIMESTAMP) "
+            f"AS day, CAST({a} AS DOUBLE) AS amount FROM {relation} WHERE {cond}"
+            + (f" AND ({where})" if where else "")
+            + f" ORDER BY {row_order}",
+            params=[*(params or []), *(params or [])],
+        ).df()
+        daily = rows.groupby(["customer_id", "day"], sort=True)["amount"].sum()
+        by_day = daily.groupby(level=0)
+        again = pd.DataFrame(
+            {
+                "monetary": rows.groupby("customer_id")["amount"].sum(),
+                "day_total": by_day.sum(),
+                "first_amount": by_day.first(),
+            }
+        )
+        pos = pd.Index(out["customer_id"]).get_indexer(again.index)
+        for col in again:
+            out.iloc[pos, out.columns.get_loc(col)] = again[col].to_numpy()
+    return out.drop(columns="n_rows").astype(
+        {
+            "customer_id": "str",
+            "first_purchase": "datetime64[ns]",
+            "last_purchase": "datetime64[ns]",
+            "frequency": "int64",
+            "monetary": "float64",
+            "day_total": "float64",
+            "first_amount": "float64",
         }
     )
 
