@@ -318,7 +318,11 @@ def test_sections_without_market_or_item_tables_say_why_and_the_rest_run(monkeyp
     coh = ms.show_cohorts(ctx, data)
     ltv = ms.show_clv(ctx, data, coh, horizon_days=365, margin=0.3)
     assert isinstance(ltv, CLVResult) and ltv.error_code == ""
-    n = data.orders["customer_id"].nunique()
+    # the store's orders are aggregated in DuckDB, never loaded: the sections count the
+    # customers of the whole history up to the period's end
+    assert data.orders is None and data.items is None
+    _, orders = _shop_frames()
+    n = orders.loc[orders["order_time"] < "2026-01-01", "customer_id"].nunique()
     assert ctx.records["customers"] == n and int(seg["customers"].sum()) == n
     assert ctx.records["mean_clv"] == pytest.approx(ltv.mean_clv)
     assert coh["cohort"].min() == "2025-01"  # the last 12 months before the period's end
@@ -329,10 +333,25 @@ def test_channels_list_limits_orders_and_traffic(monkeypatch, small_store):
 
     ctx, _, _ = _report(monkeypatch, lang="en", period="2025-11", db_path=str(small_store))
     data = ms.load_market_data(ctx, channels=["抖音"])
-    assert set(data.daily["channel"]) == {"抖音"} and set(data.orders["channel"]) == {"抖音"}
-    assert data.orders["order_time"].max() < pd.Timestamp("2025-12-01")
+    assert set(data.daily["channel"]) == {"抖音"} and data.channels == ("抖音",)
     assert data.daily_prev["date"].min() == pd.Timestamp("2025-10-02")  # 30 days before
-    assert set(data.period_orders["order_time"].dt.month) == {11}
+    # the customer sections read the 抖音 orders before 2025-12-01 from the store in SQL: the
+    # same tables as the pandas functions on those rows
+    daily, orders = _shop_frames()
+    mine = orders[(orders["channel"] == "抖音") & (orders["order_time"] < "2025-12-01")]
+    end = pd.Timestamp("2025-12-01")
+    pd.testing.assert_frame_equal(
+        ms.show_rfm(ctx, data), mk.rfm_segments(mk.rfm(mine, as_of=end, lang="en"), lang="en")
+    )
+    every = mk.cohorts(mine, end=pd.Timestamp("2025-11-30"))
+    pd.testing.assert_frame_equal(
+        ms.show_cohorts(ctx, data), every[every["cohort"] >= "2024-12"], rtol=1e-12
+    )
+    assert ctx.records["repurchase_rate"] == mk.repurchase_rate(mine)
+    pd.testing.assert_frame_equal(
+        ms.show_channel_economics(ctx, data, margin=0.3),
+        mk.channel_economics(data.daily, mine, margin=0.3),
+    )
     both = ms.load_market_data(ctx, channels="抖音, 自然搜索")  # a comma string works too
     assert set(both.daily["channel"]) == {"抖音", "自然搜索"}
 
