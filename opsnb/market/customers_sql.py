@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from opsnb.data.store import quote_ident
@@ -149,35 +150,14 @@ def customer_totals_sql(
         "GROUP BY 1, 2) "
         "SELECT customer_id, CAST(min(day) AS TIMESTAMP) AS first_purchase, "
         "CAST(max(day) AS TIMESTAMP) AS last_purchase, count(*) AS frequency, "
-        "fsum(s) AS monetary, arg_min(s, day) AS first_amount, sum(n) AS n_rows "
-        "FROM d GROUP BY 1 ORDER BY customer_id"
+        "fsum(s) AS monetary, arg_min(s, day) AS first_amount, "
+        "CAST(sum(n) AS BIGINT) AS n_rows FROM d GROUP BY 1 ORDER BY customer_id"
     )
     out = con.sql(sql, params=params or []).to_arrow_table().to_pandas()
     out.insert(5, "day_total", out["monetary"])
-    if row_order is not None and len(out) and (out["n_rows"] >= 3).any():
-        cond = (
-            f"CAST({c} AS VARCHAR) IN (SELECT CAST({c} AS VARCHAR) FROM {relation}"
-            f"{_where(where)} GROUP BY 1 HAVING count(*) >= 3)"
-        )
-        rows = con.sql(
-            f"SELECT CAST({c} AS VARCHAR) AS customer_id, CAST(CAST({t} AS DATE) AS TIMESTAMP) "
-            f"AS day, CAST({a} AS DOUBLE) AS amount FROM {relation} WHERE {cond}"
-            + (f" AND ({where})" if where else "")
-            + f" ORDER BY {row_order}",
-            params=[*(params or []), *(params or [])],
-        ).df()
-        daily = rows.groupby(["customer_id", "day"], sort=True)["amount"].sum()
-        by_day = daily.groupby(level=0)
-        again = pd.DataFrame(
-            {
-                "monetary": rows.groupby("customer_id")["amount"].sum(),
-                "day_total": by_day.sum(),
-                "first_amount": by_day.first(),
-            }
-        )
-        pos = pd.Index(out["customer_id"]).get_indexer(again.index)
-        for col in again:
-            out.iloc[pos, out.columns.get_loc(col)] = again[col].to_numpy()
+    many = out["n_rows"].to_numpy() >= 3
+    if row_order is not None and many.any():
+        out = _resum_many_rows(con, out, many, relation, (c, t, a), where, params, row_order)
     return out.drop(columns="n_rows").astype(
         {
             "customer_id": "str",
@@ -189,6 +169,43 @@ def customer_totals_sql(
             "first_amount": "float64",
         }
     )
+
+
+def _resum_many_rows(con, out, many, relation, cols, where, params, row_order):
+    """``out`` with the totals of the customers marked ``many`` (three or more rows) summed
+    again by pandas over their rows in ``row_order``: ``monetary`` as
+    :func:`~opsnb.market.customers.rfm` sums the rows, ``day_total`` and ``first_amount`` as
+    :func:`opsnb.market.clv.customer_summary` sums the days."""
+    c, t, a = cols
+    ids = pd.DataFrame({"customer_id": out.loc[many, "customer_id"].to_numpy()})
+    con.register("_opsnb_many_rows", ids)
+    try:
+        rows = con.sql(
+            f"SELECT CAST({c} AS VARCHAR) AS customer_id, CAST(CAST({t} AS DATE) AS TIMESTAMP) "
+            f"AS day, CAST({a} AS DOUBLE) AS amount FROM {relation} WHERE CAST({c} AS VARCHAR) "
+            "IN (SELECT customer_id FROM _opsnb_many_rows)"
+            + (f" AND ({where})" if where else "")
+            + f" ORDER BY {row_order}",
+            params=params or [],
+        ).df()
+    finally:
+        con.unregister("_opsnb_many_rows")
+    daily = rows.groupby(["customer_id", "day"], sort=True)["amount"].sum()  # pandas' own sums
+    by_day = daily.groupby(level=0)
+    again = pd.DataFrame(
+        {
+            "monetary": rows.groupby("customer_id", sort=True)["amount"].sum(),
+            "day_total": by_day.sum(),
+            "first_amount": by_day.first(),
+        }
+    )
+    pos = np.flatnonzero(many)  # both sorted by customer_id: the same customers in order
+    if not np.array_equal(again.index.to_numpy(dtype=object), ids["customer_id"].to_numpy(object)):
+        pos = pd.Index(out["customer_id"]).get_indexer(again.index)
+    out = out.copy()
+    for col in again:
+        out.iloc[pos, out.columns.get_loc(col)] = again[col].to_numpy()
+    return out
 
 
 def rfm_sql(
@@ -318,10 +335,11 @@ def cohort_counts_sql(
                CAST(year({t}) * 12 + month({t}) - 1 AS BIGINT) AS m,
                CAST({a} AS DOUBLE) AS amount
         FROM {relation}{_where(where)}
-    ), f AS (SELECT cust, min(m) AS cohort_m FROM p GROUP BY cust)
-    SELECT f.cohort_m, p.m - f.cohort_m AS k, count(DISTINCT p.cust) AS active_customers,
-           fsum(p.amount) AS gmv, max(p.m) AS last_m
-    FROM p JOIN f USING (cust) GROUP BY 1, 2"""
+    ), cm AS (SELECT cust, m, fsum(amount) AS gmv FROM p GROUP BY 1, 2),
+    f AS (SELECT cust, min(m) AS cohort_m FROM cm GROUP BY cust)
+    SELECT f.cohort_m, cm.m - f.cohort_m AS k, count(*) AS active_customers,
+           fsum(cm.gmv) AS gmv, max(cm.m) AS last_m
+    FROM cm JOIN f USING (cust) GROUP BY 1, 2"""  # per customer-month first: no DISTINCT
     act = con.execute(sql, params or []).df()
     first = act[act["k"] == 0]  # every customer is active in the month of the first purchase
     sizes = pd.Series(

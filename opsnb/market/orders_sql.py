@@ -45,30 +45,28 @@ def payback_counts_sql(
     """
     con.execute("SET enable_progress_bar = false")
     refund = " - coalesce(refund_amount, 0)" if "refund_amount" in table_columns(con, table) else ""
-    rows = f"""
+    sql = f"""
     WITH o AS (
         SELECT customer_id AS c, channel AS ch, order_time AS t, order_id AS id,
                year(order_time) * 12 + month(order_time) AS m,
                (amount{refund}) * CAST(? AS DOUBLE) AS net
         FROM {quote_ident(table)}{_where(where)}
-    ), f AS (SELECT c, first(ch ORDER BY t, id) AS ch, min(m) AS m0 FROM o GROUP BY c)"""
-    args = [float(margin), *(params or [])]
-    net = con.execute(
-        f"{rows} SELECT f.ch, o.m - f.m0 AS k, fsum(o.net) AS net FROM o JOIN f USING (c) "
-        "WHERE f.ch IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2",
-        args,
-    ).df()
-    spans = con.execute(
-        f"{rows} SELECT ch, (SELECT max(m) FROM o) - m0 AS span, count(*) AS customers FROM f "
-        "WHERE ch IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2",
-        args,
-    ).df()
-    index = lambda d, k: pd.MultiIndex.from_arrays(  # noqa: E731
-        [d["ch"].astype(str).to_numpy(), d[k].to_numpy(dtype=np.int64)]
+    ), f AS MATERIALIZED (
+        SELECT c, first(ch ORDER BY t, id) AS ch, min(m) AS m0, max(m) AS m1 FROM o GROUP BY c
+    )
+    SELECT 0 AS part, f.ch, o.m - f.m0 AS k, fsum(o.net) AS v
+    FROM o JOIN f USING (c) WHERE f.ch IS NOT NULL GROUP BY 2, 3
+    UNION ALL
+    SELECT 1, ch, (SELECT max(m1) FROM f) - m0, count(*) FROM f WHERE ch IS NOT NULL GROUP BY 2, 3"""
+    # one statement: the first channels (f) are found once for both parts
+    got = con.execute(sql, [float(margin), *(params or [])]).df().sort_values(["part", "ch", "k"])
+    net, spans = (got[got["part"] == p] for p in (0, 1))
+    index = lambda d: pd.MultiIndex.from_arrays(  # noqa: E731
+        [d["ch"].astype(str).to_numpy(), d["k"].to_numpy(dtype=np.int64)]
     )
     return (
-        pd.Series(net["net"].to_numpy(dtype=float), index=index(net, "k")),
-        pd.Series(spans["customers"].to_numpy(dtype=np.int64), index=index(spans, "span")),
+        pd.Series(net["v"].to_numpy(dtype=float), index=index(net)),
+        pd.Series(spans["v"].to_numpy(dtype=np.int64), index=index(spans)),
     )
 
 
