@@ -202,9 +202,10 @@ def _resum_many_rows(con, out, many, relation, cols, where, params, row_order):
     pos = np.flatnonzero(many)  # both sorted by customer_id: the same customers in order
     if not np.array_equal(again.index.to_numpy(dtype=object), ids["customer_id"].to_numpy(object)):
         pos = pd.Index(out["customer_id"]).get_indexer(again.index)
-    out = out.copy()
-    for col in again:
-        out.iloc[pos, out.columns.get_loc(col)] = again[col].to_numpy()
+    for col in again:  # new float columns: no copy of the frame (832 k ids on the demo shop)
+        values = out[col].to_numpy(dtype=float, copy=True)
+        values[pos] = again[col].to_numpy()
+        out[col] = values
     return out
 
 
@@ -335,11 +336,10 @@ def cohort_counts_sql(
                CAST(year({t}) * 12 + month({t}) - 1 AS BIGINT) AS m,
                CAST({a} AS DOUBLE) AS amount
         FROM {relation}{_where(where)}
-    ), cm AS (SELECT cust, m, fsum(amount) AS gmv FROM p GROUP BY 1, 2),
-    f AS (SELECT cust, min(m) AS cohort_m FROM cm GROUP BY cust)
-    SELECT f.cohort_m, cm.m - f.cohort_m AS k, count(*) AS active_customers,
-           fsum(cm.gmv) AS gmv, max(cm.m) AS last_m
-    FROM cm JOIN f USING (cust) GROUP BY 1, 2"""  # per customer-month first: no DISTINCT
+    ), f AS (SELECT cust, min(m) AS cohort_m FROM p GROUP BY cust)
+    SELECT f.cohort_m, p.m - f.cohort_m AS k, count(DISTINCT p.cust) AS active_customers,
+           fsum(p.amount) AS gmv, max(p.m) AS last_m
+    FROM p JOIN f USING (cust) GROUP BY 1, 2"""
     act = con.execute(sql, params or []).df()
     first = act[act["k"] == 0]  # every customer is active in the month of the first purchase
     sizes = pd.Series(
