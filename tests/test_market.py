@@ -356,6 +356,32 @@ def test_channels_list_limits_orders_and_traffic(monkeypatch, small_store):
     assert set(both.daily["channel"]) == {"抖音", "自然搜索"}
 
 
+def test_rfm_cohorts_and_clv_read_the_customers_from_the_store_once_per_run(
+    monkeypatch, small_store
+):
+    import dataclasses
+
+    from opsnb.market import customers_sql
+    from opsnb.market import show as ms
+
+    calls = []
+
+    def counted(*args, **kw):
+        calls.append(kw["where"])
+        return customers_sql.customer_totals_sql(*args, **kw)
+
+    monkeypatch.setattr(ms, "customer_totals_sql", counted)
+    ctx, _, _ = _report(monkeypatch, lang="zh", period="2025-Q4", db_path=str(small_store))
+    data = ms.load_market_data(ctx)
+    seg = ms.show_rfm(ctx, data)
+    ltv = ms.show_clv(ctx, data, ms.show_cohorts(ctx, data))
+    assert calls == ["order_time < ?"]
+    assert ctx.records["customers"] == int(seg["customers"].sum()) == ltv.n_customers
+    # a new run (or a replace() with other channels) reads afresh
+    ms.show_rfm(ctx, dataclasses.replace(data, channels=("抖音",)))
+    assert calls == ["order_time < ?", "order_time < ? AND channel IN (?)"]
+
+
 def test_orders_file_without_items_skips_market_traffic_and_basket_in_english(
     monkeypatch, tmp_path
 ):

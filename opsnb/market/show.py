@@ -118,7 +118,8 @@ class MarketData:
     items_gap: str = OK
     market_gap: str = OK
     traffic_gap: str = OK
-    _shared: dict = field(default_factory=dict, repr=False, compare=False)  # sections' reads
+    # what several sections read from the store, read once (a replace() starts afresh)
+    _shared: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def period_orders(self) -> pd.DataFrame | None:
