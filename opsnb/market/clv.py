@@ -275,10 +275,30 @@ def bgnbd_expected_purchases(fit, t, x=None, t_x=None, T=None):
         z = t / (alpha + t)
         return (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b, a + b - 1, z))
     x, t_x, T = _arr(x), _arr(t_x), _arr(T)
-    z = t / (alpha + T + t)
+    return _conditional_purchases((r, alpha, a, b), [t], x, t_x, T)[0]
+
+
+def _conditional_purchases(params, ts, x, t_x, T) -> np.ndarray:
+    """E[Y(t) | x, t_x, T] (FHL eq. 10) for every ``t`` of ``ts`` (one row each): the
+    P(alive) denominator once, the hypergeometric term once per distinct (x, T) pair, which
+    many customers share (it does not depend on t_x)."""
+    from scipy.special import hyp2f1
+
+    r, alpha, a, b = params
+    pairs, back = np.unique(np.stack([x, T], axis=1), axis=0, return_inverse=True)
+    px, pT = pairs.T.copy()
+    back = back.reshape(-1)
     first = (a + b + x - 1) / (a - 1)
-    second = 1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, z)
-    return first * second / _alive_denominator(r, alpha, a, b, x, t_x, T)
+    denominator = _alive_denominator(r, alpha, a, b, x, t_x, T)
+    out = np.empty((len(ts), len(x)))
+    for i, t in enumerate(ts):
+        t = _arr(t)
+        z = t / (alpha + pT + t)
+        second = 1 - ((alpha + pT) / (alpha + pT + t)) ** (r + px) * hyp2f1(
+            r + px, b + px, a + b + px - 1, z
+        )
+        out[i] = first * second[back] / denominator
+    return out
 
 
 def _alive_denominator(r, alpha, a, b, x, t_x, T):
@@ -461,7 +481,7 @@ def predict_clv(
     ux, utx, uT = triples.T.copy()
 
     def clv(bgp, ggp):
-        cum = np.stack([bgnbd_expected_purchases(bgp, t, ux, utx, uT) for t in grid])[:, back]
+        cum = _conditional_purchases(_p(bgp, ("r", "alpha", "a", "b")), grid, ux, utx, uT)[:, back]
         inc = np.diff(np.vstack([np.zeros_like(x), cum]), axis=0)
         spend = gamma_gamma_expected_spend(ggp, x, np.where(x > 0, m, 0.0))
         return margin * spend * (disc[:, None] * inc).sum(axis=0), cum[-1], spend
