@@ -123,7 +123,7 @@ class MarketData:
 
     @property
     def period_orders(self) -> pd.DataFrame | None:
-        """The orders inside the report period."""
+        """The orders inside the report period (of an orders file; None for the store)."""
         return None if self.orders is None else self.orders[self.orders["order_time"] >= self.start]
 
     def in_period(self, frame: pd.DataFrame, col: str = "month") -> pd.DataFrame:
