@@ -448,6 +448,55 @@ def test_sql_rfm_and_cohorts_equal_pandas_on_the_demo_orders(demo_db):
     assert rate == cu.repurchase_rate(orders)
 
 
+def test_notebook_01_store_aggregates_equal_the_pandas_paths_on_the_demo_orders(demo_db):
+    """What notebook 01 reads from the store in DuckDB (per-customer totals, payback counts,
+    basket lines) gives the tables the pandas functions give on the orders read as a frame:
+    RFM and the CLV summary to the last bit (customers of three or more rows are summed again
+    in the frame's row order), the payback curves within DuckDB's summation order."""
+    from opsnb.data.store import open_store, read_table
+    from opsnb.market import clv, research
+    from opsnb.market import customers_sql as cs
+    from opsnb.market import orders_sql as osql
+    from opsnb.market.basket import association_rules
+
+    con = open_store(demo_db, read_only=True)
+    chans = ["抖音", "小红书"]  # a third of the shop, to stay fast; two first channels
+    where, params = "channel IN (?, ?) AND order_time < ?", [*chans, pd.Timestamp("2025-07-01")]
+    orders = read_table(con, "orders", channels=chans, end="2025-06-30")  # order_time, order_id
+    totals = cs.customer_totals_sql(
+        con, "orders", where=where, params=params, row_order="order_time, order_id"
+    )
+    assert len(totals) > 100_000 and (orders.groupby("customer_id").size() >= 3).sum() > 500
+    as_of = pd.Timestamp("2025-07-01")
+    pd.testing.assert_frame_equal(
+        cu.rfm_from_summary(totals, as_of=as_of),
+        cu.rfm(orders, as_of=as_of).astype({"last_purchase": "datetime64[ns]"}),
+        check_exact=True,
+    )
+    pd.testing.assert_frame_equal(
+        clv.customer_summary_from_totals(totals, as_of=as_of),
+        clv.customer_summary(orders, as_of=as_of).astype({"first_purchase": "datetime64[ns]"}),
+        check_exact=True,
+    )
+    assert int((totals["frequency"] >= 2).sum()) / len(totals) == cu.repurchase_rate(orders)
+    got = osql.payback_curves_sql(con, "orders", margin=0.3, where=where, params=params)
+    want = research.payback_curves(orders, margin=0.3)
+    assert sorted(got) == sorted(want) == sorted(chans)
+    for ch in want:
+        np.testing.assert_allclose(got[ch], want[ch], rtol=1e-13, atol=0)
+    june = orders.loc[orders["order_time"] >= "2025-06-01", ["order_id"]]
+    con.register("june", june)  # the frame's June orders, joined to their lines
+    june_lines = con.execute("SELECT sku, order_id FROM order_items JOIN june USING (order_id)")
+    june_lines = june_lines.df()
+    lines = osql.basket_lines_sql(
+        con, where=f"order_time >= ? AND {where}", params=[pd.Timestamp("2025-06-01"), *params]
+    )
+    rules = association_rules(lines, top=20)
+    assert len(rules) == 20 and rules.attrs["n_orders"] == len(june)
+    pd.testing.assert_frame_equal(rules, association_rules(june_lines, top=20))
+    con.close()
+
+
 @pytest.fixture()
 def tied_tx() -> pd.DataFrame:
     """Many ties: 60 % one-time buyers, amounts on a few price points (cents), shared days."""

@@ -318,7 +318,11 @@ def test_sections_without_market_or_item_tables_say_why_and_the_rest_run(monkeyp
     coh = ms.show_cohorts(ctx, data)
     ltv = ms.show_clv(ctx, data, coh, horizon_days=365, margin=0.3)
     assert isinstance(ltv, CLVResult) and ltv.error_code == ""
-    n = data.orders["customer_id"].nunique()
+    # the store's orders are aggregated in DuckDB, never loaded: the sections count the
+    # customers of the whole history up to the period's end
+    assert data.orders is None and data.items is None
+    _, orders = _shop_frames()
+    n = orders.loc[orders["order_time"] < "2026-01-01", "customer_id"].nunique()
     assert ctx.records["customers"] == n and int(seg["customers"].sum()) == n
     assert ctx.records["mean_clv"] == pytest.approx(ltv.mean_clv)
     assert coh["cohort"].min() == "2025-01"  # the last 12 months before the period's end
@@ -329,12 +333,53 @@ def test_channels_list_limits_orders_and_traffic(monkeypatch, small_store):
 
     ctx, _, _ = _report(monkeypatch, lang="en", period="2025-11", db_path=str(small_store))
     data = ms.load_market_data(ctx, channels=["抖音"])
-    assert set(data.daily["channel"]) == {"抖音"} and set(data.orders["channel"]) == {"抖音"}
-    assert data.orders["order_time"].max() < pd.Timestamp("2025-12-01")
+    assert set(data.daily["channel"]) == {"抖音"} and data.channels == ("抖音",)
     assert data.daily_prev["date"].min() == pd.Timestamp("2025-10-02")  # 30 days before
-    assert set(data.period_orders["order_time"].dt.month) == {11}
+    # the customer sections read the 抖音 orders before 2025-12-01 from the store in SQL: the
+    # same tables as the pandas functions on those rows
+    daily, orders = _shop_frames()
+    mine = orders[(orders["channel"] == "抖音") & (orders["order_time"] < "2025-12-01")]
+    end = pd.Timestamp("2025-12-01")
+    pd.testing.assert_frame_equal(
+        ms.show_rfm(ctx, data), mk.rfm_segments(mk.rfm(mine, as_of=end, lang="en"), lang="en")
+    )
+    every = mk.cohorts(mine, end=pd.Timestamp("2025-11-30"))
+    pd.testing.assert_frame_equal(
+        ms.show_cohorts(ctx, data), every[every["cohort"] >= "2024-12"], rtol=1e-12
+    )
+    assert ctx.records["repurchase_rate"] == mk.repurchase_rate(mine)
+    pd.testing.assert_frame_equal(
+        ms.show_channel_economics(ctx, data, margin=0.3),
+        mk.channel_economics(data.daily, mine, margin=0.3),
+    )
     both = ms.load_market_data(ctx, channels="抖音, 自然搜索")  # a comma string works too
     assert set(both.daily["channel"]) == {"抖音", "自然搜索"}
+
+
+def test_rfm_cohorts_and_clv_read_the_customers_from_the_store_once_per_run(
+    monkeypatch, small_store
+):
+    import dataclasses
+
+    from opsnb.market import customers_sql
+    from opsnb.market import show as ms
+
+    calls = []
+
+    def counted(*args, **kw):
+        calls.append(kw["where"])
+        return customers_sql.customer_totals_sql(*args, **kw)
+
+    monkeypatch.setattr(ms, "customer_totals_sql", counted)
+    ctx, _, _ = _report(monkeypatch, lang="zh", period="2025-Q4", db_path=str(small_store))
+    data = ms.load_market_data(ctx)
+    seg = ms.show_rfm(ctx, data)
+    ltv = ms.show_clv(ctx, data, ms.show_cohorts(ctx, data))
+    assert calls == ["order_time < ?"]
+    assert ctx.records["customers"] == int(seg["customers"].sum()) == ltv.n_customers
+    # a new run (or a replace() with other channels) reads afresh
+    ms.show_rfm(ctx, dataclasses.replace(data, channels=("抖音",)))
+    assert calls == ["order_time < ?", "order_time < ? AND channel IN (?)"]
 
 
 def test_orders_file_without_items_skips_market_traffic_and_basket_in_english(

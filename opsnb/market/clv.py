@@ -44,7 +44,9 @@ __all__ = [
     "fit_gamma_gamma",
     "gamma_gamma_expected_spend",
     "customer_summary",
+    "customer_summary_from_totals",
     "predict_clv",
+    "clv_from_summary",
     "clv_from_orders",
 ]
 
@@ -273,10 +275,30 @@ def bgnbd_expected_purchases(fit, t, x=None, t_x=None, T=None):
         z = t / (alpha + t)
         return (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b, a + b - 1, z))
     x, t_x, T = _arr(x), _arr(t_x), _arr(T)
-    z = t / (alpha + T + t)
+    return _conditional_purchases((r, alpha, a, b), [t], x, t_x, T)[0]
+
+
+def _conditional_purchases(params, ts, x, t_x, T) -> np.ndarray:
+    """E[Y(t) | x, t_x, T] (FHL eq. 10) for every ``t`` of ``ts`` (one row each): the
+    P(alive) denominator once, the hypergeometric term once per distinct (x, T) pair, which
+    many customers share (it does not depend on t_x)."""
+    from scipy.special import hyp2f1
+
+    r, alpha, a, b = params
+    pairs, back = np.unique(np.stack([x, T], axis=1), axis=0, return_inverse=True)
+    px, pT = pairs.T.copy()
+    back = back.reshape(-1)
     first = (a + b + x - 1) / (a - 1)
-    second = 1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, z)
-    return first * second / _alive_denominator(r, alpha, a, b, x, t_x, T)
+    denominator = _alive_denominator(r, alpha, a, b, x, t_x, T)
+    out = np.empty((len(ts), len(x)))
+    for i, t in enumerate(ts):
+        t = _arr(t)
+        z = t / (alpha + pT + t)
+        second = 1 - ((alpha + pT) / (alpha + pT + t)) ** (r + px) * hyp2f1(
+            r + px, b + px, a + b + px - 1, z
+        )
+        out[i] = first * second[back] / denominator
+    return out
 
 
 def _alive_denominator(r, alpha, a, b, x, t_x, T):
@@ -383,26 +405,49 @@ def customer_summary(
         }
     )
     daily = d.groupby(["customer", "day"], sort=True)["amount"].sum().reset_index()
-    as_of_ts = (daily["day"].max() + pd.Timedelta(days=1)) if as_of is None else pd.Timestamp(as_of)
     g = daily.groupby("customer")
-    first = g["day"].min()
-    last = g["day"].max()
-    n_days = g["day"].size()
-    total = g["amount"].sum()
-    first_amount = g["amount"].first()
-    x = n_days - 1
-    out = pd.DataFrame(
+    totals = pd.DataFrame(
         {
+            "customer_id": ids[g["day"].min().index.to_numpy()],
+            "first_purchase": g["day"].min(),
+            "last_purchase": g["day"].max(),
+            "frequency": g["day"].size(),
+            "day_total": g["amount"].sum(),
+            "first_amount": g["amount"].first(),
+        }
+    )
+    as_of_ts = (daily["day"].max() + pd.Timedelta(days=1)) if as_of is None else as_of
+    return customer_summary_from_totals(totals, as_of=as_of_ts, unit_days=unit_days)
+
+
+def customer_summary_from_totals(
+    totals: pd.DataFrame, *, as_of=None, unit_days: float = 7.0
+) -> pd.DataFrame:
+    """:func:`customer_summary` of per-customer totals, its second half.
+
+    ``totals`` has one row per customer: customer_id, first_purchase and last_purchase (days),
+    frequency (distinct purchase days), day_total (the total of the day totals) and
+    first_amount (the first day's total), as :func:`customer_summary` aggregates them (pandas) or
+    :func:`opsnb.market.customers_sql.customer_totals_sql` does (one DuckDB pass). ``as_of``
+    defaults to the day after the last purchase. Columns as :func:`customer_summary`.
+    """
+    first = totals["first_purchase"].reset_index(drop=True)
+    last = totals["last_purchase"].reset_index(drop=True)
+    as_of_ts = last.max() + pd.Timedelta(days=1) if as_of is None else pd.Timestamp(as_of)
+    x = totals["frequency"].to_numpy(np.int64) - 1
+    total = totals["day_total"].to_numpy(float)
+    repeat = total - totals["first_amount"].to_numpy(float)
+    return pd.DataFrame(
+        {
+            "customer_id": totals["customer_id"].to_numpy(),
             "first_purchase": first,
             "x": x.astype(int),
             "t_x": (last - first).dt.days / unit_days,
             "T": (as_of_ts - first).dt.days / unit_days,
-            "m": np.where(x > 0, (total - first_amount) / x.clip(lower=1), 0.0),
+            "m": np.where(x > 0, repeat / np.maximum(x, 1), 0.0),
             "monetary": total,
         }
     )
-    out.index = pd.Index(ids[out.index.to_numpy()], name="customer_id")
-    return out.reset_index()
 
 
 def predict_clv(
@@ -436,7 +481,7 @@ def predict_clv(
     ux, utx, uT = triples.T.copy()
 
     def clv(bgp, ggp):
-        cum = np.stack([bgnbd_expected_purchases(bgp, t, ux, utx, uT) for t in grid])[:, back]
+        cum = _conditional_purchases(_p(bgp, ("r", "alpha", "a", "b")), grid, ux, utx, uT)[:, back]
         inc = np.diff(np.vstack([np.zeros_like(x), cum]), axis=0)
         spend = gamma_gamma_expected_spend(ggp, x, np.where(x > 0, m, 0.0))
         return margin * spend * (disc[:, None] * inc).sum(axis=0), cum[-1], spend
@@ -539,6 +584,30 @@ def clv_from_orders(
     >>> r.mean_clv, r.bg.to_frame()                                  # doctest: +SKIP
     """
     summ = customer_summary(orders, as_of=as_of, unit_days=7.0)
+    return clv_from_summary(
+        summ,
+        horizon_days=horizon_days,
+        margin=margin,
+        max_customers=max_customers,
+        n_draws=n_draws,
+        seed=seed,
+    )
+
+
+def clv_from_summary(
+    summary: pd.DataFrame,
+    *,
+    horizon_days: float = 365.0,
+    margin: float = 1.0,
+    max_customers: int = 50_000,
+    n_draws: int = 100,
+    seed: int = 0,
+) -> CLVResult:
+    """:func:`clv_from_orders` of a :func:`customer_summary` (weeks), e.g. one built in SQL by
+    :func:`customer_summary_from_totals` of
+    :func:`opsnb.market.customers_sql.customer_totals_sql`; the same sample, fits and means.
+    """
+    summ = summary
     n = len(summ)
     if n > max_customers:
         summ = summ.sample(max_customers, random_state=seed).reset_index(drop=True)

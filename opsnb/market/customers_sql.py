@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from opsnb.data.store import quote_ident
@@ -39,6 +40,7 @@ __all__ = [
     "open_purchases",
     "near_ties",
     "rfm_summary_sql",
+    "customer_totals_sql",
     "rfm_sql",
     "repurchase_rate_sql",
     "cohort_counts_sql",
@@ -112,6 +114,99 @@ def rfm_summary_sql(
             "monetary": "float64",
         }
     )
+
+
+def customer_totals_sql(
+    con,
+    relation: str,
+    *,
+    customer_col: str = "customer_id",
+    date_col: str = "order_time",
+    amount_col: str = "amount",
+    where: str | None = None,
+    params: list | None = None,
+    row_order: str | None = None,
+) -> pd.DataFrame:
+    """Per customer what RFM, the repurchase rate and CLV all read, in one pass over ``relation``.
+
+    Columns: customer_id (str), first_purchase and last_purchase (datetime64[ns], the days),
+    frequency (int64, distinct purchase days), monetary (float64, the total of the rows, as
+    :func:`~opsnb.market.customers.rfm` sums it), day_total (float64, the total of the day
+    totals, as :func:`opsnb.market.clv.customer_summary` sums it) and first_amount (float64,
+    the first day's total); one row per customer, sorted by customer_id as pandas sorts it.
+    :func:`~opsnb.market.customers.rfm_from_summary` scores them as :func:`rfm_sql` does and
+    :func:`opsnb.market.clv.customer_summary_from_totals` turns them into BG/NBD inputs.
+
+    Sums of one or two rows do not depend on their order; with ``row_order`` (the order in
+    which pandas would meet the rows, e.g. ``"order_time, order_id"``) the customers of three
+    or more rows are summed again by pandas in that order, so every total is the pandas paths'
+    to the last bit (without it, within a few ulps).
+    """
+    _quiet(con)
+    c, t, a = (quote_ident(x) for x in (customer_col, date_col, amount_col))
+    sql = (
+        f"WITH d AS (SELECT CAST({c} AS VARCHAR) AS customer_id, CAST({t} AS DATE) AS day, "
+        f"fsum(CAST({a} AS DOUBLE)) AS s, count(*) AS n FROM {relation}{_where(where)} "
+        "GROUP BY 1, 2) "
+        "SELECT customer_id, CAST(min(day) AS TIMESTAMP) AS first_purchase, "
+        "CAST(max(day) AS TIMESTAMP) AS last_purchase, count(*) AS frequency, "
+        "fsum(s) AS monetary, arg_min(s, day) AS first_amount, "
+        "CAST(sum(n) AS BIGINT) AS n_rows FROM d GROUP BY 1 ORDER BY customer_id"
+    )
+    out = con.sql(sql, params=params or []).to_arrow_table().to_pandas()
+    out.insert(5, "day_total", out["monetary"])
+    many = out["n_rows"].to_numpy() >= 3
+    if row_order is not None and many.any():
+        out = _resum_many_rows(con, out, many, relation, (c, t, a), where, params, row_order)
+    return out.drop(columns="n_rows").astype(
+        {
+            "customer_id": "str",
+            "first_purchase": "datetime64[ns]",
+            "last_purchase": "datetime64[ns]",
+            "frequency": "int64",
+            "monetary": "float64",
+            "day_total": "float64",
+            "first_amount": "float64",
+        }
+    )
+
+
+def _resum_many_rows(con, out, many, relation, cols, where, params, row_order):
+    """``out`` with the totals of the customers marked ``many`` (three or more rows) summed
+    again by pandas over their rows in ``row_order``: ``monetary`` as
+    :func:`~opsnb.market.customers.rfm` sums the rows, ``day_total`` and ``first_amount`` as
+    :func:`opsnb.market.clv.customer_summary` sums the days."""
+    c, t, a = cols
+    ids = pd.DataFrame({"customer_id": out.loc[many, "customer_id"].to_numpy()})
+    con.register("_opsnb_many_rows", ids)
+    try:
+        rows = con.sql(
+            f"SELECT CAST({c} AS VARCHAR) AS customer_id, CAST(CAST({t} AS DATE) AS TIMESTAMP) "
+            f"AS day, CAST({a} AS DOUBLE) AS amount FROM {relation} WHERE CAST({c} AS VARCHAR) "
+            "IN (SELECT customer_id FROM _opsnb_many_rows)"
+            + (f" AND ({where})" if where else "")
+            + f" ORDER BY {row_order}",
+            params=params or [],
+        ).df()
+    finally:
+        con.unregister("_opsnb_many_rows")
+    daily = rows.groupby(["customer_id", "day"], sort=True)["amount"].sum()  # pandas' own sums
+    by_day = daily.groupby(level=0)
+    again = pd.DataFrame(
+        {
+            "monetary": rows.groupby("customer_id", sort=True)["amount"].sum(),
+            "day_total": by_day.sum(),
+            "first_amount": by_day.first(),
+        }
+    )
+    pos = np.flatnonzero(many)  # both sorted by customer_id: the same customers in order
+    if not np.array_equal(again.index.to_numpy(dtype=object), ids["customer_id"].to_numpy(object)):
+        pos = pd.Index(out["customer_id"]).get_indexer(again.index)
+    for col in again:  # new float columns: no copy of the frame (832 k ids on the demo shop)
+        values = out[col].to_numpy(dtype=float, copy=True)
+        values[pos] = again[col].to_numpy()
+        out[col] = values
+    return out
 
 
 def rfm_sql(

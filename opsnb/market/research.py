@@ -43,6 +43,8 @@ __all__ = [
     "competitor_comparison",
     "funnel",
     "channel_economics",
+    "payback_curves",
+    "payback_curves_from_counts",
     "plot_category_trend",
     "plot_price_bands",
     "plot_calibration",
@@ -488,8 +490,11 @@ def _poisson_ci(k: float, alpha: float) -> tuple[float, float]:
     return lo, hi
 
 
-def _payback_curve(orders: pd.DataFrame, margin: float) -> dict[str, np.ndarray]:
-    """Cumulative margin per acquired customer by month since first order, per first channel.
+def payback_curves(orders: pd.DataFrame, *, margin: float = 0.3) -> dict[str, np.ndarray]:
+    """Cumulative margin per acquired customer by month since first order, per first channel,
+    of an orders frame (customer_id, order_time, channel, amount, optional refund_amount; the
+    margin is ``margin · (amount − refund_amount)``). :func:`channel_economics` reads payback
+    from them; :func:`opsnb.market.orders_sql.payback_curves_sql` makes the same in DuckDB.
 
     Month k of a customer counts among the customers observable for k months (no censoring
     bias). Vectorised on month numbers (year * 12 + month) and customer codes; the sums run
@@ -515,13 +520,28 @@ def _payback_curve(orders: pd.DataFrame, margin: float) -> dict[str, np.ndarray]
     rows = pd.DataFrame({"ch": ch, "k": k, "net": o["net"].to_numpy()})
     # a row's month k never exceeds its customer's span: every row is observable
     per_all = rows.groupby(["ch", "k"])["net"].sum()
+    spans = pd.Series(span).groupby([first["ch"].to_numpy(), span]).size()
+    return payback_curves_from_counts(per_all, spans)
+
+
+def payback_curves_from_counts(net: pd.Series, customers: pd.Series) -> dict[str, np.ndarray]:
+    """Payback curves (cumulative margin per acquired customer by month since the first order,
+    per first channel) from counts, the second half of :func:`channel_economics`' payback.
+
+    ``net``: the margin of the orders indexed by (first channel, months since the customer's
+    first order); ``customers``: customers indexed by (first channel, span), the span being the
+    months from the customer's first order to the last month of the data. Month k counts among
+    the customers observable for k months (no censoring bias). Both are aggregated over the
+    orders by ``channel_economics`` (pandas) or
+    :func:`opsnb.market.orders_sql.payback_counts_sql` (DuckDB)."""
     curves = {}
-    for c, cust_span in pd.Series(span, index=first.index).groupby(first["ch"].to_numpy()):
-        spans = cust_span.to_numpy()
-        ks = np.arange(int(spans.max()) + 1)
-        observable = np.bincount(spans, minlength=len(ks))[::-1].cumsum()[::-1].astype(float)
-        per = per_all.xs(c, level="ch").reindex(ks).fillna(0)
-        curves[c] = np.cumsum(per.to_numpy() / np.maximum(observable, 1))
+    for c, per_span in customers.groupby(level=0):
+        spans = per_span.index.get_level_values(1).to_numpy(dtype=np.int64)
+        counts = np.bincount(spans, weights=per_span.to_numpy(dtype=float))
+        observable = counts[::-1].cumsum()[::-1]
+        ks = np.arange(len(observable))
+        per = net.xs(c, level=0).reindex(ks).fillna(0).to_numpy()  # k = 0: the first order
+        curves[c] = np.cumsum(per / np.maximum(observable, 1))
     return curves
 
 
@@ -531,6 +551,7 @@ def channel_economics(
     *,
     margin: float = 0.3,
     alpha: float = 0.05,
+    curves: dict[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """CAC, ROAS, ROI and payback per channel with (1−alpha) intervals.
 
@@ -539,14 +560,18 @@ def channel_economics(
     conversion_rate, cac, cac_low, cac_high, roas, roas_low, roas_high, roi, roi_low, roi_high,
     payback_months, payback_low, payback_high, error_code. Payback is the number of months
     (1 = within the acquisition month) until cumulative margin per customer reaches the CAC,
-    NaN when not reached within the data.
+    NaN when not reached within the data; ``curves`` (instead of ``orders``) are those
+    curves already made (:func:`payback_curves`, or from the store in SQL:
+    :func:`opsnb.market.orders_sql.payback_curves_sql`).
     """
     from scipy.stats import norm
 
     if not 0 < margin <= 1:
         raise ValueError(f"margin must be in (0, 1], got {margin}")
     z = norm.ppf(1 - alpha / 2)
-    curves = _payback_curve(orders, margin) if orders is not None and "channel" in orders else {}
+    if curves is None:
+        has_channel = orders is not None and "channel" in orders
+        curves = payback_curves(orders, margin=margin) if has_channel else {}
 
     def months_to(curve, target):
         if curve is None or not np.isfinite(target):

@@ -21,7 +21,12 @@ import pandas as pd
 from opsnb.data.store import list_tables
 from opsnb.errors import ErrorCode
 from opsnb.market.basket import association_rules
-from opsnb.market.clv import CLVResult, clv_from_orders
+from opsnb.market.clv import (
+    CLVResult,
+    clv_from_orders,
+    clv_from_summary,
+    customer_summary_from_totals,
+)
 from opsnb.market.customers import (
     cohorts,
     load_orders_file,
@@ -29,9 +34,11 @@ from opsnb.market.customers import (
     plot_rfm_segments,
     repurchase_rate,
     rfm,
+    rfm_from_summary,
     rfm_segments,
 )
-from opsnb.market.customers_sql import cohorts_sql, repurchase_rate_sql, rfm_sql
+from opsnb.market.customers_sql import cohorts_sql, customer_totals_sql
+from opsnb.market.orders_sql import basket_lines_sql, payback_curves_sql
 from opsnb.market.research import (
     IndexCalibration,
     apply_calibration,
@@ -80,15 +87,18 @@ class MarketData:
     """Everything notebook 01 reads, once, with the reason when a part is missing.
 
     ``start``/``end``: the report period as timestamps, ``end`` exclusive (the day after the
-    period). ``orders``: orders before ``end`` (the whole history: RFM, cohorts and CLV look
-    back), ``channel`` in the chosen channels; ``items``: order items (order_id, sku, …);
-    ``excluded``: rows dropped from ``orders_file`` (reason, rows, amount, note), None for the
-    store. ``estimates``: market rows of the chosen category with ``est_gmv`` from
+    period). ``orders``/``items``: for an ``orders_file``, its orders before ``end`` (the whole
+    history: RFM, cohorts and CLV look back) and order items (order_id, sku, …); None for the
+    store, whose ``orders`` (before ``end``, ``channel`` in the chosen channels) and
+    ``order_items`` tables the sections aggregate in DuckDB, reading only the columns and rows
+    each needs (the per-customer totals RFM, the repurchase rate and CLV share are read once
+    per run); ``excluded``: rows dropped from ``orders_file`` (reason, rows, amount, note),
+    None for the store. ``estimates``: market rows of the chosen category with ``est_gmv`` from
     ``calibration`` (fitted on the shop's own months of every category, ``own_months``);
     ``daily``/``daily_prev``: daily_metrics of the period and of the period before.
     ``*_gap`` says why a part is None: "" (present), "orders_file", "no_table", "no_rows" or
     "no_items" (an orders file without item lines). ``channels``: the channels kept (empty:
-    all); the customer sections aggregate the store's ``orders`` table in SQL with them.
+    all).
     """
 
     start: pd.Timestamp
@@ -108,10 +118,12 @@ class MarketData:
     items_gap: str = OK
     market_gap: str = OK
     traffic_gap: str = OK
+    # what several sections read from the store, read once (a replace() starts afresh)
+    _shared: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def period_orders(self) -> pd.DataFrame | None:
-        """The orders inside the report period."""
+        """The orders inside the report period (of an orders file; None for the store)."""
         return None if self.orders is None else self.orders[self.orders["order_time"] >= self.start]
 
     def in_period(self, frame: pd.DataFrame, col: str = "month") -> pd.DataFrame:
@@ -158,27 +170,45 @@ def load_market_data(
     ctx.con.execute("SET enable_progress_bar = false")
     tables = set(list_tables(ctx.con))
     kw: dict = {"orders_gap": NO_TABLE, "items_gap": NO_TABLE}
-    if "orders" in tables:
-        orders = ctx.read_all("orders", channels=chan)
-        orders = orders[orders["order_time"] < end]
-        kw.update(orders=orders, orders_gap=OK if len(orders) else NO_ROWS)
+    if "orders" in tables:  # the sections aggregate the orders in SQL: here only whether any
+        where, params = _orders_where(end, chan or ())
+        n = ctx.con.execute(f"SELECT count(*) FROM orders WHERE {where}", params).fetchone()[0]
+        kw.update(orders_gap=OK if n else NO_ROWS)
     if "order_items" in tables:
-        kw.update(items=ctx.read_all("order_items"), items_gap=OK)
+        kw.update(items_gap=OK)
     kw.update(_market_part(ctx, category, tables))
     kw.update(_traffic_part(ctx, chan, tables))
     return MarketData(start=start, end=end, category=category, channels=tuple(chan or ()), **kw)
 
 
-def _store_orders(data: MarketData) -> tuple[str, list] | None:
-    """(where, params) selecting ``data.orders`` from the store's ``orders`` table (None for
-    an orders file): the customer sections aggregate there in SQL, not over the frame."""
-    if data.orders_file:
-        return None
-    where, params = "order_time < ?", [data.end.to_pydatetime()]
-    if data.channels:
-        where += f" AND channel IN ({', '.join('?' * len(data.channels))})"
-        params += list(data.channels)
+def _orders_where(end: pd.Timestamp, channels, start: pd.Timestamp | None = None):
+    """(where, params) selecting the store's orders before ``end`` (and from ``start``) in
+    ``channels`` (empty: all)."""
+    where, params = "order_time < ?", [end.to_pydatetime()]
+    if start is not None:
+        where, params = f"order_time >= ? AND {where}", [start.to_pydatetime(), *params]
+    if channels:
+        where += f" AND channel IN ({', '.join('?' * len(channels))})"
+        params += list(channels)
     return where, params
+
+
+def _store_orders(data: MarketData) -> tuple[str, list] | None:
+    """(where, params) selecting the orders the customer sections read from the store's
+    ``orders`` table (None for an orders file): they aggregate there in SQL."""
+    return None if data.orders_file else _orders_where(data.end, data.channels)
+
+
+def _customer_totals(ctx, data: MarketData) -> pd.DataFrame:
+    """Per-customer totals of the store's orders (:func:`customer_totals_sql`), read once per
+    run: RFM, the repurchase rate and CLV all start from them. Near-tied totals are summed
+    again in the order ``ctx.read_all`` gives, so the scores are those of the pandas path."""
+    if "totals" not in data._shared:
+        where, params = _store_orders(data)
+        data._shared["totals"] = customer_totals_sql(
+            ctx.con, "orders", where=where, params=params, row_order="order_time, order_id"
+        )
+    return data._shared["totals"]
 
 
 def _market_part(ctx, category: str, tables: set[str]) -> dict:
@@ -409,7 +439,13 @@ def show_channel_economics(ctx, data: MarketData, *, margin: float = 0.3) -> pd.
     Returns the :func:`~opsnb.market.research.channel_economics`."""
     if data.daily is None:
         return _skipped(ctx, data, "daily_metrics", data.traffic_gap)
-    econ = channel_economics(data.daily, data.orders, margin=margin)
+    sql = _store_orders(data)
+    if sql is None or data.orders_gap == NO_TABLE:
+        econ = channel_economics(data.daily, data.orders, margin=margin)
+    else:  # the payback curves aggregated in DuckDB
+        where, params = sql
+        curves = payback_curves_sql(ctx.con, "orders", margin=margin, where=where, params=params)
+        econ = channel_economics(data.daily, margin=margin, curves=curves)
     ctx.table(
         econ,
         money=["ad_spend", "gmv", "cac", "cac_low", "cac_high"],
@@ -444,17 +480,8 @@ def show_rfm(ctx, data: MarketData) -> pd.DataFrame | None:
     sql = _store_orders(data)
     if sql is None:
         table = rfm(data.orders, as_of=data.end, lang=ctx.lang)
-    else:  # one DuckDB pass; near ties re-summed in the order ctx.read_all gives
-        where, params = sql
-        table = rfm_sql(
-            ctx.con,
-            "orders",
-            where=where,
-            params=params,
-            row_order="order_time, order_id",
-            as_of=data.end,
-            lang=ctx.lang,
-        )
+    else:  # the per-customer totals from one DuckDB pass
+        table = rfm_from_summary(_customer_totals(ctx, data), as_of=data.end, lang=ctx.lang)
     seg = rfm_segments(table, lang=ctx.lang)
     ctx.table(
         seg,
@@ -491,7 +518,8 @@ def show_cohorts(ctx, data: MarketData, *, months: int = 12) -> pd.DataFrame | N
         coh = cohorts_sql(
             ctx.con, "orders", where=where, params=params, end=end - pd.Timedelta(days=1)
         )
-        rep = repurchase_rate_sql(ctx.con, "orders", where=where, params=params)
+        totals = _customer_totals(ctx, data)  # RFM's: customers with two or more days
+        rep = int((totals["frequency"] >= 2).sum()) / len(totals)
     coh = coh[coh["cohort"] >= (end - pd.DateOffset(months=months)).strftime("%Y-%m")]
     ctx.show(plot_cohort_heatmap(coh, lang=ctx.lang))
     m1 = float(coh.loc[coh["months_since_first"] == 1, "retention_rate"].mean())
@@ -520,14 +548,14 @@ def show_clv(
     if data.orders_gap or cohort_table is None:
         return _skipped(ctx, data, "orders", data.orders_gap or NO_ROWS)
     ctx.show(plot_cohort_heatmap(cohort_table, value="cum_gmv_per_customer", lang=ctx.lang))
-    ltv = clv_from_orders(
-        data.orders,
-        as_of=data.end,
-        horizon_days=horizon_days,
-        margin=margin,
-        max_customers=max_customers,
-        n_draws=n_draws,
+    kw = dict(
+        horizon_days=horizon_days, margin=margin, max_customers=max_customers, n_draws=n_draws
     )
+    if _store_orders(data) is None:
+        ltv = clv_from_orders(data.orders, as_of=data.end, **kw)
+    else:  # fitted on the per-customer totals RFM read
+        totals = _customer_totals(ctx, data)
+        ltv = clv_from_summary(customer_summary_from_totals(totals, as_of=data.end), **kw)
     if ltv.error_code:
         few = ltv.error_code == ErrorCode.TOO_FEW_OBSERVATIONS
         ctx.say(
@@ -550,14 +578,6 @@ def show_clv(
     return ltv
 
 
-def _isin(values: pd.Series, allowed: pd.Series):
-    """``values.isin(allowed)`` by Arrow's hash lookup (pandas loops over Arrow strings)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    return pc.is_in(pa.array(values), value_set=pa.array(allowed)).to_numpy(zero_copy_only=False)
-
-
 def show_basket(ctx, data: MarketData, *, top: int = 10) -> pd.DataFrame | None:
     """The ``top`` item pairs by lift in the period's orders (every valid line of an orders file,
     guest checkouts included), naming the strongest. Returns the
@@ -565,10 +585,11 @@ def show_basket(ctx, data: MarketData, *, top: int = 10) -> pd.DataFrame | None:
     if data.items_gap:
         return _skipped(ctx, data, "order_items", data.items_gap)
     items = data.items
-    if data.excluded is None:  # the store: the items of the period's orders
-        if data.orders is None:
+    if data.excluded is None:  # the store: the (order, sku) lines of the period's orders
+        if data.orders_gap == NO_TABLE:
             return _skipped(ctx, data, "orders", data.orders_gap)
-        items = items[_isin(items["order_id"], data.period_orders["order_id"])]
+        where, params = _orders_where(data.end, data.channels, start=data.start)
+        items = basket_lines_sql(ctx.con, where=where, params=params)
     rules = association_rules(items, min_support=0.001, min_lift=1.0, top=top)
     ctx.table(
         rules,
