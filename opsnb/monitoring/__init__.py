@@ -28,9 +28,12 @@ from opsnb.monitoring.compare import (
     same_day_last_year,
 )
 from opsnb.monitoring.context import (
+    CONTEXT_MIN_ROWS,
+    CONTEXT_THRESHOLD,
     ContextConfig,
     ContextDetector,
     causal_context_scores,
+    context_flags,
     context_scores,
     nab_rest_period,
     py2_tuple_hash,
@@ -143,6 +146,9 @@ __all__ = [
     "ContextDetector",
     "context_scores",
     "causal_context_scores",
+    "context_flags",
+    "CONTEXT_MIN_ROWS",
+    "CONTEXT_THRESHOLD",
     "nab_rest_period",
     "py2_tuple_hash",
     "METRICS",
