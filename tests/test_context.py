@@ -3,6 +3,12 @@
 Reference numbers: ``nab_published_per_file_scores.csv`` in the shared NAB folder (rows of
 ``results/contextOSE/contextOSE_<profile>_scores.csv`` at numenta/NAB commit ea702d7): the raw
 score, TP and FP of CAD OSE per file at its corpus-optimised threshold per profile.
+
+40 of the 50 files match in all three profiles (``benchmarks/nab_eval.py --cv`` prints the
+count); the other 10 differ by one or two detections near the threshold. Those differences
+come from ties between equally active contexts: swapping the tie-break hash (Python 3's, or
+Python 2's with a 32-bit C long) makes other files match and these fail, so the published run
+broke some ties in a way we have not pinned down. The files below match and are short.
 """
 
 from __future__ import annotations
@@ -17,9 +23,12 @@ import pandas as pd
 import pytest
 
 from opsnb.monitoring.context import (
+    CONTEXT_MIN_ROWS,
+    CONTEXT_THRESHOLD,
     ContextConfig,
     ContextDetector,
     causal_context_scores,
+    context_flags,
     context_scores,
     nab_rest_period,
     py2_tuple_hash,
@@ -93,19 +102,14 @@ def test_scores_stream_row_by_row():
 
 
 def test_causal_scores_do_not_depend_on_the_future():
-    rng = np.random.default_rng(3)
-    x = 100 + 10 * np.sin(np.arange(900) * 2 * np.pi / 48) + rng.normal(0, 1, 900)
-    x[600] = 160.0  # outside the warm-up range: clipped, then a rebuild with the wider range
-    x[700] = np.nan
-    full = causal_context_scores(x, warmup=150)
-    cut = causal_context_scores(x[:650], warmup=150)
-    np.testing.assert_array_equal(full[:650], cut)
-    assert (full[:150] == 0).all() and full[700] == 0
-    assert full[600] > 0.5
-    # a future spike changes nothing before it
-    y = x.copy()
-    y[800] = -500.0
-    np.testing.assert_array_equal(causal_context_scores(y, warmup=150)[:800], full[:800])
+    x = _hourly(700).copy()
+    x[400] = 160.0  # outside the warm-up range: clipped, then a rebuild with the wider range
+    x[500] = np.nan
+    full = causal_context_scores(x, warmup=150, memory=300)
+    cut = causal_context_scores(x[:450], warmup=150, memory=300)
+    np.testing.assert_array_equal(full[:450], cut)
+    assert (full[:150] == 0).all() and full[500] == 0
+    assert full[400] > 0.5 and full[600] > 0.5  # the jump and the spike of _hourly
 
 
 def test_degenerate_and_bad_arguments():
@@ -117,3 +121,40 @@ def test_degenerate_and_bad_arguments():
         causal_context_scores(np.ones(10), warmup=0)
     with pytest.raises(ValueError, match="value_bits"):
         ContextConfig(value_bits=0)
+
+
+@cache
+def _hourly(n: int) -> np.ndarray:
+    """A clean daily pattern (CAD learns it in a few cycles, so this runs fast) with a spike."""
+    x = np.tile(np.round(100 + 20 * np.sin(np.arange(24) * 2 * np.pi / 24)), n // 24 + 1)[:n]
+    x[n - 100] = 300.0
+    return x
+
+
+@cache
+def _causal(n: int) -> np.ndarray:
+    return causal_context_scores(_hourly(n))
+
+
+def test_context_flags_only_on_long_series():
+    x = _hourly(CONTEXT_MIN_ROWS + 100)
+    short = np.full_like(x, np.nan)
+    short[: CONTEXT_MIN_ROWS - 1] = x[: CONTEXT_MIN_ROWS - 1]
+    flags = context_flags(np.vstack([x, short]))
+    want = _causal(CONTEXT_MIN_ROWS + 100) >= CONTEXT_THRESHOLD
+    np.testing.assert_array_equal(flags, np.vstack([want, np.zeros_like(want)]))
+    assert flags[0, len(x) - 100]  # the spike
+    assert context_flags(short[None, :]) is None
+
+
+def test_detect_adds_the_contextual_alarms_on_long_series():
+    from opsnb.monitoring.anomaly import detect
+
+    x = _hourly(CONTEXT_MIN_ROWS + 100)
+    ts = pd.date_range("2024-01-01", periods=len(x), freq="h")
+    out = detect(pd.DataFrame({"timestamp": ts, "value": x}))
+    ctx = _causal(len(x)) >= CONTEXT_THRESHOLD
+    assert (out["flagged"].to_numpy()[ctx] == 1).all()
+    # a shorter series gets no contextual score: its flags are the engine's own
+    n = CONTEXT_MIN_ROWS - 1
+    assert context_flags(x[:n]) is None

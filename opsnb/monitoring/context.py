@@ -482,6 +482,8 @@ def context_flags(
     for the series with at least ``min_rows`` finite values, False elsewhere; None when no
     series is that long (nothing to add, nothing computed). Causal like the scores."""
     m = np.atleast_2d(np.asarray(values, dtype=float))
+    if m.shape[1] < min_rows:  # e.g. a year of daily data: nothing to compute
+        return None
     long = np.flatnonzero(np.isfinite(m).sum(axis=1) >= min_rows)
     if not len(long):
         return None
