@@ -466,7 +466,8 @@ def causal_context_scores(
 CONTEXT_MIN_ROWS = 2000
 """The engine adds the contextual score to series with at least this many values: CAD learns
 its contexts from the series' own history, which a year of daily values is too short for (and
-10 000 such series would cost minutes)."""
+10 000 such series would cost minutes). It costs about a millisecond per value (one NAB file of
+4 032 five-minute values: 3.9 s in detect against 0.4 s without, on a loaded 2-core machine)."""
 CONTEXT_THRESHOLD = 0.75
 """A row is a contextual alarm when its causal CAD score reaches CAD's own base threshold."""
 
