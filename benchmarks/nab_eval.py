@@ -12,9 +12,16 @@ and the held-out files are scored with that choice; per-category and overall nor
 scores for the three profiles are printed next to the published detectors' scores on the same
 files (their thresholds were optimised by NAB on the whole corpus, i.e. not cross-validated)
 (``opsnb CV`` also picks the engine variant per fold; ``default CV`` is the shipped default
-configuration alone, only the threshold and onset window tuned on the training folds)
+configuration alone, only the threshold and onset window tuned on the training folds; it
+includes the contextual alarms that :func:`opsnb.monitoring.anomaly.detect` adds on series of
+at least 2 000 rows, ``default (no context) CV`` is the same without them)
 and a causal per-series STL + ESD baseline cross-validated the same way
-(:func:`stl_esd_rows`). Then false alarms on anomaly-free series at the default sensitivity.
+(:func:`stl_esd_rows`). ``CAD (NAB range) CV`` and ``CAD (causal) CV`` are our Contextual
+Anomaly Detector (:mod:`opsnb.monitoring.context`) run as NAB runs it (whole-file value range)
+and causally (range from the series' own history), their score threshold
+(:data:`CAD_THRESHOLDS`) chosen on the training folds only; their scores are cached per file
+in ``$TMPDIR/opsnb-nab-cad`` (``--no-cad`` skips them; the first run takes a few minutes).
+Then false alarms on anomaly-free series at the default sensitivity.
 
 What it does
 ------------
@@ -301,21 +308,31 @@ def load_corpus(nab_dir: Path) -> list[NabFile]:
     return [prepare_file(nab_dir, rel, wins[rel]) for rel in sorted(wins)]
 
 
-def engine_rows(f: NabFile, config=None) -> tuple[np.ndarray, np.ndarray, int]:
-    """Per input row: the engine's p-value and CUSUM level-shift flag, and the season (steps).
+def engine_rows(
+    f: NabFile, config=None, context: bool = True
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per input row: the engine's p-value and its other alarms (CUSUM level shift and, on long
+    series, the contextual score: :func:`opsnb.monitoring.context.context_flags`), and the
+    season (steps).
 
     The same path as :func:`opsnb.monitoring.anomaly.detect` for one count series (BH across
-    one series is the raw p-value), run once so that thresholds can be swept cheaply."""
+    one series is the raw p-value), run once so that thresholds can be swept cheaply.
+    ``context=False``: the engine without the contextual score."""
     import warnings
 
     from opsnb.monitoring.anomaly import to_grid
+    from opsnb.monitoring.context import CONTEXT_THRESHOLD
     from opsnb.monitoring.scoring import EngineConfig, score_counts
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         g = to_grid(f.frame, time_col="timestamp", value_cols=["value"])
         r = score_counts(g.values["value"], g.season, config=config or EngineConfig())
-    return r["p_value"][0], r["level_shift"][0], g, g.season
+    shift = r["level_shift"][0]
+    s = engine_context_scores(f, g) if context else None
+    if s is not None:
+        shift = shift | (s >= CONTEXT_THRESHOLD)
+    return r["p_value"][0], shift, g, g.season
 
 
 def detections(p, shift, g, season: int, alpha: float, quiet: float) -> np.ndarray:
@@ -386,14 +403,144 @@ def category_table(files, columns: dict[str, np.ndarray], profile: str) -> pd.Da
     return pd.DataFrame(rows)
 
 
-def run_cv(nab_dir: Path, variants: dict, profiles=tuple(PROFILES)) -> dict:
+# ------------------------------------------------------------------------------------------
+# the Contextual Anomaly Detector (opsnb.monitoring.context), as NAB runs it and causally
+# ------------------------------------------------------------------------------------------
+
+CAD_THRESHOLDS = tuple(np.round(np.arange(0.5, 1.0 + 1e-9, 0.005), 3))
+"""Score thresholds of CAD swept on the training folds (NAB sweeps the detector's threshold)."""
+CAD_WARMUP = 500
+"""Causal CAD: rows collected before the value range is fixed (scored 0)."""
+CAD_REGROW = 0.25
+"""Causal CAD: rebuild on the history when the running range outgrows the one in use by this
+share of its width."""
+
+
+def _cad_cache() -> Path:
+    """Cache folder for CAD scores, keyed by the source of the code that computes them."""
+    import hashlib
+    import inspect
+    import tempfile
+
+    import opsnb.monitoring.context as ctx
+
+    parts = [ctx.py2_tuple_hash, ctx._Py2IntOrder, ctx._Buf, ctx._Side, ctx.ContextDetector]
+    parts += [ctx.ContextConfig, ctx.context_scores, ctx.causal_context_scores]
+    code = "".join(inspect.getsource(o) for o in parts)
+    d = Path(tempfile.gettempdir()) / "opsnb-nab-cad" / hashlib.sha1(code.encode()).hexdigest()[:10]
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def cad_rows(f: NabFile, causal: bool = False) -> np.ndarray:
+    """CAD OSE score per row of ``f`` with NAB's rest period (probationary rows / 5): the
+    published detector (``causal=False``: the whole file's min/max as the value range) or the
+    causal one (:func:`opsnb.monitoring.context.causal_context_scores`, :data:`CAD_WARMUP`,
+    :data:`CAD_REGROW`). Cached per file and code version."""
+    from opsnb.monitoring.context import (
+        ContextConfig,
+        causal_context_scores,
+        context_scores,
+        nab_rest_period,
+    )
+
+    tag = f"causal-{CAD_WARMUP}-{CAD_REGROW}" if causal else "nab"
+    path = _cad_cache() / f"{f.rel.replace('/', '__')}.{tag}.npy"
+    if path.exists():
+        return np.load(path)
+    v = f.frame["value"].to_numpy(dtype=float)
+    cfg = ContextConfig(rest_period=nab_rest_period(len(v)))
+    if causal:
+        s = causal_context_scores(v, warmup=CAD_WARMUP, regrow=CAD_REGROW, config=cfg)
+    else:
+        s = context_scores(v, config=cfg)
+    np.save(path, s)
+    return s
+
+
+def engine_context_scores(f: NabFile, g) -> np.ndarray | None:
+    """The causal CAD scores that :func:`opsnb.monitoring.anomaly.detect` computes for this
+    file's grid row (:func:`opsnb.monitoring.context.context_flags`, default settings), or
+    None when the series is too short for them; cached like :func:`cad_rows`."""
+    from opsnb.monitoring.context import CONTEXT_MIN_ROWS, causal_context_scores
+
+    y = g.values["value"][0]
+    if np.isfinite(y).sum() < CONTEXT_MIN_ROWS:
+        return None
+    path = _cad_cache() / f"{f.rel.replace('/', '__')}.engine.npy"
+    if path.exists():
+        return np.load(path)
+    s = causal_context_scores(y)
+    np.save(path, s)
+    return s
+
+
+def cad_grid(files, scores, profile: str) -> np.ndarray:
+    """Raw score of every file at every CAD threshold: array (files, thresholds)."""
+    out = np.zeros((len(files), len(CAD_THRESHOLDS)))
+    for i, (f, s) in enumerate(zip(files, scores)):
+        for k, thr in enumerate(CAD_THRESHOLDS):
+            out[i, k] = fast_score(f, s >= thr, profile)
+    return out
+
+
+def cross_validate_threshold(files, grid: np.ndarray) -> tuple[np.ndarray, dict]:
+    """Leave-one-category-out for a score threshold: for each held-out category, the threshold
+    of :data:`CAD_THRESHOLDS` with the best summed raw score on the other categories."""
+    cats = np.array([f.category for f in files])
+    held = np.zeros(len(files))
+    choice = {}
+    for c in CATEGORIES:
+        test = cats == c
+        if test.any():
+            k = int(np.argmax(grid[~test].sum(0)))
+            held[test] = grid[test, k]
+            choice[c] = CAD_THRESHOLDS[k]
+    return held, choice
+
+
+def cad_published_check(nab_dir: Path, files, scores) -> pd.DataFrame:
+    """Our CAD (NAB range) at CAD OSE's published threshold per profile against the published
+    per-file raw scores: files that match (score to 1e-6), and both corpus sums."""
+    pub = pd.read_csv(nab_dir / "nab_published_per_file_scores.csv")
+    pub = pub[pub.Detector == "contextOSE"]
+    rows = []
+    for prof in PROFILES:
+        p = pub[pub.Profile == prof].set_index("File")
+        thr = float(p.Threshold.iloc[0])
+        ours = np.array([fast_score(f, s >= thr, prof) for f, s in zip(files, scores)])
+        want = p.Score.reindex([f.rel for f in files]).to_numpy(dtype=float)
+        rows.append(
+            {
+                "profile": prof,
+                "threshold": thr,
+                "files_matching": int((np.abs(ours - want) < 1e-6).sum()),
+                "files": len(files),
+                "raw_ours": ours.sum(),
+                "raw_published": want.sum(),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def run_cv(nab_dir: Path, variants: dict, profiles=tuple(PROFILES), cad: bool = True) -> dict:
     """Cross-validated NAB tables for each profile; ``variants``: name → callable(file) giving
-    (p, shift, grid, season) per row, the tuning space next to the threshold and onset window."""
+    (p, shift, grid, season) per row, the tuning space next to the threshold and onset window.
+    ``cad``: add the CAD columns (threshold cross-validated the same way)."""
     files = load_corpus(nab_dir)
     t0 = time.perf_counter()
     outs = {name: [fn(f) for f in files] for name, fn in variants.items()}
     t_engine = time.perf_counter() - t0
     result = {"engine_seconds": t_engine, "tables": {}, "choices": {}}
+    cad_scores = {}
+    if cad:
+        t0 = time.perf_counter()
+        cad_scores = {
+            "CAD (NAB range) CV": [cad_rows(f) for f in files],
+            "CAD (causal) CV": [cad_rows(f, causal=True) for f in files],
+        }
+        result["cad_seconds"] = time.perf_counter() - t0
+        result["cad_check"] = cad_published_check(nab_dir, files, cad_scores["CAD (NAB range) CV"])
     for prof in profiles:
         grids = {name: score_grid(files, o, prof) for name, o in outs.items()}
         ours = {k: v for k, v in grids.items() if not k.startswith("stl")}
@@ -403,10 +550,16 @@ def run_cv(nab_dir: Path, variants: dict, profiles=tuple(PROFILES)) -> dict:
         if "default" in ours and len(ours) > 1:  # the shipped default alone (alpha, quiet tuned)
             dheld, _ = cross_validate(files, {"default": ours["default"]}, prof)
             cols["default CV"] = dheld.raw.to_numpy()
+        if "default-no-context" in ours:
+            nheld, _ = cross_validate(files, {"nc": ours["default-no-context"]}, prof)
+            cols["default (no context) CV"] = nheld.raw.to_numpy()
         if base:
             bheld, bchoice = cross_validate(files, base, prof)
             cols["STL+ESD CV"] = bheld.raw.to_numpy()
             choice = {c: (choice[c], bchoice[c]) for c in choice}
+        for name, sc in cad_scores.items():
+            cols[name], cchoice = cross_validate_threshold(files, cad_grid(files, sc, prof))
+            choice = {c: (choice[c], f"{name}: thr {cchoice[c]:g}") for c in choice}
         pub = published_raw(nab_dir, files, prof)
         for col in pub.columns:
             cols[col] = pub[col].to_numpy(dtype=float)
@@ -458,6 +611,7 @@ def default_variants() -> dict:
 
     return {
         "default": lambda f: engine_rows(f, EngineConfig()),
+        "default-no-context": lambda f: engine_rows(f, EngineConfig(), context=False),
         "no-season-test": lambda f: engine_rows(f, EngineConfig(season_test=False)),
         "t5": lambda f: engine_rows(f, EngineConfig(tail_df=5.0, season_test=False)),
         "phase-scale": lambda f: engine_rows(f, EngineConfig(phase_weight=1.0)),
@@ -524,6 +678,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-demo", action="store_true")
     ap.add_argument("--cv", action="store_true", help="cross-validated scores on all files")
     ap.add_argument("--no-baseline", action="store_true", help="--cv without STL + ESD")
+    ap.add_argument("--no-cad", action="store_true", help="--cv without the CAD columns")
     a = ap.parse_args(argv)
     if not a.nab_dir.is_dir():
         print(f"NAB folder not found: {a.nab_dir}", file=sys.stderr)
@@ -535,8 +690,12 @@ def main(argv=None) -> int:
         variants = default_variants()
         if not a.no_baseline:
             variants["stl_esd"] = stl_esd_rows
-        res = run_cv(a.nab_dir, variants)
+        res = run_cv(a.nab_dir, variants, cad=not a.no_cad)
         print(f"engine + baseline runs: {res['engine_seconds']:.1f} s")
+        if "cad_check" in res:
+            print(f"CAD runs (cached after the first): {res['cad_seconds']:.1f} s")
+            print("CAD (NAB range) at CAD OSE's published thresholds vs the published scores:")
+            print(res["cad_check"].round(3).to_string(index=False))
         for prof, tab in res["tables"].items():
             print(f"\n== {prof} (normalised; artificialNoAnomaly: raw FP cost) ==")
             print(tab.round(1).to_string(index=False))

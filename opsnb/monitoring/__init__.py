@@ -1,6 +1,7 @@
-"""Step 03: daily monitoring — the causal anomaly engine (kernels, scoring, detect), the daily
-monitor per traffic source and metric, 表3 comparisons (环比/较上周同期/同比/目标), incidents with
-their lifecycle, and the report pieces (表3, alert list, drafts).
+"""Step 03: daily monitoring — the causal anomaly engine (kernels, scoring, detect), the
+contextual anomaly detector (CAD OSE), the daily monitor per traffic source and metric, 表3
+comparisons (环比/较上周同期/同比/目标), incidents with their lifecycle, and the report pieces
+(表3, alert list, drafts).
 
 This facade only re-exports; inside opsnb import from the defining module.
 """
@@ -25,6 +26,17 @@ from opsnb.monitoring.compare import (
     day_values,
     month_to_date,
     same_day_last_year,
+)
+from opsnb.monitoring.context import (
+    CONTEXT_MIN_ROWS,
+    CONTEXT_THRESHOLD,
+    ContextConfig,
+    ContextDetector,
+    causal_context_scores,
+    context_flags,
+    context_scores,
+    nab_rest_period,
+    py2_tuple_hash,
 )
 from opsnb.monitoring.daily import (
     METRIC_FAMILY,
@@ -130,6 +142,15 @@ __all__ = [
     "DETECT_COLUMNS",
     "alert_onsets",
     "quiet_steps",
+    "ContextConfig",
+    "ContextDetector",
+    "context_scores",
+    "causal_context_scores",
+    "context_flags",
+    "CONTEXT_MIN_ROWS",
+    "CONTEXT_THRESHOLD",
+    "nab_rest_period",
+    "py2_tuple_hash",
     "METRICS",
     "TOTAL",
     "SEVERITY_THRESHOLDS",

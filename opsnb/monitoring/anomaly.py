@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from opsnb.errors import DataContractError, DataProblem  # noqa: F401 (re-exported for callers)
+from opsnb.monitoring.context import context_flags
 from opsnb.monitoring.kernels import (
     bh_adjust,
     binom_two_sided,
@@ -348,7 +349,9 @@ def detect(
 
     Columns: series, timestamp, value, expected, lower, upper, score (≥ 0), p_value, q_value
     (Benjamini–Hochberg across series at each timestamp), is_anomaly (0/1, the alert: see
-    ``alerts``), flagged (0/1: q ≤ alpha or a CUSUM level-shift alarm on this row), direction
+    ``alerts``), flagged (0/1: q ≤ alpha or a CUSUM level-shift alarm on this row, or on count
+    series of at least :data:`~opsnb.monitoring.context.CONTEXT_MIN_ROWS` values a contextual
+    alarm, :func:`~opsnb.monitoring.context.context_flags`), direction
     (up/down, "" when not flagged), severity (low/medium/high by relative deviation: ≥ 20 %
     medium, ≥ 50 % high; "" when not flagged).
 
@@ -403,6 +406,14 @@ def detect(
         ]
         done = list((mapper or map)(score, parts))
         res = {k: np.concatenate([r[k] for r in done], axis=0) for k in done[0]}
+    # -- contextual score (issue 15, opsnb.monitoring.context): long count series only -------
+    # a causal CAD score >= CONTEXT_THRESHOLD flags the row like a level-shift alarm; series
+    # shorter than CONTEXT_MIN_ROWS (e.g. a year of daily data) are left as they were.
+    if kind == "count":
+        extra = context_flags(whole["value"])
+        if extra is not None:
+            res = {**res, "level_shift": res["level_shift"] | extra}
+    # -----------------------------------------------------------------------------------------
     return flag_across_series(
         df,
         g,

@@ -1,0 +1,160 @@
+"""The Contextual Anomaly Detector (opsnb.monitoring.context) against NAB's published run.
+
+Reference numbers: ``nab_published_per_file_scores.csv`` in the shared NAB folder (rows of
+``results/contextOSE/contextOSE_<profile>_scores.csv`` at numenta/NAB commit ea702d7): the raw
+score, TP and FP of CAD OSE per file at its corpus-optimised threshold per profile.
+
+40 of the 50 files match in all three profiles (``benchmarks/nab_eval.py --cv`` prints the
+count); the other 10 differ by one or two detections near the threshold. Those differences
+come from ties between equally active contexts: swapping the tie-break hash (Python 3's, or
+Python 2's with a 32-bit C long) makes other files match and these fail, so the published run
+broke some ties in a way we have not pinned down. The files below match and are short.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from opsnb.monitoring.context import (
+    CONTEXT_MIN_ROWS,
+    CONTEXT_THRESHOLD,
+    ContextConfig,
+    ContextDetector,
+    causal_context_scores,
+    context_flags,
+    context_scores,
+    nab_rest_period,
+    py2_tuple_hash,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+NAB = ROOT.parent / "shared" / "data" / "nab"
+needs_nab = pytest.mark.skipif(not NAB.is_dir(), reason="../shared/data/nab not present")
+
+# short files from four categories (~1 s each)
+REPRODUCED = [
+    "realAdExchange/exchange-3_cpm_results.csv",
+    "realTraffic/speed_7578.csv",
+    "realAWSCloudwatch/iio_us-east-1_i-a2eb1cd9_NetworkIn.csv",
+    "realKnownCause/rogue_agent_key_hold.csv",
+]
+
+
+@cache
+def _nab_eval():
+    spec = importlib.util.spec_from_file_location("nab_eval", ROOT / "benchmarks" / "nab_eval.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@cache
+def _nab_scores(rel: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """The file and CAD OSE's scores as NAB runs it (whole-file range, rest = prob / 5)."""
+    df = pd.read_csv(NAB / "data" / rel)
+    cfg = ContextConfig(rest_period=nab_rest_period(len(df)))
+    return df, context_scores(df["value"].to_numpy(), config=cfg)
+
+
+def test_python2_tuple_hash():
+    # values of hash() in CPython 2.7 on 64-bit Linux
+    assert py2_tuple_hash(()) == 3527539
+    assert py2_tuple_hash((1, 2)) == 3713081631934410656
+    assert py2_tuple_hash((1,)) == 3430019387558
+
+
+def test_nab_rest_period():
+    assert [nab_rest_period(n) for n in (1127, 1538, 4032, 22695)] == [33, 46, 120, 150]
+
+
+@needs_nab
+@pytest.mark.parametrize("rel", REPRODUCED)
+def test_reproduces_published_cad_ose_scores(rel):
+    nab = _nab_eval()
+    wins = json.loads((NAB / "combined_windows.json").read_text())[rel]
+    pub = pd.read_csv(NAB / "nab_published_per_file_scores.csv")
+    pub = pub[(pub.Detector == "contextOSE") & (pub.File == rel)].set_index("Profile")
+    df, s = _nab_scores(rel)
+    got, want = [], []
+    for prof in nab.PROFILES:
+        p = pub.loc[prof]
+        r = nab.nab_score(df["timestamp"], s >= p.Threshold, wins, prof)
+        got.append((round(r["score"], 6), r["tp"], r["fp"], r["fn"], r["tn"]))
+        want.append((round(float(p.Score), 6), int(p.TP), int(p.FP), int(p.FN), int(p.TN)))
+    assert got == want
+
+
+@needs_nab
+def test_scores_stream_row_by_row():
+    """context_scores is the streaming detector fed in order (no look-ahead besides the range)."""
+    df, s = _nab_scores(REPRODUCED[0])
+    v = df["value"].to_numpy()
+    det = ContextDetector(v.min(), v.max(), ContextConfig(rest_period=nab_rest_period(len(v))))
+    np.testing.assert_array_equal([det.score(x) for x in v[:400]], s[:400])
+    assert ((s >= 0) & (s <= 1)).all()
+
+
+def test_causal_scores_do_not_depend_on_the_future():
+    x = _hourly(700).copy()
+    x[400] = 160.0  # outside the warm-up range: clipped, then a rebuild with the wider range
+    x[500] = np.nan
+    full = causal_context_scores(x, warmup=150, memory=300)
+    cut = causal_context_scores(x[:450], warmup=150, memory=300)
+    np.testing.assert_array_equal(full[:450], cut)
+    assert (full[:150] == 0).all() and full[500] == 0
+    assert full[400] > 0.5 and full[600] > 0.5  # the jump and the spike of _hourly
+
+
+def test_degenerate_and_bad_arguments():
+    np.testing.assert_array_equal(context_scores([np.nan, np.nan]), [0.0, 0.0])
+    np.testing.assert_array_equal(causal_context_scores(np.ones(10), warmup=20), np.zeros(10))
+    flat = context_scores(np.full(300, 5.0))  # zero range: every value in bin 0
+    assert flat[100:].max() == 0.0
+    with pytest.raises(ValueError, match="warmup"):
+        causal_context_scores(np.ones(10), warmup=0)
+    with pytest.raises(ValueError, match="value_bits"):
+        ContextConfig(value_bits=0)
+
+
+@cache
+def _hourly(n: int) -> np.ndarray:
+    """A clean daily pattern (CAD learns it in a few cycles, so this runs fast) with a spike."""
+    x = np.tile(np.round(100 + 20 * np.sin(np.arange(24) * 2 * np.pi / 24)), n // 24 + 1)[:n]
+    x[n - 100] = 300.0
+    return x
+
+
+@cache
+def _causal(n: int) -> np.ndarray:
+    return causal_context_scores(_hourly(n))
+
+
+def test_context_flags_only_on_long_series():
+    x = _hourly(CONTEXT_MIN_ROWS + 100)
+    short = np.full_like(x, np.nan)
+    short[: CONTEXT_MIN_ROWS - 1] = x[: CONTEXT_MIN_ROWS - 1]
+    flags = context_flags(np.vstack([x, short]))
+    want = _causal(CONTEXT_MIN_ROWS + 100) >= CONTEXT_THRESHOLD
+    np.testing.assert_array_equal(flags, np.vstack([want, np.zeros_like(want)]))
+    assert flags[0, len(x) - 100]  # the spike
+    assert context_flags(short[None, :]) is None
+
+
+def test_detect_adds_the_contextual_alarms_on_long_series():
+    from opsnb.monitoring.anomaly import detect
+
+    x = _hourly(CONTEXT_MIN_ROWS + 100)
+    ts = pd.date_range("2024-01-01", periods=len(x), freq="h")
+    out = detect(pd.DataFrame({"timestamp": ts, "value": x}))
+    ctx = _causal(len(x)) >= CONTEXT_THRESHOLD
+    assert (out["flagged"].to_numpy()[ctx] == 1).all()
+    # a shorter series gets no contextual score: its flags are the engine's own
+    n = CONTEXT_MIN_ROWS - 1
+    assert context_flags(x[:n]) is None
