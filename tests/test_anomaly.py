@@ -321,6 +321,23 @@ def test_tail_is_read_from_the_series_history():
     assert nu_h < 12 < 50 < nu_l
 
 
+def test_second_month_scale_is_free_of_the_weekly_pattern():
+    # issue 15: until the seasonal term exists (day ~35) residuals hold the weekly pattern and
+    # they stayed in the scale window until day ~91, so a −15 % day 70 of a Poisson series
+    # (noise 1.5–7 %) was found in 5 of 40 series; on the same-weekday spread (widened by the
+    # young baseline's error) in 35 of 40, with no null day of days 49–90 at p < 0.01. A
+    # lognormal 10 % series (residual scale mostly the smaller one) stays calibrated.
+    V = _null_family("poisson", S=40, T=100, seed=5)
+    V[:, 70] = np.round(V[:, 70] * 0.85)
+    r = score_counts(V, 7)
+    assert np.mean(r["p_value"][:, 70] < 0.01) >= 0.75
+    null = np.r_[49:70, 71:91]
+    assert np.mean(r["p_value"][:, null] < 0.01) <= 0.005
+    light = _null_family("lognormal", S=40, T=100, seed=5)
+    r2 = score_counts(light, 7)
+    assert np.mean(r2["p_value"][:, null] < 0.01) <= 0.01
+
+
 def test_a_new_incident_after_a_quiet_gap_is_a_new_alert():
     # Christmas flagged on 25-26 Dec, New Year on 1 Jan: five quiet days, a new page
     day = pd.Timedelta(days=1)
