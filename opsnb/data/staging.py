@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from opsnb.data import parsing
+from opsnb.data.fastcheck import check_plain
 from opsnb.data.loaders import (
     bad_line_error,
     canonical_dtypes,
@@ -47,6 +48,7 @@ from opsnb.data.loaders import (
     contract_error,
     duplicate_problem,
     known_headers,
+    map_headers,
     read_raw_rows,
     warn_checked,
 )
@@ -146,10 +148,11 @@ def _read_block(block: bytes, layout: parsing.CsvLayout, line: int, serial: bool
 
 def _csv_chunks(
     path: Path, layout: parsing.CsvLayout, chunk_rows: int, chunk_bytes: int
-) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
-    """(raw cells as text, file rows) of a plain CSV: ``chunk_bytes`` of whole lines read at a
-    time, handed on ``chunk_rows`` records at a time. Lines are counted in the bytes, so every
-    record keeps its file row (header = row 1, a blank line keeps its number)."""
+) -> Iterator:
+    """(raw cells as text in an Arrow table, file rows) of a plain CSV: ``chunk_bytes`` of
+    whole lines read at a time, handed on ``chunk_rows`` records at a time. Lines are counted
+    in the bytes, so every record keeps its file row (header = row 1, a blank line keeps its
+    number)."""
     names = list(layout.header)
     none = True
     with open(path, "rb") as f:
@@ -180,12 +183,8 @@ def _csv_chunks(
                 raise _NotPlain()  # a bare CR inside a line: records and lines differ
             line += n_lines
             for lo in range(0, table.num_rows, chunk_rows):
-                part = table.slice(lo, chunk_rows)
-                frame = pd.DataFrame(
-                    {n: part.column(i).to_pandas() for i, n in enumerate(names)}, copy=False
-                )
                 none = False
-                yield frame, rows[lo : lo + chunk_rows]
+                yield table.slice(lo, chunk_rows), rows[lo : lo + chunk_rows]
             del table
     if none:  # a header without records: checked all the same
         yield pd.DataFrame({n: pd.Series([], dtype="str") for n in names}), np.arange(0)
@@ -207,29 +206,39 @@ def _whole(path: Path, t: Table, source: str, sheet) -> Iterator[tuple[pd.DataFr
     yield read_raw_rows(path, t, source, sheet)
 
 
-def _insert(con, chunk: pd.DataFrame, created: bool) -> None:
+def _frame_of(cells) -> pd.DataFrame:
+    """The pandas frame of raw text cells read by Arrow (columns named as in the file)."""
+    return pd.DataFrame(
+        {n: cells.column(i).to_pandas() for i, n in enumerate(cells.column_names)}, copy=False
+    )
+
+
+def _insert(con, chunk, created: bool, keys: tuple[str, ...] | None) -> np.ndarray | None:
+    """Insert typed ``chunk`` (an Arrow table, or a pandas frame) into :data:`STAGE` (created
+    by the first chunk); return the 64-bit hash of each row's key (rows with a missing key part
+    left out) when ``keys`` are given, computed by DuckDB on the inserted rows."""
     import pyarrow as pa
 
-    arrow = pa.Table.from_pandas(chunk, preserve_index=False)
-    con.register("__opsnb_chunk", arrow)
+    if isinstance(chunk, pd.DataFrame):
+        chunk = pa.Table.from_pandas(chunk, preserve_index=False)
+    con.register("__opsnb_chunk", chunk)
     try:
         if created:
             con.execute(f"INSERT INTO {STAGE} BY NAME SELECT * FROM __opsnb_chunk")
         else:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT * FROM __opsnb_chunk")
+        if not keys:
+            return None
+        return con.execute(
+            f"SELECT hash({', '.join(_q(k) for k in keys)}) AS h FROM __opsnb_chunk WHERE "
+            + " AND ".join(f"{_q(k)} IS NOT NULL" for k in keys)
+        ).fetchnumpy()["h"]
     finally:
         con.unregister("__opsnb_chunk")
 
 
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def _key_hashes(typed: pd.DataFrame, keys) -> np.ndarray:
-    """A 64-bit hash of each row's key (rows with a missing key part left out)."""
-    sub = typed[list(keys)]
-    full = sub.notna().all(axis=1).to_numpy()
-    return pd.util.hash_pandas_object(sub[full], index=False).to_numpy()
 
 
 def _may_repeat(hashes: list[np.ndarray]) -> bool:
@@ -319,10 +328,37 @@ class _State:
     columns: tuple[str, ...] = ()
     filled: dict[str, bool] = field(default_factory=dict)
     hashes: list[np.ndarray] = field(default_factory=list)
+    mapping: dict[str, str] | None = None
+
+
+def _plain_chunk(cells, rows, t: Table, source: str, first: bool, state: _State):
+    """The typed Arrow table (with ``__row``) of a chunk of text cells read by Arrow when it is
+    plain (:func:`~opsnb.data.fastcheck.check_plain`), else None."""
+    import pyarrow as pa
+
+    if state.mapping is None:
+        mapping, unknown, problems = map_headers(
+            pd.DataFrame(columns=cells.column_names), t, source
+        )
+        state.mapping = {} if problems else {str(h): n for h, n in mapping.items()}
+        state.dropped = [str(h) for h in unknown if str(h).strip()]
+    typed = check_plain(cells, t, state.mapping) if state.mapping else None
+    if typed is None:
+        return None
+    state.columns = tuple(typed.column_names)
+    for c in state.columns:
+        state.filled[c] = state.filled.get(c, False) or typed.column(c).null_count < len(typed)
+    return typed.append_column("__row", pa.array(rows, pa.int64()))
 
 
 def _checked_chunk(frame, rows, t: Table, source: str, first: bool, state: _State):
-    """One chunk parsed and checked (its findings added to ``state``), typed, with ``__row``."""
+    """One chunk parsed and checked (its findings added to ``state``), typed, with ``__row``:
+    an Arrow table for a plain chunk of text cells, else a pandas frame."""
+    if not isinstance(frame, pd.DataFrame):
+        typed = _plain_chunk(frame, rows, t, source, first, state)
+        if typed is not None:
+            return typed
+        frame = _frame_of(frame)
     frame, rows = parsing.drop_blank_records(frame, rows)
     checked = check_frame(frame, t, source, rows, unique=False, headers=first)
     state.problems += checked.problems
@@ -336,8 +372,6 @@ def _checked_chunk(frame, rows, t: Table, source: str, first: bool, state: _Stat
     state.columns = tuple(typed.columns)
     for c in state.columns:
         state.filled[c] = state.filled.get(c, False) or bool(typed[c].notna().any())
-    if t.unique and all(k in typed.columns for k in t.unique):
-        state.hashes.append(_key_hashes(typed, t.unique))
     typed["__row"] = rows
     return typed
 
@@ -348,16 +382,25 @@ def _stage(con, t: Table, source: str, chunks) -> StagedFile:
     # DuckDB inserts one chunk (it releases the GIL) while the next is parsed and checked
     pool = ThreadPoolExecutor(1, thread_name_prefix="opsnb-stage")
     pending = None
+    keys: tuple[str, ...] | None = None
+
+    def done(pending) -> None:
+        h = pending.result()
+        if h is not None:
+            state.hashes.append(h)
+
     try:
         for frame, rows in chunks:
             typed = _checked_chunk(frame, rows, t, source, n_chunks == 0, state)
+            if keys is None:
+                keys = tuple(t.unique) if all(k in state.columns for k in t.unique) else ()
             if pending is not None:
-                pending.result()
-            pending = pool.submit(_insert, con, typed, n_chunks > 0)
+                done(pending)
+            pending = pool.submit(_insert, con, typed, n_chunks > 0, keys)
             n += len(typed)
             n_chunks += 1
         if pending is not None:
-            pending.result()
+            done(pending)
     finally:
         pool.shutdown(wait=True)
     warn_checked(t, source, state.dropped, state.changed, stacklevel=5)
