@@ -32,9 +32,10 @@ def _rows(n: int) -> list[str]:
     ]
 
 
-def _staged(path, *, plain: bool, monkeypatch):
-    """(staged frame ordered by file row, its DuckDB column types, problems) of ``path``,
-    through the Arrow check of plain chunks or (``plain=False``) the full parsers only."""
+def _staged(path, *, plain: bool, monkeypatch, spill=None):
+    """(staged frame ordered by file row, its DuckDB column types, problems, which chunks were
+    plain) of ``path``, through the Arrow check of plain chunks or (``plain=False``) the full
+    parsers only; staged in a temporary table, or as Parquet in folder ``spill``."""
     calls = []
 
     def spy(*args):
@@ -48,7 +49,7 @@ def _staged(path, *, plain: bool, monkeypatch):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DataQualityWarning)
             try:
-                staged = staging.stage_file(con, path, "daily_metrics", **CHUNKS)
+                staged = staging.stage_file(con, path, "daily_metrics", spill=spill, **CHUNKS)
             except DataContractError as exc:
                 return None, None, [str(p) for p in exc.problems], calls
         frame = con.execute(f"SELECT * FROM {staged.relation} ORDER BY __row").df()
@@ -67,6 +68,11 @@ def test_a_plain_file_stages_the_same_table_as_the_full_parsers(tmp_path, monkey
     full, full_types, _, _ = _staged(path, plain=False, monkeypatch=monkeypatch)
     assert fast_types == full_types
     pd.testing.assert_frame_equal(fast, full)
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    parq, parq_types, _, _ = _staged(path, plain=True, monkeypatch=monkeypatch, spill=spill)
+    assert parq_types == full_types  # the Parquet stage reads back the same table
+    pd.testing.assert_frame_equal(parq, full)
     assert fast["ad_spend"].isna().sum() == 65  # empty cells staged as nulls, like the parsers
     want = data.read_file(path, "daily_metrics")
     got = data.canonical_dtypes(fast.drop(columns="__row"), "daily_metrics")
@@ -103,7 +109,11 @@ def test_a_cell_that_is_not_plain_sends_its_chunk_to_the_full_parsers(case, tmp_
     rows[150] = ",".join(cells) + "\n"
     path = tmp_path / "cell.csv"
     path.write_text(HEADER + "".join(rows), encoding="utf-8")
-    fast, fast_types, fast_problems, calls = _staged(path, plain=True, monkeypatch=monkeypatch)
+    spill = tmp_path / "spill"  # chunks through both paths in one Parquet file
+    spill.mkdir()
+    fast, fast_types, fast_problems, calls = _staged(
+        path, plain=True, monkeypatch=monkeypatch, spill=spill
+    )
     assert calls == [True, False, True]
     full, full_types, full_problems, _ = _staged(path, plain=False, monkeypatch=monkeypatch)
     assert fast_problems == full_problems
