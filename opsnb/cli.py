@@ -190,7 +190,8 @@ def load_cmd(
     from opsnb.data.store import backup_table, list_tables, write_staged
 
     path = Path(db) if db else default_db_path()
-    with warnings.catch_warnings(record=True) as caught, tempfile.TemporaryDirectory() as tmp:
+    stage_dir = tempfile.TemporaryDirectory(prefix="opsnb-stage-")  # the staged rows, as Parquet
+    with warnings.catch_warnings(record=True) as caught, stage_dir as tmp:
         warnings.simplefilter("always")
         try:
             get_table(table)  # an unknown table is named before the store is opened

@@ -4,8 +4,11 @@ and ``opsnb load`` (one verdict: what validates loads).
 :func:`stage_file` reads a contract table's file, parses and checks it chunk by chunk with
 :func:`opsnb.data.loaders.check_frame` (the same parsers, checks and messages as
 :func:`~opsnb.data.loaders.read_file`) and inserts each typed chunk, through Arrow, into a
-temporary DuckDB table with the file row of each record (``__row``). Checks that span chunks
-run on that table at the end: a key repeated in two chunks is reported at its later row,
+temporary DuckDB table with the file row of each record (``__row``), or into a Parquet file
+that a temporary view reads (``spill``, as the commands do). A chunk of a plain CSV whose
+every cell is plain (``2024-06-18``, ``1234.5``) is checked in Arrow compute instead
+(:func:`opsnb.data.fastcheck.check_plain`, same values), any other by ``check_frame``.
+Checks that span chunks run on the staged rows at the end: a key repeated in two chunks is reported at its later row,
 naming the first. Every problem of the file is raised at once, as a
 :class:`~opsnb.errors.DataContractError` naming file, row and column.
 
