@@ -131,6 +131,16 @@ def _stage(con, file: Path, table: str, sheet, spill: str):
     return stage_file(con, file, table, sheet=sheet, spill=spill)
 
 
+def _remove_stale_stages(store: Path, keep: str) -> None:
+    """Remove the stage folders that killed loads left beside ``store`` (all but ``keep``);
+    call it holding the store's write lock, so that no running load owns one."""
+    import shutil
+
+    for d in store.parent.glob(f"{store.name}.stage-*"):
+        if d.is_dir() and d.resolve() != Path(keep).resolve():
+            shutil.rmtree(d, ignore_errors=True)
+
+
 @app.command("validate")
 def validate_cmd(
     table: str = typer.Argument(..., help="Contract table: daily_metrics, orders, plan, ..."),
@@ -190,7 +200,10 @@ def load_cmd(
     from opsnb.data.store import backup_table, list_tables, write_staged
 
     path = Path(db) if db else default_db_path()
-    stage_dir = tempfile.TemporaryDirectory(prefix="opsnb-stage-")  # the staged rows, as Parquet
+    # the staged rows, as Parquet, beside the store as DuckDB's own spill folder (not /tmp,
+    # which may be memory)
+    where = path.parent if path.parent.is_dir() else None
+    stage_dir = tempfile.TemporaryDirectory(prefix=f"{path.name}.stage-", dir=where)
     with warnings.catch_warnings(record=True) as caught, stage_dir as tmp:
         warnings.simplefilter("always")
         try:
@@ -198,9 +211,10 @@ def load_cmd(
             if not file.is_file():
                 raise FileNotFoundError(f"no such file: {file}")
             con = _open_for_writing(path)
+            _remove_stale_stages(path, tmp)  # a killed load's, now that this one holds the lock
             try:
-                # staged in a temporary table first (private to this connection, spilled to
-                # disk beyond the memory limit), then written in one transaction
+                # staged in a Parquet file first (read by a temporary view private to this
+                # connection), then written in one transaction
                 staged = _stage(con, file, table, sheet, tmp)
                 con.execute("BEGIN TRANSACTION")
                 try:

@@ -171,3 +171,27 @@ def test_check_plain_types_a_chunk_or_declines_it():
     assert fastcheck.check_plain(raw.slice(0, n - 1), t, mapping) is None  # too few records
     no_channel = {h: c for h, c in mapping.items() if c != "channel"}  # a required column
     assert fastcheck.check_plain(raw.drop_columns(["渠道"]), t, no_channel) is None
+
+
+# ------------------------------------------------------------------------------------------
+# the commands stage as Parquet beside the store, and leave nothing there
+# ------------------------------------------------------------------------------------------
+
+
+def test_load_stages_beside_the_store_and_removes_a_killed_loads_stage(tmp_path):
+    from typer.testing import CliRunner
+
+    from opsnb.cli import app
+
+    path = tmp_path / "plain.csv"
+    path.write_text(HEADER + "".join(_rows(300)), encoding="utf-8")
+    db = tmp_path / "s.duckdb"
+    stale = tmp_path / "s.duckdb.stage-killed"  # what a killed load leaves
+    stale.mkdir()
+    (stale / f"{staging.STAGE}.parquet").write_bytes(b"PAR1")
+    got = CliRunner().invoke(app, ["load", "daily_metrics", str(path), "--db", str(db)])
+    assert got.stdout == (
+        "loaded 300 rows into daily_metrics: 300 inserted, 0 updated, 0 unchanged "
+        "(300 rows in the store)\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain.csv", "s.duckdb"]
