@@ -16,6 +16,7 @@ import pytest
 
 from opsnb import data
 from opsnb.data import fastcheck, staging
+from opsnb.data.schemas import Column, Table
 from opsnb.errors import DataContractError, DataQualityWarning
 
 HEADER = "日期,渠道,访客数,买家数,订单数,成交金额,退款订单数,退款金额,推广花费\n"
@@ -169,6 +170,11 @@ def test_check_plain_types_a_chunk_or_declines_it():
     )
     assert got.equals(want)
     assert fastcheck.check_plain(raw.slice(0, n - 1), t, mapping) is None  # too few records
+    for name in ("day", "month"):  # a month is the 1st of its month: the full parsers say so
+        cols = (Column(name, "date", ""), Column("n", "int", ""))
+        days = pa.table({"d": ["2024-06-18"] * n, "n": ["1"] * n})
+        got = fastcheck.check_plain(days, Table("t", "", "", cols), {"d": name, "n": "n"})
+        assert (got is None) == (name == "month")
     no_channel = {h: c for h, c in mapping.items() if c != "channel"}  # a required column
     assert fastcheck.check_plain(raw.drop_columns(["渠道"]), t, no_channel) is None
 

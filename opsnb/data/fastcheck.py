@@ -93,8 +93,8 @@ def _dates(raw, col: Column):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if raw.null_count and not col.nullable:
-        return None
+    if (raw.null_count and not col.nullable) or col.name == "month":
+        return None  # a month column is normalised to the 1st by the full parsers
     enc = pc.dictionary_encode(_one(raw))
     cells = enc.dictionary
     if len(cells) and not pc.all(pc.match_substring_regex(cells, _DATE)).as_py():
@@ -149,8 +149,8 @@ def check_plain(raw, table: Table, mapping: dict[str, str]):
     for col in table.columns:
         cells = by_name.get(col.name)
         if cells is None:
-            if col.required:
-                return None
+            if col.required or not col.nullable:
+                return None  # the full path reports the column, or its empty cells
             arrays.append(pa.nulls(n, arrow_type(col)))
             continue
         if col.dtype in ("int", "float"):
