@@ -179,6 +179,20 @@ def test_check_plain_types_a_chunk_or_declines_it():
     assert fastcheck.check_plain(raw.drop_columns(["渠道"]), t, no_channel) is None
 
 
+def test_one_connection_stages_file_after_file_as_table_or_parquet(tmp_path):
+    path = tmp_path / "plain.csv"
+    path.write_text(HEADER + "".join(_rows(120)), encoding="utf-8")
+    con = duckdb.connect()
+    try:
+        counts = []
+        for spill in (tmp_path, None, None, tmp_path, tmp_path):
+            staged = staging.stage_file(con, path, "daily_metrics", spill=spill, **CHUNKS)
+            counts.append(con.execute(f"SELECT count(*) FROM {staged.relation}").fetchall()[0])
+    finally:
+        con.close()
+    assert counts == [(120,)] * 5
+
+
 # ------------------------------------------------------------------------------------------
 # the commands stage as Parquet beside the store, and leave nothing there
 # ------------------------------------------------------------------------------------------

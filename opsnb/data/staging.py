@@ -8,8 +8,8 @@ temporary DuckDB table with the file row of each record (``__row``), or into a P
 that a temporary view reads (``spill``, as the commands do). A chunk of a plain CSV whose
 every cell is plain (``2024-06-18``, ``1234.5``) is checked in Arrow compute instead
 (:func:`opsnb.data.fastcheck.check_plain`, same values), any other by ``check_frame``.
-Checks that span chunks run on the staged rows at the end: a key repeated in two chunks is reported at its later row,
-naming the first. Every problem of the file is raised at once, as a
+Checks that span chunks run on the staged rows at the end: a key repeated in two chunks is
+reported at its later row, naming the first. Every problem of the file is raised at once, as a
 :class:`~opsnb.errors.DataContractError` naming file, row and column.
 
 A plain delimited text file (UTF-8, header on line 1, no title, total or note rows; see
@@ -236,6 +236,8 @@ class _Sink:
         if isinstance(chunk, pd.DataFrame):
             chunk = pa.Table.from_pandas(chunk, preserve_index=False)
         con = self.con
+        if first:
+            _drop_stage(con)
         if self.path is not None:
             import pyarrow.parquet as pq
 
@@ -275,6 +277,14 @@ class _Sink:
             self.con.execute(
                 f"CREATE OR REPLACE TEMP VIEW {STAGE} AS SELECT * FROM read_parquet('{where}')"
             )
+
+
+def _drop_stage(con) -> None:
+    """Drop :data:`STAGE` of an earlier file on ``con``, a temporary table or view."""
+    views = con.execute(
+        "SELECT count(*) FROM duckdb_views() WHERE temporary AND view_name = ?", [STAGE]
+    ).fetchall()[0][0]
+    con.execute(f"DROP {'VIEW' if views else 'TABLE'} IF EXISTS temp.{STAGE}")
 
 
 def _q(name: str) -> str:
