@@ -120,15 +120,26 @@ STAGE_MEMORY = "128MB"
 """DuckDB's memory limit while a file is staged (it spills the staged rows to disk beyond)."""
 
 
-def _stage(con, file: Path, table: str, sheet):
-    """Check ``file`` against ``table`` and stage it on ``con``: the one path of validate and
-    load, in bounded memory (plain CSV and Parquet are read in chunks)."""
+def _stage(con, file: Path, table: str, sheet, spill: str):
+    """Check ``file`` against ``table`` and stage it on ``con`` as Parquet in folder ``spill``
+    (removed by the caller after closing ``con``): the one path of validate and load, in
+    bounded memory (plain CSV and Parquet are read in chunks)."""
     from opsnb.data.staging import stage_file
 
     con.execute(f"SET memory_limit = '{STAGE_MEMORY}'")
     con.execute("SET preserve_insertion_order = false")
     con.execute("SET enable_progress_bar = false")
-    return stage_file(con, file, table, sheet=sheet)
+    return stage_file(con, file, table, sheet=sheet, spill=spill)
+
+
+def _remove_stale_stages(store: Path, keep: str) -> None:
+    """Remove the stage folders that killed loads left beside ``store`` (all but ``keep``);
+    call it holding the store's write lock, so that no running load owns one."""
+    import shutil
+
+    for d in store.parent.glob(f"{store.name}.stage-*"):
+        if d.is_dir() and d.resolve() != Path(keep).resolve():
+            shutil.rmtree(d, ignore_errors=True)
 
 
 @app.command("validate")
@@ -153,7 +164,7 @@ def validate_cmd(
             con = duckdb.connect()
             try:
                 con.execute(f"SET temp_directory = '{Path(tmp).as_posix()}'")
-                staged = _stage(con, file, table, sheet)
+                staged = _stage(con, file, table, sheet, tmp)
             finally:
                 con.close()
         except Exception as exc:
@@ -182,6 +193,7 @@ def load_cmd(
     first, then written in one transaction: a load that fails or is killed leaves the store
     as it was.
     """
+    import tempfile
     import warnings
 
     from opsnb.config import default_db_path
@@ -189,17 +201,22 @@ def load_cmd(
     from opsnb.data.store import backup_table, list_tables, write_staged
 
     path = Path(db) if db else default_db_path()
-    with warnings.catch_warnings(record=True) as caught:
+    # the staged rows, as Parquet, beside the store as DuckDB's own spill folder (not /tmp,
+    # which may be memory)
+    where = path.parent if path.parent.is_dir() else None
+    stage_dir = tempfile.TemporaryDirectory(prefix=f"{path.name}.stage-", dir=where)
+    with warnings.catch_warnings(record=True) as caught, stage_dir as tmp:
         warnings.simplefilter("always")
         try:
             get_table(table)  # an unknown table is named before the store is opened
             if not file.is_file():
                 raise FileNotFoundError(f"no such file: {file}")
             con = _open_for_writing(path)
+            _remove_stale_stages(path, tmp)  # a killed load's, now that this one holds the lock
             try:
-                # staged in a temporary table first (private to this connection, spilled to
-                # disk beyond the memory limit), then written in one transaction
-                staged = _stage(con, file, table, sheet)
+                # staged in a Parquet file first (read by a temporary view private to this
+                # connection), then written in one transaction
+                staged = _stage(con, file, table, sheet, tmp)
                 con.execute("BEGIN TRANSACTION")
                 try:
                     backup = None

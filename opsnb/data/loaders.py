@@ -65,6 +65,9 @@ __all__ = [
     "bad_line_error",
     "empty_file_error",
     "known_headers",
+    "map_headers",
+    "rule_columns",
+    "rule_holds",
 ]
 
 _NOT_NULL = "a value (this column may not be empty)"
@@ -88,10 +91,11 @@ def _accepted(col: Column) -> str:
     return ", ".join(dict.fromkeys((col.name, *col.aliases)))
 
 
-def _map_headers(
+def map_headers(
     frame: pd.DataFrame, table: Table, source: str
 ) -> tuple[dict[object, str], list[str], list[DataProblem]]:
-    """(raw header → canonical name, unknown headers, problems) for the frame's columns."""
+    """(raw header → canonical name, unknown headers, problems) for the frame's columns
+    (only its column labels are read)."""
     known = known_headers(table)
     mapping: dict[object, str] = {}
     seen: dict[str, object] = {}
@@ -224,7 +228,8 @@ def canonical_dtypes(df: pd.DataFrame, table: str | Table) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 
 
-def _rule_columns(expr: str, table: Table) -> list[str]:
+def rule_columns(expr: str, table: Table) -> list[str]:
+    """The contract columns named by rule expression ``expr``."""
     names = re.findall(r"[A-Za-z_][A-Za-z0-9_]*", expr)
     return [n for n in dict.fromkeys(names) if n in table.column_names]
 
@@ -246,7 +251,7 @@ _COMPARISON = re.compile(r"^\s*([A-Za-z_]\w*)\s*(<=|>=|<|>)\s*([A-Za-z_]\w*)\s*$
 _OPS = {"<=": np.less_equal, ">=": np.greater_equal, "<": np.less, ">": np.greater}
 
 
-def _rule_holds(df: pd.DataFrame, expr: str, cols: list[str]) -> np.ndarray:
+def rule_holds(df: pd.DataFrame, expr: str, cols: list[str]) -> np.ndarray:
     """Per row: the rule holds, or a value it needs is missing (not judged). ``a <= b`` of
     two number columns (most rules) is compared in numpy, anything else evaluated by pandas."""
     m = _COMPARISON.match(expr)
@@ -286,7 +291,7 @@ def pandera_schema(table: str | Table, columns: Iterable[str] | None = None):
         cols[c.name] = pa.Column(None, checks=checks, nullable=c.nullable, required=True)
     rules = []
     for name, expr, message in t.rules:
-        rcols = _rule_columns(expr, t)
+        rcols = rule_columns(expr, t)
         if rcols and all(c in present for c in rcols):
             rules.append(pa.Check(_rule_check(expr, rcols), name=name, error=message))
     unique = list(t.unique) if t.unique and all(c in present for c in t.unique) else None
@@ -367,10 +372,10 @@ def contract_problems(
                 value = show_value(None if cells is None else cells[i])
                 problems.append(DataProblem(source, row, c.name, value, expected))
     for _name, expr, message in table.rules:
-        rcols = _rule_columns(expr, table)
+        rcols = rule_columns(expr, table)
         if not rcols or not all(c in typed.columns for c in rcols):
             continue
-        ok = _rule_holds(typed, expr, rcols)
+        ok = rule_holds(typed, expr, rcols)
         bad_rows = np.flatnonzero(~ok)
         if not len(bad_rows):
             continue
@@ -446,7 +451,7 @@ def check_frame(
     caller (a file read in chunks checks it across chunks); ``headers=False`` leaves out the
     missing-column problems (reported once, for the first chunk)."""
     problems: list[DataProblem] = []
-    mapping, unknown, header_problems = _map_headers(frame, table, source)
+    mapping, unknown, header_problems = map_headers(frame, table, source)
     if headers:
         problems += header_problems
     raw = frame.rename(columns={h: n for h, n in mapping.items()})
