@@ -6,10 +6,22 @@ Baseline (what a team does without opsnb): for each parameter set, sequentially,
 Candidate: ``opsnb batch params/ --workers W --no-progress`` on the same notebook and parameters.
 
 The notebook is a typical light report (pandas table + a matplotlib chart with Chinese labels).
-Per-report overhead = (wall-clock time − the cells' own time, summed over the executed
-notebooks' papermill per-cell durations) / reports: process start, imports, kernel start, HTML
-export. Printed as that (goal < 0.5 s) and per worker (wall × workers, the CPU view).
-Goal: ratio baseline / batch ≥ 6× on 2 workers (issue 16; 4.2× with a cold kernel per report).
+
+How the overhead is computed (printed with its numbers):
+
+- *cells* = Σ over the n executed notebooks of papermill's per-cell durations
+  (``metadata.papermill.duration``: from a cell's start to its end as papermill sees it);
+- *overhead per report* = (wall-clock time of the whole command − cells) / n: everything that
+  is not a cell running, i.e. process and pool start, imports, kernel start and shutdown,
+  papermill's bookkeeping, HTML export, run records, ledger and index (goal < 0.5 s, issue 16).
+  With W workers the cells of W reports run at the same time while *cells* counts each of
+  them, so this is the overhead as the person waiting for the batch sees it;
+- *per worker* = (wall × W − cells) / n: what a report costs one worker beyond its cells, the
+  start-up of the pool included (the CPU view; equal to the above for W = 1).
+
+The machine may be shared: the load average at start and end is printed; compare runs made
+under the same load. Goal: ratio baseline / batch ≥ 6× on 2 workers (issue 16; 4.2× with a
+cold kernel per report).
 
 Run: ``.venv/bin/python benchmarks/bench_batch.py [--n 24] [--workers 2] [--no-baseline]``
 """
@@ -92,6 +104,7 @@ def main() -> None:
     )
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="opsnb-bench-"))
+    load0 = os.getloadavg()[0]
     try:
         nb_path, sets = make_project(tmp / "proj", args.n)
         env = {
@@ -161,7 +174,7 @@ def main() -> None:
         n, w = args.n, args.workers
         print(
             f"reports: {n}, cores: {os.cpu_count()}, workers: {w}, "
-            f"load average at end: {os.getloadavg()[0]:.1f}"
+            f"load average at start: {load0:.1f}, at end: {os.getloadavg()[0]:.1f}"
         )
         if not args.no_baseline:
             print(
@@ -181,12 +194,17 @@ def main() -> None:
                 f"{batch_cells / n:.2f} s"
             )
             print(
-                f"overhead per report (wall - cells) / n: baseline {(base_s - base_cells) / n:.2f} s"
+                f"overhead per report, baseline: (wall {base_s:.1f} s - cells {base_cells:.1f} s)"
+                f" / {n} = {(base_s - base_cells) / n:.2f} s"
             )
         print(
-            f"overhead per report (wall - cells) / n: batch {(batch_s - batch_cells) / n:.2f} s "
-            f"(goal < 0.5 s); per worker (wall x {w} - cells) / n: "
-            f"{(batch_s * w - batch_cells) / n:.2f} s"
+            f"overhead per report, batch: (wall {batch_s:.1f} s - cells {batch_cells:.1f} s) / {n}"
+            f" = {(batch_s - batch_cells) / n:.2f} s (goal < 0.5 s); per worker: (wall x {w} - "
+            f"cells) / {n} = {(batch_s * w - batch_cells) / n:.2f} s"
+        )
+        print(
+            "  cells = sum of papermill's per-cell durations over the executed notebooks "
+            "(see the module docstring)"
         )
         print(f"batch: mean papermill time per run (kernel start + cells) {kernel_s:.2f} s")
     finally:
