@@ -17,7 +17,10 @@ How the overhead is computed (printed with its numbers):
   With W workers the cells of W reports run at the same time while *cells* counts each of
   them, so this is the overhead as the person waiting for the batch sees it;
 - *per worker* = (wall × W − cells) / n: what a report costs one worker beyond its cells, the
-  start-up of the pool included (the CPU view; equal to the above for W = 1).
+  start-up of the pool included (the CPU view; equal to the above for W = 1);
+- *start-up* (command start → first run started, from the run records' clock times in whole
+  seconds: imports, planning, pool and kernel servers) and the *steady-state* overhead
+  (first run started → last finished, − cells) / n, which leaves the start-up out.
 
 The machine may be shared: the load average at start and end is printed; compare runs made
 under the same load. Goal: ratio baseline / batch ≥ 6× on 2 workers (issue 16; 4.2× with a
@@ -29,6 +32,7 @@ Run: ``.venv/bin/python benchmarks/bench_batch.py [--n 24] [--workers 2] [--no-b
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import shutil
@@ -146,6 +150,7 @@ def main() -> None:
 
         # candidate: opsnb batch
         env_b = {**env, "OPSNB_OUTPUTS": str(tmp / "batch")}
+        wall0 = time.time()
         t0 = time.perf_counter()
         proc = subprocess.run(
             [
@@ -170,6 +175,10 @@ def main() -> None:
         batch_cells = sum(cell_seconds(f) for f in out_dir.rglob("*.ipynb"))
         records = [json.loads(f.read_text(encoding="utf-8")) for f in out_dir.rglob("*.json")]
         kernel_s = sum(r["duration_s"] for r in records) / len(records)
+        # the run records' clock times (whole seconds): start-up = command start -> first run
+        starts = [dt.datetime.fromisoformat(r["started_at"]).timestamp() for r in records]
+        ends = [dt.datetime.fromisoformat(r["finished_at"]).timestamp() for r in records]
+        startup_s, runs_s = min(starts) - wall0, max(ends) - min(starts)
 
         n, w = args.n, args.workers
         print(
@@ -207,6 +216,11 @@ def main() -> None:
             "(see the module docstring)"
         )
         print(f"batch: mean papermill time per run (kernel start + cells) {kernel_s:.2f} s")
+        print(
+            f"batch: start-up (command start -> first run started) ~{startup_s:.0f} s, runs "
+            f"(first started -> last finished) ~{runs_s:.0f} s: steady-state overhead per "
+            f"report ~(runs - cells) / n = {(runs_s - batch_cells) / n:.2f} s"
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
