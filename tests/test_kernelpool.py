@@ -34,6 +34,10 @@ def _notebook(folder: Path) -> Path:
             new_code_cell(PROBE),
             new_code_cell(LEAK),
             new_code_cell("print(os.getppid(), os.getpid())"),
+            # the CJK font is registered once by the server (kernelpool.WARM_UP), not per kernel
+            new_code_cell(
+                "from opsnb import plots\nprint(plots.cjk_font_name.cache_info().currsize)"
+            ),
             # a figure displayed as the reports display theirs (inline backend, PNG)
             new_code_cell(
                 "import matplotlib.pyplot as plt\nfrom IPython.display import display\n"
@@ -76,13 +80,32 @@ def server():
 
 
 @pytest.mark.slow
-def test_warm_runs_are_isolated_from_each_other_and_print_what_a_cold_run_prints(tmp_path, server):
+def test_warm_runs_are_isolated_from_each_other_and_print_what_a_cold_run_prints(
+    tmp_path, server, monkeypatch
+):
+    import papermill.engines
+
+    from opsnb.run import runner
+
+    monkeypatch.setattr(runner, "_SAVE_EVERY_S", 1e9)  # no cell-boundary save, however slow
     nb = _notebook(tmp_path / "notebooks")
-    runs = [
-        run_notebook(nb, {}, output_dir=tmp_path / "out", slug=slug, ledger=False, warm=warm)
-        for slug, warm in (("cold", False), ("w1", True), ("w2", True))
-    ]
+    writes: list[str] = []
+    write = papermill.engines.write_ipynb
+    monkeypatch.setattr(
+        papermill.engines, "write_ipynb", lambda nb, path: (writes.append(path), write(nb, path))
+    )
+    runs, saves = [], []
+    for slug, warm in (("cold", False), ("w1", True), ("w2", True)):
+        writes.clear()
+        runs.append(
+            run_notebook(nb, {}, output_dir=tmp_path / "out", slug=slug, ledger=False, warm=warm)
+        )
+        saves.append(len(writes))
     assert [r.status for r in runs] == ["ok", "ok", "ok"], [r.error for r in runs]
+    # papermill saves the running notebook before and after each cell and at start and end; a
+    # batch (warm) run only at start and end
+    n_cells = len(nbformat.read(runs[0].ipynb_path, as_version=4).cells)
+    assert n_cells == 6 and saves == [2 + 2 * n_cells, 2, 2]
     cold, w1, w2 = (_printed(r.ipynb_path) for r in runs)
     # nothing set by the first warm run (variable, environment, cwd, pandas option) is seen by
     # the second; both see what a cold kernel sees, with their own output folder
@@ -101,6 +124,9 @@ def test_warm_runs_are_isolated_from_each_other_and_print_what_a_cold_run_prints
     (w1_parent, w1_pid), (w2_parent, w2_pid) = w1[2].split(), w2[2].split()
     assert w1_parent == w2_parent == str(servers[0].proc.pid) and w1_pid != w2_pid
     assert cold[2].split()[0] == str(os.getpid())
+    # the font was registered before the kernel's first cell in warm kernels only; the same
+    # notebook otherwise (the figure above)
+    assert (cold[3], w1[3], w2[3]) == ("0", "1", "1")
 
 
 @pytest.mark.slow

@@ -61,6 +61,7 @@ from opsnb.run.delivery import (
 from opsnb.run.kernelpool import (
     PRELOAD,
     SERVER_FLAG,
+    WARM_UP,
     ForkedProcess,
     ForkProvisioner,
     ForkServer,
@@ -203,6 +204,7 @@ __all__ = [
     "kill_marked",
     "reap",
     "PRELOAD",
+    "WARM_UP",
     "SERVER_FLAG",
     "ForkServer",
     "ForkedProcess",

@@ -19,7 +19,8 @@ scheduler address) with a progress bar and returns a :class:`BatchSummary` whose
   mtime) and the opsnb version. A rerun skips runs whose fingerprint matches and whose report
   exists, unless ``force=True``; so a batch resumes after a crash.
 - **Crash safety.** The parent appends each successful run to the ledger as soon as it ends
-  (one DuckDB transaction per run), so a killed batch keeps every run that finished. A small
+  (one DuckDB transaction per run, in a thread of its own so that the next job is handed out
+  meanwhile), so a killed batch keeps every run that finished. A small
   reaper process, started by the parent in its own session, watches the parent's workers and
   kernels; when the parent dies (even by ``kill -9``) it kills them and every process still
   carrying the batch's marker ``$OPSNB_BATCH_ID`` (inherited by the kernels), so nothing is
@@ -32,10 +33,15 @@ scheduler address) with a progress bar and returns a :class:`BatchSummary` whose
   ``dask worker tcp://host:8786 --nworkers 4 --nthreads 1``.
 - **Overhead.** Workers are started once and import papermill, nbconvert and opsnb and build
   the HTML exporter before the first run. Each also starts a warm kernel server
-  (:mod:`opsnb.run.kernelpool`) that has imported ipykernel, numpy, pandas and matplotlib once
-  and forks a fresh kernel process for every run: runs stay isolated (no variable, working
-  directory or environment change of one run reaches the next) without paying a kernel start
-  and those imports each time.
+  (:mod:`opsnb.run.kernelpool`) that has imported ipykernel, numpy, pandas, matplotlib and
+  what a kernel and a report's first cells import, registered the CJK font once, and forks a
+  fresh kernel process for every run: runs stay isolated (no variable, working directory or
+  environment change of one run reaches the next) without paying a kernel start and those
+  imports each time; the worker waits for it before its first run, so that no run's time
+  limit counts it. A run saves its running notebook when it starts and ends, and at a cell
+  boundary only 5 s after the last save, not around every cell
+  (:func:`opsnb.run.runner.run_notebook` with ``warm=True``); it notices its kernel's end
+  within 10 ms. ``benchmarks/bench_batch.py`` measures what is left per report.
 
 Scheduling: relative periods (``yesterday``, ``last-week``...) are resolved when the batch is
 planned, from today in the shop's time zone (:func:`opsnb.periods.shop_today`; ``today=`` /
@@ -581,7 +587,8 @@ def _warm_worker(log_path: str | None = None, batch_id: str | None = None) -> No
 
     # first, so that it imports while this worker does; before any run, so that a run's
     # time-limit watchdog never counts it among the run's own processes
-    start_server(kernel_name(), wait=False)
+    kernel = kernel_name()
+    start_server(kernel, wait=False)
     import nbformat  # noqa: F401
     import papermill  # noqa: F401
 
@@ -592,6 +599,9 @@ def _warm_worker(log_path: str | None = None, batch_id: str | None = None) -> No
     # (no ledger import: the parent writes each run into the ledger, workers never do)
     render._exporter()
     render._css()
+    # and wait for the server's imports here, not in the first run: they are not the run's
+    # time (its duration, its time limit)
+    start_server(kernel)
 
 
 class _Watchdog:
@@ -878,30 +888,47 @@ def execute_batch(
         if i not in set(todo)
     }
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
+    from concurrent.futures import ThreadPoolExecutor
+
     from opsnb.run.runner import append_ledger, record_path
 
+    # each run reaches the ledger when it ends, so a killed batch keeps what finished; the
+    # appends (a DuckDB connection each: about 0.1 s) go through one thread of their own, in
+    # the order the runs end, so that the parent hands the next job to a free worker at once
+    ledger_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opsnb-ledger")
+    appends = []
+
     def on_done(k: int, run: BatchRun) -> None:
-        # each run reaches the ledger when it ends, so a killed batch keeps what finished
         if run.status == "ok":
             job = jobs[todo[k]]
-            append_ledger(record_path(job.stem, job.slug, job.output_dir, job.period_dir))
+            path = record_path(job.stem, job.slug, job.output_dir, job.period_dir)
+            appends.append(ledger_writer.submit(append_ledger, path))
 
-    with tqdm(
-        total=len(todo), desc="opsnb batch", unit="run", disable=not progress, dynamic_ncols=True
-    ) as bar:
-        if todo and scheduler:
-            got = _run_dask([jobs[i] for i in todo], scheduler, bar, on_done)
-        elif todo:
-            import uuid
+    try:
+        with tqdm(
+            total=len(todo),
+            desc="opsnb batch",
+            unit="run",
+            disable=not progress,
+            dynamic_ncols=True,
+        ) as bar:
+            if todo and scheduler:
+                got = _run_dask([jobs[i] for i in todo], scheduler, bar, on_done)
+            elif todo:
+                import uuid
 
-            batch_id = uuid.uuid4().hex
-            reaper = _Reaper(batch_id)
-            try:
-                got = _run_pool([jobs[i] for i in todo], workers, bar, on_done, batch_id)
-            finally:
-                reaper.close()
-        else:
-            got = {}
+                batch_id = uuid.uuid4().hex
+                reaper = _Reaper(batch_id)
+                try:
+                    got = _run_pool([jobs[i] for i in todo], workers, bar, on_done, batch_id)
+                finally:
+                    reaper.close()
+            else:
+                got = {}
+    finally:
+        ledger_writer.shutdown(wait=True)
+    for f in appends:
+        f.result()  # a record that could not be read fails the batch, as before
     for k, i in enumerate(todo):
         results[i] = got[k]
     if jobs:

@@ -44,6 +44,7 @@ from jupyter_client.provisioning import LocalProvisioner
 
 __all__ = [
     "PRELOAD",
+    "WARM_UP",
     "SERVER_FLAG",
     "ForkServer",
     "ForkedProcess",
@@ -70,11 +71,46 @@ PRELOAD = (
     "ipykernel.ipkernel",
     "ipykernel.zmqshell",
     "ipykernel.debugger",
+    # what a kernel imports lazily as it starts (found by diffing a warm kernel's sys.modules
+    # with the server's): the connection file's local-interface lookup (psutil), the shell's
+    # inspector, logger, completer and %store extension, tornado's asyncio loop
+    "psutil",
+    "faulthandler",
+    "resource",
+    "runpy",
+    "IPython.core.oinspect",
+    "IPython.core.logger",
+    "IPython.core.completerlib",
+    "IPython.extensions.storemagic",
+    "IPython.core.pylabtools",
+    "tornado.platform.asyncio",
+    # what a report's first cells import: pandas' HTML/text tables (and pyarrow's pandas
+    # bridge for string columns), the Agg canvas and PIL's image plugins of the inline PNGs,
+    # opsnb.plots and its bundled CJK font
+    "pandas.io.formats.html",
+    "pandas.io.formats.string",
+    "pyarrow.pandas_compat",
+    "matplotlib.backends.backend_agg",
+    "PIL.PngImagePlugin",
+    "PIL.BmpImagePlugin",
+    "PIL.GifImagePlugin",
+    "PIL.JpegImagePlugin",
+    "PIL.PpmImagePlugin",
+    "PIL.features",
+    "noto_cjk_sans_otc",
+    "opsnb.plots",
 )
-"""Modules the fork server imports once, so that no kernel pays for them again. Only libraries
-whose import has no per-run state (no opsnb module: those read the run's environment), plus
-what every kernel imports as it starts (the debugger's debugpy, sqlite3 for the history);
-never ``matplotlib_inline.backend_inline``, whose import hooks into the kernel's shell."""
+"""Modules the fork server imports once, so that no kernel pays for them again. Only modules
+whose import has no per-run state (of opsnb only :mod:`opsnb.plots`, which reads neither the
+environment nor the working directory), plus what every kernel imports as it starts (the
+debugger's debugpy, sqlite3 for the history); never ``matplotlib_inline.backend_inline``,
+whose import hooks into the kernel's shell (it is imported by the kernel, as a cold one does)."""
+
+WARM_UP = ("opsnb.plots:cjk_font_name",)
+"""``module:function`` calls the fork server makes once after :data:`PRELOAD`: pure, cached
+set-up that every report's first chart would otherwise redo in its own kernel (registering the
+bundled CJK font with matplotlib parses a 19 MB font file: about 0.1 s per kernel). A failing
+call is skipped: the kernel then does it itself, as a cold one does."""
 
 SERVER_FLAG = "opsnb-kernel-fork-server"
 """Last argument of a fork server's command line (and so of its forked kernels', which share it)."""
@@ -98,6 +134,12 @@ if not os.environ.get("MPLBACKEND"):  # what ipykernel sets before any user impo
 for name in json.loads(sys.argv[4]):
     try:
         __import__(name)
+    except Exception:
+        pass
+for call in json.loads(sys.argv[5]):
+    try:
+        mod, _, fn = call.partition(":")
+        getattr(sys.modules[mod], fn)()
     except Exception:
         pass
 signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # ended kernels are reaped by the OS
@@ -215,14 +257,19 @@ class ForkedProcess:
 class ForkServer:
     """One fork server process (see the module docstring) for one interpreter command."""
 
-    def __init__(self, prefix: tuple[str, ...], preload: tuple[str, ...] = PRELOAD):
+    def __init__(
+        self,
+        prefix: tuple[str, ...],
+        preload: tuple[str, ...] = PRELOAD,
+        warm_up: tuple[str, ...] = WARM_UP,
+    ):
         self.prefix = prefix
         req_r, self._req = os.pipe()
         self._rep, rep_w = os.pipe()
         env = dict(os.environ)
         self.proc = subprocess.Popen(
             [*prefix, "-c", _SERVER, str(req_r), str(rep_w), str(os.getpid())]
-            + [json.dumps(list(preload)), SERVER_FLAG],
+            + [json.dumps(list(preload)), json.dumps(list(warm_up)), SERVER_FLAG],
             pass_fds=(req_r, rep_w),
             stdin=subprocess.DEVNULL,
             env=env,
@@ -326,8 +373,23 @@ def stop_servers() -> None:
         s.close()
 
 
+_POLL_S = 0.01
+"""How often the end of a shutting-down kernel is polled. jupyter_client polls every 0.1 s, which
+a forked kernel (ended a few milliseconds after its shutdown request) turns into about 0.1 s
+of waiting per run: most of what was left of a kernel's shutdown."""
+
+
 class ForkProvisioner(LocalProvisioner):
     """jupyter_client's local provisioner, whose ``launch_kernel`` forks from a warm server."""
+
+    async def wait(self) -> int | None:
+        """As ``LocalProvisioner.wait``, polling every :data:`_POLL_S` instead of 0.1 s."""
+        import asyncio
+
+        if self.process:
+            while await self.poll() is None:
+                await asyncio.sleep(_POLL_S)
+        return await super().wait()
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any):
         parts = _split_cmd(cmd)
@@ -349,7 +411,13 @@ class ForkProvisioner(LocalProvisioner):
 
 
 class WarmKernelManager(AsyncKernelManager):
-    """``AsyncKernelManager`` whose kernels are forked by this process's warm server."""
+    """``AsyncKernelManager`` whose kernels are forked by this process's warm server (and whose
+    shutdown notices the kernel's end within :data:`_POLL_S`, not jupyter_client's 0.1 s)."""
+
+    async def _async_finish_shutdown(
+        self, waittime: float | None = None, pollinterval: float = 0.1, restart: bool = False
+    ) -> None:
+        await super()._async_finish_shutdown(waittime, min(pollinterval, _POLL_S), restart)
 
     async def _async_pre_start_kernel(self, **kw: Any):
         if self.provisioner is None:
