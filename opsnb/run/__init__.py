@@ -129,6 +129,7 @@ from opsnb.run.render import (
     find_chromium,
     label_tables,
     render_html,
+    warm_up_renderer,
     write_index,
 )
 from opsnb.run.runner import (
@@ -162,6 +163,7 @@ __all__ = [
     "notebooks_for_file",
     "parse_override",
     "render_html",
+    "warm_up_renderer",
     "write_index",
     "atomic_write_text",
     "collect_records",

@@ -592,13 +592,10 @@ def _warm_worker(log_path: str | None = None, batch_id: str | None = None) -> No
     import nbformat  # noqa: F401
     import papermill  # noqa: F401
 
-    from opsnb.run import (
-        render,  # noqa: F401
-    )
+    from opsnb.run import render
 
     # (no ledger import: the parent writes each run into the ledger, workers never do)
-    render._exporter()
-    render._css()
+    render.warm_up_renderer()
     # and wait for the server's imports here, not in the first run: they are not the run's
     # time (its duration, its time limit)
     start_server(kernel)

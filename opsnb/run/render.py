@@ -38,6 +38,7 @@ __all__ = [
     "atomic_write_text",
     "collect_records",
     "label_tables",
+    "warm_up_renderer",
     "REMOVE_TAGS",
     "STACK_CLASSES",
 ]
@@ -90,6 +91,13 @@ def _shared_mode() -> int:
     umask = os.umask(0)
     os.umask(umask)
     return 0o666 & ~umask
+
+
+def warm_up_renderer() -> None:
+    """Build the HTML exporter and read the report CSS once, ahead of the first report (a batch
+    worker calls it at start, so its first run is not charged for them); both are cached."""
+    _exporter()
+    _css()
 
 
 @lru_cache(maxsize=1)
