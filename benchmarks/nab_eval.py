@@ -16,6 +16,9 @@ configuration alone, only the threshold and onset window tuned on the training f
 includes the contextual alarms that :func:`opsnb.monitoring.anomaly.detect` adds on series of
 at least 2 000 rows, ``default (no context) CV`` is the same without them)
 and a causal per-series STL + ESD baseline cross-validated the same way
+(the variants include fixed candidate ways of joining CAD's alarms with the engine's on long
+series, :data:`COMBINATIONS` × from 2 000 / 1 000 rows × :data:`CAD_RANGES`; each variant's
+own score, only alpha and the onset window tuned, is printed after the tables)
 (:func:`stl_esd_rows`). ``CAD (NAB range) CV`` and ``CAD (causal) CV`` are our Contextual
 Anomaly Detector (:mod:`opsnb.monitoring.context`) run as NAB runs it (whole-file value range)
 and causally (range from the series' own history), their score threshold

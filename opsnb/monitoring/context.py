@@ -41,7 +41,9 @@ Two ways to run it:
   The score at row t depends on rows up to t only.
 
 :func:`context_flags` is what :func:`opsnb.monitoring.anomaly.detect` adds: causal scores ≥
-:data:`CONTEXT_THRESHOLD` on series of at least :data:`CONTEXT_MIN_ROWS` values.
+:data:`CONTEXT_THRESHOLD` on series of at least :data:`CONTEXT_MIN_ROWS` values; on those
+series :func:`add_context` keeps CAD's alarms alone (:data:`CONTEXT_P_FACTOR`,
+:data:`CONTEXT_KEEP_SHIFT`).
 """
 
 from __future__ import annotations
@@ -518,13 +520,18 @@ CONTEXT_THRESHOLD = 0.75
 CONTEXT_WARMUP = 500
 """Rows the engine's causal CAD collects before it fixes its first value range (scored 0)."""
 CONTEXT_PAD = 0.0
-"""The engine's causal CAD range: the running range widened by this share of its width."""
+"""The engine's causal CAD range: the running range widened by this share of its width.
+Widening it (0.5, warm-up 500 or 250) removes almost all clipping and most rebuilds but leaves
+half of the 8 bins to excursions, so normal values lose resolution: in the nested CV of
+``benchmarks/nab_eval.py`` it lost (CAD alone, standard: 55.0 with pad 0.5 and 50.5 with warm-up
+250 against 64.3) and no fold picked it, so the range is the running one."""
 CONTEXT_P_FACTOR = float("inf")
 """On a series that gets contextual alarms, the engine's p-values are multiplied by this (capped
 at 1; ``inf``: the engine raises no p-value alarm there) before they are compared with alpha.
 ``inf`` with :data:`CONTEXT_KEEP_SHIFT` False (CAD's alarms only on long series) won the
-nested leave-one-category-out CV of ``benchmarks/nab_eval.py`` on every fold (standard
-profile) against engine OR CAD and the engine at p × 100 or × 10 000, from 1 000 or 2 000
+nested leave-one-category-out CV of ``benchmarks/nab_eval.py`` on every fold of the standard
+and low-FP profiles and 6 of 7 low-FN folds (nested: 64.3 / 57.5 / 64.8, was 55.0 / 45.3 /
+62.2 for engine OR CAD) against engine OR CAD and the engine at p × 100 or × 10 000, from 1 000 or 2 000
 rows: the engine's own alarms on long series added more false positives than hits."""
 CONTEXT_KEEP_SHIFT = False
 """On a series that gets contextual alarms, whether the engine's CUSUM level shifts stay alarms."""
