@@ -16,6 +16,9 @@ configuration alone, only the threshold and onset window tuned on the training f
 includes the contextual alarms that :func:`opsnb.monitoring.anomaly.detect` adds on series of
 at least 2 000 rows, ``default (no context) CV`` is the same without them)
 and a causal per-series STL + ESD baseline cross-validated the same way
+(the variants include fixed candidate ways of joining CAD's alarms with the engine's on long
+series, :data:`COMBINATIONS` × from 2 000 / 1 000 rows × :data:`CAD_RANGES`; each variant's
+own score, only alpha and the onset window tuned, is printed after the tables)
 (:func:`stl_esd_rows`). ``CAD (NAB range) CV`` and ``CAD (causal) CV`` are our Contextual
 Anomaly Detector (:mod:`opsnb.monitoring.context`) run as NAB runs it (whole-file value range)
 and causally (range from the series' own history), their score threshold
@@ -308,8 +311,16 @@ def load_corpus(nab_dir: Path) -> list[NabFile]:
     return [prepare_file(nab_dir, rel, wins[rel]) for rel in sorted(wins)]
 
 
+_ENGINE_RUNS: dict = {}
+
+
 def engine_rows(
-    f: NabFile, config=None, context: bool = True
+    f: NabFile,
+    config=None,
+    context: bool = True,
+    min_rows: int | None = None,
+    combine=None,
+    cad_range: tuple[int, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Per input row: the engine's p-value and its other alarms (CUSUM level shift and, on long
     series, the contextual score: :func:`opsnb.monitoring.context.context_flags`), and the
@@ -317,22 +328,39 @@ def engine_rows(
 
     The same path as :func:`opsnb.monitoring.anomaly.detect` for one count series (BH across
     one series is the raw p-value), run once so that thresholds can be swept cheaply.
-    ``context=False``: the engine without the contextual score."""
+    ``context=False``: the engine without the contextual score; ``min_rows``/``combine``/
+    ``cad_range``: a candidate length from which CAD is added, way of joining the alarms and
+    (warm-up, pad) of CAD's causal range (default: the shipped ones)."""
     import warnings
 
     from opsnb.monitoring.anomaly import to_grid
-    from opsnb.monitoring.context import CONTEXT_THRESHOLD
+    from opsnb.monitoring.context import CONTEXT_THRESHOLD, combine_context
     from opsnb.monitoring.scoring import EngineConfig, score_counts
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        g = to_grid(f.frame, time_col="timestamp", value_cols=["value"])
-        r = score_counts(g.values["value"], g.season, config=config or EngineConfig())
-    shift = r["level_shift"][0]
-    s = engine_context_scores(f, g) if context else None
+    config = config or EngineConfig()
+    combine = combine or combine_context
+    key = (f.rel, config)
+    if key not in _ENGINE_RUNS:  # one engine run per file and config, shared by the variants
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            g = to_grid(f.frame, time_col="timestamp", value_cols=["value"])
+            _ENGINE_RUNS[key] = g, score_counts(g.values["value"], g.season, config=config)
+    g, r = _ENGINE_RUNS[key]
+    p, shift = r["p_value"][0], r["level_shift"][0]
+    s = engine_context_scores(f, g, min_rows, cad_range) if context else None
     if s is not None:
-        shift = shift | (s >= CONTEXT_THRESHOLD)
-    return r["p_value"][0], shift, g, g.season
+        p, shift = combine(p, shift, s >= CONTEXT_THRESHOLD)
+    return p, shift, g, g.season
+
+
+def _combine_with(p_factor: float, keep_shift: bool):
+    """A fixed way of joining the engine's alarms and CAD's on a long series
+    (:func:`opsnb.monitoring.context.combine_context` with these settings)."""
+    from functools import partial
+
+    from opsnb.monitoring.context import combine_context
+
+    return partial(combine_context, p_factor=p_factor, keep_shift=keep_shift)
 
 
 def detections(p, shift, g, season: int, alpha: float, quiet: float) -> np.ndarray:
@@ -458,19 +486,29 @@ def cad_rows(f: NabFile, causal: bool = False) -> np.ndarray:
     return s
 
 
-def engine_context_scores(f: NabFile, g) -> np.ndarray | None:
+def engine_context_scores(
+    f: NabFile, g, min_rows: int | None = None, cad_range: tuple[int, float] | None = None
+) -> np.ndarray | None:
     """The causal CAD scores that :func:`opsnb.monitoring.anomaly.detect` computes for this
     file's grid row (:func:`opsnb.monitoring.context.context_flags`, default settings), or
-    None when the series is too short for them; cached like :func:`cad_rows`."""
-    from opsnb.monitoring.context import CONTEXT_MIN_ROWS, causal_context_scores
+    None when the series is shorter than ``min_rows``; ``cad_range``: (warm-up, pad) of the
+    causal range (defaults: the shipped :data:`~opsnb.monitoring.context.CONTEXT_MIN_ROWS`,
+    ``CONTEXT_WARMUP``, ``CONTEXT_PAD``); cached like :func:`cad_rows`."""
+    from opsnb.monitoring.context import (
+        CONTEXT_MIN_ROWS,
+        CONTEXT_PAD,
+        CONTEXT_WARMUP,
+        causal_context_scores,
+    )
 
     y = g.values["value"][0]
-    if np.isfinite(y).sum() < CONTEXT_MIN_ROWS:
+    if np.isfinite(y).sum() < (CONTEXT_MIN_ROWS if min_rows is None else min_rows):
         return None
-    path = _cad_cache() / f"{f.rel.replace('/', '__')}.engine.npy"
+    warmup, pad = cad_range or (CONTEXT_WARMUP, CONTEXT_PAD)
+    path = _cad_cache() / f"{f.rel.replace('/', '__')}.engine-{warmup}-{float(pad)}.npy"
     if path.exists():
         return np.load(path)
-    s = causal_context_scores(y)
+    s = causal_context_scores(y, warmup=warmup, pad=pad)
     np.save(path, s)
     return s
 
@@ -553,6 +591,14 @@ def run_cv(nab_dir: Path, variants: dict, profiles=tuple(PROFILES), cad: bool = 
         if "default-no-context" in ours:
             nheld, _ = cross_validate(files, {"nc": ours["default-no-context"]}, prof)
             cols["default (no context) CV"] = nheld.raw.to_numpy()
+        result.setdefault("variants", {})[prof] = {  # each variant alone, alpha/quiet tuned
+            name: normalised(
+                cross_validate(files, {name: grid}, prof)[0].raw.sum(),
+                sum(f.n_windows for f in files),
+                prof,
+            )
+            for name, grid in ours.items()
+        }
         if base:
             bheld, bchoice = cross_validate(files, base, prof)
             cols["STL+ESD CV"] = bheld.raw.to_numpy()
@@ -605,6 +651,37 @@ def stl_esd_rows(f: NabFile, cycles: int = 4):
     return p, np.zeros(T, bool), g, g.season
 
 
+COMBINATIONS = {
+    "ctx-or-engine": (1.0, True),
+    "ctx-or-engine-p/1e2": (1e2, True),
+    "ctx-or-engine-p/1e4": (1e4, True),
+    "ctx-or-p/1e2": (1e2, False),
+    "ctx-only": (math.inf, False),
+}
+"""Fixed candidate ways of joining CAD's alarms with the engine's on long series (p-value
+factor, keep CUSUM level shifts), each tried from 2 000 and from 1 000 rows."""
+CAD_RANGES = {"w500": (500, 0.0), "w500+pad": (500, 0.5), "w250+pad": (250, 0.5)}
+"""Fixed candidate causal ranges of CAD in the engine: (warm-up rows, pad), see
+:func:`opsnb.monitoring.context.causal_context_scores`."""
+
+
+def combination_variants() -> dict:
+    """The candidates of :data:`COMBINATIONS` × (2 000, 1 000 rows) × :data:`CAD_RANGES` as
+    nested-CV variants of the default engine (``<name>@<min rows>/<range>``); the shipped one
+    is also the ``default`` variant."""
+    from opsnb.monitoring.scoring import EngineConfig
+
+    out = {}
+    for name, (factor, keep) in COMBINATIONS.items():
+        for rows in (2000, 1000):
+            for rname, rng in CAD_RANGES.items():
+                comb = _combine_with(factor, keep)
+                out[f"{name}@{rows}/{rname}"] = lambda f, c=comb, n=rows, r=rng: engine_rows(
+                    f, EngineConfig(), min_rows=n, combine=c, cad_range=r
+                )
+    return out
+
+
 def default_variants() -> dict:
     """The tuning space of the engine (next to threshold and onset window)."""
     from opsnb.monitoring.scoring import EngineConfig
@@ -612,6 +689,7 @@ def default_variants() -> dict:
     return {
         "default": lambda f: engine_rows(f, EngineConfig()),
         "default-no-context": lambda f: engine_rows(f, EngineConfig(), context=False),
+        **combination_variants(),
         "no-season-test": lambda f: engine_rows(f, EngineConfig(season_test=False)),
         "t5": lambda f: engine_rows(f, EngineConfig(tail_df=5.0, season_test=False)),
         "phase-scale": lambda f: engine_rows(f, EngineConfig(phase_weight=1.0)),
@@ -701,6 +779,9 @@ def main(argv=None) -> int:
             print(tab.round(1).to_string(index=False))
             for c, ch in res["choices"][prof].items():
                 print(f"  fold {c}: tuned on the other folds -> {ch}")
+        var = pd.DataFrame(res["variants"]).round(1)
+        print("\n== each variant alone (overall normalised, alpha/quiet cross-validated) ==")
+        print(var.sort_values("standard", ascending=False).to_string())
         print("\n== false alarms on anomaly-free series (default sensitivity, FDR 0.01) ==")
         print(false_alarms(a.nab_dir).round(2).to_string(index=False))
         if not a.no_demo:

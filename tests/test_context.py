@@ -24,10 +24,14 @@ import pytest
 
 from opsnb.monitoring.context import (
     CONTEXT_MIN_ROWS,
+    CONTEXT_PAD,
     CONTEXT_THRESHOLD,
+    CONTEXT_WARMUP,
     ContextConfig,
     ContextDetector,
+    add_context,
     causal_context_scores,
+    combine_context,
     context_flags,
     context_scores,
     nab_rest_period,
@@ -133,7 +137,52 @@ def _hourly(n: int) -> np.ndarray:
 
 @cache
 def _causal(n: int) -> np.ndarray:
-    return causal_context_scores(_hourly(n))
+    return causal_context_scores(_hourly(n), warmup=CONTEXT_WARMUP, pad=CONTEXT_PAD)
+
+
+def test_padded_range_is_the_running_range_widened():
+    x = _hourly(700).copy()
+    x[600] = 135.0  # above the warm-up range [80, 120] but inside the padded [60, 140]: no rebuild
+    cfg = ContextConfig()
+    det = ContextDetector(60.0, 140.0, cfg)
+    want = np.array([det.score(v) for v in x])
+    want[:150] = 0.0
+    np.testing.assert_array_equal(causal_context_scores(x, warmup=150, pad=0.5), want)
+    np.testing.assert_array_equal(
+        causal_context_scores(x, warmup=150, pad=0.0), causal_context_scores(x, warmup=150)
+    )
+    with pytest.raises(ValueError, match="pad"):
+        causal_context_scores(x, pad=-0.1)
+
+
+def test_combine_context():
+    p = np.array([0.5, 1e-3, np.nan, 1e-6])
+    shift = np.array([False, True, False, False])
+    ctx = np.array([False, False, True, False])
+    got = combine_context(p, shift, ctx, p_factor=100.0, keep_shift=True)
+    np.testing.assert_array_equal(got[0], [1.0, 1e-3 * 100, np.nan, 1e-6 * 100])
+    np.testing.assert_array_equal(got[1], [False, True, True, False])
+    got = combine_context(p, shift, ctx, p_factor=float("inf"), keep_shift=False)
+    np.testing.assert_array_equal(got[0], [1.0, 1.0, np.nan, 1.0])
+    np.testing.assert_array_equal(got[1], ctx)
+    got = combine_context(p, shift, ctx, p_factor=1.0, keep_shift=True)  # the plain OR
+    np.testing.assert_array_equal(got[0], p)
+    np.testing.assert_array_equal(got[1], shift | ctx)
+
+
+def test_add_context_changes_only_long_series():
+    x = _hourly(CONTEXT_MIN_ROWS + 100)
+    short = np.full_like(x, np.nan)
+    short[:500] = x[:500]
+    values = np.vstack([x, short])
+    p = np.full(values.shape, 1e-4)
+    shift = np.zeros(values.shape, bool)
+    shift[:, 7] = True
+    got_p, got_shift = add_context(p, shift, values)
+    want_p, want_shift = combine_context(p[0], shift[0], _causal(len(x)) >= CONTEXT_THRESHOLD)
+    np.testing.assert_array_equal(got_p, np.vstack([want_p, p[1]]))
+    np.testing.assert_array_equal(got_shift, np.vstack([want_shift, shift[1]]))
+    assert add_context(p[1:], shift[1:], values[1:]) is None
 
 
 def test_context_flags_only_on_long_series():
@@ -154,7 +203,10 @@ def test_detect_adds_the_contextual_alarms_on_long_series():
     ts = pd.date_range("2024-01-01", periods=len(x), freq="h")
     out = detect(pd.DataFrame({"timestamp": ts, "value": x}))
     ctx = _causal(len(x)) >= CONTEXT_THRESHOLD
-    assert (out["flagged"].to_numpy()[ctx] == 1).all()
+    # shipped combination (CONTEXT_P_FACTOR inf, no CUSUM): the flags are CAD's alarms exactly
+    np.testing.assert_array_equal(out["flagged"].to_numpy(), ctx.astype(out["flagged"].dtype))
+    p = out["p_value"].to_numpy()
+    assert ((p == 1.0) | np.isnan(p)).all() and (p == 1.0).sum() > CONTEXT_MIN_ROWS // 2
     # a shorter series gets no contextual score: its flags are the engine's own
     n = CONTEXT_MIN_ROWS - 1
     assert context_flags(x[:n]) is None

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from opsnb.errors import DataContractError, DataProblem  # noqa: F401 (re-exported for callers)
-from opsnb.monitoring.context import context_flags
+from opsnb.monitoring.context import add_context
 from opsnb.monitoring.kernels import (
     bh_adjust,
     binom_two_sided,
@@ -407,12 +407,13 @@ def detect(
         done = list((mapper or map)(score, parts))
         res = {k: np.concatenate([r[k] for r in done], axis=0) for k in done[0]}
     # -- contextual score (issue 15, opsnb.monitoring.context): long count series only -------
-    # a causal CAD score >= CONTEXT_THRESHOLD flags the row like a level-shift alarm; series
-    # shorter than CONTEXT_MIN_ROWS (e.g. a year of daily data) are left as they were.
+    # a causal CAD score >= CONTEXT_THRESHOLD flags the row like a level-shift alarm, joined
+    # with the engine's alarms by add_context (shipped: CAD's alarms only, p-values set to 1);
+    # series shorter than CONTEXT_MIN_ROWS (e.g. a year of daily data) are left as they were.
     if kind == "count":
-        extra = context_flags(whole["value"])
-        if extra is not None:
-            res = {**res, "level_shift": res["level_shift"] | extra}
+        joined = add_context(res["p_value"], res["level_shift"], whole["value"])
+        if joined is not None:
+            res = {**res, "p_value": joined[0], "level_shift": joined[1]}
     # -----------------------------------------------------------------------------------------
     return flag_across_series(
         df,
