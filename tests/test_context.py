@@ -210,3 +210,22 @@ def test_detect_adds_the_contextual_alarms_on_long_series():
     # a shorter series gets no contextual score: its flags are the engine's own
     n = CONTEXT_MIN_ROWS - 1
     assert context_flags(x[:n]) is None
+
+
+def test_calendar_days_keep_the_engines_verdict_on_long_series():
+    # CAD knows no calendar: on a day the events calendar names (a first 店庆 at 3x the usual
+    # hour), the engine's own reading stands; every other row is CAD's, as without a calendar
+    from opsnb.monitoring.anomaly import detect
+
+    n = CONTEXT_MIN_ROWS + 100
+    ts = pd.date_range("2024-01-01", periods=n, freq="h")
+    df = pd.DataFrame({"timestamp": ts, "value": _hourly(n)})
+    day = ts[n - 100].normalize()
+    cal = pd.DataFrame({"event": ["店庆"], "start": [day], "end": [day], "kind": ["promo"]})
+    plain, known = detect(df), detect(df, events=cal)
+    on = np.asarray(ts.normalize() == day)
+    assert plain.loc[on, "flagged"].sum() == 1  # the spike, by CAD
+    assert known.loc[on, "flagged"].sum() == 0
+    assert (known.loc[on, "p_value"] < 1).any()  # the engine's p-values, not CAD's 1
+    np.testing.assert_array_equal(known.loc[~on, "flagged"], plain.loc[~on, "flagged"])
+    np.testing.assert_array_equal(known.loc[~on, "p_value"], plain.loc[~on, "p_value"])

@@ -350,8 +350,9 @@ def detect(
     Columns: series, timestamp, value, expected, lower, upper, score (≥ 0), p_value, q_value
     (Benjamini–Hochberg across series at each timestamp), is_anomaly (0/1, the alert: see
     ``alerts``), flagged (0/1: q ≤ alpha or a CUSUM level-shift alarm on this row, or on count
-    series of at least :data:`~opsnb.monitoring.context.CONTEXT_MIN_ROWS` values a contextual
-    alarm, :func:`~opsnb.monitoring.context.context_flags`), direction
+    series of at least :data:`~opsnb.monitoring.context.CONTEXT_MIN_ROWS` values the contextual
+    alarm instead, :func:`~opsnb.monitoring.context.add_context`: there p_value is 1 and the
+    engine's own alarms count only on days the ``events`` calendar names), direction
     (up/down, "" when not flagged), severity (low/medium/high by relative deviation: ≥ 20 %
     medium, ≥ 50 % high; "" when not flagged).
 
@@ -410,10 +411,17 @@ def detect(
     # a causal CAD score >= CONTEXT_THRESHOLD flags the row like a level-shift alarm, joined
     # with the engine's alarms by add_context (shipped: CAD's alarms only, p-values set to 1);
     # series shorter than CONTEXT_MIN_ROWS (e.g. a year of daily data) are left as they were.
+    # On the calendar's days the engine's own verdict stands: CAD knows no calendar, and a
+    # promotion or holiday the calendar names is compared with its past there (issue 15).
     if kind == "count":
         joined = add_context(res["p_value"], res["level_shift"], whole["value"])
         if joined is not None:
-            res = {**res, "p_value": joined[0], "level_shift": joined[1]}
+            p, shift = joined
+            if keys is not None and (keys != "").any():
+                cal = (keys != "")[None, :]
+                p = np.where(cal, res["p_value"], p)
+                shift = np.where(cal, res["level_shift"], shift)
+            res = {**res, "p_value": p, "level_shift": shift}
     # -----------------------------------------------------------------------------------------
     return flag_across_series(
         df,
