@@ -31,7 +31,8 @@ lab: setup ## open JupyterLab on notebooks/ with the project's kernel (on the de
 	OPSNB_DB=$${OPSNB_DB:-$$PWD/$$store} $(VENV)/bin/jupyter lab --notebook-dir=notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 bench: setup ## run the benchmarks in benchmarks/ (slow; on demand)
-	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@for b in benchmarks/bench_*.py; do [ $$b = benchmarks/bench_cli.py ] && continue; echo "== $$b"; $(PY) $$b || exit 1; done
+	@for w in detect ab rfm load; do echo "== benchmarks/bench_cli.py $$w"; $(PY) benchmarks/bench_cli.py $$w || exit 1; done
 
 gallery: setup ## screenshots of demo reports for the README into docs/gallery/ (skipped without Chromium)
 	$(PY) docs/gallery/shoot.py
