@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_cli.py detect [--series 10000] [--days 365] [--loop 100]
+    .venv/bin/python benchmarks/bench_cli.py detect [--series 10000] [--days 365] [--loop 1000] [--repeat 3]
     .venv/bin/python benchmarks/bench_cli.py ab [--rows 10000000]
     .venv/bin/python benchmarks/bench_cli.py rfm [--rows 10000000]
     .venv/bin/python benchmarks/bench_cli.py load [--rows 10000000]
@@ -287,7 +287,7 @@ def main(argv=None) -> int:
     ap.add_argument("workload", choices=["detect", "ab", "rfm", "load"])
     ap.add_argument("--series", type=int, default=10000)
     ap.add_argument("--days", type=int, default=365)
-    ap.add_argument("--loop", type=int, default=100)
+    ap.add_argument("--loop", type=int, default=1000)  # 100 gave 125-144 s between quiet runs
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--dir", default="/tmp")
