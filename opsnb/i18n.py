@@ -143,7 +143,7 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "sales": ("成交额", "Sales"),
     "sales_share": ("成交占比", "Sales share"),
     "share": ("占比", "Share"),
-    "listings": ("在售商品数", "Listings"),
+    "listings": ("月均在售商品数", "Listings (monthly mean)"),
     "listings_share": ("商品数占比", "Listings share"),
     "share_per_listing_share": ("成交占比/商品占比", "Sales share / listings share"),
     "shops": ("店铺数", "Shops"),

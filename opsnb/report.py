@@ -471,7 +471,7 @@ class Context:
         for c in pct:
             fmt[c] = lambda v: "—" if pd.isna(v) else self.pct(v)
         for c in int_cols:
-            fmt[c] = lambda v: "—" if pd.isna(v) else self.count(int(v))
+            fmt[c] = lambda v: "—" if pd.isna(v) else self.count(int(round(v)))
         for c in df.columns:
             if c not in fmt and _is_bool_column(df[c]):
                 # never Python's True/False in a report: 是/否, yes/no

@@ -59,3 +59,15 @@ def test_table_shows_booleans_as_words_in_the_report_language(monkeypatch, lang,
     # the colours stay keyed by the data's booleans
     rule = re.search(r"\}?\s*([^{}]*)\{\s*background-color: #fdd;\s*\}", html).group(1)
     assert sorted(re.findall(r"row\d_col\d", rule)) == ["row0_col1", "row2_col1"]
+
+
+def test_count_columns_round_a_mean_of_counts_to_the_nearest_whole(monkeypatch):
+    # 01's price bands: listings are a monthly mean (459.92 read as 459 before, as 459.92 without
+    # int_cols); the header says it is a monthly mean
+    shown = []
+    monkeypatch.setattr(report, "_display", lambda obj, **kw: shown.append(obj))
+    df = pd.DataFrame({"listings": [459.92, 12.5, 3.0, None], "shops": [5, 5, 4, 1]})
+    _ctx("zh").table(df, int_cols=["listings", "shops"])
+    cells = _cells(shown[0].to_html())
+    assert cells[0][-2:] == ["月均在售商品数", "店铺数"]
+    assert [r[-2:] for r in cells[1:]] == [["460", "5"], ["12", "5"], ["3", "4"], ["—", "1"]]

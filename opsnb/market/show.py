@@ -338,7 +338,7 @@ def show_price_bands(ctx, data: MarketData) -> pd.DataFrame | None:
         bands,
         money=["sales"],
         pct=["sales_share", "listings_share", "own_share"],
-        int_cols=["shops"],
+        int_cols=["shops", "listings"],  # a monthly mean of counts, read as a count
         highlight={"opportunity": {True: "#DFF2E6"}},
     )
     ctx.show(plot_price_bands(bands, lang=ctx.lang))
