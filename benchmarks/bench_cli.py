@@ -50,6 +50,18 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 
+def best_time(run, repeat: int) -> float:
+    """Best wall-clock seconds of ``repeat`` calls of ``run`` after one untimed call (which
+    warms the file cache), for the in-process baselines."""
+    run()
+    times = []
+    for _ in range(max(1, repeat)):
+        t0 = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
 def timed(cmd: list[str], *, cpu: bool = False):
     """(wall seconds, peak RSS in MB) of a command run under ``/usr/bin/time -v``; with
     ``cpu=True`` also its CPU seconds (user + system, all threads)."""
@@ -142,13 +154,7 @@ def bench_ab(a) -> None:
       sum(pre_gmv * gmv)
     FROM read_parquet('{big}') GROUP BY 1"""
     con = duckdb.connect()
-    con.execute(bare).fetchall()  # warm the file cache
-    times = []
-    for _ in range(a.repeat):
-        t0 = time.perf_counter()
-        con.execute(bare).fetchall()
-        times.append(time.perf_counter() - t0)
-    t_bare = min(times)
+    t_bare = best_time(lambda: con.execute(bare).fetchall(), a.repeat)
     print(f"input: {big} ({a.rows:,} units)")
     print(f"command: {' '.join(opsnb('ab', str(big), *args))}")
     print(f"opsnb ab CLI: {t_cli:.2f} s, start-up {t_start:.2f} s, peak RSS {rss:.0f} MB")
@@ -188,13 +194,7 @@ def bench_rfm(a) -> None:
            count(DISTINCT CAST(order_time AS DATE)) AS f, sum(amount) AS m
     FROM read_parquet('{src}') GROUP BY 1"""
     con = duckdb.connect()
-    con.sql(bare).to_arrow_table()  # warm the file cache
-    times = []
-    for _ in range(a.repeat):
-        t0 = time.perf_counter()
-        con.sql(bare).to_arrow_table()
-        times.append(time.perf_counter() - t0)
-    t_bare = min(times)
+    t_bare = best_time(lambda: con.sql(bare).to_arrow_table(), a.repeat)
     print(f"input: {src} ({a.rows:,} order lines, {src.stat().st_size / 1e6:.0f} MB)")
     print(f"command: {' '.join(cmd)}")
     print(
