@@ -4,23 +4,9 @@
 This facade only re-exports; inside opsnb import from the defining module.
 """
 
-from opsnb.run.batch import (
-    BATCH_ID_ENV,
-    BatchJob,
-    BatchRun,
-    BatchSummary,
-    dask_client,
-    data_version,
-    deliver,
-    execute_batch,
-    is_up_to_date,
-    kill_marked,
-    marked_processes,
-    plan_batch,
-    reap,
-    resolve_period,
-    run_batch,
-)
+from opsnb.run.batch import dask_client, execute_batch, run_batch
+from opsnb.run.batchplan import BatchJob, data_version, is_up_to_date, plan_batch, resolve_period
+from opsnb.run.batchresults import BatchRun, BatchSummary, deliver
 from opsnb.run.daily import (
     CHANNELS,
     DAILY_NOTEBOOK,
@@ -121,6 +107,7 @@ from opsnb.run.push import (
     render_markdown,
     robot_settings_from_env,
 )
+from opsnb.run.reaper import BATCH_ID_ENV, kill_marked, marked_processes, reap
 from opsnb.run.render import (
     REMOVE_TAGS,
     STACK_CLASSES,
