@@ -23,27 +23,7 @@ from opsnb.run.daily import (
     inventory_ready,
     run_daily,
 )
-from opsnb.run.delivery import (
-    DEFAULT_SIZE_BUDGET,
-    SECURITY_MODES,
-    EmailAttachment,
-    EmailContent,
-    EmailImage,
-    EmailSizeWarning,
-    SendLog,
-    SendResult,
-    SmtpSettings,
-    UnconfirmedDelivery,
-    build_digest_message,
-    build_report_message,
-    email_safe_html,
-    html_to_text,
-    parse_recipients,
-    send_failure_digest,
-    send_message,
-    send_report,
-    smtp_settings_from_env,
-)
+from opsnb.run.delivery import SendLog, SendResult, send_failure_digest, send_report
 from opsnb.run.kernelpool import (
     PRELOAD,
     SERVER_FLAG,
@@ -72,6 +52,19 @@ from opsnb.run.live import (
     serve_live,
     stop_live,
     voila_command,
+)
+from opsnb.run.mailhtml import (
+    EmailAttachment,
+    EmailContent,
+    EmailImage,
+    email_safe_html,
+    html_to_text,
+)
+from opsnb.run.mailmessage import (
+    DEFAULT_SIZE_BUDGET,
+    EmailSizeWarning,
+    build_digest_message,
+    build_report_message,
 )
 from opsnb.run.mailtables import (
     MAIL_MAX_COLS,
@@ -128,6 +121,14 @@ from opsnb.run.runner import (
     record_path,
     resolve_period_params,
     run_notebook,
+)
+from opsnb.run.smtp import (
+    SECURITY_MODES,
+    SmtpSettings,
+    UnconfirmedDelivery,
+    parse_recipients,
+    send_message,
+    smtp_settings_from_env,
 )
 
 __all__ = [

@@ -152,7 +152,7 @@ def _fingerprint(notebook: Path, params: dict) -> str:
 
 
 def _recipients(data: dict, source: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    from opsnb.run.delivery import parse_recipients
+    from opsnb.run.smtp import parse_recipients
 
     rec = data.get("recipients")
     if rec is None:

@@ -131,7 +131,8 @@ def deliver(
     failed runs. Delivery errors are collected in ``summary.delivery_errors``.
     """
     from opsnb.errors import DeliveryError
-    from opsnb.run.delivery import send_failure_digest, send_report, smtp_settings_from_env
+    from opsnb.run.delivery import send_failure_digest, send_report
+    from opsnb.run.smtp import smtp_settings_from_env
 
     try:
         settings = settings or smtp_settings_from_env()

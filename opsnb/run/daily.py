@@ -256,7 +256,7 @@ def _report_link(html_path: str, output_dir: Path) -> str:
 
 
 def _recipients(data: dict) -> list[str]:
-    from opsnb.run.delivery import parse_recipients
+    from opsnb.run.smtp import parse_recipients
 
     rec = data.get("recipients")
     if isinstance(rec, dict):
