@@ -713,7 +713,8 @@ def ab_cmd(
     is reached.
     """
 
-    from opsnb.abtest.analysis import load_units, readout
+    from opsnb.abtest.analysis import readout
+    from opsnb.abtest.units import load_units
     from opsnb.errors import DataContractError, DataProblem, ParameterError
 
     try:
