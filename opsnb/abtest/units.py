@@ -41,7 +41,7 @@ def load_units(path: str | Path, *, sheet=None) -> pd.DataFrame:
     whitespace separated); ``.xlsx`` and ``.parquet`` are read as they are. The index holds each
     row's number in the file (``file_row``), so errors name the right row even after filtering.
     """
-    from opsnb.data import parsing
+    from opsnb.data.rawfiles import read_raw
 
     p = Path(path)
     if not p.is_file():
@@ -54,7 +54,7 @@ def load_units(path: str | Path, *, sheet=None) -> pd.DataFrame:
         df = pd.read_excel(p, sheet_name=sheet or 0, dtype=str, engine="calamine")
         rows = np.arange(2, len(df) + 2)
     else:
-        raw = parsing.read_raw(p, {})
+        raw = read_raw(p, {})
         df, rows = raw.frame, raw.rows
     df = df.reset_index(drop=True)
     df.columns = [str(c).strip() for c in df.columns]

@@ -4,6 +4,18 @@ validation, the DuckDB store and the data-health checks.
 This facade only re-exports; inside opsnb import from the defining module.
 """
 
+from opsnb.data.cells import (
+    DATE_EXPECTED,
+    DATETIME_EXPECTED,
+    MISSING_TOKENS,
+    clean_strings,
+    drop_blank_records,
+    is_missing,
+    parse_bools,
+    parse_dates,
+    parse_numbers,
+    parse_strings,
+)
 from opsnb.data.columnar import (
     CodedColumn,
     parse_dates_coded,
@@ -64,22 +76,12 @@ from opsnb.data.loaders import (
     validate,
     warn_checked,
 )
-from opsnb.data.parsing import (
-    DATE_EXPECTED,
-    DATETIME_EXPECTED,
-    MISSING_TOKENS,
+from opsnb.data.rawfiles import (
     BadLine,
     CsvLayout,
     RawFile,
-    clean_strings,
     decode_text,
-    drop_blank_records,
-    is_missing,
     norm_header,
-    parse_bools,
-    parse_dates,
-    parse_numbers,
-    parse_strings,
     peek_rows,
     plain_csv_layout,
     read_raw,
