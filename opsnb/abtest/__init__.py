@@ -5,7 +5,13 @@ This facade only re-exports; inside opsnb import from the defining module.
 """
 
 from opsnb.abtest.analysis import Readout, readout, readout_duckdb
-from opsnb.abtest.armstats import arm_stats_from_frame, arm_stats_sql, looks_from_frame, looks_sql
+from opsnb.abtest.armstats import (
+    STAT_COLS,
+    arm_stats_from_frame,
+    arm_stats_sql,
+    looks_from_frame,
+    looks_sql,
+)
 from opsnb.abtest.bayes import (
     bayes_from_result,
     bayes_means,
@@ -49,7 +55,14 @@ from opsnb.abtest.groupseq import (
     spending_boundaries,
     spending_function,
 )
-from opsnb.abtest.metrics import DEFAULT_GUARDRAILS, MetricSpec, parse_metric, parse_metrics
+from opsnb.abtest.metrics import (
+    DEFAULT_GUARDRAILS,
+    KINDS,
+    LOWER_IS_BETTER,
+    MetricSpec,
+    parse_metric,
+    parse_metrics,
+)
 from opsnb.abtest.plots import (
     plot_cumulative_lift,
     plot_forest,
@@ -216,4 +229,7 @@ __all__ = [
     "daily_units",
     "format_p",
     "correction_scope",
+    "STAT_COLS",
+    "KINDS",
+    "LOWER_IS_BETTER",
 ]

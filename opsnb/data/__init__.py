@@ -7,6 +7,7 @@ This facade only re-exports; inside opsnb import from the defining module.
 from opsnb.data.cells import (
     DATE_EXPECTED,
     DATETIME_EXPECTED,
+    ID_EXPECTED_SCI,
     MISSING_TOKENS,
     clean_strings,
     drop_blank_records,
@@ -77,10 +78,14 @@ from opsnb.data.loaders import (
     warn_checked,
 )
 from opsnb.data.rawfiles import (
+    EXCEL_SUFFIXES,
+    SUFFIXES,
+    TEXT_SUFFIXES,
     BadLine,
     CsvLayout,
     RawFile,
     decode_text,
+    header_candidates,
     norm_header,
     peek_rows,
     plain_csv_layout,
@@ -230,4 +235,9 @@ __all__ = [
     "show_outliers",
     "show_summary",
     "CHECK_STATUS_LABELS",
+    "ID_EXPECTED_SCI",
+    "header_candidates",
+    "TEXT_SUFFIXES",
+    "EXCEL_SUFFIXES",
+    "SUFFIXES",
 ]

@@ -7,6 +7,7 @@ This facade only re-exports; inside opsnb import from the defining module.
 from opsnb.run.batch import dask_client, execute_batch, run_batch
 from opsnb.run.batchplan import BatchJob, data_version, is_up_to_date, plan_batch, resolve_period
 from opsnb.run.batchresults import BatchRun, BatchSummary, deliver
+from opsnb.run.batchworker import run_job, warm_worker
 from opsnb.run.daily import (
     CHANNELS,
     DAILY_NOTEBOOK,
@@ -54,6 +55,7 @@ from opsnb.run.live import (
     voila_command,
 )
 from opsnb.run.mailhtml import (
+    MAX_IMAGE_WIDTH,
     EmailAttachment,
     EmailContent,
     EmailImage,
@@ -100,7 +102,7 @@ from opsnb.run.push import (
     render_markdown,
     robot_settings_from_env,
 )
-from opsnb.run.reaper import BATCH_ID_ENV, kill_marked, marked_processes, reap
+from opsnb.run.reaper import BATCH_ID_ENV, Reaper, kill_marked, marked_processes, reap
 from opsnb.run.render import (
     REMOVE_TAGS,
     STACK_CLASSES,
@@ -248,4 +250,8 @@ __all__ = [
     "import_inbox",
     "daily_message",
     "run_daily",
+    "warm_worker",
+    "run_job",
+    "MAX_IMAGE_WIDTH",
+    "Reaper",
 ]
