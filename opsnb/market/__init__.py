@@ -54,6 +54,7 @@ from opsnb.market.customers_sql import (
     rfm_sql,
     rfm_summary_sql,
 )
+from opsnb.market.economics import DEFAULT_STAGES
 from opsnb.market.orders_sql import (
     basket_lines_sql,
     payback_counts_sql,
@@ -168,4 +169,5 @@ __all__ = [
     "show_clv",
     "show_basket",
     "show_summary",
+    "DEFAULT_STAGES",
 ]
