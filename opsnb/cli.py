@@ -713,7 +713,8 @@ def ab_cmd(
     is reached.
     """
 
-    from opsnb.abtest.analysis import load_units, readout
+    from opsnb.abtest.analysis import readout
+    from opsnb.abtest.units import load_units
     from opsnb.errors import DataContractError, DataProblem, ParameterError
 
     try:
@@ -1155,10 +1156,12 @@ def batch_cmd(
     Exits 1 if any run failed or timed out (the summary table says which and why).
     Nightly: `15 6 * * * cd /srv/opsnb && .venv/bin/opsnb batch params/daily --period yesterday --email`
     """
-    from opsnb.run import batch
+    from opsnb.run.batch import execute_batch
+    from opsnb.run.batchplan import plan_batch
+    from opsnb.run.batchresults import deliver
 
     try:
-        jobs = batch.plan_batch(
+        jobs = plan_batch(
             sources,
             notebooks=notebooks or None,
             period=period,
@@ -1166,11 +1169,11 @@ def batch_cmd(
             output_dir=output_dir,
             today=_today(today),
         )
-        summary = batch.execute_batch(
+        summary = execute_batch(
             jobs, workers=workers or None, force=force, scheduler=scheduler, progress=progress
         )
         if email:
-            batch.deliver(summary)
+            deliver(summary)
     except Exception as exc:
         raise _handle(exc)
     typer.echo(summary.table())

@@ -4,28 +4,13 @@ comparisons on sufficient statistics, SRM, CUPED, power, the readout and the dec
 This facade only re-exports; inside opsnb import from the defining module.
 """
 
-from opsnb.abtest.analysis import (
-    BOOL_VALUES,
-    DEFAULT_GUARDRAILS,
-    MetricSpec,
-    Readout,
+from opsnb.abtest.analysis import Readout, readout, readout_duckdb
+from opsnb.abtest.armstats import (
+    STAT_COLS,
     arm_stats_from_frame,
     arm_stats_sql,
-    coerce_numeric,
-    compare_arm_stats,
-    compare_means_cuped_from_frame,
-    compare_means_from_frame,
-    compare_one,
-    compare_proportions_from_frame,
-    compare_ratios_from_frame,
-    load_units,
     looks_from_frame,
     looks_sql,
-    parse_metric,
-    parse_metrics,
-    readout,
-    readout_duckdb,
-    srm_check_from_frame,
 )
 from opsnb.abtest.bayes import (
     bayes_from_result,
@@ -33,6 +18,15 @@ from opsnb.abtest.bayes import (
     bayes_means_cuped,
     bayes_proportions,
     bayes_ratios,
+)
+from opsnb.abtest.comparison import (
+    compare_arm_stats,
+    compare_means_cuped_from_frame,
+    compare_means_from_frame,
+    compare_one,
+    compare_proportions_from_frame,
+    compare_ratios_from_frame,
+    srm_check_from_frame,
 )
 from opsnb.abtest.decision import (
     DECISIONS,
@@ -60,6 +54,14 @@ from opsnb.abtest.groupseq import (
     repeated_p_value,
     spending_boundaries,
     spending_function,
+)
+from opsnb.abtest.metrics import (
+    DEFAULT_GUARDRAILS,
+    KINDS,
+    LOWER_IS_BETTER,
+    MetricSpec,
+    parse_metric,
+    parse_metrics,
 )
 from opsnb.abtest.plots import (
     plot_cumulative_lift,
@@ -124,6 +126,7 @@ from opsnb.abtest.stats import (
     srm_check,
     winsorize,
 )
+from opsnb.abtest.units import BOOL_VALUES, coerce_numeric, load_units
 
 __all__ = [
     "SampleStats",
@@ -226,4 +229,7 @@ __all__ = [
     "daily_units",
     "format_p",
     "correction_scope",
+    "STAT_COLS",
+    "KINDS",
+    "LOWER_IS_BETTER",
 ]

@@ -29,7 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from opsnb.abtest.analysis import Readout, arm_stats_from_frame, parse_metrics, readout
+from opsnb.abtest.analysis import Readout, readout
+from opsnb.abtest.armstats import arm_stats_from_frame
+from opsnb.abtest.metrics import parse_metrics
 from opsnb.abtest.stats import correct_pvalues
 from opsnb.results import Result
 
@@ -371,7 +373,7 @@ def cumulative_lift_from_frame(
     ``attrs``: design, spending, metric (name) and kind (proportion | mean | ratio), so a plot
     can say in which unit the lift is (percentage points for a proportion).
     """
-    from opsnb.abtest.analysis import compare_one
+    from opsnb.abtest.comparison import compare_one
     from opsnb.abtest.design import elapsed_days, planned_units, sequential_plan, spending_clock
     from opsnb.abtest.groupseq import information, repeated_p_value, spending_boundaries
     from opsnb.abtest.sequential import planned_mixing_variance, sequential_from_result

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from opsnb.abtest.analysis import Readout, load_units
+from opsnb.abtest.analysis import Readout
 from opsnb.abtest.decision import Decision, cumulative_lift_from_frame, decide
 from opsnb.abtest.plots import plot_cumulative_lift, plot_forest
+from opsnb.abtest.units import load_units
 from opsnb.errors import ParameterError
 
 __all__ = [

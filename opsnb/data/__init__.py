@@ -4,6 +4,19 @@ validation, the DuckDB store and the data-health checks.
 This facade only re-exports; inside opsnb import from the defining module.
 """
 
+from opsnb.data.cells import (
+    DATE_EXPECTED,
+    DATETIME_EXPECTED,
+    ID_EXPECTED_SCI,
+    MISSING_TOKENS,
+    clean_strings,
+    drop_blank_records,
+    is_missing,
+    parse_bools,
+    parse_dates,
+    parse_numbers,
+    parse_strings,
+)
 from opsnb.data.columnar import (
     CodedColumn,
     parse_dates_coded,
@@ -64,22 +77,16 @@ from opsnb.data.loaders import (
     validate,
     warn_checked,
 )
-from opsnb.data.parsing import (
-    DATE_EXPECTED,
-    DATETIME_EXPECTED,
-    MISSING_TOKENS,
+from opsnb.data.rawfiles import (
+    EXCEL_SUFFIXES,
+    SUFFIXES,
+    TEXT_SUFFIXES,
     BadLine,
     CsvLayout,
     RawFile,
-    clean_strings,
     decode_text,
-    drop_blank_records,
-    is_missing,
+    header_candidates,
     norm_header,
-    parse_bools,
-    parse_dates,
-    parse_numbers,
-    parse_strings,
     peek_rows,
     plain_csv_layout,
     read_raw,
@@ -228,4 +235,9 @@ __all__ = [
     "show_outliers",
     "show_summary",
     "CHECK_STATUS_LABELS",
+    "ID_EXPECTED_SCI",
+    "header_candidates",
+    "TEXT_SUFFIXES",
+    "EXCEL_SUFFIXES",
+    "SUFFIXES",
 ]

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from opsnb.data import parsing
+from opsnb.data.rawfiles import header_candidates, norm_header, peek_rows
 from opsnb.data.schemas import get_table
 from opsnb.errors import DataContractError, DataProblem, ParameterError
 
@@ -97,12 +97,12 @@ class ExportSpec:
 
     def target(self, header: object) -> str | None:
         """The canonical column or role of an export header (None: not used)."""
-        norm = {parsing.norm_header(h): t for h, t in self.columns.items()}
-        return next((norm[c] for c in parsing.header_candidates(header) if c in norm), None)
+        norm = {norm_header(h): t for h, t in self.columns.items()}
+        return next((norm[c] for c in header_candidates(header) if c in norm), None)
 
     def known_headers(self) -> dict[str, str]:
         """Normalised header → target, for finding the header row."""
-        return {parsing.norm_header(h): t for h, t in self.columns.items()}
+        return {norm_header(h): t for h, t in self.columns.items()}
 
 
 def _spec(d: dict, path: Path) -> ExportSpec:
@@ -192,7 +192,7 @@ def channel_map(platform: str) -> tuple[tuple[str, str], ...]:
     if not path.is_file():
         raise ValueError(f"no traffic-source map {path.name} in {path.parent}")
     d = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return tuple((parsing.norm_header(k), str(v)) for k, v in dict(d.get("map") or {}).items())
+    return tuple((norm_header(k), str(v)) for k, v in dict(d.get("map") or {}).items())
 
 
 def map_channel(platform: str, levels: list[str]) -> str | None:
@@ -201,7 +201,7 @@ def map_channel(platform: str, levels: list[str]) -> str | None:
     Tries ``一级/二级/三级``, then ``一级/二级``, then ``一级``.
     """
     pairs = dict(channel_map(platform))
-    parts = [parsing.norm_header(x) for x in levels if x]
+    parts = [norm_header(x) for x in levels if x]
     for n in range(len(parts), 0, -1):
         hit = pairs.get("/".join(parts[:n]))
         if hit is not None:
@@ -211,10 +211,10 @@ def map_channel(platform: str, levels: list[str]) -> str | None:
 
 def _score(spec: ExportSpec, rows: list[list[str]]) -> tuple[float, int, list[str]]:
     """(share of the signature found, header row index, headers of that row)."""
-    sig = {parsing.norm_header(h) for h in spec.signature}
+    sig = {norm_header(h) for h in spec.signature}
     best = (0.0, 0, [])
     for i, row in enumerate(rows):
-        cells = {c for cell in row if str(cell).strip() for c in parsing.header_candidates(cell)}
+        cells = {c for cell in row if str(cell).strip() for c in header_candidates(cell)}
         share = len(sig & cells) / max(len(sig), 1)
         if share > best[0]:
             best = (share, i, [str(c) for c in row if str(c).strip()])
@@ -226,7 +226,7 @@ def recognise(path: str | Path, specs: list[ExportSpec] | None = None) -> Export
     breaking ties. Raises DataContractError naming the headers seen, the closest export and the
     canonical columns it still misses."""
     path = Path(path)
-    rows = parsing.peek_rows(path)
+    rows = peek_rows(path)
     specs = list(specs or _builtin())
     scored = []
     for s in specs:

@@ -11,7 +11,7 @@ rule that fails, a fully blank record. The caller then checks that chunk with ``
 so every problem is still named by file row, column and value, with the same message.
 
 Text and date columns are dictionary-encoded first, so their (few) distinct cells are parsed
-once, by the same :func:`opsnb.data.parsing.clean_strings` as the full path.
+once, by the same :func:`opsnb.data.cells.clean_strings` as the full path.
 
 Example
 -------
@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from opsnb.data import parsing
+from opsnb.data.cells import clean_strings
 from opsnb.data.loaders import rule_columns, rule_holds
 from opsnb.data.schemas import Column, Table
 
@@ -62,7 +62,7 @@ def _numbers(raw, col: Column):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    try:  # the cast of parsing.parse_numbers' own fast path, so the same values
+    try:  # the cast of parse_numbers' own fast path, so the same values
         values = pc.cast(raw, pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
@@ -112,7 +112,7 @@ def _dates(raw, col: Column):
 
 
 def _texts(raw, col: Column):
-    """A text column whose distinct cells :func:`~opsnb.data.parsing.clean_strings` keeps
+    """A text column whose distinct cells :func:`~opsnb.data.cells.clean_strings` keeps
     as they are (no invisible characters, no missing tokens, an allowed value), or None."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -122,7 +122,7 @@ def _texts(raw, col: Column):
     enc = pc.dictionary_encode(_one(raw))
     cells = enc.dictionary
     distinct = pd.Series(cells.to_pylist(), dtype="str")
-    text, changed, bad = parsing.clean_strings(distinct, ident=col.ident)
+    text, changed, bad = clean_strings(distinct, ident=col.ident)
     if changed or bad or text.isna().any():
         return None
     if col.allowed and not text.isin(list(col.allowed)).all():

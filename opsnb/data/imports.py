@@ -25,9 +25,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from opsnb.data import parsing
+from opsnb.data.cells import is_missing, parse_strings
 from opsnb.data.exports import ROLES, ExportSpec, load_export, map_channel, recognise
 from opsnb.data.loaders import canonical_dtypes, conform
+from opsnb.data.rawfiles import BadLine, norm_header, read_raw
 from opsnb.data.schemas import Table, get_table
 from opsnb.data.store import WriteResult, write_table
 from opsnb.errors import DataContractError, DataProblem, DataQualityWarning
@@ -99,7 +100,7 @@ def _title_day(title: list[str], source: str) -> str:
 
 
 def _text(s: pd.Series) -> pd.Series:
-    return parsing.parse_strings(s).fillna("")
+    return parse_strings(s).fillna("")
 
 
 def prepare_import(path: str | Path, spec: ExportSpec | None = None) -> PreparedImport:
@@ -110,11 +111,11 @@ def prepare_import(path: str | Path, spec: ExportSpec | None = None) -> Prepared
     spec = spec or recognise(path)
     source = path.name
     t = get_table(spec.table)
-    known = {**{parsing.norm_header(a): c.name for c in t.columns for a in c.aliases}}
+    known = {**{norm_header(a): c.name for c in t.columns for a in c.aliases}}
     known.update(spec.known_headers())
     try:
-        raw = parsing.read_raw(path, known)
-    except parsing.BadLine as exc:
+        raw = read_raw(path, known)
+    except BadLine as exc:
         raise DataContractError(
             f"{source} cannot be read as a table",
             [DataProblem(source, exc.line, None, f"{exc.got} fields", f"{exc.expected} fields")],
@@ -142,7 +143,7 @@ def prepare_import(path: str | Path, spec: ExportSpec | None = None) -> Prepared
     n_read = len(df)
     keep = np.ones(len(df), dtype=bool)
     if spec.table == "orders" and "order_time" in df.columns:
-        unpaid = parsing.is_missing(df["order_time"]).to_numpy()
+        unpaid = is_missing(df["order_time"]).to_numpy()
         status = _text(df["status"]) if "status" in df.columns else pd.Series("", index=df.index)
         for st, n in status[unpaid].value_counts(sort=False).items():
             excluded.append((f"unpaid ({st or 'no status'})", int(n)))

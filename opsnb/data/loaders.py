@@ -41,7 +41,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from opsnb.data import parsing
+from opsnb.data.cells import (
+    clean_strings,
+    is_missing,
+    parse_bools,
+    parse_dates,
+    parse_numbers,
+    parse_strings,
+)
+from opsnb.data.rawfiles import BadLine, header_candidates, norm_header, read_raw
 from opsnb.data.schemas import Column, Table, get_table
 from opsnb.errors import DataContractError, DataProblem, DataQualityWarning
 
@@ -83,7 +91,7 @@ def known_headers(table: Table) -> dict[str, str]:
     out: dict[str, str] = {}
     for c in table.columns:
         for a in (c.name, *c.aliases):
-            out.setdefault(parsing.norm_header(a), c.name)
+            out.setdefault(norm_header(a), c.name)
     return out
 
 
@@ -102,7 +110,7 @@ def map_headers(
     unknown: list[str] = []
     problems: list[DataProblem] = []
     for h in frame.columns:
-        name = next((known[c] for c in parsing.header_candidates(h) if c in known), None)
+        name = next((known[c] for c in header_candidates(h) if c in known), None)
         if name is None:
             unknown.append(h)
         elif name in seen:
@@ -170,16 +178,14 @@ def _parse_cells(
     raw: pd.Series, col: Column, changed: dict[int, str] | None = None
 ) -> tuple[pd.Series, dict[int, str]]:
     if col.dtype in ("int", "float"):
-        return parsing.parse_numbers(
+        return parse_numbers(
             raw, integer=col.dtype == "int", percent_ok=getattr(col, "percent", False)
         )
     if col.dtype in ("date", "datetime"):
-        return parsing.parse_dates(
-            raw, with_time=col.dtype == "datetime", month=col.name == "month"
-        )
+        return parse_dates(raw, with_time=col.dtype == "datetime", month=col.name == "month")
     if col.dtype == "bool":
-        return parsing.parse_bools(raw)
-    text, fixed, bad = parsing.clean_strings(raw, ident=col.ident)
+        return parse_bools(raw)
+    text, fixed, bad = clean_strings(raw, ident=col.ident)
     if changed is not None:
         changed.update(fixed)
     return text, bad
@@ -189,9 +195,9 @@ def _parse_extra(raw: pd.Series) -> pd.Series:
     """Free-form extra column: numbers when every cell is a number, else text."""
     if raw.dtype.kind in "biufmM" or str(raw.dtype) == "boolean":
         return raw
-    values, bad = parsing.parse_numbers(raw, integer=False, percent_ok=True)
+    values, bad = parse_numbers(raw, integer=False, percent_ok=True)
     if bad or values.isna().all():
-        return parsing.parse_strings(raw)
+        return parse_strings(raw)
     if (values.dropna() == values.dropna().round()).all():
         return values.astype("Int64") if values.isna().any() else values.astype("int64")
     return values
@@ -558,7 +564,7 @@ def validate(
     return conform(df, t, source, np.arange(first_row, first_row + len(df)))
 
 
-def bad_line_error(source: str, exc: parsing.BadLine) -> DataContractError:
+def bad_line_error(source: str, exc: BadLine) -> DataContractError:
     """The error of a text line with more fields than the header."""
     return DataContractError(
         f"{source} cannot be read as a table",
@@ -612,16 +618,16 @@ def read_rows(path: str | Path, table: str, sheet=None) -> tuple[pd.DataFrame, s
 
 def read_raw_rows(path: Path, t: Table, source: str, sheet=None) -> tuple[pd.DataFrame, np.ndarray]:
     """The whole file as raw text cells under canonical headers, with each row's file row
-    (title rows, footers, encodings and sheets handled by :func:`opsnb.data.parsing.read_raw`);
+    (title rows, footers, encodings and sheets handled by :func:`opsnb.data.rawfiles.read_raw`);
     a bad line or a file without a header is an error naming ``source``."""
     try:
-        raw = parsing.read_raw(
+        raw = read_raw(
             path,
             known_headers(t),
             sheet=sheet,
             sheet_names=(t.name, t.zh_name, t.zh_name.split()[-1]),
         )
-    except parsing.BadLine as exc:
+    except BadLine as exc:
         raise bad_line_error(source, exc) from None
     if not len(raw.frame.columns):
         raise empty_file_error(source, t)
@@ -658,17 +664,17 @@ def read_columns(
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
     source = str(path)
-    known = {parsing.norm_header(h): h for h, _ in columns.values()}
+    known = {norm_header(h): h for h, _ in columns.values()}
     try:
-        raw = parsing.read_raw(path, known, sheet=sheet)
-    except parsing.BadLine as exc:
+        raw = read_raw(path, known, sheet=sheet)
+    except BadLine as exc:
         raise bad_line_error(source, exc) from None
     frame = raw.frame
-    by_norm = {parsing.norm_header(c): c for c in frame.columns}
+    by_norm = {norm_header(c): c for c in frame.columns}
     problems: list[DataProblem] = []
     out = pd.DataFrame(index=range(len(frame)))
     found = {
-        name: header if header in frame.columns else by_norm.get(parsing.norm_header(header))
+        name: header if header in frame.columns else by_norm.get(norm_header(header))
         for name, (header, _) in columns.items()
     }
     absent = [columns[n][0] for n, c in found.items() if c is None and n not in optional]
@@ -689,22 +695,20 @@ def read_columns(
             continue
         cells = frame[col].reset_index(drop=True)
         if name not in nullable:
-            empty = parsing.is_missing(cells).to_numpy()
+            empty = is_missing(cells).to_numpy()
             problems += [
                 DataProblem(source, int(raw.rows[i]), str(col), None, _NOT_NULL)
                 for i in np.flatnonzero(empty)
             ]
         if kind == "str":
-            out[name] = parsing.parse_strings(cells)
+            out[name] = parse_strings(cells)
             continue
         if kind in ("int", "float", "rate"):
-            values, bad = parsing.parse_numbers(
-                cells, integer=kind == "int", percent_ok=kind == "rate"
-            )
+            values, bad = parse_numbers(cells, integer=kind == "int", percent_ok=kind == "rate")
         elif kind in ("date", "datetime"):
-            values, bad = parsing.parse_dates(cells, with_time=kind == "datetime")
+            values, bad = parse_dates(cells, with_time=kind == "datetime")
         elif kind == "bool":
-            values, bad = parsing.parse_bools(cells)
+            values, bad = parse_bools(cells)
         else:
             raise ValueError(
                 f"kind of column {name!r} must be one of str, int, float, rate, "

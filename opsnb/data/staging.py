@@ -13,12 +13,12 @@ reported at its later row, naming the first. Every problem of the file is raised
 :class:`~opsnb.errors.DataContractError` naming file, row and column.
 
 A plain delimited text file (UTF-8, header on line 1, no title, total or note rows; see
-:func:`opsnb.data.parsing.plain_csv_layout`) of ``stream_min_bytes`` or more is read by
+:func:`opsnb.data.rawfiles.plain_csv_layout`) of ``stream_min_bytes`` or more is read by
 Arrow's streaming reader in blocks, and a Parquet file by row groups, so memory stays a small
 multiple of ``chunk_rows`` rows whatever the size of the file. Exports with title rows or
 footers, GBK or UTF-16 text, Excel workbooks, and a text file that turns out not to be plain
 (a record that does not fit the header, a cell that is not UTF-8) are read whole by
-:func:`opsnb.data.parsing.read_raw`, then checked the same way.
+:func:`opsnb.data.rawfiles.read_raw`, then checked the same way.
 
 Records are numbered as the whole-file reader numbers them: header = row 1, a blank line keeps
 its number, Parquet records count from 1.
@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from opsnb.data import parsing
+from opsnb.data.cells import drop_blank_records
 from opsnb.data.fastcheck import check_plain
 from opsnb.data.loaders import (
     bad_line_error,
@@ -55,6 +55,7 @@ from opsnb.data.loaders import (
     read_raw_rows,
     warn_checked,
 )
+from opsnb.data.rawfiles import BadLine, CsvLayout, plain_csv_layout
 from opsnb.data.schemas import Table, get_table
 from opsnb.errors import DataProblem
 
@@ -92,7 +93,7 @@ class _NotPlain(Exception):
     """The text file is not plain after all: read it whole."""
 
 
-def _read_block(block: bytes, layout: parsing.CsvLayout, line: int, serial: bool = False):
+def _read_block(block: bytes, layout: CsvLayout, line: int, serial: bool = False):
     """Arrow table (every cell text, empty cells null) of ``block`` (whole lines, the first
     being file line ``line``) and the file lines of its blank records (spaces only).
 
@@ -114,7 +115,7 @@ def _read_block(block: bytes, layout: parsing.CsvLayout, line: int, serial: bool
             return "skip"
         elif row.actual_columns > row.expected_columns:
             if '"' not in row.text:
-                state["bad"] = parsing.BadLine(
+                state["bad"] = BadLine(
                     line + row.number - 1, row.expected_columns, row.actual_columns
                 )
         return "error"
@@ -149,9 +150,7 @@ def _read_block(block: bytes, layout: parsing.CsvLayout, line: int, serial: bool
     return table, blanks
 
 
-def _csv_chunks(
-    path: Path, layout: parsing.CsvLayout, chunk_rows: int, chunk_bytes: int
-) -> Iterator:
+def _csv_chunks(path: Path, layout: CsvLayout, chunk_rows: int, chunk_bytes: int) -> Iterator:
     """(raw cells as text in an Arrow table, file rows) of a plain CSV: ``chunk_bytes`` of
     whole lines read at a time, handed on ``chunk_rows`` records at a time. Lines are counted
     in the bytes, so every record keeps its file row (header = row 1, a blank line keeps its
@@ -358,11 +357,11 @@ def stage_file(
     spill = None if spill is None else Path(spill)
     big = path.stat().st_size >= stream_min_bytes
     suffix = path.suffix.lower()
-    layout = parsing.plain_csv_layout(path, known_headers(t)) if big else None
+    layout = plain_csv_layout(path, known_headers(t)) if big else None
     if layout is not None and not t.extra_columns:
         try:
             return _stage(con, t, source, _csv_chunks(path, layout, chunk_rows, chunk_bytes), spill)
-        except parsing.BadLine as exc:
+        except BadLine as exc:
             raise bad_line_error(source, exc) from None
         except _NotPlain:
             pass
@@ -413,7 +412,7 @@ def _checked_chunk(frame, rows, t: Table, source: str, first: bool, state: _Stat
         if typed is not None:
             return typed
         frame = _frame_of(frame)
-    frame, rows = parsing.drop_blank_records(frame, rows)
+    frame, rows = drop_blank_records(frame, rows)
     checked = check_frame(frame, t, source, rows, unique=False, headers=first)
     state.problems += checked.problems
     state.flagged |= checked.flagged

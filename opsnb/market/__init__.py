@@ -8,6 +8,7 @@ from opsnb.market.basket import (
     association_rules,
     basket_matrix,
 )
+from opsnb.market.charts import plot_calibration, plot_category_trend, plot_funnel, plot_price_bands
 from opsnb.market.clv import (
     BGNBDFit,
     CLVResult,
@@ -54,28 +55,24 @@ from opsnb.market.customers_sql import (
     rfm_sql,
     rfm_summary_sql,
 )
-from opsnb.market.orders_sql import (
-    basket_lines_sql,
-    payback_counts_sql,
-    payback_curves_sql,
+from opsnb.market.economics import (
+    DEFAULT_STAGES,
+    channel_economics,
+    funnel,
+    payback_curves,
+    payback_curves_from_counts,
 )
-from opsnb.market.research import (
+from opsnb.market.indices import (
     IndexCalibration,
     apply_calibration,
     calibrate_from_market,
     calibrate_index,
-    category_trend,
-    channel_economics,
     competitor_comparison,
-    funnel,
-    payback_curves,
-    payback_curves_from_counts,
-    plot_calibration,
-    plot_category_trend,
-    plot_funnel,
-    plot_price_bands,
-    previous_period,
-    price_band_table,
+)
+from opsnb.market.orders_sql import (
+    basket_lines_sql,
+    payback_counts_sql,
+    payback_curves_sql,
 )
 from opsnb.market.show import (
     MarketData,
@@ -92,6 +89,7 @@ from opsnb.market.show import (
     show_rfm,
     show_summary,
 )
+from opsnb.market.trends import category_trend, previous_period, price_band_table
 
 __all__ = [
     "previous_period",
@@ -168,4 +166,5 @@ __all__ = [
     "show_clv",
     "show_basket",
     "show_summary",
+    "DEFAULT_STAGES",
 ]

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from opsnb.data.store import quote_ident, table_columns
-from opsnb.market.research import payback_curves_from_counts
+from opsnb.market.economics import payback_curves_from_counts
 
 __all__ = ["payback_counts_sql", "payback_curves_sql", "basket_lines_sql"]
 

@@ -21,6 +21,7 @@ import pandas as pd
 from opsnb.data.store import list_tables
 from opsnb.errors import ErrorCode
 from opsnb.market.basket import association_rules
+from opsnb.market.charts import plot_calibration, plot_category_trend, plot_funnel, plot_price_bands
 from opsnb.market.clv import (
     CLVResult,
     clv_from_orders,
@@ -38,22 +39,15 @@ from opsnb.market.customers import (
     rfm_segments,
 )
 from opsnb.market.customers_sql import cohorts_sql, customer_totals_sql
-from opsnb.market.orders_sql import basket_lines_sql, payback_curves_sql
-from opsnb.market.research import (
+from opsnb.market.economics import channel_economics, funnel
+from opsnb.market.indices import (
     IndexCalibration,
     apply_calibration,
     calibrate_from_market,
-    category_trend,
-    channel_economics,
     competitor_comparison,
-    funnel,
-    plot_calibration,
-    plot_category_trend,
-    plot_funnel,
-    plot_price_bands,
-    previous_period,
-    price_band_table,
 )
+from opsnb.market.orders_sql import basket_lines_sql, payback_curves_sql
+from opsnb.market.trends import category_trend, previous_period, price_band_table
 
 __all__ = [
     "MarketData",

@@ -20,6 +20,7 @@ from opsnb.monitoring.anomaly import (
     score_partition,
     to_grid,
 )
+from opsnb.monitoring.charts import plot_day, plot_monitor
 from opsnb.monitoring.compare import (
     COMPARISON_LABELS,
     day_comparisons,
@@ -61,6 +62,16 @@ from opsnb.monitoring.daily import (
     root_cause,
     typical_day,
 )
+from opsnb.monitoring.excel import export_excel
+from opsnb.monitoring.findings import (
+    TABLE3_COMPARISONS,
+    DaySummary,
+    alert_list,
+    daily_report,
+    day_summary,
+    draft_rectification,
+    rectification_drafts,
+)
 from opsnb.monitoring.incidents import (
     ACTION_COLUMNS,
     INCIDENT_COLUMNS,
@@ -97,17 +108,7 @@ from opsnb.monitoring.scoring import (
     score_ratios,
 )
 from opsnb.monitoring.show import (
-    TABLE3_COMPARISONS,
-    DaySummary,
-    alert_list,
-    daily_report,
-    day_summary,
-    draft_rectification,
-    export_excel,
     incident_table,
-    plot_day,
-    plot_monitor,
-    rectification_drafts,
     show_alerts,
     show_drafts,
     show_excel,

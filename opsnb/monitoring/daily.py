@@ -622,7 +622,8 @@ def _read_series_pandas(
     plain CSV (its messages name the line and the missing columns)."""
     import io
 
-    from opsnb.data.parsing import decode_text, parse_dates, parse_numbers
+    from opsnb.data.cells import parse_dates, parse_numbers
+    from opsnb.data.rawfiles import decode_text
     from opsnb.errors import DataContractError, DataProblem
 
     src = str(path)

@@ -4,23 +4,10 @@
 This facade only re-exports; inside opsnb import from the defining module.
 """
 
-from opsnb.run.batch import (
-    BATCH_ID_ENV,
-    BatchJob,
-    BatchRun,
-    BatchSummary,
-    dask_client,
-    data_version,
-    deliver,
-    execute_batch,
-    is_up_to_date,
-    kill_marked,
-    marked_processes,
-    plan_batch,
-    reap,
-    resolve_period,
-    run_batch,
-)
+from opsnb.run.batch import dask_client, execute_batch, run_batch
+from opsnb.run.batchplan import BatchJob, data_version, is_up_to_date, plan_batch, resolve_period
+from opsnb.run.batchresults import BatchRun, BatchSummary, deliver
+from opsnb.run.batchworker import run_job, warm_worker
 from opsnb.run.daily import (
     CHANNELS,
     DAILY_NOTEBOOK,
@@ -37,27 +24,7 @@ from opsnb.run.daily import (
     inventory_ready,
     run_daily,
 )
-from opsnb.run.delivery import (
-    DEFAULT_SIZE_BUDGET,
-    SECURITY_MODES,
-    EmailAttachment,
-    EmailContent,
-    EmailImage,
-    EmailSizeWarning,
-    SendLog,
-    SendResult,
-    SmtpSettings,
-    UnconfirmedDelivery,
-    build_digest_message,
-    build_report_message,
-    email_safe_html,
-    html_to_text,
-    parse_recipients,
-    send_failure_digest,
-    send_message,
-    send_report,
-    smtp_settings_from_env,
-)
+from opsnb.run.delivery import SendLog, SendResult, send_failure_digest, send_report
 from opsnb.run.kernelpool import (
     PRELOAD,
     SERVER_FLAG,
@@ -86,6 +53,20 @@ from opsnb.run.live import (
     serve_live,
     stop_live,
     voila_command,
+)
+from opsnb.run.mailhtml import (
+    MAX_IMAGE_WIDTH,
+    EmailAttachment,
+    EmailContent,
+    EmailImage,
+    email_safe_html,
+    html_to_text,
+)
+from opsnb.run.mailmessage import (
+    DEFAULT_SIZE_BUDGET,
+    EmailSizeWarning,
+    build_digest_message,
+    build_report_message,
 )
 from opsnb.run.mailtables import (
     MAIL_MAX_COLS,
@@ -121,6 +102,7 @@ from opsnb.run.push import (
     render_markdown,
     robot_settings_from_env,
 )
+from opsnb.run.reaper import BATCH_ID_ENV, Reaper, kill_marked, marked_processes, reap
 from opsnb.run.render import (
     REMOVE_TAGS,
     STACK_CLASSES,
@@ -141,6 +123,14 @@ from opsnb.run.runner import (
     record_path,
     resolve_period_params,
     run_notebook,
+)
+from opsnb.run.smtp import (
+    SECURITY_MODES,
+    SmtpSettings,
+    UnconfirmedDelivery,
+    parse_recipients,
+    send_message,
+    smtp_settings_from_env,
 )
 
 __all__ = [
@@ -260,4 +250,8 @@ __all__ = [
     "import_inbox",
     "daily_message",
     "run_daily",
+    "warm_worker",
+    "run_job",
+    "MAX_IMAGE_WIDTH",
+    "Reaper",
 ]

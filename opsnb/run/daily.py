@@ -256,7 +256,7 @@ def _report_link(html_path: str, output_dir: Path) -> str:
 
 
 def _recipients(data: dict) -> list[str]:
-    from opsnb.run.delivery import parse_recipients
+    from opsnb.run.smtp import parse_recipients
 
     rec = data.get("recipients")
     if isinstance(rec, dict):
@@ -338,8 +338,8 @@ def _monitor_and_track(run: DailyRun, store: Path, day: dt.date, full: dict) -> 
 
     from opsnb.data.store import list_tables, open_store, read_table
     from opsnb.monitoring.daily import monitor
+    from opsnb.monitoring.findings import day_summary
     from opsnb.monitoring.incidents import open_incidents, resolve_owners, update_incidents
-    from opsnb.monitoring.show import day_summary
 
     try:
         con = open_store(store, read_only=True)

@@ -2,7 +2,7 @@
 
 Gmail clips a mail whose HTML is over about 102 kB, and a mail window is about 800 px wide
 with no CSS media queries to turn rows into cards. So the email-safe copy of a report
-(:func:`opsnb.run.delivery.email_safe_html`) rewrites its tables with :func:`fit_tables`:
+(:func:`opsnb.run.mailhtml.email_safe_html`) rewrites its tables with :func:`fit_tables`:
 
 * a table of more than ``max_rows`` rows keeps its first ``max_rows`` and says so under it
   ("showing the first 10 of 31 rows; the full table is in the attached Excel"); the whole
