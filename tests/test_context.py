@@ -229,3 +229,15 @@ def test_calendar_days_keep_the_engines_verdict_on_long_series():
     assert (known.loc[on, "p_value"] < 1).any()  # the engine's p-values, not CAD's 1
     np.testing.assert_array_equal(known.loc[~on, "flagged"], plain.loc[~on, "flagged"])
     np.testing.assert_array_equal(known.loc[~on, "p_value"], plain.loc[~on, "p_value"])
+
+
+def test_nab_hand_over_keeps_the_engines_alarms_until_cads_warm_up_is_over():
+    # benchmarks/nab_eval.py's hand-over candidate: the engine's verdict while CAD still
+    # collects its range (the first `warmup` values, gaps not counted), CAD's joined one after
+    nab = _nab_eval()
+    y = np.array([1.0, np.nan, 2.0, 3.0, 4.0, 5.0])
+    p, shift = np.full(6, 1e-6), np.array([True, False, False, False, True, False])
+    joined = (np.ones(6), np.array([False, False, False, True, False, True]))
+    got_p, got_shift = nab._hand_over(p, shift, joined, y, warmup=3)
+    np.testing.assert_array_equal(got_p, [1e-6, 1e-6, 1e-6, 1e-6, 1.0, 1.0])
+    np.testing.assert_array_equal(got_shift, [True, False, False, False, False, True])
