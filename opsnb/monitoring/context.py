@@ -227,15 +227,23 @@ class _Side:
     def cross(self, facts) -> None:
         """Count, for every semi-context, how many of ``facts`` it holds, and which."""
         self.crossed_facts = t = tuple(facts)
-        m, found = self.matched.view, self.found.view
-        m[:] = 0
-        found[:] = 0
-        for j, f in enumerate(t):
-            b = self.by_fact.get(f)
-            if b is not None:
-                m[b.view] += 1
+        n = len(self.facts)
+        hold = [(j, b.view) for j, b in enumerate(map(self.by_fact.get, t)) if b is not None]
+        if not hold:
+            self.matched.view[:] = 0
+            self.found.view[:] = 0
+            return
+        ids = np.concatenate([v for _, v in hold])
+        self.matched.view[:] = np.bincount(ids, minlength=n)
+        if len(t) <= 52:  # a semi-context holds a fact once: the sum of its bits is exact
+            bits = np.repeat([float(1 << j) for j, _ in hold], [len(v) for _, v in hold])
+            self.found.view[:] = np.bincount(ids, weights=bits, minlength=n)
+        else:
+            found = self.found.view
+            found[:] = 0
+            for j, v in hold:
                 if j < 63:
-                    found[b.view] |= 1 << j
+                    found[v] |= 1 << j
 
     def found_facts(self, found: int) -> tuple[int, ...]:
         """The crossed facts whose bits are set in ``found``, in crossing order."""
