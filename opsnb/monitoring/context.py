@@ -48,7 +48,9 @@ series :func:`add_context` keeps CAD's alarms alone (:data:`CONTEXT_P_FACTOR`,
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -64,6 +66,7 @@ __all__ = [
     "CONTEXT_PAD",
     "CONTEXT_P_FACTOR",
     "CONTEXT_KEEP_SHIFT",
+    "CONTEXT_POOL_VALUES",
     "combine_context",
     "add_context",
     "nab_rest_period",
@@ -601,13 +604,17 @@ def add_context(
     min_rows: int = CONTEXT_MIN_ROWS,
     threshold: float = CONTEXT_THRESHOLD,
     config: ContextConfig | None = None,
+    mapper=None,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """What :func:`opsnb.monitoring.anomaly.detect` does with the contextual score: on the
     series (rows of the series × time ``values``) with at least ``min_rows`` finite values,
     the engine's ``p_value`` / ``level_shift`` (same shape) joined with :func:`context_flags`
     by :func:`combine_context` (shipped settings); other series unchanged. None when no series
-    is that long (nothing computed)."""
-    flags = context_flags(values, min_rows=min_rows, threshold=threshold, config=config)
+    is that long (nothing computed). ``mapper``: where the series are scored, as in
+    :func:`context_flags`."""
+    flags = context_flags(
+        values, min_rows=min_rows, threshold=threshold, config=config, mapper=mapper
+    )
     if flags is None:
         return None
     m = np.atleast_2d(np.asarray(values, dtype=float))
@@ -618,24 +625,78 @@ def add_context(
     return p, shift
 
 
+CONTEXT_POOL_VALUES = 20_000
+""":func:`context_flags` scores the long series in a process pool (one process per core) when
+there are several and at least this many values among them (a few seconds of CAD, against a
+fraction of a second to start the processes); fewer run in the calling process."""
+
+
 def context_flags(
     values: np.ndarray,
     *,
     min_rows: int = CONTEXT_MIN_ROWS,
     threshold: float = CONTEXT_THRESHOLD,
     config: ContextConfig | None = None,
+    mapper=None,
+    workers: int | None = None,
 ) -> np.ndarray | None:
     """Contextual alarms on a (series × time) matrix: ``causal_context_scores ≥ threshold``
     for the series with at least ``min_rows`` finite values, False elsewhere; None when no
-    series is that long (nothing to add, nothing computed). Causal like the scores."""
+    series is that long (nothing to add, nothing computed). Causal like the scores.
+
+    Each long series is scored on its own, so they can run anywhere: ``mapper(func, rows) ->
+    results`` in order (e.g. a Dask client's map and gather, as ``opsnb detect --scheduler``
+    passes); without one, in a process pool of ``workers`` processes (default: one per core
+    when there are several long series and at least :data:`CONTEXT_POOL_VALUES` values
+    among them, else here; 1: here). The result is the same however they run."""
     m = np.atleast_2d(np.asarray(values, dtype=float))
     if m.shape[1] < min_rows:  # e.g. a year of daily data: nothing to compute
         return None
-    long = np.flatnonzero(np.isfinite(m).sum(axis=1) >= min_rows)
+    counts = np.isfinite(m).sum(axis=1)
+    long = np.flatnonzero(counts >= min_rows)
     if not len(long):
         return None
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be >= 1 or None, got {workers!r}")
+    func = partial(_series_alarms, threshold=threshold, config=config)
+    rows = [m[r] for r in long]
+    if mapper is not None:
+        done = list(mapper(func, rows))
+    else:
+        if workers is None:
+            enough = len(long) > 1 and counts[long].sum() >= CONTEXT_POOL_VALUES
+            workers = min(os.cpu_count() or 1, len(long)) if enough else 1
+        done = _pool_map(func, rows, workers)
     out = np.zeros(m.shape, dtype=bool)
-    for r in long:
-        s = causal_context_scores(m[r], warmup=CONTEXT_WARMUP, pad=CONTEXT_PAD, config=config)
-        out[r] = s >= threshold
+    out[long] = done
     return out
+
+
+def _series_alarms(row: np.ndarray, *, threshold: float, config: ContextConfig | None):
+    """The contextual alarms of one long series (what :func:`context_flags` maps)."""
+    s = causal_context_scores(row, warmup=CONTEXT_WARMUP, pad=CONTEXT_PAD, config=config)
+    return s >= threshold
+
+
+def _pool_map(func, rows: list, workers: int) -> list:
+    """``[func(r) for r in rows]``, in a pool of ``workers`` processes when ``workers`` > 1
+    (in order; here when processes cannot be started, e.g. inside a daemon process). The
+    processes are forked, or started by a fork server when this process runs other threads
+    (a thread pool, a notebook kernel): forking those can deadlock (Python 3.12 warns)."""
+    import multiprocessing
+    import threading
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    workers = min(workers, len(rows))
+    if workers > 1 and not multiprocessing.current_process().daemon:
+        chunk = max(1, len(rows) // (8 * workers))  # 8 chunks a process: balanced, few trips
+        ctx = multiprocessing.get_context()
+        if ctx.get_start_method() == "fork" and threading.active_count() > 1:
+            ctx = multiprocessing.get_context("forkserver")
+        try:
+            with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+                return list(pool.map(func, rows, chunksize=chunk))
+        except (OSError, NotImplementedError, BrokenProcessPool):
+            pass  # no processes here (a sandbox, a frozen app): the same work in this one
+    return [func(r) for r in rows]
