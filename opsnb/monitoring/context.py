@@ -552,8 +552,9 @@ def causal_context_scores(
 CONTEXT_MIN_ROWS = 2000
 """The engine adds the contextual score to series with at least this many values: CAD learns
 its contexts from the series' own history, which a year of daily values is too short for (and
-10 000 such series would cost minutes). It costs about a millisecond per value (one NAB file of
-4 032 five-minute values: 3.9 s in detect against 0.4 s without, on a loaded 2-core machine)."""
+10 000 such series would cost minutes). It costs 0.1 to 0.5 ms of CPU per value, 2 ms on pure
+noise (one NAB file of 4 032 five-minute values: 0.8 to 1.4 s of CPU in detect against 0.1 s
+without; ``benchmarks/bench_context.py``)."""
 CONTEXT_THRESHOLD = 0.75
 """A row is a contextual alarm when its causal CAD score reaches CAD's own base threshold."""
 CONTEXT_WARMUP = 500
