@@ -550,8 +550,9 @@ def detect_cmd(
     Writes series, timestamp, value, expected, lower, upper, score (≥ 0), is_anomaly (0/1: an
     alert, by default only at the start of an incident; --alerts all marks every flagged row),
     direction and severity (low/medium/high by deviation from expected) on every flagged row.
-    With --scheduler the series are split across the Dask cluster's worker threads; the step
-    across series (false-discovery control at each timestamp) runs here on the gathered scores.
+    With --scheduler the series are split across the Dask cluster's worker threads (and the
+    contextual detector's long series go there one task each); the step across series
+    (false-discovery control at each timestamp) runs here on the gathered scores.
     """
     import os
     import warnings
@@ -581,7 +582,7 @@ def detect_cmd(
                 # are the arrays of one call (same output bytes, see score_partition)
                 workers = os.cpu_count() or 1
                 partitions = 8 * workers if workers > 1 else 1
-                mapper = None
+                mapper = context_mapper = None  # CAD: a process pool here (context_flags)
                 if workers > 1 and not scheduler:
                     from concurrent.futures import ThreadPoolExecutor
 
@@ -599,6 +600,8 @@ def detect_cmd(
                     def mapper(func, parts):
                         return client.gather(client.map(func, parts, pure=False))
 
+                    context_mapper = mapper  # and CAD's long series, one task each
+
                 caught = stack.enter_context(warnings.catch_warnings(record=True))
                 warnings.simplefilter("always")
                 out = detect(
@@ -615,6 +618,7 @@ def detect_cmd(
                     alerts=alerts,
                     mapper=mapper,
                     partitions=partitions,
+                    context_mapper=context_mapper,
                 )
             _echo_warnings(caught)
             cols_out = [

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from functools import cache
 from pathlib import Path
 
@@ -241,3 +242,48 @@ def test_nab_hand_over_keeps_the_engines_alarms_until_cads_warm_up_is_over():
     got_p, got_shift = nab._hand_over(p, shift, joined, y, warmup=3)
     np.testing.assert_array_equal(got_p, [1e-6, 1e-6, 1e-6, 1e-6, 1.0, 1.0])
     np.testing.assert_array_equal(got_shift, [True, False, False, False, False, True])
+
+
+def _pid(_row) -> int:
+    return os.getpid()
+
+
+def _three_series(n: int = 900) -> np.ndarray:
+    """Two long series (the clean pattern, and twice it a day later with a dip) and a short one."""
+    x = _hourly(n)
+    y = 2 * np.roll(x, 24)
+    y[n - 200] = 0.0
+    short = np.full(n, np.nan)
+    short[:300] = x[:300]
+    return np.vstack([x, y, short])
+
+
+@pytest.mark.parametrize("threads", [1, 2])  # forked, or from a fork server beside threads
+def test_context_flags_are_the_same_in_a_process_pool(monkeypatch, threads):
+    import threading
+
+    from opsnb.monitoring.context import _pool_map
+
+    monkeypatch.setattr(threading, "active_count", lambda: threads)
+    values = _three_series()
+    here = context_flags(values, min_rows=800, workers=1)
+    pooled = context_flags(values, min_rows=800, workers=2)
+    np.testing.assert_array_equal(pooled, here)
+    assert here[0].any() and here[1].any() and not here[2].any()
+    pids = _pool_map(_pid, [None] * 4, 2)  # the work ran in other processes, not here
+    assert os.getpid() not in pids
+
+
+def test_context_flags_map_one_task_per_long_series():
+    values = _three_series()
+    seen = []
+
+    def mapper(func, rows):
+        seen.extend(len(r) for r in rows)
+        return [func(r) for r in rows]
+
+    got = context_flags(values, min_rows=800, mapper=mapper)
+    np.testing.assert_array_equal(got, context_flags(values, min_rows=800, workers=1))
+    assert seen == [900, 900]
+    with pytest.raises(ValueError, match="workers"):
+        context_flags(values, min_rows=800, workers=0)

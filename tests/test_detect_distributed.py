@@ -89,3 +89,50 @@ def test_scoring_the_series_in_parts_then_flagging_across_them_is_one_detect(tmp
     stacked = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     by_hand = flag_across_series(df, g, stacked, kind="count", alpha=0.01, series_col="series")
     pd.testing.assert_frame_equal(by_hand, whole, check_exact=True)
+
+
+def _hourly_csv(path):
+    """Two hourly series long enough for the contextual detector (a daily cycle with a spike,
+    twice it a day later with a dip)."""
+    from opsnb.monitoring.context import CONTEXT_MIN_ROWS
+
+    n = CONTEXT_MIN_ROWS + 100
+    x = np.tile(np.round(100 + 20 * np.sin(np.arange(24) * 2 * np.pi / 24)), n // 24 + 1)[:n]
+    y = 2 * np.roll(x, 24)
+    x[n - 100] = 300.0
+    y[n - 200] = 0.0
+    t = pd.date_range("2024-01-01", periods=n, freq="h").strftime("%Y-%m-%d %H:%M")
+    df = pd.DataFrame(
+        {"series": np.repeat(["a", "b"], n), "timestamp": np.tile(t, 2), "value": [*x, *y]}
+    )
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_contextual_alarms_on_a_dask_cluster_are_the_local_ones(tmp_path, cluster):
+    src = _hourly_csv(tmp_path / "in.csv")
+    args = ["detect", str(src), "--series-col", "series", "--alerts", "all"]
+    local, remote = tmp_path / "local.csv", tmp_path / "dask.csv"
+    r1 = CliRunner().invoke(app, [*args, "-o", str(local)])
+    r2 = CliRunner().invoke(
+        app, [*args, "-o", str(remote), "--scheduler", cluster.scheduler_address]
+    )
+    assert r1.exit_code == 0, r1.output
+    assert r2.exit_code == 0, r2.output
+    assert remote.read_bytes() == local.read_bytes()
+    got = pd.read_csv(local, keep_default_na=False)
+    assert got.loc[got["series"] == "a", "is_anomaly"].iloc[-100] == 1  # CAD finds the spike
+    # the library call: the long series go to the cluster's workers, one task each
+    from distributed import Client
+
+    df = pd.read_csv(src, parse_dates=["timestamp"])
+    with Client(cluster.scheduler_address) as client:
+        tasks = []
+
+        def mapper(func, rows):
+            tasks.append(len(rows))
+            return client.gather(client.map(func, rows, pure=False))
+
+        remote_df = detect(df, series_col="series", context_mapper=mapper)
+    pd.testing.assert_frame_equal(remote_df, detect(df, series_col="series"), check_exact=True)
+    assert tasks == [2]

@@ -344,6 +344,7 @@ def detect(
     alerts: str = "onset",
     mapper=None,
     partitions: int = 1,
+    context_mapper=None,
 ) -> pd.DataFrame:
     """Score every row of a long table; one output row per input row, in input order.
 
@@ -366,7 +367,10 @@ def detect(
     ``mapper(func, parts) -> results`` (e.g. a Dask client's map and gather; default: the
     built-in ``map``) with :func:`score_partition`; the step across series (BH, flags, alert
     onsets) then runs here on the stacked scores (:func:`flag_across_series`), so the result is
-    the same however the series are split.
+    the same however the series are split. ``context_mapper``: the same for the contextual
+    detector's series (one task per long series, :func:`~opsnb.monitoring.context.context_flags`;
+    default: a process pool on this machine's cores when there are several, as the engine's
+    thread ``mapper`` would not run Python loops in parallel).
 
     Examples
     --------
@@ -414,7 +418,9 @@ def detect(
     # On the calendar's days the engine's own verdict stands: CAD knows no calendar, and a
     # promotion or holiday the calendar names is compared with its past there (issue 15).
     if kind == "count":
-        joined = add_context(res["p_value"], res["level_shift"], whole["value"])
+        joined = add_context(
+            res["p_value"], res["level_shift"], whole["value"], mapper=context_mapper
+        )
         if joined is not None:
             p, shift = joined
             if keys is not None and (keys != "").any():

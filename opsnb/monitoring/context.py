@@ -48,7 +48,9 @@ series :func:`add_context` keeps CAD's alarms alone (:data:`CONTEXT_P_FACTOR`,
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -64,6 +66,7 @@ __all__ = [
     "CONTEXT_PAD",
     "CONTEXT_P_FACTOR",
     "CONTEXT_KEEP_SHIFT",
+    "CONTEXT_POOL_VALUES",
     "combine_context",
     "add_context",
     "nab_rest_period",
@@ -136,6 +139,10 @@ class _Py2IntOrder:
         self.used = 0
         self._pos: dict[int, int] | None = {}
 
+    def keys(self) -> list[int]:
+        """The keys in the dict's iteration order."""
+        return [k for k in self.table if k is not None]
+
     def position(self, key: int) -> int:
         """Rank of ``key`` in the dict's iteration order."""
         if self._pos is None:
@@ -189,30 +196,19 @@ class _Buf:
 
 class _Side:
     """The semi-contexts of one side (left or right): fact sets indexed by hash and by fact,
-    with how many of each set's facts the last crossing found (``matched``)."""
+    with how many of each set's facts the last crossing found (``matched``) and which
+    (``found``: bit j for the crossing's j-th fact, when it crossed at most 63 facts)."""
 
-    __slots__ = (
-        "by_hash",
-        "facts",
-        "factset",
-        "size",
-        "matched",
-        "by_fact",
-        "crossed_facts",
-        "_memo",
-        "_crossed_set",
-    )
+    __slots__ = ("by_hash", "facts", "size", "matched", "found", "by_fact", "crossed_facts")
 
     def __init__(self):
         self.by_hash: dict[int, int] = {}
         self.facts: list[tuple[int, ...]] = []
-        self.factset: list[frozenset] = []
         self.size = _Buf()
         self.matched = _Buf()
+        self.found = _Buf()
         self.by_fact: dict[int, _Buf] = {}
         self.crossed_facts: tuple[int, ...] = ()
-        self._memo: dict[int, tuple[int, ...]] = {}  # matched_facts of the last crossing
-        self._crossed_set: frozenset | None = None  # the crossed facts when they are sorted
 
     def get(self, facts, h) -> tuple[int, bool]:
         sid = self.by_hash.get(h)
@@ -221,9 +217,9 @@ class _Side:
         sid = len(self.facts)
         self.by_hash[h] = sid
         self.facts.append(facts)
-        self.factset.append(frozenset(facts))
         self.size.append(len(facts))
         self.matched.append(0)
+        self.found.append(0)
         for f in facts:
             b = self.by_fact.get(f)
             if b is None:
@@ -232,29 +228,35 @@ class _Side:
         return sid, True
 
     def cross(self, facts) -> None:
-        """Count, for every semi-context, how many of ``facts`` it holds."""
-        m = self.matched.view
-        m[:] = 0
-        for f in facts:
-            b = self.by_fact.get(f)
-            if b is not None:
-                m[b.view] += 1
+        """Count, for every semi-context, how many of ``facts`` it holds, and which."""
         self.crossed_facts = t = tuple(facts)
-        self._memo = {}
-        sorted_ = all(a < b for a, b in zip(t, t[1:]))  # always, as the detector crosses them
-        self._crossed_set = frozenset(t) if sorted_ else None
+        n = len(self.facts)
+        hold = [(j, b.view) for j, b in enumerate(map(self.by_fact.get, t)) if b is not None]
+        if not hold:
+            self.matched.view[:] = 0
+            self.found.view[:] = 0
+            return
+        ids = np.concatenate([v for _, v in hold])
+        self.matched.view[:] = np.bincount(ids, minlength=n)
+        if len(t) <= 52:  # a semi-context holds a fact once: the sum of its bits is exact
+            bits = np.repeat([float(1 << j) for j, _ in hold], [len(v) for _, v in hold])
+            self.found.view[:] = np.bincount(ids, weights=bits, minlength=n)
+        else:
+            found = self.found.view
+            found[:] = 0
+            for j, v in hold:
+                if j < 63:
+                    found[v] |= 1 << j
+
+    def found_facts(self, found: int) -> tuple[int, ...]:
+        """The crossed facts whose bits are set in ``found``, in crossing order."""
+        t = self.crossed_facts
+        return tuple(t[j] for j in range(len(t)) if found >> j & 1)
 
     def matched_facts(self, sid: int) -> tuple[int, ...]:
         """The facts of semi-context ``sid`` found by the last crossing, in crossing order."""
-        t = self._memo.get(sid)
-        if t is None:
-            s = self.factset[sid]
-            if self._crossed_set is not None:  # crossing order is sorted order: a C-level join
-                t = tuple(sorted(s.intersection(self._crossed_set)))
-            else:
-                t = tuple(f for f in self.crossed_facts if f in s)
-            self._memo[sid] = t
-        return t
+        s = set(self.facts[sid])
+        return tuple(f for f in self.crossed_facts if f in s)
 
 
 class ContextDetector:
@@ -269,7 +271,9 @@ class ContextDetector:
     The context memory is kept in numpy arrays (one entry per context: its left and right
     semi-context, prediction counts, hashes), so a step costs a few vector operations over
     the contexts instead of a Python loop; the result is the reference algorithm's, step for
-    step.
+    step. A right part only holds sensor facts, so it is also kept as a bit mask (bit
+    ``fact - 65536``): what a row matched of it is one ``&``. A context is found by one int,
+    the number of its left fact tuple shifted left past the right part's mask.
     """
 
     def __init__(self, min_value: float, max_value: float, config: ContextConfig | None = None):
@@ -283,15 +287,23 @@ class ContextDetector:
         self._left_order: list[_Py2IntOrder] = []
         self._c_left, self._c_right = _Buf(), _Buf()
         self._c_lsize, self._c_rsize = _Buf(), _Buf()  # facts in each context's left / right
-        self._ln = np.zeros(0, dtype=np.int64)  # left facts matched per context, at _predict
+        self._c_rmask = _Buf()  # each context's right part as a mask of sensor facts
+        self._c_rank = _Buf()  # rank of the context's right part in its left's dict order
+        self._full = np.zeros(0, dtype=np.int64)  # fully-present contexts, at _predict
         self._tried, self._hits, self._active = _Buf(), _Buf(), _Buf()
         self._zero = _Buf(bool)
+        self._zero_ids = _Buf()  # the zero-level contexts (the observed pairs)
         self._lh, self._rh = _Buf(), _Buf()
         self._hash: dict[tuple[int, ...], int] = {}
-        self._pairs: dict[tuple, int] = {}  # (left, right) -> context: the lookup's fast path
+        self._shift = 2 * self.config.value_bits  # bits of a right part's mask
+        self._bits = np.array([bin(m).count("1") for m in range(1 << self._shift)])
+        self._lid: dict[tuple[int, ...], int] = {}  # left fact tuple -> its number
+        self._lfacts: list[tuple[int, ...]] = []  # number -> left fact tuple
+        self._pairs: dict[int, int] = {}  # left number << shift | right mask -> context
         self._new_context = 0  # Python 2 reference: False, which equals context 0
         self._left_facts: tuple[int, ...] = ()
-        self._predicted: set[int] = set()
+        self._left_key = 0  # _left_facts' number << shift
+        self._predicted = 0  # mask of the sensor facts predicted for the next row
         self._history = [1.0]
 
     # -- context memory ------------------------------------------------------------------
@@ -301,12 +313,22 @@ class ContextDetector:
             h = self._hash[facts] = py2_tuple_hash(facts)
         return h
 
-    def _store(self, left, right, zero_level: bool):
-        """Find or create the context (left, right); returns (context id, created)."""
-        key = (left, right)
+    def _left_number(self, facts: tuple[int, ...]) -> int:
+        i = self._lid.get(facts)
+        if i is None:
+            i = self._lid[facts] = len(self._lfacts)
+            self._lfacts.append(facts)
+        return i
+
+    def _store(self, key: int, zero_level: bool):
+        """Find or create the context of ``key`` (left number << shift | right mask);
+        returns (context id, created)."""
         cid = self._pairs.get(key)
         if cid is not None:
             return cid, False
+        left = self._lfacts[key >> self._shift]
+        rmask = key & ((1 << self._shift) - 1)
+        right = tuple(_SENSOR_BASE + k for k in range(self._shift) if rmask >> k & 1)
         lh, rh = self._h(left), self._h(right)
         lsid, new_left = self._left.get(left, lh)
         if new_left:
@@ -321,84 +343,95 @@ class ContextDetector:
         cid = self._c_left.n
         self._pairs[key] = cid
         ctx[rsid] = cid
-        self._left_order[lsid].add(rsid)
+        order = self._left_order[lsid]
+        order.add(rsid)
         self._c_left.append(lsid)
         self._c_right.append(rsid)
         self._c_lsize.append(len(left))
         self._c_rsize.append(len(right))
+        self._c_rmask.append(rmask)
+        self._c_rank.append(0)
+        rank = self._c_rank.a
+        for r, k in enumerate(order.keys()):
+            rank[ctx[k]] = r
         for b in (self._tried, self._hits, self._active):
             b.append(0)
         self._zero.append(zero_level)
+        if zero_level:
+            self._zero_ids.append(cid)
         self._lh.append(lh)
         self._rh.append(rh)
         return cid, True
 
-    def _learn(self, new_flag: bool):
-        """Update the contexts whose left part was present before this row; return the
-        contexts that came true, the number tried and the candidate new contexts."""
-        n = self._c_left.n
-        L, R = self._c_left.view, self._c_right.view
-        ln = self._ln  # the left crossing is the one _predict saw; add contexts made since
-        if len(ln) < n:
-            ln = np.concatenate([ln, self._left.matched.view[L[len(ln) :]]])
-        crossed = ln > 0
-        if self._new_context < n:
-            crossed[self._new_context] = False
+    def _learn(self, new_flag: bool, sensor: int):
+        """Update the contexts whose left part was present before this row (``sensor``: the
+        row's facts as a mask); return the contexts that came true, the number tried and the
+        keys of the candidate new contexts, in the reference's order.
+
+        Only two kinds of context take part: the fully-present ones (found by _predict on the
+        same crossing) and, for new contexts, the zero-level ones; the rest are untouched."""
+        skip = self._new_context  # not crossed (the reference's False is context 0)
         self._new_context = 0
-        full = crossed & (ln == self._c_lsize.view)
-        nr = self._right.matched.view[R]
-        rs = self._c_rsize.view
-        tried = int(full.sum())
-        self._tried.a[:n][full] += rs[full]
-        hit = full & (nr > 0)
-        self._hits.a[:n][hit] += nr[hit]
-        act = hit & (nr == rs)
-        self._active.a[:n][act] += 1
-        active = np.flatnonzero(act)
+        full = self._full
+        if len(full) and full[0] == skip:
+            full = full[1:]
+        rmask = self._c_rmask.a
+        rs = self._c_rsize.a[full]
+        nr = self._bits[rmask[full] & sensor]
+        tried = len(full)
+        self._tried.a[full] += rs
+        hit = nr > 0
+        self._hits.a[full[hit]] += nr[hit]
+        active = full[hit & (nr == rs)]
+        self._active.a[active] += 1
         candidates = []
         if new_flag:
-            cand = crossed & self._zero.view & (nr > 0) & (ln <= self.config.max_left_length)
-            cand &= ~act
+            z = self._zero_ids.view
+            ls = self._c_left.a[z]
+            ln = self._left.matched.a[ls]
+            rmatch = rmask[z] & sensor
+            nr = self._bits[rmatch]
+            act = (ln == self._c_lsize.a[z]) & (nr == self._c_rsize.a[z])
+            cand = (ln > 0) & (z != skip) & (nr > 0) & (ln <= self.config.max_left_length) & ~act
             ids = np.flatnonzero(cand)
             if len(ids):
-                order = self._left_order
-                keyed = sorted(
-                    (ls, order[ls].position(rs), rs)
-                    for ls, rs in zip(L[ids].tolist(), R[ids].tolist())
-                )
-                lm, rm = self._left.matched_facts, self._right.matched_facts
-                candidates = [(lm(ls), rm(rs)) for ls, _, rs in keyed]
+                # the reference's order: by left semi-context, then its dict order of rights
+                ids = ids[np.lexsort((self._c_rank.a[z[ids]], ls[ids]))]
+                ls, side, num = ls[ids], self._left, self._left_number
+                if len(side.crossed_facts) <= 63:  # the left facts they matched, by their bits
+                    found, inv = np.unique(side.found.a[ls], return_inverse=True)
+                    facts = [side.found_facts(b) for b in found.tolist()]
+                else:
+                    ls, inv = np.unique(ls, return_inverse=True)
+                    facts = [side.matched_facts(s) for s in ls.tolist()]
+                lk = np.array([num(t) << self._shift for t in facts])
+                candidates = (lk[inv] | rmatch[ids]).tolist()
         return active, tried, candidates
 
-    def _predict(self) -> set[int]:
-        """Facts predicted for the next row: right parts of the best fully-present contexts."""
-        L = self._c_left.view
-        self._ln = ln = self._left.matched.view[L]
-        full = (ln > 0) & (ln == self._c_lsize.view)
-        if not full.any():
-            return set()
-        tried, hits = self._tried.view[full], self._hits.view[full]
+    def _predict(self) -> int:
+        """Facts predicted for the next row (as a mask): right parts of the best fully-present
+        contexts (kept, in id order, for the next row's _learn)."""
+        side = self._left
+        whole = side.matched.view == side.size.view  # per left semi-context
+        self._full = full = np.flatnonzero(whole[self._c_left.view])
+        if not len(full):
+            return 0
+        tried, hits = self._tried.a[full], self._hits.a[full]
         w = np.where(tried > 0, hits / np.maximum(tried, 1), 0.0)
-        winners = self._c_right.view[full][w == max(0.0, float(w.max()))]
-        out: set[int] = set()
-        for rsid in np.unique(winners).tolist():
-            out.update(self._right.facts[rsid])
-        return out
+        winners = self._c_rmask.a[full][w == max(0.0, float(w.max()))]
+        return int(np.bitwise_or.reduce(winners))
 
-    def _step(self, sensor: tuple[int, ...]) -> tuple[float, float]:
-        unique = set()
+    def _step(self, sensor: tuple[int, ...], smask: int) -> tuple[float, float]:
         new_flag = False
         if self._left_facts and sensor:
-            pair = (self._left_facts, sensor)
-            unique.add(pair)
-            cid, new_flag = self._store(self._left_facts, sensor, True)
+            zero_key = self._left_key | smask
+            cid, new_flag = self._store(zero_key, True)
             if new_flag:
                 self._new_context = cid
-            else:
+            elif not self._zero.a[cid]:
                 self._zero.a[cid] = True
-        self._right.cross(sensor)
-        active, tried, candidates = self._learn(new_flag)
-        unique.update(candidates)
+                self._zero_ids.append(cid)
+        active, tried, candidates = self._learn(new_flag, smask)
         share_active = len(active) / tried if tried > 0 else 0.0
         if len(active):
             order = np.lexsort((self._rh.a[active], self._lh.a[active], self._active.a[active]))
@@ -407,11 +440,14 @@ class ContextDetector:
             top = active
         neurons = {_NEURON_BASE + int(c) for c in top}
         self._left_facts = tuple(sorted(set(sensor) | neurons))
-        added = sum(self._store(left, right, False)[1] for left, right in candidates)
+        self._left_key = self._left_number(self._left_facts) << self._shift
+        pairs = self._pairs
+        added = sum(self._store(k, False)[1] for k in candidates if k not in pairs)
         self._left.cross(self._left_facts)
         self._predicted = self._predict()
-        added += 1 if new_flag else 0
-        share_new = added / len(unique) if new_flag and unique else 0.0
+        share_new = 0.0
+        if new_flag:  # the new zero-level context and the distinct candidates
+            share_new = (added + 1) / len(set(candidates) | {zero_key})
         return share_active, share_new
 
     def sensor_facts(self, value: float) -> tuple[int, ...]:
@@ -423,8 +459,11 @@ class ContextDetector:
     def score(self, value: float) -> float:
         """Anomaly score in [0, 1] of the next value (0 inside a rest period)."""
         facts = self.sensor_facts(value)
-        surprised = any(f not in self._predicted for f in facts)
-        share_active, share_new = self._step(facts)
+        smask = 0
+        for f in facts:
+            smask |= 1 << (f - _SENSOR_BASE)
+        surprised = smask & ~self._predicted != 0
+        share_active, share_new = self._step(facts, smask)
         s = (1.0 - share_active + share_new) / 2.0 if surprised else 0.0
         cfg = self.config
         rested = max(self._history[-cfg.rest_period :]) < cfg.base_threshold
@@ -513,8 +552,9 @@ def causal_context_scores(
 CONTEXT_MIN_ROWS = 2000
 """The engine adds the contextual score to series with at least this many values: CAD learns
 its contexts from the series' own history, which a year of daily values is too short for (and
-10 000 such series would cost minutes). It costs about a millisecond per value (one NAB file of
-4 032 five-minute values: 3.9 s in detect against 0.4 s without, on a loaded 2-core machine)."""
+10 000 such series would cost minutes). It costs 0.1 to 0.5 ms of CPU per value, 2 ms on pure
+noise (one NAB file of 4 032 five-minute values: 0.8 to 1.4 s of CPU in detect against 0.1 s
+without; ``benchmarks/bench_context.py``)."""
 CONTEXT_THRESHOLD = 0.75
 """A row is a contextual alarm when its causal CAD score reaches CAD's own base threshold."""
 CONTEXT_WARMUP = 500
@@ -565,13 +605,17 @@ def add_context(
     min_rows: int = CONTEXT_MIN_ROWS,
     threshold: float = CONTEXT_THRESHOLD,
     config: ContextConfig | None = None,
+    mapper=None,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """What :func:`opsnb.monitoring.anomaly.detect` does with the contextual score: on the
     series (rows of the series × time ``values``) with at least ``min_rows`` finite values,
     the engine's ``p_value`` / ``level_shift`` (same shape) joined with :func:`context_flags`
     by :func:`combine_context` (shipped settings); other series unchanged. None when no series
-    is that long (nothing computed)."""
-    flags = context_flags(values, min_rows=min_rows, threshold=threshold, config=config)
+    is that long (nothing computed). ``mapper``: where the series are scored, as in
+    :func:`context_flags`."""
+    flags = context_flags(
+        values, min_rows=min_rows, threshold=threshold, config=config, mapper=mapper
+    )
     if flags is None:
         return None
     m = np.atleast_2d(np.asarray(values, dtype=float))
@@ -582,24 +626,78 @@ def add_context(
     return p, shift
 
 
+CONTEXT_POOL_VALUES = 20_000
+""":func:`context_flags` scores the long series in a process pool (one process per core) when
+there are several and at least this many values among them (a few seconds of CAD, against a
+fraction of a second to start the processes); fewer run in the calling process."""
+
+
 def context_flags(
     values: np.ndarray,
     *,
     min_rows: int = CONTEXT_MIN_ROWS,
     threshold: float = CONTEXT_THRESHOLD,
     config: ContextConfig | None = None,
+    mapper=None,
+    workers: int | None = None,
 ) -> np.ndarray | None:
     """Contextual alarms on a (series × time) matrix: ``causal_context_scores ≥ threshold``
     for the series with at least ``min_rows`` finite values, False elsewhere; None when no
-    series is that long (nothing to add, nothing computed). Causal like the scores."""
+    series is that long (nothing to add, nothing computed). Causal like the scores.
+
+    Each long series is scored on its own, so they can run anywhere: ``mapper(func, rows) ->
+    results`` in order (e.g. a Dask client's map and gather, as ``opsnb detect --scheduler``
+    passes); without one, in a process pool of ``workers`` processes (default: one per core
+    when there are several long series and at least :data:`CONTEXT_POOL_VALUES` values
+    among them, else here; 1: here). The result is the same however they run."""
     m = np.atleast_2d(np.asarray(values, dtype=float))
     if m.shape[1] < min_rows:  # e.g. a year of daily data: nothing to compute
         return None
-    long = np.flatnonzero(np.isfinite(m).sum(axis=1) >= min_rows)
+    counts = np.isfinite(m).sum(axis=1)
+    long = np.flatnonzero(counts >= min_rows)
     if not len(long):
         return None
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be >= 1 or None, got {workers!r}")
+    func = partial(_series_alarms, threshold=threshold, config=config)
+    rows = [m[r] for r in long]
+    if mapper is not None:
+        done = list(mapper(func, rows))
+    else:
+        if workers is None:
+            enough = len(long) > 1 and counts[long].sum() >= CONTEXT_POOL_VALUES
+            workers = min(os.cpu_count() or 1, len(long)) if enough else 1
+        done = _pool_map(func, rows, workers)
     out = np.zeros(m.shape, dtype=bool)
-    for r in long:
-        s = causal_context_scores(m[r], warmup=CONTEXT_WARMUP, pad=CONTEXT_PAD, config=config)
-        out[r] = s >= threshold
+    out[long] = done
     return out
+
+
+def _series_alarms(row: np.ndarray, *, threshold: float, config: ContextConfig | None):
+    """The contextual alarms of one long series (what :func:`context_flags` maps)."""
+    s = causal_context_scores(row, warmup=CONTEXT_WARMUP, pad=CONTEXT_PAD, config=config)
+    return s >= threshold
+
+
+def _pool_map(func, rows: list, workers: int) -> list:
+    """``[func(r) for r in rows]``, in a pool of ``workers`` processes when ``workers`` > 1
+    (in order; here when processes cannot be started, e.g. inside a daemon process). The
+    processes are forked, or started by a fork server when this process runs other threads
+    (a thread pool, a notebook kernel): forking those can deadlock (Python 3.12 warns)."""
+    import multiprocessing
+    import threading
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    workers = min(workers, len(rows))
+    if workers > 1 and not multiprocessing.current_process().daemon:
+        chunk = max(1, len(rows) // (8 * workers))  # 8 chunks a process: balanced, few trips
+        ctx = multiprocessing.get_context()
+        if ctx.get_start_method() == "fork" and threading.active_count() > 1:
+            ctx = multiprocessing.get_context("forkserver")
+        try:
+            with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+                return list(pool.map(func, rows, chunksize=chunk))
+        except (OSError, NotImplementedError, BrokenProcessPool):
+            pass  # no processes here (a sandbox, a frozen app): the same work in this one
+    return [func(r) for r in rows]
