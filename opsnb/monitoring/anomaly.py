@@ -261,10 +261,13 @@ _DIRECTION_LABELS = np.array(["", "up", "down"], dtype=object)
 def _relative_severity(value, expected, is_anom) -> np.ndarray:
     """Codes into :data:`_SEVERITY_LABELS`: low / medium / high by relative deviation from
     expected (≥ 20 % medium, ≥ 50 % high), "" where not ``is_anom``."""
+    out = np.zeros(np.shape(is_anom), dtype=np.int8)
+    on = np.nonzero(is_anom)  # a few flagged rows in many: only they are measured
+    v, e = np.asarray(value)[on], np.asarray(expected)[on]
     with np.errstate(invalid="ignore", divide="ignore"):
-        rel = np.abs(value - expected) / np.fmax(np.abs(expected), 1e-12)
-    sev = np.where(rel >= 0.5, 3, np.where(rel >= 0.2, 2, 1))
-    return np.where(is_anom, sev, 0)
+        rel = np.abs(v - e) / np.fmax(np.abs(e), 1e-12)
+    out[on] = np.where(rel >= 0.5, 3, np.where(rel >= 0.2, 2, 1))
+    return out
 
 
 def _text_column(codes: np.ndarray, labels):

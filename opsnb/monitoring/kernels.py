@@ -142,17 +142,24 @@ def past_window(
 
 
 def past_same_phase(
-    X: np.ndarray, season: int, cycles: int, min_periods: int, how: str = "median"
+    X: np.ndarray, season: int, cycles: int, min_periods: int, how: str = "median", at=None
 ) -> np.ndarray:
-    """Median (or mean) of ``X`` at the same phase over the previous ``cycles`` cycles (strictly past)."""
+    """Median (or mean) of ``X`` at the same phase over the previous ``cycles`` cycles (strictly past).
+
+    ``at`` (a boolean S × T mask) narrows the median's work to those points, as in
+    :func:`past_window` (a median is then NaN elsewhere)."""
     S, T = X.shape
     if season <= 1:
         return np.zeros_like(X)
     n_c = -(-T // season)
-    pad = np.full((S, n_c * season), np.nan)
-    pad[:, :T] = X
-    A = pad.reshape(S, n_c, season).transpose(0, 2, 1).reshape(S * season, n_c)
-    R = past_window(A, cycles, min_periods, how)
+
+    def by_phase(a, fill):  # (S * season, cycles): one row per series and phase
+        pad = np.full((S, n_c * season), fill)
+        pad[:, :T] = a
+        return pad.reshape(S, n_c, season).transpose(0, 2, 1).reshape(S * season, n_c)
+
+    narrow = by_phase(np.asarray(at, dtype=bool), False) if at is not None else None
+    R = past_window(by_phase(X, np.nan), cycles, min_periods, how, at=narrow)
     return R.reshape(S, season, n_c).transpose(0, 2, 1).reshape(S, n_c * season)[:, :T]
 
 
