@@ -285,8 +285,8 @@ def _text_column(codes: np.ndarray, labels):
         return values[codes]
     import pyarrow as pa
 
-    arr = pa.DictionaryArray.from_arrays(
-        pa.array(np.asarray(codes, dtype=np.int32)), pa.array(values, pa.string())
+    arr = pa.DictionaryArray.from_arrays(  # large_string, as pandas stores text: no cast after
+        pa.array(np.asarray(codes, dtype=np.int32)), pa.array(values, pa.large_string())
     ).dictionary_decode()
     return pd.Series(pd.arrays.ArrowStringArray(arr), copy=False).astype("str").array
 
@@ -471,15 +471,18 @@ def flag_across_series(
     anom = alert_onsets(flag, quiet) if alerts == "onset" else flag
     i, j = g.row_series, g.row_time
     flat = i * len(g.times) + j
+    d = np.asarray(g.row_dup)
+    dup = bool(d.any())
     if len(flat) == len(g.series) * len(g.times) and bool(np.all(flat == np.arange(len(flat)))):
-        take = lambda m: np.ravel(m).copy()  # noqa: E731 - a row per grid cell, in order
+        # a row per grid cell, in order: the grid's own cells (a view of each contiguous
+        # array, as the frame keeps its columns), copies only if duplicated rows are set below
+        take = (lambda m: np.ravel(m).copy()) if dup else np.ravel  # noqa: E731
     else:
         take = lambda m: np.take(m, flat)  # noqa: E731
     value, expected = take(value_m), take(res["expected"])
     z, p_row, q_row, is_anom = take(res["z"]), take(res["p_value"]), take(q), take(anom)
     flagged = take(flag)
-    d = np.asarray(g.row_dup)
-    if d.any():  # duplicated steps: own value against the step's baseline
+    if dup:  # duplicated steps: own value against the step's baseline
         if kind == "count":
             v = pd.to_numeric(df[value_col], errors="coerce").to_numpy(dtype=float)[d]
             tv = np.where(take(res["log"])[d], np.sign(v) * np.log1p(np.abs(v)), v)
@@ -504,8 +507,8 @@ def flag_across_series(
         if alerts == "onset":  # an onset when the series was quiet in the steps before
             is_anom[d] &= ~(take(past_sum(flag.astype(float), quiet, 0))[d] > 0)
     direction = np.where(flagged, np.where(z >= 0, 1, 2), 0)
-    # every column is a new array: the frame keeps them as they are (copy=False), instead of
-    # copying the float columns into one block
+    # every column is an array of its own: the frame keeps them as they are (copy=False),
+    # instead of copying the float columns into one block
     return pd.DataFrame(
         {
             "series": _text_column(i, np.asarray(g.series)) if series_col else "value",
