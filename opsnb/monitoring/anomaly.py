@@ -323,6 +323,10 @@ def score_partition(
     raise ValueError(f"kind must be one of ('count', 'rate'), got {kind!r}")
 
 
+_DUPLICATES_ONLY = frozenset({"center", "scale", "log", "nu", "c", "rho", "extra"})
+"""Scorer arrays that :func:`flag_across_series` reads only to rescore duplicated rows."""
+
+
 def _partitions(n_rows: int, parts: int) -> list[slice]:
     parts = max(1, min(int(parts), n_rows or 1))
     edges = np.linspace(0, n_rows, parts + 1).round().astype(int)
@@ -409,7 +413,12 @@ def detect(
             for rows in _partitions(len(g.series), partitions)
         ]
         done = list((mapper or map)(score, parts))
-        res = {k: np.concatenate([r[k] for r in done], axis=0) for k in done[0]}
+        # what flag_across_series reads: the scorer's state behind each baseline only when
+        # duplicated rows are rescored (4-5 arrays of S x T fewer to stack and fault in)
+        dup = bool(g.row_dup.any())
+        keys = [k for k in done[0] if dup or k not in _DUPLICATES_ONLY]
+        res = {k: np.concatenate([r.pop(k) for r in done], axis=0) for k in keys}
+        del done, parts
     # -- contextual score (issue 15, opsnb.monitoring.context): long count series only -------
     # a causal CAD score >= CONTEXT_THRESHOLD flags the row like a level-shift alarm, joined
     # with the engine's alarms by add_context (shipped: CAD's alarms only, p-values set to 1);
