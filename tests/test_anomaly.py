@@ -404,6 +404,20 @@ def test_rolling_median_and_sum_are_those_of_the_strictly_past_window():
                 )
 
 
+def test_same_phase_median_narrowed_to_a_mask_is_the_full_median_there():
+    from opsnb.monitoring.kernels import past_same_phase
+
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(5, 100))
+    X[rng.random(X.shape) < 0.15] = np.nan
+    at = rng.random(X.shape) < 0.3
+    full = past_same_phase(X, 7, 6, 3)
+    narrow = past_same_phase(X, 7, 6, 3, at=at)
+    np.testing.assert_array_equal(narrow[at], full[at])
+    assert np.isnan(narrow[~at]).all()
+    assert np.isfinite(full[at]).sum() > 50  # the medians compared are mostly real numbers
+
+
 def test_a_quantised_series_does_not_alarm_on_what_it_does_every_day():
     # CPU share on a 0.066 grid, as NAB's ec2_cpu_utilization files (MAD 0): every step off the
     # mode is many robust σ away; the series' own rank of |z| says it happens all the time

@@ -261,10 +261,13 @@ _DIRECTION_LABELS = np.array(["", "up", "down"], dtype=object)
 def _relative_severity(value, expected, is_anom) -> np.ndarray:
     """Codes into :data:`_SEVERITY_LABELS`: low / medium / high by relative deviation from
     expected (≥ 20 % medium, ≥ 50 % high), "" where not ``is_anom``."""
+    out = np.zeros(np.shape(is_anom), dtype=np.int8)
+    on = np.nonzero(is_anom)  # a few flagged rows in many: only they are measured
+    v, e = np.asarray(value)[on], np.asarray(expected)[on]
     with np.errstate(invalid="ignore", divide="ignore"):
-        rel = np.abs(value - expected) / np.fmax(np.abs(expected), 1e-12)
-    sev = np.where(rel >= 0.5, 3, np.where(rel >= 0.2, 2, 1))
-    return np.where(is_anom, sev, 0)
+        rel = np.abs(v - e) / np.fmax(np.abs(e), 1e-12)
+    out[on] = np.where(rel >= 0.5, 3, np.where(rel >= 0.2, 2, 1))
+    return out
 
 
 def _text_column(codes: np.ndarray, labels):
@@ -282,8 +285,8 @@ def _text_column(codes: np.ndarray, labels):
         return values[codes]
     import pyarrow as pa
 
-    arr = pa.DictionaryArray.from_arrays(
-        pa.array(np.asarray(codes, dtype=np.int32)), pa.array(values, pa.string())
+    arr = pa.DictionaryArray.from_arrays(  # large_string, as pandas stores text: no cast after
+        pa.array(np.asarray(codes, dtype=np.int32)), pa.array(values, pa.large_string())
     ).dictionary_decode()
     return pd.Series(pd.arrays.ArrowStringArray(arr), copy=False).astype("str").array
 
@@ -318,6 +321,10 @@ def score_partition(
             config=config,
         )
     raise ValueError(f"kind must be one of ('count', 'rate'), got {kind!r}")
+
+
+_DUPLICATES_ONLY = frozenset({"center", "scale", "log", "nu", "c", "rho", "extra"})
+"""Scorer arrays that :func:`flag_across_series` reads only to rescore duplicated rows."""
 
 
 def _partitions(n_rows: int, parts: int) -> list[slice]:
@@ -410,7 +417,12 @@ def detect(
             for rows in _partitions(len(g.series), partitions)
         ]
         done = list((mapper or map)(score, parts))
-        res = {k: np.concatenate([r[k] for r in done], axis=0) for k in done[0]}
+        # what flag_across_series reads: the scorer's state behind each baseline only when
+        # duplicated rows are rescored (4-5 arrays of S x T fewer to stack and fault in)
+        dup = bool(g.row_dup.any())
+        keys = [k for k in done[0] if dup or k not in _DUPLICATES_ONLY]
+        res = {k: np.concatenate([r.pop(k) for r in done], axis=0) for k in keys}
+        del done, parts
     # -- contextual score (issue 15, opsnb.monitoring.context): long count series only -------
     # a causal CAD score >= CONTEXT_THRESHOLD flags the row like a level-shift alarm, joined
     # with the engine's alarms by add_context (shipped: CAD's alarms only, p-values set to 1);
@@ -474,15 +486,18 @@ def flag_across_series(
     anom = alert_onsets(flag, quiet) if alerts == "onset" else flag
     i, j = g.row_series, g.row_time
     flat = i * len(g.times) + j
+    d = np.asarray(g.row_dup)
+    dup = bool(d.any())
     if len(flat) == len(g.series) * len(g.times) and bool(np.all(flat == np.arange(len(flat)))):
-        take = lambda m: np.ravel(m).copy()  # noqa: E731 - a row per grid cell, in order
+        # a row per grid cell, in order: the grid's own cells (a view of each contiguous
+        # array, as the frame keeps its columns), copies only if duplicated rows are set below
+        take = (lambda m: np.ravel(m).copy()) if dup else np.ravel  # noqa: E731
     else:
         take = lambda m: np.take(m, flat)  # noqa: E731
     value, expected = take(value_m), take(res["expected"])
     z, p_row, q_row, is_anom = take(res["z"]), take(res["p_value"]), take(q), take(anom)
     flagged = take(flag)
-    d = np.asarray(g.row_dup)
-    if d.any():  # duplicated steps: own value against the step's baseline
+    if dup:  # duplicated steps: own value against the step's baseline
         if kind == "count":
             v = pd.to_numeric(df[value_col], errors="coerce").to_numpy(dtype=float)[d]
             tv = np.where(take(res["log"])[d], np.sign(v) * np.log1p(np.abs(v)), v)
@@ -507,8 +522,8 @@ def flag_across_series(
         if alerts == "onset":  # an onset when the series was quiet in the steps before
             is_anom[d] &= ~(take(past_sum(flag.astype(float), quiet, 0))[d] > 0)
     direction = np.where(flagged, np.where(z >= 0, 1, 2), 0)
-    # every column is a new array: the frame keeps them as they are (copy=False), instead of
-    # copying the float columns into one block
+    # every column is an array of its own: the frame keeps them as they are (copy=False),
+    # instead of copying the float columns into one block
     return pd.DataFrame(
         {
             "series": _text_column(i, np.asarray(g.series)) if series_col else "value",

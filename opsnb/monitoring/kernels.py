@@ -142,36 +142,42 @@ def past_window(
 
 
 def past_same_phase(
-    X: np.ndarray, season: int, cycles: int, min_periods: int, how: str = "median"
+    X: np.ndarray, season: int, cycles: int, min_periods: int, how: str = "median", at=None
 ) -> np.ndarray:
-    """Median (or mean) of ``X`` at the same phase over the previous ``cycles`` cycles (strictly past)."""
+    """Median (or mean) of ``X`` at the same phase over the previous ``cycles`` cycles (strictly past).
+
+    ``at`` (a boolean S × T mask) narrows the median's work to those points, as in
+    :func:`past_window` (a median is then NaN elsewhere)."""
     S, T = X.shape
     if season <= 1:
         return np.zeros_like(X)
     n_c = -(-T // season)
-    pad = np.full((S, n_c * season), np.nan)
-    pad[:, :T] = X
-    A = pad.reshape(S, n_c, season).transpose(0, 2, 1).reshape(S * season, n_c)
-    R = past_window(A, cycles, min_periods, how)
+
+    def by_phase(a, fill):  # (S * season, cycles): one row per series and phase
+        pad = np.full((S, n_c * season), fill)
+        pad[:, :T] = a
+        return pad.reshape(S, n_c, season).transpose(0, 2, 1).reshape(S * season, n_c)
+
+    narrow = by_phase(np.asarray(at, dtype=bool), False) if at is not None else None
+    R = past_window(by_phase(X, np.nan), cycles, min_periods, how, at=narrow)
     return R.reshape(S, season, n_c).transpose(0, 2, 1).reshape(S, n_c * season)[:, :T]
 
 
-def past_exceedance(
-    A: np.ndarray, window: int, chunk: int = 4_000_000
-) -> tuple[np.ndarray, np.ndarray]:
+def past_exceedance(A: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
     """``(k, n)``: ``k[:, t]`` = how many non-NaN values of ``A[:, t-window:t]`` are ≥ ``A[:, t]``,
     ``n[:, t]`` = how many non-NaN values that window holds (strictly past, so causal).
 
     ``k/n`` is the series' own exceedance rate of today's value: the rank of a score in its
-    history. Compares float32 windows a block of rows at a time (no sort: cheaper than a median)."""
+    history. Compares in float32, one lag at a time over the whole matrix (no sort, no
+    (S × T × window) temporary: half the time of comparing the windows at 56 lags)."""
     S, T = A.shape
-    k = np.zeros((S, T))
-    Wv = _windows_before(A, window)
-    cur = A.astype(np.float32)
-    rows = max(1, chunk // max(T * window, 1))
-    for a in range(0, S, rows):
-        k[a : a + rows] = np.sum(Wv[a : a + rows] >= cur[a : a + rows, :, None], axis=-1)
-    return k, _past_count(A, window).astype(float)
+    pad = np.full((S, T + window), np.nan, dtype=np.float32)
+    pad[:, window:] = A
+    cur = pad[:, window:]
+    k = np.zeros((S, T), dtype=np.int32)
+    for lag in range(1, window + 1):  # NaN on either side compares False
+        k += pad[:, window - lag : window - lag + T] >= cur
+    return k.astype(float), _past_count(A, window).astype(float)
 
 
 # ------------------------------------------------------------------------------------------
@@ -316,22 +322,26 @@ def cusum(
 
     Returns ``(alarm, statistic)``: alarm (S × T, bool) where ``S⁺ > h`` or ``S⁻ > h`` (the
     statistic restarts at 0 after an alarm); statistic = ``S⁺ − S⁻``. NaN leaves the sums as they are.
+    The steps run down the transposed matrix, so that each time step reads and writes one
+    contiguous row (a column of an S × T array is strided: ~30 % slower).
     """
     Z = np.clip(np.asarray(z, dtype=float), -clip, clip)
     S, T = Z.shape
+    ZT = np.ascontiguousarray(Z.T)
+    okT = ~np.isnan(ZT)
+    cT = np.where(okT, ZT, 0.0)
     sp = np.zeros(S)
     sn = np.zeros(S)
-    alarm = np.zeros((S, T), dtype=bool)
-    stat = np.zeros((S, T))
+    alarm = np.empty((T, S), dtype=bool)
+    stat = np.empty((T, S))
     for t in range(T):
-        col = Z[:, t]
-        ok = ~np.isnan(col)
-        c = np.where(ok, col, 0.0)
+        ok, c = okT[t], cT[t]
         sp = np.where(ok, np.maximum(0.0, sp + c - k), sp)
         sn = np.where(ok, np.maximum(0.0, sn - c - k), sn)
-        a = (sp > h) | (sn > h)
-        alarm[:, t] = a
-        stat[:, t] = sp - sn
-        sp = np.where(a, 0.0, sp)
-        sn = np.where(a, 0.0, sn)
-    return alarm, stat
+        a = alarm[t]
+        np.greater(sp, h, out=a)
+        a |= sn > h
+        np.subtract(sp, sn, out=stat[t])
+        sp[a] = 0.0
+        sn[a] = 0.0
+    return np.ascontiguousarray(alarm.T), np.ascontiguousarray(stat.T)

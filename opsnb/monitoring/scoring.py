@@ -278,7 +278,7 @@ def _count_pass(
     if calendar_days is not None:  # event days keep their own rule (last year's multiplier)
         gap &= ~calendar_days[None, :]
     if season > 1 and gap.any():  # ordinary days after weeks of masked days: older cycles
-        longer = past_same_phase(dc, season, 3 * cfg.season_cycles, 3, how)
+        longer = past_same_phase(dc, season, 3 * cfg.season_cycles, 3, how, at=gap)
         seasonal = np.where(gap, longer, seasonal)
     seasonal = np.where(np.isnan(seasonal) & np.isfinite(level), 0.0, seasonal)
     if cfg.season_test and season > 1:
@@ -467,11 +467,11 @@ def _early_scale(
     Yc = np.where(use, Y, np.nan)
     d = np.full_like(Yc, np.nan)
     d[:, season:] = Yc[:, season:] - Yc[:, :-season]
-    with np.errstate(invalid="ignore"):
-        s_d = 1.4826 / np.sqrt(2.0) * past_window(np.abs(d), M, season, "median")
     seen = np.cumsum(np.isfinite(Y), axis=1)
     start = 3 * season + min(W // 2, cfg.warmup)  # the first seasonal term (3 cycles)
     early = (seen >= start + 2 * season) & (seen < start + M)
+    with np.errstate(invalid="ignore"):  # the median only where it can be used (a few weeks)
+        s_d = 1.4826 / np.sqrt(2.0) * past_window(np.abs(d), M, season, "median", at=early)
     n_d = past_window(np.isfinite(d).astype(float), M, 0, "sum")
     # the baseline's own error: a seasonal term from n_c cycles, a level from `seen` days
     n_c = np.clip((seen - min(W // 2, cfg.warmup)) // season, 3, cfg.season_cycles)
