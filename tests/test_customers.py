@@ -555,6 +555,65 @@ def test_near_ties_marks_totals_a_last_bit_could_move_across_a_quintile():
     assert np.flatnonzero(near_ties(v, [3] * 10)).tolist() == [1, 2]
 
 
+def _near_ties_by_ranks(values, n_rows, *, ulps=8, quantiles=5):
+    """near_ties as first written: clusters labelled on the argsort of the totals."""
+    v = np.asarray(values, dtype=float)
+    n = len(v)
+    if n < 2:
+        return np.zeros(n, dtype=bool)
+    order = np.argsort(v, kind="stable")
+    vs = v[order]
+    close = np.abs(np.diff(vs)) <= ulps * np.spacing(np.abs(vs[1:]))
+    cluster = np.r_[0, np.cumsum(~close)]
+    pos = np.arange(n)
+    starts = np.flatnonzero(np.r_[True, ~close])
+    lo = np.minimum.reduceat(pos, starts)[cluster]
+    hi = np.maximum.reduceat(pos, starts)[cluster]
+    near = np.zeros(n, dtype=bool)
+    near[order] = (quantiles * lo) // n != (quantiles * hi) // n
+    return near & (np.asarray(n_rows) >= 3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from([0.1, 0.2, 0.3, 0.6, 0.1 + 0.2 + 0.3, 5.0, 7.5, -0.0, 0.0]),
+             min_size=0, max_size=40),
+    st.integers(0, 2**32 - 1),
+)  # fmt: skip
+def test_near_ties_marks_what_the_rank_based_version_marks(values, seed):
+    from opsnb.market.customers_sql import near_ties
+
+    n_rows = np.random.default_rng(seed).integers(1, 5, len(values))
+    for ulps in (8, 64):
+        got = near_ties(values, n_rows, ulps=ulps)
+        assert got.tolist() == _near_ties_by_ranks(values, n_rows, ulps=ulps).tolist()
+
+
+def test_sql_rfm_counts_days_that_share_residues_and_days_of_several_rows(tmp_path):
+    """Frequency is counted from day masks (mod 64 and mod 63) only when they prove every row
+    on a day of its own; days 4 032 apart share both residues, many days overflow a mask, and
+    rows on one day are added up per day first, all as pandas counts and sums them."""
+    from opsnb.market import customers_sql as cs
+
+    day0 = pd.Timestamp("2010-01-01")
+    rows = [("apart", day0, 10.1), ("apart", day0 + pd.Timedelta(days=4032), 20.2)]
+    rows += [("apart", day0 + pd.Timedelta(days=64 * 5), 0.3)]  # shares residue mod 64 only
+    rows += [("sameday", day0 + pd.Timedelta(hours=h), 0.1 * (h + 1)) for h in range(4)]
+    rows += [("sameday", day0 + pd.Timedelta(days=3), 0.7)]
+    rows += [("many", day0 + pd.Timedelta(days=d), 1.1) for d in range(0, 300, 3)]
+    rows += [("many", day0 + pd.Timedelta(days=3), 2.2)]
+    rows += [(f"one{i}", day0 + pd.Timedelta(days=i), 1.0 + i) for i in range(20)]
+    tx = pd.DataFrame(rows, columns=["customer_id", "order_time", "amount"])
+    src = tmp_path / "tx.parquet"
+    tx.to_parquet(src, index=False)
+    p = cs.open_purchases(src)
+    got = cs.rfm_sql(p.con, p.relation, where=p.where, row_order=p.row_order, as_of="2030-01-01")
+    want = cu.rfm(tx, as_of="2030-01-01")
+    _same_rfm(got, want)
+    freq = got.set_index("customer_id")["frequency"]
+    assert (freq["apart"], freq["sameday"], freq["many"]) == (3, 2, 100)
+
+
 def test_cli_rfm_reads_parquet_and_the_store_like_a_csv(tmp_path, tied_tx):
     csv_file, pq_file = tmp_path / "tx.csv", tmp_path / "tx.parquet"
     tied_tx.assign(order_time=tied_tx["order_time"].dt.strftime("%Y-%m-%d %H:%M:%S")).to_csv(
