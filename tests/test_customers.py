@@ -116,6 +116,37 @@ def test_scores_are_monotone_tie_consistent_and_in_range(values):
     assert rev[np.argmin(v)] >= rev[np.argmax(v)]
 
 
+def _scores_by_pandas_rank(values, higher_is_better=True):
+    """The method as first written: pandas' min ranks, then 1 + floor(5 (rank - 1) / n)."""
+    s = pd.Series(np.asarray(values, dtype=float))
+    r = (s if higher_is_better else -s).rank(method="min").to_numpy()
+    return (1 + np.floor(5 * (r - 1) / len(s))).astype(int)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.one_of(
+        st.lists(st.integers(-3, 30), min_size=1, max_size=80),
+        st.lists(st.integers(-(2**40), 2**40), min_size=1, max_size=80),
+        st.lists(st.sampled_from([0.0, -0.0, 0.1, 0.1 + 0.2, 0.3, 1e-300, 7.5, -2.0]),
+                 min_size=1, max_size=80),
+    )
+)  # fmt: skip
+def test_scores_equal_pandas_min_rank_quintiles(values):
+    for better in (True, False):
+        got = cu.rfm_scores(values, higher_is_better=better)
+        assert got.tolist() == _scores_by_pandas_rank(values, better).tolist()
+
+
+def test_rfm_score_and_segment_are_text_spelled_from_the_scores(tx):
+    t = cu.rfm(tx, lang="en")
+    assert str(t["rfm_score"].dtype) == str(t["segment"].dtype) == "str"
+    spelled = (t["r_score"] * 100 + t["f_score"] * 10 + t["m_score"]).astype(str)
+    assert t["rfm_score"].tolist() == spelled.tolist()
+    names = {v[1] for v in cu.SEGMENTS.values()}
+    assert set(t["segment"]) <= names and t["segment"].notna().all()
+
+
 def test_segment_summary_has_all_eight_segments_and_shares_sum_to_one(tx):
     s = cu.rfm_segments(cu.rfm(tx))
     assert list(s["segment"]) == [v[0] for v in cu.SEGMENTS.values()]
