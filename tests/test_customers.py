@@ -676,6 +676,25 @@ def test_cli_rfm_reads_parquet_and_the_store_like_a_csv(tmp_path, tied_tx):
     )
 
 
+@pytest.mark.parametrize("odd", [" a", "b ", "NaN", "——", "n/A", "<NA>", ""])
+def test_parquet_with_padded_or_missing_token_ids_is_read_by_the_checked_reader(tmp_path, odd):
+    from opsnb.market import customers_sql as cs
+
+    def source(ids):
+        src = tmp_path / "ids.parquet"
+        pd.DataFrame(
+            {"customer_id": ids, "order_time": pd.to_datetime(["2024-06-01"] * 3),
+             "amount": [1.0, 2.0, 3.0]}
+        ).to_parquet(src, index=False)  # fmt: skip
+        try:
+            return cs.open_purchases(src).source
+        except DataContractError:  # an id the reader takes for a missing value
+            return "file"
+
+    assert source(["x1", odd, "x2"]) == "file"
+    assert source(["x1", "a b", "NAN1"]) == "parquet"  # inner spaces, longer than a token
+
+
 def test_cli_parquet_with_empty_cells_names_row_and_column(tmp_path):
     src = tmp_path / "bad.parquet"
     pd.DataFrame(
