@@ -645,6 +645,32 @@ def test_sql_rfm_counts_days_that_share_residues_and_days_of_several_rows(tmp_pa
     assert (freq["apart"], freq["sameday"], freq["many"]) == (3, 2, 100)
 
 
+def test_sql_rfm_reads_the_near_ties_again_when_the_first_guess_missed_them(
+    tmp_path, tied_tx, monkeypatch
+):
+    from opsnb.market import customers_sql as cs
+
+    src = tmp_path / "tx.parquet"
+    tied_tx.to_parquet(src, index=False)
+    p = cs.open_purchases(src)
+    real, reads = cs.near_ties, []
+
+    def no_guess(values, n_rows, *, ulps=8, **kw):  # the wide-margin guess finds nothing
+        near = real(values, n_rows, ulps=ulps, **kw)
+        return np.zeros_like(near) if ulps > 8 else near
+
+    def rows_of(con, ids, mask, *args):
+        reads.append(int(mask.sum()))
+        return real_rows(con, ids, mask, *args)
+
+    real_rows = cs._rows_of
+    monkeypatch.setattr(cs, "near_ties", no_guess)
+    monkeypatch.setattr(cs, "_rows_of", rows_of)
+    got = cs.rfm_sql(p.con, p.relation, where=p.where, row_order=p.row_order, as_of="2024-12-01")
+    _same_rfm(got, cu.rfm(tied_tx, as_of="2024-12-01"))
+    assert len(reads) == 2 and reads[-1] > 0  # the unsure customers, then the near ties
+
+
 def test_cli_rfm_reads_parquet_and_the_store_like_a_csv(tmp_path, tied_tx):
     csv_file, pq_file = tmp_path / "tx.csv", tmp_path / "tx.parquet"
     tied_tx.assign(order_time=tied_tx["order_time"].dt.strftime("%Y-%m-%d %H:%M:%S")).to_csv(
