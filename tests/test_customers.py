@@ -645,15 +645,56 @@ def test_sql_rfm_counts_days_that_share_residues_and_days_of_several_rows(tmp_pa
     assert (freq["apart"], freq["sameday"], freq["many"]) == (3, 2, 100)
 
 
-def test_sql_rfm_reads_the_near_ties_again_when_the_first_guess_missed_them(
-    tmp_path, tied_tx, monkeypatch
+def test_sql_rfm_aggregates_many_unsure_customers_in_duckdb_without_fetching_their_rows(
+    tmp_path, monkeypatch
 ):
+    """When most rows belong to customers the day masks cannot vouch for (here every customer
+    buys twice on one day), they are counted in DuckDB; the numbers are pandas' all the same."""
     from opsnb.market import customers_sql as cs
 
+    rng = np.random.default_rng(7)
+    n = 400
+    day = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 300, n), "D")
+    tx = pd.DataFrame(
+        {
+            "customer_id": np.char.add("c", np.tile(np.arange(n), 3).astype(str)),
+            "order_time": np.r_[day, day + pd.Timedelta(hours=5), day + pd.Timedelta(days=9)],
+            "amount": rng.integers(1, 3000, 3 * n) / 100,
+        }
+    )
     src = tmp_path / "tx.parquet"
-    tied_tx.to_parquet(src, index=False)
+    tx.to_parquet(src, index=False)
     p = cs.open_purchases(src)
-    real, reads = cs.near_ties, []
+    orders, real = [], cs._rows_sql
+
+    def rows_sql(con, ids, mask, relation, cols, where, row_order=None):
+        orders.append(row_order)
+        return real(con, ids, mask, relation, cols, where, row_order)
+
+    monkeypatch.setattr(cs, "_rows_sql", rows_sql)
+    got = cs.rfm_sql(p.con, p.relation, where=p.where, row_order=p.row_order, as_of="2025-01-01")
+    _same_rfm(got, cu.rfm(tx, as_of="2025-01-01"))
+    assert (got["frequency"] == 2).all() and orders[0] is None  # aggregated, not fetched
+
+
+def test_sql_rfm_reads_the_near_ties_again_when_the_first_guess_missed_them(tmp_path, monkeypatch):
+    from opsnb.market import customers_sql as cs
+
+    rng = np.random.default_rng(3)  # five rows a customer over two years: few unsure ones
+    n = 2000
+    prices = np.array([9.9, 19.9, 29.9, 0.1, 0.2, 0.3])  # totals tie at the quintile edges
+    tx = pd.DataFrame(
+        {
+            "customer_id": np.char.add("c", np.repeat(np.arange(n), 5).astype(str)),
+            "order_time": pd.Timestamp("2024-01-01")
+            + pd.to_timedelta(rng.integers(0, 730, 5 * n), "D"),
+            "amount": prices[rng.integers(0, len(prices), 5 * n)],
+        }
+    )
+    src = tmp_path / "tx.parquet"
+    tx.to_parquet(src, index=False)
+    p = cs.open_purchases(src)
+    real, real_rows, reads = cs.near_ties, cs._rows_of, []
 
     def no_guess(values, n_rows, *, ulps=8, **kw):  # the wide-margin guess finds nothing
         near = real(values, n_rows, ulps=ulps, **kw)
@@ -663,11 +704,13 @@ def test_sql_rfm_reads_the_near_ties_again_when_the_first_guess_missed_them(
         reads.append(int(mask.sum()))
         return real_rows(con, ids, mask, *args)
 
-    real_rows = cs._rows_of
+    def run():
+        return cs.rfm_sql(p.con, p.relation, where=p.where, row_order=p.row_order)
+
+    guessed = run()
     monkeypatch.setattr(cs, "near_ties", no_guess)
     monkeypatch.setattr(cs, "_rows_of", rows_of)
-    got = cs.rfm_sql(p.con, p.relation, where=p.where, row_order=p.row_order, as_of="2024-12-01")
-    _same_rfm(got, cu.rfm(tied_tx, as_of="2024-12-01"))
+    pd.testing.assert_frame_equal(run(), guessed, check_exact=True)
     assert len(reads) == 2 and reads[-1] > 0  # the unsure customers, then the near ties
 
 

@@ -160,25 +160,30 @@ def _exact_days(con, ids, n_rows, unsure, days, monetary, relation, cols, where,
     """Fill in ``days`` and ``monetary`` (in place) of the ``unsure`` customers, counted per
     customer and day as the pandas path groups them (day totals first, then their total), and
     with ``row_order`` the totals of the near ties (:func:`near_ties`) summed again by pandas
-    in that order. The rows of both come from one read of ``relation``: the near ties are
-    guessed from the totals before the unsure ones are fixed (with a wider margin), and any
-    that the guess missed are read again."""
+    in that order. When the unsure customers have few rows (at most a quarter), the rows of
+    both come from one read of ``relation``: the near ties are guessed from the totals before
+    the unsure ones are fixed (with a wider margin), and any the guess missed are read again.
+    Otherwise the unsure customers are aggregated in DuckDB and only the near ties are read."""
     guess = unsure.copy()
     if row_order is not None:
         guess |= near_ties(monetary, n_rows, ulps=64)
-    rows = (
-        _rows_of(con, ids, guess, relation, cols, where, params, row_order) if guess.any() else None
-    )
+    rows = None
     if unsure.any():
-        con.register("_opsnb_exact_rows", rows)
+        if 4 * int(n_rows[guess].sum()) <= int(n_rows.sum()):
+            rows = _rows_of(con, ids, guess, relation, cols, where, params, row_order)
+            con.register("_opsnb_exact_rows", rows)
+            source = "_opsnb_exact_rows"
+        else:  # many rows: no fetch, no sort
+            source = f"({_rows_sql(con, ids, unsure, relation, cols, where)})"
         try:
             exact = con.sql(
-                "WITH d AS (SELECT _opsnb_pos, day, fsum(amount) AS s FROM _opsnb_exact_rows "
+                f"WITH d AS (SELECT _opsnb_pos, day, fsum(amount) AS s FROM {source} "
                 "GROUP BY 1, 2) SELECT _opsnb_pos, count(*) AS days, fsum(s) AS monetary "
-                "FROM d GROUP BY 1"
+                "FROM d GROUP BY 1",
+                params=[] if rows is not None else params or [],
             ).to_arrow_table()
         finally:
-            con.unregister("_opsnb_exact_rows")
+            con.unregister("_opsnb_exact_rows" if rows is not None else "_opsnb_exact_ids")
         pos = exact["_opsnb_pos"].to_numpy()
         keep = unsure[pos]
         days[pos[keep]] = exact["days"].to_numpy()[keep]
@@ -197,23 +202,29 @@ def _exact_days(con, ids, n_rows, unsure, days, monetary, relation, cols, where,
     monetary[sums.index.to_numpy()] = sums.to_numpy()
 
 
-def _rows_of(con, ids, mask, relation, cols, where, params, row_order):
-    """The rows (position of the customer in ``ids``, day, amount) of the customers marked
-    ``mask``, in ``row_order`` (as an Arrow table)."""
+def _rows_sql(con, ids, mask, relation, cols, where, row_order=None) -> str:
+    """The SELECT of the rows (position of the customer in ``ids``, day, amount) of the
+    customers marked ``mask`` (in ``row_order`` if given), their ids registered as
+    ``_opsnb_exact_ids`` (the caller unregisters them)."""
     import pyarrow as pa
 
     c, t, a = cols
     pos = np.flatnonzero(mask)
     who = pa.table({"_opsnb_id": ids.take(pa.array(pos)), "_opsnb_pos": pa.array(pos)})
     con.register("_opsnb_exact_ids", who)
+    return (
+        f"SELECT _opsnb_pos, CAST({t} AS DATE) AS day, CAST({a} AS DOUBLE) AS amount "
+        f"FROM {relation} JOIN _opsnb_exact_ids ON CAST({c} AS VARCHAR) = _opsnb_id"
+        + (f" WHERE ({where})" if where else "")
+        + (f" ORDER BY {row_order}" if row_order else "")
+    )
+
+
+def _rows_of(con, ids, mask, relation, cols, where, params, row_order):
+    """The rows of :func:`_rows_sql` as an Arrow table."""
+    sql = _rows_sql(con, ids, mask, relation, cols, where, row_order)
     try:
-        return con.sql(
-            f"SELECT _opsnb_pos, CAST({t} AS DATE) AS day, CAST({a} AS DOUBLE) AS amount "
-            f"FROM {relation} JOIN _opsnb_exact_ids ON CAST({c} AS VARCHAR) = _opsnb_id"
-            + (f" WHERE ({where})" if where else "")
-            + (f" ORDER BY {row_order}" if row_order else ""),
-            params=params or [],
-        ).to_arrow_table()
+        return con.sql(sql, params=params or []).to_arrow_table()
     finally:
         con.unregister("_opsnb_exact_ids")
 
