@@ -959,14 +959,11 @@ def _purchases(
 
 def _write_table(frame, output: Path) -> None:
     """A customer or cohort table to CSV with Arrow's writer (as pandas spells it), text cells
-    a spreadsheet could evaluate made safe first (:func:`opsnb.sheets.safe_frame`)."""
+    a spreadsheet could evaluate made safe as :func:`opsnb.sheets.safe_frame` makes them (in
+    Arrow, by the writer)."""
     from opsnb.data.columnar import write_frame
-    from opsnb.sheets import FORMULA_PREFIXES
 
-    text = [c for c in frame.columns if frame[c].dtype.kind not in "biufM"]
-    if any(frame[c].astype(str).str.startswith(FORMULA_PREFIXES).any() for c in text):
-        frame = safe_frame(frame)
-    write_frame(frame, output, encoding=_CSV_ENCODING)
+    write_frame(frame, output, encoding=_CSV_ENCODING, formula_safe=True)
 
 
 _INPUT_HELP = (

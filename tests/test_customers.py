@@ -116,6 +116,37 @@ def test_scores_are_monotone_tie_consistent_and_in_range(values):
     assert rev[np.argmin(v)] >= rev[np.argmax(v)]
 
 
+def _scores_by_pandas_rank(values, higher_is_better=True):
+    """The method as first written: pandas' min ranks, then 1 + floor(5 (rank - 1) / n)."""
+    s = pd.Series(np.asarray(values, dtype=float))
+    r = (s if higher_is_better else -s).rank(method="min").to_numpy()
+    return (1 + np.floor(5 * (r - 1) / len(s))).astype(int)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.one_of(
+        st.lists(st.integers(-3, 30), min_size=1, max_size=80),
+        st.lists(st.integers(-(2**40), 2**40), min_size=1, max_size=80),
+        st.lists(st.sampled_from([0.0, -0.0, 0.1, 0.1 + 0.2, 0.3, 1e-300, 7.5, -2.0]),
+                 min_size=1, max_size=80),
+    )
+)  # fmt: skip
+def test_scores_equal_pandas_min_rank_quintiles(values):
+    for better in (True, False):
+        got = cu.rfm_scores(values, higher_is_better=better)
+        assert got.tolist() == _scores_by_pandas_rank(values, better).tolist()
+
+
+def test_rfm_score_and_segment_are_text_spelled_from_the_scores(tx):
+    t = cu.rfm(tx, lang="en")
+    assert str(t["rfm_score"].dtype) == str(t["segment"].dtype) == "str"
+    spelled = (t["r_score"] * 100 + t["f_score"] * 10 + t["m_score"]).astype(str)
+    assert t["rfm_score"].tolist() == spelled.tolist()
+    names = {v[1] for v in cu.SEGMENTS.values()}
+    assert set(t["segment"]) <= names and t["segment"].notna().all()
+
+
 def test_segment_summary_has_all_eight_segments_and_shares_sum_to_one(tx):
     s = cu.rfm_segments(cu.rfm(tx))
     assert list(s["segment"]) == [v[0] for v in cu.SEGMENTS.values()]
@@ -555,6 +586,134 @@ def test_near_ties_marks_totals_a_last_bit_could_move_across_a_quintile():
     assert np.flatnonzero(near_ties(v, [3] * 10)).tolist() == [1, 2]
 
 
+def _near_ties_by_ranks(values, n_rows, *, ulps=8, quantiles=5):
+    """near_ties as first written: clusters labelled on the argsort of the totals."""
+    v = np.asarray(values, dtype=float)
+    n = len(v)
+    if n < 2:
+        return np.zeros(n, dtype=bool)
+    order = np.argsort(v, kind="stable")
+    vs = v[order]
+    close = np.abs(np.diff(vs)) <= ulps * np.spacing(np.abs(vs[1:]))
+    cluster = np.r_[0, np.cumsum(~close)]
+    pos = np.arange(n)
+    starts = np.flatnonzero(np.r_[True, ~close])
+    lo = np.minimum.reduceat(pos, starts)[cluster]
+    hi = np.maximum.reduceat(pos, starts)[cluster]
+    near = np.zeros(n, dtype=bool)
+    near[order] = (quantiles * lo) // n != (quantiles * hi) // n
+    return near & (np.asarray(n_rows) >= 3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from([0.1, 0.2, 0.3, 0.6, 0.1 + 0.2 + 0.3, 5.0, 7.5, -0.0, 0.0]),
+             min_size=0, max_size=40),
+    st.integers(0, 2**32 - 1),
+)  # fmt: skip
+def test_near_ties_marks_what_the_rank_based_version_marks(values, seed):
+    from opsnb.market.customers_sql import near_ties
+
+    n_rows = np.random.default_rng(seed).integers(1, 5, len(values))
+    for ulps in (8, 64):
+        got = near_ties(values, n_rows, ulps=ulps)
+        assert got.tolist() == _near_ties_by_ranks(values, n_rows, ulps=ulps).tolist()
+
+
+def test_sql_rfm_counts_days_that_share_residues_and_days_of_several_rows(tmp_path):
+    """Frequency is counted from day masks (mod 64 and mod 63) only when they prove every row
+    on a day of its own; days 4 032 apart share both residues, many days overflow a mask, and
+    rows on one day are added up per day first, all as pandas counts and sums them."""
+    from opsnb.market import customers_sql as cs
+
+    day0 = pd.Timestamp("2010-01-01")
+    rows = [("apart", day0, 10.1), ("apart", day0 + pd.Timedelta(days=4032), 20.2)]
+    rows += [("apart", day0 + pd.Timedelta(days=64 * 5), 0.3)]  # shares residue mod 64 only
+    rows += [("sameday", day0 + pd.Timedelta(hours=h), 0.1 * (h + 1)) for h in range(4)]
+    rows += [("sameday", day0 + pd.Timedelta(days=3), 0.7)]
+    rows += [("many", day0 + pd.Timedelta(days=d), 1.1) for d in range(0, 300, 3)]
+    rows += [("many", day0 + pd.Timedelta(days=3), 2.2)]
+    rows += [(f"one{i}", day0 + pd.Timedelta(days=i), 1.0 + i) for i in range(20)]
+    tx = pd.DataFrame(rows, columns=["customer_id", "order_time", "amount"])
+    src = tmp_path / "tx.parquet"
+    tx.to_parquet(src, index=False)
+    p = cs.open_purchases(src)
+    got = cs.rfm_sql(p.con, p.relation, where=p.where, row_order=p.row_order, as_of="2030-01-01")
+    want = cu.rfm(tx, as_of="2030-01-01")
+    _same_rfm(got, want)
+    freq = got.set_index("customer_id")["frequency"]
+    assert (freq["apart"], freq["sameday"], freq["many"]) == (3, 2, 100)
+
+
+def test_sql_rfm_aggregates_many_unsure_customers_in_duckdb_without_fetching_their_rows(
+    tmp_path, monkeypatch
+):
+    """When most rows belong to customers the day masks cannot vouch for (here every customer
+    buys twice on one day), they are counted in DuckDB; the numbers are pandas' all the same."""
+    from opsnb.market import customers_sql as cs
+
+    rng = np.random.default_rng(7)
+    n = 400
+    day = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 300, n), "D")
+    tx = pd.DataFrame(
+        {
+            "customer_id": np.char.add("c", np.tile(np.arange(n), 3).astype(str)),
+            "order_time": np.r_[day, day + pd.Timedelta(hours=5), day + pd.Timedelta(days=9)],
+            "amount": rng.integers(1, 3000, 3 * n) / 100,
+        }
+    )
+    src = tmp_path / "tx.parquet"
+    tx.to_parquet(src, index=False)
+    p = cs.open_purchases(src)
+    orders, real = [], cs._rows_sql
+
+    def rows_sql(con, ids, mask, relation, cols, where, row_order=None):
+        orders.append(row_order)
+        return real(con, ids, mask, relation, cols, where, row_order)
+
+    monkeypatch.setattr(cs, "_rows_sql", rows_sql)
+    got = cs.rfm_sql(p.con, p.relation, where=p.where, row_order=p.row_order, as_of="2025-01-01")
+    _same_rfm(got, cu.rfm(tx, as_of="2025-01-01"))
+    assert (got["frequency"] == 2).all() and orders[0] is None  # aggregated, not fetched
+
+
+def test_sql_rfm_reads_the_near_ties_again_when_the_first_guess_missed_them(tmp_path, monkeypatch):
+    from opsnb.market import customers_sql as cs
+
+    rng = np.random.default_rng(3)  # five rows a customer over two years: few unsure ones
+    n = 2000
+    prices = np.array([9.9, 19.9, 29.9, 0.1, 0.2, 0.3])  # totals tie at the quintile edges
+    tx = pd.DataFrame(
+        {
+            "customer_id": np.char.add("c", np.repeat(np.arange(n), 5).astype(str)),
+            "order_time": pd.Timestamp("2024-01-01")
+            + pd.to_timedelta(rng.integers(0, 730, 5 * n), "D"),
+            "amount": prices[rng.integers(0, len(prices), 5 * n)],
+        }
+    )
+    src = tmp_path / "tx.parquet"
+    tx.to_parquet(src, index=False)
+    p = cs.open_purchases(src)
+    real, real_rows, reads = cs.near_ties, cs._rows_of, []
+
+    def no_guess(values, n_rows, *, ulps=8, **kw):  # the wide-margin guess finds nothing
+        near = real(values, n_rows, ulps=ulps, **kw)
+        return np.zeros_like(near) if ulps > 8 else near
+
+    def rows_of(con, ids, mask, *args):
+        reads.append(int(mask.sum()))
+        return real_rows(con, ids, mask, *args)
+
+    def run():
+        return cs.rfm_sql(p.con, p.relation, where=p.where, row_order=p.row_order)
+
+    guessed = run()
+    monkeypatch.setattr(cs, "near_ties", no_guess)
+    monkeypatch.setattr(cs, "_rows_of", rows_of)
+    pd.testing.assert_frame_equal(run(), guessed, check_exact=True)
+    assert len(reads) == 2 and reads[-1] > 0  # the unsure customers, then the near ties
+
+
 def test_cli_rfm_reads_parquet_and_the_store_like_a_csv(tmp_path, tied_tx):
     csv_file, pq_file = tmp_path / "tx.csv", tmp_path / "tx.parquet"
     tied_tx.assign(order_time=tied_tx["order_time"].dt.strftime("%Y-%m-%d %H:%M:%S")).to_csv(
@@ -584,6 +743,25 @@ def test_cli_rfm_reads_parquet_and_the_store_like_a_csv(tmp_path, tied_tx):
     pd.testing.assert_frame_equal(
         pd.read_csv(tmp_path / "rfm-store.csv", dtype={"customer_id": str}), outs["rfm", "csv"]
     )
+
+
+@pytest.mark.parametrize("odd", [" a", "b ", "NaN", "——", "n/A", "<NA>", ""])
+def test_parquet_with_padded_or_missing_token_ids_is_read_by_the_checked_reader(tmp_path, odd):
+    from opsnb.market import customers_sql as cs
+
+    def source(ids):
+        src = tmp_path / "ids.parquet"
+        pd.DataFrame(
+            {"customer_id": ids, "order_time": pd.to_datetime(["2024-06-01"] * 3),
+             "amount": [1.0, 2.0, 3.0]}
+        ).to_parquet(src, index=False)  # fmt: skip
+        try:
+            return cs.open_purchases(src).source
+        except DataContractError:  # an id the reader takes for a missing value
+            return "file"
+
+    assert source(["x1", odd, "x2"]) == "file"
+    assert source(["x1", "a b", "NAN1"]) == "parquet"  # inner spaces, longer than a token
 
 
 def test_cli_parquet_with_empty_cells_names_row_and_column(tmp_path):

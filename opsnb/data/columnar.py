@@ -281,7 +281,7 @@ def _text_csv(arr, lone: bool, safe: bool):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if not lone and not arr.null_count and len(arr) > 1000:
+    if not lone and not arr.null_count and len(arr) > 1000 and _few_distinct(arr):
         enc = pc.dictionary_encode(arr)
         if isinstance(enc, pa.ChunkedArray):
             enc = enc.combine_chunks()
@@ -290,6 +290,16 @@ def _text_csv(arr, lone: bool, safe: bool):
             d = _quote_minimal(d, lone)
             return pa.DictionaryArray.from_arrays(enc.indices, d).dictionary_decode()
     return _quote_minimal(_formula_safe(arr) if safe else arr, lone)
+
+
+def _few_distinct(arr, sample: int = 10_000) -> bool:
+    """Whether the first ``sample`` cells repeat (at most half of them distinct): a column of
+    ids is then not dictionary-encoded in full only to find every cell distinct (0.35 CPU s
+    for the 1.99 M customer ids of ``opsnb rfm``)."""
+    import pyarrow.compute as pc
+
+    head = arr.slice(0, sample)
+    return 2 * len(pc.unique(head)) <= len(head)
 
 
 def _csv_cells(s: pd.Series, lone: bool, safe: bool = False):

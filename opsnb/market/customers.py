@@ -243,12 +243,36 @@ def load_orders_file(
 
 def rfm_scores(values, *, higher_is_better: bool = True) -> np.ndarray:
     """Quintile scores 1-5 (5 = best) by the module's stated method (min-rank quintiles)."""
-    s = pd.Series(np.asarray(values, dtype=float))
-    n = len(s)
+    v = np.asarray(values)
+    n = len(v)
     if n == 0:
         return np.array([], dtype=int)
-    r = (s if higher_is_better else -s).rank(method="min").to_numpy()
+    if v.dtype.kind != "i":
+        v = v.astype(float)
+    r = _min_ranks(v if higher_is_better else -v)
     return (1 + np.floor(5 * (r - 1) / n)).astype(int)
+
+
+def _min_ranks(v: np.ndarray) -> np.ndarray:
+    """``pd.Series(v).rank(method="min")`` (float ranks, NaN for NaN) in numpy: integers of a
+    small range counted (one pass), anything else sorted once."""
+    n = len(v)
+    if v.dtype.kind == "i" and n:
+        lo, hi = int(v.min()), int(v.max())
+        span = hi - lo + 1
+        if span <= 4 * n and max(-lo, hi) <= 2**53:  # days, counts (exact as floats): a tally
+            counts = np.bincount(v - lo, minlength=span)
+            below = np.cumsum(counts) - counts
+            return (below[v - lo] + 1).astype(float)
+    v = np.asarray(v, dtype=float)
+    order = np.argsort(v)  # NaN last; the order within a tie does not matter
+    vs = v[order]
+    start = np.r_[True, vs[1:] != vs[:-1]]  # first position of each run of equal values
+    first = np.maximum.accumulate(np.where(start, np.arange(n), 0))
+    ranks = np.empty(n)
+    ranks[order] = first + 1
+    ranks[np.isnan(v)] = np.nan
+    return ranks
 
 
 def rfm(
@@ -312,6 +336,8 @@ def rfm_from_summary(summary: pd.DataFrame, *, as_of=None, lang: str = "zh") -> 
     the module's method, on this small frame, so both paths give the same table.
     ``as_of`` defaults to the day after the last purchase. Columns as :func:`rfm`.
     """
+    import pyarrow as pa
+
     if summary.empty:
         raise ValueError("no transactions: RFM needs at least one purchase")
     last_day = summary["last_purchase"].max()
@@ -325,14 +351,25 @@ def rfm_from_summary(summary: pd.DataFrame, *, as_of=None, lang: str = "zh") -> 
     out["f_score"] = rfm_scores(out["frequency"])
     out["m_score"] = rfm_scores(out["monetary"])
     # scores are single digits: "545" is the number 545 spelled out (one conversion, not three)
-    out["rfm_score"] = (out["r_score"] * 100 + out["f_score"] * 10 + out["m_score"]).astype(str)
+    score = out["r_score"] * 100 + out["f_score"] * 10 + out["m_score"]
+    out["rfm_score"] = _text(pa.array(score.to_numpy()), index=out.index)
     hi = {c: out[c] > out[c].mean() for c in ("r_score", "f_score", "m_score")}
     idx = 0 if lang == "zh" else 1
     names = np.array([SEGMENTS[k][idx] for k in SEGMENTS], dtype=object)
     keys = {k: i for i, k in enumerate(SEGMENTS)}
     code = _segment_codes(*(hi[c].to_numpy() for c in ("r_score", "f_score", "m_score")), keys)
-    out["segment"] = pd.Series(names[code], index=out.index, dtype="str")
+    segment = pa.DictionaryArray.from_arrays(pa.array(code), pa.array(names, pa.string()))
+    out["segment"] = _text(segment.dictionary_decode(), index=out.index)
     return out
+
+
+def _text(arr, index=None) -> pd.Series:
+    """A column of pandas' ``str`` dtype from an Arrow array (numbers spelled as ``astype(str)``
+    spells them), without a Python string per cell."""
+    import pyarrow as pa
+
+    text = arr.cast(pa.large_string())
+    return pd.Series(pd.arrays.ArrowStringArray(text), index=index).astype("str")
 
 
 def _segment_codes(r: np.ndarray, f: np.ndarray, m: np.ndarray, keys: dict) -> np.ndarray:
