@@ -420,8 +420,8 @@ def detect(
         # what flag_across_series reads: the scorer's state behind each baseline only when
         # duplicated rows are rescored (4-5 arrays of S x T fewer to stack and fault in)
         dup = bool(g.row_dup.any())
-        keys = [k for k in done[0] if dup or k not in _DUPLICATES_ONLY]
-        res = {k: np.concatenate([r.pop(k) for r in done], axis=0) for k in keys}
+        kept = [k for k in done[0] if dup or k not in _DUPLICATES_ONLY]
+        res = {k: np.concatenate([r.pop(k) for r in done], axis=0) for k in kept}
         del done, parts
     # -- contextual score (issue 15, opsnb.monitoring.context): long count series only -------
     # a causal CAD score >= CONTEXT_THRESHOLD flags the row like a level-shift alarm, joined
