@@ -310,28 +310,40 @@ def bh_adjust(p: np.ndarray) -> np.ndarray:
 
 
 def cusum(
-    z: np.ndarray, *, k: float = 0.5, h: float = 7.0, clip: float = 3.0
-) -> tuple[np.ndarray, np.ndarray]:
+    z: np.ndarray, *, k: float = 0.5, h: float = 7.0, clip: float = 3.0, onsets: bool = False
+):
     """Two-sided tabular CUSUM on standardised residuals, vectorised over rows.
 
     Returns ``(alarm, statistic)``: alarm (S × T, bool) where ``S⁺ > h`` or ``S⁻ > h`` (the
     statistic restarts at 0 after an alarm); statistic = ``S⁺ − S⁻``. NaN leaves the sums as they are.
+    ``onsets=True`` adds a third (S × T) int array: at an alarm, the estimated change point
+    (the first step of the run of the alarming side since it last stood at 0), −1 elsewhere.
     """
     Z = np.clip(np.asarray(z, dtype=float), -clip, clip)
     S, T = Z.shape
     sp = np.zeros(S)
     sn = np.zeros(S)
+    start_p = np.zeros(S, dtype=np.int64)
+    start_n = np.zeros(S, dtype=np.int64)
     alarm = np.zeros((S, T), dtype=bool)
     stat = np.zeros((S, T))
+    onset = np.full((S, T), -1, dtype=np.int64) if onsets else None
     for t in range(T):
         col = Z[:, t]
         ok = ~np.isnan(col)
         c = np.where(ok, col, 0.0)
+        if onsets:  # a side that stood at 0 starts a new run here
+            start_p = np.where(ok & (sp <= 0.0), t, start_p)
+            start_n = np.where(ok & (sn <= 0.0), t, start_n)
         sp = np.where(ok, np.maximum(0.0, sp + c - k), sp)
         sn = np.where(ok, np.maximum(0.0, sn - c - k), sn)
         a = (sp > h) | (sn > h)
         alarm[:, t] = a
         stat[:, t] = sp - sn
+        if onsets:
+            onset[:, t] = np.where(a, np.where(sp > h, start_p, start_n), -1)
         sp = np.where(a, 0.0, sp)
         sn = np.where(a, 0.0, sn)
+    if onsets:
+        return alarm, stat, onset
     return alarm, stat
