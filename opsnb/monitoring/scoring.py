@@ -17,7 +17,10 @@ Count metrics (visitors, orders, GMV, any positive value) — on ``log1p`` when 
    steps 1–3 with means and the mean absolute deviation (×1.2533) of the clean points — exact
    rolling sums, statistically more efficient than medians once the outliers are out;
 5. ``z = r/σ``; p-value two-sided from Student t (5 df: real residuals have heavy tails);
-   CUSUM on clipped ``z`` flags level shifts.
+   CUSUM on clipped ``z`` flags level shifts;
+6. after a CUSUM alarm the baseline restarts at the new level for ``shift_horizon`` cycles
+   (the last pre-shift cycle's baseline plus the median deviation of the days since the change
+   point), and the shift's run of days stays out of the tail estimate.
 
 Ratio metrics (AOV = GMV/orders, :func:`score_ratios`): log of a mean of ``n`` units, variance
 ``κ²/n`` with ``κ²`` estimated from history, baseline = ratio of sums (as for rates).
@@ -90,6 +93,9 @@ class EngineConfig:
     past points as extreme; the square-root bound keeps it below the true rate with high
     probability, so a calibrated p is left alone). Quantised or intermittent series (MAD 0,
     bursts every day) stop alarming on what they do every day; None: off.
+    ``shift_restart``: after a CUSUM level shift (of at most +50 % / −33 %) the days up to
+    ``shift_horizon`` cycles after its change point are judged against the new level, not
+    the old baseline that takes weeks to follow (``_restart_after_shift``).
     """
 
     alpha: float = 0.01
