@@ -106,6 +106,16 @@ def test_a_restarted_baseline_never_changes_past_decisions():
         np.testing.assert_array_equal(part["level_shift"], full["level_shift"][:, :cut])
 
 
+def test_a_shift_in_the_first_weeks_leaves_no_day_unscored():
+    # a change point before the baseline has a seasonal term has no reference cycle: no
+    # restart (a restart against it left 119 of 4 800 series-days without a p-value)
+    _, Y = _null_counts(S=40, T=120, seed=21)
+    Y = np.round(Y * np.where(np.arange(120) >= 22, 1.3, 1.0))
+    r = score_counts(Y, 7)
+    off = score_counts(Y, 7, config=EngineConfig(shift_restart=False))
+    np.testing.assert_array_equal(np.isnan(r["p_value"]), np.isnan(off["p_value"]))
+
+
 def test_an_outage_is_not_taken_for_a_new_level():
     dates, Y = _null_counts(S=5, T=200, seed=3)
     Y[0, 120:127] *= 0.3  # a week at a third: stays anomalous every day (no restart)

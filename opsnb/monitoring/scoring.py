@@ -468,7 +468,8 @@ def _restart_after_shift(
     pre-shift day's scale widened by the median's error (``1 + π/2 / n``, ``n`` days since
     ``τ``). One restart per episode (later alarms within the horizon are the same shift), and
     none for a shift beyond :data:`_RESTART_MAX` (median of the run days against the old
-    baseline).
+    baseline) or before the reference cycle has a seasonal term (change point from day
+    ``4·P + W/2`` on; earlier, a baseline of NaN left the days unscored).
     Vectorised over episodes, one step per day of the horizon. Also returns the episodes
     ``(series, t_a, τ)`` (their days ``τ … t_a`` stay out of the tail, :func:`_tail_shape`)."""
     S, T = Y.shape
@@ -485,11 +486,12 @@ def _restart_after_shift(
         onsets=True,
     )
     H = int(cfg.shift_horizon * season)
+    first = 4 * season + min(W // 2, cfg.warmup)  # a reference cycle with a seasonal term
     ep_s, ep_a, ep_tau = [], [], []
     end = {}
     for s_, t_a in zip(*np.nonzero(alarm)):
         tau = int(onset[s_, t_a])
-        if tau < season or t_a < end.get(s_, -1):
+        if tau < first or t_a < end.get(s_, -1):
             continue
         ref = tau - season + (np.arange(t_a + 1 - tau) % season)
         with np.errstate(invalid="ignore"):
@@ -520,7 +522,7 @@ def _restart_after_shift(
             continue
         past = e[on, max(0, k - W) : k]
         n = np.sum(np.isfinite(past), axis=1)
-        ok = n >= 1
+        ok = (n >= 1) & np.isfinite(mu[es[on], ref[on, k]] + sc[es[on], ref[on, k]])
         if not ok.any():
             continue
         with np.errstate(invalid="ignore"):
