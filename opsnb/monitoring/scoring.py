@@ -95,7 +95,9 @@ class EngineConfig:
     bursts every day) stop alarming on what they do every day; None: off.
     ``shift_restart``: after a CUSUM level shift (of at most +50 % / −33 %) the days up to
     ``shift_horizon`` cycles after its change point are judged against the new level, not
-    the old baseline that takes weeks to follow (``_restart_after_shift``).
+    the old baseline that takes weeks to follow (``_restart_after_shift``; NAB nested CV,
+    ``benchmarks/nab_eval.py --cv``: 63.6 / 56.3 / 63.9 → 65.6 / 56.6 / 67.8 standard / low
+    FP / low FN, the engine alone 46.6 / 30.2 / 57.9 → 46.3 / 29.4 / 58.9).
     """
 
     alpha: float = 0.01
