@@ -72,6 +72,57 @@ def test_appending_future_data_never_changes_past_decisions():
     np.testing.assert_array_equal(pr["p_value"], fr["p_value"][:, :180])
 
 
+def _shifted_counts(seed: int, S: int = 40, T: int = 200) -> np.ndarray:
+    """Anomaly-free counts with a +20 % level shift from day 120 and a −20 % day 141."""
+    _, Y = _null_counts(S=S, T=T, seed=seed)
+    Y = np.round(Y * np.where(np.arange(T) >= 120, 1.2, 1.0))
+    Y[:, 141] = np.round(Y[:, 141] * 0.8)
+    return Y
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_a_drop_three_weeks_after_a_level_shift_is_judged_against_the_new_level(seed):
+    # issue 15: the old baseline took weeks to follow the shift and its days read as a heavy
+    # tail (ν = 3), so the −20 % day was found in 7 and 10 of 40 series; restarted at the
+    # CUSUM alarm, 24 and 24 of 40, other days after the shift still below alpha
+    Y = _shifted_counts(seed)
+    r = score_counts(Y, 7)
+    flags = (r["p_value"] <= 0.01) | r["level_shift"]
+    assert flags[:, 120:127].any(axis=1).mean() >= 0.85  # the shift itself is called
+    assert flags[:, 141].mean() >= 0.45
+    assert np.delete(flags[:, 127:], 141 - 127, axis=1).mean() <= 0.01
+    assert np.median(r["nu"][:, 127:]) >= 8
+
+
+def test_a_restarted_baseline_never_changes_past_decisions():
+    Y = _shifted_counts(13, S=8)
+    full = score_counts(Y, 7)
+    off = score_counts(Y, 7, config=EngineConfig(shift_restart=False))
+    assert not np.allclose(full["expected"][:, 127:], off["expected"][:, 127:])  # restarted
+    for cut in (124, 130, 150, 175):
+        part = score_counts(Y[:, :cut], 7)
+        for k in ("expected", "z", "p_value", "nu"):
+            np.testing.assert_array_equal(part[k], full[k][:, :cut])
+        np.testing.assert_array_equal(part["level_shift"], full["level_shift"][:, :cut])
+
+
+def test_a_shift_in_the_first_weeks_leaves_no_day_unscored():
+    # a change point before the baseline has a seasonal term has no reference cycle: no
+    # restart (a restart against it left 119 of 4 800 series-days without a p-value)
+    _, Y = _null_counts(S=40, T=120, seed=21)
+    Y = np.round(Y * np.where(np.arange(120) >= 22, 1.3, 1.0))
+    r = score_counts(Y, 7)
+    off = score_counts(Y, 7, config=EngineConfig(shift_restart=False))
+    np.testing.assert_array_equal(np.isnan(r["p_value"]), np.isnan(off["p_value"]))
+
+
+def test_an_outage_is_not_taken_for_a_new_level():
+    dates, Y = _null_counts(S=5, T=200, seed=3)
+    Y[0, 120:127] *= 0.3  # a week at a third: stays anomalous every day (no restart)
+    r, off = score_counts(Y, 7), score_counts(Y, 7, config=EngineConfig(shift_restart=False))
+    np.testing.assert_array_equal(r["p_value"][0], off["p_value"][0])
+
+
 def test_small_channel_rate_does_not_alarm_on_noise_but_large_channel_catches_shift():
     rng = np.random.default_rng(7)
     T = 200
