@@ -62,6 +62,8 @@ __all__ = [
     "CONTEXT_THRESHOLD",
     "CONTEXT_WARMUP",
     "CONTEXT_PAD",
+    "CONTEXT_MEMORY",
+    "CONTEXT_CARRY_REST",
     "CONTEXT_P_FACTOR",
     "CONTEXT_KEEP_SHIFT",
     "combine_context",
@@ -463,8 +465,9 @@ def causal_context_scores(
     *,
     warmup: int = 500,
     regrow: float = 0.25,
-    memory: int = 2000,
+    memory: int | None = 2000,
     pad: float = 0.0,
+    carry_rest: bool = False,
     config: ContextConfig | None = None,
 ) -> np.ndarray:
     """CAD OSE scores whose row t uses rows up to t only (opsnb's causal reading).
@@ -473,11 +476,14 @@ def causal_context_scores(
     range of the values so far and fed them, and streams on. A value outside the range is
     clipped to the first or last bin; when the running min/max has moved more than ``regrow``
     × the range's width beyond the range in use, the detector is rebuilt with the running
-    range and replays the last ``memory`` values (their scores are discarded), so a rebuild
-    costs at most ``memory`` steps. ``pad``: the range in use is the running range widened by
-    ``pad`` × its width on each side (room for excursions before they clip or rebuild).
+    range and replays the last ``memory`` values (``None``: all of them) with their scores
+    discarded, so a rebuild costs at most ``memory`` steps. ``pad``: the range in use is the
+    running range widened by ``pad`` × its width on each side (room for excursions before
+    they clip or rebuild). ``carry_rest``: the rebuilt detector keeps the stream's rest
+    period (the scores the series actually got) instead of the replay's, so a replayed
+    row neither alarms nor silences the row that triggered the rebuild.
     Missing values (NaN) score 0 and are not fed to the detector."""
-    if warmup < 1 or memory < 1:
+    if warmup < 1 or (memory is not None and memory < 1):
         raise ValueError(f"warmup and memory must be >= 1, got {warmup!r}, {memory!r}")
     if not regrow > 0:
         raise ValueError(f"regrow must be > 0, got {regrow!r}")
@@ -496,7 +502,7 @@ def causal_context_scores(
         margin = pad * (run_hi[t] - run_lo[t])
         lo_t, hi_t = run_lo[t] - margin, run_hi[t] + margin
         d = ContextDetector(lo_t, hi_t, config)
-        for y in x[max(0, t - memory) : t]:
+        for y in x[0 if memory is None else max(0, t - memory) : t]:
             d.score(y)
         return d, lo_t, hi_t
 
@@ -505,7 +511,10 @@ def causal_context_scores(
     for t in range(warmup, len(x)):
         width = max(hi - lo, 1e-12)
         if (lo - run_lo[t]) > regrow * width or (run_hi[t] - hi) > regrow * width:
+            old = det
             det, lo, hi = build(t)
+            if carry_rest:
+                det._history = old._history
         out[idx[t]] = det.score(x[t])
     return out
 
@@ -525,6 +534,11 @@ Widening it (0.5, warm-up 500 or 250) removes almost all clipping and most rebui
 half of the 8 bins to excursions, so normal values lose resolution: in the nested CV of
 ``benchmarks/nab_eval.py`` it lost (CAD alone, standard: 55.0 with pad 0.5 and 50.5 with warm-up
 250 against 64.3) and no fold picked it, so the range is the running one."""
+CONTEXT_MEMORY = 2000
+"""Rows the engine's causal CAD replays when it rebuilds on a grown range (None: all)."""
+CONTEXT_CARRY_REST = False
+"""Whether the engine's rebuilt causal CAD keeps the stream's rest period (see
+:func:`causal_context_scores`)."""
 CONTEXT_P_FACTOR = float("inf")
 """On a series that gets contextual alarms, the engine's p-values are multiplied by this (capped
 at 1; ``inf``: the engine raises no p-value alarm there) before they are compared with alpha.
@@ -600,6 +614,13 @@ def context_flags(
         return None
     out = np.zeros(m.shape, dtype=bool)
     for r in long:
-        s = causal_context_scores(m[r], warmup=CONTEXT_WARMUP, pad=CONTEXT_PAD, config=config)
+        s = causal_context_scores(
+            m[r],
+            warmup=CONTEXT_WARMUP,
+            pad=CONTEXT_PAD,
+            memory=CONTEXT_MEMORY,
+            carry_rest=CONTEXT_CARRY_REST,
+            config=config,
+        )
         out[r] = s >= threshold
     return out
