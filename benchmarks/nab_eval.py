@@ -24,7 +24,9 @@ engine's alarms during CAD's warm-up; ``--variants REGEX`` keeps only the matchi
 (:func:`stl_esd_rows`). ``CAD (NAB range) CV`` and ``CAD (causal) CV`` are our Contextual
 Anomaly Detector (:mod:`opsnb.monitoring.context`) run as NAB runs it (whole-file value range)
 and causally (range from the series' own history), their score threshold
-(:data:`CAD_THRESHOLDS`) chosen on the training folds only; their scores are cached per file
+(:data:`CAD_THRESHOLDS`) chosen on the training folds only; ``CAD (causal <range>) CV``: the
+same for each causal range of :data:`CAD_ALONE_RANGES`, and ``CAD (causal, range nested) CV``
+with the range chosen per fold too; their scores are cached per file
 in ``$TMPDIR/opsnb-nab-cad`` (``--no-cad`` skips them; the first run takes a few minutes).
 Then false alarms on anomaly-free series at the default sensitivity.
 
@@ -322,7 +324,7 @@ def engine_rows(
     context: bool = True,
     min_rows: int | None = None,
     combine=None,
-    cad_range: tuple[int, float] | None = None,
+    cad_range: tuple | None = None,
     short_warmup: int | None = None,
     handover: bool | int = False,
 ) -> tuple[np.ndarray, np.ndarray, int]:
@@ -334,7 +336,7 @@ def engine_rows(
     one series is the raw p-value), run once so that thresholds can be swept cheaply.
     ``context=False``: the engine without the contextual score; ``min_rows``/``combine``/
     ``cad_range``: a candidate length from which CAD is added, way of joining the alarms and
-    (warm-up, pad) of CAD's causal range (default: the shipped ones); ``short_warmup``: CAD's
+    causal range of CAD (a :data:`CAD_RANGES` value; default: the shipped ones); ``short_warmup``: CAD's
     warm-up on series with fewer than ``CONTEXT_MIN_ROWS`` values (when ``min_rows`` lets them
     in); ``handover``: the engine's own alarms stand on the rows before CAD's warm-up is over
     (CAD scores 0 there), the joined ones after (:func:`_hand_over`); a number: up to that
@@ -468,8 +470,6 @@ def category_table(files, columns: dict[str, np.ndarray], profile: str) -> pd.Da
 
 CAD_THRESHOLDS = tuple(np.round(np.arange(0.5, 1.0 + 1e-9, 0.005), 3))
 """Score thresholds of CAD swept on the training folds (NAB sweeps the detector's threshold)."""
-CAD_WARMUP = 500
-"""Causal CAD: rows collected before the value range is fixed (scored 0)."""
 CAD_REGROW = 0.25
 """Causal CAD: rebuild on the history when the running range outgrows the one in use by this
 share of its width."""
@@ -491,11 +491,36 @@ def _cad_cache() -> Path:
     return d
 
 
-def cad_rows(f: NabFile, causal: bool = False) -> np.ndarray:
+def _range_kwargs(cad_range: tuple | None) -> dict:
+    """Keyword arguments of ``causal_context_scores`` for a :data:`CAD_RANGES` value (None:
+    the shipped range)."""
+    from opsnb.monitoring.context import (
+        CONTEXT_CARRY_REST,
+        CONTEXT_MEMORY,
+        CONTEXT_PAD,
+        CONTEXT_WARMUP,
+    )
+
+    warmup, pad, memory, carry = cad_range or (
+        CONTEXT_WARMUP,
+        CONTEXT_PAD,
+        CONTEXT_MEMORY,
+        CONTEXT_CARRY_REST,
+    )
+    return {"warmup": warmup, "pad": pad, "memory": memory, "carry_rest": carry}
+
+
+def _range_tag(rng: dict) -> str:
+    """Cache-file tag of a causal range (every parameter that changes the scores)."""
+    return f"{rng['warmup']}-{float(rng['pad'])}-{rng['memory']}-{int(rng['carry_rest'])}"
+
+
+def cad_rows(f: NabFile, causal: bool = False, cad_range: tuple | None = None) -> np.ndarray:
     """CAD OSE score per row of ``f`` with NAB's rest period (probationary rows / 5): the
     published detector (``causal=False``: the whole file's min/max as the value range) or the
-    causal one (:func:`opsnb.monitoring.context.causal_context_scores`, :data:`CAD_WARMUP`,
-    :data:`CAD_REGROW`). Cached per file and code version."""
+    causal one (:func:`opsnb.monitoring.context.causal_context_scores` with the shipped range
+    and :data:`CAD_REGROW`; ``cad_range``: a :data:`CAD_RANGES` value instead of the shipped
+    range). Cached per file and code version."""
     from opsnb.monitoring.context import (
         ContextConfig,
         causal_context_scores,
@@ -503,14 +528,15 @@ def cad_rows(f: NabFile, causal: bool = False) -> np.ndarray:
         nab_rest_period,
     )
 
-    tag = f"causal-{CAD_WARMUP}-{CAD_REGROW}" if causal else "nab"
+    rng = _range_kwargs(cad_range)
+    tag = f"causal-{CAD_REGROW}-{_range_tag(rng)}" if causal else "nab"
     path = _cad_cache() / f"{f.rel.replace('/', '__')}.{tag}.npy"
     if path.exists():
         return np.load(path)
     v = f.frame["value"].to_numpy(dtype=float)
     cfg = ContextConfig(rest_period=nab_rest_period(len(v)))
     if causal:
-        s = causal_context_scores(v, warmup=CAD_WARMUP, regrow=CAD_REGROW, config=cfg)
+        s = causal_context_scores(v, **rng, regrow=CAD_REGROW, config=cfg)
     else:
         s = context_scores(v, config=cfg)
     np.save(path, s)
@@ -521,32 +547,27 @@ def engine_context_scores(
     f: NabFile,
     g,
     min_rows: int | None = None,
-    cad_range: tuple[int, float] | None = None,
+    cad_range: tuple | None = None,
     short_warmup: int | None = None,
 ) -> np.ndarray | None:
     """The causal CAD scores that :func:`opsnb.monitoring.anomaly.detect` computes for this
     file's grid row (:func:`opsnb.monitoring.context.context_flags`, default settings), or
-    None when the series is shorter than ``min_rows``; ``cad_range``: (warm-up, pad) of the
-    causal range (defaults: the shipped :data:`~opsnb.monitoring.context.CONTEXT_MIN_ROWS`,
-    ``CONTEXT_WARMUP``, ``CONTEXT_PAD``); ``short_warmup``: the warm-up on series with fewer
-    than ``CONTEXT_MIN_ROWS`` values; cached like :func:`cad_rows`."""
-    from opsnb.monitoring.context import (
-        CONTEXT_MIN_ROWS,
-        CONTEXT_PAD,
-        CONTEXT_WARMUP,
-        causal_context_scores,
-    )
+    None when the series is shorter than ``min_rows``; ``cad_range``: a :data:`CAD_RANGES`
+    value (defaults: the shipped :data:`~opsnb.monitoring.context.CONTEXT_MIN_ROWS` and
+    causal range); ``short_warmup``: the warm-up on series with fewer than
+    ``CONTEXT_MIN_ROWS`` values; cached like :func:`cad_rows`."""
+    from opsnb.monitoring.context import CONTEXT_MIN_ROWS, causal_context_scores
 
     y = g.values["value"][0]
     if np.isfinite(y).sum() < (CONTEXT_MIN_ROWS if min_rows is None else min_rows):
         return None
-    warmup, pad = cad_range or (CONTEXT_WARMUP, CONTEXT_PAD)
+    rng = _range_kwargs(cad_range)
     if short_warmup is not None and np.isfinite(y).sum() < CONTEXT_MIN_ROWS:
-        warmup = short_warmup
-    path = _cad_cache() / f"{f.rel.replace('/', '__')}.engine-{warmup}-{float(pad)}.npy"
+        rng["warmup"] = short_warmup
+    path = _cad_cache() / f"{f.rel.replace('/', '__')}.engine-{_range_tag(rng)}.npy"
     if path.exists():
         return np.load(path)
-    s = causal_context_scores(y, warmup=warmup, pad=pad)
+    s = causal_context_scores(y, **rng)
     np.save(path, s)
     return s
 
@@ -560,9 +581,11 @@ def cad_grid(files, scores, profile: str) -> np.ndarray:
     return out
 
 
-def cross_validate_threshold(files, grid: np.ndarray) -> tuple[np.ndarray, dict]:
+def cross_validate_threshold(files, grid: np.ndarray, n_ranges: int = 1) -> tuple[np.ndarray, dict]:
     """Leave-one-category-out for a score threshold: for each held-out category, the threshold
-    of :data:`CAD_THRESHOLDS` with the best summed raw score on the other categories."""
+    of :data:`CAD_THRESHOLDS` with the best summed raw score on the other categories.
+    ``n_ranges`` > 1: ``grid``'s columns are (range, threshold) pairs, range-major, and the
+    choice is (name in :data:`CAD_ALONE_RANGES`, threshold)."""
     cats = np.array([f.category for f in files])
     held = np.zeros(len(files))
     choice = {}
@@ -571,7 +594,9 @@ def cross_validate_threshold(files, grid: np.ndarray) -> tuple[np.ndarray, dict]
         if test.any():
             k = int(np.argmax(grid[~test].sum(0)))
             held[test] = grid[test, k]
-            choice[c] = CAD_THRESHOLDS[k]
+            r, t = divmod(k, len(CAD_THRESHOLDS))
+            thr = CAD_THRESHOLDS[t]
+            choice[c] = thr if n_ranges == 1 else (CAD_ALONE_RANGES[r], thr)
     return held, choice
 
 
@@ -615,6 +640,8 @@ def run_cv(nab_dir: Path, variants: dict, profiles=tuple(PROFILES), cad: bool = 
             "CAD (NAB range) CV": [cad_rows(f) for f in files],
             "CAD (causal) CV": [cad_rows(f, causal=True) for f in files],
         }
+        causal = {r: [cad_rows(f, True, CAD_RANGES[r]) for f in files] for r in CAD_ALONE_RANGES}
+        cad_scores |= {f"CAD (causal {r}) CV": sc for r, sc in causal.items()}
         result["cad_seconds"] = time.perf_counter() - t0
         result["cad_check"] = cad_published_check(nab_dir, files, cad_scores["CAD (NAB range) CV"])
     for prof in profiles:
@@ -641,9 +668,16 @@ def run_cv(nab_dir: Path, variants: dict, profiles=tuple(PROFILES), cad: bool = 
             bheld, bchoice = cross_validate(files, base, prof)
             cols["STL+ESD CV"] = bheld.raw.to_numpy()
             choice = {c: (choice[c], bchoice[c]) for c in choice}
-        for name, sc in cad_scores.items():
-            cols[name], cchoice = cross_validate_threshold(files, cad_grid(files, sc, prof))
+        cgrids = {name: cad_grid(files, sc, prof) for name, sc in cad_scores.items()}
+        for name, grid in cgrids.items():
+            cols[name], cchoice = cross_validate_threshold(files, grid)
             choice = {c: (choice[c], f"{name}: thr {cchoice[c]:g}") for c in choice}
+        if cad:  # the causal range chosen per fold with the threshold, on the training folds
+            ranges = [cgrids[f"CAD (causal {r}) CV"] for r in CAD_ALONE_RANGES]
+            grid = np.stack(ranges, axis=1).reshape(len(files), -1)  # files × (range, thr)
+            held, cchoice = cross_validate_threshold(files, grid, len(CAD_ALONE_RANGES))
+            cols["CAD (causal, range nested) CV"] = held
+            choice = {c: (choice[c], f"CAD range: {cchoice[c]}") for c in choice}
         pub = published_raw(nab_dir, files, prof)
         for col in pub.columns:
             cols[col] = pub[col].to_numpy(dtype=float)
@@ -698,9 +732,22 @@ COMBINATIONS = {
 }
 """Fixed candidate ways of joining CAD's alarms with the engine's on long series (p-value
 factor, keep CUSUM level shifts), each tried from 2 000 and from 1 000 rows."""
-CAD_RANGES = {"w500": (500, 0.0), "w500+pad": (500, 0.5), "w250+pad": (250, 0.5)}
-"""Fixed candidate causal ranges of CAD in the engine: (warm-up rows, pad), see
-:func:`opsnb.monitoring.context.causal_context_scores`."""
+CAD_RANGES = {
+    "w500": (500, 0.0, 2000, False),
+    "w500+pad": (500, 0.5, 2000, False),
+    "w250+pad": (250, 0.5, 2000, False),
+    "w500+carry": (500, 0.0, 2000, True),
+    "w500+carry+all": (500, 0.0, None, True),
+}
+"""Fixed candidate causal ranges of CAD in the engine: (warm-up rows, pad, memory replayed by
+a rebuild (None: all history), rebuilt detector keeps the stream's rest period), see
+:func:`opsnb.monitoring.context.causal_context_scores`. ``+carry``: the replay of a rebuild
+neither alarms nor silences the row that triggered it (on ec2_cpu_utilization_ac20cd the
+rebuild's own row, in the window, was silenced by the replay's scores); ``+all``: a rebuild
+replays the whole history, so contexts learned before the last 2 000 rows survive."""
+CAD_ALONE_RANGES = ("w500", "w500+carry", "w500+carry+all")
+"""The causal ranges also scored as CAD alone (NAB's rest period, threshold cross-validated),
+each and chosen per fold with the threshold (``CAD (causal, range nested) CV``)."""
 
 
 def combination_variants() -> dict:

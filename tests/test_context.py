@@ -24,6 +24,8 @@ import pandas as pd
 import pytest
 
 from opsnb.monitoring.context import (
+    CONTEXT_CARRY_REST,
+    CONTEXT_MEMORY,
     CONTEXT_MIN_ROWS,
     CONTEXT_PAD,
     CONTEXT_THRESHOLD,
@@ -124,6 +126,8 @@ def test_degenerate_and_bad_arguments():
     assert flat[100:].max() == 0.0
     with pytest.raises(ValueError, match="warmup"):
         causal_context_scores(np.ones(10), warmup=0)
+    with pytest.raises(ValueError, match="memory"):
+        causal_context_scores(np.ones(10), memory=0)
     with pytest.raises(ValueError, match="value_bits"):
         ContextConfig(value_bits=0)
 
@@ -138,7 +142,53 @@ def _hourly(n: int) -> np.ndarray:
 
 @cache
 def _causal(n: int) -> np.ndarray:
-    return causal_context_scores(_hourly(n), warmup=CONTEXT_WARMUP, pad=CONTEXT_PAD)
+    return causal_context_scores(
+        _hourly(n),
+        warmup=CONTEXT_WARMUP,
+        pad=CONTEXT_PAD,
+        memory=CONTEXT_MEMORY,
+        carry_rest=CONTEXT_CARRY_REST,
+    )
+
+
+@pytest.mark.parametrize(("memory", "carry_rest"), [(None, False), (None, True), (20, True)])
+def test_causal_scores_do_not_depend_on_the_future_with_any_rebuild_rule(memory, carry_rest):
+    x = _hourly(700).copy()
+    x[400] = 160.0  # a rebuild
+    kw = {"warmup": 150, "memory": memory, "carry_rest": carry_rest}
+    full = causal_context_scores(x, **kw)
+    for cut in (400, 401, 450):
+        np.testing.assert_array_equal(full[:cut], causal_context_scores(x[:cut], **kw))
+    changed = x.copy()
+    changed[450:] = 10.0  # another future: a fall far below the range, more rebuilds
+    np.testing.assert_array_equal(full[:450], causal_context_scores(changed, **kw)[:450])
+
+
+def test_rebuilt_detector_keeps_the_streams_rest_period():
+    # with a memory shorter than the rest period (30) the replay is a fresh detector's first
+    # rows, all surprising: unless the stream's rest period is kept, they silence the rows
+    # that triggered the rebuilds (the jump at 400, the spike at 600)
+    x = _hourly(700).copy()
+    x[400] = 160.0
+    lost = causal_context_scores(x, warmup=150, memory=20)
+    kept = causal_context_scores(x, warmup=150, memory=20, carry_rest=True)
+    np.testing.assert_array_equal(kept[:400], lost[:400])  # no rebuild before 400
+    assert lost[400] == 0.0 and lost[600] == 0.0
+    assert kept[400] >= CONTEXT_THRESHOLD and kept[600] >= CONTEXT_THRESHOLD
+
+
+def test_rebuild_on_all_history_remembers_older_patterns():
+    # pattern a, then b (in the same range), then a value that rebuilds, then a again: a
+    # rebuild that replays all history has relearnt a, one that replays the last 150 rows not
+    a = np.round(100 + 20 * np.sin(np.arange(24) * 2 * np.pi / 24))
+    b = np.where(np.arange(24) < 12, 85.0, 115.0)
+    x = np.concatenate([np.tile(a, 15), np.tile(b, 15), [132.0], np.tile(a, 10)])
+    kw = {"warmup": 150, "carry_rest": True}
+    short = causal_context_scores(x, memory=150, **kw)
+    whole = causal_context_scores(x, memory=None, **kw)
+    np.testing.assert_array_equal(short[:720], whole[:720])  # the rebuild is at 720
+    assert whole[721:].sum() < 0.6 * short[721:].sum()
+    assert whole[721:].max() < short[721:].max()
 
 
 def test_padded_range_is_the_running_range_widened():
