@@ -350,8 +350,9 @@ def detect(
     Columns: series, timestamp, value, expected, lower, upper, score (≥ 0), p_value, q_value
     (Benjamini–Hochberg across series at each timestamp), is_anomaly (0/1, the alert: see
     ``alerts``), flagged (0/1: q ≤ alpha or a CUSUM level-shift alarm on this row, or on count
-    series of at least :data:`~opsnb.monitoring.context.CONTEXT_MIN_ROWS` values the contextual
-    alarm instead, :func:`~opsnb.monitoring.context.add_context`: there p_value is 1 and the
+    series sampled more often than daily, once the contextual detector's warm-up is over (its
+    first :data:`~opsnb.monitoring.context.CONTEXT_WARMUP` values), the contextual alarm
+    instead, :func:`~opsnb.monitoring.context.add_context`: there p_value is 1 and the
     engine's own alarms count only on days the ``events`` calendar names), direction
     (up/down, "" when not flagged), severity (low/medium/high by relative deviation: ≥ 20 %
     medium, ≥ 50 % high; "" when not flagged).
@@ -407,14 +408,15 @@ def detect(
         ]
         done = list((mapper or map)(score, parts))
         res = {k: np.concatenate([r[k] for r in done], axis=0) for k in done[0]}
-    # -- contextual score (issue 15, opsnb.monitoring.context): long count series only -------
+    # -- contextual score (issue 15, opsnb.monitoring.context): sub-daily count series ------
     # a causal CAD score >= CONTEXT_THRESHOLD flags the row like a level-shift alarm, joined
-    # with the engine's alarms by add_context (shipped: CAD's alarms only, p-values set to 1);
-    # series shorter than CONTEXT_MIN_ROWS (e.g. a year of daily data) are left as they were.
+    # with the engine's alarms by add_context (shipped: CAD's alarms only, p-values set to 1)
+    # on the rows after CAD's warm-up (the hand-over, context_rows); daily series and the
+    # warm-up rows keep the engine's alarms. Causal: appending rows changes no earlier flag.
     # On the calendar's days the engine's own verdict stands: CAD knows no calendar, and a
     # promotion or holiday the calendar names is compared with its past there (issue 15).
     if kind == "count":
-        joined = add_context(res["p_value"], res["level_shift"], whole["value"])
+        joined = add_context(res["p_value"], res["level_shift"], whole["value"], step=g.step)
         if joined is not None:
             p, shift = joined
             if keys is not None and (keys != "").any():
