@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from opsnb.errors import DataContractError, DataProblem  # noqa: F401 (re-exported for callers)
-from opsnb.monitoring.context import add_context
+from opsnb.monitoring.context import add_context, context_rows
 from opsnb.monitoring.kernels import (
     bh_adjust,
     binom_two_sided,
@@ -419,11 +419,13 @@ def detect(
         joined = add_context(res["p_value"], res["level_shift"], whole["value"], step=g.step)
         if joined is not None:
             p, shift = joined
+            handed = context_rows(whole["value"], g.step)
             if keys is not None and (keys != "").any():
                 cal = (keys != "")[None, :]
                 p = np.where(cal, res["p_value"], p)
                 shift = np.where(cal, res["level_shift"], shift)
-            res = {**res, "p_value": p, "level_shift": shift}
+                handed = handed & ~cal
+            res = {**res, "p_value": p, "level_shift": shift, "context": handed}
     # -----------------------------------------------------------------------------------------
     return flag_across_series(
         df,
@@ -456,7 +458,9 @@ def flag_across_series(
 ) -> pd.DataFrame:
     """The step of :func:`detect` across series, on the stacked :func:`score_partition` arrays
     of every series of ``grid``: Benjamini–Hochberg at each timestamp, flags, alert onsets,
-    duplicated steps, and the long output table of :func:`detect` (same columns)."""
+    duplicated steps, and the long output table of :func:`detect` (same columns). An optional
+    ``scores["context"]`` (bool, series × time) marks the steps handed over to the contextual
+    alarms: a duplicated row there gets p-value 1, like the step's own row."""
     g, res, a = grid, scores, alpha
     if kind == "count":
         value_m = g.values[value_col]
@@ -493,6 +497,8 @@ def flag_across_series(
             with np.errstate(invalid="ignore", divide="ignore"):
                 v = x / n
             zd = np.sign(x - n * p0) * score_from_p(pd_)
+        if "context" in res:  # steps handed over to CAD: no p-value alarm, as on the step's row
+            pd_ = np.where(take(res["context"])[d] & np.isfinite(pd_), 1.0, pd_)
         value[d], z[d], p_row[d] = v, zd, pd_
         with np.errstate(invalid="ignore"):
             q_row[d] = np.fmin(
