@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import warnings
 from functools import cache
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from opsnb.monitoring.context import (
     causal_context_scores,
     combine_context,
     context_flags,
+    context_rows,
     context_scores,
     nab_rest_period,
     py2_tuple_hash,
@@ -221,19 +223,36 @@ def test_combine_context():
     np.testing.assert_array_equal(got[1], shift | ctx)
 
 
-def test_add_context_changes_only_long_series():
+HOUR = pd.Timedelta(hours=1)
+
+
+def test_add_context_hands_sub_daily_series_over_to_cad_after_its_warm_up():
     x = _hourly(CONTEXT_MIN_ROWS + 100)
     short = np.full_like(x, np.nan)
-    short[:500] = x[:500]
+    short[:CONTEXT_WARMUP] = x[:CONTEXT_WARMUP]  # still in CAD's warm-up at its last value
     values = np.vstack([x, short])
     p = np.full(values.shape, 1e-4)
     shift = np.zeros(values.shape, bool)
     shift[:, 7] = True
-    got_p, got_shift = add_context(p, shift, values)
+    got_p, got_shift = add_context(p, shift, values, step=HOUR)
     want_p, want_shift = combine_context(p[0], shift[0], _causal(len(x)) >= CONTEXT_THRESHOLD)
+    early = np.arange(len(x)) < CONTEXT_WARMUP  # the engine's until CAD's warm-up is over
+    want_p, want_shift = np.where(early, p[0], want_p), np.where(early, shift[0], want_shift)
     np.testing.assert_array_equal(got_p, np.vstack([want_p, p[1]]))
     np.testing.assert_array_equal(got_shift, np.vstack([want_shift, shift[1]]))
-    assert add_context(p[1:], shift[1:], values[1:]) is None
+    assert got_shift[0, 7] and not got_shift[0, CONTEXT_WARMUP + 7]
+    assert add_context(p[1:], shift[1:], values[1:], step=HOUR) is None
+
+
+def test_context_rows_count_finite_values_and_skip_daily_series():
+    x = _hourly(CONTEXT_WARMUP + 50).copy()
+    x[10:20] = np.nan  # gaps do not count towards the warm-up
+    rows = context_rows(x[None, :], HOUR)[0]
+    assert rows.sum() == 50 - 10 and not rows[: CONTEXT_WARMUP + 10].any()
+    assert not context_rows(x[None, :], pd.Timedelta(days=1)).any()
+    sparse = np.full(len(x) * 24, np.nan)  # on an hourly grid, one value a day: a daily series
+    sparse[::24] = x
+    assert not context_rows(sparse[None, :], HOUR).any()
 
 
 def test_context_flags_only_on_long_series():
@@ -247,20 +266,69 @@ def test_context_flags_only_on_long_series():
     assert context_flags(short[None, :]) is None
 
 
-def test_detect_adds_the_contextual_alarms_on_long_series():
+def _detect_hourly(x: np.ndarray) -> pd.DataFrame:
     from opsnb.monitoring.anomaly import detect
 
-    x = _hourly(CONTEXT_MIN_ROWS + 100)
     ts = pd.date_range("2024-01-01", periods=len(x), freq="h")
-    out = detect(pd.DataFrame({"timestamp": ts, "value": x}))
+    return detect(pd.DataFrame({"timestamp": ts, "value": x}))
+
+
+def test_detect_hands_a_sub_daily_series_over_to_cad_after_its_warm_up():
+    x = _hourly(CONTEXT_MIN_ROWS + 100)
+    out = _detect_hourly(x)
+    engine = _detect_hourly_engine(x)
+    late = np.arange(len(x)) >= CONTEXT_WARMUP
+    # after the hand-over (shipped combination: CONTEXT_P_FACTOR inf, no CUSUM) the flags are
+    # CAD's alarms exactly, the p-values 1; before it, the engine's own output
     ctx = _causal(len(x)) >= CONTEXT_THRESHOLD
-    # shipped combination (CONTEXT_P_FACTOR inf, no CUSUM): the flags are CAD's alarms exactly
-    np.testing.assert_array_equal(out["flagged"].to_numpy(), ctx.astype(out["flagged"].dtype))
-    p = out["p_value"].to_numpy()
-    assert ((p == 1.0) | np.isnan(p)).all() and (p == 1.0).sum() > CONTEXT_MIN_ROWS // 2
-    # a shorter series gets no contextual score: its flags are the engine's own
-    n = CONTEXT_MIN_ROWS - 1
-    assert context_flags(x[:n]) is None
+    flagged = out["flagged"].to_numpy()
+    np.testing.assert_array_equal(flagged[late], ctx[late].astype(flagged.dtype))
+    p = out["p_value"].to_numpy()[late]
+    assert ((p == 1.0) | np.isnan(p)).all() and (p == 1.0).sum() > len(p) // 2
+    pd.testing.assert_frame_equal(out[~late], engine[~late])
+
+
+def _detect_hourly_engine(x: np.ndarray) -> pd.DataFrame:
+    """detect's output with the contextual score left out (its hand-over made impossible)."""
+    import opsnb.monitoring.anomaly as anomaly
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(anomaly, "add_context", lambda *a, **k: None)
+    try:
+        return _detect_hourly(x)
+    finally:
+        mp.undo()
+
+
+@pytest.mark.parametrize("cut", [CONTEXT_WARMUP - 3, CONTEXT_WARMUP + 3, CONTEXT_MIN_ROWS - 3])
+def test_detect_flags_do_not_change_when_rows_are_appended(cut):
+    # across CAD's warm-up and the former 2 000-value length gate: the verdicts on the first
+    # `cut` rows are the same whether the series stops there or goes on for 2 100 rows
+    x = _hourly(CONTEXT_MIN_ROWS + 100)
+    full, part = _detect_hourly(x), _detect_hourly(x[:cut].copy())
+    cols = ["flagged", "is_anomaly", "p_value", "expected"]
+    pd.testing.assert_frame_equal(full[cols].iloc[:cut], part[cols])
+
+
+def test_daily_series_never_get_the_contextual_score():
+    # 3 years of daily values, more than CAD's warm-up and the former 2 000-value gate would
+    # need in rows of a long series: the engine's output alone
+    n = 3 * 365
+    x = np.round(100 + 20 * np.sin(np.arange(n) * 2 * np.pi / 7))
+    x[n - 100] = 300.0
+    ts = pd.date_range("2020-01-01", periods=n, freq="D")
+    df = pd.DataFrame({"timestamp": ts, "value": x})
+    import opsnb.monitoring.anomaly as anomaly
+
+    joined = []
+    mp = pytest.MonkeyPatch()
+    mp.setattr(anomaly, "add_context", lambda *a, **k: joined.append(add_context(*a, **k)))
+    try:
+        out = anomaly.detect(df)
+    finally:
+        mp.undo()
+    assert joined == [None]  # asked, and nothing handed over (no CAD run)
+    assert out.loc[n - 100, "flagged"] == 1  # the engine's own alarm
 
 
 def test_calendar_days_keep_the_engines_verdict_on_long_series():
@@ -337,3 +405,27 @@ def test_context_flags_map_one_task_per_long_series():
     assert seen == [900, 900]
     with pytest.raises(ValueError, match="workers"):
         context_flags(values, min_rows=800, workers=0)
+
+
+@needs_nab
+def test_nab_default_variant_is_detects_rule():
+    # benchmarks/nab_eval.py scores `default` from cached CAD scores: the flags must be those of
+    # detect at its default alpha (one series: BH's q is the p-value)
+    from opsnb.monitoring.anomaly import SENSITIVITY, detect
+
+    nab = _nab_eval()
+    rel = REPRODUCED[1]
+    f = nab.prepare_file(NAB, rel, json.loads((NAB / "combined_windows.json").read_text())[rel])
+    p, shift, g, _ = nab.shipped_rows(f)
+    want = ((np.nan_to_num(p, nan=1.0) <= SENSITIVITY["medium"]) | shift)[g.row_time]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # duplicated timestamps in some NAB files
+        out = detect(f.frame)
+    # rows sharing a time step with a later row (2 here, rows 334 and 926) are scored on their
+    # own in detect, where nab_eval keeps the step's verdict; after the hand-over (926) the
+    # engine's p-value raises no alarm there either
+    one = ~g.row_dup
+    np.testing.assert_array_equal(out["flagged"].to_numpy()[one] == 1, want[one])
+    late = g.row_dup & (np.arange(len(one)) > CONTEXT_WARMUP)
+    assert late.any() and (out.loc[late, "p_value"] == 1).all() and not out.flagged[late].any()
+    assert want[CONTEXT_WARMUP:].any()

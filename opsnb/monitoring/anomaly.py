@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from opsnb.errors import DataContractError, DataProblem  # noqa: F401 (re-exported for callers)
-from opsnb.monitoring.context import add_context
+from opsnb.monitoring.context import add_context, context_rows
 from opsnb.monitoring.kernels import (
     bh_adjust,
     binom_two_sided,
@@ -358,8 +358,9 @@ def detect(
     Columns: series, timestamp, value, expected, lower, upper, score (≥ 0), p_value, q_value
     (Benjamini–Hochberg across series at each timestamp), is_anomaly (0/1, the alert: see
     ``alerts``), flagged (0/1: q ≤ alpha or a CUSUM level-shift alarm on this row, or on count
-    series of at least :data:`~opsnb.monitoring.context.CONTEXT_MIN_ROWS` values the contextual
-    alarm instead, :func:`~opsnb.monitoring.context.add_context`: there p_value is 1 and the
+    series sampled more often than daily, once the contextual detector's warm-up is over (its
+    first :data:`~opsnb.monitoring.context.CONTEXT_WARMUP` values), the contextual alarm
+    instead, :func:`~opsnb.monitoring.context.add_context`: there p_value is 1 and the
     engine's own alarms count only on days the ``events`` calendar names), direction
     (up/down, "" when not flagged), severity (low/medium/high by relative deviation: ≥ 20 %
     medium, ≥ 50 % high; "" when not flagged).
@@ -423,23 +424,26 @@ def detect(
         kept = [k for k in done[0] if dup or k not in _DUPLICATES_ONLY]
         res = {k: np.concatenate([r.pop(k) for r in done], axis=0) for k in kept}
         del done, parts
-    # -- contextual score (issue 15, opsnb.monitoring.context): long count series only -------
+    # -- contextual score (issue 15, opsnb.monitoring.context): sub-daily count series ------
     # a causal CAD score >= CONTEXT_THRESHOLD flags the row like a level-shift alarm, joined
-    # with the engine's alarms by add_context (shipped: CAD's alarms only, p-values set to 1);
-    # series shorter than CONTEXT_MIN_ROWS (e.g. a year of daily data) are left as they were.
+    # with the engine's alarms by add_context (shipped: CAD's alarms only, p-values set to 1)
+    # on the rows after CAD's warm-up (the hand-over, context_rows); daily series and the
+    # warm-up rows keep the engine's alarms. Causal: appending rows changes no earlier flag.
     # On the calendar's days the engine's own verdict stands: CAD knows no calendar, and a
     # promotion or holiday the calendar names is compared with its past there (issue 15).
     if kind == "count":
         joined = add_context(
-            res["p_value"], res["level_shift"], whole["value"], mapper=context_mapper
+            res["p_value"], res["level_shift"], whole["value"], step=g.step, mapper=context_mapper
         )
         if joined is not None:
             p, shift = joined
+            handed = context_rows(whole["value"], g.step)
             if keys is not None and (keys != "").any():
                 cal = (keys != "")[None, :]
                 p = np.where(cal, res["p_value"], p)
                 shift = np.where(cal, res["level_shift"], shift)
-            res = {**res, "p_value": p, "level_shift": shift}
+                handed = handed & ~cal
+            res = {**res, "p_value": p, "level_shift": shift, "context": handed}
     # -----------------------------------------------------------------------------------------
     return flag_across_series(
         df,
@@ -472,7 +476,9 @@ def flag_across_series(
 ) -> pd.DataFrame:
     """The step of :func:`detect` across series, on the stacked :func:`score_partition` arrays
     of every series of ``grid``: Benjamini–Hochberg at each timestamp, flags, alert onsets,
-    duplicated steps, and the long output table of :func:`detect` (same columns)."""
+    duplicated steps, and the long output table of :func:`detect` (same columns). An optional
+    ``scores["context"]`` (bool, series × time) marks the steps handed over to the contextual
+    alarms: a duplicated row there gets p-value 1, like the step's own row."""
     g, res, a = grid, scores, alpha
     if kind == "count":
         value_m = g.values[value_col]
@@ -512,6 +518,8 @@ def flag_across_series(
             with np.errstate(invalid="ignore", divide="ignore"):
                 v = x / n
             zd = np.sign(x - n * p0) * score_from_p(pd_)
+        if "context" in res:  # steps handed over to CAD: no p-value alarm, as on the step's row
+            pd_ = np.where(take(res["context"])[d] & np.isfinite(pd_), 1.0, pd_)
         value[d], z[d], p_row[d] = v, zd, pd_
         with np.errstate(invalid="ignore"):
             q_row[d] = np.fmin(
