@@ -432,12 +432,17 @@ def detect(
     # On the calendar's days the engine's own verdict stands: CAD knows no calendar, and a
     # promotion or holiday the calendar names is compared with its past there (issue 15).
     if kind == "count":
+        handed = context_rows(whole["value"], g.step)
         joined = add_context(
-            res["p_value"], res["level_shift"], whole["value"], step=g.step, mapper=context_mapper
+            res["p_value"],
+            res["level_shift"],
+            whole["value"],
+            step=g.step,
+            mapper=context_mapper,
+            rows=handed,
         )
         if joined is not None:
             p, shift = joined
-            handed = context_rows(whole["value"], g.step)
             if keys is not None and (keys != "").any():
                 cal = (keys != "")[None, :]
                 p = np.where(cal, res["p_value"], p)

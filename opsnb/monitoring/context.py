@@ -670,6 +670,7 @@ def add_context(
     threshold: float = CONTEXT_THRESHOLD,
     config: ContextConfig | None = None,
     mapper=None,
+    rows: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """What :func:`opsnb.monitoring.anomaly.detect` does with the contextual score: the
     engine's ``p_value`` / ``level_shift`` (same shape as the series × time ``values`` on a
@@ -677,8 +678,9 @@ def add_context(
     hand-over: once CAD's warm-up is over, on sub-daily series) joined with
     :func:`context_flags` by :func:`combine_context` (shipped settings). None when no row is
     handed over (nothing computed, e.g. daily series). ``mapper``: where the series are
-    scored, as in :func:`context_flags`."""
-    rows = context_rows(values, step)
+    scored, as in :func:`context_flags`; ``rows``: :func:`context_rows` of ``values`` when the
+    caller has it already."""
+    rows = context_rows(values, step) if rows is None else rows
     cad = np.flatnonzero(rows.any(axis=1))
     if not len(cad):
         return None
