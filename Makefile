@@ -17,7 +17,7 @@ demo: setup ## set up, generate the demo shop, run every notebook on params/demo
 
 test: setup ## set up, lint, check the layers, then run the whole test suite (what CI runs)
 	@$(MAKE) --no-print-directory lint
-	$(PY) -m pytest -q -p no:cacheprovider tests notebooks/02b_whatif_live.ipynb --nbval-lax --doctest-modules opsnb
+	$(PY) -m pytest -q -p no:cacheprovider -n auto --maxprocesses=4 --dist loadgroup tests notebooks/02b_whatif_live.ipynb --nbval-lax --doctest-modules opsnb
 
 lint: setup ## ruff (rules and format) and the import-linter layer contracts
 	$(VENV)/bin/ruff check opsnb tests benchmarks

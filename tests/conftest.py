@@ -99,7 +99,27 @@ def outputs(tmp_path, monkeypatch) -> Path:
     return out
 
 
+# Parallel runs (pytest-xdist, ``--dist loadgroup``, what ``make test`` uses): every test of a
+# file runs on one worker, so a module-scoped fixture (a rendered store, a batch) is built once;
+# the files that read the session's rendered demo reports share one worker, so each report is
+# run once per test run, not once per worker.
+_REPORT_FILES = {
+    "test_notebooks.py",
+    "test_report_content.py",
+    "test_report_layout.py",
+    "test_report_browser.py",
+}
+
+
+def _xdist_group(item) -> str:
+    name = Path(str(item.fspath)).name
+    return "rendered-reports" if name in _REPORT_FILES else name
+
+
 def pytest_collection_modifyitems(session, config, items):
+    for item in items:
+        if not any(m.name == "xdist_group" for m in item.iter_markers()):
+            item.add_marker(pytest.mark.xdist_group(_xdist_group(item)))
     # nbval runs the committed notebooks with their default parameters: they need the store.
     if any(type(i).__name__ == "IPyNbCell" for i in items):
         ensure_demo_db()

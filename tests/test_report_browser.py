@@ -63,7 +63,7 @@ def page():
         )
         try:
             pg = browser.new_page()
-            pg.set_default_timeout(30_000)
+            pg.set_default_timeout(90_000)
             yield pg
         finally:
             browser.close()

@@ -40,7 +40,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 40.0) -> None:
+def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if proc.poll() is not None:
@@ -139,7 +139,7 @@ def test_voila_slider_shows_the_model_gmv(store, tmp_path):
             )
             try:
                 page = browser.new_page(viewport={"width": 1280, "height": 800})
-                page.set_default_timeout(45_000)
+                page.set_default_timeout(90_000)
                 page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
                 gmv = page.locator(".opsnb-gmv")
                 gmv.wait_for(state="visible")
@@ -153,14 +153,14 @@ def test_voila_slider_shows_the_model_gmv(store, tmp_path):
                 page.wait_for_function(
                     "v => document.querySelector('.opsnb-gmv').dataset.value !== v",
                     arg=gmv.get_attribute("data-value"),
-                    timeout=20_000,
+                    timeout=90_000,
                 )
                 # the last key press may land after the first update: wait until it settles
                 page.wait_for_function(
                     "want => document.querySelector('.opsnb-whatif-summary')"
                     ".dataset.changes === want",
                     arg=want,
-                    timeout=20_000,
+                    timeout=90_000,
                 )
                 shown = float(gmv.get_attribute("data-value"))
                 text = gmv.inner_text()
