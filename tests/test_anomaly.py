@@ -538,3 +538,22 @@ def test_a_holiday_the_calendar_knows_without_past_gets_a_wider_band_not_a_free_
     i = dates.get_loc(pd.Timestamp("2025-01-01"))
     assert keys[i].startswith("holiday_cn_new_year") and keys[i - 1] == ""
     assert sc[i] ** 2 == pytest.approx(sc[i - 1] ** 2 + EngineConfig().event_spread ** 2, rel=0.1)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_shop_closed_on_one_weekday_from_day_one_raises_no_alarm_on_its_closed_days(seed):
+    # Closed every Sunday (0) from the first day: until the weekly term holds that phase the
+    # closed days were scored against the open days' level (−100 %, flagged from week 4 on), and
+    # kept out of pass 2 and inflating its scale. A −60 % open day in week 9 is still caught.
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2025-03-03", periods=91)
+    y = rng.poisson(300 * WEEK[dates.day_of_week]).astype(float)
+    closed = dates.day_of_week == 6
+    y[closed] = 0.0
+    y[59] = np.round(y[59] * 0.4)  # a Thursday
+    out = A.detect(pd.DataFrame({"date": dates, "v": y}), time_col="date", value_col="v")
+    flagged = out["is_anomaly"].to_numpy(dtype=bool)
+    assert not flagged[closed].any()
+    assert flagged[59]
+    r = score_counts(y[None, :], 7)
+    assert (np.abs(r["expected"][0, closed][3:]) < 0.5).all()  # from the fourth closed day on

@@ -257,6 +257,55 @@ def _fill(a: np.ndarray, fallback) -> np.ndarray:
     return np.where(miss, fallback(miss), a) if miss.any() else a
 
 
+_CONSTANT_MIN = 3
+"""Same-phase values, all exactly equal, that make a phase constant (:func:`_constant_phase`):
+as many as the seasonal term needs deviations."""
+
+
+def _constant_phase(
+    Y: np.ndarray,
+    season: int,
+    cycles: int,
+    calendar_days: np.ndarray | None = None,
+    current: bool = False,
+) -> np.ndarray:
+    """(S × T) the value ``c`` where every finite same-phase value of the last ``cycles``
+    cycles (``Y[t − P], Y[t − 2P], …``; calendar days do not count) is exactly ``c``, and
+    there are at least :data:`_CONSTANT_MIN` of them, the last one included; else NaN.
+    Causal (strictly past); ``current``: ``Y[t], Y[t − P], …`` over ``cycles`` cycles (is
+    the point itself part of a constant phase: known at ``t``).
+
+    A shop closed on one weekday from its first day has 0 there every week. Until the
+    seasonal term holds that phase (3 cycles of deviations after the level's warm-up, and
+    enough evidence for the season test) the closed day was scored against the level of
+    the open days (−100 %: p ≈ 0.007), masked from pass 2 as a pass-1 outlier, so that
+    pass 2 had no seasonal term there for two more cycles, and its residuals inflated the
+    scale and thinned the tail (ν) of the open days for two months. Exact equality over the
+    whole seasonal window, not closeness: noisy counts of a few dozen a day are equal
+    three weeks running by chance (about 1 in 200 at 15 a day), six weeks running
+    practically never, and a phase that is exactly constant needs no estimate; a value of
+    the phase that moves off ``c`` is still scored on the series' ordinary scale."""
+    S, T = Y.shape
+    out = np.full((S, T), np.nan)
+    if season <= 1 or T <= _CONSTANT_MIN * season:
+        return out
+    X = Y if calendar_days is None else np.where(calendar_days[None, :], np.nan, Y)
+    first = 0 if current else 1  # current: the value at t and those of the cycles before
+    ref = np.full((S, T), np.nan)
+    ref[:, first * season :] = X[:, : T - first * season]  # the last same-phase value
+    same = np.zeros((S, T), dtype=np.int64)
+    other = np.zeros((S, T), dtype=bool)
+    for k in range(first, first + cycles):
+        if k * season >= T:
+            break
+        lag = np.full((S, T), np.nan)
+        lag[:, k * season :] = X[:, : T - k * season]
+        eq = lag == ref  # NaN on either side: not equal
+        same += eq
+        other |= np.isfinite(lag) & ~eq
+    return np.where((same >= _CONSTANT_MIN) & ~other, ref, np.nan)
+
+
 def _count_pass(
     Y: np.ndarray,
     season: int,
@@ -290,6 +339,7 @@ def _count_pass(
     if season > 1 and gap.any():  # ordinary days after weeks of masked days: older cycles
         longer = past_same_phase(dc, season, 3 * cfg.season_cycles, 3, how, at=gap)
         seasonal = np.where(gap, longer, seasonal)
+    in_use = np.isfinite(seasonal)  # a seasonal term from ≥ 3 cycles of deviations
     seasonal = np.where(np.isnan(seasonal) & np.isfinite(level), 0.0, seasonal)
     if cfg.season_test and season > 1:
         # seasonality tested, not assumed: keep the seasonal term only where it predicted the
@@ -298,24 +348,47 @@ def _count_pass(
         mp = mp_scale
         err_s, err_n = past_window(e_s, M, mp, "mean"), past_window(e_n, M, mp, "mean")
         seasonal = np.where(err_n < err_s, 0.0, seasonal)
+        in_use &= ~(err_n < err_s)
     mu = level + seasonal
-    r = Y - mu
-    absr = np.abs(np.where(use, r, np.nan))
-    scale = k * past_window(absr, M, mp_scale, how)
-    # warm-up / after long masked spells: spread of the raw values around the level (conservative)
-    scale = _fill(scale, lambda at: k * past_window(np.abs(dc), W, mp_level, how, at=at))
-    scale = _fill(scale, lambda at: 1.4826 * past_window(np.abs(Y - level), W, mp_level, at=at))
-    if (
-        season >= 24
-    ):  # intraday cycles are heteroscedastic (night vs day): shrink to the phase scale
-        phase = k * past_same_phase(absr, season, cfg.scale_cycles, 4, how)
-        w = cfg.phase_weight
-        ok = np.isfinite(phase) & (phase > 0)
-        scale = np.where(ok, scale ** (1 - w) * np.where(ok, phase, 1.0) ** w, scale)
-    lam = np.expm1(np.clip(mu, 0, 50))
-    floor_pois = np.where(poisson & log[:, None], np.sqrt(lam) / (lam + 1.0), 0.0)
-    floor_rel = np.where(log[:, None], cfg.rel_floor, cfg.rel_floor * np.abs(level) + 1e-12)
-    scale = np.where(np.isnan(scale), np.nan, np.fmax(scale, np.fmax(floor_pois, floor_rel)))
+
+    def resid_scale(mu, fixed):
+        r = Y - mu
+        absr = np.abs(np.where(use & ~fixed, r, np.nan))  # a fixed day's 0 is not noise
+        scale = k * past_window(absr, M, mp_scale, how)
+        # warm-up / after long masked spells: spread of the raw values around the level
+        # (conservative)
+        scale = _fill(scale, lambda at: k * past_window(np.abs(dc), W, mp_level, how, at=at))
+        scale = _fill(scale, lambda at: 1.4826 * past_window(np.abs(Y - level), W, mp_level, at=at))
+        if season >= 24:  # intraday cycles are heteroscedastic (night vs day): phase scale
+            phase = k * past_same_phase(absr, season, cfg.scale_cycles, 4, how)
+            w = cfg.phase_weight
+            ok = np.isfinite(phase) & (phase > 0)
+            scale = np.where(ok, scale ** (1 - w) * np.where(ok, phase, 1.0) ** w, scale)
+        lam = np.expm1(np.clip(mu, 0, 50))
+        floor_pois = np.where(poisson & log[:, None], np.sqrt(lam) / (lam + 1.0), 0.0)
+        floor_rel = np.where(log[:, None], cfg.rel_floor, cfg.rel_floor * np.abs(level) + 1e-12)
+        floor = np.fmax(floor_pois, floor_rel)
+        return r, np.where(np.isnan(scale), np.nan, np.fmax(scale, floor))
+
+    r, scale = resid_scale(mu, np.zeros(Y.shape, dtype=bool))
+    if season > 1:
+        # a phase exactly constant over its last cycles (a weekday the shop is closed: 0) at a
+        # value the level alone would call an outlier is predicted by that value where the
+        # seasonal term is not in use (yet): _constant_phase
+        const = _constant_phase(Y, season, cfg.season_cycles, calendar_days)
+        # the points of such a phase (the point itself and its past same-phase values equal;
+        # known at the point: causal) stay out of the scale of the other days
+        off = ~in_use & np.isfinite(
+            _constant_phase(Y, season, cfg.season_cycles, calendar_days, current=True)
+        )
+        if off.any():
+            _, sc_open = resid_scale(mu, off)
+            with np.errstate(invalid="ignore"):
+                fixed = np.isfinite(const) & ~in_use & (np.abs(const - mu) > cfg.clean_z * sc_open)
+                out = fixed | (off & (np.abs(Y - mu) > cfg.clean_z * sc_open))
+            if out.any():
+                mu = np.where(fixed, const, mu)
+                r, scale = resid_scale(mu, out)
     return mu, r, scale
 
 
