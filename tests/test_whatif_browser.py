@@ -54,9 +54,12 @@ def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> None:
     raise TimeoutError(f"voila did not answer {url} within {timeout:.0f} s")
 
 
-def _launch(db: Path, tmp_path: Path, port: int, log) -> tuple[subprocess.Popen, Path]:
+def _launch(
+    db: Path, tmp_path: Path, port: int, log, background: bool = False
+) -> tuple[subprocess.Popen, Path]:
     """``opsnb whatif`` on ``port`` in its own session, its temporary files under
-    ``tmp_path/tmp`` (returned)."""
+    ``tmp_path/tmp`` (returned). ``background``: started as a script's ``cmd &`` starts it
+    (no job control), with SIGINT ignored."""
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     env = {
@@ -67,8 +70,15 @@ def _launch(db: Path, tmp_path: Path, port: int, log) -> tuple[subprocess.Popen,
         "TMPDIR": str(tmp),
     }
     cmd = [sys.executable, "-c", "from opsnb.cli import app; app()", "whatif", f"--port={port}"]
+    ignore_int = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if background else None
     proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        cmd,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=ignore_int,
     )
     return proc, tmp
 
@@ -220,14 +230,21 @@ def test_served_notebook_opens_on_the_panel_with_the_parameters_injected(tmp_pat
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_launcher_stops_voila_and_its_kernels_and_removes_its_temp_folder(store, tmp_path, sig):
+@pytest.mark.parametrize(
+    "sig, background",
+    [(signal.SIGTERM, False), (signal.SIGINT, False), (signal.SIGINT, True)],
+    ids=["SIGTERM", "SIGINT", "SIGINT-from-a-background-job"],
+)
+def test_launcher_stops_voila_and_its_kernels_and_removes_its_temp_folder(
+    store, tmp_path, sig, background
+):
+    # background: a script's `opsnb whatif &` (cron, CI) starts it with SIGINT ignored
     import psutil
 
     db, _ = store
     port = _free_port()
     log = open(tmp_path / "launcher.log", "wb")
-    proc, tmp = _launch(db, tmp_path, port, log)
+    proc, tmp = _launch(db, tmp_path, port, log, background=background)
     started: list = []
     try:
         _wait_http(f"http://127.0.0.1:{port}/voila/static/favicon.ico", proc)

@@ -194,7 +194,11 @@ def serve_live(
         def on_term(signum, frame):
             raise _Stop
 
+        # Ctrl-C is handled explicitly, not by Python's default handler: a launcher started
+        # from a script's background job (``cmd &`` without job control, as cron wrappers and
+        # CI runners do) inherits SIGINT ignored, and then Ctrl-C / ``kill -INT`` left Voila up
         signal.signal(signal.SIGTERM, on_term)
+        signal.signal(signal.SIGINT, on_term)
         proc = subprocess.Popen(cmd, env=env, start_new_session=True)
         try:
             return proc.wait()
