@@ -258,22 +258,22 @@ def _fill(a: np.ndarray, fallback) -> np.ndarray:
 
 
 _CONSTANT_MIN = 3
-"""Same-phase values, all exactly equal, that make a phase constant (:func:`_constant_phase`):
+"""Same-phase values, all exactly equal, that make a phase constant (:func:`_constant_phases`):
 as many as the seasonal term needs deviations."""
 
 
-def _constant_phase(
+def _constant_phases(
     Y: np.ndarray,
     season: int,
     cycles: int,
     calendar_days: np.ndarray | None = None,
-    current: bool = False,
-) -> np.ndarray:
-    """(S × T) the value ``c`` where every finite same-phase value of the last ``cycles``
-    cycles (``Y[t − P], Y[t − 2P], …``; calendar days do not count) is exactly ``c``, and
-    there are at least :data:`_CONSTANT_MIN` of them, the last one included; else NaN.
-    Causal (strictly past); ``current``: ``Y[t], Y[t − P], …`` over ``cycles`` cycles (is
-    the point itself part of a constant phase: known at ``t``).
+) -> tuple[np.ndarray, np.ndarray]:
+    """(past, current), each (S × T). ``past``: the value ``c`` where every finite same-phase
+    value of the last ``cycles`` cycles (``Y[t − P], Y[t − 2P], …``; calendar days do not
+    count) is exactly ``c``, and there are at least :data:`_CONSTANT_MIN` of them, the last one
+    included; else NaN. Causal (strictly past). ``current``: the same over ``Y[t], Y[t − P],
+    …`` (``cycles`` values: is the point itself part of a constant phase, known at ``t``).
+    Both come from one pass over the lags.
 
     A shop closed on one weekday from its first day has 0 there every week. Until the
     seasonal term holds that phase (3 cycles of deviations after the level's warm-up, and
@@ -286,24 +286,31 @@ def _constant_phase(
     practically never, and a phase that is exactly constant needs no estimate; a value of
     the phase that moves off ``c`` is still scored on the series' ordinary scale."""
     S, T = Y.shape
-    out = np.full((S, T), np.nan)
     if season <= 1 or T <= _CONSTANT_MIN * season:
-        return out
+        return np.full((S, T), np.nan), np.full((S, T), np.nan)
     X = Y if calendar_days is None else np.where(calendar_days[None, :], np.nan, Y)
-    first = 0 if current else 1  # current: the value at t and those of the cycles before
-    ref = np.full((S, T), np.nan)
-    ref[:, first * season :] = X[:, : T - first * season]  # the last same-phase value
-    same = np.zeros((S, T), dtype=np.int64)
-    other = np.zeros((S, T), dtype=bool)
-    for k in range(first, first + cycles):
+    ref_cur = X  # current: compared with the value at t
+    ref_past = np.full((S, T), np.nan)  # past: with the last same-phase value
+    ref_past[:, season:] = X[:, : T - season]
+    same_cur, same_past = np.zeros((S, T), dtype=np.int64), np.zeros((S, T), dtype=np.int64)
+    other_cur, other_past = np.zeros((S, T), dtype=bool), np.zeros((S, T), dtype=bool)
+    for k in range(cycles + 1):  # lags 0 … cycles − 1 for current, 1 … cycles for past
         if k * season >= T:
             break
         lag = np.full((S, T), np.nan)
         lag[:, k * season :] = X[:, : T - k * season]
-        eq = lag == ref  # NaN on either side: not equal
-        same += eq
-        other |= np.isfinite(lag) & ~eq
-    return np.where((same >= _CONSTANT_MIN) & ~other, ref, np.nan)
+        seen = np.isfinite(lag)
+        if k < cycles:
+            eq = lag == ref_cur  # NaN on either side: not equal
+            same_cur += eq
+            other_cur |= seen & ~eq
+        if k >= 1:
+            eq = lag == ref_past
+            same_past += eq
+            other_past |= seen & ~eq
+    past = np.where((same_past >= _CONSTANT_MIN) & ~other_past, ref_past, np.nan)
+    current = np.where((same_cur >= _CONSTANT_MIN) & ~other_cur, ref_cur, np.nan)
+    return past, current
 
 
 def _count_pass(
@@ -374,13 +381,11 @@ def _count_pass(
     if season > 1:
         # a phase exactly constant over its last cycles (a weekday the shop is closed: 0) at a
         # value the level alone would call an outlier is predicted by that value where the
-        # seasonal term is not in use (yet): _constant_phase
-        const = _constant_phase(Y, season, cfg.season_cycles, calendar_days)
-        # the points of such a phase (the point itself and its past same-phase values equal;
-        # known at the point: causal) stay out of the scale of the other days
-        off = ~in_use & np.isfinite(
-            _constant_phase(Y, season, cfg.season_cycles, calendar_days, current=True)
-        )
+        # seasonal term is not in use (yet); the points of such a phase (the point itself and
+        # its past same-phase values equal; known at the point: causal) stay out of the scale
+        # of the other days: _constant_phases
+        const, current = _constant_phases(Y, season, cfg.season_cycles, calendar_days)
+        off = ~in_use & np.isfinite(current)
         if off.any():
             _, sc_open = resid_scale(mu, off)
             with np.errstate(invalid="ignore"):
