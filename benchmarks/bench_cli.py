@@ -301,6 +301,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--dir", default="/tmp")
     a = ap.parse_args(argv)
+    Path(a.dir).mkdir(parents=True, exist_ok=True)  # a fresh --dir: created, not an OSError
     {"detect": bench_detect, "ab": bench_ab, "rfm": bench_rfm, "load": bench_load}[a.workload](a)
     return 0
 
