@@ -53,6 +53,8 @@ __all__ = [
     "event_days",
     "public_holidays",
     "shop_calendar",
+    "shop_events",
+    "check_country",
 ]
 
 LUNAR_NEW_YEAR: dict[int, date] = {
@@ -178,6 +180,27 @@ def _extra_frame(extra) -> pd.DataFrame:
         raise ValueError(f"extra campaign {wrong['event'].iloc[0]!r}: need start ≤ peak ≤ end")
     df["event"] = df["event"].astype(str)
     return df[CALENDAR_COLUMNS]
+
+
+def shop_events(events) -> pd.DataFrame:
+    """The shop's own events (a frame or a list of mappings with event, start, end and
+    optionally peak, kind, name_zh, name_en) as calendar rows; raises ValueError saying which
+    column or event is wrong."""
+    return _extra_frame(events)
+
+
+def check_country(country: str) -> str:
+    """``country`` upper-cased when the ``holidays`` package knows it; else ValueError naming
+    it and the form expected."""
+    import holidays
+
+    code = str(country).strip().upper()
+    if code not in holidays.list_supported_countries():
+        raise ValueError(
+            f"country {country!r} is not known to the holidays package (use an ISO code "
+            "such as CN, US, DE, JP)"
+        )
+    return code
 
 
 def promotion_calendar(start, end, extra=None) -> pd.DataFrame:

@@ -510,6 +510,34 @@ def _one_big_job():
             gc.enable()
 
 
+def _detect_calendar(times, events, country: str | None, promotions: bool):
+    """The calendar of ``opsnb detect --country/--promotions``: the --events rows first (they
+    win on the days they cover), then the promotion calendar, then the country's holidays,
+    over the input's date range (:func:`opsnb.calendar.shop_calendar`)."""
+    import pandas as pd
+
+    from opsnb.calendar import shop_calendar
+
+    t = pd.to_datetime(times)
+    extra = None
+    if events is not None and len(events):
+        extra = events.rename(columns={"series": "event"})
+        extra = extra.assign(start=pd.to_datetime(extra["start"]).dt.date)
+        extra = extra.assign(end=pd.to_datetime(extra["end"]).dt.date)
+    try:
+        return shop_calendar(
+            t.min(),
+            t.max(),
+            country=country.upper() if country else None,
+            promotions=promotions,
+            extra=extra,
+        )
+    except ValueError as exc:
+        raise ValueError(
+            f"--country {country}: {exc}" if "country" in str(exc) else str(exc)
+        ) from None
+
+
 @app.command("detect")
 def detect_cmd(
     input_file: Path = typer.Argument(
@@ -533,6 +561,17 @@ def detect_cmd(
     ),
     events: Optional[Path] = typer.Option(
         None, "--events", help="CSV of events: event,start,end[,peak]."
+    ),
+    country: Optional[str] = typer.Option(
+        None,
+        "--country",
+        help="Public holidays of this country (ISO code: CN, US, DE…) as calendar days, "
+        "each compared with the same holiday last year (default: none).",
+    ),
+    promotions: bool = typer.Option(
+        False,
+        "--promotions",
+        help="The Chinese promotion calendar (618, 双11, 年货节…) as calendar days.",
     ),
     sensitivity: str = typer.Option(
         "medium", "--sensitivity", help="low | medium | high (BH alpha 0.001/0.01/0.05)."
@@ -583,6 +622,8 @@ def detect_cmd(
                 cal = read_series_file(events, time_col="start", value_cols=[], series_col="event")
                 ends = read_series_file(events, time_col="end", value_cols=[])
                 cal["end"] = ends["end"].to_numpy()
+            if country or promotions:
+                cal = _detect_calendar(df[time_col], cal, country, promotions)
             with contextlib.ExitStack() as stack:
                 # local run: the series in row blocks on a thread per core (numpy releases the
                 # GIL in its array loops); every statistic reads one series, so the stacked blocks

@@ -273,3 +273,45 @@ def test_daily_skips_the_inventory_notebook_with_the_reason_without_stock(tmp_pa
     )
     r = run_daily(today="2025-11-12", db=db, output_dir=tmp_path / "out", report=False)
     assert r.inventory_skipped == "no reports in this run (--no-report)" and r.exit_code == 0
+
+
+def test_daily_reads_the_shops_country_and_events_from_its_parameters(tmp_path, monkeypatch):
+    from opsnb.errors import ParameterError
+    from opsnb.run.daily import run_daily
+
+    calls = _stub_runs(monkeypatch, tmp_path)
+    db = _store(tmp_path / "s.duckdb", ["daily_metrics"])
+    p = tmp_path / "shop.yaml"
+    p.write_text("country: XX\n", encoding="utf-8")
+    with pytest.raises(ParameterError, match=r"shop.yaml: parameter 'country'.*ISO code"):
+        run_daily(today="2025-11-12", db=db, output_dir=tmp_path / "out", params_file=p)
+    assert not calls
+    p.write_text(
+        "country: HK\nevents:\n  - {event: 店庆, start: 2025-11-08, end: 2025-11-10}\n",
+        encoding="utf-8",
+    )
+    from opsnb.monitoring import daily as D
+
+    seen, real = [], D.monitor
+    monkeypatch.setattr(D, "monitor", lambda *a, **k: seen.append(k) or real(*a, **k))
+    r = run_daily(today="2025-11-12", db=db, output_dir=tmp_path / "out", params_file=p)
+    assert r.exit_code == 0, r.lines()
+    # the morning's monitoring and the rendered report read the same calendar
+    assert seen[0]["country"] == "HK" and seen[0]["events"][0]["event"] == "店庆"
+    assert calls[0][1]["country"] == "HK" and calls[0][1]["events"][0]["event"] == "店庆"
+
+
+def test_root_cause_on_a_first_shop_event_falls_back_to_a_typical_day():
+    """A shop event the series has no past of has no expected rates that day: the day is
+    explained against a typical weekday instead of failing the report."""
+    from opsnb.monitoring.daily import expected_day, monitor, root_cause
+
+    dm = _shop().daily_metrics
+    first = [{"event": "店庆", "start": "2025-08-18", "end": "2025-08-19"}]
+    res = monitor(dm, as_of="2025-08-19", events=first)
+    assert expected_day(res, "2025-08-19").empty
+    rc = root_cause(dm, "2025-08-19", result=res)
+    assert rc.attrs["baseline"] == "typical" and len(rc)
+    assert rc["contribution"].sum() == pytest.approx(
+        rc.attrs["gmv_after"] - rc.attrs["gmv_before"], rel=1e-9
+    )

@@ -288,3 +288,90 @@ def test_detect_runs_causally_on_a_nab_file():
     part = detect(df.iloc[:1000], time_col="timestamp", value_col="value")
     pd.testing.assert_frame_equal(part, full.iloc[:1000])
     assert 0 < full["is_anomaly"].mean() < 0.05
+
+
+def _us_shop(seed: int = 3) -> pd.DataFrame:
+    """Two years of one channel's daily GMV: Thanksgiving halves it, the shop's anniversary
+    (16 April) lifts it 80 %, both years."""
+    import holidays
+
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2023-01-01", "2024-12-31")
+    mu = 5000 * np.array([1.0, 1.02, 1.0, 0.98, 1.05, 0.8, 0.75])[dates.day_of_week]
+    for d, name in holidays.US(years=[2023, 2024]).items():
+        if name == "Thanksgiving Day":
+            mu[dates.get_loc(pd.Timestamp(d))] *= 0.5
+    for d in ("2023-04-16", "2024-04-16"):
+        mu[dates.get_loc(pd.Timestamp(d))] *= 1.8
+    y = rng.poisson(mu).astype(float)
+    return pd.DataFrame(
+        {"date": dates, "channel": "shop", "visitors": y, "buyers": y, "orders": y, "gmv": y}
+    ).assign(refund_orders=0.0)
+
+
+ANNIVERSARY = [
+    {"event": "anniversary", "start": f"{y}-04-16", "end": f"{y}-04-16"} for y in (2023, 2024)
+]
+
+
+def _alerted(res, day: str) -> bool:
+    sc = res.scores
+    return bool(sc.loc[sc["date"] == pd.Timestamp(day), "is_anomaly"].any())
+
+
+def test_monitor_reads_the_shops_country_holidays_and_own_events_against_last_year():
+    daily = _us_shop()
+    kw = dict(metrics=["gmv"], include_total=False)
+    cn = M.monitor(daily, **kw)  # default calendar: China; Thanksgiving and 8 Sep are ordinary
+    assert _alerted(cn, "2024-11-28") and _alerted(cn, "2024-04-16")
+    us = M.monitor(daily, country="US", events=ANNIVERSARY, **kw)
+    # the second year's holiday and anniversary behave like the first: expected, no alert
+    assert not _alerted(us, "2024-11-28") and not _alerted(us, "2024-04-16")
+    # a first anniversary has no past: a lift is not an alarm (a promotion, one-sided)
+    assert not _alerted(us, "2023-04-16")
+    no_holidays = M.monitor(daily, country="", events=ANNIVERSARY, **kw)
+    assert _alerted(no_holidays, "2024-11-28") and not _alerted(no_holidays, "2024-04-16")
+
+
+def test_monitor_a_holiday_unlike_its_past_is_still_an_anomaly():
+    daily = _us_shop()
+    day = daily["date"] == pd.Timestamp("2024-11-28")
+    daily.loc[day, ["visitors", "buyers", "orders", "gmv"]] *= 0.4  # 80 % below a normal day
+    res = M.monitor(daily, metrics=["gmv"], include_total=False, country="US")
+    assert _alerted(res, "2024-11-28")
+
+
+def test_monitor_bad_country_or_events_say_which_parameter_and_what_is_expected():
+    daily = _us_shop()
+    with pytest.raises(ValueError, match=r"country=.*'XX' is not known.*ISO code"):
+        M.monitor(daily, metrics=["gmv"], country="XX")
+    with pytest.raises(ValueError, match=r"events=.*missing \['end'\]"):
+        M.monitor(daily, metrics=["gmv"], events=[{"event": "店庆", "start": "2024-04-16"}])
+    with pytest.raises(ValueError, match="put the events in that frame"):
+        M.monitor(daily, metrics=["gmv"], calendar=None, events=ANNIVERSARY)
+
+
+def test_cli_detect_country_and_events_make_calendar_days_of_an_arbitrary_csv(tmp_path):
+    d = _us_shop()
+    src = tmp_path / "us.csv"
+    d.rename(columns={"date": "timestamp", "gmv": "value"})[["timestamp", "value"]].to_csv(
+        src, index=False
+    )
+    ev = tmp_path / "events.csv"
+    pd.DataFrame(ANNIVERSARY).to_csv(ev, index=False)
+
+    def alerts(*extra):
+        out = tmp_path / "out.csv"
+        r = CliRunner().invoke(app, ["detect", str(src), *extra, "--output", str(out)])
+        assert r.exit_code == 0, r.output
+        got = pd.read_csv(out, parse_dates=["timestamp"])
+        return set(got.loc[got["is_anomaly"] == 1, "timestamp"].dt.strftime("%Y-%m-%d"))
+
+    plain = alerts()  # no calendar by default
+    assert {"2024-11-28", "2024-04-16"} <= plain
+    cal = alerts("--country", "us", "--events", str(ev))
+    assert not {"2024-11-28", "2024-04-16"} & cal
+    r = CliRunner().invoke(
+        app, ["detect", str(src), "--country", "XX", "--output", str(tmp_path / "o.csv")]
+    )
+    assert r.exit_code != 0 and "--country XX" in r.output and "ISO code" in r.output

@@ -131,3 +131,30 @@ def test_data_contracts_doc_is_in_sync_with_the_schemas():
 
     doc = (config.project_root() / "docs" / "data-contracts.md").read_text(encoding="utf-8")
     assert doc.strip() == contracts_markdown().strip(), "run: opsnb tables > docs/data-contracts.md"
+
+
+def test_dates_inside_list_parameters_stay_the_text_that_was_written(tmp_path):
+    p = tmp_path / "shop.yaml"
+    p.write_text(
+        "country: HK\nevents:\n  - {event: 店庆, start: 2025-11-08, end: 2025-11-10}\n",
+        encoding="utf-8",
+    )
+    got = load_params("03_daily_monitoring", p)
+    assert got == {
+        "country": "HK",
+        "events": [{"event": "店庆", "start": "2025-11-08", "end": "2025-11-10"}],
+    }
+
+
+def test_calendar_parameters_are_checked_before_anything_runs(tmp_path):
+    with pytest.raises(ParameterError, match=r"'country': country 'XX' is not known.*ISO code"):
+        load_params("03_daily_monitoring", overrides=["country=XX"])
+    assert load_params("03_daily_monitoring", overrides=["country=us"]) == {"country": "US"}
+    with pytest.raises(ParameterError, match=r"'events': .*missing \['end'\]"):
+        load_params("03_daily_monitoring", overrides=["events=[{event: 店庆, start: 2025-01-01}]"])
+    with pytest.raises(ParameterError, match="period"):  # not a raw ValueError from YAML
+        load_params("03_daily_monitoring", overrides=["period=2025-13-01"])
+    p = tmp_path / "bad.yaml"
+    p.write_text("events:\n  - {event: 店庆, start: 2025-13-01, end: 2025-13-02}\n", "utf-8")
+    with pytest.raises(ParameterError, match=r"bad.yaml: a date that does not exist"):
+        load_params("03_daily_monitoring", p)

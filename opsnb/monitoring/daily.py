@@ -122,10 +122,23 @@ def _wide(daily: pd.DataFrame, channels) -> pd.DataFrame:
     return pd.concat([g, tot], ignore_index=True)
 
 
-def _calendar(start, end, country):
+def _calendar(start, end, country, events=None):
     from opsnb.calendar import shop_calendar
 
-    return shop_calendar(start, end, country=country)
+    country = _country(country)
+    try:
+        return shop_calendar(start, end, country=country, extra=events)
+    except ValueError as exc:
+        what = "events" if events is not None and "country" not in str(exc) else "country"
+        raise ValueError(f"monitor({what}=...): {exc}") from None
+
+
+def _country(country) -> str | None:
+    """``country`` as an ISO code for :func:`opsnb.calendar.public_holidays`, or None for no
+    public holidays ("", "none" or None: a shop that wants the promotion calendar only)."""
+    if country is None or str(country).strip().lower() in ("", "none"):
+        return None
+    return str(country).strip().upper()
 
 
 def monitor(
@@ -137,6 +150,7 @@ def monitor(
     sensitivity: str = "medium",
     calendar="auto",
     country: str | None = "CN",
+    events=None,
     include_total: bool = True,
     config: EngineConfig | None = None,
 ) -> MonitorResult:
@@ -144,8 +158,11 @@ def monitor(
 
     ``as_of``: last date used (default: the last date in the data); later rows are ignored.
     ``calendar``: "auto" (:func:`opsnb.calendar.shop_calendar`: the promotion calendar plus the
-    public holidays of ``country``, default China; None: promotions only), a frame (event,
-    start, end, peak) or None. A calendar day is scored against the same event last year; a
+    public holidays of ``country``, default China; None, "" or "none": promotions only, and the
+    shop's own ``events``), a frame (event, start, end, peak) or None.
+    ``events``: the shop's own events (店庆, 品牌日, a livestream with a star), a frame or a list
+    of mappings with event, start, end and optionally peak and kind (default "promo"); with
+    ``calendar="auto"`` they are added to the calendar and win on the days they cover. A calendar day is scored against the same event last year; a
     holiday missing from the calendar is scored like any other day, so it alarms if unusual;
     a calendar day the series has no past of is still scored (a holiday with a wider band, a
     promotion one-sided: a fall below a normal day alarms, a lift does not; see
@@ -168,9 +185,20 @@ def monitor(
     if not include_total:
         w = w[w["channel"] != TOTAL]
     g = A.to_grid(w, time_col="date", value_cols=list(_COUNTS), series_col="channel", season=7)
+    auto = isinstance(calendar, str) and calendar == "auto"
+    if events is not None and len(events) and not auto:
+        raise ValueError(
+            "monitor(events=...) adds the shop's events to calendar='auto'; with a calendar "
+            "frame of your own, put the events in that frame"
+        )
     cal = (
-        _calendar(g.times.min(), g.times.max(), country)
-        if isinstance(calendar, str) and calendar == "auto"
+        _calendar(
+            g.times.min(),
+            g.times.max(),
+            country,
+            events if events is not None and len(events) else None,
+        )
+        if auto
         else calendar
     )
     keys = A.event_keys(g.times, cal) if cal is not None else None
@@ -396,7 +424,9 @@ def expected_day(result: MonitorResult, as_of) -> pd.DataFrame:
     if not set(need) <= set(sc["metric"]):
         return pd.DataFrame(columns=cols)
     w = sc.pivot_table(index="channel", columns="metric", values="expected", aggfunc="first")
-    w = w[need].replace([np.inf, -np.inf], np.nan).dropna()
+    # a calendar day without a past (a first 店庆) has no expected rate: the column is all NaN,
+    # pivot_table drops it, and the channel has no full baseline that day
+    w = w.reindex(columns=need).replace([np.inf, -np.inf], np.nan).dropna()
     w = w[(w["aov"] > 0) & (w["visitors"] >= 0)]
     return pd.DataFrame(
         {

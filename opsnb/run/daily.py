@@ -295,7 +295,15 @@ def run_daily(
         raise ParameterError(f"unknown --push target(s) {bad}; allowed: {', '.join(CHANNELS)}")
     nb = find_notebook(DAILY_NOTEBOOK)
     values = load_params(nb, params_file, dict(overrides or {}))
-    defaults = {"lang": "zh", "shop": "", "sensitivity": "medium", "owners": {}, "quiet_days": 2}
+    defaults = {
+        "lang": "zh",
+        "shop": "",
+        "sensitivity": "medium",
+        "owners": {},
+        "quiet_days": 2,
+        "country": "CN",
+        "events": [],
+    }
     full = {**defaults, **values}
     tz = str(full.get("timezone") or "") or None
     now_day = shop_today(today, tz=tz)
@@ -349,7 +357,12 @@ def _monitor_and_track(run: DailyRun, store: Path, day: dt.date, full: dict) -> 
         finally:
             con.close()
         res = monitor(
-            daily, as_of=day, metrics=full.get("metrics") or None, sensitivity=full["sensitivity"]
+            daily,
+            as_of=day,
+            metrics=full.get("metrics") or None,
+            sensitivity=full["sensitivity"],
+            country=full["country"],
+            events=full["events"] or None,
         )
         owners = resolve_owners(full.get("owners") or {}, targets)
         inc = update_incidents(store, res, day, owners=owners, quiet_days=int(full["quiet_days"]))

@@ -191,12 +191,24 @@ def _coerce(name: str, annot: str, value: Any, source: str) -> Any:
             if isinstance(value, (int, float, dt.date)) and not isinstance(value, bool):
                 return str(value)
             raise _BadType
-        return TypeAdapter(typ).validate_python(value)
+        return _dates_as_text(TypeAdapter(typ).validate_python(value))
     except (ValidationError, _BadType):
         raise ParameterError(
             f"{source}: parameter {name!r} must be {annot or 'a literal'}, got {value!r} "
             f"({type(value).__name__})"
         ) from None
+
+
+def _dates_as_text(value: Any) -> Any:
+    """YAML reads ``start: 2025-11-08`` as a date: inside a list or mapping parameter it becomes
+    its ISO text, so the run record (JSON) and papermill's injected cell hold what was written."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_dates_as_text(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _dates_as_text(v) for k, v in value.items()}
+    return value
 
 
 def split_list(text: str) -> list[str]:
@@ -221,6 +233,8 @@ def read_yaml(path: str | Path) -> dict:
         data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as e:
         raise ParameterError(f"{p}: not valid YAML: {e}") from e
+    except ValueError as e:  # YAML reads 2025-13-01 as a date and the date fails
+        raise ParameterError(f"{p}: a date that does not exist ({e}); write YYYY-MM-DD") from e
     if not isinstance(data, dict):
         raise ParameterError(f"{p}: expected a mapping of parameter names to values")
     return data
@@ -248,7 +262,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     k, v = text.split("=", 1)
     try:
         val = yaml.safe_load(v) if v.strip() else ""
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError):  # ValueError: a date-shaped 2025-13-01
         val = v
     if isinstance(val, (dt.date, dt.datetime)):
         val = v  # keep dates as the text the user typed; periods are parsed later
@@ -307,7 +321,25 @@ def load_params(
         )
     if out.get("period"):
         parse_period(out["period"], as_of=_as_of_for_validation(out.get("as_of", "")))
+    _check_calendar(out, source)
     return out
+
+
+def _check_calendar(out: dict, source: str) -> None:
+    """The monitoring calendar's ``country`` and ``events``, checked before anything runs."""
+    from opsnb.calendar import check_country, shop_events
+
+    country = out.get("country")
+    if country and str(country).strip().lower() != "none":
+        try:
+            out["country"] = check_country(country)
+        except ValueError as exc:
+            raise ParameterError(f"{source}: parameter 'country': {exc}") from None
+    if out.get("events"):
+        try:
+            shop_events(out["events"])
+        except (ValueError, TypeError) as exc:
+            raise ParameterError(f"{source}: parameter 'events': {exc}") from None
 
 
 def _as_of_for_validation(as_of: str) -> dt.date | None:
