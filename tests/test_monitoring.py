@@ -375,3 +375,38 @@ def test_cli_detect_country_and_events_make_calendar_days_of_an_arbitrary_csv(tm
         app, ["detect", str(src), "--country", "XX", "--output", str(tmp_path / "o.csv")]
     )
     assert r.exit_code != 0 and "--country XX" in r.output and "ISO code" in r.output
+
+
+def test_the_alert_section_says_which_calendar_the_day_was_read_with(monkeypatch):
+    import datetime as dt
+
+    from opsnb import report
+    from opsnb.periods import parse_period
+
+    said = []
+    daily = _us_shop()
+    ctx = report.Context(
+        lang="en",
+        period=parse_period("2024-11-28"),
+        db_path=Path("/nonexistent.duckdb"),
+        shop="",
+        as_of=dt.date(2024, 11, 28),
+        title="t",
+    )
+    monkeypatch.setattr(ctx, "say", lambda zh, en: said.append((zh, en)))
+    monkeypatch.setattr(ctx, "table", lambda *a, **k: None)
+    us = M.monitor(daily, country="US", events=ANNIVERSARY, metrics=["gmv"], include_total=False)
+    MR.show_alerts(ctx, us, "2024-11-28")
+    zh, en = said[1]  # after the deadlines, before the list
+    assert "US 法定节假日" in zh and "店铺活动 1 个（anniversary）" in zh
+    assert en.endswith("Today is a calendar day: Thanksgiving Day.")
+    plain = M.monitor(daily, calendar=None, metrics=["gmv"], include_total=False)
+    MR.show_alerts(ctx, plain, "2024-11-28")
+    assert (
+        "未使用节假日/大促日历：每一天按普通日比较。",
+        "No calendar: every day is compared as an ordinary day.",
+    ) in said
+    cn = M.monitor(daily, metrics=["gmv"], include_total=False)
+    MR.show_alerts(ctx, cn, "2024-11-28")
+    line = [en for _, en in said if en.startswith("Calendar:")][-1]
+    assert "CN public holidays" in line and "Today is" not in line

@@ -90,6 +90,8 @@ class MonitorResult:
     "visitors"), detected_on, response_due, report_due.
     ``alerts``: the anomalous rows of ``scores`` sorted by date and GMV at risk.
     ``tests``/``discoveries``: per-date counts of tests and flags (the BH family); ``alpha``.
+    ``calendar``: the calendar rows the scores used (None: none); ``country``: whose public
+    holidays it holds (None: none); ``shop_events``: the names of the shop's own events in it.
     """
 
     scores: pd.DataFrame
@@ -99,6 +101,9 @@ class MonitorResult:
     alpha: float
     sensitivity: str
     as_of: pd.Timestamp
+    calendar: pd.DataFrame | None = None
+    country: str | None = None
+    shop_events: tuple[str, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
         return self.scores
@@ -253,7 +258,24 @@ def monitor(
     tests = sc.dropna(subset=["p_value"]).groupby("date").size()
     disc = sc[sc["is_anomaly"]].groupby("date").size().reindex(tests.index, fill_value=0)
     alerts = sc[sc["is_anomaly"]].sort_values(["date", "gmv_at_risk"], ascending=[True, False])
-    return MonitorResult(sc, alerts.reset_index(drop=True), tests, disc, alpha, sensitivity, as_of)
+    return MonitorResult(
+        sc,
+        alerts.reset_index(drop=True),
+        tests,
+        disc,
+        alpha,
+        sensitivity,
+        as_of,
+        calendar=cal,
+        country=_country(country) if auto else None,
+        shop_events=tuple(dict.fromkeys(str(e["event"]) for e in _records(events))) if auto else (),
+    )
+
+
+def _records(events) -> list[dict]:
+    if events is None or not len(events):
+        return []
+    return events.to_dict("records") if isinstance(events, pd.DataFrame) else list(events)
 
 
 def _data_issues(sc: pd.DataFrame) -> pd.DataFrame:

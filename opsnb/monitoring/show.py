@@ -191,11 +191,51 @@ def show_alerts(ctx, result: MonitorResult, as_of, *, owners: dict | None = None
         "高风险：24小时内提交应对方案；所有确认的异常：48小时内提交异常数据整改报告。",
         "High severity: response plan within 24 h; every confirmed anomaly: rectification report within 48 h.",
     )
+    _say_calendar(ctx, result, as_of)
     al = alert_list(result, as_of, lang=ctx.lang, people=_people(ctx, owners))
     if al.empty:
         ctx.say("今日没有异常。", "No anomalies today.")
     else:
         ctx.table(al, translate=False, money=[ctx.L("影响金额", "GMV at risk")])
+
+
+def _say_calendar(ctx, result: MonitorResult, as_of) -> None:
+    """Which calendar the day was read with (parameters ``country`` and ``events``), and the
+    calendar day it is, if any."""
+    cal = result.calendar
+    if cal is None or not len(cal):
+        ctx.say(
+            "未使用节假日/大促日历：每一天按普通日比较。",
+            "No calendar: every day is compared as an ordinary day.",
+        )
+        return
+    n = len(result.shop_events)
+    names = "、".join(result.shop_events[:3]) + ("…" if n > 3 else "")
+    zh = ["电商大促（618、双11 等）"]
+    en = ["the promotion calendar (618, Double 11, …)"]
+    if result.country:
+        zh.append(f"{result.country} 法定节假日")
+        en.append(f"{result.country} public holidays")
+    if n:
+        zh.append(f"店铺活动 {n} 个（{names}）")
+        en.append(
+            f"{n} shop event{'s' if n > 1 else ''} ({', '.join(result.shop_events[:3])}{', …' if n > 3 else ''})"
+        )
+    sc = result.scores
+    today = sc.loc[(sc["date"] == pd.Timestamp(as_of)) & (sc["event"] != ""), "event"]
+    day_zh = day_en = ""
+    if len(today):
+        row = cal[cal["event"] == today.iloc[0]].head(1)
+        zh_name = row["name_zh"].iloc[0] if len(row) else today.iloc[0]
+        en_name = row["name_en"].iloc[0] if len(row) else today.iloc[0]
+        day_zh, day_en = f"今天是日历日：{zh_name}。", f" Today is a calendar day: {en_name}."
+    ctx.say(
+        f"日历：{' + '.join(zh)}（参数 country、events）。日历内的日子与往年同一活动日比较；没有往年数据时，"
+        f"节假日用更宽的区间，大促只对下跌报警。{day_zh}",
+        f"Calendar: {' + '.join(en)} (parameters country, events). A calendar day is compared with the "
+        f"same event in past years; without a past, a holiday gets a wider band and a promotion alarms "
+        f"only on a fall.{day_en}",
+    )
 
 
 def show_trends(ctx, result: MonitorResult, as_of) -> None:
