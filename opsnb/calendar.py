@@ -343,9 +343,16 @@ def public_holidays(start, end, country: str = "CN", *, subdiv: str | None = Non
             f"country {country!r} is not known to the holidays package (use an ISO code "
             "such as CN, US, DE, JP)"
         ) from None
+    zh = {}  # Chinese names where the package has them (CN, TW…), for zh reports
+    if "zh_CN" in getattr(days, "supported_languages", ()):
+        zh = holidays.country_holidays(
+            country, subdiv=subdiv, years=range(s.year, e.year + 1), language="zh_CN"
+        )
     rows: list[dict] = []
     for d, name in sorted(days.items()):
-        for one in str(name).split("; "):
+        names_zh = str(zh.get(d, "")).split("; ")
+        for i, one in enumerate(str(name).split("; ")):
+            one_zh = names_zh[i] if len(names_zh) == len(str(name).split("; ")) and zh else one
             one = one.replace(" (observed)", "")
             prev = rows[-1] if rows else None
             if prev is not None and prev["end"] == d - timedelta(days=1):
@@ -355,7 +362,9 @@ def public_holidays(start, end, country: str = "CN", *, subdiv: str | None = Non
             name = "day_off" if one.startswith("Day off") else one
             slug = f"holiday_{country.lower()}_{_slug(name)}"
             rows.append(
-                dict(event=slug, name_zh=one, name_en=one, start=d, end=d, peak=d, kind="holiday")
+                dict(
+                    event=slug, name_zh=one_zh, name_en=one, start=d, end=d, peak=d, kind="holiday"
+                )
             )
     cal = pd.DataFrame(rows, columns=CALENDAR_COLUMNS)
     for c in ("start", "end", "peak"):

@@ -204,6 +204,17 @@ def test_public_holidays_of_any_country_come_from_the_holidays_package():
         public_holidays("2024-01-01", "2024-12-31", "XX")
 
 
+def test_holidays_carry_chinese_names_where_the_package_has_them_and_slugs_stay_english():
+    from opsnb.calendar import public_holidays
+
+    cn = public_holidays("2025-01-01", "2025-12-31").set_index("event")
+    assert cn.loc["holiday_cn_national_day", "name_zh"] == "国庆节"
+    assert cn.loc["holiday_cn_national_day", "name_en"] == "National Day"
+    assert cn.loc["holiday_cn_labor_day", "name_zh"] == "劳动节"
+    us = public_holidays("2025-11-01", "2025-11-30", "US").set_index("event")  # no zh_CN: English
+    assert us.loc["holiday_us_thanksgiving_day", "name_zh"] == "Thanksgiving Day"
+
+
 def test_shop_calendar_combines_promotions_holidays_and_shop_events():
     from opsnb.calendar import shop_calendar
 
