@@ -150,8 +150,8 @@ def flags_detect(dates, y) -> pd.DatetimeIndex:
 
 def flags_monitor(dates, y, country: str | None = "CN", promotions: bool = True):
     """Flagged dates of :func:`opsnb.monitoring.daily.monitor` (GMV of a one-channel shop) with
-    the calendar :func:`opsnb.calendar.shop_calendar` gives ``country`` (``promotions=False``
-    for years before the promotion calendar's lunar table, 2018)."""
+    the calendar :func:`opsnb.calendar.shop_calendar` gives ``country`` (``promotions=False``:
+    without the Chinese promotion calendar)."""
     from opsnb.calendar import shop_calendar
     from opsnb.monitoring.daily import monitor
 
@@ -324,8 +324,12 @@ def run_retail(k_naive: float) -> pd.DataFrame:
         z = naive_scores(s["dates"], s["values"])
         for name, fl in (
             ("detect", flags_detect(s["dates"], s["values"])),
-            ("monitor (CN)", flags_monitor(s["dates"], s["values"], promotions=False)),
-            ("monitor (GB)", flags_monitor(s["dates"], s["values"], "GB", promotions=False)),
+            ("monitor (CN)", flags_monitor(s["dates"], s["values"])),  # the default calendar
+            (
+                "monitor (CN, no promotions)",
+                flags_monitor(s["dates"], s["values"], promotions=False),
+            ),
+            ("monitor (GB, no promotions)", flags_monitor(s["dates"], s["values"], "GB", False)),
             (f"naive k={k_naive:g}", s["dates"][z > k_naive]),
         ):
             h, f = evaluate(fl, s)

@@ -18,7 +18,9 @@ event                  name_zh     window (peak)                          kind
 ``double12``           双12         12-10 .. 12-12 (12-12)                 promo
 =====================  ==========  ====================================  =============
 
-LNY is the lunar new year (正月初一) from :data:`LUNAR_NEW_YEAR` (2018-2032). Shop-specific
+LNY is the lunar new year (正月初一) from :data:`LUNAR_NEW_YEAR` (2018-2032, from the published
+tables) and, for other years, China's 春节 in the ``holidays`` package (its own lunisolar
+calendar, 1901-2099; the two agree on every year of the table). Shop-specific
 campaigns (店庆, 会员日, a brand day) are added with ``extra``: a list of dicts or a DataFrame
 with columns ``event, start, end`` and optionally ``name_zh, name_en, peak`` (default: ``end``)
 and ``kind`` (default ``"promo"``).
@@ -93,14 +95,29 @@ _FIXED_EVENTS = (
 
 
 def lunar_new_year(year: int) -> date:
-    """The lunar new year's day of ``year``; ValueError outside 2018-2032."""
-    try:
-        return LUNAR_NEW_YEAR[int(year)]
-    except KeyError:
+    """The lunar new year's day (正月初一) of ``year``: :data:`LUNAR_NEW_YEAR`, else the first
+    day of 春节 in the ``holidays`` package; ValueError for a year neither knows."""
+    year = int(year)
+    if year in LUNAR_NEW_YEAR:
+        return LUNAR_NEW_YEAR[year]
+    day = _lunar_new_year_from_holidays(year)
+    if day is None:
         raise ValueError(
-            f"lunar new year of {year!r} is not in the table; known years: "
-            f"{min(LUNAR_NEW_YEAR)}-{max(LUNAR_NEW_YEAR)}"
-        ) from None
+            f"lunar new year of {year!r} is known neither to the table "
+            f"({min(LUNAR_NEW_YEAR)}-{max(LUNAR_NEW_YEAR)}) nor to the holidays package"
+        )
+    return day
+
+
+def _lunar_new_year_from_holidays(year: int) -> date | None:
+    import holidays
+
+    try:
+        days = holidays.country_holidays("CN", years=year, language="en_US")
+    except (NotImplementedError, ValueError):
+        return None
+    spring = sorted(d for d, name in days.items() if "Spring Festival" in str(name))
+    return spring[0] if spring else None
 
 
 def _lunar_events(year: int) -> list[dict]:
@@ -225,12 +242,8 @@ def promotion_calendar(start, end, extra=None) -> pd.DataFrame:
     rows: list[dict] = []
     # 年货节 of year Y can start in late December of Y-1, so look one year ahead.
     for year in range(s.year, e.year + 2):
-        if year in LUNAR_NEW_YEAR:
-            rows.extend(_year_events(year))
-        elif year <= e.year or e >= date(e.year, 12, 15):
-            lunar_new_year(year)  # raises: the window needs a year outside the table
-        else:
-            continue
+        if year <= e.year or e >= date(e.year, 12, 15):
+            rows.extend(_year_events(year))  # raises for a year without a lunar new year
     cal = pd.DataFrame(rows, columns=CALENDAR_COLUMNS)
     if extra is not None and len(extra):
         cal = pd.concat([cal, _extra_frame(extra)], ignore_index=True)

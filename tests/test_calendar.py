@@ -47,11 +47,17 @@ def test_lunar_new_year_falls_between_jan_21_and_feb_20():
         assert date(d.year, 1, 21) <= d <= date(d.year, 2, 20)
 
 
-def test_year_outside_table_is_refused_with_the_known_range():
-    with pytest.raises(ValueError, match="2018-2032"):
-        lunar_new_year(2040)
-    with pytest.raises(ValueError, match="2018-2032"):
-        promotion_calendar("2033-03-01", "2033-04-01")
+def test_years_outside_the_table_come_from_the_holidays_package_which_agrees_with_it():
+    from opsnb.calendar import _lunar_new_year_from_holidays
+
+    # an independent lunisolar computation matches every published date of the table
+    assert {y: _lunar_new_year_from_holidays(y) for y in LUNAR_NEW_YEAR} == LUNAR_NEW_YEAR
+    assert lunar_new_year(2015) == date(2015, 2, 19)  # published: 19 Feb 2015
+    assert lunar_new_year(2040) == date(2040, 2, 12)  # published: 12 Feb 2040
+    cal = promotion_calendar("2014-07-01", "2015-01-31")  # history before 2018 has its 双11
+    assert "double11" in set(cal.event) and "new_year_festival" in set(cal.event)
+    with pytest.raises(ValueError, match="known neither to the table .*2018-2032"):
+        lunar_new_year(2150)
 
 
 def test_calendar_lists_every_event_of_a_year_in_order():

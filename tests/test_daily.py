@@ -287,7 +287,8 @@ def test_daily_reads_the_shops_country_and_events_from_its_parameters(tmp_path, 
         run_daily(today="2025-11-12", db=db, output_dir=tmp_path / "out", params_file=p)
     assert not calls
     p.write_text(
-        "country: HK\nevents:\n  - {event: 店庆, start: 2025-11-08, end: 2025-11-10}\n",
+        "country: HK\npromotions: false\n"
+        "events:\n  - {event: 店庆, start: 2025-11-08, end: 2025-11-10}\n",
         encoding="utf-8",
     )
     from opsnb.monitoring import daily as D
@@ -298,6 +299,7 @@ def test_daily_reads_the_shops_country_and_events_from_its_parameters(tmp_path, 
     assert r.exit_code == 0, r.lines()
     # the morning's monitoring and the rendered report read the same calendar
     assert seen[0]["country"] == "HK" and seen[0]["events"][0]["event"] == "店庆"
+    assert seen[0]["promotions"] is False
     assert calls[0][1]["country"] == "HK" and calls[0][1]["events"][0]["event"] == "店庆"
 
 

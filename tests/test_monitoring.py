@@ -329,6 +329,10 @@ def test_monitor_reads_the_shops_country_holidays_and_own_events_against_last_ye
     assert not _alerted(us, "2024-11-28") and not _alerted(us, "2024-04-16")
     # a first anniversary has no past: a lift is not an alarm (a promotion, one-sided)
     assert not _alerted(us, "2023-04-16")
+    # without the promotion calendar Thanksgiving and the anniversary are still calendar days
+    us_only = M.monitor(daily, country="US", events=ANNIVERSARY, promotions=False, **kw)
+    assert not us_only.promotions and not (us_only.calendar["event"] == "double11").any()
+    assert not _alerted(us_only, "2024-11-28") and not _alerted(us_only, "2024-04-16")
     no_holidays = M.monitor(daily, country="", events=ANNIVERSARY, **kw)
     assert _alerted(no_holidays, "2024-11-28") and not _alerted(no_holidays, "2024-04-16")
 
@@ -398,7 +402,7 @@ def test_the_alert_section_says_which_calendar_the_day_was_read_with(monkeypatch
     us = M.monitor(daily, country="US", events=ANNIVERSARY, metrics=["gmv"], include_total=False)
     MR.show_alerts(ctx, us, "2024-11-28")
     zh, en = said[1]  # after the deadlines, before the list
-    assert "US 法定节假日" in zh and "店铺活动 1 个（anniversary）" in zh
+    assert "US 法定节假日" in zh and "店铺活动 1 个（anniversary）" in zh and "电商大促" in zh
     assert en.endswith("Today is a calendar day: Thanksgiving Day.")
     plain = M.monitor(daily, calendar=None, metrics=["gmv"], include_total=False)
     MR.show_alerts(ctx, plain, "2024-11-28")
@@ -410,3 +414,16 @@ def test_the_alert_section_says_which_calendar_the_day_was_read_with(monkeypatch
     MR.show_alerts(ctx, cn, "2024-11-28")
     line = [en for _, en in said if en.startswith("Calendar:")][-1]
     assert "CN public holidays" in line and "Today is" not in line
+    us = M.monitor(daily, country="US", promotions=False, metrics=["gmv"], include_total=False)
+    MR.show_alerts(ctx, us, "2024-11-28")
+    line = [en for _, en in said if en.startswith("Calendar:")][-1]
+    assert line.startswith("Calendar: US public holidays (parameters") and "Double 11" not in line
+
+
+def test_monitor_reads_history_before_2018_with_its_promotions_and_holidays():
+    daily = _us_shop().assign(date=lambda d: d["date"] - pd.DateOffset(years=10))  # 2013-14
+    res = M.monitor(daily, metrics=["gmv"], include_total=False)  # the default calendar
+    cal = res.calendar.set_index("event")
+    assert pd.Timestamp("2013-11-11") in set(cal.loc["double11", "peak"])
+    assert pd.Timestamp("2014-01-31") in set(cal.loc["spring_festival", "peak"])  # 正月初一 2014
+    assert res.scores["p_value"].notna().mean() > 0.85  # all but the warm-up and new events

@@ -91,7 +91,8 @@ class MonitorResult:
     ``alerts``: the anomalous rows of ``scores`` sorted by date and GMV at risk.
     ``tests``/``discoveries``: per-date counts of tests and flags (the BH family); ``alpha``.
     ``calendar``: the calendar rows the scores used (None: none); ``country``: whose public
-    holidays it holds (None: none); ``shop_events``: the names of the shop's own events in it.
+    holidays it holds (None: none); ``shop_events``: the names of the shop's own events in it;
+    ``promotions``: whether it holds the Chinese promotion calendar.
     """
 
     scores: pd.DataFrame
@@ -104,6 +105,7 @@ class MonitorResult:
     calendar: pd.DataFrame | None = None
     country: str | None = None
     shop_events: tuple[str, ...] = ()
+    promotions: bool = False
 
     def to_frame(self) -> pd.DataFrame:
         return self.scores
@@ -127,15 +129,21 @@ def _wide(daily: pd.DataFrame, channels) -> pd.DataFrame:
     return pd.concat([g, tot], ignore_index=True)
 
 
-def _calendar(start, end, country, events=None):
-    from opsnb.calendar import shop_calendar
+def _calendar(start, end, country, events=None, promotions: bool = True):
+    from opsnb.calendar import shop_calendar, shop_events
 
     country = _country(country)
+    if events is not None:
+        try:
+            shop_events(events)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"monitor(events=...): {exc}") from None
     try:
-        return shop_calendar(start, end, country=country, extra=events)
+        return shop_calendar(start, end, country=country, promotions=promotions, extra=events)
     except ValueError as exc:
-        what = "events" if events is not None and "country" not in str(exc) else "country"
-        raise ValueError(f"monitor({what}=...): {exc}") from None
+        if "country" not in str(exc):
+            raise  # e.g. a year outside the promotion calendar's lunar table
+        raise ValueError(f"monitor(country=...): {exc}") from None
 
 
 def _country(country) -> str | None:
@@ -156,6 +164,7 @@ def monitor(
     calendar="auto",
     country: str | None = "CN",
     events=None,
+    promotions: bool = True,
     include_total: bool = True,
     config: EngineConfig | None = None,
 ) -> MonitorResult:
@@ -167,7 +176,11 @@ def monitor(
     shop's own ``events``), a frame (event, start, end, peak) or None.
     ``events``: the shop's own events (店庆, 品牌日, a livestream with a star), a frame or a list
     of mappings with event, start, end and optionally peak and kind (default "promo"); with
-    ``calendar="auto"`` they are added to the calendar and win on the days they cover. A calendar day is scored against the same event last year; a
+    ``calendar="auto"`` they are added to the calendar and win on the days they cover.
+    ``promotions``: with ``calendar="auto"``, include the Chinese promotion calendar (618,
+    双11, 年货节…); False for a shop that does not take part (a shop outside China's
+    platforms: on the UCI retail sample, a UK wholesaler, the CN promotion windows cost 4 more
+    false days on orders, ``benchmarks/daily_events.py``). A calendar day is scored against the same event last year; a
     holiday missing from the calendar is scored like any other day, so it alarms if unusual;
     a calendar day the series has no past of is still scored (a holiday with a wider band, a
     promotion one-sided: a fall below a normal day alarms, a lift does not; see
@@ -202,6 +215,7 @@ def monitor(
             g.times.max(),
             country,
             events if events is not None and len(events) else None,
+            promotions=bool(promotions),
         )
         if auto
         else calendar
@@ -269,6 +283,7 @@ def monitor(
         calendar=cal,
         country=_country(country) if auto else None,
         shop_events=tuple(dict.fromkeys(str(e["event"]) for e in _records(events))) if auto else (),
+        promotions=bool(promotions) if auto else False,
     )
 
 

@@ -211,8 +211,8 @@ def _say_calendar(ctx, result: MonitorResult, as_of) -> None:
         return
     n = len(result.shop_events)
     names = "、".join(result.shop_events[:3]) + ("…" if n > 3 else "")
-    zh = ["电商大促（618、双11 等）"]
-    en = ["the promotion calendar (618, Double 11, …)"]
+    zh = ["电商大促（618、双11 等）"] if result.promotions else []
+    en = ["the promotion calendar (618, Double 11, …)"] if result.promotions else []
     if result.country:
         zh.append(f"{result.country} 法定节假日")
         en.append(f"{result.country} public holidays")
@@ -230,9 +230,9 @@ def _say_calendar(ctx, result: MonitorResult, as_of) -> None:
         en_name = row["name_en"].iloc[0] if len(row) else today.iloc[0]
         day_zh, day_en = f"今天是日历日：{zh_name}。", f" Today is a calendar day: {en_name}."
     ctx.say(
-        f"日历：{' + '.join(zh)}（参数 country、events）。日历内的日子与往年同一活动日比较；没有往年数据时，"
+        f"日历：{' + '.join(zh)}（参数 country、events、promotions）。日历内的日子与往年同一活动日比较；没有往年数据时，"
         f"节假日用更宽的区间，大促只对下跌报警。{day_zh}",
-        f"Calendar: {' + '.join(en)} (parameters country, events). A calendar day is compared with the "
+        f"Calendar: {' + '.join(en)} (parameters country, events, promotions). A calendar day is compared with the "
         f"same event in past years; without a past, a holiday gets a wider band and a promotion alarms "
         f"only on a fall.{day_en}",
     )

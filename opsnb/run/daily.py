@@ -303,6 +303,7 @@ def run_daily(
         "quiet_days": 2,
         "country": "CN",
         "events": [],
+        "promotions": True,
     }
     full = {**defaults, **values}
     tz = str(full.get("timezone") or "") or None
@@ -363,6 +364,7 @@ def _monitor_and_track(run: DailyRun, store: Path, day: dt.date, full: dict) -> 
             sensitivity=full["sensitivity"],
             country=full["country"],
             events=full["events"] or None,
+            promotions=full["promotions"],
         )
         owners = resolve_owners(full.get("owners") or {}, targets)
         inc = update_incidents(store, res, day, owners=owners, quiet_days=int(full["quiet_days"]))
