@@ -131,3 +131,20 @@ def test_ledger_keeps_the_decision_parameter_and_the_recorded_campaign(tmp_path)
     row = ledger.read(db).iloc[0]
     assert (row["decision"], row["campaign"]) == ("明年双11提前两周备货", "double11")
     assert list(row["lessons"]) == ["预热期加大小红书投放"]
+
+
+def test_papermill_does_not_call_the_notebooks_own_parameters_unknown(caplog):
+    import logging
+
+    import papermill as pm
+
+    from opsnb.run import runner  # noqa: F401 - installs the filter
+
+    # papermill's reader skips these lines (a second '=' in the help comment) ...
+    seen = {p for p in pm.inspect_notebook(str(runner.find_notebook("03_daily_monitoring")))}
+    assert "db_path" not in seen and "as_of" not in seen
+    caplog.set_level(logging.WARNING)
+    logging.getLogger("papermill").warning("Passed unknown parameter: db_path")
+    logging.getLogger("papermill").warning("Input notebook does not contain a cell with tag")
+    # ... so its warning is dropped (load_params checked the names); other warnings stay
+    assert "Passed unknown parameter" not in caplog.text and "does not contain" in caplog.text

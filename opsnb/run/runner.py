@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import re
 import time
@@ -243,6 +244,23 @@ def _batch_engine() -> str:
 
     papermill_engines.register("opsnb-batch", BatchEngine)
     return "opsnb-batch"
+
+
+class _KnownParameters(logging.Filter):
+    """Drops papermill's "Passed unknown parameter" (and its "Unable to parse line") warnings:
+    papermill's own reader skips a parameter line whose help comment holds a second ``=``
+    (``as_of: str = ""  # empty = today``), so it called db_path, as_of or channels unknown on
+    every run; :func:`opsnb.run.params.load_params` has already checked each name against the
+    notebook's parameters cell."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        return not msg.startswith(("Passed unknown parameter", "Unable to parse line"))
+
+
+_PAPERMILL_FILTER = _KnownParameters()
+for _name in ("papermill", "papermill.translators"):
+    logging.getLogger(_name).addFilter(_PAPERMILL_FILTER)
 
 
 def _warm_engine_kwargs(warm: bool) -> dict:
