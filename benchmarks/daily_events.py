@@ -402,17 +402,17 @@ def season_series(seed: int) -> dict:
 
 def run_season(n_series: int, k_naive: float) -> pd.DataFrame:
     """Rows per (seed, method): hits, false days on the neighbour days and on other days, the
-    labelled days missed. ``detect (no shift restart)`` is the engine with
-    ``EngineConfig(shift_restart=False)``, for reference (not a default)."""
+    labelled days missed. ``detect (no shift restart)`` / ``detect (no return rule)``: the engine
+    with ``EngineConfig(shift_restart=False)`` / ``(shift_return=False)``, for reference."""
     from opsnb.monitoring.anomaly import detect
     from opsnb.monitoring.scoring import EngineConfig
 
-    def no_restart(dates, y):
+    def no_restart(dates, y, cfg=None):
         out = detect(
             pd.DataFrame({"date": dates, "v": y}),
             time_col="date",
             value_col="v",
-            config=EngineConfig(shift_restart=False),
+            config=cfg or EngineConfig(shift_restart=False),
         )
         return pd.DatetimeIndex(out.loc[out["flagged"] == 1, "timestamp"])
 
@@ -425,6 +425,10 @@ def run_season(n_series: int, k_naive: float) -> pd.DataFrame:
             ("monitor (CN)", flags_monitor(s["dates"], s["values"])),
             (f"naive k={k_naive:g}", s["dates"][z > k_naive]),
             ("detect (no shift restart)", no_restart(s["dates"], s["values"])),
+            (
+                "detect (no return rule)",
+                no_restart(s["dates"], s["values"], EngineConfig(shift_return=False)),
+            ),
         ):
             fl = set(fl)
             lab, nb = set(s["labels"]), set(s["neighbours"])

@@ -84,7 +84,8 @@ def _shifted_counts(seed: int, S: int = 40, T: int = 200) -> np.ndarray:
 def test_a_drop_three_weeks_after_a_level_shift_is_judged_against_the_new_level(seed):
     # issue 15: the old baseline took weeks to follow the shift and its days read as a heavy
     # tail (ν = 3), so the −20 % day was found in 7 and 10 of 40 series; restarted at the
-    # CUSUM alarm, 24 and 24 of 40, other days after the shift still below alpha
+    # CUSUM alarm, 24 and 24 of 40 (22 and 23 with shift_return: the drop moves back toward
+    # the ordinary baseline), other days after the shift still below alpha
     Y = _shifted_counts(seed)
     r = score_counts(Y, 7)
     flags = (r["p_value"] <= 0.01) | r["level_shift"]
@@ -92,6 +93,23 @@ def test_a_drop_three_weeks_after_a_level_shift_is_judged_against_the_new_level(
     assert flags[:, 141].mean() >= 0.45
     assert np.delete(flags[:, 127:], 141 - 127, axis=1).mean() <= 0.01
     assert np.median(r["nu"][:, 127:]) >= 8
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_the_end_of_a_temporary_shift_is_not_a_spike(seed):
+    # two weeks at −20 % (a stock-out until the restock, the holiday weeks): CUSUM restarts the
+    # baseline at the lower level, and the return to the old level read as a rise against it
+    # on 34 % / 43 % of the next two weeks' series-days; judged against the ordinary baseline too,
+    # 1.4 % / 0.9 %
+    _, Y = _null_counts(S=40, T=220, seed=seed)
+    t = np.arange(220)
+    Y = np.round(Y * np.where((t >= 120) & (t < 134), 0.8, 1.0))
+    r = score_counts(Y, 7)
+    flags = (r["p_value"] <= 0.01) | r["level_shift"]
+    assert flags[:, 120:127].any(axis=1).mean() >= 0.85  # the dip is called
+    assert flags[:, 134:148].mean() <= 0.03
+    old = score_counts(Y, 7, config=EngineConfig(shift_return=False))
+    assert ((old["p_value"] <= 0.01) | old["level_shift"])[:, 134:148].mean() >= 0.25
 
 
 def test_a_restarted_baseline_never_changes_past_decisions():
