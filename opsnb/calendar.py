@@ -206,11 +206,13 @@ def shop_events(events) -> pd.DataFrame:
     return _extra_frame(events)
 
 
-def check_country(country: str) -> str:
-    """``country`` upper-cased when the ``holidays`` package knows it; else ValueError naming
-    it and the form expected."""
+def check_country(country) -> str | None:
+    """``country`` upper-cased when the ``holidays`` package knows it, None for no public
+    holidays (None, "" or "none"); else ValueError naming it and the form expected."""
     import holidays
 
+    if country is None or str(country).strip().lower() in ("", "none"):
+        return None
     code = str(country).strip().upper()
     if code not in holidays.list_supported_countries():
         raise ValueError(
@@ -363,9 +365,11 @@ def public_holidays(start, end, country: str = "CN", *, subdiv: str | None = Non
         )
     rows: list[dict] = []
     for d, name in sorted(days.items()):
+        names = str(name).split("; ")
         names_zh = str(zh.get(d, "")).split("; ")
-        for i, one in enumerate(str(name).split("; ")):
-            one_zh = names_zh[i] if len(names_zh) == len(str(name).split("; ")) and zh else one
+        if not zh or len(names_zh) != len(names):  # no Chinese name that day: the English one
+            names_zh = names
+        for one, one_zh in zip(names, names_zh):
             one = one.replace(" (observed)", "")
             prev = rows[-1] if rows else None
             if prev is not None and prev["end"] == d - timedelta(days=1):

@@ -516,26 +516,19 @@ def _detect_calendar(times, events, country: str | None, promotions: bool):
     over the input's date range (:func:`opsnb.calendar.shop_calendar`)."""
     import pandas as pd
 
-    from opsnb.calendar import shop_calendar
+    from opsnb.calendar import check_country, shop_calendar
 
+    try:
+        code = check_country(country)
+    except ValueError as exc:
+        raise ValueError(f"--country {country}: {exc}") from None
     t = pd.to_datetime(times)
     extra = None
     if events is not None and len(events):
-        extra = events.rename(columns={"series": "event"})
-        extra = extra.assign(start=pd.to_datetime(extra["start"]).dt.date)
-        extra = extra.assign(end=pd.to_datetime(extra["end"]).dt.date)
-    try:
-        return shop_calendar(
-            t.min(),
-            t.max(),
-            country=country.upper() if country else None,
-            promotions=promotions,
-            extra=extra,
+        extra = events.assign(
+            start=pd.to_datetime(events["start"]).dt.date, end=pd.to_datetime(events["end"]).dt.date
         )
-    except ValueError as exc:
-        raise ValueError(
-            f"--country {country}: {exc}" if "country" in str(exc) else str(exc)
-        ) from None
+    return shop_calendar(t.min(), t.max(), country=code, promotions=promotions, extra=extra)
 
 
 @app.command("detect")

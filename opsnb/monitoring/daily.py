@@ -129,29 +129,29 @@ def _wide(daily: pd.DataFrame, channels) -> pd.DataFrame:
     return pd.concat([g, tot], ignore_index=True)
 
 
-def _calendar(start, end, country, events=None, promotions: bool = True):
-    from opsnb.calendar import shop_calendar, shop_events
+def _calendar(start, end, country: str | None, events, promotions: bool) -> pd.DataFrame:
+    """:func:`opsnb.calendar.shop_calendar` for ``calendar="auto"``; ``country`` already checked,
+    ``events`` already read by :func:`_shop_events`."""
+    from opsnb.calendar import shop_calendar
 
-    country = _country(country)
-    if events is not None:
-        try:
-            shop_events(events)
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"monitor(events=...): {exc}") from None
+    return shop_calendar(start, end, country=country, promotions=promotions, extra=events)
+
+
+def _checked(country, events) -> tuple[str | None, pd.DataFrame | None]:
+    """``country`` as an ISO code (None: no public holidays) and the shop's ``events`` as
+    calendar rows (None: none); ValueError naming the argument that is wrong."""
+    from opsnb.calendar import check_country, shop_events
+
     try:
-        return shop_calendar(start, end, country=country, promotions=promotions, extra=events)
+        code = check_country(country)
     except ValueError as exc:
-        if "country" not in str(exc):
-            raise  # e.g. a year outside the promotion calendar's lunar table
         raise ValueError(f"monitor(country=...): {exc}") from None
-
-
-def _country(country) -> str | None:
-    """``country`` as an ISO code for :func:`opsnb.calendar.public_holidays`, or None for no
-    public holidays ("", "none" or None: a shop that wants the promotion calendar only)."""
-    if country is None or str(country).strip().lower() in ("", "none"):
-        return None
-    return str(country).strip().upper()
+    if events is None or not len(events):
+        return code, None
+    try:
+        return code, shop_events(events)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"monitor(events=...): {exc}") from None
 
 
 def monitor(
@@ -209,17 +209,9 @@ def monitor(
             "monitor(events=...) adds the shop's events to calendar='auto'; with a calendar "
             "frame of your own, put the events in that frame"
         )
-    cal = (
-        _calendar(
-            g.times.min(),
-            g.times.max(),
-            country,
-            events if events is not None and len(events) else None,
-            promotions=bool(promotions),
-        )
-        if auto
-        else calendar
-    )
+    country, extra = _checked(country, events) if auto else (None, None)
+    promotions = bool(promotions) and auto
+    cal = _calendar(g.times.min(), g.times.max(), country, extra, promotions) if auto else calendar
     keys = A.event_keys(g.times, cal) if cal is not None else None
     V = g.values
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -281,16 +273,10 @@ def monitor(
         sensitivity,
         as_of,
         calendar=cal,
-        country=_country(country) if auto else None,
-        shop_events=tuple(dict.fromkeys(str(e["event"]) for e in _records(events))) if auto else (),
-        promotions=bool(promotions) if auto else False,
+        country=country,
+        shop_events=tuple(dict.fromkeys(extra["event"])) if extra is not None else (),
+        promotions=promotions,
     )
-
-
-def _records(events) -> list[dict]:
-    if events is None or not len(events):
-        return []
-    return events.to_dict("records") if isinstance(events, pd.DataFrame) else list(events)
 
 
 def _data_issues(sc: pd.DataFrame) -> pd.DataFrame:

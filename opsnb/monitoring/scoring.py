@@ -491,10 +491,9 @@ def score_counts(
         # anomaly only when the ordinary baseline finds it one too (a temporary shift ending)
         with np.errstate(invalid="ignore", divide="ignore"):
             moved = (mu != mu_pre) & ~is_event[None, :] & np.isfinite(mu_pre)
-            back_ = moved & (np.sign(Y - mu) == np.sign(mu_pre - mu))
-            z_old = (Y - mu_pre) / sc_pre
-            p_old = student_p(z_old * c, nu)
-        p = np.where(back_, np.fmax(p, p_old), p)
+            i = np.nonzero(moved & (np.sign(Y - mu) == np.sign(mu_pre - mu)))
+            z_old = (Y[i] - mu_pre[i]) / sc_pre[i]
+            p[i] = np.fmax(p[i], student_p(z_old * c[i], nu[i]))
     if side.any():  # first-year promotion / dip days: the other side of an ordinary day
         on = side != 0
         z = np.where(on[None, :], (Y - mu_day) / sc_day, z)

@@ -329,10 +329,9 @@ def _check_calendar(out: dict, source: str) -> None:
     """The monitoring calendar's ``country`` and ``events``, checked before anything runs."""
     from opsnb.calendar import check_country, shop_events
 
-    country = out.get("country")
-    if country and str(country).strip().lower() != "none":
+    if out.get("country"):
         try:
-            out["country"] = check_country(country)
+            out["country"] = check_country(out["country"]) or ""
         except ValueError as exc:
             raise ParameterError(f"{source}: parameter 'country': {exc}") from None
     if out.get("events"):
