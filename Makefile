@@ -17,7 +17,11 @@ demo: setup ## set up, generate the demo shop, run every notebook on params/demo
 
 test: setup ## set up, lint, check the layers, then run the whole test suite (what CI runs)
 	@$(MAKE) --no-print-directory lint
-	$(PY) -m pytest -q -p no:cacheprovider -n auto --maxprocesses=4 --dist loadgroup tests notebooks/02b_whatif_live.ipynb --nbval-lax --doctest-modules opsnb
+	$(PY) -m pytest -q -p no:cacheprovider -n auto --maxprocesses=4 --dist loadgroup tests --doctest-modules opsnb
+	@# nbval's cells share one kernel, so they run in one serial process of their own, after the
+	@# parallel run (a parallel run once lost the parameters cell's variables); the tests'
+	@# conftest (as a plugin) gives them the session's demo store
+	$(PY) -m pytest -q -p no:cacheprovider -p tests.conftest notebooks/02b_whatif_live.ipynb --nbval-lax
 
 lint: setup ## ruff (rules and format) and the import-linter layer contracts
 	$(VENV)/bin/ruff check opsnb tests benchmarks
