@@ -249,9 +249,10 @@ def _batch_engine() -> str:
 class _KnownParameters(logging.Filter):
     """Drops papermill's "Passed unknown parameter" (and its "Unable to parse line") warnings:
     papermill's own reader skips a parameter line whose help comment holds a second ``=``
-    (``as_of: str = ""  # empty = today``), so it called db_path, as_of or channels unknown on
-    every run; :func:`opsnb.run.params.load_params` has already checked each name against the
-    notebook's parameters cell."""
+    (``as_of: str = ""  # empty = today``) and then calls that parameter unknown. The shipped
+    notebooks' help comments hold none (``tests/test_runner.py``), but a team's own notebook
+    may; :func:`opsnb.run.params.load_params` has already checked each name against the
+    notebook's parameters cell with opsnb's own reader."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         msg = record.getMessage()
