@@ -572,7 +572,7 @@ def detect_cmd(
     alerts: str = typer.Option(
         "onset",
         "--alerts",
-        help="onset: is_anomaly = first flagged row of an incident (default); all: every flagged row.",
+        help="onset: is_anomaly = first flagged row of an incident, and on daily data a day much worse than the incident so far (default); all: every flagged row.",
     ),
     output: Path = typer.Option(
         ..., "--output", "-o", help="Output CSV (or .parquet), one row per input row."

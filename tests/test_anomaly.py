@@ -410,13 +410,71 @@ def test_second_month_scale_is_free_of_the_weekly_pattern():
 def test_a_new_incident_after_a_quiet_gap_is_a_new_alert():
     # Christmas flagged on 25-26 Dec, New Year on 1 Jan: five quiet days, a new page
     day = pd.Timedelta(days=1)
-    assert A.quiet_steps(day, 7) == 4
-    assert A.quiet_steps(pd.Timedelta(hours=1), 24) == 12
-    assert A.quiet_steps(pd.Timedelta(minutes=5), 288) == 144
+    assert A.quiet_steps(day, 7) == 2
+    assert A.quiet_steps(pd.Timedelta(hours=1), 24) == 6
+    assert A.quiet_steps(pd.Timedelta(minutes=5), 288) == 72
     flags = np.zeros(20, bool)
-    flags[[3, 4, 10, 12]] = True
+    flags[[3, 4, 10, 12, 15]] = True
     on = A.alert_onsets(flags, A.quiet_steps(day, 7))
-    assert np.flatnonzero(on).tolist() == [3, 10]  # 12 is 2 days after 10: same incident
+    # 12 is 2 days after 10: the same incident; 15 is 3 days after 12 (Good Friday to Easter
+    # Monday): a new one
+    assert np.flatnonzero(on).tolist() == [3, 10, 15]
+
+
+def _onsets_reference(flags, z, quiet, escalate):
+    """alert_onsets with a strength, one series, written as plain loops (independent reading)."""
+    out, last, peak, sign = [], None, 0.0, 0.0
+    for t, (f, zt) in enumerate(zip(flags, z)):
+        zt = 0.0 if not np.isfinite(zt) else float(zt)
+        alert = False
+        if f:
+            if last is None or t - last > quiet:
+                alert, peak = True, abs(zt)
+            else:
+                worse = abs(zt) > 0 and abs(zt) >= escalate * peak
+                flip = np.sign(zt) * sign < 0
+                alert = worse or flip
+                peak = max(peak, abs(zt))
+            if alert:
+                sign = np.sign(zt)
+            last = t
+        out.append(alert)
+    return np.array(out)
+
+
+def test_alert_escalation_matches_a_plain_loop_reading():
+    rng = np.random.default_rng(11)
+    F = rng.random((30, 80)) < 0.2
+    Z = rng.normal(0, 4, (30, 80))
+    Z[rng.random((30, 80)) < 0.05] = np.nan
+    got = A.alert_onsets(F, 4, Z, 1.5)
+    want = np.array([_onsets_reference(F[s], Z[s], 4, 1.5) for s in range(30)])
+    np.testing.assert_array_equal(got, want)
+    # without a strength, only onsets: a subset
+    assert not (A.alert_onsets(F, 4) & ~got).any()
+
+
+def test_a_day_much_worse_than_its_incident_is_alerted_again():
+    # Christmas Eve flagged, Christmas Day far lower: a second alert; the day after is quieter
+    rng = np.random.default_rng(2)
+    dates = pd.date_range("2024-09-02", "2024-12-31")
+    y = rng.poisson(5000 * WEEK[dates.day_of_week]).astype(float)
+    at = {d: dates.get_loc(pd.Timestamp(d)) for d in ("2024-12-24", "2024-12-25", "2024-12-26")}
+    y[at["2024-12-24"]] *= 0.8
+    y[at["2024-12-25"]] *= 0.45
+    y[at["2024-12-26"]] *= 0.8
+    out = A.detect(pd.DataFrame({"date": dates, "v": y}), time_col="date", value_col="v")
+    assert out["flagged"].iloc[list(at.values())].tolist() == [1, 1, 1]
+    assert out["is_anomaly"].iloc[list(at.values())].tolist() == [1, 1, 0]
+    # an hourly grid keeps one alert per incident (NAB's onset rule, cross-validated there)
+    hours = pd.date_range("2024-09-02", periods=24 * 18, freq="h")
+    y = rng.poisson(3000 * (1 + 0.5 * np.sin(2 * np.pi * np.arange(len(hours)) / 24)))
+    y = y.astype(float)
+    y[402] *= 0.7
+    y[403] *= 0.3
+    out = A.detect(pd.DataFrame({"t": hours, "v": y}), time_col="t", value_col="v")
+    assert out["flagged"].iloc[402:404].tolist() == [1, 1]
+    assert out["is_anomaly"].iloc[402:404].tolist() == [1, 0]
 
 
 def test_single_day_spike_and_drop_are_caught_from_28_days_without_a_calendar():
