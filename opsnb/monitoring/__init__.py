@@ -8,6 +8,7 @@ This facade only re-exports; inside opsnb import from the defining module.
 
 from opsnb.monitoring.anomaly import (
     DETECT_COLUMNS,
+    ESCALATE,
     SENSITIVITY,
     Grid,
     alert_onsets,
@@ -152,6 +153,7 @@ __all__ = [
     "flag_across_series",
     "DETECT_COLUMNS",
     "alert_onsets",
+    "ESCALATE",
     "quiet_steps",
     "ContextConfig",
     "ContextDetector",
