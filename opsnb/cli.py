@@ -587,8 +587,10 @@ def detect_cmd(
     """Flag anomalies in any time series CSV, causally (每日监控 / 异常检测).
 
     Writes series, timestamp, value, expected, lower, upper, score (≥ 0), is_anomaly (0/1: an
-    alert, by default only at the start of an incident; --alerts all marks every flagged row),
-    direction and severity (low/medium/high by deviation from expected) on every flagged row.
+    alert, by default at the start of an incident and, on daily data, on a day much worse than
+    the incident so far; --alerts all marks every flagged row), flagged (0/1: every anomalous
+    row), direction and severity (low/medium/high by deviation from expected) on every flagged
+    row.
     With --scheduler the series are split across the Dask cluster's worker threads (and the
     contextual detector's long series go there one task each); the step across series
     (false-discovery control at each timestamp) runs here on the gathered scores.
@@ -671,6 +673,7 @@ def detect_cmd(
                 "upper",
                 "score",
                 "is_anomaly",
+                "flagged",
                 "direction",
                 "severity",
             ]

@@ -110,7 +110,7 @@ def test_detect_cli_writes_the_pandas_path_numbers_to_csv_and_parquet(tmp_path):
     src = tmp_path / "in.csv"
     df.to_csv(src, index=False)
     cols = ["series", "timestamp", "value", "expected", "lower", "upper", "score"]
-    cols += ["is_anomaly", "direction", "severity"]
+    cols += ["is_anomaly", "flagged", "direction", "severity"]
     raw = pd.read_csv(src, dtype=str, keep_default_na=False)
     want = detect(
         raw.assign(timestamp=pd.to_datetime(raw.timestamp), value=raw.value.astype(float)),
