@@ -197,6 +197,7 @@ def test_cli_detect_writes_one_row_per_input_row(tmp_path):
         "upper",
         "score",
         "is_anomaly",
+        "flagged",
         "direction",
         "severity",
     ]
