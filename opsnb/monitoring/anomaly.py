@@ -280,7 +280,8 @@ def alert_onsets(
     if strength is None or not F.any():
         return onset
     escalate = ESCALATE if escalate is None else float(escalate)
-    z = np.nan_to_num(np.broadcast_to(np.asarray(strength, dtype=float), F.shape))
+    z = np.broadcast_to(np.asarray(strength, dtype=float), F.shape)
+    z = np.nan_to_num(z, nan=0.0, posinf=1e300, neginf=-1e300)  # escalate × peak stays finite
     out = onset.copy()
     S, T = F.shape
     peak = np.zeros(S)  # largest |z| of the current incident so far
