@@ -802,12 +802,23 @@ def shipped_rows(f: NabFile) -> tuple[np.ndarray, np.ndarray, object, int]:
     """:func:`engine_rows` with the rule :func:`opsnb.monitoring.anomaly.detect` ships
     (:func:`opsnb.monitoring.context.add_context`): the engine's alarms, and CAD's alone on the
     rows :func:`opsnb.monitoring.context.context_rows` hands over (after CAD's warm-up, on
-    sub-daily series: every NAB file); CAD's scores cached like :func:`engine_context_scores`."""
+    sub-daily series: every NAB file), and there new extremes too
+    (:data:`opsnb.monitoring.context.CONTEXT_EXTREME`); CAD's scores cached like
+    :func:`engine_context_scores`."""
+    from opsnb.monitoring.context import CONTEXT_EXTREME
+
+    return _shipped_with(f, CONTEXT_EXTREME)
+
+
+def _shipped_with(f: NabFile, extreme: float | None):
+    """:func:`shipped_rows` with new extremes beyond ``extreme`` of the range as alarms on the
+    handed-over rows (:func:`opsnb.monitoring.context.new_extremes`; None: without them)."""
     from opsnb.monitoring.context import (
         CONTEXT_THRESHOLD,
         CONTEXT_WARMUP,
         combine_context,
         context_rows,
+        new_extremes,
     )
     from opsnb.monitoring.scoring import EngineConfig
 
@@ -815,9 +826,27 @@ def shipped_rows(f: NabFile) -> tuple[np.ndarray, np.ndarray, object, int]:
     rows = context_rows(g.values["value"], g.step)[0]
     if rows.any():
         s = engine_context_scores(f, g, min_rows=CONTEXT_WARMUP + 1)
-        jp, js = combine_context(p, shift, s >= CONTEXT_THRESHOLD)
+        flags = s >= CONTEXT_THRESHOLD
+        if extreme is not None:
+            flags = flags | new_extremes(g.values["value"], extreme)[0]
+        jp, js = combine_context(p, shift, flags)
         p, shift = np.where(rows, jp, p), np.where(rows, js, shift)
     return p, shift, g, season
+
+
+EXTREME_MARGINS = (0.01, 0.03, 0.05)
+"""Candidate margins of the new-extreme alarm besides the shipped
+:data:`opsnb.monitoring.context.CONTEXT_EXTREME` (0.02), and ``default-no-extreme`` without it,
+for the nested CV."""
+
+
+def extreme_variants() -> dict:
+    """The shipped default with other new-extreme margins (``default+extreme@m``) and without the
+    rule (``default-no-extreme``: the shipped default before it)."""
+    out = {"default-no-extreme": lambda f: _shipped_with(f, None)}
+    for m in EXTREME_MARGINS:
+        out[f"default+extreme@{m:g}"] = lambda f, m=m: _shipped_with(f, m)
+    return out
 
 
 def causal_gate_variants() -> dict:
@@ -857,6 +886,7 @@ def default_variants() -> dict:
     return {
         "default": shipped_rows,
         "default-no-context": lambda f: engine_rows(f, EngineConfig(), context=False),
+        **extreme_variants(),
         **combination_variants(),
         **short_variants(),
         **causal_gate_variants(),

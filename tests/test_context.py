@@ -26,6 +26,7 @@ import pytest
 
 from opsnb.monitoring.context import (
     CONTEXT_CARRY_REST,
+    CONTEXT_EXTREME,
     CONTEXT_MEMORY,
     CONTEXT_MIN_ROWS,
     CONTEXT_PAD,
@@ -40,6 +41,7 @@ from opsnb.monitoring.context import (
     context_rows,
     context_scores,
     nab_rest_period,
+    new_extremes,
     py2_tuple_hash,
 )
 
@@ -235,13 +237,48 @@ def test_add_context_hands_sub_daily_series_over_to_cad_after_its_warm_up():
     shift = np.zeros(values.shape, bool)
     shift[:, 7] = True
     got_p, got_shift = add_context(p, shift, values, step=HOUR)
-    want_p, want_shift = combine_context(p[0], shift[0], _causal(len(x)) >= CONTEXT_THRESHOLD)
+    alarms = (_causal(len(x)) >= CONTEXT_THRESHOLD) | new_extremes(x, CONTEXT_EXTREME)[0]
+    want_p, want_shift = combine_context(p[0], shift[0], alarms)
     early = np.arange(len(x)) < CONTEXT_WARMUP  # the engine's until CAD's warm-up is over
     want_p, want_shift = np.where(early, p[0], want_p), np.where(early, shift[0], want_shift)
     np.testing.assert_array_equal(got_p, np.vstack([want_p, p[1]]))
     np.testing.assert_array_equal(got_shift, np.vstack([want_shift, shift[1]]))
     assert got_shift[0, 7] and not got_shift[0, CONTEXT_WARMUP + 7]
     assert add_context(p[1:], shift[1:], values[1:], step=HOUR) is None
+
+
+def test_new_extremes_match_a_plain_loop_reading():
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(5, 300)).cumsum(axis=1)
+    X[rng.random(X.shape) < 0.05] = np.nan
+    got = new_extremes(X, 0.02)
+    for s in range(5):
+        seen = []
+        for t, v in enumerate(X[s]):
+            want = False
+            if np.isfinite(v) and seen:
+                hi, lo = max(seen), min(seen)
+                want = v > hi + 0.02 * (hi - lo) or v < lo - 0.02 * (hi - lo)
+            assert got[s, t] == want, (s, t)
+            if np.isfinite(v):
+                seen.append(v)
+
+
+def test_a_new_extreme_cad_cannot_see_is_an_alarm_after_the_hand_over(monkeypatch):
+    # a sensor that overheats at its daily peak to 5 % of the range above anything seen: CAD
+    # clips the value into its top bin, where the peak hour always is
+    import opsnb.monitoring.context as context
+
+    x = _hourly(CONTEXT_WARMUP + 400)
+    at = CONTEXT_WARMUP + 200 + (6 - (CONTEXT_WARMUP + 200)) % 24  # at the day's peak hour
+    x[at] = np.nanmax(x[:at]) + 0.05 * (np.nanmax(x[:at]) - np.nanmin(x[:at]))
+    cad = causal_context_scores(
+        x, warmup=CONTEXT_WARMUP, pad=CONTEXT_PAD, memory=CONTEXT_MEMORY, carry_rest=True
+    )
+    assert cad[at] < CONTEXT_THRESHOLD  # CAD alone does not see it
+    assert _detect_hourly(x)["flagged"].iloc[at] == 1
+    monkeypatch.setattr(context, "CONTEXT_EXTREME", np.inf)  # the rule off
+    assert _detect_hourly(x)["flagged"].iloc[at] == 0
 
 
 def test_context_rows_count_finite_values_and_skip_daily_series():
@@ -280,7 +317,7 @@ def test_detect_hands_a_sub_daily_series_over_to_cad_after_its_warm_up():
     late = np.arange(len(x)) >= CONTEXT_WARMUP
     # after the hand-over (shipped combination: CONTEXT_P_FACTOR inf, no CUSUM) the flags are
     # CAD's alarms exactly, the p-values 1; before it, the engine's own output
-    ctx = _causal(len(x)) >= CONTEXT_THRESHOLD
+    ctx = (_causal(len(x)) >= CONTEXT_THRESHOLD) | new_extremes(x, CONTEXT_EXTREME)[0]
     flagged = out["flagged"].to_numpy()
     np.testing.assert_array_equal(flagged[late], ctx[late].astype(flagged.dtype))
     p = out["p_value"].to_numpy()[late]

@@ -31,6 +31,7 @@ from opsnb.monitoring.compare import (
 )
 from opsnb.monitoring.context import (
     CONTEXT_CARRY_REST,
+    CONTEXT_EXTREME,
     CONTEXT_KEEP_SHIFT,
     CONTEXT_MEMORY,
     CONTEXT_MIN_ROWS,
@@ -48,6 +49,7 @@ from opsnb.monitoring.context import (
     context_rows,
     context_scores,
     nab_rest_period,
+    new_extremes,
     py2_tuple_hash,
 )
 from opsnb.monitoring.daily import (
@@ -167,11 +169,13 @@ __all__ = [
     "CONTEXT_PAD",
     "CONTEXT_P_FACTOR",
     "CONTEXT_KEEP_SHIFT",
+    "CONTEXT_EXTREME",
     "CONTEXT_MEMORY",
     "CONTEXT_CARRY_REST",
     "CONTEXT_POOL_VALUES",
     "combine_context",
     "add_context",
+    "new_extremes",
     "nab_rest_period",
     "py2_tuple_hash",
     "METRICS",

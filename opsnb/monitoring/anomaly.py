@@ -402,8 +402,8 @@ def detect(
     (Benjamini–Hochberg across series at each timestamp), is_anomaly (0/1, the alert: see
     ``alerts``), flagged (0/1: q ≤ alpha or a CUSUM level-shift alarm on this row, or on count
     series sampled more often than daily, once the contextual detector's warm-up is over (its
-    first :data:`~opsnb.monitoring.context.CONTEXT_WARMUP` values), the contextual alarm
-    instead, :func:`~opsnb.monitoring.context.add_context`: there p_value is 1 and the
+    first :data:`~opsnb.monitoring.context.CONTEXT_WARMUP` values), the contextual alarm or a
+    new extreme instead, :func:`~opsnb.monitoring.context.add_context`: there p_value is 1 and the
     engine's own alarms count only on days the ``events`` calendar names), direction
     (up/down, "" when not flagged), severity (low/medium/high by relative deviation: ≥ 20 %
     medium, ≥ 50 % high; "" when not flagged).
